@@ -1,0 +1,32 @@
+"""`Authorization: Bearer <token>` for tools calling the REST API."""
+
+from __future__ import annotations
+
+from django.contrib.auth.models import AbstractBaseUser
+from rest_framework import exceptions
+from rest_framework.authentication import BaseAuthentication, get_authorization_header
+from rest_framework.request import Request
+
+from kb.models import ApiToken
+from kb.selectors import api_token_get_active
+from kb.services import api_token_touch
+
+
+class BearerTokenAuthentication(BaseAuthentication):
+    keyword = b"bearer"
+
+    def authenticate(self, request: Request) -> tuple[AbstractBaseUser, ApiToken] | None:
+        parts = get_authorization_header(request).split()
+        if not parts or parts[0].lower() != self.keyword:
+            return None
+        if len(parts) != 2:
+            raise exceptions.AuthenticationFailed("Malformed Authorization header.")
+        token = api_token_get_active(token=parts[1].decode("latin-1"))
+        if token is None:
+            # One message for unknown, revoked and deactivated: nothing to probe.
+            raise exceptions.AuthenticationFailed("Invalid or revoked token.")
+        api_token_touch(token=token)
+        return token.user, token
+
+    def authenticate_header(self, request: Request) -> str:
+        return 'Bearer realm="api"'

@@ -1,0 +1,44 @@
+"""Create or update a user and its groups; optionally print a new API token."""
+
+from __future__ import annotations
+
+from argparse import ArgumentParser
+from typing import Any
+
+from django.core.management.base import BaseCommand, CommandError
+
+from kb.services import api_token_create, user_upsert
+
+
+class Command(BaseCommand):
+    help = (
+        "Create or update USERNAME. --groups replaces its groups (created on demand); "
+        "--token prints a new API token on stdout and nothing else."
+    )
+
+    def add_arguments(self, parser: ArgumentParser) -> None:
+        parser.add_argument("username")
+        parser.add_argument("--groups", help="Comma-separated group names, e.g. hr,legal")
+        parser.add_argument("--staff", action="store_true", help="Make the user an admin")
+        parser.add_argument("--password", help="Set this password (web sign-in)")
+        parser.add_argument("--token", action="store_true", help="Print a new API token")
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        username = options["username"].strip()
+        if not username:
+            raise CommandError("USERNAME must not be empty.")
+        groups = None
+        if options["groups"] is not None:
+            groups = [name.strip() for name in options["groups"].split(",") if name.strip()]
+        user = user_upsert(
+            username=username,
+            groups=groups,
+            staff=True if options["staff"] else None,
+            password=options["password"],
+        )
+        if options["token"]:
+            _row, token = api_token_create(user=user, name="kb_user")
+            self.stdout.write(token)
+        else:
+            names = ", ".join(sorted(user.groups.values_list("name", flat=True))) or "no groups"
+            self.stderr.write(f"User {user.username} saved ({names}).")

@@ -1,0 +1,127 @@
+"""Data model (DESIGN.md, Data model). Business rules live in services/selectors/access."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.contrib.auth.models import Group
+from django.db import models
+
+
+class Collection(models.Model):
+    name = models.CharField(max_length=200, unique=True)
+    description = models.TextField(blank=True)
+    reader_groups = models.ManyToManyField(Group, blank=True, related_name="readable_collections")
+    editor_groups = models.ManyToManyField(Group, blank=True, related_name="editable_collections")
+    open_to_all_authenticated = models.BooleanField(
+        default=False,
+        help_text="Every active signed-in user may read it, whatever their groups.",
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class DocumentStatus(models.TextChoices):
+    QUEUED = "queued", "Queued"
+    PROCESSING = "processing", "Processing"
+    INDEXED = "indexed", "Indexed"
+    FAILED = "failed", "Failed"
+
+
+def _document_upload_to(document: Document, filename: str) -> str:
+    return f"documents/{document.collection_id}/{filename}"
+
+
+class Document(models.Model):
+    collection = models.ForeignKey(Collection, on_delete=models.CASCADE, related_name="documents")
+    title = models.CharField(max_length=500)
+    source_filename = models.CharField(max_length=500)
+    file = models.FileField(upload_to=_document_upload_to, max_length=700, blank=True)
+    sha256 = models.CharField(max_length=64, blank=True, db_index=True)
+    mime_type = models.CharField(max_length=200, blank=True)
+    size_bytes = models.BigIntegerField(default=0)
+    status = models.CharField(
+        max_length=20, choices=DocumentStatus.choices, default=DocumentStatus.QUEUED, db_index=True
+    )
+    stage = models.CharField(max_length=50, blank=True)
+    progress = models.PositiveSmallIntegerField(default=0, help_text="0 to 100")
+    error = models.TextField(blank=True)
+    page_count = models.PositiveIntegerField(default=0)
+    chunk_count = models.PositiveIntegerField(default=0)
+    version = models.PositiveIntegerField(default=0, help_text="Index version of the content.")
+    reader_groups = models.ManyToManyField(
+        Group,
+        blank=True,
+        related_name="readable_documents",
+        help_text="Optional: narrows the collection's readers to these groups.",
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        indexes = [models.Index(fields=["collection", "sha256"])]
+
+    def __str__(self) -> str:
+        return self.title
+
+
+class ApiToken(models.Model):
+    """Only the SHA-256 of the token is stored; the token itself is shown once."""
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="api_tokens"
+    )
+    name = models.CharField(max_length=100, blank=True)
+    key_hash = models.CharField(max_length=64, unique=True)
+    prefix = models.CharField(max_length=12, help_text="First characters, to recognise a token.")
+    created_at = models.DateTimeField(auto_now_add=True)
+    last_used_at = models.DateTimeField(null=True, blank=True)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"{self.prefix}… ({self.name or 'token'})"
+
+
+class QueryLog(models.Model):
+    """Anonymous by construction: no user id, username, email or IP is ever stored here."""
+
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    pseudonym = models.CharField(max_length=64, db_index=True)
+    question_redacted = models.TextField()
+    collection_ids = models.JSONField(default=list)
+    retrieved = models.JSONField(default=dict, help_text="Chunk ids and scores per path.")
+    latencies_ms = models.JSONField(default=dict, help_text="Milliseconds per stage.")
+    prompt_tokens = models.PositiveIntegerField(default=0)
+    completion_tokens = models.PositiveIntegerField(default=0)
+    model = models.CharField(max_length=200, blank=True)
+    template_version = models.CharField(max_length=50, blank=True)
+    refused = models.BooleanField(default=False)
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"query {self.pk} at {self.created_at:%Y-%m-%d %H:%M}"
+
+
+class FeedbackRating(models.TextChoices):
+    UP = "up", "Helpful"
+    DOWN = "down", "Not helpful"
+
+
+class Feedback(models.Model):
+    query_log = models.OneToOneField(QueryLog, on_delete=models.CASCADE, related_name="feedback")
+    rating = models.CharField(max_length=4, choices=FeedbackRating.choices)
+    comment_redacted = models.TextField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    def __str__(self) -> str:
+        return f"{self.rating} on query {self.query_log_id}"

@@ -1,0 +1,72 @@
+"""Writes. Keyword-only arguments, one transaction per service, no HTTP here."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import timedelta
+
+from django.contrib.auth import get_user_model
+from django.contrib.auth.models import AbstractUser, Group
+from django.db import transaction
+from django.utils import timezone
+
+from kb.models import ApiToken
+from kb.tokens import token_generate, token_hash
+
+TOKEN_TOUCH_INTERVAL = timedelta(minutes=1)
+
+
+@transaction.atomic
+def user_upsert(
+    *,
+    username: str,
+    groups: Sequence[str] | None = None,
+    staff: bool | None = None,
+    password: str | None = None,
+) -> AbstractUser:
+    """Create or update a user. `groups`, when given, replaces the memberships (groups are
+    created on demand); None leaves them as they are."""
+    user_model = get_user_model()
+    user, _created = user_model.objects.get_or_create(username=username)
+    if staff is not None:
+        user.is_staff = staff
+    if password is not None:
+        user.set_password(password)
+    elif not user.has_usable_password() and _created:
+        user.set_unusable_password()
+    user.save()
+    if groups is not None:
+        user.groups.set([Group.objects.get_or_create(name=name)[0] for name in groups])
+    return user  # type: ignore[no-any-return]
+
+
+def api_token_create(*, user: AbstractUser, name: str = "") -> tuple[ApiToken, str]:
+    """Returns the row and the token text; the text is not recoverable afterwards."""
+    token = token_generate()
+    row = ApiToken.objects.create(
+        user=user, name=name, key_hash=token_hash(token), prefix=token[:10]
+    )
+    return row, token
+
+
+def api_token_revoke(*, token: ApiToken) -> None:
+    token.revoked_at = timezone.now()
+    token.save(update_fields=["revoked_at"])
+
+
+def api_token_touch(*, token: ApiToken) -> None:
+    """Record use, at most once a minute, so every request does not write a row."""
+    now = timezone.now()
+    if token.last_used_at is None or now - token.last_used_at > TOKEN_TOUCH_INTERVAL:
+        ApiToken.objects.filter(pk=token.pk).update(last_used_at=now)
+
+
+def querylog_purge_expired() -> int:
+    """Delete query logs older than KB_LOG_RETENTION_DAYS; returns how many went."""
+    from django.conf import settings
+
+    from kb.models import QueryLog
+
+    cutoff = timezone.now() - timedelta(days=settings.KB_LOG_RETENTION_DAYS)
+    deleted, _by_model = QueryLog.objects.filter(created_at__lt=cutoff).delete()
+    return deleted

