@@ -1,6 +1,10 @@
 """The Celery application. Configuration comes from Django settings (CELERY_* names)."""
 
+from __future__ import annotations
+
 import os
+from pathlib import Path
+from typing import Any
 
 from celery import Celery
 
@@ -9,3 +13,15 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "kb.settings.base")
 app = Celery("quarry")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks(["kb", "ingestion"])
+
+
+@app.on_after_configure.connect
+def _create_local_folders(sender: Celery, **kwargs: Any) -> None:
+    """The filesystem broker and file result backend expect their folders to exist."""
+    options = sender.conf.broker_transport_options or {}
+    folders = [options.get(key) for key in ("data_folder_in", "data_folder_out", "processed_folder")]
+    backend = str(sender.conf.result_backend or "")
+    if backend.startswith("file://"):
+        folders.append(backend.removeprefix("file://"))
+    for folder in filter(None, folders):
+        Path(folder).mkdir(parents=True, exist_ok=True)

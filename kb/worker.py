@@ -18,6 +18,7 @@ logger = logging.getLogger(__name__)
 
 class EmbeddedWorker:
     def __init__(self, app: Celery, *, queues: list[str]) -> None:
+        self.queues = queues
         self._controller = WorkController(
             app=app,
             pool="solo",
@@ -34,7 +35,7 @@ class EmbeddedWorker:
 
     def start(self) -> None:
         self._thread.start()
-        logger.info("Embedded Celery worker started (queues: %s)", self._controller.queues)
+        logger.info("Embedded Celery worker started (queues: %s)", ", ".join(self.queues))
 
     def stop(self, timeout: float = 30.0) -> None:
         self._controller.stop(in_sighandler=False)

@@ -21,7 +21,8 @@ if not env_str("KB_DATA_DIR"):
             "processed_folder": str(KB_DATA_DIR / "broker" / "processed"),
             "store_processed": False,
         }
-    CELERY_RESULT_BACKEND = f"file://{KB_DATA_DIR / 'celery-results'}"
+    if not env_str("CELERY_RESULT_BACKEND"):
+        CELERY_RESULT_BACKEND = f"file://{KB_DATA_DIR / 'celery-results'}"
 
 STATIC_ROOT.mkdir(parents=True, exist_ok=True)  # whitenoise warns about a missing folder
 

@@ -1,0 +1,63 @@
+# Two commands do all set-up on a fresh Debian machine: `make run` and `make test`.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+PIP := $(PY) -m pip
+STAMP := $(VENV)/.quarry-installed
+# torch first, CPU build: anything later that depends on torch must not pull a CUDA build.
+TORCH_SPEC ?= torch==2.13.0
+# Debian packages the project needs at run time (parsers, OCR) beside a Python with venv.
+SYSTEM_PACKAGES ?=
+SERVICES_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/quarry
+SERVICES_REDIS_URL ?= redis://127.0.0.1:6379/15
+
+export HF_HUB_OFFLINE := 1
+export DO_NOT_TRACK := true
+export PIP_DISABLE_PIP_VERSION_CHECK := 1
+
+.PHONY: help install run test test-services lint clean-data
+
+help:
+	@echo "make run            install what is missing, migrate, serve on http://127.0.0.1:$${PORT:-8000}"
+	@echo "make test           install what is missing, run the test suite on the embedded stack"
+	@echo "make test-services  the integration tier against PostgreSQL and Redis (what .ci/run adds)"
+	@echo "make lint           ruff and mypy"
+
+install: $(STAMP)
+
+$(STAMP): pyproject.toml
+	@missing=""; for p in $(SYSTEM_PACKAGES); do dpkg -s "$$p" >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	if ! $(PYTHON) -c 'import venv, ensurepip' >/dev/null 2>&1; then missing="$$missing python3-venv python3-dev"; fi; \
+	if [ -n "$$missing" ]; then \
+		echo "Installing Debian packages:$$missing"; \
+		SUDO=$$([ "$$(id -u)" = 0 ] || echo sudo); \
+		$$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq $$missing; \
+	fi
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PIP) install -q --upgrade pip
+	$(PIP) install -q "$(TORCH_SPEC)"
+	$(PIP) install -q -e '.[dev]'
+	@touch $@
+
+run: install
+	$(PY) manage.py migrate --noinput
+	$(PY) manage.py collectstatic --noinput -v 0
+	$(PY) manage.py kb_serve
+
+test: install
+	$(PY) -m pytest -m "not services and not e2e"
+
+# Same suite on PostgreSQL and a Redis broker, plus the tests that need those servers.
+test-services: install
+	DATABASE_URL=$(SERVICES_DATABASE_URL) CELERY_BROKER_URL=$(SERVICES_REDIS_URL) \
+	CELERY_RESULT_BACKEND=$(SERVICES_REDIS_URL) \
+	$(PY) -m pytest -m "integration or services"
+
+lint: install
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/mypy .
+
+clean-data:
+	rm -rf var

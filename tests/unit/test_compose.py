@@ -1,0 +1,81 @@
+"""docker-compose.yml: every service present and wired to the others the way settings expect."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+pytestmark = pytest.mark.unit
+ROOT = Path(__file__).resolve().parents[2]
+APP_SERVICES = ("web", "worker", "beat", "migrate")
+REQUIRED = {"web", "worker", "llm", "postgres", "redis", "qdrant", "neo4j"}
+
+
+@pytest.fixture(scope="module")
+def compose() -> dict[str, Any]:
+    return yaml.safe_load((ROOT / "docker-compose.yml").read_text())  # type: ignore[no-any-return]
+
+
+def test_every_service_of_the_topology_is_defined(compose: dict[str, Any]) -> None:
+    assert REQUIRED <= set(compose["services"])
+
+
+@pytest.mark.parametrize("name", APP_SERVICES)
+def test_app_services_point_at_the_compose_servers(compose: dict[str, Any], name: str) -> None:
+    env = compose["services"][name]["environment"]
+
+    assert env["DJANGO_SETTINGS_MODULE"] == "kb.settings.production"
+    assert "@postgres:5432/" in env["DATABASE_URL"]
+    assert env["CELERY_BROKER_URL"].startswith("redis://redis:6379/")
+    assert env["QDRANT_URL"] == "http://qdrant:6333"
+    assert env["NEO4J_URI"] == "bolt://neo4j:7687"
+    assert env["KB_LLM_BASE_URL"].startswith("http://llm:8080/")
+
+
+@pytest.mark.parametrize("secret", ["DJANGO_SECRET_KEY", "KB_LOG_PSEUDONYM_KEY", "NEO4J_PASSWORD"])
+def test_secrets_are_required_not_defaulted(compose: dict[str, Any], secret: str) -> None:
+    value = compose["services"]["web"]["environment"][secret]
+    assert value.startswith("${" + secret + ":?"), "a missing secret must stop `compose up`"
+
+
+def test_dependencies_wait_for_healthy_servers(compose: dict[str, Any]) -> None:
+    services = compose["services"]
+    for name in ("web", "worker"):
+        for dep, rule in services[name]["depends_on"].items():
+            if dep == "migrate":
+                assert rule["condition"] == "service_completed_successfully"
+            else:
+                assert rule["condition"] == "service_healthy"
+                assert "healthcheck" in services[dep], f"{dep} has no healthcheck"
+
+
+def test_stateful_services_keep_data_in_named_volumes(compose: dict[str, Any]) -> None:
+    declared = set(compose["volumes"])
+    for name in ("postgres", "redis", "qdrant", "neo4j"):
+        mounts = compose["services"][name]["volumes"]
+        assert any(m.split(":")[0] in declared for m in mounts), name
+    assert "media:/data/media" in compose["services"]["worker"]["volumes"]
+    assert "media:/data/media" in compose["services"]["web"]["volumes"]
+
+
+def test_llm_reserves_the_gpu_and_offloads_every_layer(compose: dict[str, Any]) -> None:
+    llm = compose["services"]["llm"]
+    devices = llm["deploy"]["resources"]["reservations"]["devices"]
+
+    assert devices[0]["capabilities"] == ["gpu"]
+    assert llm["command"][llm["command"].index("--n_gpu_layers") + 1] == "-1"
+
+
+def test_worker_consumes_the_ingest_queue(compose: dict[str, Any]) -> None:
+    command = compose["services"]["worker"]["command"]
+    assert command[command.index("-Q") + 1] == "ingest"
+
+
+def test_dockerfiles_named_by_compose_exist(compose: dict[str, Any]) -> None:
+    for service in compose["services"].values():
+        build = service.get("build")
+        if build:
+            assert (ROOT / build["context"] / build["dockerfile"]).is_file()
