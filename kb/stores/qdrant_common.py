@@ -1,0 +1,62 @@
+"""What the Qdrant server and Qdrant Edge adapters share, kept free of either library's types.
+
+Both adapters must filter, fuse and report hits identically, or the conformance suite would
+pass on one flavour and fail on the other. Each adapter only translates these plain values
+into its own library's request classes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from kb.stores.types import AccessScope, SparseVector, VectorHit
+
+DENSE = "dense"
+SPARSE = "sparse"
+ACL = "acl"
+COLLECTION_ID = "collection_id"
+DOCUMENT_ID = "document_id"
+DOCUMENT_VERSION = "document_version"
+KEYWORD_FIELDS = (ACL,)
+INTEGER_FIELDS = (COLLECTION_ID, DOCUMENT_ID)
+# Qdrant's own default RRF constant; Edge is given it explicitly so both rank alike.
+RRF_K = 2
+
+MatchAnyValues = list[int] | list[str]
+QueryVector = Sequence[float] | SparseVector
+
+
+def scope_conditions(scope: AccessScope) -> list[tuple[str, MatchAnyValues]]:
+    """The (field, any-of values) pairs that must ALL hold for a point to be readable."""
+    return [
+        (COLLECTION_ID, [int(c) for c in scope.collection_ids]),
+        (ACL, [str(a) for a in scope.acl]),
+    ]
+
+
+def prefetch_limit(limit: int) -> int:
+    """Candidates per path before fusion: enough depth that RRF sees overlap between paths."""
+    return max(limit * 4, 50)
+
+
+def has_terms(sparse: SparseVector | None) -> bool:
+    """A sparse vector without entries matches nothing, so its path is skipped, not sent."""
+    return sparse is not None and len(sparse.indices) > 0
+
+
+def query_paths(
+    dense: Sequence[float] | None, sparse: SparseVector | None
+) -> list[tuple[str, QueryVector]]:
+    """The named vectors worth searching: one path is queried alone, two are fused."""
+    paths: list[tuple[str, QueryVector]] = []
+    if dense is not None and len(dense) > 0:
+        paths.append((DENSE, [float(x) for x in dense]))
+    if sparse is not None and has_terms(sparse):
+        paths.append((SPARSE, sparse))
+    return paths
+
+
+def to_hit(point_id: object, score: float, payload: Mapping[str, Any] | None) -> VectorHit:
+    """Edge returns UUID objects and the client strings; callers always get strings."""
+    return VectorHit(id=str(point_id), score=float(score), payload=dict(payload or {}))

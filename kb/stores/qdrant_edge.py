@@ -1,0 +1,201 @@
+"""`VectorIndex` on Qdrant Edge: the Qdrant engine embedded in this process, stored in a folder.
+
+qdrant-edge-py 0.9.0 has everything the server adapter uses: named dense + sparse vectors with
+the IDF modifier, keyword/integer payload indexes, prefetch + RRF fusion, delete and set-payload
+by filter, exact count. So no fusion or filtering happens in Python here either.
+
+Edge keeps a write-ahead log, so a process that dies without `close()` loses nothing; `close()`
+flushes segments so the next open does not replay the log. Edge itself refuses a second open of
+the WAL, but with an opaque error; the `FolderLock` taken first turns that into a clear one.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+import qdrant_edge as edge
+
+from kb.stores.errors import StoreError
+from kb.stores.locking import FolderLock
+from kb.stores.qdrant_common import (
+    ACL,
+    DENSE,
+    DOCUMENT_ID,
+    DOCUMENT_VERSION,
+    INTEGER_FIELDS,
+    KEYWORD_FIELDS,
+    RRF_K,
+    SPARSE,
+    QueryVector,
+    has_terms,
+    prefetch_limit,
+    query_paths,
+    scope_conditions,
+    to_hit,
+)
+from kb.stores.types import AccessScope, ChunkPoint, SparseVector, VectorHit
+
+# Written by EdgeShard.create; its presence means the folder holds a shard to load.
+SHARD_MARKER = "edge_config.json"
+
+
+class QdrantEdgeIndex:
+    """Chunks in one Edge shard at `path`; one process at a time may open it."""
+
+    def __init__(self, path: Path, *, dense_dim: int) -> None:
+        self._lock = FolderLock(path, what="vector index")
+        self._lock.acquire()
+        try:
+            self._shard = _open_shard(path, _config(dense_dim))
+        except BaseException:
+            self._lock.release()
+            raise
+        self._closed = False
+        try:
+            self._ensure_payload_indexes()
+        except BaseException:
+            self.close()
+            raise
+
+    def upsert(self, points: Sequence[ChunkPoint]) -> None:
+        if points:
+            self._shard.update(edge.UpdateOperation.upsert_points([_point(p) for p in points]))
+
+    def query(
+        self,
+        *,
+        scope: AccessScope,
+        limit: int,
+        dense: Sequence[float] | None = None,
+        sparse: SparseVector | None = None,
+    ) -> list[VectorHit]:
+        paths = query_paths(dense, sparse)
+        if scope.is_empty or not paths or limit <= 0:
+            return []
+        scope_filter = _scope_filter(scope)
+        if len(paths) == 1:
+            name, vector = paths[0]
+            request = edge.QueryRequest(
+                limit=limit,
+                query=edge.Query.Nearest(_query_vector(vector), using=name),
+                filter=scope_filter,
+                with_payload=True,
+            )
+        else:
+            request = _fused_request(paths, scope_filter, limit)
+        return [to_hit(p.id, p.score, p.payload) for p in self._shard.query(request)]
+
+    def delete_document(self, document_id: int) -> None:
+        self._shard.update(
+            edge.UpdateOperation.delete_points_by_filter(_document_filter(document_id))
+        )
+
+    def delete_points(self, *, document_id: int, keep_version: int) -> None:
+        stale = _stale_version_filter(document_id, keep_version)
+        self._shard.update(edge.UpdateOperation.delete_points_by_filter(stale))
+
+    def set_acl(self, *, document_id: int, acl: Sequence[str]) -> None:
+        self._shard.update(
+            edge.UpdateOperation.set_payload_by_filter(
+                _document_filter(document_id), {ACL: list(acl)}
+            )
+        )
+
+    def count(self, *, document_id: int | None = None) -> int:
+        count_filter = None if document_id is None else _document_filter(document_id)
+        return self._shard.count(edge.CountRequest(exact=True, filter=count_filter))
+
+    def close(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        try:
+            self._shard.flush()
+            self._shard.close()
+        finally:
+            self._lock.release()
+
+    def _ensure_payload_indexes(self) -> None:
+        """Idempotent in Edge, so it runs on every open and also upgrades older folders."""
+        schemas = [(f, edge.PayloadSchemaType.Keyword) for f in KEYWORD_FIELDS]
+        schemas += [(f, edge.PayloadSchemaType.Integer) for f in INTEGER_FIELDS]
+        for field, schema in schemas:
+            self._shard.update(edge.UpdateOperation.create_field_index(field, schema))
+
+
+def _config(dense_dim: int) -> edge.EdgeConfig:
+    return edge.EdgeConfig(
+        vectors={DENSE: edge.EdgeVectorParams(size=dense_dim, distance=edge.Distance.Cosine)},
+        sparse_vectors={SPARSE: edge.EdgeSparseVectorParams(modifier=edge.Modifier.Idf)},
+    )
+
+
+def _open_shard(path: Path, config: edge.EdgeConfig) -> edge.EdgeShard:
+    """Load with the config so Edge rejects a folder built for another embedding size."""
+    try:
+        if (path / SHARD_MARKER).exists():
+            return edge.EdgeShard.load(str(path), config)
+        return edge.EdgeShard.create(str(path), config)
+    except Exception as exc:  # Edge raises bare Exception for every failure
+        raise StoreError(f"Qdrant Edge could not open the vector index at {path}: {exc}") from exc
+
+
+def _fused_request(
+    paths: list[tuple[str, QueryVector]], scope_filter: edge.Filter, limit: int
+) -> edge.QueryRequest:
+    """RRF in the engine; each prefetch carries the filter so its candidates are readable."""
+    prefetches = [
+        edge.Prefetch(
+            limit=prefetch_limit(limit),
+            query=edge.Query.Nearest(_query_vector(vector), using=name),
+            filter=scope_filter,
+        )
+        for name, vector in paths
+    ]
+    return edge.QueryRequest(
+        limit=limit,
+        prefetches=prefetches,
+        query=edge.Fusion.Rrf(k=RRF_K),  # type: ignore[arg-type]  # stub omits Fusion.Rrf
+        filter=scope_filter,
+        with_payload=True,
+    )
+
+
+def _point(point: ChunkPoint) -> edge.Point:
+    vector: dict[str, edge.NamedVector] = {DENSE: [float(x) for x in point.dense]}
+    if has_terms(point.sparse):
+        vector[SPARSE] = _sparse(point.sparse)
+    return edge.Point(point.id, vector, point.payload)
+
+
+def _query_vector(vector: QueryVector) -> list[float] | edge.SparseVector:
+    return _sparse(vector) if isinstance(vector, SparseVector) else list(vector)
+
+
+def _sparse(vector: SparseVector) -> edge.SparseVector:
+    return edge.SparseVector([int(i) for i in vector.indices], [float(v) for v in vector.values])
+
+
+def _scope_filter(scope: AccessScope) -> edge.Filter:
+    return edge.Filter(
+        must=[
+            edge.FieldCondition(field, match=edge.MatchAny(values))
+            for field, values in scope_conditions(scope)
+        ]
+    )
+
+
+def _document_filter(document_id: int) -> edge.Filter:
+    return edge.Filter(must=[_equals(DOCUMENT_ID, document_id)])
+
+
+def _stale_version_filter(document_id: int, keep_version: int) -> edge.Filter:
+    return edge.Filter(
+        must=[_equals(DOCUMENT_ID, document_id)],
+        must_not=[_equals(DOCUMENT_VERSION, keep_version)],
+    )
+
+
+def _equals(field: str, value: int) -> edge.FieldCondition:
+    return edge.FieldCondition(field, match=edge.MatchValue(int(value)))

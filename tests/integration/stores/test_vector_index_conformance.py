@@ -1,0 +1,389 @@
+"""Every `VectorIndex` adapter behaves the same: same hits, same filtering, same deletes.
+
+Flavours: `edge` (Qdrant Edge in a temporary folder), `client-memory` (qdrant-client's
+in-process mode) and `client-server` (a real Qdrant at $QDRANT_URL, skipped when unset).
+Vectors are tiny (8 dimensions) and hand-made, so the expected order of hits is obvious.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import re
+import uuid
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+
+import pytest
+from qdrant_client import QdrantClient
+
+from kb.stores.errors import StoreError, StoreLockedError
+from kb.stores.locking import FolderLock
+from kb.stores.protocols import VectorIndex
+from kb.stores.qdrant_edge import QdrantEdgeIndex
+from kb.stores.qdrant_server import QdrantServerIndex
+from kb.stores.types import AccessScope, ChunkPoint, SparseVector
+
+pytestmark = [
+    pytest.mark.integration,
+    pytest.mark.filterwarnings("ignore:Payload indexes have no effect:UserWarning"),
+]
+
+DIM = 8
+COMMON_TERM = 100
+GROUP_1 = AccessScope(collection_ids=[1], acl=["group:1"])
+GROUP_2 = AccessScope(collection_ids=[1], acl=["group:2"])
+
+
+# ---------------------------------------------------------------------------- helpers
+
+
+def axis(i: int, lean: float = 0.0) -> list[float]:
+    """Unit direction `i`, optionally leaning towards direction `i + 1`."""
+    vector = [0.0] * DIM
+    vector[i % DIM] = 1.0
+    vector[(i + 1) % DIM] += lean
+    return vector
+
+
+def terms(*term_ids: int) -> SparseVector:
+    return SparseVector(indices=list(term_ids), values=[1.0] * len(term_ids))
+
+
+def point(
+    n: int,
+    *,
+    document_id: int = 1,
+    version: int = 1,
+    collection_id: int = 1,
+    acl: Sequence[str] = ("group:1",),
+    dense: list[float] | None = None,
+    sparse: SparseVector | None = None,
+) -> ChunkPoint:
+    """Chunk `n` of a document: by default dense on axis n, sparse on term n + a common term."""
+    return ChunkPoint(
+        id=str(uuid.uuid5(uuid.NAMESPACE_URL, f"quarry:{document_id}:{version}:{n}")),
+        dense=dense if dense is not None else axis(n),
+        sparse=sparse if sparse is not None else terms(n, COMMON_TERM),
+        payload={
+            "chunk_id": n,
+            "document_id": document_id,
+            "document_version": version,
+            "collection_id": collection_id,
+            "acl": list(acl),
+        },
+    )
+
+
+def hit_ids(
+    index: VectorIndex,
+    scope: AccessScope = GROUP_1,
+    limit: int = 10,
+    *,
+    dense: list[float] | None = None,
+    sparse: SparseVector | None = None,
+) -> list[str]:
+    return [h.id for h in index.query(scope=scope, limit=limit, dense=dense, sparse=sparse)]
+
+
+# ---------------------------------------------------------------------------- fixtures
+
+
+@pytest.fixture(params=["edge", "client-memory", "client-server"])
+def index(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[VectorIndex]:
+    if request.param == "edge":
+        edge_index = QdrantEdgeIndex(tmp_path / "vectors", dense_dim=DIM)
+        yield edge_index
+        edge_index.close()
+    elif request.param == "client-memory":
+        memory_index = QdrantServerIndex(QdrantClient(":memory:"), dense_dim=DIM)
+        yield memory_index
+        memory_index.close()
+    else:
+        yield from _server_index()
+
+
+def _server_index() -> Iterator[VectorIndex]:
+    url = os.environ.get("QDRANT_URL")
+    if not url:
+        pytest.skip("QDRANT_URL not set")
+    api_key = os.environ.get("QDRANT_API_KEY") or None
+    collection = f"test_chunks_{uuid.uuid4().hex}"
+    server_index = QdrantServerIndex.from_url(
+        url, api_key=api_key, dense_dim=DIM, collection=collection
+    )
+    yield server_index
+    QdrantClient(url=url, api_key=api_key).delete_collection(collection)
+    server_index.close()
+
+
+# ---------------------------------------------------------------------------- writes
+
+
+def test_upsert_then_count_reports_every_point(index: VectorIndex) -> None:
+    # given / when
+    index.upsert([point(n) for n in range(5)])
+    # then
+    assert index.count() == 5
+
+
+def test_upserting_the_same_ids_twice_does_not_duplicate(index: VectorIndex) -> None:
+    # given
+    index.upsert([point(n) for n in range(3)])
+    # when: a retried task writes the same chunks again
+    index.upsert([point(n) for n in range(3)])
+    # then
+    assert index.count() == 3
+
+
+def test_count_by_document_counts_only_that_document(index: VectorIndex) -> None:
+    # given
+    index.upsert([point(n, document_id=1) for n in range(2)])
+    index.upsert([point(n, document_id=2) for n in range(3)])
+    # when / then
+    assert index.count(document_id=1) == 2
+    assert index.count(document_id=2) == 3
+    assert index.count(document_id=3) == 0
+
+
+def test_delete_document_removes_only_that_document(index: VectorIndex) -> None:
+    # given
+    index.upsert([point(n, document_id=1) for n in range(2)])
+    index.upsert([point(n, document_id=2) for n in range(3)])
+    # when
+    index.delete_document(1)
+    # then
+    assert index.count(document_id=1) == 0
+    assert index.count() == 3
+
+
+def test_delete_points_keeps_only_the_given_version(index: VectorIndex) -> None:
+    # given: versions 1 and 2 of document 1, and another document
+    index.upsert([point(n, version=1) for n in range(3)])
+    index.upsert([point(n, version=2) for n in range(2)])
+    index.upsert([point(0, document_id=2, version=1)])
+    # when
+    index.delete_points(document_id=1, keep_version=2)
+    # then
+    versions = {
+        h.payload["document_version"]
+        for h in index.query(scope=GROUP_1, limit=10, dense=axis(0))
+        if h.payload["document_id"] == 1
+    }
+    assert versions == {2}
+    assert index.count(document_id=1) == 2
+    assert index.count(document_id=2) == 1
+
+
+def test_set_acl_restamps_so_visibility_changes(index: VectorIndex) -> None:
+    # given: document 1 readable by group:1 only
+    index.upsert([point(n, acl=["group:1"]) for n in range(2)])
+    # when
+    index.set_acl(document_id=1, acl=["group:2"])
+    # then
+    assert hit_ids(index, GROUP_1, dense=axis(0)) == []
+    assert len(hit_ids(index, GROUP_2, dense=axis(0))) == 2
+    hits = index.query(scope=GROUP_2, limit=10, dense=axis(0))
+    assert all(h.payload["acl"] == ["group:2"] for h in hits)
+
+
+# ---------------------------------------------------------------------------- ranking
+
+
+def test_dense_query_returns_nearest_point_first(index: VectorIndex) -> None:
+    # given
+    points = [point(n) for n in range(4)]
+    index.upsert(points)
+    # when
+    hits = index.query(scope=GROUP_1, limit=4, dense=axis(2, lean=0.1))
+    # then
+    assert hits[0].id == points[2].id
+    assert hits[0].payload["chunk_id"] == 2
+    assert hits[0].score >= hits[-1].score
+
+
+def test_sparse_query_returns_best_matching_point_first(index: VectorIndex) -> None:
+    # given: every point shares COMMON_TERM, only point 3 has term 3
+    points = [point(n) for n in range(4)]
+    index.upsert(points)
+    # when
+    ids = hit_ids(index, sparse=terms(3, COMMON_TERM))
+    # then
+    assert ids[0] == points[3].id
+
+
+def test_hybrid_query_returns_point_best_on_both_paths_first(index: VectorIndex) -> None:
+    # given
+    points = [point(n) for n in range(4)]
+    index.upsert(points)
+    # when
+    ids = hit_ids(index, dense=axis(1), sparse=terms(1))
+    # then
+    assert ids[0] == points[1].id
+
+
+def test_hybrid_query_fuses_both_paths(index: VectorIndex) -> None:
+    # given: dense favours point 0, only point 3 matches the sparse term
+    points = [point(n) for n in range(4)]
+    index.upsert(points)
+    # when
+    ids = hit_ids(index, dense=axis(0), sparse=terms(3))
+    # then: point 3 ranks on both lists, point 0 tops one
+    assert ids[:2] == [points[3].id, points[0].id]
+
+
+def test_empty_sparse_vector_is_skipped(index: VectorIndex) -> None:
+    # given: a chunk without terms is stored with its dense vector only
+    index.upsert([point(0, sparse=SparseVector(indices=[], values=[])), point(1)])
+    # when / then
+    assert hit_ids(index, sparse=SparseVector(indices=[], values=[])) == []
+    assert hit_ids(index, dense=axis(0), sparse=SparseVector(indices=[], values=[]))[0] == (
+        point(0).id
+    )
+
+
+# ---------------------------------------------------------------------------- access
+
+
+def test_acl_filter_never_returns_a_point_of_another_group(index: VectorIndex) -> None:
+    # given: the nearest point belongs to group:2
+    secret = point(0, document_id=2, acl=["group:2"])
+    public = point(1, document_id=1, acl=["group:1"])
+    index.upsert([secret, public])
+    # when
+    group_1_ids = hit_ids(index, GROUP_1, limit=100, dense=axis(0), sparse=terms(0))
+    group_2_ids = hit_ids(index, GROUP_2, limit=100, dense=axis(0), sparse=terms(0))
+    # then
+    assert secret.id not in group_1_ids
+    assert group_1_ids == [public.id]
+    assert group_2_ids == [secret.id]
+
+
+def test_acl_filter_matches_any_shared_entry(index: VectorIndex) -> None:
+    # given
+    shared = point(0, acl=["group:1", "group:2"])
+    index.upsert([shared])
+    # when / then
+    both = AccessScope(collection_ids=[1], acl=["group:9", "group:2"])
+    assert hit_ids(index, both, dense=axis(0)) == [shared.id]
+
+
+def test_collection_filter_never_returns_a_point_of_an_unlisted_collection(
+    index: VectorIndex,
+) -> None:
+    # given: the nearest point is in collection 2
+    other = point(0, document_id=2, collection_id=2)
+    mine = point(1, document_id=1, collection_id=1)
+    index.upsert([other, mine])
+    # when
+    ids = hit_ids(index, GROUP_1, limit=100, dense=axis(0), sparse=terms(0))
+    both = AccessScope(collection_ids=[1, 2], acl=["group:1"])
+    # then
+    assert ids == [mine.id]
+    assert hit_ids(index, both, dense=axis(0))[0] == other.id
+
+
+@pytest.mark.parametrize(
+    "scope",
+    [AccessScope(collection_ids=[], acl=["group:1"]), AccessScope(collection_ids=[1], acl=[])],
+    ids=["no-collections", "no-acl"],
+)
+def test_empty_scope_returns_nothing(index: VectorIndex, scope: AccessScope) -> None:
+    # given
+    index.upsert([point(0)])
+    # when / then
+    assert index.query(scope=scope, limit=10, dense=axis(0), sparse=terms(0)) == []
+
+
+@pytest.mark.parametrize("paths", ["dense", "sparse", "hybrid"])
+def test_filter_is_applied_before_top_k(index: VectorIndex, paths: str) -> None:
+    # given: 60 forbidden points on the query (deeper than any prefetch), 1 allowed a little off
+    forbidden = [
+        point(n, document_id=2, acl=["group:2"], dense=axis(0), sparse=terms(0)) for n in range(60)
+    ]
+    allowed = point(0, document_id=1, dense=axis(0, lean=0.5), sparse=terms(0, COMMON_TERM))
+    index.upsert([*forbidden, allowed])
+    dense = axis(0) if paths in ("dense", "hybrid") else None
+    sparse = terms(0) if paths in ("sparse", "hybrid") else None
+    # when
+    ids = hit_ids(index, GROUP_1, limit=1, dense=dense, sparse=sparse)
+    # then
+    assert ids == [allowed.id]
+
+
+# ---------------------------------------------------------------------------- edge only
+
+
+def test_edge_data_persists_across_close_and_reopen(tmp_path: Path) -> None:
+    # given
+    folder = tmp_path / "vectors"
+    first = QdrantEdgeIndex(folder, dense_dim=DIM)
+    points = [point(n) for n in range(3)]
+    first.upsert(points)
+    first.set_acl(document_id=1, acl=["group:2"])
+    first.close()
+    # when
+    reopened = QdrantEdgeIndex(folder, dense_dim=DIM)
+    try:
+        # then
+        assert reopened.count() == 3
+        assert hit_ids(reopened, GROUP_2, dense=axis(1))[0] == points[1].id
+    finally:
+        reopened.close()
+
+
+def test_folder_lock_is_per_open_file_description(tmp_path: Path) -> None:
+    # given: flock belongs to an open file, so one process can conflict with itself
+    first = FolderLock(tmp_path, what="vector index")
+    first.acquire()
+    # when / then
+    with pytest.raises(StoreLockedError, match=str(os.getpid())):
+        FolderLock(tmp_path, what="vector index").acquire()
+    first.release()
+
+
+def test_edge_second_open_while_first_is_open_raises_store_locked(tmp_path: Path) -> None:
+    # given
+    folder = tmp_path / "vectors"
+    first = QdrantEdgeIndex(folder, dense_dim=DIM)
+    try:
+        # when / then
+        with pytest.raises(StoreLockedError, match=r"embedded vector index .* is in use"):
+            QdrantEdgeIndex(folder, dense_dim=DIM)
+    finally:
+        first.close()
+    QdrantEdgeIndex(folder, dense_dim=DIM).close()
+
+
+def _open_edge_in_child(folder: str) -> str:
+    try:
+        QdrantEdgeIndex(Path(folder), dense_dim=DIM).close()
+    except StoreLockedError as exc:
+        return str(exc)
+    return "opened"
+
+
+def test_edge_open_from_another_process_raises_store_locked(tmp_path: Path) -> None:
+    # given
+    folder = tmp_path / "vectors"
+    first = QdrantEdgeIndex(folder, dense_dim=DIM)
+    try:
+        # when
+        with multiprocessing.get_context("spawn").Pool(1) as pool:
+            outcome = pool.apply(_open_edge_in_child, (str(folder),))
+    finally:
+        first.close()
+    # then
+    assert f"in use by process {os.getpid()}" in outcome
+
+
+# ---------------------------------------------------------------------------- server only
+
+
+def test_unreachable_server_raises_store_error_naming_the_url() -> None:
+    # given: nothing listens on the discard port (no version check: it warns from a thread)
+    url = "http://127.0.0.1:9"
+    client = QdrantClient(url=url, check_compatibility=False)
+    # when / then
+    with pytest.raises(StoreError, match=re.escape(url)):
+        QdrantServerIndex(client, dense_dim=DIM)
