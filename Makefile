@@ -42,7 +42,6 @@ $(STAMP): pyproject.toml
 
 run: install
 	$(PY) manage.py migrate --noinput
-	$(PY) manage.py collectstatic --noinput -v 0
 	$(PY) manage.py kb_serve
 
 test: install

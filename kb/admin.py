@@ -16,8 +16,18 @@ class DocumentAdmin(admin.ModelAdmin[Document]):
     list_filter = ["status", "collection"]
     search_fields = ["title", "source_filename", "sha256"]
     filter_horizontal = ["reader_groups"]
-    readonly_fields = ["sha256", "status", "stage", "progress", "error", "page_count",
-                       "chunk_count", "version", "size_bytes", "mime_type"]
+    readonly_fields = [
+        "sha256",
+        "status",
+        "stage",
+        "progress",
+        "error",
+        "page_count",
+        "chunk_count",
+        "version",
+        "size_bytes",
+        "mime_type",
+    ]
 
 
 @admin.register(ApiToken)

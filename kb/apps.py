@@ -1,7 +1,14 @@
+from pathlib import Path
+
 from django.apps import AppConfig
+from django.conf import settings
 
 
 class KbConfig(AppConfig):
     name = "kb"
     verbose_name = "Quarry knowledge base"
     default_auto_field = "django.db.models.BigAutoField"
+
+    def ready(self) -> None:
+        # SQLite and the embedded stores need their folder before the first connection.
+        Path(settings.KB_DATA_DIR).mkdir(parents=True, exist_ok=True)

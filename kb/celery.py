@@ -19,7 +19,9 @@ app.autodiscover_tasks(["kb", "ingestion"])
 def _create_local_folders(sender: Celery, **kwargs: Any) -> None:
     """The filesystem broker and file result backend expect their folders to exist."""
     options = sender.conf.broker_transport_options or {}
-    folders = [options.get(key) for key in ("data_folder_in", "data_folder_out", "processed_folder")]
+    folders = [
+        options.get(key) for key in ("data_folder_in", "data_folder_out", "processed_folder")
+    ]
     backend = str(sender.conf.result_backend or "")
     if backend.startswith("file://"):
         folders.append(backend.removeprefix("file://"))

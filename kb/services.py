@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from datetime import timedelta
 
 from django.contrib.auth import get_user_model
-from django.contrib.auth.models import AbstractUser, Group
+from django.contrib.auth.models import Group, User
 from django.db import transaction
 from django.utils import timezone
 
@@ -23,7 +23,7 @@ def user_upsert(
     groups: Sequence[str] | None = None,
     staff: bool | None = None,
     password: str | None = None,
-) -> AbstractUser:
+) -> User:
     """Create or update a user. `groups`, when given, replaces the memberships (groups are
     created on demand); None leaves them as they are."""
     user_model = get_user_model()
@@ -37,10 +37,10 @@ def user_upsert(
     user.save()
     if groups is not None:
         user.groups.set([Group.objects.get_or_create(name=name)[0] for name in groups])
-    return user  # type: ignore[no-any-return]
+    return user
 
 
-def api_token_create(*, user: AbstractUser, name: str = "") -> tuple[ApiToken, str]:
+def api_token_create(*, user: User, name: str = "") -> tuple[ApiToken, str]:
     """Returns the row and the token text; the text is not recoverable afterwards."""
     token = token_generate()
     row = ApiToken.objects.create(

@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 import secrets
 
-TOKEN_PREFIX = "qry_"
+TOKEN_PREFIX = "qry_"  # noqa: S105 - a label, not a secret
 
 
 def token_generate() -> str:

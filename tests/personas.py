@@ -26,7 +26,12 @@ EXPECTED_VISIBLE: dict[str, set[str]] = {
     "eng_editor": {"runbook", "architecture", "company-news"},
     "no_groups": {"company-news"},
     "staff": {
-        "handbook", "payroll-policy", "salaries", "runbook", "architecture", "company-news",
+        "handbook",
+        "payroll-policy",
+        "salaries",
+        "runbook",
+        "architecture",
+        "company-news",
     },
     "deactivated_hr": set(),
     "anonymous": set(),
@@ -35,27 +40,29 @@ EXPECTED_VISIBLE: dict[str, set[str]] = {
 
 def build_world() -> World:
     hr, hr_leads, eng, eng_editors = (
-        GroupFactory(name=n) for n in ("hr", "hr-leads", "eng", "eng-editors")
+        GroupFactory.create(name=n) for n in ("hr", "hr-leads", "eng", "eng-editors")
     )
-    hr_col = CollectionFactory(name="HR", reader_groups=[hr, hr_leads])
-    eng_col = CollectionFactory(name="Engineering", reader_groups=[eng], editor_groups=[eng_editors])
-    open_col = CollectionFactory(name="Company", open_to_all_authenticated=True)
+    hr_col = CollectionFactory.create(name="HR", reader_groups=[hr, hr_leads])
+    eng_col = CollectionFactory.create(
+        name="Engineering", reader_groups=[eng], editor_groups=[eng_editors]
+    )
+    open_col = CollectionFactory.create(name="Company", open_to_all_authenticated=True)
     documents = {
-        "handbook": DocumentFactory(title="handbook", collection=hr_col),
-        "payroll-policy": DocumentFactory(title="payroll-policy", collection=hr_col),
-        "salaries": DocumentFactory(title="salaries", collection=hr_col, reader_groups=[hr_leads]),
-        "runbook": DocumentFactory(title="runbook", collection=eng_col),
-        "architecture": DocumentFactory(title="architecture", collection=eng_col),
-        "company-news": DocumentFactory(title="company-news", collection=open_col),
+        "handbook": DocumentFactory.create(title="handbook", collection=hr_col),
+        "payroll-policy": DocumentFactory.create(title="payroll-policy", collection=hr_col),
+        "salaries": DocumentFactory.create(title="salaries", collection=hr_col, reader_groups=[hr_leads]),
+        "runbook": DocumentFactory.create(title="runbook", collection=eng_col),
+        "architecture": DocumentFactory.create(title="architecture", collection=eng_col),
+        "company-news": DocumentFactory.create(title="company-news", collection=open_col),
     }
     users: dict[str, Any] = {
-        "hr_reader": UserFactory(username="alice", groups=[hr]),
-        "hr_lead": UserFactory(username="carol", groups=[hr, hr_leads]),
-        "engineer": UserFactory(username="bob", groups=[eng]),
-        "eng_editor": UserFactory(username="erin", groups=[eng_editors]),
-        "no_groups": UserFactory(username="dave"),
-        "staff": UserFactory(username="sam", is_staff=True),
-        "deactivated_hr": UserFactory(username="frank", groups=[hr], is_active=False),
+        "hr_reader": UserFactory.create(username="alice", groups=[hr]),
+        "hr_lead": UserFactory.create(username="carol", groups=[hr, hr_leads]),
+        "engineer": UserFactory.create(username="bob", groups=[eng]),
+        "eng_editor": UserFactory.create(username="erin", groups=[eng_editors]),
+        "no_groups": UserFactory.create(username="dave"),
+        "staff": UserFactory.create(username="sam", is_staff=True),
+        "deactivated_hr": UserFactory.create(username="frank", groups=[hr], is_active=False),
         "anonymous": AnonymousUser(),
     }
     collections = {"hr": hr_col, "eng": eng_col, "open": open_col}

@@ -26,7 +26,7 @@ def _code_for(exc: Exception, status_code: int) -> str:
         codes = exc.get_codes()
         if isinstance(codes, str):
             return codes
-    return {status.HTTP_400_BAD_REQUEST: "invalid"}.get(status_code, "error")
+    return "invalid" if status_code == status.HTTP_400_BAD_REQUEST else "error"
 
 
 def _message(data: Any) -> str:

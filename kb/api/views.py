@@ -15,7 +15,7 @@ class MeApi(APIView):
     @extend_schema(responses=MeOut, summary="Who the token belongs to")
     def get(self, request: Request) -> Response:
         user = request.user
-        groups = sorted(user.groups.values_list("name", flat=True))  # type: ignore[union-attr]
+        groups = sorted(user.groups.values_list("name", flat=True))
         data = {"username": user.get_username(), "is_staff": user.is_staff, "groups": groups}
         return Response(MeOut(data).data)
 

@@ -11,7 +11,7 @@ from kb.settings.env import env_str
 
 # A private data folder unless the test run names one (parallel runs never share stores).
 if not env_str("KB_DATA_DIR"):
-    KB_DATA_DIR = Path(tempfile.mkdtemp(prefix="quarry-test-"))  # noqa: F811
+    KB_DATA_DIR = Path(tempfile.mkdtemp(prefix="quarry-test-"))
     MEDIA_ROOT = KB_DATA_DIR / "media"
     STATIC_ROOT = KB_DATA_DIR / "static"
     if CELERY_BROKER_URL.startswith("filesystem://"):

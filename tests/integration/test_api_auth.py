@@ -37,11 +37,17 @@ def test_only_the_hash_of_a_token_is_stored(world: World) -> None:
 
 @pytest.mark.parametrize(
     ("header", "label"),
-    [(None, "no header"), ("Bearer qry_not-a-real-token", "unknown token"),
-     ("Bearer", "malformed"), ("Basic dXNlcjpwYXNz", "wrong scheme")],
+    [
+        (None, "no header"),
+        ("Bearer qry_not-a-real-token", "unknown token"),
+        ("Bearer", "malformed"),
+        ("Basic dXNlcjpwYXNz", "wrong scheme"),
+    ],
     ids=["missing", "unknown", "malformed", "wrong-scheme"],
 )
-def test_requests_without_a_valid_token_get_401_json(db: None, header: str | None, label: str) -> None:
+def test_requests_without_a_valid_token_get_401_json(
+    db: None, header: str | None, label: str
+) -> None:
     client = APIClient()
     if header is not None:
         client.credentials(HTTP_AUTHORIZATION=header)
@@ -69,8 +75,12 @@ def test_token_of_deactivated_user_is_refused(world: World) -> None:
 
 @pytest.mark.parametrize(
     ("persona", "expected"),
-    [("hr_reader", {"HR", "Company"}), ("engineer", {"Engineering", "Company"}),
-     ("no_groups", {"Company"}), ("staff", {"HR", "Engineering", "Company"})],
+    [
+        ("hr_reader", {"HR", "Company"}),
+        ("engineer", {"Engineering", "Company"}),
+        ("no_groups", {"Company"}),
+        ("staff", {"HR", "Engineering", "Company"}),
+    ],
     ids=["hr_reader", "engineer", "no_groups", "staff"],
 )
 def test_collections_endpoint_lists_only_readable_collections(

@@ -14,7 +14,9 @@ pytestmark = [pytest.mark.services, pytest.mark.integration]
 
 def test_database_is_postgresql(db: None) -> None:
     if connection.vendor != "postgresql":
-        pytest.fail(f"needs PostgreSQL (DATABASE_URL), got {connection.vendor}: run make test-services")
+        pytest.fail(
+            f"needs PostgreSQL (DATABASE_URL), got {connection.vendor}: run make test-services"
+        )
     with connection.cursor() as cursor:
         cursor.execute("SELECT version()")
         assert "PostgreSQL" in cursor.fetchone()[0]

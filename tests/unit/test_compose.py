@@ -16,11 +16,11 @@ REQUIRED = {"web", "worker", "llm", "postgres", "redis", "qdrant", "neo4j"}
 
 @pytest.fixture(scope="module")
 def compose() -> dict[str, Any]:
-    return yaml.safe_load((ROOT / "docker-compose.yml").read_text())  # type: ignore[no-any-return]
+    return yaml.safe_load((ROOT / "docker-compose.yml").read_text())
 
 
 def test_every_service_of_the_topology_is_defined(compose: dict[str, Any]) -> None:
-    assert REQUIRED <= set(compose["services"])
+    assert set(compose["services"]) >= REQUIRED
 
 
 @pytest.mark.parametrize("name", APP_SERVICES)

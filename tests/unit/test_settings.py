@@ -17,10 +17,16 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 def _import_settings(module: str, extra: dict[str, str]) -> subprocess.CompletedProcess[str]:
-    clean = {k: v for k, v in os.environ.items() if not k.startswith(("KB_", "DJANGO_", "DATABASE"))}
+    clean = {
+        k: v for k, v in os.environ.items() if not k.startswith(("KB_", "DJANGO_", "DATABASE"))
+    }
     return subprocess.run(
         [sys.executable, "-c", f"import {module}"],
-        cwd=ROOT, env={**clean, **extra}, capture_output=True, text=True, timeout=60,
+        cwd=ROOT,
+        env={**clean, **extra},
+        capture_output=True,
+        text=True,
+        timeout=60,
     )
 
 
@@ -55,13 +61,27 @@ def test_defaults_are_the_embedded_stack() -> None:
         "print(s.DATABASES['default']['ENGINE'], s.CELERY_BROKER_URL, repr(s.QDRANT_URL), "
         "repr(s.NEO4J_URI), s.KB_DATA_DIR.name)"
     )
-    clean = {k: v for k, v in os.environ.items() if not k.startswith(("KB_", "DATABASE", "CELERY",
-                                                                     "QDRANT", "NEO4J"))}
-    result = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=clean,
-                            capture_output=True, text=True, timeout=60, check=True)
+    clean = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith(("KB_", "DATABASE", "CELERY", "QDRANT", "NEO4J"))
+    }
+    result = subprocess.run(
+        [sys.executable, "-c", code],
+        cwd=ROOT,
+        env=clean,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
 
     assert result.stdout.split() == [
-        "django.db.backends.sqlite3", "filesystem://", "''", "''", "var",
+        "django.db.backends.sqlite3",
+        "filesystem://",
+        "''",
+        "''",
+        "var",
     ]
 
 

@@ -1,0 +1,128 @@
+"""`manage.py kb_serve` (what `make run` starts) as a user meets it: a real process on a port."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+pytestmark = [pytest.mark.integration, pytest.mark.slow]
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _env(data_dir: Path, port: int) -> dict[str, str]:
+    keep = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith(("KB_", "DATABASE", "CELERY", "QDRANT", "NEO4J", "DJANGO"))
+    }
+    return {
+        **keep,
+        "KB_DATA_DIR": str(data_dir),
+        "PORT": str(port),
+        "DJANGO_SETTINGS_MODULE": "kb.settings.base",
+    }
+
+
+def _manage(env: dict[str, str], *args: str) -> str:
+    result = subprocess.run(
+        [sys.executable, "manage.py", *args],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
+    )
+    return result.stdout
+
+
+def _get(url: str, token: str | None = None) -> tuple[int, bytes]:
+    request = urllib.request.Request(url)  # noqa: S310 - tests call loopback http only
+    if token:
+        request.add_header("Authorization", f"Bearer {token}")
+    try:
+        with urllib.request.urlopen(request, timeout=5) as response:  # noqa: S310 - loopback
+            return response.status, response.read()
+    except urllib.error.HTTPError as err:
+        return err.code, err.read()
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, dict[str, str]]]:
+    data_dir = tmp_path_factory.mktemp("serve")
+    port = _free_port()
+    env = _env(data_dir, port)
+    _manage(env, "migrate", "--noinput")
+    process = subprocess.Popen(
+        [sys.executable, "manage.py", "kb_serve"],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    base = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        try:
+            if _get(f"{base}/healthz")[0] == 200:
+                break
+        except OSError:
+            time.sleep(0.3)
+    else:
+        process.kill()
+        pytest.fail(f"kb_serve did not come up:\n{process.communicate()[0]}")
+    yield base, env
+    process.terminate()
+    process.wait(timeout=30)
+
+
+def test_a_token_from_kb_user_works_against_the_running_site(
+    server: tuple[str, dict[str, str]],
+) -> None:
+    base, env = server
+    token = _manage(env, "kb_user", "alice", "--groups", "hr", "--token").strip()
+
+    status, body = _get(f"{base}/api/v1/me", token)
+
+    assert status == 200
+    assert b'"username":"alice"' in body
+
+
+def test_pages_ask_for_sign_in_and_the_api_for_a_token(server: tuple[str, dict[str, str]]) -> None:
+    base, _env = server
+    status, body = _get(f"{base}/")
+    assert status == 200 and b"Sign in" in body  # redirected to the login page
+    assert _get(f"{base}/api/v1/collections")[0] == 401
+
+
+def test_a_second_process_on_the_same_data_folder_is_refused_clearly(
+    server: tuple[str, dict[str, str]],
+) -> None:
+    _base, env = server
+    second = subprocess.run(
+        [sys.executable, "manage.py", "kb_serve"],
+        cwd=ROOT,
+        env={**env, "PORT": str(_free_port())},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+    assert second.returncode != 0
+    assert "is in use by process" in second.stderr
