@@ -7,6 +7,6 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 os.environ.setdefault("DO_NOT_TRACK", "true")
 
-from kb.celery import app as celery_app  # noqa: E402
+from kb.celery import app as celery_app
 
 __all__ = ["celery_app"]

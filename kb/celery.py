@@ -19,9 +19,8 @@ app.autodiscover_tasks(["kb", "ingestion"])
 def _create_local_folders(sender: Celery, **kwargs: Any) -> None:
     """The filesystem broker and file result backend expect their folders to exist."""
     options = sender.conf.broker_transport_options or {}
-    folders = [
-        options.get(key) for key in ("data_folder_in", "data_folder_out", "processed_folder")
-    ]
+    keys = ("data_folder_in", "data_folder_out", "processed_folder", "control_folder")
+    folders = [options.get(key) for key in keys]
     backend = str(sender.conf.result_backend or "")
     if backend.startswith("file://"):
         folders.append(backend.removeprefix("file://"))

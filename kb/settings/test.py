@@ -6,7 +6,7 @@ import tempfile
 from pathlib import Path
 
 from kb.settings.base import *  # noqa: F403
-from kb.settings.base import CELERY_BROKER_URL, KB_DATA_DIR
+from kb.settings.base import CELERY_BROKER_URL, KB_DATA_DIR, filesystem_broker_options
 from kb.settings.env import env_str
 
 # A private data folder unless the test run names one (parallel runs never share stores).
@@ -14,13 +14,7 @@ if not env_str("KB_DATA_DIR"):
     KB_DATA_DIR = Path(tempfile.mkdtemp(prefix="quarry-test-"))
     MEDIA_ROOT = KB_DATA_DIR / "media"
     STATIC_ROOT = KB_DATA_DIR / "static"
-    if CELERY_BROKER_URL.startswith("filesystem://"):
-        CELERY_BROKER_TRANSPORT_OPTIONS = {
-            "data_folder_in": str(KB_DATA_DIR / "broker" / "queue"),
-            "data_folder_out": str(KB_DATA_DIR / "broker" / "queue"),
-            "processed_folder": str(KB_DATA_DIR / "broker" / "processed"),
-            "store_processed": False,
-        }
+    CELERY_BROKER_TRANSPORT_OPTIONS = filesystem_broker_options(CELERY_BROKER_URL, KB_DATA_DIR)
     if not env_str("CELERY_RESULT_BACKEND"):
         CELERY_RESULT_BACKEND = f"file://{KB_DATA_DIR / 'celery-results'}"
 
