@@ -50,7 +50,9 @@ def build_world() -> World:
     documents = {
         "handbook": DocumentFactory.create(title="handbook", collection=hr_col),
         "payroll-policy": DocumentFactory.create(title="payroll-policy", collection=hr_col),
-        "salaries": DocumentFactory.create(title="salaries", collection=hr_col, reader_groups=[hr_leads]),
+        "salaries": DocumentFactory.create(
+            title="salaries", collection=hr_col, reader_groups=[hr_leads]
+        ),
         "runbook": DocumentFactory.create(title="runbook", collection=eng_col),
         "architecture": DocumentFactory.create(title="architecture", collection=eng_col),
         "company-news": DocumentFactory.create(title="company-news", collection=open_col),

@@ -48,9 +48,11 @@ def close_stores() -> None:
 def describe_stores() -> dict[str, str]:
     """Which flavour each store runs as, for start-up logs and the README's table."""
     return {
-        "vector": f"qdrant server {settings.QDRANT_URL}" if settings.QDRANT_URL
+        "vector": f"qdrant server {settings.QDRANT_URL}"
+        if settings.QDRANT_URL
         else f"qdrant edge (embedded) {_data_dir() / 'qdrant'}",
-        "graph": f"neo4j {settings.NEO4J_URI}" if settings.NEO4J_URI
+        "graph": f"neo4j {settings.NEO4J_URI}"
+        if settings.NEO4J_URI
         else f"embedded graph {_data_dir() / 'graph'}",
     }
 

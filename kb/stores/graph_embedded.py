@@ -1,0 +1,195 @@
+"""GraphStore on Ladybug, the in-process Cypher engine of the embedded default.
+
+Why Ladybug and what it cannot do: docs/graph-engine.md. The store folder holds the database
+(`graph.lbug` and its WAL) and the FolderLock file; one process owns it. Inside that process a
+mutex serialises calls, because the web server and the in-process worker share one connection.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import ladybug
+
+from kb.stores.errors import StoreError
+from kb.stores.graph_cypher import (
+    COUNT_CHUNKS,
+    COUNT_DOCUMENT_CHUNKS,
+    COUNT_ENTITIES,
+    DELETE_DOCUMENT_CHUNKS,
+    DELETE_ORPHAN_ENTITIES,
+    DOCUMENT_CHUNK_IDS,
+    DOCUMENT_ENTITY_KEYS,
+    SET_DOCUMENT_ACL,
+    chunk_write,
+    neighbourhood_queries,
+    path_row,
+)
+from kb.stores.graph_scoring import rank_paths
+from kb.stores.locking import FolderLock
+from kb.stores.types import AccessScope, GraphChunk, GraphHit
+
+DATABASE_NAME = "graph.lbug"
+
+SCHEMA = (
+    "CREATE NODE TABLE IF NOT EXISTS Chunk("
+    "id STRING PRIMARY KEY, document_id INT64, collection_id INT64, acl STRING[])",
+    "CREATE NODE TABLE IF NOT EXISTS Entity(key STRING PRIMARY KEY, name STRING, type STRING)",
+    "CREATE REL TABLE IF NOT EXISTS MENTIONS(FROM Chunk TO Entity)",
+    "CREATE REL TABLE IF NOT EXISTS RELATED("
+    "FROM Entity TO Entity, weight DOUBLE, chunk_ids STRING[], chunk_weights DOUBLE[])",
+)
+
+# A supporting chunk mentions both ends of its edge (graph_cypher), so matching from the
+# edge's source finds every edge the document supports.
+DOCUMENT_SUPPORTED_EDGES = """
+MATCH (c:Chunk)-[:MENTIONS]->(a:Entity)-[r:RELATED]->(b:Entity)
+WHERE c.document_id = $document_id AND c.id IN r.chunk_ids
+RETURN a.key, b.key, r.chunk_ids, r.chunk_weights
+"""
+
+UPDATE_EDGE_SUPPORT = """
+UNWIND $edges AS edge
+MATCH (:Entity {key: edge.source})-[r:RELATED]->(:Entity {key: edge.target})
+SET r.chunk_ids = edge.chunk_ids, r.chunk_weights = edge.chunk_weights, r.weight = edge.weight
+"""
+
+DELETE_EDGES = """
+UNWIND $edges AS edge
+MATCH (:Entity {key: edge.source})-[r:RELATED]->(:Entity {key: edge.target})
+DELETE r
+"""
+
+
+def acl_shares(chunk: str) -> str:
+    """Ladybug has `list_has_any`; `any(x IN … WHERE x IN $acl)` trips an engine assertion."""
+    return f"list_has_any({chunk}.acl, $acl)"
+
+
+class EmbeddedGraphStore:
+    def __init__(self, path: Path) -> None:
+        self.path = Path(path)
+        self._folder_lock = FolderLock(self.path, what="graph store")
+        self._folder_lock.acquire()
+        self._mutex = threading.RLock()
+        try:
+            self._db = ladybug.Database(self.path / DATABASE_NAME)
+            self._conn = ladybug.Connection(self._db)
+            for statement in SCHEMA:
+                self._run(statement)
+        except RuntimeError as exc:
+            self._folder_lock.release()
+            raise StoreError(f"Cannot open the embedded graph store at {self.path}: {exc}") from exc
+        self._closed = False
+
+    def upsert_chunks(self, chunks: Sequence[GraphChunk]) -> None:
+        with self._mutex, self._transaction():
+            for chunk in chunks:
+                for statement, parameters in chunk_write(chunk).statements():
+                    self._run(statement, parameters)
+
+    def neighbourhood(
+        self, *, entity_keys: Sequence[str], scope: AccessScope, hops: int, limit: int
+    ) -> list[GraphHit]:
+        queries = neighbourhood_queries(acl_shares, hops)
+        if scope.is_empty or not entity_keys or limit <= 0:
+            return []
+        parameters = {
+            "keys": list(dict.fromkeys(entity_keys)),
+            "collection_ids": [int(c) for c in scope.collection_ids],
+            "acl": [str(entry) for entry in scope.acl],
+        }
+        with self._mutex:
+            records = [record for query in queries for record in self._run(query, parameters)]
+        rows = [path_row(record) for record in records]
+        return rank_paths(rows, limit=limit)
+
+    def delete_document(self, document_id: int) -> None:
+        document = {"document_id": int(document_id)}
+        with self._mutex, self._transaction():
+            chunk_ids = {str(row[0]) for row in self._run(DOCUMENT_CHUNK_IDS, document)}
+            if not chunk_ids:
+                return
+            keys = [str(row[0]) for row in self._run(DOCUMENT_ENTITY_KEYS, document)]
+            edges = self._run(DOCUMENT_SUPPORTED_EDGES, document)
+            updates, removals = remaining_support(edges, chunk_ids)
+            if updates:
+                self._run(UPDATE_EDGE_SUPPORT, {"edges": updates})
+            if removals:
+                self._run(DELETE_EDGES, {"edges": removals})
+            self._run(DELETE_DOCUMENT_CHUNKS, document)
+            if keys:
+                self._run(DELETE_ORPHAN_ENTITIES, {"keys": keys})
+
+    def set_acl(self, *, document_id: int, acl: Sequence[str]) -> None:
+        with self._mutex:
+            parameters = {"document_id": int(document_id), "acl": [str(a) for a in acl]}
+            self._run(SET_DOCUMENT_ACL, parameters)
+
+    def count_chunks(self, *, document_id: int | None = None) -> int:
+        if document_id is None:
+            return self._count(COUNT_CHUNKS, {})
+        return self._count(COUNT_DOCUMENT_CHUNKS, {"document_id": int(document_id)})
+
+    def count_entities(self) -> int:
+        return self._count(COUNT_ENTITIES, {})
+
+    def close(self) -> None:
+        with self._mutex:
+            if self._closed:
+                return
+            self._closed = True
+            self._conn.close()
+            self._db.close()
+            self._folder_lock.release()
+
+    def _count(self, query: str, parameters: dict[str, Any]) -> int:
+        with self._mutex:
+            return int(self._run(query, parameters)[0][0])
+
+    def _run(self, query: str, parameters: dict[str, Any] | None = None) -> list[list[Any]]:
+        result = self._conn.execute(query, parameters or {})
+        if isinstance(result, list):
+            raise StoreError("one statement per call is expected")
+        try:
+            return [list(row) for row in result.get_all()]
+        finally:
+            result.close()
+
+    @contextmanager
+    def _transaction(self) -> Iterator[None]:
+        """One write transaction per call: a failed batch leaves nothing half-written."""
+        self._run("BEGIN TRANSACTION")
+        try:
+            yield
+        except BaseException:
+            self._run("ROLLBACK")
+            raise
+        self._run("COMMIT")
+
+
+def remaining_support(
+    edges: Sequence[Sequence[Any]], removed: set[str]
+) -> tuple[list[dict[str, Any]], list[dict[str, str]]]:
+    """Split the edges a document supports into (edges keeping other support, with their new
+    lists and summed weight) and (edges left without support, to delete)."""
+    updates: dict[tuple[str, str], dict[str, Any]] = {}
+    removals: dict[tuple[str, str], dict[str, str]] = {}
+    for source, target, chunk_ids, chunk_weights in edges:
+        support = zip(chunk_ids, chunk_weights, strict=True)
+        kept = [(cid, float(w)) for cid, w in support if cid not in removed]
+        pair = {"source": str(source), "target": str(target)}
+        if kept:
+            updates[(pair["source"], pair["target"])] = {
+                **pair,
+                "chunk_ids": [cid for cid, _ in kept],
+                "chunk_weights": [w for _, w in kept],
+                "weight": sum(w for _, w in kept),
+            }
+        else:
+            removals[(pair["source"], pair["target"])] = pair
+    return list(updates.values()), list(removals.values())

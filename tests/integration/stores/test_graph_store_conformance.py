@@ -1,0 +1,583 @@
+"""Every `GraphStore` adapter behaves the same: same merges, same reach, same filtering, same
+ranking, same deletes.
+
+Flavours: `embedded` (Ladybug in a temporary folder) and `neo4j` (a real server at $NEO4J_URI,
+skipped when unset). Ids, keys and document numbers are namespaced per test, so a shared Neo4j
+keeps its other data and counts are compared as differences.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import subprocess
+import sys
+import uuid
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from kb.stores.errors import StoreError, StoreLockedError
+from kb.stores.graph_embedded import EmbeddedGraphStore
+from kb.stores.graph_neo4j import Neo4jGraphStore
+from kb.stores.graph_scoring import path_score
+from kb.stores.protocols import GraphStore
+from kb.stores.types import AccessScope, GraphChunk, GraphEntity, GraphHit, GraphRelation
+
+pytestmark = pytest.mark.integration
+
+REPO_ROOT = Path(__file__).resolve().parents[3]
+GROUP_1 = ("group:1",)
+GROUP_2 = ("group:2",)
+
+
+# ---------------------------------------------------------------------------- helpers
+
+
+@dataclass
+class GraphUnderTest:
+    """A store plus the namespace of one test: `key("a")`, chunk "x" and document 1 are
+    unique to the test, and hits are reported back by their short names."""
+
+    store: GraphStore
+    prefix: str
+    base: int
+
+    def key(self, name: str) -> str:
+        return f"{self.prefix}{name}"
+
+    def doc(self, n: int) -> int:
+        return self.base + n
+
+    def collection(self, n: int) -> int:
+        return self.base + n
+
+    def scope(self, acl: Sequence[str] = GROUP_1, collections: Sequence[int] = (1,)) -> AccessScope:
+        return AccessScope(collection_ids=[self.collection(n) for n in collections], acl=list(acl))
+
+    def chunk(
+        self,
+        name: str,
+        *,
+        mentions: Sequence[str] = (),
+        relations: Sequence[tuple[str, str, float]] = (),
+        doc: int = 1,
+        collection: int = 1,
+        acl: Sequence[str] = GROUP_1,
+        names: dict[str, str] | None = None,
+    ) -> GraphChunk:
+        return GraphChunk(
+            id=f"{self.prefix}{name}",
+            document_id=self.doc(doc),
+            collection_id=self.collection(collection),
+            acl=list(acl),
+            entities=[
+                GraphEntity(key=self.key(m), name=(names or {}).get(m, m.title())) for m in mentions
+            ],
+            relations=[
+                GraphRelation(source_key=self.key(s), target_key=self.key(t), weight=w)
+                for s, t, w in relations
+            ],
+        )
+
+    def hits(
+        self,
+        *seeds: str,
+        hops: int = 1,
+        scope: AccessScope | None = None,
+        limit: int = 50,
+    ) -> list[GraphHit]:
+        return self.store.neighbourhood(
+            entity_keys=[self.key(s) for s in seeds],
+            scope=scope if scope is not None else self.scope(),
+            hops=hops,
+            limit=limit,
+        )
+
+    def reached(self, *seeds: str, hops: int = 1, scope: AccessScope | None = None) -> set[str]:
+        return {self.short(hit.chunk_id) for hit in self.hits(*seeds, hops=hops, scope=scope)}
+
+    def ranked(self, *seeds: str, hops: int = 1, limit: int = 50) -> list[str]:
+        return [self.short(hit.chunk_id) for hit in self.hits(*seeds, hops=hops, limit=limit)]
+
+    def short(self, chunk_id: str) -> str:
+        return chunk_id.removeprefix(self.prefix)
+
+
+def chain(g: GraphUnderTest) -> list[GraphChunk]:
+    """a - b - c - d, each relation supported by a chunk mentioning both ends, plus one chunk
+    mentioning each of b, c, d alone. From seed a: hop 0 = {ab}; hop 1 adds {bc, only_b};
+    hop 2 adds {cd, only_c}; only_d is three steps away."""
+    return [
+        g.chunk("ab", mentions=["a", "b"], relations=[("a", "b", 1.0)]),
+        g.chunk("bc", mentions=["b", "c"], relations=[("c", "b", 1.0)]),
+        g.chunk("cd", mentions=["c", "d"], relations=[("c", "d", 1.0)]),
+        g.chunk("only_b", mentions=["b"]),
+        g.chunk("only_c", mentions=["c"]),
+        g.chunk("only_d", mentions=["d"]),
+    ]
+
+
+# ---------------------------------------------------------------------------- fixtures
+
+
+def _neo4j_store() -> Neo4jGraphStore:
+    return Neo4jGraphStore(
+        os.environ["NEO4J_URI"],
+        os.environ.get("NEO4J_USER", "neo4j"),
+        os.environ.get("NEO4J_PASSWORD", ""),
+        database=os.environ.get("NEO4J_DATABASE") or None,
+    )
+
+
+def _wipe_neo4j_namespace(store: Neo4jGraphStore, prefix: str) -> None:
+    store._driver.execute_query(
+        "MATCH (n) WHERE (n:Chunk AND n.id STARTS WITH $prefix) "
+        "OR (n:Entity AND n.key STARTS WITH $prefix) DETACH DELETE n",
+        {"prefix": prefix},
+        database_=store.database,
+    )
+
+
+@pytest.fixture(params=["embedded", "neo4j"])
+def graph(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[GraphUnderTest]:
+    prefix = f"t{uuid.uuid4().hex[:10]}:"
+    base = random.randrange(10**12, 2 * 10**12, 1000)
+    if request.param == "embedded":
+        embedded = EmbeddedGraphStore(tmp_path / "graph")
+        yield GraphUnderTest(store=embedded, prefix=prefix, base=base)
+        embedded.close()
+        return
+    if not os.environ.get("NEO4J_URI"):
+        pytest.skip("NEO4J_URI not set")
+    server = _neo4j_store()
+    try:
+        yield GraphUnderTest(store=server, prefix=prefix, base=base)
+    finally:
+        _wipe_neo4j_namespace(server, prefix)
+        server.close()
+
+
+# ---------------------------------------------------------------------------- writes
+
+
+def test_entities_merge_by_key_across_chunks(graph: GraphUnderTest) -> None:
+    # given
+    before = graph.store.count_entities()
+    # when: two chunks name the same entity differently, one also names another
+    graph.store.upsert_chunks(
+        [
+            graph.chunk("c1", mentions=["pg"], names={"pg": "PostgreSQL"}),
+            graph.chunk("c2", mentions=["pg", "redis"], names={"pg": "Postgres"}),
+        ]
+    )
+    # then: one entity per key, and both chunks hang off it
+    assert graph.store.count_entities() - before == 2
+    assert graph.reached("pg", hops=1) == {"c1", "c2"}
+
+
+def test_relation_ends_count_as_mentions_of_the_supporting_chunk(graph: GraphUnderTest) -> None:
+    # given / when: the relation names an entity the chunk did not list
+    graph.store.upsert_chunks([graph.chunk("c1", mentions=["a"], relations=[("a", "ghost", 1.0)])])
+    # then
+    assert graph.reached("ghost", hops=1) == {"c1"}
+
+
+def test_reupserting_the_same_chunks_changes_nothing(graph: GraphUnderTest) -> None:
+    # given
+    graph.store.upsert_chunks(chain(graph))
+    chunks = graph.store.count_chunks()
+    entities = graph.store.count_entities()
+    before = graph.hits("a", hops=2)
+    # when: a retried task writes the same chunks again
+    graph.store.upsert_chunks(chain(graph))
+    # then: same counts, and same scores (edge weights were not added twice)
+    assert graph.store.count_chunks() == chunks
+    assert graph.store.count_entities() == entities
+    assert graph.hits("a", hops=2) == before
+
+
+def test_relation_weight_grows_per_distinct_supporting_chunk(graph: GraphUnderTest) -> None:
+    # given: a - b supported once, then by a second chunk (stated in the other direction)
+    graph.store.upsert_chunks(
+        [
+            graph.chunk("ab1", mentions=["a", "b"], relations=[("a", "b", 1.0)]),
+            graph.chunk("only_b", mentions=["b"]),
+        ]
+    )
+    # when
+    graph.store.upsert_chunks(
+        [graph.chunk("ab2", mentions=["a", "b"], relations=[("b", "a", 2.0)])]
+    )
+    # then: one edge of weight 3 leads from a to only_b
+    [hit] = [h for h in graph.hits("a", hops=1) if graph.short(h.chunk_id) == "only_b"]
+    assert hit.score == pytest.approx(path_score([3.0]))
+
+
+def test_count_chunks_by_document(graph: GraphUnderTest) -> None:
+    # given
+    graph.store.upsert_chunks(
+        [
+            graph.chunk("c1", mentions=["a"], doc=1),
+            graph.chunk("c2", mentions=["a"], doc=2),
+            graph.chunk("c3", mentions=["b"], doc=2),
+        ]
+    )
+    # when / then
+    assert graph.store.count_chunks(document_id=graph.doc(1)) == 1
+    assert graph.store.count_chunks(document_id=graph.doc(2)) == 2
+    assert graph.store.count_chunks(document_id=graph.doc(3)) == 0
+
+
+# ---------------------------------------------------------------------------- reach
+
+
+def test_hop_zero_reaches_direct_mentions_only(graph: GraphUnderTest) -> None:
+    # given
+    graph.store.upsert_chunks(chain(graph))
+    # when / then
+    assert graph.reached("a", hops=0) == {"ab"}
+
+
+def test_hop_one_reaches_chunks_of_related_entities_but_not_further(
+    graph: GraphUnderTest,
+) -> None:
+    # given
+    graph.store.upsert_chunks(chain(graph))
+    # when
+    reached = graph.reached("a", hops=1)
+    # then
+    assert reached == {"ab", "bc", "only_b"}
+    assert "only_c" not in reached
+    assert "cd" not in reached
+
+
+def test_hop_two_reaches_one_more_step(graph: GraphUnderTest) -> None:
+    # given
+    graph.store.upsert_chunks(chain(graph))
+    # when / then: only_d is three steps away
+    assert graph.reached("a", hops=2) == {"ab", "bc", "only_b", "cd", "only_c"}
+
+
+def test_relations_are_followed_in_both_directions(graph: GraphUnderTest) -> None:
+    # given
+    graph.store.upsert_chunks(chain(graph))
+    # when / then: from d, back along c - d and b - c
+    assert graph.reached("d", hops=2) == {"cd", "only_d", "bc", "only_c", "only_b", "ab"}
+
+
+def test_unknown_seed_keys_are_ignored(graph: GraphUnderTest) -> None:
+    # given
+    graph.store.upsert_chunks(chain(graph))
+    # when / then
+    assert graph.reached("nowhere", "a", hops=0) == {"ab"}
+    assert graph.hits("nowhere", hops=2) == []
+
+
+def test_hops_outside_zero_to_two_are_rejected(graph: GraphUnderTest) -> None:
+    with pytest.raises(ValueError, match="hops"):
+        graph.hits("a", hops=3)
+
+
+# ---------------------------------------------------------------------------- filtering
+
+
+def test_acl_filter_never_returns_a_chunk_of_another_group(graph: GraphUnderTest) -> None:
+    # given: the only direct mention of x belongs to group:2
+    graph.store.upsert_chunks([graph.chunk("secret", mentions=["x"], acl=GROUP_2)])
+    # when / then
+    assert graph.hits("x", hops=2, scope=graph.scope(GROUP_1)) == []
+    assert graph.reached("x", hops=2, scope=graph.scope(GROUP_2)) == {"secret"}
+
+
+def test_acl_filter_applies_to_chunks_reached_through_relations(graph: GraphUnderTest) -> None:
+    # given: a - b supported by a public chunk; b is mentioned by a secret chunk too
+    graph.store.upsert_chunks(
+        [
+            graph.chunk("ab", mentions=["a", "b"], relations=[("a", "b", 1.0)]),
+            graph.chunk("secret_b", mentions=["b"], acl=GROUP_2),
+        ]
+    )
+    # when / then
+    assert graph.reached("a", hops=2, scope=graph.scope(GROUP_1)) == {"ab"}
+
+
+def test_acl_filter_matches_any_shared_entry(graph: GraphUnderTest) -> None:
+    # given
+    graph.store.upsert_chunks([graph.chunk("shared", mentions=["x"], acl=["group:2", "group:3"])])
+    # when / then
+    assert graph.reached("x", scope=graph.scope(["group:1", "group:3"])) == {"shared"}
+
+
+def test_relation_supported_only_by_unreadable_chunks_is_not_followed(
+    graph: GraphUnderTest,
+) -> None:
+    # given: only a group:2 chunk says that a relates to b
+    graph.store.upsert_chunks(
+        [
+            graph.chunk("secret_ab", mentions=["a", "b"], relations=[("a", "b", 1.0)], acl=GROUP_2),
+            graph.chunk("only_a", mentions=["a"]),
+            graph.chunk("only_b", mentions=["b"]),
+        ]
+    )
+    # when / then: group:1 does not learn the relation; group:2 does
+    assert graph.reached("a", hops=2, scope=graph.scope(GROUP_1)) == {"only_a"}
+    assert "only_b" in graph.reached("a", hops=1, scope=graph.scope(["group:1", "group:2"]))
+
+
+def test_collection_filter_never_returns_a_chunk_of_an_unlisted_collection(
+    graph: GraphUnderTest,
+) -> None:
+    # given
+    graph.store.upsert_chunks(
+        [
+            graph.chunk("in_1", mentions=["x"], collection=1),
+            graph.chunk("in_2", mentions=["x"], collection=2),
+        ]
+    )
+    # when / then
+    assert graph.reached("x", scope=graph.scope(collections=[1])) == {"in_1"}
+    assert graph.reached("x", scope=graph.scope(collections=[1, 2])) == {"in_1", "in_2"}
+
+
+@pytest.mark.parametrize("empty", ["no collections", "no acl"])
+def test_empty_scope_returns_nothing(graph: GraphUnderTest, empty: str) -> None:
+    # given
+    graph.store.upsert_chunks(chain(graph))
+    scope = graph.scope(collections=[]) if empty == "no collections" else graph.scope(acl=[])
+    # when / then
+    assert graph.hits("a", hops=2, scope=scope) == []
+
+
+def test_set_acl_changes_visibility(graph: GraphUnderTest) -> None:
+    # given: document 1 readable by group:1
+    graph.store.upsert_chunks(
+        [graph.chunk("c1", mentions=["x"], doc=1), graph.chunk("c2", mentions=["x"], doc=2)]
+    )
+    # when
+    graph.store.set_acl(document_id=graph.doc(1), acl=list(GROUP_2))
+    # then
+    assert graph.reached("x", scope=graph.scope(GROUP_1)) == {"c2"}
+    assert graph.reached("x", scope=graph.scope(GROUP_2)) == {"c1"}
+
+
+# ---------------------------------------------------------------------------- ranking
+
+
+def test_chunk_mentioning_two_seeds_ranks_above_chunk_mentioning_one(
+    graph: GraphUnderTest,
+) -> None:
+    # given
+    graph.store.upsert_chunks(
+        [
+            graph.chunk("one", mentions=["x"]),
+            graph.chunk("both", mentions=["x", "y"]),
+        ]
+    )
+    # when / then
+    assert graph.ranked("x", "y", hops=1) == ["both", "one"]
+
+
+def test_direct_mention_ranks_above_neighbours(graph: GraphUnderTest) -> None:
+    # given
+    graph.store.upsert_chunks(chain(graph))
+    # when
+    ranked = graph.ranked("a", hops=2)
+    # then: the ab chunk first, hop-2 chunks last
+    assert ranked[0] == "ab"
+    assert set(ranked[-2:]) == {"cd", "only_c"}
+
+
+def test_walking_back_to_the_seed_is_not_a_path(graph: GraphUnderTest) -> None:
+    # given
+    graph.store.upsert_chunks(chain(graph))
+    # when: a -> b -> a would be a second hop back onto a's own chunk
+    one_hop = {graph.short(h.chunk_id): h.score for h in graph.hits("a", hops=1)}
+    two_hops = {graph.short(h.chunk_id): h.score for h in graph.hits("a", hops=2)}
+    # then: ab is scored by its direct mention and its one-hop path only
+    assert one_hop["ab"] == pytest.approx(1.0 + path_score([1.0]))
+    assert two_hops["ab"] == pytest.approx(one_hop["ab"])
+
+
+def test_hits_carry_scores_document_and_the_keys_that_led_there(graph: GraphUnderTest) -> None:
+    # given
+    graph.store.upsert_chunks(chain(graph))
+    # when
+    hits = {graph.short(h.chunk_id): h for h in graph.hits("a", hops=2)}
+    # then
+    assert hits["only_b"].document_id == graph.doc(1)
+    assert hits["only_b"].score == pytest.approx(path_score([1.0]))
+    assert list(hits["only_b"].entity_keys) == [graph.key("a"), graph.key("b")]
+    assert list(hits["only_c"].entity_keys) == [graph.key("a"), graph.key("b"), graph.key("c")]
+    scores = [h.score for h in graph.hits("a", hops=2)]
+    assert scores == sorted(scores, reverse=True)
+
+
+def test_limit_keeps_the_best_hits(graph: GraphUnderTest) -> None:
+    # given
+    graph.store.upsert_chunks(chain(graph))
+    # when / then
+    assert graph.ranked("a", hops=2, limit=1) == ["ab"]
+    assert graph.hits("a", hops=2, limit=0) == []
+
+
+# ---------------------------------------------------------------------------- deletes
+
+
+def test_delete_document_removes_its_chunks_and_orphaned_entities(graph: GraphUnderTest) -> None:
+    # given: entity `solo` is mentioned by document 1 only, `a` by both documents
+    entities = graph.store.count_entities()
+    graph.store.upsert_chunks(
+        [
+            graph.chunk("d1", mentions=["a", "solo"], doc=1),
+            graph.chunk("d2", mentions=["a"], doc=2),
+        ]
+    )
+    # when
+    graph.store.delete_document(graph.doc(1))
+    # then
+    assert graph.store.count_chunks(document_id=graph.doc(1)) == 0
+    assert graph.store.count_chunks(document_id=graph.doc(2)) == 1
+    assert graph.store.count_entities() - entities == 1
+    assert graph.reached("a") == {"d2"}
+    assert graph.hits("solo") == []
+
+
+def test_delete_document_removes_only_its_own_relation_support(graph: GraphUnderTest) -> None:
+    # given: a - b supported by document 1 (weight 2) and document 2 (weight 1)
+    graph.store.upsert_chunks(
+        [
+            graph.chunk("ab1", mentions=["a", "b"], relations=[("a", "b", 2.0)], doc=1),
+            graph.chunk("ab2", mentions=["a", "b"], relations=[("b", "a", 1.0)], doc=2),
+            graph.chunk("only_b", mentions=["b"], doc=3),
+        ]
+    )
+    # when
+    graph.store.delete_document(graph.doc(1))
+    # then: the edge survives with document 2's weight only
+    [hit] = [h for h in graph.hits("a", hops=1) if graph.short(h.chunk_id) == "only_b"]
+    assert hit.score == pytest.approx(path_score([1.0]))
+
+
+def test_relation_left_without_support_is_deleted(graph: GraphUnderTest) -> None:
+    # given: a - b supported by document 1 only; a and b stay mentioned by document 2
+    graph.store.upsert_chunks(
+        [
+            graph.chunk("ab", mentions=["a", "b"], relations=[("a", "b", 1.0)], doc=1),
+            graph.chunk("only_a", mentions=["a"], doc=2),
+            graph.chunk("only_b", mentions=["b"], doc=2),
+        ]
+    )
+    # when
+    graph.store.delete_document(graph.doc(1))
+    # then
+    assert graph.reached("a", hops=2) == {"only_a"}
+
+
+def test_delete_unknown_document_is_a_no_op(graph: GraphUnderTest) -> None:
+    # given
+    graph.store.upsert_chunks(chain(graph))
+    chunks = graph.store.count_chunks()
+    # when
+    graph.store.delete_document(graph.doc(99))
+    # then
+    assert graph.store.count_chunks() == chunks
+
+
+def test_document_can_be_written_again_after_delete(graph: GraphUnderTest) -> None:
+    # given
+    graph.store.upsert_chunks(chain(graph))
+    before = graph.hits("a", hops=2)
+    graph.store.delete_document(graph.doc(1))
+    # when
+    graph.store.upsert_chunks(chain(graph))
+    # then
+    assert graph.hits("a", hops=2) == before
+
+
+# ---------------------------------------------------------------------------- embedded only
+
+
+def test_embedded_data_persists_across_close_and_reopen(tmp_path: Path) -> None:
+    # given
+    folder = tmp_path / "graph"
+    first = EmbeddedGraphStore(folder)
+    g = GraphUnderTest(store=first, prefix="", base=0)
+    first.upsert_chunks(chain(g))
+    before = g.hits("a", hops=2)
+    first.close()
+    # when
+    second = EmbeddedGraphStore(folder)
+    try:
+        # then
+        g.store = second
+        assert second.count_chunks() == len(chain(g))
+        assert g.hits("a", hops=2) == before
+    finally:
+        second.close()
+
+
+def test_embedded_second_open_in_the_same_process_raises_store_locked(tmp_path: Path) -> None:
+    # given: flock belongs to an open file, so a second open in one process conflicts too
+    folder = tmp_path / "graph"
+    first = EmbeddedGraphStore(folder)
+    try:
+        # when / then
+        with pytest.raises(StoreLockedError, match=r"embedded graph store .* is in use"):
+            EmbeddedGraphStore(folder)
+        assert first.count_chunks() == 0
+    finally:
+        first.close()
+
+
+def test_embedded_second_open_from_another_process_raises_store_locked(tmp_path: Path) -> None:
+    # given
+    folder = tmp_path / "graph"
+    first = EmbeddedGraphStore(folder)
+    attempt = (
+        "import sys\n"
+        "from pathlib import Path\n"
+        "from kb.stores.errors import StoreLockedError\n"
+        "from kb.stores.graph_embedded import EmbeddedGraphStore\n"
+        "try:\n"
+        "    EmbeddedGraphStore(Path(sys.argv[1]))\n"
+        "except StoreLockedError as exc:\n"
+        "    print(exc)\n"
+        "    sys.exit(3)\n"
+    )
+    try:
+        # when
+        child = subprocess.run(
+            [sys.executable, "-c", attempt, str(folder)],
+            cwd=REPO_ROOT,
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+        )
+    finally:
+        first.close()
+    # then: refused, naming this process as the holder
+    assert child.returncode == 3, child.stderr
+    assert str(os.getpid()) in child.stdout
+
+
+def test_embedded_folder_can_be_reopened_after_close(tmp_path: Path) -> None:
+    # given
+    folder = tmp_path / "graph"
+    EmbeddedGraphStore(folder).close()
+    # when / then
+    EmbeddedGraphStore(folder).close()
+
+
+# ---------------------------------------------------------------------------- neo4j only
+
+
+def test_neo4j_unreachable_raises_store_error_naming_the_uri() -> None:
+    # given: nothing listens on port 1
+    uri = "bolt://127.0.0.1:1"
+    # when / then
+    with pytest.raises(StoreError, match=r"Neo4j at bolt://127\.0\.0\.1:1 is unreachable"):
+        Neo4jGraphStore(uri, "neo4j", "secret")
