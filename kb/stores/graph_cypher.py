@@ -2,7 +2,7 @@
 
 Only statements that both engines run unchanged live here; schema, the ACL predicate and the
 removal of a document's support from RELATED edges are engine-specific (see the adapters and
-docs/graph-engine.md).
+README.md, "Embedded graph engine").
 
 Representation of RELATED support, chosen so that deleting a document is exact:
 ``chunk_ids`` lists the supporting chunks, ``chunk_weights`` (parallel to it) the weight each of

@@ -1,8 +1,9 @@
 """GraphStore on Ladybug, the in-process Cypher engine of the embedded default.
 
-Why Ladybug and what it cannot do: docs/graph-engine.md. The store folder holds the database
-(`graph.lbug` and its WAL) and the FolderLock file; one process owns it. Inside that process a
-mutex serialises calls, because the web server and the in-process worker share one connection.
+Why Ladybug and what it cannot do: README.md, "Embedded graph engine". The store folder holds
+the database (`graph.lbug` and its WAL) and the FolderLock file; one process owns it. Inside
+that process a mutex serialises calls, because the web server and the in-process worker share
+one connection.
 """
 
 from __future__ import annotations
