@@ -1,14 +1,16 @@
 """Cypher and parameters shared by the embedded (Ladybug) and Neo4j graph adapters.
 
 Only statements that both engines run unchanged live here; schema, the ACL predicate and the
-removal of a document's support from RELATED edges are engine-specific (see the adapters and
+removal of deleted chunks' support from RELATED edges are engine-specific (see the adapters and
 README.md, "Embedded graph engine").
 
-Representation of RELATED support, chosen so that deleting a document is exact:
-``chunk_ids`` lists the supporting chunks, ``chunk_weights`` (parallel to it) the weight each of
-them contributed, and ``weight`` is their sum. Removing a chunk removes exactly its own
-contribution; an edge with no supporting chunk left is deleted. An edge is stored once,
-directed from the smaller entity key to the larger, and traversed in both directions.
+Representation of RELATED support, chosen so that deleting chunks is exact: ``chunk_ids``
+lists the supporting chunks, ``chunk_weights`` (parallel to it) the weight each of them
+contributed, and ``weight`` is their sum. Removing a chunk removes exactly its own contribution;
+an edge with no supporting chunk left is deleted. Deleting a document and deleting the chunks of
+its previous version (all but the new ids) are one operation on a list of chunk ids. An edge is
+stored once, directed from the smaller entity key to the larger, and traversed in both
+directions.
 
 A chunk that supports a relation mentions both of its ends: the upsert links the chunk to the
 relation's entities too (creating an entity named by its key if the chunk did not list it).
@@ -68,13 +70,18 @@ MATCH (c:Chunk) WHERE c.document_id = $document_id
 RETURN c.id
 """
 
-DOCUMENT_ENTITY_KEYS = """
-MATCH (c:Chunk)-[:MENTIONS]->(e:Entity) WHERE c.document_id = $document_id
+# Deleting chunks works on an explicit, non-empty list of ids (read from DOCUMENT_CHUNK_IDS in
+# the same transaction, minus those to keep): Ladybug cannot UNWIND an empty list, and a chunk
+# written concurrently for the document is neither deleted nor stripped of its support.
+CHUNK_ENTITY_KEYS = """
+UNWIND $chunk_ids AS chunk_id
+MATCH (:Chunk {id: chunk_id})-[:MENTIONS]->(e:Entity)
 RETURN DISTINCT e.key
 """
 
-DELETE_DOCUMENT_CHUNKS = """
-MATCH (c:Chunk) WHERE c.document_id = $document_id
+DELETE_CHUNKS = """
+UNWIND $chunk_ids AS chunk_id
+MATCH (c:Chunk {id: chunk_id})
 DETACH DELETE c
 """
 
@@ -95,6 +102,13 @@ COUNT_CHUNKS = "MATCH (c:Chunk) RETURN count(c)"
 COUNT_DOCUMENT_CHUNKS = "MATCH (c:Chunk) WHERE c.document_id = $document_id RETURN count(c)"
 
 COUNT_ENTITIES = "MATCH (e:Entity) RETURN count(e)"
+
+
+def stale_chunk_ids(document_chunk_ids: Sequence[Any], keep_chunk_ids: Sequence[str]) -> list[str]:
+    """The document's chunks to delete: all of them but those listed in keep_chunk_ids (an
+    empty keep list deletes the whole document)."""
+    keep = {str(chunk_id) for chunk_id in keep_chunk_ids}
+    return [str(c) for c in dict.fromkeys(document_chunk_ids) if str(c) not in keep]
 
 
 @dataclass(frozen=True)

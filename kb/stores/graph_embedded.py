@@ -18,17 +18,18 @@ import ladybug
 
 from kb.stores.errors import StoreError
 from kb.stores.graph_cypher import (
+    CHUNK_ENTITY_KEYS,
     COUNT_CHUNKS,
     COUNT_DOCUMENT_CHUNKS,
     COUNT_ENTITIES,
-    DELETE_DOCUMENT_CHUNKS,
+    DELETE_CHUNKS,
     DELETE_ORPHAN_ENTITIES,
     DOCUMENT_CHUNK_IDS,
-    DOCUMENT_ENTITY_KEYS,
     SET_DOCUMENT_ACL,
     chunk_write,
     neighbourhood_queries,
     path_row,
+    stale_chunk_ids,
 )
 from kb.stores.graph_scoring import rank_paths
 from kb.stores.locking import FolderLock
@@ -46,11 +47,13 @@ SCHEMA = (
 )
 
 # A supporting chunk mentions both ends of its edge (graph_cypher), so matching from the
-# edge's source finds every edge the document supports.
-DOCUMENT_SUPPORTED_EDGES = """
-MATCH (c:Chunk)-[:MENTIONS]->(a:Entity)-[r:RELATED]->(b:Entity)
-WHERE c.document_id = $document_id AND c.id IN r.chunk_ids
-RETURN a.key, b.key, r.chunk_ids, r.chunk_weights
+# edge's source finds every edge the chunks support. The new lists are computed in Python
+# (`remaining_support`): Ladybug has no list comprehension with WHERE.
+CHUNK_SUPPORTED_EDGES = """
+UNWIND $chunk_ids AS chunk_id
+MATCH (:Chunk {id: chunk_id})-[:MENTIONS]->(a:Entity)-[r:RELATED]->(b:Entity)
+WHERE chunk_id IN r.chunk_ids
+RETURN DISTINCT a.key, b.key, r.chunk_ids, r.chunk_weights
 """
 
 UPDATE_EDGE_SUPPORT = """
@@ -110,21 +113,10 @@ class EmbeddedGraphStore:
         return rank_paths(rows, limit=limit)
 
     def delete_document(self, document_id: int) -> None:
-        document = {"document_id": int(document_id)}
-        with self._mutex, self._transaction():
-            chunk_ids = {str(row[0]) for row in self._run(DOCUMENT_CHUNK_IDS, document)}
-            if not chunk_ids:
-                return
-            keys = [str(row[0]) for row in self._run(DOCUMENT_ENTITY_KEYS, document)]
-            edges = self._run(DOCUMENT_SUPPORTED_EDGES, document)
-            updates, removals = remaining_support(edges, chunk_ids)
-            if updates:
-                self._run(UPDATE_EDGE_SUPPORT, {"edges": updates})
-            if removals:
-                self._run(DELETE_EDGES, {"edges": removals})
-            self._run(DELETE_DOCUMENT_CHUNKS, document)
-            if keys:
-                self._run(DELETE_ORPHAN_ENTITIES, {"keys": keys})
+        self._delete_chunks(int(document_id), keep_chunk_ids=())
+
+    def delete_stale_chunks(self, *, document_id: int, keep_chunk_ids: Sequence[str]) -> None:
+        self._delete_chunks(int(document_id), keep_chunk_ids=keep_chunk_ids)
 
     def set_acl(self, *, document_id: int, acl: Sequence[str]) -> None:
         with self._mutex:
@@ -147,6 +139,26 @@ class EmbeddedGraphStore:
             self._conn.close()
             self._db.close()
             self._folder_lock.release()
+
+    def _delete_chunks(self, document_id: int, *, keep_chunk_ids: Sequence[str]) -> None:
+        """Delete the document's chunks not in keep_chunk_ids, their support on RELATED edges
+        and the entities no chunk mentions any more, in one transaction."""
+        with self._mutex, self._transaction():
+            rows = self._run(DOCUMENT_CHUNK_IDS, {"document_id": document_id})
+            stale = stale_chunk_ids([row[0] for row in rows], keep_chunk_ids)
+            if not stale:
+                return
+            chunks = {"chunk_ids": stale}
+            keys = [str(row[0]) for row in self._run(CHUNK_ENTITY_KEYS, chunks)]
+            edges = self._run(CHUNK_SUPPORTED_EDGES, chunks)
+            updates, removals = remaining_support(edges, set(stale))
+            if updates:
+                self._run(UPDATE_EDGE_SUPPORT, {"edges": updates})
+            if removals:
+                self._run(DELETE_EDGES, {"edges": removals})
+            self._run(DELETE_CHUNKS, chunks)
+            if keys:
+                self._run(DELETE_ORPHAN_ENTITIES, {"keys": keys})
 
     def _count(self, query: str, parameters: dict[str, Any]) -> int:
         with self._mutex:
@@ -176,8 +188,8 @@ class EmbeddedGraphStore:
 def remaining_support(
     edges: Sequence[Sequence[Any]], removed: set[str]
 ) -> tuple[list[dict[str, Any]], list[dict[str, str]]]:
-    """Split the edges a document supports into (edges keeping other support, with their new
-    lists and summed weight) and (edges left without support, to delete)."""
+    """Split the edges the removed chunks support into (edges keeping other support, with their
+    new lists and summed weight) and (edges left without support, to delete)."""
     updates: dict[tuple[str, str], dict[str, Any]] = {}
     removals: dict[tuple[str, str], dict[str, str]] = {}
     for source, target, chunk_ids, chunk_weights in edges:

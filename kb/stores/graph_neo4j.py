@@ -1,8 +1,8 @@
 """GraphStore on a Neo4j server (production, `NEO4J_URI` set).
 
 Shared statements come from `kb.stores.graph_cypher`; what is Neo4j-only here is the schema
-(uniqueness constraints double as the MERGE indexes), the ACL predicate, and removing a
-document's support from RELATED edges with list comprehensions inside SET, which makes Neo4j
+(uniqueness constraints double as the MERGE indexes), the ACL predicate, and removing deleted
+chunks' support from RELATED edges with list comprehensions inside SET, which makes Neo4j
 lock each edge before reading its lists so that concurrent workers never lose an update.
 """
 
@@ -17,17 +17,18 @@ from neo4j.exceptions import AuthError, ConfigurationError, ServiceUnavailable
 
 from kb.stores.errors import StoreError
 from kb.stores.graph_cypher import (
+    CHUNK_ENTITY_KEYS,
     COUNT_CHUNKS,
     COUNT_DOCUMENT_CHUNKS,
     COUNT_ENTITIES,
-    DELETE_DOCUMENT_CHUNKS,
+    DELETE_CHUNKS,
     DELETE_ORPHAN_ENTITIES,
     DOCUMENT_CHUNK_IDS,
-    DOCUMENT_ENTITY_KEYS,
     SET_DOCUMENT_ACL,
     chunk_write,
     neighbourhood_queries,
     path_row,
+    stale_chunk_ids,
 )
 from kb.stores.graph_scoring import rank_paths
 from kb.stores.types import AccessScope, GraphChunk, GraphHit
@@ -39,11 +40,12 @@ SCHEMA = (
 )
 
 # A supporting chunk mentions both ends of its edge (graph_cypher), so matching from the
-# edge's source finds every edge the document supports. chunk_weights is assigned before
+# edge's source finds every edge the chunks support. chunk_weights is assigned before
 # chunk_ids because it is filtered by position in the old chunk_ids.
-REMOVE_DOCUMENT_SUPPORT = """
-MATCH (c:Chunk {document_id: $document_id})-[:MENTIONS]->(:Entity)-[r:RELATED]->(:Entity)
-WHERE c.id IN r.chunk_ids
+REMOVE_CHUNK_SUPPORT = """
+UNWIND $chunk_ids AS chunk_id
+MATCH (:Chunk {id: chunk_id})-[:MENTIONS]->(:Entity)-[r:RELATED]->(:Entity)
+WHERE chunk_id IN r.chunk_ids
 WITH DISTINCT r
 SET r.chunk_weights = [i IN range(0, size(r.chunk_ids) - 1)
                        WHERE NOT r.chunk_ids[i] IN $chunk_ids | r.chunk_weights[i]],
@@ -95,7 +97,11 @@ class Neo4jGraphStore:
         return rank_paths(rows, limit=limit)
 
     def delete_document(self, document_id: int) -> None:
-        self._write(lambda tx: _delete_document(tx, int(document_id)))
+        self._write(lambda tx: _delete_chunks(tx, int(document_id), keep_chunk_ids=()))
+
+    def delete_stale_chunks(self, *, document_id: int, keep_chunk_ids: Sequence[str]) -> None:
+        keep = [str(chunk_id) for chunk_id in keep_chunk_ids]
+        self._write(lambda tx: _delete_chunks(tx, int(document_id), keep_chunk_ids=keep))
 
     def set_acl(self, *, document_id: int, acl: Sequence[str]) -> None:
         parameters = {"document_id": int(document_id), "acl": [str(a) for a in acl]}
@@ -143,17 +149,21 @@ def _run_all(tx: ManagedTransaction, statements: Sequence[tuple[str, dict[str, A
         tx.run(query, parameters).consume()
 
 
-def _delete_document(tx: ManagedTransaction, document_id: int) -> None:
-    document = {"document_id": document_id}
-    chunk_ids = [record[0] for record in tx.run(DOCUMENT_CHUNK_IDS, document)]
-    if not chunk_ids:
+def _delete_chunks(
+    tx: ManagedTransaction, document_id: int, *, keep_chunk_ids: Sequence[str]
+) -> None:
+    """Delete the document's chunks not in keep_chunk_ids, their support on RELATED edges and
+    the entities no chunk mentions any more."""
+    rows = tx.run(DOCUMENT_CHUNK_IDS, {"document_id": document_id})
+    stale = stale_chunk_ids([record[0] for record in rows], keep_chunk_ids)
+    if not stale:
         return
-    keys = [record[0] for record in tx.run(DOCUMENT_ENTITY_KEYS, document)]
-    _run_all(
-        tx,
-        [
-            (REMOVE_DOCUMENT_SUPPORT, {**document, "chunk_ids": chunk_ids}),
-            (DELETE_DOCUMENT_CHUNKS, document),
-            (DELETE_ORPHAN_ENTITIES, {"keys": keys}),
-        ],
-    )
+    chunks = {"chunk_ids": stale}
+    keys = [record[0] for record in tx.run(CHUNK_ENTITY_KEYS, chunks)]
+    statements: list[tuple[str, dict[str, Any]]] = [
+        (REMOVE_CHUNK_SUPPORT, chunks),
+        (DELETE_CHUNKS, chunks),
+    ]
+    if keys:
+        statements.append((DELETE_ORPHAN_ENTITIES, {"keys": keys}))
+    _run_all(tx, statements)

@@ -56,6 +56,12 @@ class GraphStore(Protocol):
     def delete_document(self, document_id: int) -> None:
         """Remove a document's chunks, their support on RELATED edges, orphaned entities."""
 
+    def delete_stale_chunks(self, *, document_id: int, keep_chunk_ids: Sequence[str]) -> None:
+        """Remove the document's chunks whose id is not in `keep_chunk_ids` (once a new version
+        is fully written), with the same bookkeeping as `delete_document`: only their RELATED
+        support, edges left without support, entities no chunk mentions. An empty keep list is
+        `delete_document`; calling it again is a no-op."""
+
     def set_acl(self, *, document_id: int, acl: Sequence[str]) -> None: ...
 
     def count_chunks(self, *, document_id: int | None = None) -> int: ...

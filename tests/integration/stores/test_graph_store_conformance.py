@@ -497,6 +497,117 @@ def test_document_can_be_written_again_after_delete(graph: GraphUnderTest) -> No
     assert graph.hits("a", hops=2) == before
 
 
+def two_versions(g: GraphUnderTest) -> None:
+    """Document 1, version 1: v1-a (a - b, 1) and v1-b (a - b, 2; b - c, 1); then version 2:
+    v2-a (a - b, 4). Document 2: `other` (a - x, 3) and probes mentioning b and x alone."""
+    g.store.upsert_chunks(
+        [
+            g.chunk("other", mentions=["a", "x"], relations=[("a", "x", 3.0)], doc=2),
+            g.chunk("probe_b", mentions=["b"], doc=2),
+            g.chunk("probe_x", mentions=["x"], doc=2),
+        ]
+    )
+    g.store.upsert_chunks(
+        [
+            g.chunk("v1-a", mentions=["a", "b"], relations=[("a", "b", 1.0)]),
+            g.chunk("v1-b", mentions=["a", "b", "c"], relations=[("a", "b", 2.0), ("b", "c", 1.0)]),
+        ]
+    )
+    g.store.upsert_chunks([g.chunk("v2-a", mentions=["a", "b"], relations=[("b", "a", 4.0)])])
+
+
+def keep_v2(g: GraphUnderTest) -> None:
+    g.store.delete_stale_chunks(document_id=g.doc(1), keep_chunk_ids=[g.chunk("v2-a").id])
+
+
+def one_hop_score(g: GraphUnderTest, seed: str, probe: str) -> float:
+    [hit] = [h for h in g.hits(seed, hops=1) if g.short(h.chunk_id) == probe]
+    return hit.score
+
+
+def snapshot(g: GraphUnderTest) -> tuple[int, int, list[list[GraphHit]]]:
+    hits = [g.hits(seed, hops=2) for seed in ("a", "b", "c", "x")]
+    return g.store.count_chunks(), g.store.count_entities(), hits
+
+
+def test_delete_stale_chunks_keeps_only_the_listed_chunks(graph: GraphUnderTest) -> None:
+    # given
+    entities = graph.store.count_entities()
+    two_versions(graph)
+    assert one_hop_score(graph, "a", "probe_b") == pytest.approx(path_score([7.0]))
+    # when
+    keep_v2(graph)
+    # then: only v2-a is left of document 1, and c (mentioned by v1-b alone) is gone
+    assert graph.store.count_chunks(document_id=graph.doc(1)) == 1
+    assert graph.reached("a", hops=0) == {"v2-a", "other"}
+    assert graph.store.count_entities() - entities == 3
+    assert graph.hits("c", hops=2) == []
+    # then: a - b keeps v2-a's weight only; b - c is gone
+    assert one_hop_score(graph, "a", "probe_b") == pytest.approx(path_score([4.0]))
+    assert graph.reached("b", hops=1) == {"v2-a", "probe_b", "other"}
+
+
+def test_delete_stale_chunks_leaves_other_documents_untouched(graph: GraphUnderTest) -> None:
+    # given
+    two_versions(graph)
+    # when
+    keep_v2(graph)
+    # then: document 2's chunks and its a - x support are as written
+    assert graph.store.count_chunks(document_id=graph.doc(2)) == 3
+    assert one_hop_score(graph, "a", "probe_x") == pytest.approx(path_score([3.0]))
+    assert graph.reached("x", hops=0) == {"other", "probe_x"}
+
+
+def test_delete_stale_chunks_deletes_an_unsupported_relation_whose_ends_remain(
+    graph: GraphUnderTest,
+) -> None:
+    # given: c stays mentioned by document 3, so only the b - c edge can stop the walk
+    two_versions(graph)
+    graph.store.upsert_chunks([graph.chunk("probe_c", mentions=["c"], doc=3)])
+    assert "probe_c" in graph.reached("b", hops=1)
+    # when
+    keep_v2(graph)
+    # then
+    assert "probe_c" not in graph.reached("b", hops=1)
+    assert graph.reached("c", hops=0) == {"probe_c"}
+
+
+def test_delete_stale_chunks_twice_is_a_no_op(graph: GraphUnderTest) -> None:
+    # given
+    two_versions(graph)
+    keep_v2(graph)
+    before = snapshot(graph)
+    # when
+    keep_v2(graph)
+    # then
+    assert snapshot(graph) == before
+
+
+def test_delete_stale_chunks_of_unknown_document_is_a_no_op(graph: GraphUnderTest) -> None:
+    # given
+    two_versions(graph)
+    before = snapshot(graph)
+    # when
+    graph.store.delete_stale_chunks(document_id=graph.doc(99), keep_chunk_ids=[])
+    # then
+    assert snapshot(graph) == before
+
+
+def test_delete_stale_chunks_with_empty_keep_list_is_delete_document(
+    graph: GraphUnderTest,
+) -> None:
+    # given: the state delete_document leaves
+    two_versions(graph)
+    graph.store.delete_document(graph.doc(1))
+    expected = snapshot(graph)
+    two_versions(graph)
+    # when
+    graph.store.delete_stale_chunks(document_id=graph.doc(1), keep_chunk_ids=[])
+    # then
+    assert graph.store.count_chunks(document_id=graph.doc(1)) == 0
+    assert snapshot(graph) == expected
+
+
 # ---------------------------------------------------------------------------- embedded only
 
 
