@@ -8,7 +8,8 @@ STAMP := $(VENV)/.quarry-installed
 # torch first, CPU build: anything later that depends on torch must not pull a CUDA build.
 TORCH_SPEC ?= torch==2.13.0
 # Debian packages the project needs at run time (parsers, OCR) beside a Python with venv.
-SYSTEM_PACKAGES ?=
+SYSTEM_PACKAGES ?= libmagic1 poppler-utils tesseract-ocr tesseract-ocr-eng tesseract-ocr-rus \
+	tesseract-ocr-chi-sim libreoffice-writer-nogui
 SERVICES_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/quarry
 SERVICES_REDIS_URL ?= redis://127.0.0.1:6379/15
 
@@ -26,18 +27,20 @@ help:
 
 install: $(STAMP)
 
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml kb/deploy/requirements-nodeps.txt
 	@missing=""; for p in $(SYSTEM_PACKAGES); do dpkg -s "$$p" >/dev/null 2>&1 || missing="$$missing $$p"; done; \
 	if ! $(PYTHON) -c 'import venv, ensurepip' >/dev/null 2>&1; then missing="$$missing python3-venv python3-dev"; fi; \
 	if [ -n "$$missing" ]; then \
 		echo "Installing Debian packages:$$missing"; \
 		SUDO=$$([ "$$(id -u)" = 0 ] || echo sudo); \
-		$$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq $$missing; \
+		$$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq \
+			--no-install-recommends $$missing; \
 	fi
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PIP) install -q --upgrade pip
 	$(PIP) install -q "$(TORCH_SPEC)"
-	$(PIP) install -q -e '.[dev]'
+	$(PIP) install -q "$(TORCH_SPEC)" -e '.[dev]'
+	$(PIP) install -q --no-deps --require-hashes -r kb/deploy/requirements-nodeps.txt
 	@touch $@
 
 run: install

@@ -76,6 +76,11 @@ def editable_collections(user: AnyUser) -> QuerySet[Collection]:
     return Collection.objects.filter(editor_groups__in=_group_ids(user)).distinct()
 
 
+def may_create_collections(user: AnyUser) -> bool:
+    """Staff, and editors of any collection (they run their own corpora)."""
+    return _is_staff(user) or (_is_reader(user) and editable_collections(user).exists())
+
+
 def readable_documents(user: AnyUser) -> QuerySet[Document]:
     collections = readable_collections(user)
     documents = Document.objects.filter(collection__in=collections)

@@ -1,6 +1,34 @@
-from django.contrib import admin
+"""Django admin: collections with an upload page, documents with retry, tokens, logs."""
 
-from kb.models import ApiToken, Collection, Document, Feedback, QueryLog
+from __future__ import annotations
+
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from django import forms
+from django.contrib import admin, messages
+from django.db.models import QuerySet
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.shortcuts import get_object_or_404
+from django.template.response import TemplateResponse
+from django.urls import URLPattern, path, reverse
+
+from kb.api.views import upload_limits
+from kb.documents import document_add, document_delete, document_retry, restamp_later
+from kb.models import ApiToken, Collection, Document, DocumentStatus, Feedback, QueryLog
+from kb.uploads import Upload, UploadRejected, receive
+
+
+class MultipleFileInput(forms.ClearableFileInput):
+    allow_multiple_selected = True
+
+
+class UploadForm(forms.Form):
+    documents = forms.FileField(
+        widget=MultipleFileInput(attrs={"multiple": True}),
+        help_text="Several files at once, or a .zip of a folder.",
+    )
 
 
 @admin.register(Collection)
@@ -8,11 +36,61 @@ class CollectionAdmin(admin.ModelAdmin[Collection]):
     list_display = ["name", "open_to_all_authenticated", "created_at"]
     filter_horizontal = ["reader_groups", "editor_groups"]
     search_fields = ["name"]
+    change_form_template = "admin/kb/collection/change_form.html"
+
+    def get_urls(self) -> list[URLPattern]:
+        upload = self.admin_site.admin_view(self.upload_view)
+        return [path("<int:pk>/upload/", upload, name="kb_collection_upload"), *super().get_urls()]
+
+    def save_related(self, request: HttpRequest, form: Any, formsets: Any, change: bool) -> None:
+        super().save_related(request, form, formsets, change)
+        if change:  # reader groups may have changed: re-stamp every chunk of the collection
+            for document_id in form.instance.documents.values_list("pk", flat=True):
+                restamp_later(document_id)
+
+    def upload_view(self, request: HttpRequest, pk: int) -> HttpResponse:
+        collection = get_object_or_404(Collection, pk=pk)
+        form = UploadForm(request.POST or None, request.FILES or None)
+        if request.method == "POST" and form.is_valid():
+            return self._handle_upload(request, collection)
+        context = {
+            **self.admin_site.each_context(request),
+            "form": form,
+            "collection": collection,
+            "opts": self.model._meta,
+            "title": f"Upload documents to {collection.name}",
+        }
+        return TemplateResponse(request, "admin/kb/collection/upload.html", context)
+
+    def _handle_upload(self, request: HttpRequest, collection: Collection) -> HttpResponse:
+        files = request.FILES.getlist("documents")
+        uploads = [Upload(name=f.name or "unnamed", stream=f, size=f.size or 0) for f in files]
+        with tempfile.TemporaryDirectory(prefix="quarry-upload-") as workdir:
+            try:
+                incoming = receive(uploads, workdir=Path(workdir), limits=upload_limits())
+            except UploadRejected as exc:
+                messages.error(request, exc.message)
+                return HttpResponseRedirect(request.path)
+            outcomes = [document_add(collection=collection, incoming=i)[1] for i in incoming]
+        counts = {o.value: outcomes.count(o) for o in set(outcomes)}
+        summary = ", ".join(f"{n} {what.replace('_', ' ')}" for what, n in sorted(counts.items()))
+        messages.success(request, f"Received {len(outcomes)} files ({summary}); indexing started.")
+        changelist = reverse("admin:kb_document_changelist")
+        return HttpResponseRedirect(f"{changelist}?collection__id__exact={collection.pk}")
 
 
 @admin.register(Document)
 class DocumentAdmin(admin.ModelAdmin[Document]):
-    list_display = ["title", "collection", "status", "progress", "chunk_count", "updated_at"]
+    list_display = [
+        "title",
+        "collection",
+        "status",
+        "stage",
+        "progress",
+        "chunk_count",
+        "error",
+        "updated_at",
+    ]
     list_filter = ["status", "collection"]
     search_fields = ["title", "source_filename", "sha256"]
     filter_horizontal = ["reader_groups"]
@@ -25,9 +103,35 @@ class DocumentAdmin(admin.ModelAdmin[Document]):
         "page_count",
         "chunk_count",
         "version",
+        "indexed_version",
         "size_bytes",
         "mime_type",
+        "file",
+        "source_filename",
     ]
+    actions = ["retry_failed"]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False  # documents come in through the collection's upload page or the API
+
+    def save_related(self, request: HttpRequest, form: Any, formsets: Any, change: bool) -> None:
+        super().save_related(request, form, formsets, change)
+        if change:
+            restamp_later(form.instance.pk)
+
+    def delete_model(self, request: HttpRequest, obj: Document) -> None:
+        document_delete(document=obj)
+
+    def delete_queryset(self, request: HttpRequest, queryset: QuerySet[Document]) -> None:
+        for document in queryset:
+            document_delete(document=document)
+
+    @admin.action(description="Retry the selected failed documents")
+    def retry_failed(self, request: HttpRequest, queryset: QuerySet[Document]) -> None:
+        failed = list(queryset.filter(status=DocumentStatus.FAILED))
+        for document in failed:
+            document_retry(document=document)
+        self.message_user(request, f"Queued {len(failed)} documents again.")
 
 
 @admin.register(ApiToken)
@@ -36,7 +140,7 @@ class ApiTokenAdmin(admin.ModelAdmin[ApiToken]):
     readonly_fields = ["key_hash", "prefix", "created_at", "last_used_at"]
     search_fields = ["user__username", "name", "prefix"]
 
-    def has_add_permission(self, request: object) -> bool:
+    def has_add_permission(self, request: HttpRequest) -> bool:
         return False  # tokens are created with `manage.py kb_user --token`, shown once
 
 
@@ -45,7 +149,7 @@ class QueryLogAdmin(admin.ModelAdmin[QueryLog]):
     list_display = ["created_at", "pseudonym", "refused", "model", "template_version"]
     list_filter = ["refused", "model"]
 
-    def has_change_permission(self, request: object, obj: object = None) -> bool:
+    def has_change_permission(self, request: HttpRequest, obj: object = None) -> bool:
         return False
 
 

@@ -52,7 +52,12 @@ class Document(models.Model):
     error = models.TextField(blank=True)
     page_count = models.PositiveIntegerField(default=0)
     chunk_count = models.PositiveIntegerField(default=0)
-    version = models.PositiveIntegerField(default=0, help_text="Index version of the content.")
+    version = models.PositiveIntegerField(default=0, help_text="Version of the uploaded content.")
+    indexed_version = models.PositiveIntegerField(
+        default=0,
+        help_text="Version currently searchable (0: none). Replaced only when the next "
+        "version is fully written.",
+    )
     reader_groups = models.ManyToManyField(
         Group,
         blank=True,

@@ -10,6 +10,15 @@ from rest_framework.response import Response
 from rest_framework.views import exception_handler
 
 
+class ActionForbidden(exceptions.APIException):
+    """403 for an action on something the caller can already see (it hides nothing). Use
+    PermissionDenied for objects: that one is answered as 404."""
+
+    status_code = status.HTTP_403_FORBIDDEN
+    default_code = "forbidden"
+    default_detail = "You may not do this."
+
+
 def json_exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
     if isinstance(exc, exceptions.PermissionDenied | Http404):
         exc = exceptions.NotFound("Not found.")

@@ -1,14 +1,50 @@
-"""REST endpoints. Thin: authenticate, validate, call a selector or service, serialise."""
+"""REST endpoints. Thin: authenticate, validate, call a selector or service, serialise.
+
+Objects the caller may not read answer 404, exactly like objects that do not exist.
+"""
 
 from __future__ import annotations
 
+import tempfile
+from pathlib import Path
+
+from django.conf import settings
+from django.db import IntegrityError
 from drf_spectacular.utils import extend_schema
+from rest_framework import exceptions, status
+from rest_framework.parsers import MultiPartParser
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from kb.api.serializers import CollectionOut, MeOut
+from kb import access
+from kb.api.errors import ActionForbidden
+from kb.api.serializers import (
+    CollectionCreatedOut,
+    CollectionIn,
+    CollectionOut,
+    DocumentOut,
+    MeOut,
+    UploadedOut,
+    UploadIn,
+)
+from kb.documents import collection_create, document_add, document_delete
+from kb.models import Collection, Document
 from kb.selectors import collection_list_for_user
+from kb.uploads import Upload, UploadLimits, UploadRejected, receive
+
+
+class UploadTooLarge(exceptions.APIException):
+    status_code = status.HTTP_413_REQUEST_ENTITY_TOO_LARGE
+    default_code = "too_large"
+
+
+def upload_limits() -> UploadLimits:
+    return UploadLimits(
+        max_file_bytes=settings.KB_MAX_UPLOAD_MB * 1024 * 1024,
+        max_zip_entries=settings.KB_MAX_ZIP_ENTRIES,
+        max_zip_total_bytes=settings.KB_MAX_ZIP_EXPANDED_MB * 1024 * 1024,
+    )
 
 
 class MeApi(APIView):
@@ -25,3 +61,82 @@ class CollectionListApi(APIView):
     def get(self, request: Request) -> Response:
         collections = collection_list_for_user(user=request.user)
         return Response({"results": CollectionOut(collections, many=True).data})
+
+    @extend_schema(
+        request=CollectionIn, responses={201: CollectionCreatedOut}, summary="Create a collection"
+    )
+    def post(self, request: Request) -> Response:
+        if not access.may_create_collections(request.user):
+            raise ActionForbidden("Only administrators and editors create collections.")
+        payload = CollectionIn(data=request.data)
+        payload.is_valid(raise_exception=True)
+        try:
+            collection = collection_create(**payload.validated_data)
+        except IntegrityError:
+            raise exceptions.ValidationError(
+                {"name": "A collection with this name exists."}
+            ) from None
+        return Response(CollectionCreatedOut(collection).data, status=status.HTTP_201_CREATED)
+
+
+class CollectionDocumentsApi(APIView):
+    parser_classes = [MultiPartParser]
+
+    @extend_schema(
+        request={"multipart/form-data": UploadIn},
+        responses={202: UploadedOut(many=True)},
+        summary="Upload files (several at once, or a .zip of a folder)",
+    )
+    def post(self, request: Request, collection_id: int) -> Response:
+        collection = _editable_collection(request, collection_id)
+        files = request.FILES.getlist("files")
+        uploads = [Upload(name=f.name or "unnamed", stream=f, size=f.size or 0) for f in files]
+        results = []
+        with tempfile.TemporaryDirectory(prefix="quarry-upload-") as workdir:
+            try:
+                incoming = receive(uploads, workdir=Path(workdir), limits=upload_limits())
+            except UploadRejected as exc:
+                raise _rejection(exc) from None
+            for item in incoming:
+                document, outcome = document_add(collection=collection, incoming=item)
+                results.append({**DocumentOut(document).data, "outcome": outcome.value})
+        return Response(
+            {"results": UploadedOut(results, many=True).data}, status=status.HTTP_202_ACCEPTED
+        )
+
+
+class DocumentApi(APIView):
+    @extend_schema(responses=DocumentOut, summary="A document and its ingestion progress")
+    def get(self, request: Request, document_id: int) -> Response:
+        return Response(DocumentOut(_readable_document(request, document_id)).data)
+
+    @extend_schema(responses={204: None}, summary="Delete a document from every store")
+    def delete(self, request: Request, document_id: int) -> Response:
+        document = _readable_document(request, document_id)
+        if not access.editable_collections(request.user).filter(pk=document.collection_id).exists():
+            raise ActionForbidden("You may read this document but not delete it.")
+        document_delete(document=document)
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+def _readable_document(request: Request, document_id: int) -> Document:
+    document = access.readable_documents(request.user).filter(pk=document_id).first()
+    if document is None:
+        raise exceptions.NotFound()
+    return document
+
+
+def _editable_collection(request: Request, collection_id: int) -> Collection:
+    """Readers who cannot edit get 403 (they can see it anyway); everyone else 404."""
+    collection = access.readable_collections(request.user).filter(pk=collection_id).first()
+    if collection is None:
+        raise exceptions.NotFound()
+    if not access.editable_collections(request.user).filter(pk=collection_id).exists():
+        raise ActionForbidden("You may read this collection but not upload to it.")
+    return collection
+
+
+def _rejection(exc: UploadRejected) -> exceptions.APIException:
+    if exc.status == status.HTTP_413_REQUEST_ENTITY_TOO_LARGE:
+        return UploadTooLarge(exc.message)
+    return exceptions.ValidationError({"files": exc.message})

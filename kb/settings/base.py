@@ -169,6 +169,8 @@ LOGGING = {
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": env_str("KB_LOG_LEVEL", "INFO")},
+    # Parsers log every oddity of every file; the document's error says what matters.
+    "loggers": {name: {"level": "ERROR"} for name in ("unstructured", "pypdf", "pdfminer")},
 }
 
 # `manage.py kb_serve` (make run): where the single embedded process listens.
@@ -178,3 +180,10 @@ PORT = env_int("PORT", 8000)
 CELERY_BEAT_SCHEDULE = {
     "querylog-retention": {"task": "kb.querylog_purge_expired", "schedule": 24 * 60 * 60},
 }
+
+# Upload limits (per file; archives are also limited in entries and expanded size).
+KB_MAX_ZIP_ENTRIES = env_int("KB_MAX_ZIP_ENTRIES", 5000)
+KB_MAX_ZIP_EXPANDED_MB = env_int("KB_MAX_ZIP_EXPANDED_MB", 2048)
+FILE_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
+KB_EMBED_BATCH = env_int("KB_EMBED_BATCH", 32)
+KB_OCR_LANGUAGES = env_str("KB_OCR_LANGUAGES", "chi_sim+eng+rus")

@@ -1,0 +1,242 @@
+"""One document from its stored file to searchable, permission-stamped chunks.
+
+parse -> chunk -> embed (dense + sparse) -> extract entities -> write Qdrant + graph -> commit.
+
+Versioning: every chunk id is derived from (document, version, chunk number), so a retry
+overwrites its own earlier attempt. The previous version stays searchable until the new one is
+completely written and committed; only then are stale chunks removed. A failure removes what
+this attempt wrote and leaves the last good version in place.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from itertools import islice
+from pathlib import Path
+from typing import TypeVar
+
+from django.conf import settings
+from django.db import transaction
+
+from ingestion import progress
+from ingestion.chunk import chunk_elements
+from ingestion.parse import ParseError, parse_document
+from ingestion.types import Chunk
+from kb.access import document_acl
+from kb.models import Document, DocumentStatus
+from kb.stores.errors import StoreError
+from kb.stores.factory import graph_store, vector_index
+from kb.stores.types import ChunkPoint, GraphChunk
+from kb.text.embeddings import load_embedder
+from kb.text.entities import cooccurrence_relations, extract_entities
+from kb.text.sparse import SparseEncoder
+
+logger = logging.getLogger(__name__)
+CHUNK_NAMESPACE = uuid.UUID("6f1c1d8e-8a43-4c55-9d1a-5c2b1a0e7b11")
+WRITE_BATCH = 256
+T = TypeVar("T")
+
+
+def chunk_id(document_id: int, version: int, number: int) -> str:
+    return str(uuid.uuid5(CHUNK_NAMESPACE, f"{document_id}:{version}:{number}"))
+
+
+def version_chunk_ids(document_id: int, version: int, count: int) -> list[str]:
+    return [chunk_id(document_id, version, n) for n in range(count)]
+
+
+@dataclass(frozen=True)
+class Prepared:
+    chunks: list[Chunk]
+    page_count: int
+    points: list[ChunkPoint]
+    graph_chunks: list[GraphChunk]
+    acl: list[str]
+
+
+def ingest_document(*, document_id: int, version: int, final_try: bool = False) -> str:
+    """Returns what happened: indexed, failed, skipped (stale task) or superseded."""
+    document = _current(document_id, version)
+    if document is None:
+        return "skipped"
+    try:
+        prepared = _prepare(document)
+        _write(prepared)
+        return _commit(document, prepared)
+    except ParseError as exc:
+        _fail(document, str(exc))
+    except StoreError as exc:
+        if not final_try:
+            raise
+        _fail(document, f"The search index could not be reached: {exc}")
+    except Exception as exc:  # a library crash on one file must not stop the worker
+        logger.exception("ingestion of document %s failed", document_id)
+        _fail(document, f"This file could not be processed ({type(exc).__name__}: {exc}).")
+    return "failed"
+
+
+def restamp_document(*, document_id: int) -> None:
+    """Apply the current access policy to every chunk of a document, in every store."""
+    document = Document.objects.select_related("collection").filter(pk=document_id).first()
+    if document is None:
+        return
+    acl = document_acl(document)
+    vector_index().set_acl(document_id=document_id, acl=acl)
+    graph_store().set_acl(document_id=document_id, acl=acl)
+
+
+def _current(document_id: int, version: int) -> Document | None:
+    document = Document.objects.select_related("collection").filter(pk=document_id).first()
+    if document is None or document.version != version:
+        return None  # deleted, or a newer upload has its own task
+    if document.status == DocumentStatus.INDEXED and document.indexed_version == version:
+        return None  # a redelivered message for work already done
+    return document
+
+
+def _prepare(document: Document) -> Prepared:
+    progress.report(document.pk, "parsing")
+    parsed = parse_document(
+        Path(document.file.path),
+        filename=document.source_filename,
+        ocr_languages=settings.KB_OCR_LANGUAGES,
+    )
+    progress.report(document.pk, "chunking")
+    chunks = chunk_elements(parsed.elements)
+    if not chunks:
+        raise ParseError("The file contains no text that could be indexed.")
+    acl = document_acl(document)
+    dense = _embed(document.pk, [c.text for c in chunks])
+    progress.report(document.pk, "graph")
+    ids = version_chunk_ids(document.pk, document.version, len(chunks))
+    points = _points(document, chunks, ids, dense, acl)
+    graph_chunks = [_graph_chunk(document, cid, c, acl) for cid, c in zip(ids, chunks, strict=True)]
+    return Prepared(chunks, parsed.page_count, points, graph_chunks, acl)
+
+
+def _embed(document_id: int, texts: list[str]) -> list[list[float]]:
+    embedder = load_embedder(settings.KB_EMBED_MODEL)
+    if embedder.dimension != settings.KB_EMBED_DIM:
+        raise RuntimeError(
+            f"{settings.KB_EMBED_MODEL} makes {embedder.dimension}-dimensional vectors but "
+            f"KB_EMBED_DIM is {settings.KB_EMBED_DIM}; set it to match and re-index."
+        )
+    vectors: list[list[float]] = []
+    for batch in _batched(texts, settings.KB_EMBED_BATCH):
+        vectors += embedder.encode_documents(batch, batch_size=settings.KB_EMBED_BATCH)
+        progress.report(document_id, "embedding", len(vectors) / len(texts))
+    return vectors
+
+
+def _points(
+    document: Document,
+    chunks: Sequence[Chunk],
+    ids: Sequence[str],
+    dense: Sequence[list[float]],
+    acl: list[str],
+) -> list[ChunkPoint]:
+    encoder = SparseEncoder()
+    return [
+        ChunkPoint(
+            id=cid,
+            dense=vector,
+            sparse=encoder.encode_document(chunk.text),
+            payload={
+                "chunk_id": cid,
+                "chunk_number": chunk.number,
+                "document_id": document.pk,
+                "document_version": document.version,
+                "collection_id": document.collection_id,
+                "acl": acl,
+                "title": document.title,
+                "page": chunk.page,
+                "section": chunk.section,
+                "text": chunk.text,
+            },
+        )
+        for cid, chunk, vector in zip(ids, chunks, dense, strict=True)
+    ]
+
+
+def _graph_chunk(document: Document, cid: str, chunk: Chunk, acl: list[str]) -> GraphChunk:
+    entities = extract_entities(chunk.text)
+    return GraphChunk(
+        id=cid,
+        document_id=document.pk,
+        collection_id=document.collection_id,
+        acl=acl,
+        entities=entities,
+        relations=cooccurrence_relations(entities),
+    )
+
+
+def _write(prepared: Prepared) -> None:
+    document_id = prepared.graph_chunks[0].document_id
+    progress.report(document_id, "writing")
+    index = vector_index()
+    for batch in _batched(prepared.points, WRITE_BATCH):
+        index.upsert(batch)
+    graph = graph_store()
+    for graph_batch in _batched(prepared.graph_chunks, WRITE_BATCH):
+        graph.upsert_chunks(graph_batch)
+
+
+def _commit(document: Document, prepared: Prepared) -> str:
+    """Make the new version the searchable one, then drop the previous version's chunks."""
+    with transaction.atomic():
+        row = Document.objects.select_for_update().filter(pk=document.pk).first()
+        if row is None:
+            _remove_everything(document.pk)
+            return "skipped"
+        if row.version != document.version:
+            return "superseded"  # the newer version's commit removes these chunks
+        row.status = DocumentStatus.INDEXED
+        row.stage = "indexed"
+        row.progress = 100
+        row.error = ""
+        row.indexed_version = row.version
+        row.chunk_count = len(prepared.chunks)
+        row.page_count = prepared.page_count
+        row.save()
+    keep = [p.id for p in prepared.points]
+    vector_index().delete_points(document_id=row.pk, keep_version=row.version)
+    graph_store().delete_stale_chunks(document_id=row.pk, keep_chunk_ids=keep)
+    if document_acl(row) != prepared.acl:  # readers changed while we were writing
+        restamp_document(document_id=row.pk)
+    return "indexed"
+
+
+def _fail(document: Document, reason: str) -> None:
+    """Remove this attempt's chunks (keep the last good version) and say why, plainly."""
+    logger.warning("document %s failed: %s", document.pk, reason)
+    try:
+        _remove_attempt(document)
+    except StoreError:
+        logger.exception("could not clean up document %s after failure", document.pk)
+    Document.objects.filter(pk=document.pk, version=document.version).update(
+        status=DocumentStatus.FAILED, stage="failed", error=reason[:2000]
+    )
+
+
+def _remove_attempt(document: Document) -> None:
+    live = document.indexed_version
+    if not live:
+        _remove_everything(document.pk)
+        return
+    vector_index().delete_points(document_id=document.pk, keep_version=live)
+    keep = version_chunk_ids(document.pk, live, document.chunk_count)
+    graph_store().delete_stale_chunks(document_id=document.pk, keep_chunk_ids=keep)
+
+
+def _remove_everything(document_id: int) -> None:
+    vector_index().delete_document(document_id)
+    graph_store().delete_document(document_id)
+
+
+def _batched(items: Sequence[T], size: int) -> Iterator[list[T]]:
+    iterator = iter(items)
+    while batch := list(islice(iterator, size)):
+        yield batch

@@ -1,0 +1,25 @@
+"""Stage and percent of a document, written as work goes so the UI and `kb_ingest` can show it."""
+
+from __future__ import annotations
+
+from kb.models import Document, DocumentStatus
+
+# Where each stage starts, in percent; embedding takes most of the time on a CPU.
+STAGE_START = {
+    "parsing": 5,
+    "chunking": 20,
+    "embedding": 25,
+    "graph": 80,
+    "writing": 90,
+}
+
+
+def report(document_id: int, stage: str, fraction: float = 0.0) -> None:
+    """`fraction` of the way through `stage` (0..1)."""
+    start = STAGE_START[stage]
+    following = [p for p in STAGE_START.values() if p > start]
+    end = min(following) if following else 99
+    percent = int(start + (end - start) * max(0.0, min(1.0, fraction)))
+    Document.objects.filter(pk=document_id).update(
+        status=DocumentStatus.PROCESSING, stage=stage, progress=percent
+    )

@@ -1,0 +1,27 @@
+"""Requeue documents whose task died with the process (embedded default only).
+
+The folder broker hands a message out once, so a worker killed mid-document would leave it
+`processing` forever. When the one embedded process starts, nothing else can be working on
+those documents, so queueing them again is safe; tasks are idempotent per version.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from kb.models import Document, DocumentStatus
+
+
+def requeue_unfinished(*, exclude: Sequence[int] = ()) -> int:
+    from ingestion.tasks import ingest_document_task
+
+    unfinished = (
+        Document.objects.filter(status__in=[DocumentStatus.QUEUED, DocumentStatus.PROCESSING])
+        .exclude(pk__in=exclude)
+        .values_list("pk", "version")
+    )
+    count = 0
+    for document_id, version in unfinished:
+        ingest_document_task.delay(document_id, version)
+        count += 1
+    return count

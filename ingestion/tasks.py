@@ -1,0 +1,37 @@
+"""Thin Celery tasks: load by id, call one pipeline function, retry store outages with backoff.
+
+Idempotent by design: point and chunk ids are deterministic per document version, so a retried
+or redelivered task overwrites what an earlier attempt wrote. `acks_late` plus
+`reject_on_worker_lost` (settings) mean a worker killed mid-document does not lose the message
+where the broker can redeliver it; the embedded broker cannot, so start-up requeues orphans
+(`ingestion.recovery`).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from celery import Task, shared_task
+
+from ingestion import pipeline
+from kb.stores.errors import StoreError
+
+RETRY_OPTIONS: dict[str, Any] = {
+    "acks_late": True,
+    "autoretry_for": (StoreError,),
+    "retry_backoff": 5,
+    "retry_backoff_max": 300,
+    "retry_jitter": True,
+    "max_retries": 6,
+}
+
+
+@shared_task(bind=True, name="ingestion.ingest_document", **RETRY_OPTIONS)
+def ingest_document_task(self: Task[Any, Any], document_id: int, version: int) -> str:
+    final = self.request.retries >= (self.max_retries or 0)
+    return pipeline.ingest_document(document_id=document_id, version=version, final_try=final)
+
+
+@shared_task(bind=True, name="ingestion.restamp_document", **RETRY_OPTIONS)
+def restamp_document_task(self: Task[Any, Any], document_id: int) -> None:
+    pipeline.restamp_document(document_id=document_id)

@@ -1,0 +1,157 @@
+"""Writes on collections and documents. Indexing itself happens in ingestion tasks, enqueued
+only once the transaction that created the work has committed."""
+
+from __future__ import annotations
+
+import hashlib
+import mimetypes
+from collections.abc import Sequence
+from enum import StrEnum
+from pathlib import Path
+
+from django.contrib.auth.models import Group
+from django.core.files import File
+from django.db import transaction
+
+from kb.models import Collection, Document, DocumentStatus
+from kb.uploads import IncomingFile
+
+HASH_BLOCK = 1024 * 1024
+
+
+class AddOutcome(StrEnum):
+    CREATED = "created"
+    NEW_VERSION = "new_version"
+    UNCHANGED = "unchanged"
+
+
+def groups_by_name(names: Sequence[str]) -> list[Group]:
+    return [Group.objects.get_or_create(name=name.strip())[0] for name in names if name.strip()]
+
+
+@transaction.atomic
+def collection_create(
+    *,
+    name: str,
+    reader_groups: Sequence[str] = (),
+    editor_groups: Sequence[str] = (),
+    open_to_all_authenticated: bool = False,
+    description: str = "",
+) -> Collection:
+    collection = Collection.objects.create(
+        name=name, description=description, open_to_all_authenticated=open_to_all_authenticated
+    )
+    collection.reader_groups.set(groups_by_name(reader_groups))
+    collection.editor_groups.set(groups_by_name(editor_groups))
+    return collection
+
+
+@transaction.atomic
+def collection_set_access(
+    *,
+    collection: Collection,
+    reader_groups: Sequence[str],
+    editor_groups: Sequence[str] | None = None,
+    open_to_all_authenticated: bool | None = None,
+) -> None:
+    """Change who may read; every chunk of the collection is re-stamped in every store."""
+    collection.reader_groups.set(groups_by_name(reader_groups))
+    if editor_groups is not None:
+        collection.editor_groups.set(groups_by_name(editor_groups))
+    if open_to_all_authenticated is not None:
+        collection.open_to_all_authenticated = open_to_all_authenticated
+        collection.save(update_fields=["open_to_all_authenticated"])
+    for document_id in collection.documents.values_list("pk", flat=True):
+        restamp_later(document_id)
+
+
+@transaction.atomic
+def document_set_readers(*, document: Document, reader_groups: Sequence[str]) -> None:
+    """Narrow (or, with no groups, widen back) a document's readers and re-stamp its chunks."""
+    document.reader_groups.set(groups_by_name(reader_groups))
+    restamp_later(document.pk)
+
+
+def file_sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        while block := handle.read(HASH_BLOCK):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+@transaction.atomic
+def document_add(*, collection: Collection, incoming: IncomingFile) -> tuple[Document, AddOutcome]:
+    """Identical content already in the collection is a no-op; a known name with new content
+    becomes the next version of that document (the old one stays searchable until the new one
+    is fully indexed); anything else is a new document."""
+    sha256 = file_sha256(incoming.path)
+    same = collection.documents.filter(sha256=sha256).exclude(status=DocumentStatus.FAILED).first()
+    if incoming.path.stat().st_size == 0:
+        same = None  # every empty file fails on its own, under its own name
+    if same is not None:
+        return same, AddOutcome.UNCHANGED
+    document = (
+        collection.documents.select_for_update().filter(source_filename=incoming.name).first()
+    )
+    outcome = AddOutcome.NEW_VERSION if document is not None else AddOutcome.CREATED
+    if document is None:
+        document = Document(collection=collection, source_filename=incoming.name)
+    _store_content(document, incoming, sha256)
+    transaction.on_commit(lambda: _enqueue_ingest(document.pk, document.version))
+    return document, outcome
+
+
+def _store_content(document: Document, incoming: IncomingFile, sha256: str) -> None:
+    document.title = document.title or Path(incoming.name).stem.replace("_", " ")[:500]
+    document.sha256 = sha256
+    document.size_bytes = incoming.path.stat().st_size
+    document.mime_type = mimetypes.guess_type(incoming.name)[0] or "application/octet-stream"
+    document.version += 1
+    document.status = DocumentStatus.QUEUED
+    document.stage = "queued"
+    document.progress = 0
+    document.error = ""
+    with incoming.path.open("rb") as handle:
+        name = f"{sha256[:2]}/{sha256}/{Path(incoming.name).name}"
+        document.file.save(name, File(handle), save=False)
+    document.save()
+
+
+@transaction.atomic
+def document_retry(*, document: Document) -> None:
+    """Queue a failed document again, as the same version."""
+    document.status = DocumentStatus.QUEUED
+    document.stage = "queued"
+    document.progress = 0
+    document.error = ""
+    document.save(update_fields=["status", "stage", "progress", "error", "updated_at"])
+    version = document.version
+    transaction.on_commit(lambda: _enqueue_ingest(document.pk, version))
+
+
+def document_delete(*, document: Document) -> None:
+    """Gone from the database first (so no reader sees it), then from every store. A task still
+    working on it notices the row is gone and removes what it wrote."""
+    from kb.stores.factory import graph_store, vector_index
+
+    document_id = document.pk
+    stored_file = document.file.name
+    document.delete()
+    vector_index().delete_document(document_id)
+    graph_store().delete_document(document_id)
+    if stored_file:
+        document.file.storage.delete(stored_file)
+
+
+def _enqueue_ingest(document_id: int, version: int) -> None:
+    from ingestion.tasks import ingest_document_task
+
+    ingest_document_task.delay(document_id, version)
+
+
+def restamp_later(document_id: int) -> None:
+    """Re-stamp a document's chunks with its current readers once this transaction commits."""
+    from ingestion.tasks import restamp_document_task
+
+    transaction.on_commit(lambda: restamp_document_task.delay(document_id))

@@ -1,0 +1,151 @@
+"""Ingest a file or a folder from the command line, through the same tasks as uploads.
+
+Where the embedded stores are free, this process runs a worker itself; where another process
+owns them (`make run` is serving) or servers are configured, the running workers do the work
+and this command queues the files and watches their progress.
+"""
+
+from __future__ import annotations
+
+import logging
+import tempfile
+import time
+from argparse import ArgumentParser
+from pathlib import Path
+from typing import Any
+
+from django.conf import settings
+from django.core.management.base import BaseCommand, CommandError
+
+from ingestion.recovery import requeue_unfinished
+from kb.api.views import upload_limits
+from kb.celery import app as celery_app
+from kb.documents import AddOutcome, collection_create, document_add
+from kb.models import Collection, Document, DocumentStatus
+from kb.progress_bar import ProgressBar
+from kb.stores.errors import StoreLockedError
+from kb.stores.factory import close_stores, graph_store, vector_index
+from kb.uploads import IncomingFile, UploadRejected, check_size, expand_zip
+from kb.worker import EmbeddedWorker
+
+POLL_SECONDS = 0.5
+DONE = {DocumentStatus.INDEXED, DocumentStatus.FAILED}
+
+
+class Command(BaseCommand):
+    help = "Ingest PATH (a file, a folder or a .zip) into a collection, with a progress bar."
+
+    def add_arguments(self, parser: ArgumentParser) -> None:
+        parser.add_argument("path", type=Path)
+        parser.add_argument("--collection", required=True, help="Collection name")
+        parser.add_argument(
+            "--readers",
+            help="Create the collection if missing, readable by these groups (a,b)",
+        )
+        parser.add_argument("--no-wait", action="store_true", help="Queue and exit")
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        for name in ("celery", "ingestion", "kombu"):  # the bar and the summary say it all
+            logging.getLogger(name).setLevel(logging.ERROR)
+        collection = self._collection(options["collection"], options["readers"])
+        with tempfile.TemporaryDirectory(prefix="quarry-ingest-") as workdir:
+            files = self._files(options["path"], Path(workdir))
+            queued = self._queue(collection, files)
+        if options["no_wait"] or not queued:
+            return
+        worker = self._local_worker(exclude=queued)
+        try:
+            failed = self._watch(queued)
+        finally:
+            if worker is not None:
+                worker.stop()
+                close_stores()
+        if failed:
+            raise CommandError(f"{failed} of {len(queued)} files failed (reasons above).")
+
+    def _collection(self, name: str, readers: str | None) -> Collection:
+        collection = Collection.objects.filter(name=name).first()
+        if collection is not None:
+            return collection
+        if readers is None:
+            raise CommandError(
+                f"No collection named {name!r}. Create it with --readers GROUP[,GROUP] "
+                "(or in /admin/)."
+            )
+        groups = [g for g in readers.split(",") if g.strip()]
+        self.stderr.write(
+            f"Created collection {name!r} readable by {', '.join(groups) or 'staff'}."
+        )
+        return collection_create(name=name, reader_groups=groups)
+
+    def _files(self, path: Path, workdir: Path) -> list[IncomingFile]:
+        if not path.exists():
+            raise CommandError(f"{path} does not exist.")
+        limits = upload_limits()
+        candidates = [path] if path.is_file() else sorted(p for p in path.rglob("*") if p.is_file())
+        base = path.parent if path.is_file() else path
+        files: list[IncomingFile] = []
+        for number, candidate in enumerate(candidates):
+            name = candidate.relative_to(base).as_posix()
+            if any(part.startswith(".") for part in Path(name).parts):
+                continue
+            try:
+                check_size(name, candidate.stat().st_size, limits.max_file_bytes)
+                if candidate.suffix.lower() == ".zip":
+                    files += expand_zip(candidate, workdir / f"zip-{number}", limits=limits)
+                else:
+                    files.append(IncomingFile(name=name, path=candidate))
+            except UploadRejected as exc:
+                self.stderr.write(f"skipped: {exc.message}")
+        if not files:
+            raise CommandError(f"No files to ingest under {path}.")
+        return files
+
+    def _queue(self, collection: Collection, files: list[IncomingFile]) -> list[int]:
+        queued: list[int] = []
+        unchanged = 0
+        for item in files:
+            document, outcome = document_add(collection=collection, incoming=item)
+            if outcome == AddOutcome.UNCHANGED:
+                unchanged += 1
+            else:
+                queued.append(document.pk)
+        self.stderr.write(
+            f"{len(queued)} queued, {unchanged} unchanged (already indexed) in {collection.name!r}."
+        )
+        return queued
+
+    def _local_worker(self, *, exclude: list[int]) -> EmbeddedWorker | None:
+        if settings.QDRANT_URL or settings.NEO4J_URI:
+            self.stderr.write("Servers configured: the running Celery workers will ingest.")
+            return None
+        try:
+            vector_index()
+            graph_store()
+        except StoreLockedError:
+            self.stderr.write("The running Quarry server owns the stores; its worker will ingest.")
+            return None
+        requeue_unfinished(exclude=exclude)
+        worker = EmbeddedWorker(celery_app, queues=["ingest"])
+        worker.start()
+        return worker
+
+    def _watch(self, document_ids: list[int]) -> int:
+        bar = ProgressBar(self.stderr, total=len(document_ids), label="ingesting")
+        while True:
+            rows = list(Document.objects.filter(pk__in=document_ids))
+            finished = [d for d in rows if d.status in DONE]
+            active = next((d for d in rows if d.status == DocumentStatus.PROCESSING), None)
+            partial = (active.progress / 100) if active else 0.0
+            detail = f"{active.title[:40]}: {active.stage}" if active else ""
+            bar.update(len(finished) + partial, f"{len(finished)}/{len(rows)} {detail}")
+            if len(finished) == len(rows):
+                break
+            time.sleep(POLL_SECONDS)
+        bar.close()
+        failed = [d for d in rows if d.status == DocumentStatus.FAILED]
+        for document in failed:
+            self.stderr.write(f"failed: {document.source_filename}: {document.error}")
+        indexed = sum(d.chunk_count for d in rows if d.status == DocumentStatus.INDEXED)
+        self.stderr.write(f"indexed {len(rows) - len(failed)} files, {indexed} chunks.")
+        return len(failed)
