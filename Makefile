@@ -9,7 +9,7 @@ STAMP := $(VENV)/.quarry-installed
 TORCH_SPEC ?= torch==2.13.0
 # Debian packages the project needs at run time (parsers, OCR) beside a Python with venv.
 SYSTEM_PACKAGES ?= libmagic1 poppler-utils tesseract-ocr tesseract-ocr-eng tesseract-ocr-rus \
-	tesseract-ocr-chi-sim libreoffice-writer-nogui
+	tesseract-ocr-chi-sim libreoffice-writer-nogui fonts-dejavu-core fonts-wqy-microhei
 SERVICES_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/quarry
 SERVICES_REDIS_URL ?= redis://127.0.0.1:6379/15
 

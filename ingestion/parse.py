@@ -43,7 +43,7 @@ DOCUMENT_TYPES = {
     "DOC", "DOCX", "ODT", "RTF", "PPT", "PPTX", "XLS", "XLSX", "CSV", "TSV",
     "HTML", "XML", "MD", "RST", "ORG", "TXT", "EPUB", "EML", "MSG",
 }  # fmt: skip
-SKIPPED_CATEGORIES = {"Header", "Footer", "PageBreak", "PageNumber", "Image"}
+SKIPPED_CATEGORIES = {"Footer", "PageBreak", "PageNumber", "Image"}
 KIND_BY_CATEGORY = {
     "Title": ElementKind.TITLE,
     "ListItem": ElementKind.LIST,
@@ -205,13 +205,19 @@ def join_cjk(text: str) -> str:
 
 def to_parsed_elements(raw: Iterable[Any]) -> list[ParsedElement]:
     """Unstructured elements to ours, tracking the heading path for each element's section."""
+    raw = list(raw)
+    running = running_headers(raw)
     headings: list[tuple[int, str]] = []
     parsed: list[ParsedElement] = []
     for element in raw:
         category = getattr(element, "category", "")
-        if category in SKIPPED_CATEGORIES:
+        if category in SKIPPED_CATEGORIES or (category == "Header" and element.text in running):
             continue
-        kind = KIND_BY_CATEGORY.get(category, ElementKind.TEXT)
+        kind = (
+            ElementKind.TITLE
+            if category == "Header"
+            else KIND_BY_CATEGORY.get(category, ElementKind.TEXT)
+        )
         text = _element_text(element, kind)
         if not text:
             continue
@@ -221,6 +227,16 @@ def to_parsed_elements(raw: Iterable[Any]) -> list[ParsedElement]:
         section = " > ".join(t for _d, t in headings)
         parsed.append(ParsedElement(kind, text, element.metadata.page_number, section))
     return parsed
+
+
+def running_headers(raw: Sequence[Any]) -> set[str]:
+    """Header texts seen on more than one page are running headers; a header found once is
+    a heading at the top of a page, which the PDF partitioner also calls a header."""
+    pages: dict[str, set[int | None]] = {}
+    for element in raw:
+        if getattr(element, "category", "") == "Header":
+            pages.setdefault(element.text, set()).add(element.metadata.page_number)
+    return {text for text, seen in pages.items() if len(seen) > 1}
 
 
 def _element_text(element: Any, kind: ElementKind) -> str:

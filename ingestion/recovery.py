@@ -7,19 +7,15 @@ those documents, so queueing them again is safe; tasks are idempotent per versio
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-
 from kb.models import Document, DocumentStatus
 
 
-def requeue_unfinished(*, exclude: Sequence[int] = ()) -> int:
-    from ingestion.tasks import ingest_document_task
+def requeue_unfinished() -> int:
+    from ingestion.tasks import ingest_document_task  # tasks import this module
 
-    unfinished = (
-        Document.objects.filter(status__in=[DocumentStatus.QUEUED, DocumentStatus.PROCESSING])
-        .exclude(pk__in=exclude)
-        .values_list("pk", "version")
-    )
+    unfinished = Document.objects.filter(
+        status__in=[DocumentStatus.QUEUED, DocumentStatus.PROCESSING]
+    ).values_list("pk", "version")
     count = 0
     for document_id, version in unfinished:
         ingest_document_task.delay(document_id, version)

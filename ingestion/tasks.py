@@ -12,8 +12,11 @@ from __future__ import annotations
 from typing import Any
 
 from celery import Task, shared_task
+from celery.signals import worker_ready
+from django.conf import settings
 
 from ingestion import pipeline
+from ingestion.recovery import requeue_unfinished
 from kb.stores.errors import StoreError
 
 RETRY_OPTIONS: dict[str, Any] = {
@@ -35,3 +38,12 @@ def ingest_document_task(self: Task[Any, Any], document_id: int, version: int) -
 @shared_task(bind=True, name="ingestion.restamp_document", **RETRY_OPTIONS)
 def restamp_document_task(self: Task[Any, Any], document_id: int) -> None:
     pipeline.restamp_document(document_id=document_id)
+
+
+@worker_ready.connect
+def resume_unfinished(**kwargs: Any) -> None:
+    """The folder broker cannot redeliver a message whose worker died; with it, the one
+    embedded worker re-queues what was left queued or half done. Brokers that redeliver
+    unacknowledged messages (Redis) need nothing here."""
+    if settings.CELERY_BROKER_URL.startswith("filesystem://"):
+        requeue_unfinished()

@@ -17,7 +17,6 @@ from typing import Any
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
-from ingestion.recovery import requeue_unfinished
 from kb.api.views import upload_limits
 from kb.celery import app as celery_app
 from kb.documents import AddOutcome, collection_create, document_add
@@ -53,7 +52,7 @@ class Command(BaseCommand):
             queued = self._queue(collection, files)
         if options["no_wait"] or not queued:
             return
-        worker = self._local_worker(exclude=queued)
+        worker = self._local_worker()
         try:
             failed = self._watch(queued)
         finally:
@@ -115,7 +114,7 @@ class Command(BaseCommand):
         )
         return queued
 
-    def _local_worker(self, *, exclude: list[int]) -> EmbeddedWorker | None:
+    def _local_worker(self) -> EmbeddedWorker | None:
         if settings.QDRANT_URL or settings.NEO4J_URI:
             self.stderr.write("Servers configured: the running Celery workers will ingest.")
             return None
@@ -125,7 +124,6 @@ class Command(BaseCommand):
         except StoreLockedError:
             self.stderr.write("The running Quarry server owns the stores; its worker will ingest.")
             return None
-        requeue_unfinished(exclude=exclude)
         worker = EmbeddedWorker(celery_app, queues=["ingest"])
         worker.start()
         return worker

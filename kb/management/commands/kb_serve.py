@@ -8,7 +8,6 @@ import uvicorn
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
-from ingestion.recovery import requeue_unfinished
 from kb.celery import app as celery_app
 from kb.stores.errors import StoreError
 from kb.stores.factory import close_stores, describe_stores, graph_store, vector_index
@@ -32,9 +31,6 @@ class Command(BaseCommand):
         worker = None if options["no_worker"] else EmbeddedWorker(celery_app, queues=["ingest"])
         if worker is not None:
             worker.start()
-            requeued = requeue_unfinished()
-            if requeued:
-                self.stderr.write(f"Resuming {requeued} documents left unfinished last time.")
         self.stderr.write(f"Quarry is serving on http://{settings.KB_BIND}:{settings.PORT}/")
         try:
             uvicorn.run(

@@ -1,0 +1,242 @@
+"""The ingestion pipeline on real files, the real parser, model and embedded stores."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from ingestion.pipeline import ingest_document
+from kb.documents import AddOutcome, document_add, document_delete
+from kb.models import Collection, Document, DocumentStatus
+from kb.stores.factory import graph_store, vector_index
+from kb.uploads import IncomingFile
+from tests import samples
+from tests.factories import CollectionFactory
+
+pytestmark = [pytest.mark.integration, pytest.mark.slow]
+CJK = samples.CJK_FONT
+
+
+@pytest.fixture
+def collection(db: None, stores: Path) -> Collection:
+    return CollectionFactory.create(name="Ops")
+
+
+def _ingest(collection: Collection, path: Path, name: str | None = None) -> Document:
+    document, _outcome = document_add(
+        collection=collection, incoming=IncomingFile(name=name or path.name, path=path)
+    )
+    ingest_document(document_id=document.pk, version=document.version)
+    document.refresh_from_db()
+    return document
+
+
+def _stored_texts(document: Document) -> list[str]:
+    hits = vector_index().query(scope=_scope(document), limit=1000, sparse=None, dense=[1.0] * 384)
+    return [h.payload["text"] for h in hits if h.payload["document_id"] == document.pk]
+
+
+def _scope(document: Document):
+    from kb.stores.types import AccessScope
+
+    return AccessScope(collection_ids=[document.collection_id], acl=["staff"])
+
+
+def _assert_fully_indexed(document: Document) -> None:
+    assert document.status == DocumentStatus.INDEXED, document.error
+    assert document.progress == 100 and document.indexed_version == document.version
+    assert document.chunk_count > 0
+    assert vector_index().count(document_id=document.pk) == document.chunk_count
+    assert graph_store().count_chunks(document_id=document.pk) == document.chunk_count
+
+
+MAKERS = {
+    "pdf": lambda d: samples.text_pdf(d / "guide.pdf", [
+        ("Installation", "Install the package with apt. " * 20),
+        ("Backup", samples.BACKUP_TEXT * 10),
+    ]),
+    "docx": lambda d: samples.docx(d / "policy.docx"),
+    "xlsx": lambda d: samples.xlsx(d / "servers.xlsx"),
+    "csv": lambda d: samples.csv_file(d / "people.csv"),
+    "html": lambda d: samples.html(d / "mail.html"),
+    "markdown": lambda d: samples.markdown(d / "deploy.md"),
+    "text": lambda d: samples.text(d / "notes.txt", samples.BACKUP_TEXT * 5),
+    "png-ocr": lambda d: samples.png(
+        d / "scan.png", ["Quarterly Report", "Revenue grew by twelve percent."]),
+    "scanned-pdf-ru": lambda d: samples.scanned_pdf(d / "scan.pdf", [
+        ["Annual report"], ["Годовой отчёт", "Выручка выросла на двенадцать процентов."]]),
+    "png-ocr-zh": lambda d: samples.png(
+        d / "zh.png", ["年度报告", "第三季度收入增长了百分之十二。"], font=CJK),
+}  # fmt: skip
+EXPECTED_TEXT = {
+    "pdf": "write-ahead log", "docx": "thirty days", "xlsx": "replica", "csv": "Борис",
+    "html": "SpamAssassin", "markdown": "nginx", "text": "base backup",
+    "png-ocr": "twelve percent", "scanned-pdf-ru": "Выручка выросла", "png-ocr-zh": "收入增长",
+}  # fmt: skip
+
+
+@pytest.mark.parametrize("kind", list(MAKERS), ids=list(MAKERS))
+def test_each_supported_format_is_indexed_with_its_text(
+    collection: Collection, tmp_path: Path, kind: str
+) -> None:
+    path = MAKERS[kind](tmp_path)
+
+    document = _ingest(collection, path)
+
+    _assert_fully_indexed(document)
+    assert any(EXPECTED_TEXT[kind] in text for text in _stored_texts(document))
+
+
+def test_pdf_pages_and_sections_are_kept(collection: Collection, tmp_path: Path) -> None:
+    path = MAKERS["pdf"](tmp_path)
+
+    document = _ingest(collection, path)
+
+    hits = vector_index().query(scope=_scope(document), limit=100, dense=[1.0] * 384)
+    pages = {h.payload["page"] for h in hits}
+    assert document.page_count == 2 and pages == {1, 2}
+    backup = [h.payload for h in hits if "write-ahead" in h.payload["text"]]
+    assert backup and all(p["page"] == 2 and "Backup" in p["section"] for p in backup)
+
+
+def test_a_table_keeps_its_header_row(collection: Collection, tmp_path: Path) -> None:
+    document = _ingest(collection, samples.xlsx(tmp_path / "servers.xlsx"))
+
+    assert any("host | role | city" in text for text in _stored_texts(document))
+
+
+BAD_INPUTS = {
+    "empty": (lambda d: samples.text(d / "empty.txt", ""), "The file is empty."),
+    "corrupt-pdf": (lambda d: samples.text(d / "broken.pdf", "%PDF-1.4 garbage \x00\x01"),
+                    "damaged or not a PDF"),
+    "password-pdf": (lambda d: samples.encrypted_pdf(d / "locked.pdf"), "password-protected"),
+    "no-text-pdf": (lambda d: samples.blank_pdf(d / "blank.pdf"), "No text could be extracted"),
+    "unsupported": (lambda d: _elf(d / "tool.exe"), "not supported"),
+}  # fmt: skip
+
+
+def _elf(path: Path) -> Path:
+    path.write_bytes(Path("/bin/true").read_bytes())
+    return path
+
+
+@pytest.mark.parametrize("case", list(BAD_INPUTS), ids=list(BAD_INPUTS))
+def test_bad_input_fails_with_a_reason_and_leaves_nothing_indexed(
+    collection: Collection, tmp_path: Path, case: str
+) -> None:
+    make, reason = BAD_INPUTS[case]
+
+    document = _ingest(collection, make(tmp_path))
+
+    assert document.status == DocumentStatus.FAILED
+    assert reason in document.error
+    assert vector_index().count(document_id=document.pk) == 0
+    assert graph_store().count_chunks(document_id=document.pk) == 0
+
+
+@pytest.mark.parametrize(
+    ("name", "maker"),
+    [
+        ("scan.pdf", lambda d: samples.png(d / "x.png", ["Quarterly Report"])),
+        ("notes.docx", lambda d: samples.text(d / "x.txt", "Plain text with a docx name.")),
+    ],
+    ids=["png-named-pdf", "text-named-docx"],
+)
+def test_a_wrong_extension_is_read_by_its_content(
+    collection: Collection, tmp_path: Path, name: str, maker
+) -> None:
+    document = _ingest(collection, maker(tmp_path), name=name)
+
+    _assert_fully_indexed(document)
+
+
+def test_a_redelivered_task_changes_nothing(collection: Collection, tmp_path: Path) -> None:
+    document = _ingest(collection, MAKERS["text"](tmp_path))
+    count = vector_index().count()
+
+    again = ingest_document(document_id=document.pk, version=document.version)
+
+    assert again == "skipped"
+    assert vector_index().count() == count
+
+
+def test_a_retry_after_a_lost_commit_does_not_duplicate_chunks(
+    collection: Collection, tmp_path: Path
+) -> None:
+    document = _ingest(collection, MAKERS["pdf"](tmp_path))
+    entities = graph_store().count_entities()
+    # the worker died after writing but before its commit reached the database
+    Document.objects.filter(pk=document.pk).update(status=DocumentStatus.PROCESSING)
+
+    assert ingest_document(document_id=document.pk, version=document.version) == "indexed"
+
+    _assert_fully_indexed(Document.objects.get(pk=document.pk))
+    assert graph_store().count_entities() == entities
+
+
+def test_identical_content_is_a_no_op(collection: Collection, tmp_path: Path) -> None:
+    path = MAKERS["text"](tmp_path)
+    first = _ingest(collection, path)
+
+    again, outcome = document_add(collection=collection, incoming=IncomingFile("copy.txt", path))
+
+    assert outcome == AddOutcome.UNCHANGED and again.pk == first.pk
+    assert Document.objects.count() == 1
+
+
+def test_a_new_version_replaces_the_old_only_once_written(
+    collection: Collection, tmp_path: Path
+) -> None:
+    v1 = _ingest(collection, samples.text(tmp_path / "a.txt", "Old policy: keep backups a week."))
+    new_path = samples.text(tmp_path / "b.txt", "New policy: keep backups thirty days.")
+    v2, outcome = document_add(collection=collection, incoming=IncomingFile("a.txt", new_path))
+    assert outcome == AddOutcome.NEW_VERSION and v2.pk == v1.pk and v2.version == 2
+    assert any("Old policy" in t for t in _stored_texts(v2))  # still searchable meanwhile
+
+    ingest_document(document_id=v2.pk, version=2)
+
+    v2.refresh_from_db()
+    _assert_fully_indexed(v2)
+    texts = _stored_texts(v2)
+    assert any("New policy" in t for t in texts) and not any("Old policy" in t for t in texts)
+
+
+def test_a_failed_new_version_keeps_the_old_one_searchable(
+    collection: Collection, tmp_path: Path
+) -> None:
+    v1 = _ingest(collection, samples.text_pdf(tmp_path / "p.pdf", [("Rules", "Keep it tidy.")]))
+    broken = samples.text(tmp_path / "broken.pdf", "%PDF-1.4 not really")
+    v2, _ = document_add(collection=collection, incoming=IncomingFile("p.pdf", broken))
+
+    ingest_document(document_id=v2.pk, version=v2.version)
+
+    v2.refresh_from_db()
+    assert v2.status == DocumentStatus.FAILED and v2.indexed_version == v1.version
+    assert any("Keep it tidy" in t for t in _stored_texts(v2))
+    assert vector_index().count(document_id=v2.pk) == v1.chunk_count
+
+
+def test_deleting_a_document_removes_it_from_every_store(
+    collection: Collection, tmp_path: Path
+) -> None:
+    document = _ingest(collection, MAKERS["pdf"](tmp_path))
+    document_id = document.pk
+
+    document_delete(document=document)
+
+    assert not Document.objects.filter(pk=document_id).exists()
+    assert vector_index().count(document_id=document_id) == 0
+    assert graph_store().count_chunks(document_id=document_id) == 0
+
+
+def test_a_stale_task_for_an_older_version_does_nothing(
+    collection: Collection, tmp_path: Path
+) -> None:
+    v1 = _ingest(collection, samples.text(tmp_path / "a.txt", "First."))
+    document_add(
+        collection=collection,
+        incoming=IncomingFile("a.txt", samples.text(tmp_path / "b.txt", "Second.")),
+    )
+
+    assert ingest_document(document_id=v1.pk, version=1) == "skipped"
