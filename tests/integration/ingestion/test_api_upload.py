@@ -1,0 +1,221 @@
+"""Uploads through the REST API, indexed by a real Celery worker through the real broker."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
+from pytest_django.fixtures import Settings
+from rest_framework.test import APIClient
+
+from kb.celery import app
+from kb.models import Collection, Document, DocumentStatus
+from kb.services import api_token_create
+from kb.stores.factory import graph_store, vector_index
+from kb.worker import EmbeddedWorker
+from tests import samples
+from tests.factories import CollectionFactory, GroupFactory, UserFactory
+
+pytestmark = [pytest.mark.integration, pytest.mark.slow]
+
+
+@pytest.fixture
+def worker(transactional_db: None, stores: Path) -> Iterator[EmbeddedWorker]:
+    embedded = EmbeddedWorker(app, queues=["ingest"])
+    embedded.start()
+    yield embedded
+    embedded.stop()
+
+
+@pytest.fixture
+def editors(transactional_db: None) -> Collection:
+    group = GroupFactory.create(name="ops-editors")
+    return CollectionFactory.create(name="Ops", editor_groups=[group])
+
+
+def _client(user) -> APIClient:
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Bearer {api_token_create(user=user)[1]}")
+    return client
+
+
+def _editor(collection: Collection):
+    return UserFactory.create(username="ed", groups=list(collection.editor_groups.all()))
+
+
+def _upload(client: APIClient, collection: Collection, *files: tuple[str, bytes]):
+    payload = {"files": [SimpleUploadedFile(name, data) for name, data in files]}
+    return client.post(
+        f"/api/v1/collections/{collection.pk}/documents", payload, format="multipart"
+    )
+
+
+def _wait(client: APIClient, document_id: int, timeout: float = 120) -> dict:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        body = client.get(f"/api/v1/documents/{document_id}").json()
+        if body["status"] in {DocumentStatus.INDEXED, DocumentStatus.FAILED}:
+            return body
+        time.sleep(0.2)
+    raise AssertionError(f"document {document_id} still {body['status']} after {timeout}s")
+
+
+def test_several_files_and_a_zip_are_indexed_by_the_worker(
+    worker: EmbeddedWorker, editors: Collection, tmp_path: Path
+) -> None:
+    client = _client(_editor(editors))
+    pdf = samples.text_pdf(tmp_path / "g.pdf", [("Backup", samples.BACKUP_TEXT * 4)])
+    folder = samples.zip_of(tmp_path / "docs.zip", {
+        "docs/mail.html": samples.html(tmp_path / "mail.html"),
+        "docs/deploy.md": samples.markdown(tmp_path / "deploy.md"),
+    })  # fmt: skip
+
+    response = _upload(
+        client, editors, ("g.pdf", pdf.read_bytes()), ("docs.zip", folder.read_bytes())
+    )
+
+    assert response.status_code == 202, response.json()
+    results = response.json()["results"]
+    assert sorted(r["source_filename"] for r in results) == [
+        "docs/deploy.md",
+        "docs/mail.html",
+        "g.pdf",
+    ]
+    assert {r["status"] for r in results} == {"queued"}
+    for result in results:
+        body = _wait(client, result["id"])
+        assert body["status"] == "indexed" and body["progress"] == 100, body
+        assert body["chunk_count"] == vector_index().count(document_id=result["id"]) > 0
+        assert set(body) >= {
+            "id",
+            "title",
+            "status",
+            "progress",
+            "stage",
+            "error",
+            "chunk_count",
+            "page_count",
+        }
+
+
+def test_a_bad_file_fails_with_its_reason_and_the_worker_keeps_going(
+    worker: EmbeddedWorker, editors: Collection, tmp_path: Path
+) -> None:
+    client = _client(_editor(editors))
+
+    results = _upload(
+        client,
+        editors,
+        ("broken.pdf", b"%PDF-1.7 nothing here"),
+        ("ok.txt", b"The worker survives bad files."),
+    ).json()["results"]
+
+    bodies = {r["source_filename"]: _wait(client, r["id"]) for r in results}
+    assert bodies["broken.pdf"]["status"] == "failed"
+    assert "damaged or not a PDF" in bodies["broken.pdf"]["error"]
+    assert bodies["ok.txt"]["status"] == "indexed"
+    assert worker.alive
+
+
+def test_an_oversized_file_is_refused_with_413_naming_the_limit(
+    editors: Collection, settings: Settings
+) -> None:
+    settings.KB_MAX_UPLOAD_MB = 1
+
+    response = _upload(_client(_editor(editors)), editors, ("big.txt", b"x" * (1024 * 1024 + 1)))
+
+    assert response.status_code == 413
+    assert response.json()["error"]["message"] == "big.txt is 1.0 MB; the limit is 1 MB per file."
+    assert not Document.objects.exists()
+
+
+def test_a_zip_with_a_traversal_name_is_refused_and_creates_nothing(
+    editors: Collection, tmp_path: Path
+) -> None:
+    import zipfile
+
+    archive = tmp_path / "evil.zip"
+    with zipfile.ZipFile(archive, "w") as zf:
+        zf.writestr("ok.txt", "fine")
+        zf.writestr("../../etc/cron.d/evil", "bad")
+
+    response = _upload(_client(_editor(editors)), editors, ("evil.zip", archive.read_bytes()))
+
+    assert response.status_code == 400
+    assert "points outside the archive" in response.json()["error"]["message"]
+    assert not Document.objects.exists()
+
+
+def test_readers_may_not_upload_and_strangers_do_not_see_the_collection(
+    editors: Collection,
+) -> None:
+    readers = GroupFactory.create(name="ops-readers")
+    editors.reader_groups.add(readers)
+    reader = UserFactory.create(username="reader", groups=[readers])
+    stranger = UserFactory.create(username="stranger")
+
+    as_reader = _upload(_client(reader), editors, ("a.txt", b"text"))
+    as_stranger = _upload(_client(stranger), editors, ("a.txt", b"text"))
+
+    assert as_reader.status_code == 403
+    assert as_stranger.status_code == 404
+    assert as_stranger.json() == {"error": {"code": "not_found", "message": "Not found."}}
+
+
+def test_documents_are_404_to_those_who_may_not_read_them_and_deletable_by_editors(
+    worker: EmbeddedWorker, editors: Collection
+) -> None:
+    editor_client = _client(_editor(editors))
+    document_id = _upload(editor_client, editors, ("a.txt", b"Delete me later."))
+    document_id = document_id.json()["results"][0]["id"]
+    _wait(editor_client, document_id)
+    stranger = _client(UserFactory.create(username="stranger"))
+
+    assert stranger.get(f"/api/v1/documents/{document_id}").status_code == 404
+    assert stranger.delete(f"/api/v1/documents/{document_id}").status_code == 404
+    assert stranger.get("/api/v1/documents/999999").status_code == 404
+
+    assert editor_client.delete(f"/api/v1/documents/{document_id}").status_code == 204
+    assert editor_client.get(f"/api/v1/documents/{document_id}").status_code == 404
+    assert vector_index().count(document_id=document_id) == 0
+    assert graph_store().count_chunks(document_id=document_id) == 0
+
+
+def test_staff_create_collections_and_plain_users_may_not(transactional_db: None) -> None:
+    staff = _client(UserFactory.create(username="admin", is_staff=True))
+    plain = _client(UserFactory.create(username="plain"))
+    body = {"name": "HR", "reader_groups": ["hr", "hr-leads"]}
+
+    created = staff.post("/api/v1/collections", body, format="json")
+    refused = plain.post("/api/v1/collections", {"name": "Mine"}, format="json")
+    duplicate = staff.post("/api/v1/collections", body, format="json")
+
+    assert created.status_code == 201
+    collection = Collection.objects.get(pk=created.json()["id"])
+    assert sorted(collection.reader_groups.values_list("name", flat=True)) == ["hr", "hr-leads"]
+    assert refused.status_code == 403
+    assert duplicate.status_code == 400
+
+
+def test_changing_readers_restamps_the_chunks(worker: EmbeddedWorker, editors: Collection) -> None:
+    from kb.access import access_scope
+    from kb.documents import collection_set_access
+
+    editor_client = _client(_editor(editors))
+    document_id = _upload(editor_client, editors, ("a.txt", b"Quarterly numbers.")).json()
+    document_id = document_id["results"][0]["id"]
+    _wait(editor_client, document_id)
+    newcomer = UserFactory.create(username="new", groups=[GroupFactory.create(name="finance")])
+
+    collection_set_access(collection=editors, reader_groups=["finance"])
+
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        hits = vector_index().query(scope=access_scope(newcomer), limit=10, dense=[1.0] * 384)
+        if hits:
+            break
+        time.sleep(0.2)
+    assert [h.payload["document_id"] for h in hits] == [document_id]

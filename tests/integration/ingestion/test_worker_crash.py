@@ -1,0 +1,123 @@
+"""A real worker process killed (SIGKILL) in the middle of a document: after a restart the
+document finishes with exactly the chunks a clean run makes, none duplicated."""
+
+from __future__ import annotations
+
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from ingestion.chunk import chunk_elements
+from ingestion.parse import parse_document
+from kb.stores.graph_embedded import EmbeddedGraphStore
+from kb.stores.qdrant_edge import QdrantEdgeIndex
+from tests import samples
+
+pytestmark = [pytest.mark.integration, pytest.mark.slow]
+ROOT = Path(__file__).resolve().parents[3]
+
+
+def _env(data_dir: Path) -> dict[str, str]:
+    keep = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith(("KB_", "DATABASE", "CELERY", "QDRANT", "NEO4J", "DJANGO"))
+    }
+    return {**keep, "KB_DATA_DIR": str(data_dir), "DJANGO_SETTINGS_MODULE": "kb.settings.base"}
+
+
+def _worker(env: dict[str, str]) -> subprocess.Popen[bytes]:
+    command = [
+        sys.executable,
+        "-m",
+        "celery",
+        "-A",
+        "kb",
+        "worker",
+        "-P",
+        "solo",
+        "-Q",
+        "ingest",
+        "--without-mingle",
+        "--without-gossip",
+        "--without-heartbeat",
+        "-l",
+        "warning",
+    ]
+    return subprocess.Popen(
+        command, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
+
+
+def _row(data_dir: Path) -> tuple[str, str, int, int]:
+    with sqlite3.connect(data_dir / "db.sqlite3") as db:
+        return db.execute(
+            "SELECT status, stage, progress, chunk_count FROM kb_document"
+        ).fetchone() or ("", "", 0, 0)
+
+
+def _wait_for(data_dir: Path, condition, timeout: float) -> tuple[str, str, int, int]:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        row = _row(data_dir)
+        if condition(row):
+            return row
+        time.sleep(0.1)
+    raise AssertionError(f"timed out; document is {_row(data_dir)}")
+
+
+def test_a_killed_worker_leaves_a_document_that_finishes_after_restart(tmp_path: Path) -> None:
+    data_dir = tmp_path / "data"
+    env = _env(data_dir)
+    paragraphs = [f"Paragraph {n}. " + samples.BACKUP_TEXT * 3 for n in range(300)]
+    source = samples.text(tmp_path / "manual.txt", "\n\n".join(paragraphs))
+    expected = len(chunk_elements(parse_document(source, filename="manual.txt").elements))
+    subprocess.run([sys.executable, "manage.py", "migrate", "-v0"], cwd=ROOT, env=env, check=True)
+    subprocess.run(
+        [
+            sys.executable,
+            "manage.py",
+            "kb_ingest",
+            str(source),
+            "--collection",
+            "C",
+            "--readers",
+            "ops",
+            "--no-wait",
+        ],
+        cwd=ROOT,
+        env=env,
+        check=True,
+        capture_output=True,
+    )
+
+    first = _worker(env)
+    _wait_for(data_dir, lambda r: r[1] == "embedding" and r[2] >= 30, timeout=180)
+    first.send_signal(signal.SIGKILL)
+    first.wait(timeout=30)
+    assert _row(data_dir)[0] == "processing"  # killed mid-document
+
+    second = _worker(env)
+    try:
+        status, _stage, _progress, chunks = _wait_for(
+            data_dir, lambda r: r[0] in {"indexed", "failed"}, timeout=300
+        )
+    finally:
+        second.terminate()
+        second.wait(timeout=60)
+
+    assert (status, chunks) == ("indexed", expected)
+    index = QdrantEdgeIndex(data_dir / "qdrant", dense_dim=384)
+    graph = EmbeddedGraphStore(data_dir / "graph")
+    try:
+        assert index.count() == expected
+        assert graph.count_chunks() == expected
+    finally:
+        index.close()
+        graph.close()
