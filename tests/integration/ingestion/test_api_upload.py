@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
@@ -53,7 +54,7 @@ def _upload(client: APIClient, collection: Collection, *files: tuple[str, bytes]
     )
 
 
-def _wait(client: APIClient, document_id: int, timeout: float = 120) -> dict:
+def _wait(client: APIClient, document_id: int, timeout: float = 120) -> dict[str, Any]:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         body = client.get(f"/api/v1/documents/{document_id}").json()
