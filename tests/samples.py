@@ -110,6 +110,18 @@ def xlsx(path: Path) -> Path:
     return path
 
 
+def pptx(path: Path) -> Path:
+    from pptx import Presentation
+
+    deck = Presentation()
+    for heading, bullet in [("Roadmap", "Ship the search page"), ("Risks", "Disk runs full")]:
+        slide = deck.slides.add_slide(deck.slide_layouts[1])
+        slide.shapes.title.text = heading
+        slide.placeholders[1].text = bullet
+    deck.save(str(path))
+    return path
+
+
 def csv_file(path: Path) -> Path:
     with path.open("w", newline="", encoding="utf-8") as handle:
         writer = csv.writer(handle)

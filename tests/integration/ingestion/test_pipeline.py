@@ -58,6 +58,7 @@ MAKERS = {
     ]),
     "docx": lambda d: samples.docx(d / "policy.docx"),
     "xlsx": lambda d: samples.xlsx(d / "servers.xlsx"),
+    "pptx": lambda d: samples.pptx(d / "plan.pptx"),
     "csv": lambda d: samples.csv_file(d / "people.csv"),
     "html": lambda d: samples.html(d / "mail.html"),
     "markdown": lambda d: samples.markdown(d / "deploy.md"),
@@ -70,7 +71,8 @@ MAKERS = {
         d / "zh.png", ["年度报告", "第三季度收入增长了百分之十二。"], font=CJK),
 }  # fmt: skip
 EXPECTED_TEXT = {
-    "pdf": "write-ahead log", "docx": "thirty days", "xlsx": "replica", "csv": "Борис",
+    "pdf": "write-ahead log", "docx": "thirty days", "xlsx": "replica", "pptx": "Disk runs full",
+    "csv": "Борис",
     "html": "SpamAssassin", "markdown": "nginx", "text": "base backup",
     "png-ocr": "twelve percent", "scanned-pdf-ru": "Выручка выросла", "png-ocr-zh": "收入增长",
 }  # fmt: skip
