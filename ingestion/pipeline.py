@@ -20,6 +20,7 @@ from typing import TypeVar
 
 from django.conf import settings
 from django.db import transaction
+from django.utils import timezone
 
 from ingestion import progress
 from ingestion.chunk import chunk_elements
@@ -217,7 +218,7 @@ def _fail(document: Document, reason: str) -> None:
     except StoreError:
         logger.exception("could not clean up document %s after failure", document.pk)
     Document.objects.filter(pk=document.pk, version=document.version).update(
-        status=DocumentStatus.FAILED, stage="failed", error=reason[:2000]
+        status=DocumentStatus.FAILED, stage="failed", error=reason[:2000], updated_at=timezone.now()
     )
 
 

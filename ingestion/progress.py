@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from django.utils import timezone
+
 from kb.models import Document, DocumentStatus
 
 # Where each stage starts, in percent; embedding takes most of the time on a CPU.
@@ -21,5 +23,5 @@ def report(document_id: int, stage: str, fraction: float = 0.0) -> None:
     end = min(following) if following else 99
     percent = int(start + (end - start) * max(0.0, min(1.0, fraction)))
     Document.objects.filter(pk=document_id).update(
-        status=DocumentStatus.PROCESSING, stage=stage, progress=percent
+        status=DocumentStatus.PROCESSING, stage=stage, progress=percent, updated_at=timezone.now()
     )

@@ -12,3 +12,4 @@ class KbConfig(AppConfig):
     def ready(self) -> None:
         # SQLite and the embedded stores need their folder before the first connection.
         Path(settings.KB_DATA_DIR).mkdir(parents=True, exist_ok=True)
+        Path(settings.STATIC_ROOT).mkdir(parents=True, exist_ok=True)  # whitenoise warns otherwise

@@ -18,7 +18,6 @@ if not env_str("KB_DATA_DIR"):
     if not env_str("CELERY_RESULT_BACKEND"):
         CELERY_RESULT_BACKEND = f"file://{KB_DATA_DIR / 'celery-results'}"
 
-STATIC_ROOT.mkdir(parents=True, exist_ok=True)  # whitenoise warns about a missing folder
 
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]  # fast, tests only
 STORAGES = {
