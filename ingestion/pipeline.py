@@ -27,12 +27,14 @@ from ingestion.chunk import chunk_elements
 from ingestion.parse import ParseError, parse_document
 from ingestion.types import Chunk
 from kb.access import document_acl
+from kb.llm.chat import LlmUnavailable
+from kb.llm.factory import chat_model
 from kb.models import Document, DocumentStatus
 from kb.stores.errors import StoreError
 from kb.stores.factory import graph_store, vector_index
 from kb.stores.types import ChunkPoint, GraphChunk
 from kb.text.embeddings import load_embedder
-from kb.text.entities import cooccurrence_relations, extract_entities
+from kb.text.llm_entities import LlmEntityExtractor, RuleEntityExtractor
 from kb.text.sparse import SparseEncoder
 
 logger = logging.getLogger(__name__)
@@ -69,10 +71,10 @@ def ingest_document(*, document_id: int, version: int, final_try: bool = False) 
         return _commit(document, prepared)
     except ParseError as exc:
         _fail(document, str(exc))
-    except StoreError as exc:
+    except (StoreError, LlmUnavailable) as exc:
         if not final_try:
             raise
-        _fail(document, f"The search index could not be reached: {exc}")
+        _fail(document, f"A service could not be reached: {exc}")
     except Exception as exc:  # a library crash on one file must not stop the worker
         logger.exception("ingestion of document %s failed", document_id)
         _fail(document, f"This file could not be processed ({type(exc).__name__}: {exc}).")
@@ -114,7 +116,7 @@ def _prepare(document: Document) -> Prepared:
     progress.report(document.pk, "graph")
     ids = version_chunk_ids(document.pk, document.version, len(chunks))
     points = _points(document, chunks, ids, dense, acl)
-    graph_chunks = [_graph_chunk(document, cid, c, acl) for cid, c in zip(ids, chunks, strict=True)]
+    graph_chunks = _graph_chunks(document, chunks, ids, acl)
     return Prepared(chunks, parsed.page_count, points, graph_chunks, acl)
 
 
@@ -162,16 +164,31 @@ def _points(
     ]
 
 
-def _graph_chunk(document: Document, cid: str, chunk: Chunk, acl: list[str]) -> GraphChunk:
-    entities = extract_entities(chunk.text)
-    return GraphChunk(
-        id=cid,
-        document_id=document.pk,
-        collection_id=document.collection_id,
-        acl=acl,
-        entities=entities,
-        relations=cooccurrence_relations(entities),
-    )
+def _graph_chunks(
+    document: Document, chunks: Sequence[Chunk], ids: Sequence[str], acl: list[str]
+) -> list[GraphChunk]:
+    extractor = entity_extractor()
+    graph_chunks = []
+    for done, (cid, chunk) in enumerate(zip(ids, chunks, strict=True), start=1):
+        found = extractor.extract(chunk.text)
+        graph_chunks.append(GraphChunk(
+            id=cid, document_id=document.pk, collection_id=document.collection_id, acl=acl,
+            entities=found.entities, relations=found.relations,
+        ))  # fmt: skip
+        if done % 16 == 0:
+            progress.report(document.pk, "graph", done / len(chunks))
+    return graph_chunks
+
+
+def entity_extractor() -> LlmEntityExtractor | RuleEntityExtractor:
+    if settings.KB_GRAPH_EXTRACTOR == "rules":
+        return RuleEntityExtractor()
+    model = chat_model()
+    if model is None:
+        raise RuntimeError(
+            "KB_GRAPH_EXTRACTOR=llm needs a model: set KB_LLM_MODEL_PATH or KB_LLM_BASE_URL."
+        )
+    return LlmEntityExtractor(model)
 
 
 def _write(prepared: Prepared) -> None:

@@ -17,11 +17,12 @@ from django.conf import settings
 
 from ingestion import pipeline
 from ingestion.recovery import requeue_unfinished
+from kb.llm.chat import LlmUnavailable
 from kb.stores.errors import StoreError
 
 RETRY_OPTIONS: dict[str, Any] = {
     "acks_late": True,
-    "autoretry_for": (StoreError,),
+    "autoretry_for": (StoreError, LlmUnavailable),
     "retry_backoff": 5,
     "retry_backoff_max": 300,
     "retry_jitter": True,

@@ -7,7 +7,7 @@ from pathlib import Path
 import dj_database_url
 import django_stubs_ext
 
-from kb.settings.env import env_bool, env_int, env_list, env_path, env_str
+from kb.settings.env import env_bool, env_choice, env_int, env_list, env_path, env_str
 
 django_stubs_ext.monkeypatch()  # lets admin.ModelAdmin[Model] etc. run, not only type-check
 
@@ -186,4 +186,8 @@ KB_MAX_ZIP_ENTRIES = env_int("KB_MAX_ZIP_ENTRIES", 5000)
 KB_MAX_ZIP_EXPANDED_MB = env_int("KB_MAX_ZIP_EXPANDED_MB", 2048)
 FILE_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
 KB_EMBED_BATCH = env_int("KB_EMBED_BATCH", 32)
+# Entities for the graph: "rules" (fast, no model) or "llm" (the configured model reads each chunk).
+KB_GRAPH_EXTRACTOR = env_choice("KB_GRAPH_EXTRACTOR", "rules", ("rules", "llm"))
 KB_OCR_LANGUAGES = env_str("KB_OCR_LANGUAGES", "chi_sim+eng+rus")
+# Where `manage.py kb_model` assembles GGUF files (and caches their part wheels).
+KB_MODELS_DIR = env_path("KB_MODELS_DIR", BASE_DIR / "models")

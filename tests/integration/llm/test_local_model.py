@@ -1,0 +1,91 @@
+"""The real small GGUF model (assembled from PyPI by `make model-test`) through llama-cpp."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from django.conf import settings
+
+from kb.llm.chat import LlamaCppChat, LlmUnavailable, OpenAICompatibleChat
+from kb.llm.gguf import MODELS, model_path
+from kb.text.llm_entities import LlmEntityExtractor
+
+pytestmark = [pytest.mark.integration, pytest.mark.slow]
+TEST_MODEL = MODELS["qwen2.5-coder-0.5b-instruct-q4_k_m"]
+
+
+@pytest.fixture(scope="module")
+def model() -> Iterator[LlamaCppChat]:
+    path = model_path(TEST_MODEL, Path(settings.KB_MODELS_DIR))
+    if not path.is_file():
+        pytest.fail(f"{path} is missing: run `make model-test` (make test does it)")
+    yield LlamaCppChat(path, n_ctx=2048, n_gpu_layers=0, name=TEST_MODEL.name)
+
+
+def test_the_system_message_reaches_the_model(model: LlamaCppChat) -> None:
+    reply = model.chat(
+        [
+            {
+                "role": "system",
+                "content": "Whatever you are asked, answer with the single word PINEAPPLE.",
+            },
+            {"role": "user", "content": "What is the capital of France?"},
+        ],
+        max_tokens=8,
+    )
+
+    assert "pineapple" in reply.lower()
+
+
+def test_the_model_extracts_entities_that_occur_in_the_passage(model: LlamaCppChat) -> None:
+    passage = (
+        "To back up PostgreSQL on Debian, run pg_dump every night. "
+        "The WAL archive keeps every change since the last base backup."
+    )
+
+    found = LlmEntityExtractor(model).extract(passage)
+
+    keys = {e.key for e in found.entities}
+    assert keys & {"postgresql", "pg_dump", "debian", "wal"}
+    assert all(e.name.casefold() in passage.casefold() for e in found.entities)
+
+
+def test_an_unreachable_model_server_is_reported_clearly() -> None:
+    chat = OpenAICompatibleChat("http://127.0.0.1:9/v1", model="m", timeout=2)
+
+    with pytest.raises(LlmUnavailable, match="did not answer"):
+        chat.chat([{"role": "user", "content": "hi"}], max_tokens=1)
+
+
+def test_the_pipeline_can_use_the_model_for_the_graph(
+    model: LlamaCppChat,
+    db: None,
+    settings,
+    tmp_path: Path,  # type: ignore[no-untyped-def]
+) -> None:
+    from ingestion.pipeline import ingest_document
+    from kb.documents import document_add
+    from kb.llm.factory import forget_chat_model
+    from kb.stores import factory
+    from kb.uploads import IncomingFile
+    from tests import samples
+    from tests.factories import CollectionFactory
+
+    settings.KB_DATA_DIR = tmp_path
+    settings.MEDIA_ROOT = tmp_path / "media"
+    settings.KB_GRAPH_EXTRACTOR = "llm"
+    settings.KB_LLM_MODEL_PATH = str(model_path(TEST_MODEL, Path(settings.KB_MODELS_DIR)))
+    factory.close_stores()
+    forget_chat_model()
+    try:
+        path = samples.text(tmp_path / "backup.txt", samples.BACKUP_TEXT)
+        document, _ = document_add(collection=CollectionFactory.create(),
+                                   incoming=IncomingFile("backup.txt", path))  # fmt: skip
+
+        assert ingest_document(document_id=document.pk, version=document.version) == "indexed"
+        assert factory.graph_store().count_entities() > 0
+    finally:
+        forget_chat_model()
+        factory.close_stores()
