@@ -38,31 +38,33 @@ MERGE (e:Entity {key: entity.key})
 ON CREATE SET e.name = entity.name, e.type = entity.type
 """
 
-MERGE_CHUNK = """
-MERGE (c:Chunk {id: $chunk_id})
-SET c.document_id = $document_id, c.collection_id = $collection_id, c.acl = $acl
+MERGE_CHUNKS = """
+UNWIND $chunks AS chunk
+MERGE (c:Chunk {id: chunk.id})
+SET c.document_id = chunk.document_id, c.collection_id = chunk.collection_id, c.acl = chunk.acl
 """
 
 MERGE_MENTIONS = """
-MATCH (c:Chunk {id: $chunk_id})
-UNWIND $keys AS entity_key
-MATCH (e:Entity {key: entity_key})
+UNWIND $mentions AS mention
+MATCH (c:Chunk {id: mention.chunk_id}), (e:Entity {key: mention.key})
 MERGE (c)-[:MENTIONS]->(e)
 """
 
-# The idempotence test sits inside SET (not in a WHERE before it) so that Neo4j takes the
-# relationship's write lock before reading the lists; chunk_ids is assigned last because the
-# other two items test it.
+# One row per edge per statement: Ladybug does not apply two rows updating the same edge in one
+# UNWIND one after the other, so support for an edge from several chunks goes in rounds
+# (`relation_rounds`). The idempotence test sits inside SET (not in a WHERE before it) so that
+# Neo4j takes the relationship's write lock before reading the lists; chunk_ids is assigned
+# last because the other two items test it.
 ADD_RELATION_SUPPORT = """
 UNWIND $relations AS rel
 MATCH (a:Entity {key: rel.source}), (b:Entity {key: rel.target})
 MERGE (a)-[r:RELATED]->(b)
 ON CREATE SET r.weight = 0.0, r.chunk_ids = [], r.chunk_weights = []
-SET r.chunk_weights = CASE WHEN $chunk_id IN r.chunk_ids THEN r.chunk_weights
+SET r.chunk_weights = CASE WHEN rel.chunk_id IN r.chunk_ids THEN r.chunk_weights
                            ELSE r.chunk_weights + [rel.weight] END,
-    r.weight = CASE WHEN $chunk_id IN r.chunk_ids THEN r.weight ELSE r.weight + rel.weight END,
-    r.chunk_ids = CASE WHEN $chunk_id IN r.chunk_ids THEN r.chunk_ids
-                       ELSE r.chunk_ids + [$chunk_id] END
+    r.weight = CASE WHEN rel.chunk_id IN r.chunk_ids THEN r.weight ELSE r.weight + rel.weight END,
+    r.chunk_ids = CASE WHEN rel.chunk_id IN r.chunk_ids THEN r.chunk_ids
+                       ELSE r.chunk_ids + [rel.chunk_id] END
 """
 
 DOCUMENT_CHUNK_IDS = """
@@ -123,28 +125,56 @@ class ChunkWrite:
     entities: list[dict[str, str]] = field(default_factory=list)
     relations: list[dict[str, Any]] = field(default_factory=list)
 
-    @property
-    def keys(self) -> list[str]:
-        return [entity["key"] for entity in self.entities]
 
-    def statements(self) -> list[tuple[str, dict[str, Any]]]:
-        """The statements that write this chunk, in order. A statement whose UNWIND list would
-        be empty is left out: Ladybug cannot bind the element type of an empty list."""
-        chunk: dict[str, Any] = {"chunk_id": self.chunk_id}
-        node = {
-            "document_id": self.document_id,
-            "collection_id": self.collection_id,
-            "acl": self.acl,
+def write_statements(chunks: Sequence[GraphChunk]) -> list[tuple[str, dict[str, Any]]]:
+    """A few UNWIND statements that write a whole batch of chunks, in order: entities, chunks,
+    mentions, then relation support in rounds. Empty lists are left out: Ladybug cannot bind
+    the element type of an empty list."""
+    writes = [chunk_write(chunk) for chunk in chunks]
+    entities: dict[str, dict[str, str]] = {}
+    for write in writes:  # the first chunk to name an entity wins, as if written one by one
+        for entity in write.entities:
+            entities.setdefault(entity["key"], entity)
+    nodes = {
+        w.chunk_id: {
+            "id": w.chunk_id,
+            "document_id": w.document_id,
+            "collection_id": w.collection_id,
+            "acl": w.acl,
         }
-        statements: list[tuple[str, dict[str, Any]]] = []
-        if self.entities:
-            statements.append((MERGE_ENTITIES, {"entities": self.entities}))
-        statements.append((MERGE_CHUNK, {**chunk, **node}))
-        if self.keys:
-            statements.append((MERGE_MENTIONS, {**chunk, "keys": self.keys}))
-        if self.relations:
-            statements.append((ADD_RELATION_SUPPORT, {**chunk, "relations": self.relations}))
-        return statements
+        for w in writes
+    }
+    mentions = list(
+        {
+            (w.chunk_id, e["key"]): {"chunk_id": w.chunk_id, "key": e["key"]}
+            for w in writes
+            for e in w.entities
+        }.values()
+    )
+    statements: list[tuple[str, dict[str, Any]]] = []
+    if entities:
+        statements.append((MERGE_ENTITIES, {"entities": list(entities.values())}))
+    if nodes:
+        statements.append((MERGE_CHUNKS, {"chunks": list(nodes.values())}))
+    if mentions:
+        statements.append((MERGE_MENTIONS, {"mentions": mentions}))
+    statements += [(ADD_RELATION_SUPPORT, {"relations": rows}) for rows in relation_rounds(writes)]
+    return statements
+
+
+def relation_rounds(writes: Sequence[ChunkWrite]) -> list[list[dict[str, Any]]]:
+    """Support rows grouped so that no edge appears twice in one round."""
+    rounds: list[list[dict[str, Any]]] = []
+    seen: dict[tuple[str, str], int] = {}
+    for write in writes:
+        for relation in write.relations:
+            edge = (relation["source"], relation["target"])
+            number = seen.get(edge, 0)
+            seen[edge] = number + 1
+            if number == len(rounds):
+                rounds.append([])
+            rounds[number].append({**relation, "chunk_id": write.chunk_id})
+    return rounds
 
 
 def chunk_write(chunk: GraphChunk) -> ChunkWrite:

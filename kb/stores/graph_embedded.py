@@ -26,10 +26,10 @@ from kb.stores.graph_cypher import (
     DELETE_ORPHAN_ENTITIES,
     DOCUMENT_CHUNK_IDS,
     SET_DOCUMENT_ACL,
-    chunk_write,
     neighbourhood_queries,
     path_row,
     stale_chunk_ids,
+    write_statements,
 )
 from kb.stores.graph_scoring import rank_paths
 from kb.stores.locking import FolderLock
@@ -92,9 +92,8 @@ class EmbeddedGraphStore:
 
     def upsert_chunks(self, chunks: Sequence[GraphChunk]) -> None:
         with self._mutex, self._transaction():
-            for chunk in chunks:
-                for statement, parameters in chunk_write(chunk).statements():
-                    self._run(statement, parameters)
+            for statement, parameters in write_statements(chunks):
+                self._run(statement, parameters)
 
     def neighbourhood(
         self, *, entity_keys: Sequence[str], scope: AccessScope, hops: int, limit: int

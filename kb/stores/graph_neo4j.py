@@ -25,10 +25,10 @@ from kb.stores.graph_cypher import (
     DELETE_ORPHAN_ENTITIES,
     DOCUMENT_CHUNK_IDS,
     SET_DOCUMENT_ACL,
-    chunk_write,
     neighbourhood_queries,
     path_row,
     stale_chunk_ids,
+    write_statements,
 )
 from kb.stores.graph_scoring import rank_paths
 from kb.stores.types import AccessScope, GraphChunk, GraphHit
@@ -78,7 +78,7 @@ class Neo4jGraphStore:
             raise
 
     def upsert_chunks(self, chunks: Sequence[GraphChunk]) -> None:
-        statements = [s for chunk in chunks for s in chunk_write(chunk).statements()]
+        statements = write_statements(chunks)
         if statements:
             self._write(lambda tx: _run_all(tx, statements))
 

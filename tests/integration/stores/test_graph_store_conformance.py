@@ -216,6 +216,24 @@ def test_relation_weight_grows_per_distinct_supporting_chunk(graph: GraphUnderTe
     assert hit.score == pytest.approx(path_score([3.0]))
 
 
+def test_one_batch_with_many_chunks_supporting_one_edge_adds_each_once(
+    graph: GraphUnderTest,
+) -> None:
+    # given: three chunks of one batch support a - b (one of them twice over), written together
+    batch = [
+        graph.chunk("ab1", mentions=["a", "b"], relations=[("a", "b", 1.0)]),
+        graph.chunk("ab2", mentions=["a", "b"], relations=[("b", "a", 2.0), ("a", "b", 5.0)]),
+        graph.chunk("ab3", mentions=["a", "b"], relations=[("a", "b", 4.0)]),
+        graph.chunk("only_b", mentions=["b"]),
+    ]
+    # when: written once, then the same batch again (a retried task)
+    graph.store.upsert_chunks(batch)
+    graph.store.upsert_chunks(batch)
+    # then: each chunk counted once, with the first weight it stated for the pair: 1 + 2 + 4
+    [hit] = [h for h in graph.hits("a", hops=1) if graph.short(h.chunk_id) == "only_b"]
+    assert hit.score == pytest.approx(path_score([7.0]))
+
+
 def test_count_chunks_by_document(graph: GraphUnderTest) -> None:
     # given
     graph.store.upsert_chunks(
