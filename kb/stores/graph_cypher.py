@@ -126,11 +126,12 @@ class ChunkWrite:
     relations: list[dict[str, Any]] = field(default_factory=list)
 
 
-def write_statements(chunks: Sequence[GraphChunk]) -> list[tuple[str, dict[str, Any]]]:
+def write_statements(
+    writes: Sequence[ChunkWrite], *, with_relations: bool = True
+) -> list[tuple[str, dict[str, Any]]]:
     """A few UNWIND statements that write a whole batch of chunks, in order: entities, chunks,
-    mentions, then relation support in rounds. Empty lists are left out: Ladybug cannot bind
-    the element type of an empty list."""
-    writes = [chunk_write(chunk) for chunk in chunks]
+    mentions, then (unless the adapter does it itself) relation support in rounds. Empty lists
+    are left out: Ladybug cannot bind the element type of an empty list."""
     entities: dict[str, dict[str, str]] = {}
     for write in writes:  # the first chunk to name an entity wins, as if written one by one
         for entity in write.entities:
@@ -158,7 +159,9 @@ def write_statements(chunks: Sequence[GraphChunk]) -> list[tuple[str, dict[str, 
         statements.append((MERGE_CHUNKS, {"chunks": list(nodes.values())}))
     if mentions:
         statements.append((MERGE_MENTIONS, {"mentions": mentions}))
-    statements += [(ADD_RELATION_SUPPORT, {"relations": rows}) for rows in relation_rounds(writes)]
+    if with_relations:
+        rounds = relation_rounds(writes)
+        statements += [(ADD_RELATION_SUPPORT, {"relations": rows}) for rows in rounds]
     return statements
 
 

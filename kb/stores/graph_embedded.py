@@ -26,6 +26,8 @@ from kb.stores.graph_cypher import (
     DELETE_ORPHAN_ENTITIES,
     DOCUMENT_CHUNK_IDS,
     SET_DOCUMENT_ACL,
+    ChunkWrite,
+    chunk_write,
     neighbourhood_queries,
     path_row,
     stale_chunk_ids,
@@ -54,6 +56,19 @@ UNWIND $chunk_ids AS chunk_id
 MATCH (:Chunk {id: chunk_id})-[:MENTIONS]->(a:Entity)-[r:RELATED]->(b:Entity)
 WHERE chunk_id IN r.chunk_ids
 RETURN DISTINCT a.key, b.key, r.chunk_ids, r.chunk_weights
+"""
+
+EDGE_SUPPORT = """
+UNWIND $edges AS edge
+MATCH (:Entity {key: edge.source})-[r:RELATED]->(:Entity {key: edge.target})
+RETURN edge.source, edge.target, r.chunk_ids, r.chunk_weights
+"""
+
+CREATE_EDGES = """
+UNWIND $edges AS edge
+MATCH (a:Entity {key: edge.source}), (b:Entity {key: edge.target})
+CREATE (a)-[:RELATED {weight: edge.weight, chunk_ids: edge.chunk_ids,
+                      chunk_weights: edge.chunk_weights}]->(b)
 """
 
 UPDATE_EDGE_SUPPORT = """
@@ -92,8 +107,28 @@ class EmbeddedGraphStore:
 
     def upsert_chunks(self, chunks: Sequence[GraphChunk]) -> None:
         with self._mutex, self._transaction():
-            for statement, parameters in write_statements(chunks):
+            writes = [chunk_write(chunk) for chunk in chunks]
+            for statement, parameters in write_statements(writes, with_relations=False):
                 self._run(statement, parameters)
+            self._add_relation_support(writes)
+
+    def _add_relation_support(self, writes: Sequence[ChunkWrite]) -> None:
+        """Read the batch's edges once, merge support in Python, write each edge once: per-row
+        list updates in Cypher cost ~0.1 s a round here. Safe because this process is the only
+        writer and the caller holds the mutex and a transaction."""
+        batch = batch_support(writes)
+        if not batch:
+            return
+        edges = [{"source": s, "target": t} for s, t in batch]
+        existing = {(str(r[0]), str(r[1])): (list(r[2]), list(r[3]))
+                    for r in self._run(EDGE_SUPPORT, {"edges": edges})}  # fmt: skip
+        rows = merged_support(batch, existing)
+        known = [r for r in rows if (r["source"], r["target"]) in existing]
+        new = [r for r in rows if (r["source"], r["target"]) not in existing]
+        if known:
+            self._run(UPDATE_EDGE_SUPPORT, {"edges": known})
+        if new:  # CREATE, not MERGE: the read above proved they do not exist
+            self._run(CREATE_EDGES, {"edges": new})
 
     def neighbourhood(
         self, *, entity_keys: Sequence[str], scope: AccessScope, hops: int, limit: int
@@ -205,3 +240,33 @@ def remaining_support(
         else:
             removals[(pair["source"], pair["target"])] = pair
     return list(updates.values()), list(removals.values())
+
+
+Support = dict[tuple[str, str], list[tuple[str, float]]]
+
+
+def batch_support(writes: Sequence[ChunkWrite]) -> Support:
+    """Per edge, the (chunk id, weight) pairs this batch adds, in chunk order."""
+    support: Support = {}
+    for write in writes:
+        for relation in write.relations:
+            edge = (relation["source"], relation["target"])
+            support.setdefault(edge, []).append((write.chunk_id, float(relation["weight"])))
+    return support
+
+
+def merged_support(
+    batch: Support, existing: dict[tuple[str, str], tuple[list[Any], list[Any]]]
+) -> list[dict[str, Any]]:
+    """Existing support plus the batch's, each chunk counted once (a retried batch adds none)."""
+    rows = []
+    for (source, target), added in batch.items():
+        ids, weights = existing.get((source, target), ([], []))
+        ids, weights = [str(i) for i in ids], [float(w) for w in weights]
+        for chunk_id, weight in added:
+            if chunk_id not in ids:
+                ids.append(chunk_id)
+                weights.append(weight)
+        rows.append({"source": source, "target": target, "chunk_ids": ids,
+                     "chunk_weights": weights, "weight": sum(weights)})  # fmt: skip
+    return rows

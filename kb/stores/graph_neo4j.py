@@ -25,6 +25,7 @@ from kb.stores.graph_cypher import (
     DELETE_ORPHAN_ENTITIES,
     DOCUMENT_CHUNK_IDS,
     SET_DOCUMENT_ACL,
+    chunk_write,
     neighbourhood_queries,
     path_row,
     stale_chunk_ids,
@@ -78,7 +79,7 @@ class Neo4jGraphStore:
             raise
 
     def upsert_chunks(self, chunks: Sequence[GraphChunk]) -> None:
-        statements = write_statements(chunks)
+        statements = write_statements([chunk_write(chunk) for chunk in chunks])
         if statements:
             self._write(lambda tx: _run_all(tx, statements))
 
