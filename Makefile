@@ -11,8 +11,12 @@ TORCH_SPEC ?= torch==2.13.0
 SYSTEM_PACKAGES ?= libmagic1 poppler-utils tesseract-ocr tesseract-ocr-eng tesseract-ocr-rus \
 	tesseract-ocr-chi-sim libreoffice-writer-nogui fonts-dejavu-core fonts-wqy-microhei
 # llama-cpp-python compiles llama.cpp (minutes on 2 cores): built once into this cache.
+# Portable AVX2 build: a native build picks up AMX on some Xeons, where llama.cpp's AMX matmul
+# segfaults, and a cached wheel must not depend on the CPU it was built on.
 LLAMA_SPEC := llama-cpp-python==0.3.36
-WHEEL_CACHE ?= $(HOME)/.cache/quarry/wheels
+LLAMA_CMAKE_ARGS := -DGGML_NATIVE=OFF -DGGML_AVX=ON -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON \
+	-DGGML_AMX_TILE=OFF -DGGML_AMX_INT8=OFF -DGGML_AVX512=OFF
+WHEEL_CACHE ?= $(HOME)/.cache/quarry/wheels/avx2
 TEST_MODEL := qwen2.5-coder-0.5b-instruct-q4_k_m
 SERVICES_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/quarry
 SERVICES_REDIS_URL ?= redis://127.0.0.1:6379/15
@@ -47,7 +51,8 @@ $(STAMP): pyproject.toml kb/deploy/requirements-nodeps.txt
 	@mkdir -p $(WHEEL_CACHE)
 	@ls $(WHEEL_CACHE)/llama_cpp_python-0.3.36-*.whl >/dev/null 2>&1 || { \
 		echo "Building $(LLAMA_SPEC) once (several minutes; cached in $(WHEEL_CACHE))"; \
-		$(PIP) wheel -q --no-deps "$(LLAMA_SPEC)" -w $(WHEEL_CACHE); }
+		CMAKE_ARGS="$(LLAMA_CMAKE_ARGS)" $(PIP) wheel -q --no-deps --no-cache-dir "$(LLAMA_SPEC)" \
+			-w $(WHEEL_CACHE); }
 	$(PIP) install -q --find-links $(WHEEL_CACHE) "$(TORCH_SPEC)" -e '.[dev]'
 	$(PIP) install -q --no-deps --require-hashes -r kb/deploy/requirements-nodeps.txt
 	@touch $@
@@ -80,3 +85,21 @@ lint: install
 
 clean-data:
 	rm -rf var
+
+# Ingestion benchmark: our pipeline vs raw encode vs llama-index defaults on Debian's HTML docs;
+# JSON in bench/results/ (README, "Performance"). `make bench BENCH_ARGS="--files 10"` or --full.
+BENCH_PACKAGES ?= debian-handbook postgresql-doc-15
+BENCH_ARGS ?=
+.PHONY: bench
+bench: install
+	@missing=""; for p in $(BENCH_PACKAGES); do dpkg -s "$$p" >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ]; then \
+		echo "Installing Debian packages:$$missing"; \
+		SUDO=$$([ "$$(id -u)" = 0 ] || echo sudo); \
+		$$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq \
+			--no-install-recommends $$missing; \
+	fi
+	@$(PY) -c 'import llama_index.embeddings.huggingface, llama_index.vector_stores.qdrant' \
+		2>/dev/null || $(PIP) install -q $(if $(WHEEL_CACHE),--find-links $(WHEEL_CACHE)) \
+		"$(TORCH_SPEC)" -e '.[bench]'
+	$(PY) -m bench ingest $(BENCH_ARGS)

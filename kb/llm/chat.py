@@ -7,6 +7,8 @@ system message is known to reach the model.
 
 from __future__ import annotations
 
+import contextlib
+import io
 import json
 import threading
 import urllib.error
@@ -49,19 +51,31 @@ class LlamaCppChat:
             )
         self.name = name or model_path.stem
         self._lock = threading.Lock()
-        self._llama = Llama(model_path=str(model_path), n_ctx=n_ctx, n_gpu_layers=n_gpu_layers,
-                            chat_format=chat_format, verbose=False)  # fmt: skip
+        self._llama = _load_quietly(Llama, model_path, n_ctx, n_gpu_layers, chat_format)
 
     def chat(
         self, messages: Sequence[Message], *, max_tokens: int, temperature: float = 0.0
     ) -> str:
         with self._lock:
             reply: Any = self._llama.create_chat_completion(
-                messages=list(messages),  # type: ignore[arg-type]
+                messages=list(messages),
                 max_tokens=max_tokens,
                 temperature=temperature,
             )
         return str(reply["choices"][0]["message"]["content"] or "")
+
+
+def _load_quietly(llama: Any, path: Path, n_ctx: int, n_gpu_layers: int, chat_format: str) -> Any:
+    """llama-cpp-python's `verbose=False` swaps file descriptors and crashes this build
+    (SIGSEGV); load verbosely with Python's streams captured, then silence its logger."""
+    from llama_cpp import _logger
+
+    with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
+        model = llama(model_path=str(path), n_ctx=n_ctx, n_gpu_layers=n_gpu_layers,
+                      chat_format=chat_format, verbose=True)  # fmt: skip
+    _logger.set_verbose(False)
+    model.verbose = False
+    return model
 
 
 class OpenAICompatibleChat:

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from django.conf import settings
 
-from kb.llm.chat import LlamaCppChat, LlmUnavailable, OpenAICompatibleChat
+from kb.llm.chat import LlamaCppChat, LlmUnavailable, Message, OpenAICompatibleChat
 from kb.llm.gguf import MODELS, model_path
 from kb.text.llm_entities import LlmEntityExtractor
 
@@ -25,18 +25,19 @@ def model() -> Iterator[LlamaCppChat]:
 
 
 def test_the_system_message_reaches_the_model(model: LlamaCppChat) -> None:
-    reply = model.chat(
-        [
-            {
-                "role": "system",
-                "content": "Whatever you are asked, answer with the single word PINEAPPLE.",
-            },
-            {"role": "user", "content": "What is the capital of France?"},
-        ],
-        max_tokens=8,
-    )
+    """Some chat templates drop system messages; a fact only the system message holds must
+    come back, and must not without it (the control)."""
+    question: Message = {
+        "role": "user",
+        "content": "What is the secret code word? Reply with the code word only.",
+    }
+    system: Message = {"role": "system", "content": "The secret code word is MARMALADE-7."}
 
-    assert "pineapple" in reply.lower()
+    with_system = model.chat([system, question], max_tokens=12)
+    without = model.chat([question], max_tokens=12)
+
+    assert "MARMALADE-7" in with_system
+    assert "MARMALADE" not in without
 
 
 def test_the_model_extracts_entities_that_occur_in_the_passage(model: LlamaCppChat) -> None:
@@ -63,7 +64,7 @@ def test_the_pipeline_can_use_the_model_for_the_graph(
     model: LlamaCppChat,
     db: None,
     settings,
-    tmp_path: Path,  # type: ignore[no-untyped-def]
+    tmp_path: Path,
 ) -> None:
     from ingestion.pipeline import ingest_document
     from kb.documents import document_add
