@@ -13,6 +13,7 @@ from __future__ import annotations
 import logging
 import uuid
 from collections.abc import Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from itertools import islice
 from pathlib import Path
@@ -52,11 +53,11 @@ def version_chunk_ids(document_id: int, version: int, count: int) -> list[str]:
 
 
 @dataclass(frozen=True)
-class Prepared:
-    chunks: list[Chunk]
+class Written:
+    """What one attempt wrote: the new version's chunk ids and what the commit records."""
+
+    chunk_ids: list[str]
     page_count: int
-    points: list[ChunkPoint]
-    graph_chunks: list[GraphChunk]
     acl: list[str]
 
 
@@ -66,9 +67,7 @@ def ingest_document(*, document_id: int, version: int, final_try: bool = False) 
     if document is None:
         return "skipped"
     try:
-        prepared = _prepare(document)
-        _write(prepared)
-        return _commit(document, prepared)
+        return _commit(document, _index(document))
     except ParseError as exc:
         _fail(document, str(exc))
     except (StoreError, LlmUnavailable) as exc:
@@ -100,7 +99,9 @@ def _current(document_id: int, version: int) -> Document | None:
     return document
 
 
-def _prepare(document: Document) -> Prepared:
+def _index(document: Document) -> Written:
+    """Parse and chunk, then embed in this thread while a second thread extracts entities and
+    writes the graph: torch releases the GIL, so graph work hides behind embedding."""
     progress.report(document.pk, "parsing")
     parsed = parse_document(
         Path(document.file.path),
@@ -112,12 +113,15 @@ def _prepare(document: Document) -> Prepared:
     if not chunks:
         raise ParseError("The file contains no text that could be indexed.")
     acl = document_acl(document)
-    dense = _embed(document.pk, [c.text for c in chunks])
-    progress.report(document.pk, "graph")
     ids = version_chunk_ids(document.pk, document.version, len(chunks))
-    points = _points(document, chunks, ids, dense, acl)
-    graph_chunks = _graph_chunks(document, chunks, ids, acl)
-    return Prepared(chunks, parsed.page_count, points, graph_chunks, acl)
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="graph-writer") as pool:
+        graph_written = pool.submit(_write_graph, document, chunks, ids, acl)
+        dense = _embed(document.pk, [c.text for c in chunks])
+        progress.report(document.pk, "writing")
+        _write_vectors(_points(document, chunks, ids, dense, acl))
+        progress.report(document.pk, "graph")
+        graph_written.result()  # re-raises what failed in the graph thread
+    return Written(chunk_ids=ids, page_count=parsed.page_count, acl=acl)
 
 
 def _embed(document_id: int, texts: list[str]) -> list[list[float]]:
@@ -164,19 +168,26 @@ def _points(
     ]
 
 
+def _write_graph(
+    document: Document, chunks: Sequence[Chunk], ids: Sequence[str], acl: list[str]
+) -> None:
+    """Runs in the graph-writer thread: no database access here (no progress reports)."""
+    graph = graph_store()
+    for batch in _batched(_graph_chunks(document, chunks, ids, acl), WRITE_BATCH):
+        graph.upsert_chunks(batch)
+
+
 def _graph_chunks(
     document: Document, chunks: Sequence[Chunk], ids: Sequence[str], acl: list[str]
 ) -> list[GraphChunk]:
     extractor = entity_extractor()
     graph_chunks = []
-    for done, (cid, chunk) in enumerate(zip(ids, chunks, strict=True), start=1):
+    for cid, chunk in zip(ids, chunks, strict=True):
         found = extractor.extract(chunk.text)
         graph_chunks.append(GraphChunk(
             id=cid, document_id=document.pk, collection_id=document.collection_id, acl=acl,
             entities=found.entities, relations=found.relations,
         ))  # fmt: skip
-        if done % 16 == 0:
-            progress.report(document.pk, "graph", done / len(chunks))
     return graph_chunks
 
 
@@ -191,18 +202,13 @@ def entity_extractor() -> LlmEntityExtractor | RuleEntityExtractor:
     return LlmEntityExtractor(model)
 
 
-def _write(prepared: Prepared) -> None:
-    document_id = prepared.graph_chunks[0].document_id
-    progress.report(document_id, "writing")
+def _write_vectors(points: Sequence[ChunkPoint]) -> None:
     index = vector_index()
-    for batch in _batched(prepared.points, WRITE_BATCH):
+    for batch in _batched(points, WRITE_BATCH):
         index.upsert(batch)
-    graph = graph_store()
-    for graph_batch in _batched(prepared.graph_chunks, WRITE_BATCH):
-        graph.upsert_chunks(graph_batch)
 
 
-def _commit(document: Document, prepared: Prepared) -> str:
+def _commit(document: Document, written: Written) -> str:
     """Make the new version the searchable one, then drop the previous version's chunks."""
     with transaction.atomic():
         row = Document.objects.select_for_update().filter(pk=document.pk).first()
@@ -216,13 +222,12 @@ def _commit(document: Document, prepared: Prepared) -> str:
         row.progress = 100
         row.error = ""
         row.indexed_version = row.version
-        row.chunk_count = len(prepared.chunks)
-        row.page_count = prepared.page_count
+        row.chunk_count = len(written.chunk_ids)
+        row.page_count = written.page_count
         row.save()
-    keep = [p.id for p in prepared.points]
     vector_index().delete_points(document_id=row.pk, keep_version=row.version)
-    graph_store().delete_stale_chunks(document_id=row.pk, keep_chunk_ids=keep)
-    if document_acl(row) != prepared.acl:  # readers changed while we were writing
+    graph_store().delete_stale_chunks(document_id=row.pk, keep_chunk_ids=written.chunk_ids)
+    if document_acl(row) != written.acl:  # readers changed while we were writing
         restamp_document(document_id=row.pk)
     return "indexed"
 

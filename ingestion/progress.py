@@ -11,8 +11,8 @@ STAGE_START = {
     "parsing": 5,
     "chunking": 20,
     "embedding": 25,
-    "graph": 80,
-    "writing": 90,
+    "writing": 80,
+    "graph": 90,
 }
 
 

@@ -97,6 +97,42 @@ def docx(path: Path) -> Path:
     return path
 
 
+def doc(path: Path) -> Path:
+    """Legacy Word: the .docx sample converted by LibreOffice (also what parses .doc)."""
+    import subprocess
+
+    source = docx(path.with_suffix(".docx"))
+    subprocess.run(
+        [
+            "/usr/bin/soffice",
+            "--headless",
+            "--convert-to",
+            "doc",
+            "--outdir",
+            str(path.parent),
+            str(source),
+        ],
+        check=True,
+        capture_output=True,
+        timeout=120,
+    )
+    source.unlink()
+    return path.with_suffix(".doc")
+
+
+def epub(path: Path) -> Path:
+    import pypandoc
+
+    pypandoc.convert_text(
+        "# Chapter One\n\nThe lighthouse keeper logs every ship that passes.\n",
+        "epub",
+        format="md",
+        outputfile=str(path),
+        extra_args=["--metadata", "title=Log"],
+    )
+    return path
+
+
 def xlsx(path: Path) -> Path:
     from openpyxl import Workbook
 

@@ -57,6 +57,8 @@ MAKERS = {
         ("Backup", samples.BACKUP_TEXT * 10),
     ]),
     "docx": lambda d: samples.docx(d / "policy.docx"),
+    "doc": lambda d: samples.doc(d / "policy.doc"),
+    "epub": lambda d: samples.epub(d / "log.epub"),
     "xlsx": lambda d: samples.xlsx(d / "servers.xlsx"),
     "pptx": lambda d: samples.pptx(d / "plan.pptx"),
     "csv": lambda d: samples.csv_file(d / "people.csv"),
@@ -71,8 +73,8 @@ MAKERS = {
         d / "zh.png", ["年度报告", "第三季度收入增长了百分之十二。"], font=CJK),
 }  # fmt: skip
 EXPECTED_TEXT = {
-    "pdf": "write-ahead log", "docx": "thirty days", "xlsx": "replica", "pptx": "Disk runs full",
-    "csv": "Борис",
+    "pdf": "write-ahead log", "docx": "thirty days", "doc": "thirty days",
+    "epub": "lighthouse keeper", "xlsx": "replica", "pptx": "Disk runs full", "csv": "Борис",
     "html": "SpamAssassin", "markdown": "nginx", "text": "base backup",
     "png-ocr": "twelve percent", "scanned-pdf-ru": "Выручка выросла", "png-ocr-zh": "收入增长",
 }  # fmt: skip
