@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from kb.stores.graph_scoring import PathRow
-from kb.stores.types import GraphChunk
+from kb.stores.types import AccessScope, GraphChunk
 
 AclPredicate = Callable[[str], str]
 """Given a Chunk variable name, the engine's Cypher for "its acl shares an element with $acl"."""
@@ -206,6 +206,14 @@ def chunk_write(chunk: GraphChunk) -> ChunkWrite:
         entities=list(entities.values()),
         relations=list(relations.values()),
     )
+
+
+def neighbourhood_parameters(entity_keys: Sequence[str], scope: AccessScope) -> dict[str, Any]:
+    return {
+        "keys": list(dict.fromkeys(entity_keys)),
+        "collection_ids": [int(c) for c in scope.collection_ids],
+        "acl": [str(entry) for entry in scope.acl],
+    }
 
 
 def neighbourhood_queries(acl: AclPredicate, hops: int) -> list[str]:

@@ -28,6 +28,7 @@ from kb.stores.graph_cypher import (
     SET_DOCUMENT_ACL,
     ChunkWrite,
     chunk_write,
+    neighbourhood_parameters,
     neighbourhood_queries,
     path_row,
     stale_chunk_ids,
@@ -136,11 +137,7 @@ class EmbeddedGraphStore:
         queries = neighbourhood_queries(acl_shares, hops)
         if scope.is_empty or not entity_keys or limit <= 0:
             return []
-        parameters = {
-            "keys": list(dict.fromkeys(entity_keys)),
-            "collection_ids": [int(c) for c in scope.collection_ids],
-            "acl": [str(entry) for entry in scope.acl],
-        }
+        parameters = neighbourhood_parameters(entity_keys, scope)
         with self._mutex:
             records = [record for query in queries for record in self._run(query, parameters)]
         rows = [path_row(record) for record in records]

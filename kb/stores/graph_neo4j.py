@@ -26,6 +26,7 @@ from kb.stores.graph_cypher import (
     DOCUMENT_CHUNK_IDS,
     SET_DOCUMENT_ACL,
     chunk_write,
+    neighbourhood_parameters,
     neighbourhood_queries,
     path_row,
     stale_chunk_ids,
@@ -89,11 +90,7 @@ class Neo4jGraphStore:
         queries = neighbourhood_queries(acl_shares, hops)
         if scope.is_empty or not entity_keys or limit <= 0:
             return []
-        parameters = {
-            "keys": list(dict.fromkeys(entity_keys)),
-            "collection_ids": [int(c) for c in scope.collection_ids],
-            "acl": [str(entry) for entry in scope.acl],
-        }
+        parameters = neighbourhood_parameters(entity_keys, scope)
         rows = [path_row(record) for query in queries for record in self._read(query, parameters)]
         return rank_paths(rows, limit=limit)
 
