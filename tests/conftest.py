@@ -1,10 +1,27 @@
 from __future__ import annotations
 
-import pytest
+from collections.abc import Iterator
+from pathlib import Path
 
+import pytest
+from pytest_django.fixtures import Settings
+
+from kb.stores import factory
 from tests.personas import World, build_world
 
 
 @pytest.fixture
 def world(db: None) -> World:
     return build_world()
+
+
+@pytest.fixture
+def stores(settings: Settings, tmp_path: Path) -> Iterator[Path]:
+    """Fresh embedded stores and media folder for one test."""
+    settings.KB_DATA_DIR = tmp_path
+    settings.MEDIA_ROOT = tmp_path / "media"
+    settings.QDRANT_URL = ""
+    settings.NEO4J_URI = ""
+    factory.close_stores()
+    yield tmp_path
+    factory.close_stores()

@@ -1,0 +1,102 @@
+"""Each retrieval path on really ingested documents: relevant first, never outside the scope;
+the database post-check drops what a stale store stamp would let through."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from django.conf import settings
+
+from ingestion.pipeline import ingest_document
+from kb.access import access_scope
+from kb.documents import document_add
+from kb.models import Document
+from kb.stores.factory import graph_store, vector_index
+from kb.text.embeddings import load_embedder
+from kb.uploads import IncomingFile
+from retrieval.fusion import rrf_fuse
+from retrieval.postcheck import readable_only
+from retrieval.searchers import DenseSearcher, GraphSearcher, SparseSearcher
+from tests import samples
+from tests.factories import CollectionFactory, GroupFactory, UserFactory
+
+pytestmark = [pytest.mark.integration, pytest.mark.slow]
+
+DOCS = {
+    "backup": ("ops", "To restore PostgreSQL, stop the server, copy the base backup and replay "
+               "the WAL (write-ahead log) archived since that backup."),
+    "mail": ("ops", "Postfix delivers the company's mail. SpamAssassin scores each message."),
+    "salaries": ("hr", "Salary bands for 2026 are reviewed by the HR committee in March. "
+                 "PostgreSQL stores the payroll tables."),
+}  # fmt: skip
+
+
+@pytest.fixture
+def corpus(db: None, stores: Path, tmp_path: Path) -> dict[str, Document]:
+    groups = {name: GroupFactory.create(name=name) for name in ("ops", "hr")}
+    collections = {
+        name: CollectionFactory.create(name=name, reader_groups=[group])
+        for name, group in groups.items()
+    }
+    documents = {}
+    for title, (collection, text) in DOCS.items():
+        path = samples.text(tmp_path / f"{title}.txt", text)
+        document, _ = document_add(
+            collection=collections[collection], incoming=IncomingFile(f"{title}.txt", path)
+        )
+        assert ingest_document(document_id=document.pk, version=document.version) == "indexed"
+        documents[title] = document
+    return documents
+
+
+def _searchers() -> list[DenseSearcher | SparseSearcher | GraphSearcher]:
+    index = vector_index()
+    return [
+        DenseSearcher(index, load_embedder(settings.KB_EMBED_MODEL)),
+        SparseSearcher(index),
+        GraphSearcher(graph_store()),
+    ]
+
+
+@pytest.mark.parametrize("path", ["dense", "sparse", "graph"])
+def test_each_path_finds_the_relevant_document_first(
+    corpus: dict[str, Document], path: str
+) -> None:
+    operator = UserFactory.create(
+        username="op", groups=[corpus["backup"].collection.reader_groups.get()]
+    )
+    searcher = next(s for s in _searchers() if s.name == path)
+
+    found = searcher.search("How do I replay the WAL after restoring a PostgreSQL backup?",
+                            scope=access_scope(operator), limit=5)  # fmt: skip
+
+    assert found and found[0].document_id == corpus["backup"].pk
+
+
+@pytest.mark.parametrize("path", ["dense", "sparse", "graph"])
+def test_no_path_returns_chunks_outside_the_scope(corpus: dict[str, Document], path: str) -> None:
+    operator = UserFactory.create(
+        username="op", groups=[corpus["backup"].collection.reader_groups.get()]
+    )
+    searcher = next(s for s in _searchers() if s.name == path)
+
+    found = searcher.search(
+        "PostgreSQL payroll salary bands", scope=access_scope(operator), limit=50
+    )
+
+    assert corpus["salaries"].pk not in {c.document_id for c in found}
+
+
+def test_fused_results_pass_the_database_post_check(corpus: dict[str, Document]) -> None:
+    hr_group = corpus["salaries"].collection.reader_groups.get()
+    reader = UserFactory.create(username="hr-reader", groups=[hr_group])
+    question = "Who reviews the salary bands?"
+    scope = access_scope(reader)  # taken before the change: the stores still say "readable"
+    paths = {s.name: s.search(question, scope=scope, limit=10) for s in _searchers()}
+    fused = rrf_fuse(paths)
+    assert corpus["salaries"].pk in {f.document_id for f in fused}
+
+    corpus["salaries"].reader_groups.set([GroupFactory.create(name="hr-leads")])  # not restamped
+
+    assert corpus["salaries"].pk not in {f.document_id for f in readable_only(reader, fused)}

@@ -1,0 +1,55 @@
+"""Reciprocal rank fusion: agreement between paths wins, weights tilt, order is stable."""
+
+from __future__ import annotations
+
+import pytest
+
+from retrieval.fusion import RRF_K, rrf_fuse
+from retrieval.types import Candidate
+
+pytestmark = pytest.mark.unit
+
+
+def _path(*chunk_ids: str, payload: bool = True) -> list[Candidate]:
+    return [
+        Candidate(cid, document_id=1, score=1.0 / n, payload={"text": cid} if payload else {})
+        for n, cid in enumerate(chunk_ids, start=1)
+    ]
+
+
+def test_a_chunk_found_by_two_paths_outranks_a_single_top_hit() -> None:
+    fused = rrf_fuse({"dense": _path("top-dense", "both"), "sparse": _path("top-sparse", "both")})
+
+    assert fused[0].chunk_id == "both"
+    assert fused[0].ranks == {"dense": 2, "sparse": 2}
+    assert fused[0].score == pytest.approx(2 / (RRF_K + 2))
+
+
+def test_weights_tilt_the_order_between_paths() -> None:
+    paths = {"dense": _path("d"), "sparse": _path("s")}
+
+    assert rrf_fuse(paths, weights={"dense": 2.0})[0].chunk_id == "d"
+    assert rrf_fuse(paths, weights={"sparse": 2.0})[0].chunk_id == "s"
+
+
+def test_duplicates_within_a_path_count_once_at_their_best_rank() -> None:
+    fused = rrf_fuse({"dense": _path("a", "b", "a")})
+
+    assert [f.chunk_id for f in fused] == ["a", "b"]
+    assert fused[0].ranks == {"dense": 1}
+
+
+def test_the_text_payload_is_kept_when_the_graph_found_the_chunk_first() -> None:
+    fused = rrf_fuse({"graph": _path("c", payload=False), "dense": _path("c")})
+
+    assert fused[0].payload == {"text": "c"}
+
+
+def test_ties_are_broken_by_chunk_id_and_limit_applies() -> None:
+    fused = rrf_fuse({"dense": _path("b"), "sparse": _path("a")}, limit=1)
+
+    assert [f.chunk_id for f in fused] == ["a"]
+
+
+def test_no_paths_no_results() -> None:
+    assert rrf_fuse({}) == [] and rrf_fuse({"dense": []}) == []
