@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import TypeVar
 
 from django.conf import settings
-from django.db import transaction
+from django.db import OperationalError, transaction
 from django.utils import timezone
 
 from ingestion import progress
@@ -70,7 +70,7 @@ def ingest_document(*, document_id: int, version: int, final_try: bool = False) 
         return _commit(document, _index(document))
     except ParseError as exc:
         _fail(document, str(exc))
-    except (StoreError, LlmUnavailable) as exc:
+    except (StoreError, LlmUnavailable, OperationalError) as exc:
         if not final_try:
             raise
         _fail(document, f"A service could not be reached: {exc}")

@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+import logging
+
+from django.db import DatabaseError
 from django.utils import timezone
 
 from kb.models import Document, DocumentStatus
+
+logger = logging.getLogger(__name__)
 
 # Where each stage starts, in percent; embedding takes most of the time on a CPU.
 STAGE_START = {
@@ -22,6 +27,12 @@ def report(document_id: int, stage: str, fraction: float = 0.0) -> None:
     following = [p for p in STAGE_START.values() if p > start]
     end = min(following) if following else 99
     percent = int(start + (end - start) * max(0.0, min(1.0, fraction)))
-    Document.objects.filter(pk=document_id).update(
-        status=DocumentStatus.PROCESSING, stage=stage, progress=percent, updated_at=timezone.now()
-    )
+    try:
+        Document.objects.filter(pk=document_id).update(
+            status=DocumentStatus.PROCESSING,
+            stage=stage,
+            progress=percent,
+            updated_at=timezone.now(),
+        )
+    except DatabaseError:  # progress is a courtesy: a busy database must not fail the document
+        logger.warning("could not record progress of document %s", document_id, exc_info=True)

@@ -14,6 +14,7 @@ from typing import Any
 from celery import Task, shared_task
 from celery.signals import worker_ready
 from django.conf import settings
+from django.db import OperationalError
 
 from ingestion import pipeline
 from ingestion.recovery import requeue_unfinished
@@ -22,7 +23,7 @@ from kb.stores.errors import StoreError
 
 RETRY_OPTIONS: dict[str, Any] = {
     "acks_late": True,
-    "autoretry_for": (StoreError, LlmUnavailable),
+    "autoretry_for": (StoreError, LlmUnavailable, OperationalError),
     "retry_backoff": 5,
     "retry_backoff_max": 300,
     "retry_jitter": True,
