@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import tempfile
-from pathlib import Path
 from typing import Any
 
 from django import forms
@@ -14,10 +12,15 @@ from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
 from django.urls import URLPattern, path, reverse
 
-from kb.api.views import upload_limits
-from kb.documents import document_add, document_delete, document_retry, restamp_later
+from kb.documents import (
+    collection_restamp_later,
+    document_delete,
+    document_retry,
+    documents_add_uploads,
+    restamp_later,
+)
 from kb.models import ApiToken, Collection, Document, DocumentStatus, Feedback, QueryLog
-from kb.uploads import Upload, UploadRejected, receive
+from kb.uploads import Upload, UploadRejected
 
 
 class MultipleFileInput(forms.ClearableFileInput):
@@ -45,8 +48,7 @@ class CollectionAdmin(admin.ModelAdmin[Collection]):
     def save_related(self, request: HttpRequest, form: Any, formsets: Any, change: bool) -> None:
         super().save_related(request, form, formsets, change)
         if change:  # reader groups may have changed: re-stamp every chunk of the collection
-            for document_id in form.instance.documents.values_list("pk", flat=True):
-                restamp_later(document_id)
+            collection_restamp_later(collection=form.instance)
 
     def upload_view(self, request: HttpRequest, pk: int) -> HttpResponse:
         collection = get_object_or_404(Collection, pk=pk)
@@ -65,13 +67,12 @@ class CollectionAdmin(admin.ModelAdmin[Collection]):
     def _handle_upload(self, request: HttpRequest, collection: Collection) -> HttpResponse:
         files = request.FILES.getlist("documents")
         uploads = [Upload(name=f.name or "unnamed", stream=f, size=f.size or 0) for f in files]
-        with tempfile.TemporaryDirectory(prefix="quarry-upload-") as workdir:
-            try:
-                incoming = receive(uploads, workdir=Path(workdir), limits=upload_limits())
-            except UploadRejected as exc:
-                messages.error(request, exc.message)
-                return HttpResponseRedirect(request.path)
-            outcomes = [document_add(collection=collection, incoming=i)[1] for i in incoming]
+        try:
+            added = documents_add_uploads(collection=collection, uploads=uploads)
+        except UploadRejected as exc:
+            messages.error(request, exc.message)
+            return HttpResponseRedirect(request.path)
+        outcomes = [outcome for _document, outcome in added]
         counts = {o.value: outcomes.count(o) for o in set(outcomes)}
         summary = ", ".join(f"{n} {what.replace('_', ' ')}" for what, n in sorted(counts.items()))
         messages.success(request, f"Received {len(outcomes)} files ({summary}); indexing started.")

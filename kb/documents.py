@@ -5,16 +5,18 @@ from __future__ import annotations
 
 import hashlib
 import mimetypes
+import tempfile
 from collections.abc import Sequence
 from enum import StrEnum
 from pathlib import Path
 
+from django.conf import settings
 from django.contrib.auth.models import Group
 from django.core.files import File
 from django.db import transaction
 
 from kb.models import Collection, Document, DocumentStatus
-from kb.uploads import IncomingFile
+from kb.uploads import IncomingFile, Upload, UploadLimits, receive
 
 HASH_BLOCK = 1024 * 1024
 
@@ -61,6 +63,11 @@ def collection_set_access(
     if open_to_all_authenticated is not None:
         collection.open_to_all_authenticated = open_to_all_authenticated
         collection.save(update_fields=["open_to_all_authenticated"])
+    collection_restamp_later(collection=collection)
+
+
+def collection_restamp_later(*, collection: Collection) -> None:
+    """Re-stamp every chunk of the collection once this transaction commits."""
     for document_id in collection.documents.values_list("pk", flat=True):
         restamp_later(document_id)
 
@@ -70,6 +77,25 @@ def document_set_readers(*, document: Document, reader_groups: Sequence[str]) ->
     """Narrow (or, with no groups, widen back) a document's readers and re-stamp its chunks."""
     document.reader_groups.set(groups_by_name(reader_groups))
     restamp_later(document.pk)
+
+
+def upload_limits() -> UploadLimits:
+    """The limits every way in (API, admin, kb_ingest) applies, from settings."""
+    return UploadLimits(
+        max_file_bytes=settings.KB_MAX_UPLOAD_MB * 1024 * 1024,
+        max_zip_entries=settings.KB_MAX_ZIP_ENTRIES,
+        max_zip_total_bytes=settings.KB_MAX_ZIP_EXPANDED_MB * 1024 * 1024,
+    )
+
+
+def documents_add_uploads(
+    *, collection: Collection, uploads: Sequence[Upload]
+) -> list[tuple[Document, AddOutcome]]:
+    """Receive a request's files (archives expanded) and add each; raises UploadRejected, before
+    anything is created, when any file is refused."""
+    with tempfile.TemporaryDirectory(prefix="quarry-upload-") as workdir:
+        incoming = receive(uploads, workdir=Path(workdir), limits=upload_limits())
+        return [document_add(collection=collection, incoming=item) for item in incoming]
 
 
 def file_sha256(path: Path) -> str:
@@ -108,10 +134,7 @@ def _store_content(document: Document, incoming: IncomingFile, sha256: str) -> N
     document.size_bytes = incoming.path.stat().st_size
     document.mime_type = mimetypes.guess_type(incoming.name)[0] or "application/octet-stream"
     document.version += 1
-    document.status = DocumentStatus.QUEUED
-    document.stage = "queued"
-    document.progress = 0
-    document.error = ""
+    _mark_queued(document)
     with incoming.path.open("rb") as handle:
         name = f"{sha256[:2]}/{sha256}/{Path(incoming.name).name}"
         document.file.save(name, File(handle), save=False)
@@ -121,13 +144,17 @@ def _store_content(document: Document, incoming: IncomingFile, sha256: str) -> N
 @transaction.atomic
 def document_retry(*, document: Document) -> None:
     """Queue a failed document again, as the same version."""
+    _mark_queued(document)
+    document.save(update_fields=["status", "stage", "progress", "error", "updated_at"])
+    version = document.version
+    transaction.on_commit(lambda: _enqueue_ingest(document.pk, version))
+
+
+def _mark_queued(document: Document) -> None:
     document.status = DocumentStatus.QUEUED
     document.stage = "queued"
     document.progress = 0
     document.error = ""
-    document.save(update_fields=["status", "stage", "progress", "error", "updated_at"])
-    version = document.version
-    transaction.on_commit(lambda: _enqueue_ingest(document.pk, version))
 
 
 def document_delete(*, document: Document) -> None:

@@ -5,10 +5,6 @@ Objects the caller may not read answer 404, exactly like objects that do not exi
 
 from __future__ import annotations
 
-import tempfile
-from pathlib import Path
-
-from django.conf import settings
 from django.db import IntegrityError
 from drf_spectacular.utils import extend_schema
 from rest_framework import exceptions, status
@@ -28,23 +24,15 @@ from kb.api.serializers import (
     UploadedOut,
     UploadIn,
 )
-from kb.documents import collection_create, document_add, document_delete
+from kb.documents import collection_create, document_delete, documents_add_uploads
 from kb.models import Collection, Document
 from kb.selectors import collection_list_for_user
-from kb.uploads import Upload, UploadLimits, UploadRejected, receive
+from kb.uploads import Upload, UploadRejected
 
 
 class UploadTooLarge(exceptions.APIException):
     status_code = status.HTTP_413_REQUEST_ENTITY_TOO_LARGE
     default_code = "too_large"
-
-
-def upload_limits() -> UploadLimits:
-    return UploadLimits(
-        max_file_bytes=settings.KB_MAX_UPLOAD_MB * 1024 * 1024,
-        max_zip_entries=settings.KB_MAX_ZIP_ENTRIES,
-        max_zip_total_bytes=settings.KB_MAX_ZIP_EXPANDED_MB * 1024 * 1024,
-    )
 
 
 class MeApi(APIView):
@@ -91,15 +79,11 @@ class CollectionDocumentsApi(APIView):
         collection = _editable_collection(request, collection_id)
         files = request.FILES.getlist("files")
         uploads = [Upload(name=f.name or "unnamed", stream=f, size=f.size or 0) for f in files]
-        results = []
-        with tempfile.TemporaryDirectory(prefix="quarry-upload-") as workdir:
-            try:
-                incoming = receive(uploads, workdir=Path(workdir), limits=upload_limits())
-            except UploadRejected as exc:
-                raise _rejection(exc) from None
-            for item in incoming:
-                document, outcome = document_add(collection=collection, incoming=item)
-                results.append({**DocumentOut(document).data, "outcome": outcome.value})
+        try:
+            added = documents_add_uploads(collection=collection, uploads=uploads)
+        except UploadRejected as exc:
+            raise _rejection(exc) from None
+        results = [{**DocumentOut(d).data, "outcome": outcome.value} for d, outcome in added]
         return Response(
             {"results": UploadedOut(results, many=True).data}, status=status.HTTP_202_ACCEPTED
         )

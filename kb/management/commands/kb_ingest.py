@@ -17,9 +17,8 @@ from typing import Any
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
-from kb.api.views import upload_limits
 from kb.celery import app as celery_app
-from kb.documents import AddOutcome, collection_create, document_add
+from kb.documents import AddOutcome, collection_create, document_add, upload_limits
 from kb.models import Collection, Document, DocumentStatus
 from kb.progress_bar import ProgressBar
 from kb.stores.errors import StoreLockedError
