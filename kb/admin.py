@@ -27,8 +27,16 @@ class MultipleFileInput(forms.ClearableFileInput):
     allow_multiple_selected = True
 
 
+class MultipleFileField(forms.FileField):
+    """FileField cleans one file; with a multiple widget it receives a list and must clean each."""
+
+    def clean(self, data: Any, initial: Any = None) -> list[Any]:
+        files = data if isinstance(data, list | tuple) else [data]
+        return [super(MultipleFileField, self).clean(item, initial) for item in files]
+
+
 class UploadForm(forms.Form):
-    documents = forms.FileField(
+    documents = MultipleFileField(
         widget=MultipleFileInput(attrs={"multiple": True}),
         help_text="Several files at once, or a .zip of a folder.",
     )
