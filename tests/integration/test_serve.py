@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import socket
 import subprocess
 import sys
@@ -13,6 +12,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+
+from tests.environment import unconfigured_environ
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 ROOT = Path(__file__).resolve().parents[2]
@@ -25,17 +26,9 @@ def _free_port() -> int:
 
 
 def _env(data_dir: Path, port: int) -> dict[str, str]:
-    keep = {
-        k: v
-        for k, v in os.environ.items()
-        if not k.startswith(("KB_", "DATABASE", "CELERY", "QDRANT", "NEO4J", "DJANGO"))
-    }
-    return {
-        **keep,
-        "KB_DATA_DIR": str(data_dir),
-        "PORT": str(port),
-        "DJANGO_SETTINGS_MODULE": "kb.settings.base",
-    }
+    return unconfigured_environ(
+        KB_DATA_DIR=str(data_dir), PORT=str(port), DJANGO_SETTINGS_MODULE="kb.settings.base"
+    )
 
 
 def _manage(env: dict[str, str], *args: str) -> str:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
 from pathlib import Path
@@ -11,19 +10,17 @@ import pytest
 from django.core.exceptions import ImproperlyConfigured
 
 from kb.settings import env
+from tests.environment import unconfigured_environ
 
 pytestmark = pytest.mark.unit
 ROOT = Path(__file__).resolve().parents[2]
 
 
 def _import_settings(module: str, extra: dict[str, str]) -> subprocess.CompletedProcess[str]:
-    clean = {
-        k: v for k, v in os.environ.items() if not k.startswith(("KB_", "DJANGO_", "DATABASE"))
-    }
     return subprocess.run(
         [sys.executable, "-c", f"import {module}"],
         cwd=ROOT,
-        env={**clean, **extra},
+        env=unconfigured_environ(**extra),
         capture_output=True,
         text=True,
         timeout=60,
@@ -61,15 +58,10 @@ def test_defaults_are_the_embedded_stack() -> None:
         "print(s.DATABASES['default']['ENGINE'], s.CELERY_BROKER_URL, repr(s.QDRANT_URL), "
         "repr(s.NEO4J_URI), s.KB_DATA_DIR.name)"
     )
-    clean = {
-        k: v
-        for k, v in os.environ.items()
-        if not k.startswith(("KB_", "DATABASE", "CELERY", "QDRANT", "NEO4J"))
-    }
     result = subprocess.run(
         [sys.executable, "-c", code],
         cwd=ROOT,
-        env=clean,
+        env=unconfigured_environ(),
         capture_output=True,
         text=True,
         timeout=60,

@@ -3,7 +3,6 @@ document finishes with exactly the chunks a clean run makes, none duplicated."""
 
 from __future__ import annotations
 
-import os
 import signal
 import sqlite3
 import subprocess
@@ -18,18 +17,16 @@ from ingestion.parse import parse_document
 from kb.stores.graph_embedded import EmbeddedGraphStore
 from kb.stores.qdrant_edge import QdrantEdgeIndex
 from tests import samples
+from tests.environment import unconfigured_environ
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 ROOT = Path(__file__).resolve().parents[3]
 
 
 def _env(data_dir: Path) -> dict[str, str]:
-    keep = {
-        k: v
-        for k, v in os.environ.items()
-        if not k.startswith(("KB_", "DATABASE", "CELERY", "QDRANT", "NEO4J", "DJANGO"))
-    }
-    return {**keep, "KB_DATA_DIR": str(data_dir), "DJANGO_SETTINGS_MODULE": "kb.settings.base"}
+    return unconfigured_environ(
+        KB_DATA_DIR=str(data_dir), DJANGO_SETTINGS_MODULE="kb.settings.base"
+    )
 
 
 def _worker(env: dict[str, str]) -> subprocess.Popen[bytes]:
