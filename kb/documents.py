@@ -72,13 +72,6 @@ def collection_restamp_later(*, collection: Collection) -> None:
         restamp_later(document_id)
 
 
-@transaction.atomic
-def document_set_readers(*, document: Document, reader_groups: Sequence[str]) -> None:
-    """Narrow (or, with no groups, widen back) a document's readers and re-stamp its chunks."""
-    document.reader_groups.set(groups_by_name(reader_groups))
-    restamp_later(document.pk)
-
-
 def upload_limits() -> UploadLimits:
     """The limits every way in (API, admin, kb_ingest) applies, from settings."""
     return UploadLimits(

@@ -220,3 +220,36 @@ def test_changing_readers_restamps_the_chunks(worker: EmbeddedWorker, editors: C
             break
         time.sleep(0.2)
     assert [h.payload["document_id"] for h in hits] == [document_id]
+
+
+def test_narrowing_a_documents_readers_in_the_admin_restamps_its_chunks(
+    worker: EmbeddedWorker, editors: Collection
+) -> None:
+    from django.test import Client
+
+    from kb.access import access_scope
+
+    ops = GroupFactory.create(name="ops")
+    editors.reader_groups.add(ops)
+    operator = UserFactory.create(username="op", groups=[ops])
+    editor_client = _client(_editor(editors))
+    document_id = _upload(editor_client, editors, ("a.txt", b"Night shift roster.")).json()
+    document_id = document_id["results"][0]["id"]
+    _wait(editor_client, document_id)
+    assert vector_index().query(scope=access_scope(operator), limit=10, dense=[1.0] * 384)
+    admin = Client()
+    admin.force_login(UserFactory.create(username="root", is_staff=True, is_superuser=True))
+    leads = GroupFactory.create(name="leads")
+
+    response = admin.post(f"/admin/kb/document/{document_id}/change/", {
+        "collection": editors.pk, "title": "roster", "reader_groups": [leads.pk],
+    })  # fmt: skip
+
+    assert response.status_code == 302, response.content[:2000]
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        hits = vector_index().query(scope=access_scope(operator), limit=10, dense=[1.0] * 384)
+        if not hits:
+            break
+        time.sleep(0.2)
+    assert hits == []
