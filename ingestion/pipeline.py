@@ -194,12 +194,7 @@ def _graph_chunks(
 def entity_extractor() -> LlmEntityExtractor | RuleEntityExtractor:
     if settings.KB_GRAPH_EXTRACTOR == "rules":
         return RuleEntityExtractor()
-    model = chat_model()
-    if model is None:
-        raise RuntimeError(
-            "KB_GRAPH_EXTRACTOR=llm needs a model: set KB_LLM_MODEL_PATH or KB_LLM_BASE_URL."
-        )
-    return LlmEntityExtractor(model)
+    return LlmEntityExtractor(chat_model())
 
 
 def _write_vectors(points: Sequence[ChunkPoint]) -> None:

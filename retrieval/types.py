@@ -25,3 +25,18 @@ class Fused:
     score: float
     ranks: dict[str, int]
     payload: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Passage:
+    """A chunk that may reach the prompt, numbered as the model and the citations see it."""
+
+    n: int
+    chunk_id: str
+    document_id: int
+    title: str
+    page: int | None
+    section: str
+    text: str
+    score: float
+    paths: tuple[str, ...]

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+from django.conf import settings
 from rest_framework import serializers
 
 from kb.models import Document
@@ -66,3 +67,93 @@ class MeOut(serializers.Serializer[object]):
     username = serializers.CharField()
     is_staff = serializers.BooleanField()
     groups = serializers.ListField(child=serializers.CharField())
+
+
+class HistoryTurnIn(serializers.Serializer[object]):
+    role = serializers.ChoiceField(choices=["user", "assistant"])
+    content = serializers.CharField(max_length=8000)
+
+
+class _AskIn(serializers.Serializer[object]):
+    """Limits come from settings at request time, so they can change without a release."""
+
+    collections = serializers.ListField(
+        child=serializers.IntegerField(min_value=1), required=False, allow_empty=True,
+        max_length=200, help_text="Collection ids to search; default: every one you may read.",
+    )  # fmt: skip
+    top_k = serializers.IntegerField(required=False, min_value=1)
+
+    def validate_top_k(self, value: int) -> int:
+        if value > settings.KB_MAX_TOP_K:
+            raise serializers.ValidationError(f"At most {settings.KB_MAX_TOP_K}.")
+        return value
+
+    def _text(self, value: str) -> str:
+        value = value.strip()
+        if len(value) > settings.KB_MAX_QUESTION_CHARS:
+            raise serializers.ValidationError(
+                f"At most {settings.KB_MAX_QUESTION_CHARS} characters."
+            )
+        return value
+
+
+class QueryIn(_AskIn):
+    question = serializers.CharField()
+    stream = serializers.BooleanField(required=False, default=False)
+    history = HistoryTurnIn(many=True, required=False, help_text="Earlier turns, oldest first.")
+
+    def validate_question(self, value: str) -> str:
+        return self._text(value)
+
+    def validate_history(self, value: list[dict[str, str]]) -> list[dict[str, str]]:
+        return value[-20:]
+
+
+class SearchIn(_AskIn):
+    query = serializers.CharField()
+
+    def validate_query(self, value: str) -> str:
+        return self._text(value)
+
+
+class CitationOut(serializers.Serializer[object]):
+    n = serializers.IntegerField()
+    document_id = serializers.IntegerField()
+    title = serializers.CharField()
+    page = serializers.IntegerField(allow_null=True)
+    chunk_id = serializers.CharField()
+    text = serializers.CharField()
+    score = serializers.FloatField()
+
+
+class QueryOut(serializers.Serializer[object]):
+    query_id = serializers.IntegerField()
+    answer = serializers.CharField()
+    refused = serializers.BooleanField()
+    citations = CitationOut(many=True)
+
+
+class SearchResultOut(serializers.Serializer[object]):
+    chunk_id = serializers.CharField()
+    document_id = serializers.IntegerField()
+    title = serializers.CharField()
+    page = serializers.IntegerField(allow_null=True)
+    section = serializers.CharField()
+    text = serializers.CharField()
+    score = serializers.FloatField()
+    paths = serializers.ListField(child=serializers.CharField())
+
+
+class SearchOut(serializers.Serializer[object]):
+    results = SearchResultOut(many=True)
+
+
+class FeedbackIn(serializers.Serializer[object]):
+    query_id = serializers.IntegerField(min_value=1)
+    rating = serializers.ChoiceField(choices=["up", "down"])
+    comment = serializers.CharField(required=False, allow_blank=True, default="", max_length=2000)
+
+
+class FeedbackOut(serializers.Serializer[object]):
+    query_id = serializers.IntegerField()
+    rating = serializers.CharField()

@@ -13,14 +13,26 @@ import json
 import threading
 import urllib.error
 import urllib.request
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol, TypedDict
+
+# How long a request waits for the in-process model while another one is generating.
+DEFAULT_QUEUE_TIMEOUT = 60.0
 
 
 class Message(TypedDict):
     role: str  # "system" | "user" | "assistant"
     content: str
+
+
+@dataclass
+class Usage:
+    """Token counts of one call, filled in by `stream` as it finishes."""
+
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
 
 
 class ChatModel(Protocol):
@@ -31,16 +43,31 @@ class ChatModel(Protocol):
     ) -> str:
         """The model's reply to `messages`."""
 
+    def stream(
+        self,
+        messages: Sequence[Message],
+        *,
+        max_tokens: int,
+        temperature: float = 0.0,
+        usage: Usage | None = None,
+    ) -> Iterator[str]:
+        """The reply piece by piece as the model produces it; `usage` is filled at the end."""
+
 
 class LlmUnavailable(RuntimeError):
     """The model cannot be reached or loaded; the message says how to fix it."""
+
+
+class LlmBusy(LlmUnavailable):
+    """Every slot of the model stayed taken for the whole queue timeout."""
 
 
 class LlamaCppChat:
     """A GGUF model in this process. llama.cpp contexts are not thread-safe: one call at a time."""
 
     def __init__(self, model_path: Path, *, n_ctx: int, n_gpu_layers: int,
-                 chat_format: str = "chatml", name: str = "") -> None:  # fmt: skip
+                 chat_format: str = "chatml", name: str = "",
+                 queue_timeout: float = DEFAULT_QUEUE_TIMEOUT) -> None:  # fmt: skip
         try:
             from llama_cpp import Llama
         except ImportError as exc:
@@ -51,18 +78,48 @@ class LlamaCppChat:
             )
         self.name = name or model_path.stem
         self._lock = threading.Lock()
+        self._queue_timeout = queue_timeout
         self._llama = _load_quietly(Llama, model_path, n_ctx, n_gpu_layers, chat_format)
 
     def chat(
         self, messages: Sequence[Message], *, max_tokens: int, temperature: float = 0.0
     ) -> str:
+        return "".join(self.stream(messages, max_tokens=max_tokens, temperature=temperature))
+
+    def close(self) -> None:
+        """Free the model now: at interpreter exit llama-cpp's own finaliser runs too late."""
         with self._lock:
-            reply: Any = self._llama.create_chat_completion(
-                messages=list(messages),
-                max_tokens=max_tokens,
-                temperature=temperature,
-            )
-        return str(reply["choices"][0]["message"]["content"] or "")
+            self._llama.close()
+
+    def stream(
+        self,
+        messages: Sequence[Message],
+        *,
+        max_tokens: int,
+        temperature: float = 0.0,
+        usage: Usage | None = None,
+    ) -> Iterator[str]:
+        """Holds the model until the stream is exhausted or closed (a client that goes away
+        closes the generator, which releases the lock)."""
+        if not self._lock.acquire(timeout=self._queue_timeout):
+            raise LlmBusy("The model is busy answering other questions; try again shortly.")
+        try:
+            chunks: Any = self._llama.create_chat_completion(
+                messages=list(messages), max_tokens=max_tokens, temperature=temperature,
+                stream=True,
+            )  # fmt: skip
+            produced = 0
+            for chunk in chunks:
+                piece = chunk["choices"][0]["delta"].get("content") or ""
+                if piece:
+                    produced += 1
+                    yield piece
+            if usage is not None:
+                # After a completion the context holds the prompt and the generated tokens.
+                usage.completion_tokens = produced
+                usage.prompt_tokens = max(int(self._llama.n_tokens) - produced, 0)
+        finally:
+            self._lock.release()
 
 
 def _load_quietly(llama: Any, path: Path, n_ctx: int, n_gpu_layers: int, chat_format: str) -> Any:
@@ -91,16 +148,66 @@ class OpenAICompatibleChat:
     ) -> str:
         body = {"model": self.name, "messages": list(messages), "max_tokens": max_tokens,
                 "temperature": temperature}  # fmt: skip
+        try:
+            with self._post(body) as response:
+                reply = json.load(response)
+        except (urllib.error.URLError, TimeoutError, json.JSONDecodeError) as exc:
+            raise self._unavailable(exc) from exc
+        return str(reply["choices"][0]["message"]["content"] or "")
+
+    def stream(
+        self,
+        messages: Sequence[Message],
+        *,
+        max_tokens: int,
+        temperature: float = 0.0,
+        usage: Usage | None = None,
+    ) -> Iterator[str]:
+        """Server-sent events, one `data:` line per delta; usage arrives in the last one when
+        the server honours `stream_options.include_usage`."""
+        body = {"model": self.name, "messages": list(messages), "max_tokens": max_tokens,
+                "temperature": temperature, "stream": True,
+                "stream_options": {"include_usage": True}}  # fmt: skip
+        try:
+            with self._post(body) as response:
+                for line in response:
+                    event = _sse_data(line)
+                    if event is None:
+                        continue
+                    if event.get("usage") and usage is not None:
+                        usage.prompt_tokens = int(event["usage"].get("prompt_tokens") or 0)
+                        usage.completion_tokens = int(event["usage"].get("completion_tokens") or 0)
+                    for choice in event.get("choices") or []:
+                        piece = (choice.get("delta") or {}).get("content") or ""
+                        if piece:
+                            yield piece
+        except (urllib.error.URLError, TimeoutError, json.JSONDecodeError) as exc:
+            raise self._unavailable(exc) from exc
+
+    def _post(self, body: dict[str, Any]) -> Any:
         request = urllib.request.Request(  # noqa: S310 - the operator's configured server
             f"{self.base_url}/chat/completions",
             data=json.dumps(body).encode(),
             headers={"Content-Type": "application/json"},
         )
         try:
-            with urllib.request.urlopen(request, timeout=self.timeout) as response:  # noqa: S310
-                reply = json.load(response)
-        except (urllib.error.URLError, TimeoutError, json.JSONDecodeError) as exc:
-            raise LlmUnavailable(
-                f"The model server at {self.base_url} did not answer: {exc}"
-            ) from exc
-        return str(reply["choices"][0]["message"]["content"] or "")
+            return urllib.request.urlopen(request, timeout=self.timeout)  # noqa: S310
+        except urllib.error.HTTPError as exc:
+            if exc.code in (429, 503):
+                raise LlmBusy(f"The model server at {self.base_url} is busy ({exc.code}).") from exc
+            raise
+
+    def _unavailable(self, exc: Exception) -> LlmUnavailable:
+        return LlmUnavailable(f"The model server at {self.base_url} did not answer: {exc}")
+
+
+def _sse_data(line: bytes) -> dict[str, Any] | None:
+    """The JSON of one `data:` line; None for blank lines, comments and the final [DONE]."""
+    text = line.decode("utf-8").strip()
+    if not text.startswith("data:"):
+        return None
+    payload = text[len("data:") :].strip()
+    if not payload or payload == "[DONE]":
+        return None
+    event: dict[str, Any] = json.loads(payload)
+    return event

@@ -2,19 +2,22 @@
 
 from __future__ import annotations
 
+import atexit
 import threading
 from pathlib import Path
 
 from django.conf import settings
 
-from kb.llm.chat import ChatModel, LlamaCppChat, OpenAICompatibleChat
+from kb.llm.chat import ChatModel, LlamaCppChat, LlmUnavailable, OpenAICompatibleChat
+from kb.llm.gguf import MODELS, model_path
 
 _lock = threading.Lock()
 _model: ChatModel | None = None
 
 
-def chat_model() -> ChatModel | None:
-    """KB_LLM_BASE_URL wins over KB_LLM_MODEL_PATH; with neither, there is no model."""
+def chat_model() -> ChatModel:
+    """KB_LLM_BASE_URL wins over the in-process GGUF; raises LlmUnavailable with a fix when
+    neither can be had."""
     global _model
     with _lock:
         if _model is None:
@@ -23,20 +26,37 @@ def chat_model() -> ChatModel | None:
 
 
 def forget_chat_model() -> None:
-    """Drop the cached model (tests, or after changing settings)."""
+    """Close and drop the cached model (tests, after changing settings, at exit)."""
     global _model
     with _lock:
-        _model = None
+        model, _model = _model, None
+    if isinstance(model, LlamaCppChat):
+        model.close()
 
 
-def _open() -> ChatModel | None:
+atexit.register(forget_chat_model)
+
+
+def gguf_path() -> Path:
+    """KB_LLM_MODEL_PATH, or where `manage.py kb_model` assembles KB_LLM_MODEL_NAME."""
+    if settings.KB_LLM_MODEL_PATH:
+        return Path(settings.KB_LLM_MODEL_PATH)
+    spec = MODELS.get(settings.KB_LLM_MODEL_NAME)
+    if spec is None:
+        raise LlmUnavailable(
+            f"KB_LLM_MODEL_NAME={settings.KB_LLM_MODEL_NAME!r} is not a model kb_model can "
+            f"assemble ({', '.join(MODELS)}): set KB_LLM_MODEL_PATH or KB_LLM_BASE_URL."
+        )
+    return model_path(spec, Path(settings.KB_MODELS_DIR))
+
+
+def _open() -> ChatModel:
     if settings.KB_LLM_BASE_URL:
         return OpenAICompatibleChat(settings.KB_LLM_BASE_URL, model=settings.KB_LLM_MODEL_NAME)
-    if settings.KB_LLM_MODEL_PATH:
-        return LlamaCppChat(
-            Path(settings.KB_LLM_MODEL_PATH),
-            n_ctx=settings.KB_LLM_N_CTX,
-            n_gpu_layers=settings.KB_LLM_N_GPU_LAYERS,
-            name=settings.KB_LLM_MODEL_NAME,
-        )
-    return None
+    return LlamaCppChat(
+        gguf_path(),
+        n_ctx=settings.KB_LLM_N_CTX,
+        n_gpu_layers=settings.KB_LLM_N_GPU_LAYERS,
+        name=settings.KB_LLM_MODEL_NAME,
+        queue_timeout=settings.KB_LLM_QUEUE_TIMEOUT,
+    )

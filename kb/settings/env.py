@@ -25,6 +25,32 @@ def env_int(name: str, default: int) -> int:
         raise ImproperlyConfigured(f"{name} must be an integer, got {raw!r}") from None
 
 
+def env_float(name: str, default: float) -> float:
+    raw = env_str(name)
+    if not raw:
+        return default
+    try:
+        return float(raw)
+    except ValueError:
+        raise ImproperlyConfigured(f"{name} must be a number, got {raw!r}") from None
+
+
+def env_weights(name: str, default: dict[str, float]) -> dict[str, float]:
+    """`dense=1,sparse=1,graph=0.5`: names not given keep their default weight."""
+    weights = dict(default)
+    for item in env_list(name, []):
+        key, sep, value = item.partition("=")
+        try:
+            weights[key.strip()] = float(value)
+        except ValueError:
+            sep = ""
+        if not sep or key.strip() not in default:
+            raise ImproperlyConfigured(
+                f"{name} takes name=weight pairs for {', '.join(default)}, got {item!r}"
+            )
+    return weights
+
+
 def env_bool(name: str, default: bool) -> bool:
     raw = env_str(name).lower()
     if not raw:

@@ -30,3 +30,9 @@ KB_LOG_PSEUDONYM_KEY = "test-pseudonym-key"
 # thread then wait for each other's locks as they do in production, instead of failing at once.
 if DATABASES["default"]["ENGINE"].endswith("sqlite3"):  # noqa: F405
     DATABASES["default"]["TEST"] = {"NAME": str(KB_DATA_DIR / "test-db.sqlite3")}  # noqa: F405
+
+# The tests answer with the small model `make test` assembles (`make model-test`); the default
+# model runs in the `model` tier (make test-model).
+if not env_str("KB_LLM_MODEL_NAME") and not env_str("KB_LLM_MODEL_PATH"):
+    KB_LLM_MODEL_NAME = "qwen2.5-coder-0.5b-instruct-q4_k_m"
+KB_ANSWER_MAX_TOKENS = 64  # enough to see an answer cite; short enough for 2 CPU cores

@@ -25,6 +25,9 @@ class VectorIndex(Protocol):
         """Top hits filtered by `scope` inside the store. Both vectors: server-side RRF over
         dense and sparse prefetches; one vector: that path alone. Empty scope: no hits."""
 
+    def fetch(self, *, ids: Sequence[str], scope: AccessScope) -> list[VectorHit]:
+        """The points with these ids that `scope` may read (score 0), in no particular order."""
+
     def delete_document(self, document_id: int) -> None:
         """Remove every point of a document (all versions)."""
 

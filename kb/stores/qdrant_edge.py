@@ -86,6 +86,15 @@ class QdrantEdgeIndex:
             request = _fused_request(paths, scope_filter, limit)
         return [to_hit(p.id, p.score, p.payload) for p in self._shard.query(request)]
 
+    def fetch(self, *, ids: Sequence[str], scope: AccessScope) -> list[VectorHit]:
+        if scope.is_empty or not ids:
+            return []
+        scope_filter = _scope_filter(scope)
+        scope_filter = edge.Filter(must=[*(scope_filter.must or []), edge.HasIdCondition(set(ids))])
+        request = edge.ScrollRequest(limit=len(ids), filter=scope_filter, with_payload=True)
+        records, _ = self._shard.scroll(request)
+        return [to_hit(r.id, 0.0, r.payload) for r in records]
+
     def delete_document(self, document_id: int) -> None:
         self._shard.update(
             edge.UpdateOperation.delete_points_by_filter(_document_filter(document_id))

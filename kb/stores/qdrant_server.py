@@ -84,6 +84,19 @@ class QdrantServerIndex:
                 points = self._search_fused(paths, scope_filter, limit)
         return [to_hit(p.id, p.score, p.payload) for p in points]
 
+    def fetch(self, *, ids: Sequence[str], scope: AccessScope) -> list[VectorHit]:
+        if scope.is_empty or not ids:
+            return []
+        scope_filter = _scope_filter(scope)
+        id_filter = models.Filter(
+            must=[*(scope_filter.must or []), models.HasIdCondition(has_id=list(ids))]  # type: ignore[misc]
+        )
+        with self._guard("fetch points"):
+            records, _ = self._client.scroll(
+                self._collection, scroll_filter=id_filter, limit=len(ids), with_payload=True
+            )
+        return [to_hit(r.id, 0.0, r.payload) for r in records]
+
     def delete_document(self, document_id: int) -> None:
         self._delete(_document_filter(document_id))
 

@@ -9,14 +9,13 @@ import pytest
 from django.conf import settings
 
 from ingestion.pipeline import ingest_document
-from kb.access import access_scope
+from kb.access import access_scope, readable_document_ids
 from kb.documents import document_add
 from kb.models import Document
 from kb.stores.factory import graph_store, vector_index
 from kb.text.embeddings import load_embedder
 from kb.uploads import IncomingFile
-from retrieval.fusion import rrf_fuse
-from retrieval.postcheck import readable_only
+from retrieval.retriever import Retriever
 from retrieval.searchers import DenseSearcher, GraphSearcher, SparseSearcher
 from tests import samples
 from tests.factories import CollectionFactory, GroupFactory, UserFactory
@@ -88,15 +87,23 @@ def test_no_path_returns_chunks_outside_the_scope(corpus: dict[str, Document], p
     assert corpus["salaries"].pk not in {c.document_id for c in found}
 
 
-def test_fused_results_pass_the_database_post_check(corpus: dict[str, Document]) -> None:
+def test_retriever_post_checks_every_passage_against_the_database(
+    corpus: dict[str, Document],
+) -> None:
     hr_group = corpus["salaries"].collection.reader_groups.get()
     reader = UserFactory.create(username="hr-reader", groups=[hr_group])
     question = "Who reviews the salary bands?"
     scope = access_scope(reader)  # taken before the change: the stores still say "readable"
-    paths = {s.name: s.search(question, scope=scope, limit=10) for s in _searchers()}
-    fused = rrf_fuse(paths)
-    assert corpus["salaries"].pk in {f.document_id for f in fused}
+    retriever = Retriever(searchers=_searchers(), index=vector_index(), weights={}, path_limit=10)
+
+    def allowed(ids: set[int]) -> set[int]:
+        return readable_document_ids(reader, ids)
+
+    before = retriever.retrieve(question, scope=scope, allowed=allowed, top_k=5)
+    assert corpus["salaries"].pk in {p.document_id for p in before.passages}
 
     corpus["salaries"].reader_groups.set([GroupFactory.create(name="hr-leads")])  # not restamped
 
-    assert corpus["salaries"].pk not in {f.document_id for f in readable_only(reader, fused)}
+    after = retriever.retrieve(question, scope=scope, allowed=allowed, top_k=5)
+    assert corpus["salaries"].pk not in {p.document_id for p in after.passages}
+    assert after.evidence.dense == 0.0  # evidence counts only what passed the check

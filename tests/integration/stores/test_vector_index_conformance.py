@@ -283,6 +283,30 @@ def test_collection_filter_never_returns_a_point_of_an_unlisted_collection(
     assert hit_ids(index, both, dense=axis(0))[0] == other.id
 
 
+def test_fetch_returns_payloads_of_the_asked_ids_only(index: VectorIndex) -> None:
+    # given
+    points = [point(n) for n in range(4)]
+    index.upsert(points)
+    # when
+    hits = index.fetch(ids=[points[1].id, points[3].id], scope=GROUP_1)
+    # then
+    assert sorted(h.id for h in hits) == sorted([points[1].id, points[3].id])
+    assert {h.payload["chunk_id"] for h in hits} == {1, 3}
+
+
+def test_fetch_never_returns_a_point_outside_the_scope(index: VectorIndex) -> None:
+    # given: the caller knows the id of a point of another group and collection
+    secret = point(0, document_id=2, acl=["group:2"])
+    elsewhere = point(1, document_id=3, collection_id=2)
+    mine = point(2)
+    index.upsert([secret, elsewhere, mine])
+    # when
+    hits = index.fetch(ids=[secret.id, elsewhere.id, mine.id], scope=GROUP_1)
+    # then
+    assert [h.id for h in hits] == [mine.id]
+    assert index.fetch(ids=[mine.id], scope=AccessScope(collection_ids=[1], acl=[])) == []
+
+
 @pytest.mark.parametrize(
     "scope",
     [AccessScope(collection_ids=[], acl=["group:1"]), AccessScope(collection_ids=[1], acl=[])],

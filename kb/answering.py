@@ -1,0 +1,115 @@
+"""Questions from a user: the access policy resolves the scope (DESIGN.md, query path step 1),
+retrieval does the rest, and every answered question writes its anonymised QueryLog (step 6).
+
+Used by the REST API and the chat pages alike, so both apply the same policy and logging.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+
+from django.contrib.auth.models import AbstractBaseUser
+from django.dispatch import Signal
+
+from kb.access import AnyUser, access_scope, readable_document_ids
+from kb.llm.chat import Message
+from kb.models import QueryLog
+from kb.querylog import QueryRecord, querylog_write
+from retrieval.answerer import Answer
+from retrieval.factory import default_answerer, default_retriever
+from retrieval.types import Candidate, Passage
+
+# Sent with `messages=` just before a prompt goes to the model: an audit hook, and how the
+# security tests see exactly what reached a prompt.
+prompt_sent = Signal()
+# Per path, how many chunk ids and scores the query log keeps.
+LOGGED_PER_PATH = 20
+
+
+@dataclass(frozen=True)
+class Finished:
+    """The last item of an answer stream."""
+
+    answer: Answer
+    log: QueryLog
+
+
+def answer_stream(
+    *,
+    user: AbstractBaseUser,
+    question: str,
+    collection_ids: Sequence[int] | None = None,
+    top_k: int,
+    history: Sequence[Message] = (),
+) -> Iterator[str | Finished]:
+    """Text pieces as the model writes them, then `Finished` (after the log is written)."""
+    answerer = default_answerer(on_prompt=_announce)
+    scope = access_scope(user, collection_ids=_ids(collection_ids))
+    for item in answerer.stream(
+        question,
+        scope=scope,
+        allowed=lambda ids: readable_document_ids(user, ids),
+        top_k=top_k,
+        history=history,
+    ):
+        if isinstance(item, Answer):
+            yield Finished(item, _log(user, question, scope.collection_ids, item))
+        else:
+            yield item
+
+
+def answer_question(
+    *,
+    user: AbstractBaseUser,
+    question: str,
+    collection_ids: Sequence[int] | None = None,
+    top_k: int,
+    history: Sequence[Message] = (),
+) -> Finished:
+    for item in answer_stream(user=user, question=question, collection_ids=collection_ids,
+                              top_k=top_k, history=history):  # fmt: skip
+        if isinstance(item, Finished):
+            return item
+    raise RuntimeError("the answer stream ended without an answer")
+
+
+def search_passages(
+    *, user: AnyUser, query: str, collection_ids: Sequence[int] | None = None, top_k: int
+) -> list[Passage]:
+    """Fused, post-checked passages without a model call."""
+    scope = access_scope(user, collection_ids=_ids(collection_ids))
+    retrieval = default_retriever().retrieve(
+        query, scope=scope, allowed=lambda ids: readable_document_ids(user, ids), top_k=top_k
+    )
+    return retrieval.passages
+
+
+def _ids(collection_ids: Sequence[int] | None) -> list[int] | None:
+    return None if collection_ids is None else [int(c) for c in collection_ids]
+
+
+def _log(
+    user: AbstractBaseUser, question: str, collection_ids: Sequence[int], answer: Answer
+) -> QueryLog:
+    retrieved = {path: _top(c) for path, c in answer.retrieval.per_path.items()}
+    retrieved["passages"] = [(p.chunk_id, round(p.score, 5)) for p in answer.passages]
+    record = QueryRecord(
+        collection_ids=list(collection_ids),
+        retrieved=retrieved,
+        latencies_ms=answer.latencies_ms,
+        prompt_tokens=answer.usage.prompt_tokens,
+        completion_tokens=answer.usage.completion_tokens,
+        model=answer.model,
+        template_version=answer.template_version,
+        refused=answer.refused,
+    )
+    return querylog_write(user=user, question=question, record=record)
+
+
+def _top(candidates: Sequence[Candidate]) -> list[tuple[str, float]]:
+    return [(c.chunk_id, round(c.score, 5)) for c in candidates[:LOGGED_PER_PATH]]
+
+
+def _announce(messages: list[Message]) -> None:
+    prompt_sent.send(sender=answer_stream, messages=messages)

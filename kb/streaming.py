@@ -1,0 +1,58 @@
+"""Serving a synchronous generator (the model's tokens) from Django's ASGI handler.
+
+Django consumes a synchronous streaming iterator whole before sending anything under ASGI,
+which would defeat token streaming. The generator runs instead in its own thread and hands
+each item to the event loop as soon as it exists; a client that disconnects stops it (the
+generator is closed, releasing the model).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from collections.abc import AsyncIterator, Callable, Iterator
+from typing import TypeVar
+
+from django.db import connections
+
+T = TypeVar("T")
+_DONE = object()
+
+
+async def iterate_in_thread(start: Callable[[], Iterator[T]]) -> AsyncIterator[T]:
+    loop = asyncio.get_running_loop()
+    queue: asyncio.Queue[tuple[object, object]] = asyncio.Queue()
+    stop = threading.Event()
+
+    def put(kind: object, value: object) -> None:
+        loop.call_soon_threadsafe(queue.put_nowait, (kind, value))
+
+    def produce() -> None:
+        try:
+            iterator = start()
+            try:
+                for item in iterator:
+                    if stop.is_set():
+                        break
+                    put(None, item)
+            finally:
+                close = getattr(iterator, "close", None)
+                if close is not None:
+                    close()
+            put(_DONE, None)
+        except BaseException as exc:
+            put(exc, None)
+        finally:
+            connections.close_all()  # this thread's database connections end with it
+
+    threading.Thread(target=produce, name="answer-stream", daemon=True).start()
+    try:
+        while True:
+            kind, value = await queue.get()
+            if kind is _DONE:
+                return
+            if isinstance(kind, BaseException):
+                raise kind
+            yield value  # type: ignore[misc]
+    finally:
+        stop.set()

@@ -1,0 +1,52 @@
+"""The retriever and answerer configured from settings, over the process's open stores."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from django.conf import settings
+
+from kb.llm.chat import Message
+from kb.llm.factory import chat_model
+from kb.stores.factory import graph_store, vector_index
+from kb.text.embeddings import load_embedder
+from kb.text.sparse import SparseEncoder
+from retrieval.answerer import Answerer
+from retrieval.evidence import RefusalPolicy
+from retrieval.prompting import load_template
+from retrieval.retriever import Retriever
+from retrieval.searchers import DenseSearcher, GraphSearcher, SparseSearcher
+
+
+def default_retriever() -> Retriever:
+    index = vector_index()
+    encoder = SparseEncoder()
+    return Retriever(
+        searchers=[
+            DenseSearcher(index, load_embedder(settings.KB_EMBED_MODEL)),
+            SparseSearcher(index, encoder),
+            GraphSearcher(graph_store()),
+        ],
+        index=index,
+        weights=settings.KB_FUSION_WEIGHTS,
+        path_limit=settings.KB_RETRIEVAL_PATH_LIMIT,
+        encoder=encoder,
+    )
+
+
+def default_answerer(
+    *,
+    template_version: str | None = None,
+    on_prompt: Callable[[list[Message]], None] | None = None,
+) -> Answerer:
+    return Answerer(
+        retriever=default_retriever(),
+        model=chat_model,
+        template=load_template(template_version or settings.KB_PROMPT_TEMPLATE),
+        refusal=RefusalPolicy(
+            min_dense=settings.KB_REFUSAL_MIN_DENSE,
+            min_coverage=settings.KB_REFUSAL_MIN_COVERAGE,
+        ),
+        max_tokens=settings.KB_ANSWER_MAX_TOKENS,
+        on_prompt=on_prompt,
+    )

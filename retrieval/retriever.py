@@ -1,0 +1,107 @@
+"""Query path steps 2-4 (DESIGN.md): search every path inside the caller's scope, fuse, check
+each candidate's document against the database policy, and weigh the evidence.
+
+Knows nothing of users or Django: the caller passes the store scope and `allowed`, the
+database post-check, both computed from the access policy in kb.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Protocol
+
+from kb.stores.protocols import VectorIndex
+from kb.stores.types import AccessScope
+from kb.text.sparse import SparseEncoder
+from retrieval.evidence import Evidence, measure_evidence
+from retrieval.fusion import rrf_fuse
+from retrieval.timing import ms_since
+from retrieval.types import Candidate, Fused, Passage
+
+# Document ids in, the subset the caller may read out (kb.access.readable_document_ids).
+AllowedDocuments = Callable[[set[int]], set[int]]
+
+
+class Searcher(Protocol):
+    name: str
+
+    def search(self, question: str, *, scope: AccessScope, limit: int) -> list[Candidate]: ...
+
+
+@dataclass
+class Retrieval:
+    per_path: dict[str, list[Candidate]]
+    passages: list[Passage]
+    evidence: Evidence
+    latencies_ms: dict[str, float] = field(default_factory=dict)
+
+
+class Retriever:
+    def __init__(
+        self,
+        *,
+        searchers: Sequence[Searcher],
+        index: VectorIndex,
+        weights: Mapping[str, float],
+        path_limit: int,
+        encoder: SparseEncoder | None = None,
+    ) -> None:
+        self.searchers = list(searchers)
+        self.index = index
+        self.weights = dict(weights)
+        self.path_limit = path_limit
+        self.encoder = encoder or SparseEncoder()
+
+    def retrieve(
+        self, question: str, *, scope: AccessScope, allowed: AllowedDocuments, top_k: int
+    ) -> Retrieval:
+        latencies: dict[str, float] = {}
+        per_path: dict[str, list[Candidate]] = {}
+        for searcher in self.searchers:
+            started = time.perf_counter()
+            per_path[searcher.name] = searcher.search(question, scope=scope, limit=self.path_limit)
+            latencies[searcher.name] = ms_since(started)
+        started = time.perf_counter()
+        fused = rrf_fuse(per_path, weights=self.weights)
+        readable_ids = allowed({c.document_id for c in fused})
+        readable = [c for c in fused if c.document_id in readable_ids]
+        passages = self._passages(readable[:top_k], scope)
+        evidence = measure_evidence(
+            question,
+            dense_hits=per_path.get("dense", []),
+            readable_chunk_ids={c.chunk_id for c in readable},
+            passages=passages,
+            encoder=self.encoder,
+        )
+        latencies["fuse_check"] = ms_since(started)
+        return Retrieval(per_path, passages, evidence, latencies)
+
+    def _passages(self, fused: Sequence[Fused], scope: AccessScope) -> list[Passage]:
+        """Graph hits carry no text: their payloads come from the vector index, by id and
+        again inside the scope. A chunk that vanished meanwhile (re-indexed) is skipped."""
+        missing = [c.chunk_id for c in fused if not c.payload]
+        fetched = {h.id: h.payload for h in self.index.fetch(ids=missing, scope=scope)}
+        passages: list[Passage] = []
+        for candidate in fused:
+            payload = candidate.payload or fetched.get(candidate.chunk_id)
+            if not payload:
+                continue
+            passages.append(_passage(len(passages) + 1, candidate, payload))
+        return passages
+
+
+def _passage(n: int, candidate: Fused, payload: Mapping[str, object]) -> Passage:
+    page = payload.get("page")
+    return Passage(
+        n=n,
+        chunk_id=candidate.chunk_id,
+        document_id=candidate.document_id,
+        title=str(payload.get("title") or ""),
+        page=int(page) if isinstance(page, int) and page > 0 else None,
+        section=str(payload.get("section") or ""),
+        text=str(payload.get("text") or ""),
+        score=candidate.score,
+        paths=tuple(sorted(candidate.ranks)),
+    )

@@ -1,0 +1,69 @@
+"""The persona company of tests/personas.py with real, ingested documents: every document
+carries a canary string, so a leak is visible wherever it appears."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from django.contrib.auth.models import Group
+from django.dispatch import receiver
+
+from ingestion.pipeline import ingest_document
+from kb.answering import prompt_sent
+from kb.documents import document_add
+from kb.llm.chat import Message
+from kb.models import Document
+from kb.uploads import IncomingFile
+from tests import samples
+from tests.personas import World, build_world
+
+TOPIC = "The office coffee machine is descaled every Friday by the facilities team."
+
+
+def canary(title: str) -> str:
+    return f"CANARY-{title.upper()}-7F3A"
+
+
+@dataclass
+class IndexedWorld:
+    world: World
+    documents: dict[str, Document]  # title -> the ingested document
+
+
+@pytest.fixture
+def indexed_world(transactional_db: None, stores: Path, tmp_path: Path) -> IndexedWorld:
+    """transactional_db: streamed answers run in their own thread, with its own connection,
+    which must see what the test wrote."""
+    world = build_world()
+    documents = {}
+    for title, placeholder in world.documents.items():
+        readers = list(placeholder.reader_groups.all())
+        placeholder.delete()  # a factory row without content; the upload replaces it
+        body = f"{title} notes. {TOPIC} Reference code {canary(title)}."
+        path = samples.text(tmp_path / f"{title}.txt", body)
+        document, _ = document_add(collection=placeholder.collection,
+                                   incoming=IncomingFile(f"{title}.txt", path))  # fmt: skip
+        document.reader_groups.set(readers)
+        assert ingest_document(document_id=document.pk, version=document.version) == "indexed"
+        documents[title] = document
+    return IndexedWorld(world, documents)
+
+
+@pytest.fixture
+def prompts() -> Iterator[list[list[Message]]]:
+    """Every prompt sent to the model during the test."""
+    seen: list[list[Message]] = []
+
+    @receiver(prompt_sent, weak=False)
+    def record(sender: object, messages: list[Message], **_: object) -> None:
+        seen.append(messages)
+
+    yield seen
+    prompt_sent.disconnect(record)
+
+
+def group(name: str) -> Group:
+    return Group.objects.get(name=name)

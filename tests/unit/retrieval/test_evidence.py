@@ -1,0 +1,52 @@
+"""Refusal evidence: dense similarity of readable hits and question-term coverage."""
+
+from __future__ import annotations
+
+import pytest
+
+from kb.text.sparse import SparseEncoder
+from retrieval.evidence import NO_EVIDENCE, Evidence, RefusalPolicy, measure_evidence
+from retrieval.types import Candidate, Passage
+
+pytestmark = pytest.mark.unit
+
+
+def _passage(chunk_id: str, text: str) -> Passage:
+    return Passage(n=1, chunk_id=chunk_id, document_id=1, title="t", page=None, section="",
+                   text=text, score=0.1, paths=("sparse",))  # fmt: skip
+
+
+def test_coverage_is_the_share_of_question_terms_in_the_best_passage() -> None:
+    evidence = measure_evidence(
+        "How are PostgreSQL backups restored?",  # terms: postgresql, backup, restor
+        dense_hits=[],
+        readable_chunk_ids=set(),
+        passages=[_passage("a", "Backups are taken nightly."),
+                  _passage("b", "Restoring a PostgreSQL backup takes an hour.")],
+        encoder=SparseEncoder(),
+    )  # fmt: skip
+
+    assert evidence == Evidence(dense=0.0, coverage=1.0)
+
+
+def test_dense_evidence_counts_only_hits_that_passed_the_post_check() -> None:
+    hits = [Candidate("secret", 2, 0.9), Candidate("mine", 1, 0.4)]
+
+    evidence = measure_evidence("backups", dense_hits=hits, readable_chunk_ids={"mine"},
+                                passages=[_passage("mine", "x")], encoder=SparseEncoder())  # fmt: skip
+
+    assert evidence.dense == 0.4
+
+
+def test_no_passages_is_no_evidence() -> None:
+    assert measure_evidence("q", dense_hits=[Candidate("a", 1, 0.9)], readable_chunk_ids={"a"},
+                            passages=[], encoder=SparseEncoder()) == NO_EVIDENCE  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("evidence", "refused"),
+    [(Evidence(0.1, 0.2), True), (Evidence(0.5, 0.2), False), (Evidence(0.1, 0.8), False)],
+    ids=["both-low", "dense-enough", "coverage-enough"],
+)
+def test_refusal_needs_both_signals_low(evidence: Evidence, refused: bool) -> None:
+    assert RefusalPolicy(min_dense=0.35, min_coverage=0.6).refuses(evidence) is refused
