@@ -25,7 +25,7 @@ export HF_HUB_OFFLINE := 1
 export DO_NOT_TRACK := true
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: help install run test test-services lint model model-test clean-data
+.PHONY: help install run test test-services test-model lint model model-test clean-data
 
 help:
 	@echo "make run            install what is missing, migrate, serve on http://127.0.0.1:$${PORT:-8000}"
@@ -57,7 +57,7 @@ $(STAMP): pyproject.toml kb/deploy/requirements-nodeps.txt
 	$(PIP) install -q --no-deps --require-hashes -r kb/deploy/requirements-nodeps.txt
 	@touch $@
 
-run: install
+run: install model
 	$(PY) manage.py migrate --noinput
 	$(PY) manage.py kb_serve
 
@@ -70,7 +70,11 @@ model-test: install
 	$(PY) manage.py kb_model $(TEST_MODEL)
 
 test: install model-test
-	$(PY) -m pytest -m "not services and not e2e"
+	$(PY) -m pytest -m "not services and not e2e and not model"
+
+# End to end with the default answering model (assembled first, about 1 GB).
+test-model: install model
+	$(PY) -m pytest -m model
 
 # Same suite on PostgreSQL and a Redis broker, plus the tests that need those servers.
 test-services: install model-test

@@ -9,16 +9,25 @@ from __future__ import annotations
 
 import logging
 import threading
+from pathlib import Path
 
 from celery import Celery
+from celery.beat import EmbeddedService
 from celery.worker import WorkController
 
 logger = logging.getLogger(__name__)
 
 
 class EmbeddedWorker:
-    def __init__(self, app: Celery, *, queues: list[str]) -> None:
+    def __init__(self, app: Celery, *, queues: list[str], beat_schedule: Path | None = None) -> None:
+        """With `beat_schedule` (a file), periodic tasks (query log retention) are also sent,
+        by a beat thread: Celery's own embedded beat would fork a process."""
         self.queues = queues
+        self._beat = (
+            None
+            if beat_schedule is None
+            else EmbeddedService(app, thread=True, schedule_filename=str(beat_schedule))
+        )
         self._controller = WorkController(
             app=app,
             pool="solo",
@@ -35,9 +44,13 @@ class EmbeddedWorker:
 
     def start(self) -> None:
         self._thread.start()
+        if self._beat is not None:
+            self._beat.start()
         logger.info("Embedded Celery worker started (queues: %s)", ", ".join(self.queues))
 
     def stop(self, timeout: float = 30.0) -> None:
+        if self._beat is not None:
+            self._beat.stop()
         self._controller.stop(in_sighandler=False)
         self._thread.join(timeout)
         if self._thread.is_alive():

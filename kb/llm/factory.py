@@ -50,6 +50,19 @@ def gguf_path() -> Path:
     return model_path(spec, Path(settings.KB_MODELS_DIR))
 
 
+def describe_model() -> str:
+    """One line for start-up logs: which model answers, and whether it can."""
+    if settings.KB_LLM_BASE_URL:
+        return f"{settings.KB_LLM_MODEL_NAME} at {settings.KB_LLM_BASE_URL}"
+    try:
+        path = gguf_path()
+    except LlmUnavailable as exc:
+        return str(exc)
+    if not path.is_file():
+        return f"{path} is missing: run `make model` (questions get 503 until then)"
+    return str(path)
+
+
 def _open() -> ChatModel:
     if settings.KB_LLM_BASE_URL:
         return OpenAICompatibleChat(settings.KB_LLM_BASE_URL, model=settings.KB_LLM_MODEL_NAME)

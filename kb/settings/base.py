@@ -7,7 +7,16 @@ from pathlib import Path
 import dj_database_url
 import django_stubs_ext
 
-from kb.settings.env import env_bool, env_choice, env_int, env_list, env_path, env_str
+from kb.settings.env import (
+    env_bool,
+    env_choice,
+    env_float,
+    env_int,
+    env_list,
+    env_path,
+    env_str,
+    env_weights,
+)
 
 django_stubs_ext.monkeypatch()  # lets admin.ModelAdmin[Model] etc. run, not only type-check
 
@@ -155,6 +164,23 @@ KB_LLM_BASE_URL = env_str("KB_LLM_BASE_URL")
 KB_LLM_MODEL_NAME = env_str("KB_LLM_MODEL_NAME", "qwen2.5-coder-1.5b-instruct-q4_k_m")
 KB_LLM_N_GPU_LAYERS = env_int("KB_LLM_N_GPU_LAYERS", 0)
 KB_LLM_N_CTX = env_int("KB_LLM_N_CTX", 4096)
+# Seconds a question waits for the in-process model while another answer is generating.
+KB_LLM_QUEUE_TIMEOUT = env_int("KB_LLM_QUEUE_TIMEOUT", 60)
+
+# Answering (retrieval/): candidates per path, fusion weights, passages in the prompt, refusal.
+KB_RETRIEVAL_PATH_LIMIT = env_int("KB_RETRIEVAL_PATH_LIMIT", 50)
+KB_FUSION_WEIGHTS = env_weights("KB_FUSION_WEIGHTS", {"dense": 1.0, "sparse": 1.0, "graph": 0.5})
+KB_TOP_K = env_int("KB_TOP_K", 5)
+KB_MAX_TOP_K = env_int("KB_MAX_TOP_K", 20)
+# Refuse without calling the model when the best passage is below BOTH thresholds: its dense
+# cosine similarity to the question, and the share of the question's terms it contains.
+KB_REFUSAL_MIN_DENSE = env_float("KB_REFUSAL_MIN_DENSE", 0.35)
+KB_REFUSAL_MIN_COVERAGE = env_float("KB_REFUSAL_MIN_COVERAGE", 0.6)
+KB_PROMPT_TEMPLATE = env_str("KB_PROMPT_TEMPLATE", "answer-v1")
+KB_ANSWER_MAX_TOKENS = env_int("KB_ANSWER_MAX_TOKENS", 400)
+KB_MAX_QUESTION_CHARS = env_int("KB_MAX_QUESTION_CHARS", 2000)
+# Query and search requests per API token (or signed-in user) per minute; 0 turns it off.
+KB_API_RATE_PER_MINUTE = env_int("KB_API_RATE_PER_MINUTE", 60)
 
 # Anonymised query log.
 KB_LOG_PSEUDONYM_KEY = env_str("KB_LOG_PSEUDONYM_KEY", "dev-insecure-pseudonym-key")
@@ -179,6 +205,17 @@ PORT = env_int("PORT", 8000)
 
 CELERY_BEAT_SCHEDULE = {
     "querylog-retention": {"task": "kb.querylog_purge_expired", "schedule": 24 * 60 * 60},
+}
+
+# Django's cache (API rate limits; answer cache later): this process's memory by default,
+# Redis (redis://host:6379/1) when several web processes must share it.
+KB_CACHE_URL = env_str("KB_CACHE_URL")
+CACHES = {
+    "default": (
+        {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": KB_CACHE_URL}
+        if KB_CACHE_URL
+        else {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "quarry"}
+    )
 }
 
 # Upload limits (per file; archives are also limited in entries and expanded size).

@@ -89,7 +89,7 @@ class QdrantServerIndex:
             return []
         scope_filter = _scope_filter(scope)
         id_filter = models.Filter(
-            must=[*(scope_filter.must or []), models.HasIdCondition(has_id=list(ids))]  # type: ignore[misc]
+            must=[*(scope_filter.must or []), models.HasIdCondition(has_id=list(ids))]
         )
         with self._guard("fetch points"):
             records, _ = self._client.scroll(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import uvicorn
@@ -9,6 +10,7 @@ from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
 from kb.celery import app as celery_app
+from kb.llm.factory import describe_model
 from kb.stores.errors import StoreError
 from kb.stores.factory import close_stores, describe_stores, graph_store, vector_index
 from kb.worker import EmbeddedWorker
@@ -23,12 +25,17 @@ class Command(BaseCommand):
     def handle(self, *args: Any, **options: Any) -> None:
         for role, where in describe_stores().items():
             self.stderr.write(f"{role} store: {where}")
+        self.stderr.write(f"answering model: {describe_model()}")
         try:  # open now: a folder held by another process should stop start-up, not a request
             vector_index()
             graph_store()
         except StoreError as exc:
             raise CommandError(str(exc)) from exc
-        worker = None if options["no_worker"] else EmbeddedWorker(celery_app, queues=["ingest"])
+        worker = None if options["no_worker"] else EmbeddedWorker(
+            celery_app,
+            queues=["ingest"],
+            beat_schedule=Path(settings.KB_DATA_DIR) / "celerybeat-schedule",
+        )
         if worker is not None:
             worker.start()
         self.stderr.write(f"Quarry is serving on http://{settings.KB_BIND}:{settings.PORT}/")
