@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import socket
 import subprocess
 import sys
@@ -27,7 +28,11 @@ def _free_port() -> int:
 
 def _env(data_dir: Path, port: int) -> dict[str, str]:
     return unconfigured_environ(
-        KB_DATA_DIR=str(data_dir), PORT=str(port), DJANGO_SETTINGS_MODULE="kb.settings.base"
+        KB_DATA_DIR=str(data_dir),
+        PORT=str(port),
+        DJANGO_SETTINGS_MODULE="kb.settings.base",
+        KB_LLM_MODEL_NAME="qwen2.5-coder-0.5b-instruct-q4_k_m",  # what `make test` assembles
+        KB_ANSWER_MAX_TOKENS="48",
     )
 
 
@@ -38,7 +43,7 @@ def _manage(env: dict[str, str], *args: str) -> str:
         env=env,
         capture_output=True,
         text=True,
-        timeout=120,
+        timeout=300,
         check=True,
     )
     return result.stdout
@@ -119,3 +124,33 @@ def test_a_second_process_on_the_same_data_folder_is_refused_clearly(
 
     assert second.returncode != 0
     assert "is in use by process" in second.stderr
+
+
+def test_a_streamed_answer_arrives_event_by_event(
+    server: tuple[str, dict[str, str]], tmp_path: Path
+) -> None:
+    base, env = server
+    token = _manage(env, "kb_user", "olga", "--groups", "ops", "--token").strip()
+    notes = tmp_path / "rota.txt"
+    notes.write_text("The on-call rota changes every Monday at 09:00. Handover happens in the "
+                     "operations channel.", encoding="utf-8")  # fmt: skip
+    _manage(env, "kb_ingest", str(notes), "--collection", "Ops", "--readers", "ops")
+    request = urllib.request.Request(  # noqa: S310 - loopback
+        f"{base}/api/v1/query",
+        data=json.dumps({"question": "When does the on-call rota change?", "stream": True})
+        .encode(),
+        headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json"},
+    )
+
+    arrivals: list[tuple[str, float]] = []
+    with urllib.request.urlopen(request, timeout=120) as response:  # noqa: S310 - loopback
+        assert response.headers["Content-Type"] == "text/event-stream"
+        for line in response:
+            if line.startswith(b"event: "):
+                arrivals.append((line[7:].decode().strip(), time.monotonic()))
+
+    kinds = [kind for kind, _ in arrivals]
+    assert kinds[0] == "token" and kinds[-2:] == ["citations", "done"], kinds
+    # tokens were sent as the model produced them, not all at once when it finished
+    first_token, done = arrivals[0][1], arrivals[-1][1]
+    assert done - first_token > 0.2, "the answer arrived in one piece"

@@ -9,6 +9,7 @@ import pytest
 from pytest_django.fixtures import Settings
 from rest_framework.test import APIClient
 
+from kb.llm.chat import Message
 from kb.llm.factory import forget_chat_model
 from kb.models import QueryLog
 from kb.querylog import pseudonym
@@ -124,3 +125,22 @@ def test_the_openapi_schema_documents_the_answering_endpoints(
 
     for path in ("/api/v1/query", "/api/v1/search", "/api/v1/feedback"):
         assert "post" in schema["paths"][path]
+
+
+def test_a_follow_up_is_condensed_with_its_conversation_before_search(
+    indexed_world: IndexedWorld, prompts: list[list[Message]]
+) -> None:
+    history = [
+        {"role": "user", "content": "How often is the office coffee machine descaled?"},
+        {"role": "assistant", "content": "Every Friday [1]."},
+    ]
+
+    response = _client(indexed_world, "engineer").post(
+        "/api/v1/query", {"question": "Who does that?", "history": history}, format="json"
+    )
+
+    assert response.status_code == 200
+    condense, *rest = prompts
+    assert "coffee machine" in condense[1]["content"]
+    assert condense[1]["content"].endswith("Last question: Who does that?")
+    assert len(rest) <= 1  # then the answer prompt, unless the rewritten question was refused
