@@ -19,7 +19,9 @@ logger = logging.getLogger(__name__)
 
 
 class EmbeddedWorker:
-    def __init__(self, app: Celery, *, queues: list[str], beat_schedule: Path | None = None) -> None:
+    def __init__(
+        self, app: Celery, *, queues: list[str], beat_schedule: Path | None = None
+    ) -> None:
         """With `beat_schedule` (a file), periodic tasks (query log retention) are also sent,
         by a beat thread: Celery's own embedded beat would fork a process."""
         self.queues = queues
@@ -45,7 +47,7 @@ class EmbeddedWorker:
     def start(self) -> None:
         self._thread.start()
         if self._beat is not None:
-            self._beat.start()
+            self._beat.start()  # type: ignore[union-attr]  # thread=True: a _Threaded
         logger.info("Embedded Celery worker started (queues: %s)", ", ".join(self.queues))
 
     def stop(self, timeout: float = 30.0) -> None:

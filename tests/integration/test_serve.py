@@ -137,8 +137,9 @@ def test_a_streamed_answer_arrives_event_by_event(
     _manage(env, "kb_ingest", str(notes), "--collection", "Ops", "--readers", "ops")
     request = urllib.request.Request(  # noqa: S310 - loopback
         f"{base}/api/v1/query",
-        data=json.dumps({"question": "When does the on-call rota change?", "stream": True})
-        .encode(),
+        data=json.dumps(
+            {"question": "When does the on-call rota change?", "stream": True}
+        ).encode(),
         headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json"},
     )
 

@@ -31,10 +31,14 @@ class Command(BaseCommand):
             graph_store()
         except StoreError as exc:
             raise CommandError(str(exc)) from exc
-        worker = None if options["no_worker"] else EmbeddedWorker(
-            celery_app,
-            queues=["ingest"],
-            beat_schedule=Path(settings.KB_DATA_DIR) / "celerybeat-schedule",
+        worker = (
+            None
+            if options["no_worker"]
+            else EmbeddedWorker(
+                celery_app,
+                queues=["ingest"],
+                beat_schedule=Path(settings.KB_DATA_DIR) / "celerybeat-schedule",
+            )
         )
         if worker is not None:
             worker.start()

@@ -68,9 +68,7 @@ def test_each_question_writes_one_anonymous_log_row(indexed_world: IndexedWorld)
 
 def test_feedback_is_accepted_from_the_asker_only(indexed_world: IndexedWorld) -> None:
     asker = _client(indexed_world, "engineer")
-    query_id = asker.post("/api/v1/query", {"question": QUESTION}, format="json").json()[
-        "query_id"
-    ]
+    query_id = asker.post("/api/v1/query", {"question": QUESTION}, format="json").json()["query_id"]
 
     other = _client(indexed_world, "staff").post(
         "/api/v1/feedback", {"query_id": query_id, "rating": "down"}, format="json"

@@ -32,8 +32,13 @@ def test_coverage_is_the_share_of_question_terms_in_the_best_passage() -> None:
 def test_dense_evidence_counts_only_hits_that_passed_the_post_check() -> None:
     hits = [Candidate("secret", 2, 0.9), Candidate("mine", 1, 0.4)]
 
-    evidence = measure_evidence("backups", dense_hits=hits, readable_chunk_ids={"mine"},
-                                passages=[_passage("mine", "x")], encoder=SparseEncoder())  # fmt: skip
+    evidence = measure_evidence(
+        "backups",
+        dense_hits=hits,
+        readable_chunk_ids={"mine"},
+        passages=[_passage("mine", "x")],
+        encoder=SparseEncoder(),
+    )
 
     assert evidence.dense == 0.4
 

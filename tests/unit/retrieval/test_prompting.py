@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from kb.llm.chat import Message
 from retrieval.prompting import (
     UnknownTemplate,
     answer_messages,
@@ -42,7 +43,7 @@ def test_answer_prompt_numbers_passages_and_keeps_instructions_in_the_system_mes
     assert "untrusted" in messages[0]["content"]
     user = messages[1]["content"]
     assert '<passage n="1" title="Runbook" page="3">\nReplay the WAL' in user
-    assert "<passage n=\"2\" title=\"Ops 'guide'\">" in user
+    assert '<passage n="2" title="Ops \'guide\'">' in user
     assert user.endswith("Question: How is the WAL replayed?")
 
 
@@ -67,7 +68,7 @@ def test_braces_in_passages_and_questions_are_kept_verbatim() -> None:
 
 def test_condense_prompt_carries_the_recent_conversation() -> None:
     template = load_template("answer-v1")
-    history = [{"role": "user", "content": f"turn {i}"} for i in range(10)]
+    history: list[Message] = [{"role": "user", "content": f"turn {i}"} for i in range(10)]
 
     messages = condense_messages(template, history, "and on Windows?")
 
