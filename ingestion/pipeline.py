@@ -28,6 +28,7 @@ from ingestion.chunk import chunk_elements
 from ingestion.parse import ParseError, parse_document
 from ingestion.types import Chunk
 from kb.access import document_acl
+from kb.documents import collection_content_changed
 from kb.llm.chat import LlmUnavailable
 from kb.llm.factory import chat_model
 from kb.models import Document, DocumentStatus
@@ -88,6 +89,7 @@ def restamp_document(*, document_id: int) -> None:
     acl = document_acl(document)
     vector_index().set_acl(document_id=document_id, acl=acl)
     graph_store().set_acl(document_id=document_id, acl=acl)
+    collection_content_changed(collection_id=document.collection_id)
 
 
 def _current(document_id: int, version: int) -> Document | None:
@@ -224,6 +226,7 @@ def _commit(document: Document, written: Written) -> str:
     graph_store().delete_stale_chunks(document_id=row.pk, keep_chunk_ids=written.chunk_ids)
     if document_acl(row) != written.acl:  # readers changed while we were writing
         restamp_document(document_id=row.pk)
+    collection_content_changed(collection_id=row.collection_id)
     return "indexed"
 
 

@@ -6,18 +6,24 @@ Used by the REST API and the chat pages alike, so both apply the same policy and
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+import time
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 
+from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
 from django.dispatch import Signal
 
 from kb.access import AnyUser, access_scope, readable_document_ids
+from kb.answer_cache import answer_key, cached_answer, passages_of, remember_answer
 from kb.llm.chat import Message
 from kb.models import QueryLog
 from kb.querylog import QueryRecord, querylog_write
 from retrieval.answerer import Answer
+from retrieval.evidence import NO_EVIDENCE
 from retrieval.factory import default_answerer, default_retriever
+from retrieval.retriever import Retrieval
+from retrieval.timing import ms_since
 from retrieval.types import Candidate, Passage
 
 # Sent with `messages=` just before a prompt goes to the model: an audit hook, and how the
@@ -44,16 +50,29 @@ def answer_stream(
     history: Sequence[Message] = (),
 ) -> Iterator[str | Finished]:
     """Text pieces as the model writes them, then `Finished` (after the log is written)."""
+    started = time.perf_counter()
     answerer = default_answerer(on_prompt=_announce)
     scope = access_scope(user, collection_ids=_ids(collection_ids))
+
+    def allowed(ids: set[int]) -> set[int]:
+        return readable_document_ids(user, ids)
+
+    key = None
+    if not history:  # a follow-up depends on its conversation: never shared
+        key = answer_key(question=question, scope=scope, top_k=top_k,
+                         template_version=answerer.template.version,
+                         model=settings.KB_LLM_MODEL_NAME)  # fmt: skip
+        hit = _from_cache(key, question, answerer.template.version, allowed, started)
+        if hit is not None:
+            yield hit.text
+            yield Finished(hit, _log(user, question, scope.collection_ids, hit, cached=True))
+            return
     for item in answerer.stream(
-        question,
-        scope=scope,
-        allowed=lambda ids: readable_document_ids(user, ids),
-        top_k=top_k,
-        history=history,
+        question, scope=scope, allowed=allowed, top_k=top_k, history=history
     ):
         if isinstance(item, Answer):
+            if key is not None and not item.refused:
+                remember_answer(key, text=item.text, passages=item.passages, cited=item.cited)
             yield Finished(item, _log(user, question, scope.collection_ids, item))
         else:
             yield item
@@ -89,8 +108,42 @@ def _ids(collection_ids: Sequence[int] | None) -> list[int] | None:
     return None if collection_ids is None else [int(c) for c in collection_ids]
 
 
+def _from_cache(
+    key: str,
+    question: str,
+    template_version: str,
+    allowed: Callable[[set[int]], set[int]],
+    started: float,
+) -> Answer | None:
+    """A cached answer, if every passage it was built from is still readable by the caller."""
+    entry = cached_answer(key)
+    if entry is None:
+        return None
+    passages, cited = passages_of(entry)
+    documents = {p.document_id for p in passages}
+    if allowed(documents) != documents:
+        return None
+    elapsed = ms_since(started)
+    return Answer(
+        question=question,
+        text=entry["text"],
+        refused=False,
+        passages=passages,
+        cited=cited,
+        retrieval=Retrieval({}, passages, NO_EVIDENCE),
+        model=settings.KB_LLM_MODEL_NAME,
+        template_version=template_version,
+        latencies_ms={"cache": elapsed, "total": elapsed},
+    )
+
+
 def _log(
-    user: AbstractBaseUser, question: str, collection_ids: Sequence[int], answer: Answer
+    user: AbstractBaseUser,
+    question: str,
+    collection_ids: Sequence[int],
+    answer: Answer,
+    *,
+    cached: bool = False,
 ) -> QueryLog:
     retrieved = {path: _top(c) for path, c in answer.retrieval.per_path.items()}
     retrieved["passages"] = [(p.chunk_id, round(p.score, 5)) for p in answer.passages]
@@ -103,6 +156,8 @@ def _log(
         model=answer.model,
         template_version=answer.template_version,
         refused=answer.refused,
+        answer=answer.text,
+        cached=cached,
     )
     return querylog_write(user=user, question=question, record=record)
 

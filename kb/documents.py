@@ -14,6 +14,7 @@ from django.conf import settings
 from django.contrib.auth.models import Group
 from django.core.files import File
 from django.db import transaction
+from django.db.models import F
 
 from kb.models import Collection, Document, DocumentStatus
 from kb.uploads import IncomingFile, Upload, UploadLimits, receive
@@ -150,6 +151,11 @@ def _mark_queued(document: Document) -> None:
     document.error = ""
 
 
+def collection_content_changed(*, collection_id: int) -> None:
+    """What the collection's readers can find changed: cached answers over it are stale."""
+    Collection.objects.filter(pk=collection_id).update(content_version=F("content_version") + 1)
+
+
 def document_delete(*, document: Document) -> None:
     """Gone from the database first (so no reader sees it), then from every store. A task still
     working on it notices the row is gone and removes what it wrote."""
@@ -160,6 +166,7 @@ def document_delete(*, document: Document) -> None:
     document.delete()
     vector_index().delete_document(document_id)
     graph_store().delete_document(document_id)
+    collection_content_changed(collection_id=document.collection_id)
     if stored_file:
         document.file.storage.delete(stored_file)
 
@@ -174,4 +181,12 @@ def restamp_later(document_id: int) -> None:
     """Re-stamp a document's chunks with its current readers once this transaction commits."""
     from ingestion.tasks import restamp_document_task
 
-    transaction.on_commit(lambda: restamp_document_task.delay(document_id))
+    def restamp() -> None:
+        collection_id = Document.objects.filter(pk=document_id).values_list(
+            "collection_id", flat=True
+        )
+        for cid in collection_id:  # readers changed: stop serving answers cached before
+            collection_content_changed(collection_id=cid)
+        restamp_document_task.delay(document_id)
+
+    transaction.on_commit(restamp)

@@ -17,6 +17,11 @@ class Collection(models.Model):
         help_text="Every active signed-in user may read it, whatever their groups.",
     )
     created_at = models.DateTimeField(auto_now_add=True)
+    content_version = models.PositiveIntegerField(
+        default=0,
+        help_text="Bumped whenever what this collection's readers can find changes (documents "
+        "indexed or deleted, access changed); part of every cached answer's key.",
+    )
 
     class Meta:
         ordering = ["name"]
@@ -101,6 +106,7 @@ class QueryLog(models.Model):
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
     pseudonym = models.CharField(max_length=64, db_index=True)
     question_redacted = models.TextField()
+    answer_redacted = models.TextField(blank=True)
     collection_ids = models.JSONField(default=list)
     retrieved = models.JSONField(default=dict, help_text="Chunk ids and scores per path.")
     latencies_ms = models.JSONField(default=dict, help_text="Milliseconds per stage.")
@@ -109,6 +115,7 @@ class QueryLog(models.Model):
     model = models.CharField(max_length=200, blank=True)
     template_version = models.CharField(max_length=50, blank=True)
     refused = models.BooleanField(default=False)
+    cached = models.BooleanField(default=False, help_text="Answered from the answer cache.")
 
     class Meta:
         ordering = ["-created_at"]

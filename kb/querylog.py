@@ -176,6 +176,8 @@ class QueryRecord:
     model: str = ""
     template_version: str = ""
     refused: bool = False
+    answer: str = ""  # the model's answer, redacted like the question (feedback export)
+    cached: bool = False
 
 
 def querylog_write(*, user: AbstractBaseUser, question: str, record: QueryRecord) -> QueryLog:
@@ -184,6 +186,7 @@ def querylog_write(*, user: AbstractBaseUser, question: str, record: QueryRecord
     return QueryLog.objects.create(
         pseudonym=pseudonym(user.pk),
         question_redacted=redact(question, user=user),
+        answer_redacted=redact(record.answer, user=user),
         collection_ids=[n for n in map(_int_or_none, record.collection_ids or ()) if n is not None],
         retrieved=_retrieved_json(record.retrieved),
         latencies_ms=_latencies_json(record.latencies_ms),
@@ -192,6 +195,7 @@ def querylog_write(*, user: AbstractBaseUser, question: str, record: QueryRecord
         model=_fitted(record.model, "model"),
         template_version=_fitted(record.template_version, "template_version"),
         refused=bool(record.refused),
+        cached=bool(record.cached),
     )
 
 

@@ -115,8 +115,9 @@ def test_row_contains_no_identity_of_the_asker(asker: Any) -> None:
         "why was card 4111 1111 1111 1111 charged on PostgreSQL 15.4?"
     )
 
-    row = _write(asker, question)
+    row = _write(asker, question, answer="Alice, email alice.walker@corp.example about it [1].")
 
+    assert row.answer_redacted == "[user], email [email] about it [1]."
     assert row.question_redacted == (
         "[user] here ([user], [email], [phone]): why was card [card] charged on PostgreSQL 15.4?"
     )
@@ -236,6 +237,7 @@ def test_json_lines_match_the_rows(asker: Any) -> None:
         "created_at": older.created_at.isoformat(),
         "pseudonym": pseudonym(RAW_ID),
         "question": "first, by [user]",
+        "answer": "",
         "collection_ids": [3, 1],
         "retrieved": {"dense": [["c-1", 0.8123], ["c-2", 0.5]], "fused": [["c-1", 0.01639]]},
         "latencies_ms": {"retrieve": 12.3, "generate": 800.1, "total": 812.4},
@@ -243,6 +245,7 @@ def test_json_lines_match_the_rows(asker: Any) -> None:
         "model": "qwen2.5-coder-1.5b-instruct-q4_k_m",
         "template_version": "answer-v1",
         "refused": False,
+        "cached": False,
         "feedback": {"rating": "down", "comment": "wrong, [user]"},
     }
     assert printed[0]["refused"] is True and printed[0]["feedback"] is None

@@ -72,6 +72,7 @@ def _as_dict(row: QueryLog) -> dict[str, Any]:
         "created_at": row.created_at.isoformat(),
         "pseudonym": row.pseudonym,
         "question": row.question_redacted,
+        "answer": row.answer_redacted,
         "collection_ids": row.collection_ids,
         "retrieved": row.retrieved,
         "latencies_ms": row.latencies_ms,
@@ -79,6 +80,7 @@ def _as_dict(row: QueryLog) -> dict[str, Any]:
         "model": row.model,
         "template_version": row.template_version,
         "refused": row.refused,
+        "cached": row.cached,
         "feedback": _feedback(row),
     }
 

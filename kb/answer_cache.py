@@ -1,0 +1,68 @@
+"""Answers to identical questions over the same readable scope, served without the model.
+
+The key holds everything an answer depends on: the normalised question, the caller's ACL
+entries and collections (two users share an entry only when they may read exactly the same
+documents), each of those collections' content version (bumped by every upload, deletion and
+access change, so those invalidate what they touch), top_k, the prompt template and the model.
+Entries live in Django's cache: this process's memory by default, Redis with KB_CACHE_URL.
+A hit is still post-checked against the database before it is served.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import unicodedata
+from dataclasses import asdict
+from typing import Any
+
+from django.conf import settings
+from django.core.cache import cache
+
+from kb.models import Collection
+from kb.stores.types import AccessScope
+from retrieval.types import Passage
+
+PREFIX = "kb:answer:"
+
+
+def answer_key(
+    *, question: str, scope: AccessScope, top_k: int, template_version: str, model: str
+) -> str:
+    versions = dict(
+        Collection.objects.filter(pk__in=scope.collection_ids).values_list("pk", "content_version")
+    )
+    material = {
+        "q": " ".join(unicodedata.normalize("NFKC", question).casefold().split()),
+        "acl": sorted(scope.acl),
+        "collections": sorted((c, versions.get(c, 0)) for c in scope.collection_ids),
+        "top_k": top_k,
+        "template": template_version,
+        "model": model,
+    }
+    digest = hashlib.sha256(json.dumps(material, sort_keys=True).encode()).hexdigest()
+    return PREFIX + digest
+
+
+def cached_answer(key: str) -> dict[str, Any] | None:
+    if settings.KB_ANSWER_CACHE_SECONDS <= 0:
+        return None
+    entry: dict[str, Any] | None = cache.get(key)
+    return entry
+
+
+def remember_answer(key: str, *, text: str, passages: list[Passage], cited: list[Passage]) -> None:
+    if settings.KB_ANSWER_CACHE_SECONDS <= 0:
+        return
+    entry = {
+        "text": text,
+        "passages": [asdict(p) for p in passages],
+        "cited": [p.n for p in cited],
+    }
+    cache.set(key, entry, timeout=settings.KB_ANSWER_CACHE_SECONDS)
+
+
+def passages_of(entry: dict[str, Any]) -> tuple[list[Passage], list[Passage]]:
+    passages = [Passage(**{**p, "paths": tuple(p["paths"])}) for p in entry["passages"]]
+    by_number = {p.n: p for p in passages}
+    return passages, [by_number[n] for n in entry["cited"] if n in by_number]
