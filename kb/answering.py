@@ -18,9 +18,10 @@ from kb.access import AnyUser, access_scope, readable_document_ids
 from kb.answer_cache import answer_key, cached_answer, passages_of, remember_answer
 from kb.llm.chat import Message
 from kb.models import QueryLog
-from kb.querylog import QueryRecord, querylog_write
+from kb.querylog import QueryRecord, pseudonym, querylog_write
 from retrieval.answerer import Answer
 from retrieval.evidence import NO_EVIDENCE
+from retrieval.experiments import parse_split, variant_for
 from retrieval.factory import default_answerer, default_retriever
 from retrieval.retriever import Retrieval
 from retrieval.timing import ms_since
@@ -51,7 +52,7 @@ def answer_stream(
 ) -> Iterator[str | Finished]:
     """Text pieces as the model writes them, then `Finished` (after the log is written)."""
     started = time.perf_counter()
-    answerer = default_answerer(on_prompt=_announce)
+    answerer = default_answerer(template_version=_template_for(user), on_prompt=_announce)
     scope = access_scope(user, collection_ids=_ids(collection_ids))
 
     def allowed(ids: set[int]) -> set[int]:
@@ -106,6 +107,12 @@ def search_passages(
 
 def _ids(collection_ids: Sequence[int] | None) -> list[int] | None:
     return None if collection_ids is None else [int(c) for c in collection_ids]
+
+
+def _template_for(user: AbstractBaseUser) -> str:
+    """The experiment's variant for this asker, or the configured template."""
+    split = parse_split(settings.KB_PROMPT_EXPERIMENT)
+    return variant_for(pseudonym(user.pk), split, default=settings.KB_PROMPT_TEMPLATE)
 
 
 def _from_cache(

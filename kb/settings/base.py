@@ -177,6 +177,8 @@ KB_MAX_TOP_K = env_int("KB_MAX_TOP_K", 20)
 KB_REFUSAL_MIN_DENSE = env_float("KB_REFUSAL_MIN_DENSE", 0.35)
 KB_REFUSAL_MIN_COVERAGE = env_float("KB_REFUSAL_MIN_COVERAGE", 0.6)
 KB_PROMPT_TEMPLATE = env_str("KB_PROMPT_TEMPLATE", "answer-v1")
+# Split askers between template versions by pseudonym, e.g. `answer-v1=50,answer-v2=50`.
+KB_PROMPT_EXPERIMENT = env_str("KB_PROMPT_EXPERIMENT")
 KB_ANSWER_MAX_TOKENS = env_int("KB_ANSWER_MAX_TOKENS", 400)
 KB_MAX_QUESTION_CHARS = env_int("KB_MAX_QUESTION_CHARS", 2000)
 # Seconds an answer is reused for the same question over the same readable documents; 0: off.

@@ -13,6 +13,7 @@ from kb.llm.chat import Message
 from kb.llm.factory import forget_chat_model
 from kb.models import QueryLog
 from kb.querylog import pseudonym
+from retrieval.experiments import variant_for
 from kb.services import api_token_create
 from tests.integration.answering.conftest import IndexedWorld
 
@@ -142,3 +143,27 @@ def test_a_follow_up_is_condensed_with_its_conversation_before_search(
     assert "coffee machine" in condense[1]["content"]
     assert condense[1]["content"].endswith("Last question: Who does that?")
     assert len(rest) <= 1  # then the answer prompt, unless the rewritten question was refused
+
+
+def test_an_experiment_gives_each_asker_one_template_and_logs_it(
+    indexed_world: IndexedWorld, settings: Settings, prompts: list[list[Message]]
+) -> None:
+    settings.KB_PROMPT_EXPERIMENT = "answer-v1=50,answer-v2=50"
+    askers = ["engineer", "eng_editor", "staff", "hr_reader", "hr_lead", "no_groups"]
+    expected = {
+        p: variant_for(pseudonym(indexed_world.world.users[p].pk),
+                       {"answer-v1": 50, "answer-v2": 50}, default="")
+        for p in askers
+    }  # fmt: skip
+    assert set(expected.values()) == {"answer-v1", "answer-v2"}  # both arms are exercised
+
+    for persona in askers:
+        body = (
+            _client(indexed_world, persona)
+            .post("/api/v1/query", {"question": QUESTION}, format="json")
+            .json()
+        )
+        log = QueryLog.objects.get(pk=body["query_id"])
+        assert log.template_version == expected[persona]
+        system = prompts[-1][0]["content"]
+        assert ('for example: "Backups' in system) is (expected[persona] == "answer-v2")
