@@ -13,8 +13,8 @@ from kb.llm.chat import Message
 from kb.llm.factory import forget_chat_model
 from kb.models import QueryLog
 from kb.querylog import pseudonym
-from retrieval.experiments import variant_for
 from kb.services import api_token_create
+from retrieval.experiments import variant_for
 from tests.integration.answering.conftest import IndexedWorld
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]

@@ -1,0 +1,83 @@
+"""Feedback as fine-tuning data: for each rated answer, the prompt the model saw (rebuilt from
+its template version and the passages it was given), the answer, and the rating.
+
+Only queries with feedback are exported, and every text is redacted: questions and answers
+were redacted when logged, and passage text is redacted on the way out (documents may hold
+contact details too). A row whose passages are no longer indexed cannot be rebuilt faithfully
+and is skipped, and counted.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+from kb.access import ACL_STAFF
+from kb.models import Collection, QueryLog
+from kb.querylog import redact
+from kb.stores.factory import vector_index
+from kb.stores.types import AccessScope
+from retrieval.prompting import UnknownTemplate, answer_messages, load_template
+from retrieval.types import Passage
+
+
+@dataclass
+class ExportStats:
+    exported: int = 0
+    skipped_refused: int = 0  # refused before the model: there is no completion to learn from
+    skipped_missing: int = 0  # passages re-indexed or deleted since, or template removed
+
+
+def feedback_examples(stats: ExportStats) -> Iterator[dict[str, Any]]:
+    rows = QueryLog.objects.filter(feedback__isnull=False).select_related("feedback")
+    everything = AccessScope(
+        collection_ids=list(Collection.objects.values_list("pk", flat=True)), acl=[ACL_STAFF]
+    )  # every chunk carries the staff entry: the export is an administrator's tool
+    for row in rows.order_by("pk"):
+        chunk_ids = [chunk_id for chunk_id, _score in row.retrieved.get("passages", [])]
+        if not chunk_ids:
+            stats.skipped_refused += 1
+            continue
+        example = _example(row, chunk_ids, everything)
+        if example is None:
+            stats.skipped_missing += 1
+            continue
+        stats.exported += 1
+        yield example
+
+
+def _example(row: QueryLog, chunk_ids: list[str], scope: AccessScope) -> dict[str, Any] | None:
+    try:
+        template = load_template(row.template_version)
+    except UnknownTemplate:
+        return None
+    payloads = {hit.id: hit.payload for hit in vector_index().fetch(ids=chunk_ids, scope=scope)}
+    if set(payloads) != set(chunk_ids):
+        return None
+    passages = [_passage(n, chunk_id, payloads[chunk_id])
+                for n, chunk_id in enumerate(chunk_ids, start=1)]  # fmt: skip
+    return {
+        "prompt": answer_messages(template, row.question_redacted, passages),
+        "completion": row.answer_redacted,
+        "rating": row.feedback.rating,
+        "comment": row.feedback.comment_redacted,
+        "query_id": row.pk,
+        "template_version": row.template_version,
+        "model": row.model,
+    }
+
+
+def _passage(n: int, chunk_id: str, payload: dict[str, Any]) -> Passage:
+    page = payload.get("page")
+    return Passage(
+        n=n,
+        chunk_id=chunk_id,
+        document_id=int(payload["document_id"]),
+        title=str(payload.get("title") or ""),
+        page=page if isinstance(page, int) and page > 0 else None,
+        section=str(payload.get("section") or ""),
+        text=redact(str(payload.get("text") or "")),
+        score=0.0,
+        paths=(),
+    )
