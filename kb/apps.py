@@ -11,6 +11,7 @@ class KbConfig(AppConfig):
 
     def ready(self) -> None:
         from kb import checks  # noqa: F401 - registers the start-up checks
+
         # SQLite and the embedded stores need their folder before the first connection.
         Path(settings.KB_DATA_DIR).mkdir(parents=True, exist_ok=True)
         Path(settings.STATIC_ROOT).mkdir(parents=True, exist_ok=True)  # whitenoise warns otherwise

@@ -2,10 +2,17 @@
 
 from __future__ import annotations
 
+from django.contrib.auth.models import Group
 from django.db.models import Count, Q, QuerySet
 
-from kb.access import AnyUser, readable_collections, readable_documents
-from kb.models import ApiToken, Collection, DocumentStatus
+from kb.access import (
+    AnyUser,
+    editable_collections,
+    editable_documents,
+    readable_collections,
+    readable_documents,
+)
+from kb.models import ApiToken, Collection, Document, DocumentStatus
 from kb.tokens import token_hash
 
 
@@ -28,3 +35,50 @@ def collection_list_for_user(*, user: AnyUser) -> QuerySet[Collection]:
             distinct=True,
         ),
     )
+
+
+UNSETTLED = (DocumentStatus.QUEUED, DocumentStatus.PROCESSING)
+
+
+def collection_list_for_manager(*, user: AnyUser) -> QuerySet[Collection]:
+    """Collections the user edits, with the documents they may manage counted per status."""
+    visible = Q(documents__in=editable_documents(user).values("pk"))
+    per_status = {
+        f"{status.value}_count": Count(
+            "documents", filter=visible & Q(documents__status=status), distinct=True
+        )
+        for status in DocumentStatus
+    }
+    return (
+        editable_collections(user)
+        .annotate(document_count=Count("documents", filter=visible, distinct=True), **per_status)
+        .prefetch_related("reader_groups", "editor_groups")
+        .order_by("name")
+    )
+
+
+def collection_get_for_manager(*, user: AnyUser, collection_id: int) -> Collection | None:
+    """None both when it does not exist and when the user may not edit it."""
+    return collection_list_for_manager(user=user).filter(pk=collection_id).first()
+
+
+def document_list_for_manager(*, user: AnyUser, collection: Collection) -> QuerySet[Document]:
+    return editable_documents(user).filter(collection=collection).order_by("-created_at", "-pk")
+
+
+def document_get_for_manager(*, user: AnyUser, document_id: int) -> Document | None:
+    return editable_documents(user).filter(pk=document_id).first()
+
+
+def document_get_readable(*, user: AnyUser, document_id: int) -> Document | None:
+    return readable_documents(user).filter(pk=document_id).first()
+
+
+def document_ids_unsettled(*, user: AnyUser, collection: Collection) -> list[int]:
+    """Documents still queued or processing: what the progress table keeps polling for."""
+    documents = document_list_for_manager(user=user, collection=collection)
+    return list(documents.filter(status__in=UNSETTLED).values_list("pk", flat=True))
+
+
+def group_list() -> QuerySet[Group]:
+    return Group.objects.order_by("name")

@@ -7,6 +7,12 @@ from kb import views
 urlpatterns = [
     path("", views.home, name="home"),
     path("healthz", views.healthz, name="healthz"),
+    path(
+        "documents/<int:document_id>/download",
+        views.document_download,
+        name="document-download",
+    ),
+    path("manage/", include("kb.web.urls")),
     path("accounts/login/", auth_views.LoginView.as_view(), name="login"),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("admin/", admin.site.urls),

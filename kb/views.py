@@ -1,19 +1,46 @@
-"""Server-rendered pages. The chat and upload pages build on these (see the issues)."""
+"""Pages every signed-in user has: the chat page and downloads of documents they may read.
+
+The manage pages live in kb.web.manage. Answers are not streamed yet: the chat page carries
+the collection picker and an empty conversation, and `chat_stream_url` stays None until the
+query pipeline's streaming view exists (kb/static/kb/chat.js describes the contract).
+"""
 
 from __future__ import annotations
 
 from django.contrib.auth.decorators import login_required
-from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.http import FileResponse, Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
 from django.views.decorators.http import require_GET
 
-from kb.selectors import collection_list_for_user
+from kb.selectors import collection_list_for_user, document_get_readable
 
 
 @login_required
+@require_GET
 def home(request: HttpRequest) -> HttpResponse:
-    collections = collection_list_for_user(user=request.user)
-    return render(request, "home.html", {"collections": collections})
+    """The chat page."""
+    collections = collection_list_for_user(user=request.user).order_by("name")
+    context = {"collections": collections, "chat_stream_url": None}
+    return render(request, "chat/page.html", context)
+
+
+@login_required
+@require_GET
+def document_download(request: HttpRequest, document_id: int) -> FileResponse:
+    """The original file, to readers of the document only; anyone else gets 404."""
+    document = document_get_readable(user=request.user, document_id=document_id)
+    if document is None or not document.file:
+        raise Http404
+    try:
+        handle = document.file.open("rb")
+    except FileNotFoundError:
+        raise Http404 from None
+    return FileResponse(
+        handle,
+        as_attachment=True,
+        filename=document.source_filename.rsplit("/", 1)[-1],
+        content_type=document.mime_type or "application/octet-stream",
+    )
 
 
 @require_GET

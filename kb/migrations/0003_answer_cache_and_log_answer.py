@@ -4,25 +4,27 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('kb', '0002_document_indexed_version'),
+        ("kb", "0002_document_indexed_version"),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='collection',
-            name='content_version',
-            field=models.PositiveIntegerField(default=0, help_text="Bumped whenever what this collection's readers can find changes (documents indexed or deleted, access changed); part of every cached answer's key."),
+            model_name="collection",
+            name="content_version",
+            field=models.PositiveIntegerField(
+                default=0,
+                help_text="Bumped whenever what this collection's readers can find changes (documents indexed or deleted, access changed); part of every cached answer's key.",
+            ),
         ),
         migrations.AddField(
-            model_name='querylog',
-            name='answer_redacted',
+            model_name="querylog",
+            name="answer_redacted",
             field=models.TextField(blank=True),
         ),
         migrations.AddField(
-            model_name='querylog',
-            name='cached',
-            field=models.BooleanField(default=False, help_text='Answered from the answer cache.'),
+            model_name="querylog",
+            name="cached",
+            field=models.BooleanField(default=False, help_text="Answered from the answer cache."),
         ),
     ]

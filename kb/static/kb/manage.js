@@ -1,0 +1,73 @@
+// Upload page: drag-and-drop onto the file input, the list of chosen files, the transfer
+// progress bar, and refusals (400/413) shown where the upload was made. The form works
+// without this script (plain multipart POST); htmx and this file only enhance it.
+(function () {
+  "use strict";
+
+  function listChosen(form) {
+    const input = form.querySelector("input[type=file]");
+    const list = form.querySelector("[data-chosen]");
+    list.replaceChildren();
+    for (const file of input.files) {
+      const item = document.createElement("li");
+      item.textContent = file.name + " (" + Math.max(1, Math.round(file.size / 1024)) + " KB)";
+      list.append(item);
+    }
+  }
+
+  function setBar(form, percent) {
+    const box = form.querySelector("[data-upload-progress]");
+    const bar = box.querySelector("[role=progressbar]");
+    box.hidden = percent === null;
+    bar.setAttribute("aria-valuenow", String(percent || 0));
+    bar.firstElementChild.style.width = (percent || 0) + "%";
+  }
+
+  function wire(form) {
+    const zone = form.querySelector("[data-dropzone]");
+    const input = form.querySelector("input[type=file]");
+    input.addEventListener("change", () => listChosen(form));
+    for (const name of ["dragenter", "dragover"]) {
+      zone.addEventListener(name, (event) => {
+        event.preventDefault();
+        zone.classList.add("is-over");
+      });
+    }
+    for (const name of ["dragleave", "dragend"]) {
+      zone.addEventListener(name, () => zone.classList.remove("is-over"));
+    }
+    zone.addEventListener("drop", (event) => {
+      event.preventDefault();
+      zone.classList.remove("is-over");
+      if (!event.dataTransfer || !event.dataTransfer.files.length) return;
+      input.files = event.dataTransfer.files;
+      listChosen(form);
+      form.requestSubmit();
+    });
+    form.addEventListener("htmx:xhr:progress", (event) => {
+      const { loaded, total } = event.detail;
+      if (total) setBar(form, Math.round((100 * loaded) / total));
+    });
+    // htmx fires beforeSwap on the target (#upload-result), not on the form that asked.
+    document.body.addEventListener("htmx:beforeSwap", (event) => {
+      const status = event.detail.xhr.status;
+      const refused = status === 400 || status === 413;  // the body says why
+      if (event.detail.requestConfig.elt === form && refused) {
+        event.detail.shouldSwap = true;
+        event.detail.isError = false;
+      }
+    });
+    form.addEventListener("htmx:afterRequest", (event) => {
+      setBar(form, null);
+      if (event.detail.successful) {
+        form.reset();
+        listChosen(form);
+      }
+    });
+  }
+
+  document.addEventListener("DOMContentLoaded", () => {
+    const form = document.getElementById("upload-form");
+    if (form) wire(form);
+  });
+})();

@@ -1,0 +1,1 @@
+"""Server-rendered pages: the chat shell and the manage pages (Django templates + htmx)."""
