@@ -53,7 +53,12 @@ KIND_BY_CATEGORY = {
 
 
 class ParseError(Exception):
-    """The file cannot be indexed; the message is shown to the person who uploaded it."""
+    """The file cannot be indexed; the message is shown to the person who uploaded it, the
+    code counts failures by reason in the metrics."""
+
+    def __init__(self, message: str, *, code: str = "unreadable") -> None:
+        super().__init__(message)
+        self.code = code
 
 
 @dataclass(frozen=True)
@@ -67,7 +72,7 @@ def parse_document(
     path: Path, *, filename: str, ocr_languages: str = DEFAULT_OCR_LANGUAGES
 ) -> ParsedDocument:
     if path.stat().st_size == 0:
-        raise ParseError("The file is empty.")
+        raise ParseError("The file is empty.", code="empty")
     file_type = detect_type(path)
     if file_type == "PDF":
         raw = _partition_pdf(path, ocr_languages)
@@ -76,10 +81,12 @@ def parse_document(
     elif file_type in DOCUMENT_TYPES:
         raw = _partition_other(path, file_type)
     else:
-        raise ParseError(f"{_describe(file_type, filename)} files are not supported.")
+        raise ParseError(
+            f"{_describe(file_type, filename)} files are not supported.", code="unsupported"
+        )
     elements = to_parsed_elements(raw)
     if not any(e.text.strip() for e in elements):
-        raise ParseError("No text could be extracted from this file.")
+        raise ParseError("No text could be extracted from this file.", code="no_text")
     pages = [e.page for e in elements if e.page]
     return ParsedDocument(elements=elements, page_count=max(pages, default=1), file_type=file_type)
 
@@ -90,7 +97,9 @@ def detect_type(path: Path) -> str:
     try:
         return str(detect_filetype(file_path=str(path)).name)
     except Exception as exc:  # libmagic and friends raise anything on garbage
-        raise ParseError(f"The file type could not be recognised ({exc}).") from exc
+        raise ParseError(
+            f"The file type could not be recognised ({exc}).", code="unsupported"
+        ) from exc
 
 
 def _describe(file_type: str, filename: str) -> str:
@@ -122,13 +131,15 @@ def _check_pdf_opens(path: Path) -> None:
     try:
         reader = PdfReader(str(path))
         if reader.is_encrypted and not reader.decrypt(""):
-            raise ParseError("The PDF is password-protected; upload an unlocked copy.")
+            raise ParseError(
+                "The PDF is password-protected; upload an unlocked copy.", code="encrypted"
+            )
         if len(reader.pages) == 0:
-            raise ParseError("The PDF has no pages.")
+            raise ParseError("The PDF has no pages.", code="no_text")
     except ParseError:
         raise
     except (PdfReadError, ValueError, OSError, KeyError) as exc:
-        raise ParseError(f"The PDF is damaged or not a PDF ({exc}).") from exc
+        raise ParseError(f"The PDF is damaged or not a PDF ({exc}).", code="corrupt") from exc
 
 
 def _partition_other(path: Path, file_type: str) -> list[Any]:
@@ -191,7 +202,7 @@ def _ocr_pages(pages: Sequence[Any], languages: str) -> list[Any]:
         try:
             text = join_cjk(tesseract.image_to_string(page, lang=languages))
         except Exception as exc:
-            raise ParseError(f"OCR failed on page {number} ({exc}).") from exc
+            raise ParseError(f"OCR failed on page {number} ({exc}).", code="ocr") from exc
         for element in partition_text(text=text, languages=["auto"]):
             element.metadata.page_number = number
             elements.append(element)

@@ -11,6 +11,7 @@ this attempt wrote and leaves the last good version in place.
 from __future__ import annotations
 
 import logging
+import time
 import uuid
 from collections.abc import Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -32,6 +33,7 @@ from kb.documents import collection_content_changed
 from kb.llm.chat import LlmUnavailable
 from kb.llm.factory import chat_model
 from kb.models import Document, DocumentStatus
+from kb.observability import metrics
 from kb.stores.errors import StoreError
 from kb.stores.factory import graph_store, vector_index
 from kb.stores.types import ChunkPoint, GraphChunk
@@ -67,17 +69,24 @@ def ingest_document(*, document_id: int, version: int, final_try: bool = False) 
     document = _current(document_id, version)
     if document is None:
         return "skipped"
+    started = time.perf_counter()
     try:
-        return _commit(document, _index(document))
+        written = _index(document)
+        outcome = _commit(document, written)
     except ParseError as exc:
-        _fail(document, str(exc))
+        _fail(document, str(exc), code=exc.code)
     except (StoreError, LlmUnavailable, OperationalError) as exc:
         if not final_try:
             raise
-        _fail(document, f"A service could not be reached: {exc}")
+        _fail(document, f"A service could not be reached: {exc}", code="service")
     except Exception as exc:  # a library crash on one file must not stop the worker
         logger.exception("ingestion of document %s failed", document_id)
-        _fail(document, f"This file could not be processed ({type(exc).__name__}: {exc}).")
+        _fail(document, f"This file could not be processed ({type(exc).__name__}: {exc}).",
+              code="crash")  # fmt: skip
+    else:
+        if outcome == "indexed":
+            metrics.document_indexed(len(written.chunk_ids), time.perf_counter() - started)
+        return outcome
     return "failed"
 
 
@@ -113,7 +122,7 @@ def _index(document: Document) -> Written:
     progress.report(document.pk, "chunking")
     chunks = chunk_elements(parsed.elements)
     if not chunks:
-        raise ParseError("The file contains no text that could be indexed.")
+        raise ParseError("The file contains no text that could be indexed.", code="no_text")
     acl = document_acl(document)
     ids = version_chunk_ids(document.pk, document.version, len(chunks))
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="graph-writer") as pool:
@@ -230,9 +239,10 @@ def _commit(document: Document, written: Written) -> str:
     return "indexed"
 
 
-def _fail(document: Document, reason: str) -> None:
+def _fail(document: Document, reason: str, *, code: str) -> None:
     """Remove this attempt's chunks (keep the last good version) and say why, plainly."""
-    logger.warning("document %s failed: %s", document.pk, reason)
+    logger.warning("document %s failed: %s", document.pk, reason, extra={"reason": code})
+    metrics.document_failed(code)
     try:
         _remove_attempt(document)
     except StoreError:

@@ -21,6 +21,7 @@ from django.core.cache import cache
 
 from kb.models import Collection
 from kb.stores.types import AccessScope
+from retrieval.answerer import Answer
 from retrieval.types import Passage
 
 PREFIX = "kb:answer:"
@@ -51,13 +52,14 @@ def cached_answer(key: str) -> dict[str, Any] | None:
     return entry
 
 
-def remember_answer(key: str, *, text: str, passages: list[Passage], cited: list[Passage]) -> None:
+def remember_answer(key: str, answer: Answer) -> None:
     if settings.KB_ANSWER_CACHE_SECONDS <= 0:
         return
     entry = {
-        "text": text,
-        "passages": [asdict(p) for p in passages],
-        "cited": [p.n for p in cited],
+        "text": answer.text,
+        "refused": answer.refused,
+        "passages": [asdict(p) for p in answer.passages],
+        "cited": [p.n for p in answer.cited],
     }
     cache.set(key, entry, timeout=settings.KB_ANSWER_CACHE_SECONDS)
 

@@ -18,6 +18,7 @@ from kb.access import AnyUser, access_scope, readable_document_ids
 from kb.answer_cache import answer_key, cached_answer, passages_of, remember_answer
 from kb.llm.chat import Message
 from kb.models import QueryLog
+from kb.observability import metrics
 from kb.querylog import QueryRecord, pseudonym, querylog_write
 from retrieval.answerer import Answer
 from retrieval.evidence import NO_EVIDENCE
@@ -72,8 +73,8 @@ def answer_stream(
         question, scope=scope, allowed=allowed, top_k=top_k, history=history
     ):
         if isinstance(item, Answer):
-            if key is not None and not item.refused:
-                remember_answer(key, text=item.text, passages=item.passages, cited=item.cited)
+            if key is not None:  # refusals too: the model's "I don't know" costs as much
+                remember_answer(key, item)
             yield Finished(item, _log(user, question, scope.collection_ids, item))
         else:
             yield item
@@ -134,7 +135,7 @@ def _from_cache(
     return Answer(
         question=question,
         text=entry["text"],
-        refused=False,
+        refused=entry["refused"],
         passages=passages,
         cited=cited,
         retrieval=Retrieval({}, passages, NO_EVIDENCE),
@@ -166,6 +167,9 @@ def _log(
         answer=answer.text,
         cached=cached,
     )
+    metrics.question_answered(latencies_ms=answer.latencies_ms, refused=answer.refused,
+                              cached=cached, prompt_tokens=answer.usage.prompt_tokens,
+                              completion_tokens=answer.usage.completion_tokens)  # fmt: skip
     return querylog_write(user=user, question=question, record=record)
 
 

@@ -11,6 +11,12 @@ class KbConfig(AppConfig):
 
     def ready(self) -> None:
         from kb import checks  # noqa: F401 - registers the start-up checks
+        from kb.observability import request_id  # connects the Celery signals
+
+        request_id.install_record_factory()
+        from kb.observability.metrics import register_collectors
+
+        register_collectors()
 
         # SQLite and the embedded stores need their folder before the first connection.
         Path(settings.KB_DATA_DIR).mkdir(parents=True, exist_ok=True)

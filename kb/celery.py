@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from celery import Celery
+from celery.signals import worker_ready
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "kb.settings.base")
 
@@ -26,3 +27,14 @@ def _create_local_folders(sender: Celery, **kwargs: Any) -> None:
         folders.append(backend.removeprefix("file://"))
     for folder in filter(None, folders):
         Path(folder).mkdir(parents=True, exist_ok=True)
+
+
+@worker_ready.connect
+def _serve_worker_metrics(**kwargs: Any) -> None:
+    """A separate worker process has no web server: its ingestion metrics get their own port."""
+    from django.conf import settings
+
+    if settings.KB_WORKER_METRICS_PORT:
+        from prometheus_client import start_http_server
+
+        start_http_server(settings.KB_WORKER_METRICS_PORT)

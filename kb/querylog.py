@@ -22,6 +22,7 @@ from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 from django.db import transaction
 
 from kb.models import Feedback, FeedbackRating, QueryLog
+from kb.observability import metrics
 
 MAX_COUNT = 2**31 - 1
 SCORE_DIGITS = 4  # significant digits: tells ranks apart for cosine (0.8123) and RRF (0.01639)
@@ -212,6 +213,7 @@ def feedback_record(
     feedback, _created = Feedback.objects.update_or_create(
         query_log=log, defaults={"rating": rating, "comment_redacted": redact(comment, user=user)}
     )
+    metrics.feedback_given(rating)
     return feedback
 
 

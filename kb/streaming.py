@@ -9,6 +9,7 @@ generator is closed, releasing the model).
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import threading
 from collections.abc import AsyncIterator, Callable, Iterator
 from typing import TypeVar
@@ -19,7 +20,15 @@ T = TypeVar("T")
 _DONE = object()
 
 
-async def iterate_in_thread(start: Callable[[], Iterator[T]]) -> AsyncIterator[T]:
+def iterate_in_thread(start: Callable[[], Iterator[T]]) -> AsyncIterator[T]:
+    """Called in the view: the context (request id for logs) is captured now, while the
+    request is being handled, and the generator runs inside it."""
+    return _iterate(start, contextvars.copy_context())
+
+
+async def _iterate(
+    start: Callable[[], Iterator[T]], context: contextvars.Context
+) -> AsyncIterator[T]:
     loop = asyncio.get_running_loop()
     queue: asyncio.Queue[tuple[object, object]] = asyncio.Queue()
     stop = threading.Event()
@@ -45,7 +54,7 @@ async def iterate_in_thread(start: Callable[[], Iterator[T]]) -> AsyncIterator[T
         finally:
             connections.close_all()  # this thread's database connections end with it
 
-    threading.Thread(target=produce, name="answer-stream", daemon=True).start()
+    threading.Thread(target=context.run, args=(produce,), name="answer-stream", daemon=True).start()
     try:
         while True:
             kind, value = await queue.get()

@@ -39,10 +39,13 @@ INSTALLED_APPS = [
     "rest_framework",
     "drf_spectacular",
     "django_htmx",
+    "django_prometheus",
     "kb.apps.KbConfig",
 ]
 
 MIDDLEWARE = [
+    "django_prometheus.middleware.PrometheusBeforeMiddleware",
+    "kb.observability.request_id.RequestIdMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -52,6 +55,7 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
+    "django_prometheus.middleware.PrometheusAfterMiddleware",
 ]
 
 ROOT_URLCONF = "kb.urls"
@@ -149,6 +153,7 @@ CELERY_TASK_DEFAULT_QUEUE = "ingest"
 CELERY_TASK_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_TASK_ALWAYS_EAGER = False
+CELERY_WORKER_HIJACK_ROOT_LOGGER = False  # keep LOGGING's JSON lines and request ids
 
 # Stores: unset URLs mean the embedded engines under KB_DATA_DIR.
 QDRANT_URL = env_str("QDRANT_URL")
@@ -196,15 +201,32 @@ KB_LOG_RETENTION_DAYS = env_int("KB_LOG_RETENTION_DAYS", 90)
 KB_MAX_UPLOAD_MB = env_int("KB_MAX_UPLOAD_MB", 100)
 DATA_UPLOAD_MAX_MEMORY_SIZE = 10 * 1024 * 1024
 
+# One JSON object per line by default (KB_LOG_FORMAT=plain for people reading a terminal); every
+# record carries the request id that follows a question or upload from web to worker.
+KB_LOG_FORMAT = env_choice("KB_LOG_FORMAT", "json", ("json", "plain"))
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "filters": {"request_id": {"()": "kb.observability.request_id.RequestIdFilter"}},
+    "formatters": {
+        "json": {"()": "kb.observability.json_logs.JsonFormatter"},
+        "plain": {"format": "%(asctime)s %(levelname)s %(name)s [%(request_id)s] %(message)s"},
+    },
+    "handlers": {
+        "console": {
+            "class": "logging.StreamHandler",
+            "formatter": KB_LOG_FORMAT,
+            "filters": ["request_id"],
+        }
+    },
     "root": {"handlers": ["console"], "level": env_str("KB_LOG_LEVEL", "INFO")},
     # Parsers log every oddity of every file; the document's error says what matters.
     "loggers": {name: {"level": "ERROR"} for name in ("unstructured", "pypdf", "pdfminer")},
 }
+# `/readyz` and `/metrics` answer loopback callers, and others presenting this bearer token.
+KB_METRICS_TOKEN = env_str("KB_METRICS_TOKEN")
+# A separate Celery worker process serves its metrics on this port (0: not at all).
+KB_WORKER_METRICS_PORT = env_int("KB_WORKER_METRICS_PORT", 0)
 
 # `manage.py kb_serve` (make run): where the single embedded process listens.
 KB_BIND = env_str("KB_BIND", "127.0.0.1")

@@ -3,6 +3,8 @@ Redis. Run without them, these fail with the reason instead of passing on the em
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 from django.conf import settings
 from django.db import connection
@@ -28,3 +30,23 @@ def test_broker_is_a_reachable_redis() -> None:
     with app.connection_for_write() as conn:
         conn.ensure_connection(max_retries=1)
         assert conn.transport_cls == "redis"
+
+
+def test_queue_depth_and_readiness_read_the_redis_broker(db: None) -> None:
+    from kb.observability.queues import queue_depths
+    from kb.observability.readiness import check_broker
+
+    if not settings.CELERY_BROKER_URL.startswith("redis://"):
+        pytest.fail(f"needs Redis (CELERY_BROKER_URL), got {settings.CELERY_BROKER_URL}")
+    queue = "quarry-depth-probe"
+    with app.connection_for_write() as conn:
+        channel: Any = conn.default_channel  # kombu's stub lacks the channel methods
+        channel.queue_declare(queue=queue)
+        channel.queue_purge(queue)
+        for n in range(3):
+            channel.basic_publish(channel.prepare_message(str(n)), exchange="", routing_key=queue)
+        try:
+            assert queue_depths((queue,)) == {queue: 3}
+        finally:
+            channel.queue_purge(queue)
+    check_broker()  # raises when the broker cannot be reached

@@ -50,6 +50,7 @@ class Command(BaseCommand):
                 port=settings.PORT,
                 workers=1,
                 log_level="info",
+                access_log=False,  # ours (kb.observability) leaves out client addresses
                 lifespan="off",
             )
         finally:

@@ -15,7 +15,7 @@ from kb.documents import document_add
 from kb.services import api_token_create
 from kb.uploads import IncomingFile
 from tests import samples
-from tests.integration.answering.conftest import IndexedWorld
+from tests.integration.conftest import IndexedWorld
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 

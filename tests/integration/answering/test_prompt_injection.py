@@ -18,7 +18,7 @@ from kb.stores.factory import vector_index
 from kb.stores.types import AccessScope
 from kb.uploads import IncomingFile
 from tests import samples
-from tests.integration.answering.conftest import IndexedWorld, canary
+from tests.integration.conftest import IndexedWorld, canary
 from tests.personas import EXPECTED_VISIBLE
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]

@@ -15,7 +15,7 @@ from kb.models import QueryLog
 from kb.querylog import pseudonym
 from kb.services import api_token_create
 from retrieval.experiments import variant_for
-from tests.integration.answering.conftest import IndexedWorld
+from tests.integration.conftest import IndexedWorld
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 

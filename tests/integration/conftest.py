@@ -1,4 +1,4 @@
-"""The persona company of tests/personas.py with real, ingested documents: every document
+"""Integration fixtures: the persona company of tests/personas.py with real, ingested documents;
 carries a canary string, so a leak is visible wherever it appears."""
 
 from __future__ import annotations

@@ -1,0 +1,2 @@
+"""Operations: request ids that follow work from web to worker, JSON logs, Prometheus metrics,
+readiness checks."""

@@ -1,0 +1,105 @@
+"""Quarry's own Prometheus metrics, beside django-prometheus's request metrics.
+
+Rates (documents and chunks per second, tokens per second, refusal rate, feedback ratio) are
+computed by Prometheus from these counters: see kb/deploy/grafana/quarry.json for the queries.
+The worker process exposes them on KB_WORKER_METRICS_PORT; in the embedded default the worker
+runs inside the web process, so `/metrics` holds everything.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+
+from prometheus_client import Counter, Histogram
+from prometheus_client.core import GaugeMetricFamily, Metric
+from prometheus_client.registry import REGISTRY, Collector
+
+_LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60)
+_LONG_BUCKETS = (0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600, 1800)
+
+INGESTED_DOCUMENTS = Counter("quarry_ingest_documents", "Documents indexed")
+INGESTED_CHUNKS = Counter("quarry_ingest_chunks", "Chunks written by indexed documents")
+INGEST_FAILURES = Counter("quarry_ingest_failures", "Documents that failed, by reason", ["reason"])
+INGEST_SECONDS = Histogram(
+    "quarry_ingest_document_seconds", "Time to index one document", buckets=_LONG_BUCKETS
+)
+RETRIEVAL_SECONDS = Histogram(
+    "quarry_retrieval_seconds", "Search time per retrieval path", ["path"], buckets=_LATENCY_BUCKETS
+)
+FIRST_TOKEN_SECONDS = Histogram(
+    "quarry_llm_first_token_seconds",
+    "From the question to the model's first token",
+    buckets=_LATENCY_BUCKETS,
+)
+GENERATION_SECONDS = Counter("quarry_llm_generation_seconds", "Seconds spent generating")
+COMPLETION_TOKENS = Counter("quarry_llm_completion_tokens", "Tokens generated")
+PROMPT_TOKENS = Counter("quarry_llm_prompt_tokens", "Prompt tokens read")
+ANSWERS = Counter("quarry_answers", "Questions answered", ["refused", "cached"])
+ANSWER_SECONDS = Histogram(
+    "quarry_answer_seconds", "Whole question, retrieval to last token", buckets=_LATENCY_BUCKETS
+)
+FEEDBACK = Counter("quarry_feedback", "Feedback given on answers", ["rating"])
+
+# Paths and stages as the query log names them.
+_PATHS = ("dense", "sparse", "graph")
+
+
+def document_indexed(chunks: int, seconds: float) -> None:
+    INGESTED_DOCUMENTS.inc()
+    INGESTED_CHUNKS.inc(chunks)
+    INGEST_SECONDS.observe(seconds)
+
+
+def document_failed(reason: str) -> None:
+    INGEST_FAILURES.labels(reason=reason).inc()
+
+
+def question_answered(
+    *,
+    latencies_ms: Mapping[str, float],
+    refused: bool,
+    cached: bool,
+    prompt_tokens: int,
+    completion_tokens: int,
+) -> None:
+    ANSWERS.labels(refused=str(refused).lower(), cached=str(cached).lower()).inc()
+    for path in _PATHS:
+        if path in latencies_ms:
+            RETRIEVAL_SECONDS.labels(path=path).observe(latencies_ms[path] / 1000)
+    if "first_token" in latencies_ms:
+        FIRST_TOKEN_SECONDS.observe(latencies_ms["first_token"] / 1000)
+    if "generate" in latencies_ms:
+        GENERATION_SECONDS.inc(latencies_ms["generate"] / 1000)
+    if "total" in latencies_ms:
+        ANSWER_SECONDS.observe(latencies_ms["total"] / 1000)
+    PROMPT_TOKENS.inc(prompt_tokens)
+    COMPLETION_TOKENS.inc(completion_tokens)
+
+
+def feedback_given(rating: str) -> None:
+    FEEDBACK.labels(rating=rating).inc()
+
+
+class QueueDepthCollector(Collector):
+    """Messages waiting in each Celery queue, read from the broker at scrape time."""
+
+    def collect(self) -> Iterator[Metric]:
+        from kb.observability.queues import queue_depths
+
+        gauge = GaugeMetricFamily(
+            "quarry_queue_depth", "Tasks waiting in the broker", labels=["queue"]
+        )
+        for queue, depth in queue_depths().items():
+            gauge.add_metric([queue], depth)
+        yield gauge
+
+
+_registered = False
+
+
+def register_collectors() -> None:
+    """Once per process (AppConfig.ready)."""
+    global _registered
+    if not _registered:
+        REGISTRY.register(QueueDepthCollector())
+        _registered = True
