@@ -18,6 +18,7 @@ from django.db import OperationalError
 
 from ingestion import pipeline
 from ingestion.recovery import requeue_unfinished
+from kb.documents import documents_requeue_waiting
 from kb.llm.chat import LlmUnavailable
 from kb.stores.errors import StoreError
 
@@ -42,10 +43,18 @@ def restamp_document_task(self: Task[Any, Any], document_id: int) -> None:
     pipeline.restamp_document(document_id=document_id)
 
 
+@shared_task(name="ingestion.requeue_waiting")
+def requeue_waiting_task() -> int:
+    """Periodic: documents accepted while the broker was away get their task now."""
+    return documents_requeue_waiting()
+
+
 @worker_ready.connect
 def resume_unfinished(**kwargs: Any) -> None:
     """The folder broker cannot redeliver a message whose worker died; with it, the one
     embedded worker re-queues what was left queued or half done. Brokers that redeliver
-    unacknowledged messages (Redis) need nothing here."""
+    unacknowledged messages (Redis) only need the documents whose task was never sent."""
     if settings.CELERY_BROKER_URL.startswith("filesystem://"):
         requeue_unfinished()
+    else:
+        documents_requeue_waiting()

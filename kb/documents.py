@@ -4,6 +4,7 @@ only once the transaction that created the work has committed."""
 from __future__ import annotations
 
 import hashlib
+import logging
 import mimetypes
 import tempfile
 from collections.abc import Sequence
@@ -17,9 +18,12 @@ from django.db import transaction
 from django.db.models import F
 
 from kb.models import Collection, Document, DocumentStatus
-from kb.uploads import IncomingFile, Upload, UploadLimits, receive
+from kb.uploads import IncomingFile, Upload, UploadLimits, UploadRejected, receive
 
+logger = logging.getLogger(__name__)
 HASH_BLOCK = 1024 * 1024
+# Stage of a queued document whose task could not be sent (shown in the UI as such).
+WAITING_FOR_QUEUE = "waiting for queue"
 
 
 class AddOutcome(StrEnum):
@@ -87,9 +91,25 @@ def documents_add_uploads(
 ) -> list[tuple[Document, AddOutcome]]:
     """Receive a request's files (archives expanded) and add each; raises UploadRejected, before
     anything is created, when any file is refused."""
+    _require_task_queue()
     with tempfile.TemporaryDirectory(prefix="quarry-upload-") as workdir:
         incoming = receive(uploads, workdir=Path(workdir), limits=upload_limits())
         return [document_add(collection=collection, incoming=item) for item in incoming]
+
+
+def _require_task_queue() -> None:
+    """Refuse an upload the workers could not hear about: the caller keeps its files and
+    retries, rather than leaving documents queued with no task."""
+    from kb.observability.readiness import check_broker
+
+    try:
+        check_broker()
+    except Exception as exc:
+        logger.warning("upload refused: task queue unreachable (%s)", type(exc).__name__)
+        raise UploadRejected(
+            503,
+            "The ingestion queue cannot be reached, so nothing was stored. Try again in a minute.",
+        ) from exc
 
 
 def file_sha256(path: Path) -> str:
@@ -172,9 +192,31 @@ def document_delete(*, document: Document) -> None:
 
 
 def _enqueue_ingest(document_id: int, version: int) -> None:
+    """After commit. If the broker went away since the upload was accepted, the document waits
+    with stage WAITING_FOR_QUEUE and is queued again when a worker starts or the sweep runs."""
     from ingestion.tasks import ingest_document_task
 
-    ingest_document_task.delay(document_id, version)
+    try:
+        ingest_document_task.delay(document_id, version)
+    except Exception:
+        logger.warning("document %s could not be queued; it will be retried", document_id,
+                       exc_info=True)  # fmt: skip
+        Document.objects.filter(pk=document_id, version=version).update(stage=WAITING_FOR_QUEUE)
+
+
+def documents_requeue_waiting() -> int:
+    """Queue again the documents whose task could not be sent (the broker was down)."""
+    from ingestion.tasks import ingest_document_task
+
+    waiting = Document.objects.filter(status=DocumentStatus.QUEUED, stage=WAITING_FOR_QUEUE)
+    count = 0
+    for document_id, version in waiting.values_list("pk", "version"):
+        ingest_document_task.delay(document_id, version)
+        Document.objects.filter(pk=document_id, version=version, stage=WAITING_FOR_QUEUE).update(
+            stage="queued"
+        )
+        count += 1
+    return count
 
 
 def restamp_later(document_id: int) -> None:

@@ -35,6 +35,11 @@ class UploadTooLarge(exceptions.APIException):
     default_code = "too_large"
 
 
+class QueueUnavailable(exceptions.APIException):
+    status_code = status.HTTP_503_SERVICE_UNAVAILABLE
+    default_code = "queue_unavailable"
+
+
 class MeApi(APIView):
     @extend_schema(responses=MeOut, summary="Who the token belongs to")
     def get(self, request: Request) -> Response:
@@ -123,4 +128,6 @@ def _editable_collection(request: Request, collection_id: int) -> Collection:
 def _rejection(exc: UploadRejected) -> exceptions.APIException:
     if exc.status == status.HTTP_413_REQUEST_ENTITY_TOO_LARGE:
         return UploadTooLarge(exc.message)
+    if exc.status == status.HTTP_503_SERVICE_UNAVAILABLE:
+        return QueueUnavailable(exc.message)
     return exceptions.ValidationError({"files": exc.message})

@@ -234,6 +234,7 @@ PORT = env_int("PORT", 8000)
 
 CELERY_BEAT_SCHEDULE = {
     "querylog-retention": {"task": "kb.querylog_purge_expired", "schedule": 24 * 60 * 60},
+    "requeue-waiting-documents": {"task": "ingestion.requeue_waiting", "schedule": 5 * 60},
 }
 
 # Django's cache (API rate limits; answer cache later): this process's memory by default,
