@@ -12,7 +12,10 @@ from __future__ import annotations
 
 import hashlib
 import json
+import threading
 import unicodedata
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import asdict
 from typing import Any
 
@@ -68,3 +71,36 @@ def passages_of(entry: dict[str, Any]) -> tuple[list[Passage], list[Passage]]:
     passages = [Passage(**{**p, "paths": tuple(p["paths"])}) for p in entry["passages"]]
     by_number = {p.n: p for p in passages}
     return passages, [by_number[n] for n in entry["cited"] if n in by_number]
+
+
+class SingleFlight:
+    """Identical questions asked at the same moment are answered once: later askers wait for
+    the first one's answer to reach the cache instead of queueing for the model themselves.
+    Per process (the web process that holds the model)."""
+
+    def __init__(self) -> None:
+        self._guard = threading.Lock()
+        self._locks: dict[str, tuple[threading.Lock, int]] = {}
+
+    @contextmanager
+    def hold(self, key: str, *, timeout: float) -> Iterator[bool]:
+        """Yields whether this caller is first (False: it waited for someone else)."""
+        with self._guard:
+            lock, users = self._locks.get(key, (threading.Lock(), 0))
+            self._locks[key] = (lock, users + 1)
+        first = lock.acquire(blocking=False)
+        acquired = first or lock.acquire(timeout=timeout)
+        try:
+            yield first
+        finally:
+            if acquired:
+                lock.release()
+            with self._guard:
+                lock, users = self._locks[key]
+                if users == 1:
+                    del self._locks[key]
+                else:
+                    self._locks[key] = (lock, users - 1)
+
+
+in_flight = SingleFlight()

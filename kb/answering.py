@@ -15,12 +15,19 @@ from django.contrib.auth.models import AbstractBaseUser
 from django.dispatch import Signal
 
 from kb.access import AnyUser, access_scope, readable_document_ids
-from kb.answer_cache import answer_key, cached_answer, passages_of, remember_answer
+from kb.answer_cache import (
+    answer_key,
+    cached_answer,
+    in_flight,
+    passages_of,
+    remember_answer,
+)
 from kb.llm.chat import Message
 from kb.models import QueryLog
 from kb.observability import metrics
 from kb.querylog import QueryRecord, pseudonym, querylog_write
-from retrieval.answerer import Answer
+from kb.stores.types import AccessScope
+from retrieval.answerer import Answer, Answerer
 from retrieval.evidence import NO_EVIDENCE
 from retrieval.experiments import parse_split, variant_for
 from retrieval.factory import default_answerer, default_retriever
@@ -59,16 +66,32 @@ def answer_stream(
     def allowed(ids: set[int]) -> set[int]:
         return readable_document_ids(user, ids)
 
-    key = None
-    if not history:  # a follow-up depends on its conversation: never shared
-        key = answer_key(question=question, scope=scope, top_k=top_k,
-                         template_version=answerer.template.version,
-                         model=settings.KB_LLM_MODEL_NAME)  # fmt: skip
+    if history:  # a follow-up depends on its conversation: never shared or cached
+        yield from _answer(answerer, user, question, scope, allowed, top_k, history, key=None)
+        return
+    key = answer_key(question=question, scope=scope, top_k=top_k,
+                     template_version=answerer.template.version,
+                     model=settings.KB_LLM_MODEL_NAME)  # fmt: skip
+    with in_flight.hold(key, timeout=2 * settings.KB_LLM_QUEUE_TIMEOUT):
         hit = _from_cache(key, question, answerer.template.version, allowed, started)
         if hit is not None:
             yield hit.text
             yield Finished(hit, _log(user, question, scope.collection_ids, hit, cached=True))
             return
+        yield from _answer(answerer, user, question, scope, allowed, top_k, history, key=key)
+
+
+def _answer(
+    answerer: Answerer,
+    user: AbstractBaseUser,
+    question: str,
+    scope: AccessScope,
+    allowed: Callable[[set[int]], set[int]],
+    top_k: int,
+    history: Sequence[Message],
+    *,
+    key: str | None,
+) -> Iterator[str | Finished]:
     for item in answerer.stream(
         question, scope=scope, allowed=allowed, top_k=top_k, history=history
     ):

@@ -27,7 +27,8 @@ from kb.api.serializers import (
     SearchOut,
 )
 from kb.api.throttling import PerTokenRateThrottle
-from kb.llm.chat import LlmBusy, LlmUnavailable
+from kb.llm.chat import BUSY_MESSAGE, LlmBusy, LlmUnavailable
+from kb.llm.factory import model_saturated
 from kb.models import QueryLog
 from kb.querylog import feedback_record
 from kb.stores.errors import StoreError
@@ -41,8 +42,18 @@ class ServiceUnavailable(exceptions.APIException):
     default_code = "unavailable"
 
 
-class ModelBusy(ServiceUnavailable):
+# Seconds a busy model's callers are told to wait before asking again.
+BUSY_RETRY_AFTER = 30
+
+
+class ModelBusy(exceptions.Throttled):
+    """Load shedding, not failure: the caller should come back shortly (429, Retry-After)."""
+
     default_code = "model_busy"
+    default_detail = BUSY_MESSAGE
+
+    def __init__(self, detail: str | None = None) -> None:
+        super().__init__(wait=BUSY_RETRY_AFTER, detail=detail)
 
 
 class QueryApi(APIView):
@@ -72,6 +83,8 @@ class QueryApi(APIView):
             "history": data.get("history") or [],
         }
         if data["stream"]:
+            if model_saturated():  # say so now, not as an error event in a started stream
+                raise ModelBusy()
             return _event_stream(ask)
         with _unavailable_as_503():
             finished = answer_question(**ask)

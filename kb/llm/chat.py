@@ -18,8 +18,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol, TypedDict
 
-# How long a request waits for the in-process model while another one is generating.
+# How long a request waits for the in-process model while another one is generating, and how
+# many may wait at once.
 DEFAULT_QUEUE_TIMEOUT = 60.0
+DEFAULT_MAX_WAITING = 4
+BUSY_MESSAGE = "The model is busy answering other questions; try again in a minute."
 
 
 class Message(TypedDict):
@@ -59,7 +62,7 @@ class LlmUnavailable(RuntimeError):
 
 
 class LlmBusy(LlmUnavailable):
-    """Every slot of the model stayed taken for the whole queue timeout."""
+    """The model's wait queue is full, or stayed blocked for the whole queue timeout."""
 
 
 class LlamaCppChat:
@@ -67,7 +70,8 @@ class LlamaCppChat:
 
     def __init__(self, model_path: Path, *, n_ctx: int, n_gpu_layers: int,
                  chat_format: str = "chatml", name: str = "",
-                 queue_timeout: float = DEFAULT_QUEUE_TIMEOUT) -> None:  # fmt: skip
+                 queue_timeout: float = DEFAULT_QUEUE_TIMEOUT,
+                 max_waiting: int = DEFAULT_MAX_WAITING) -> None:  # fmt: skip
         try:
             from llama_cpp import Llama
         except ImportError as exc:
@@ -79,6 +83,9 @@ class LlamaCppChat:
         self.name = name or model_path.stem
         self._lock = threading.Lock()
         self._queue_timeout = queue_timeout
+        self._max_waiting = max_waiting
+        self._waiting = 0  # requests queued behind the one generating
+        self._counter = threading.Lock()
         self._llama = _load_quietly(Llama, model_path, n_ctx, n_gpu_layers, chat_format)
 
     def chat(
@@ -91,6 +98,25 @@ class LlamaCppChat:
         with self._lock:
             self._llama.close()
 
+    @property
+    def saturated(self) -> bool:
+        """The wait queue is full: a new request would be turned away at once."""
+        return self._waiting >= self._max_waiting and self._lock.locked()
+
+    def _wait_for_model(self) -> None:
+        """A bounded queue: beyond `max_waiting` waiting requests, or after `queue_timeout`,
+        the caller is told the model is busy instead of waiting without end."""
+        with self._counter:
+            if self.saturated:
+                raise LlmBusy(BUSY_MESSAGE)
+            self._waiting += 1
+        try:
+            if not self._lock.acquire(timeout=self._queue_timeout):
+                raise LlmBusy(BUSY_MESSAGE)
+        finally:
+            with self._counter:
+                self._waiting -= 1
+
     def stream(
         self,
         messages: Sequence[Message],
@@ -101,8 +127,7 @@ class LlamaCppChat:
     ) -> Iterator[str]:
         """Holds the model until the stream is exhausted or closed (a client that goes away
         closes the generator, which releases the lock)."""
-        if not self._lock.acquire(timeout=self._queue_timeout):
-            raise LlmBusy("The model is busy answering other questions; try again shortly.")
+        self._wait_for_model()
         try:
             chunks: Any = self._llama.create_chat_completion(
                 messages=list(messages), max_tokens=max_tokens, temperature=temperature,

@@ -50,6 +50,14 @@ def gguf_path() -> Path:
     return model_path(spec, Path(settings.KB_MODELS_DIR))
 
 
+def model_saturated() -> bool:
+    """True when the open in-process model would turn a new request away at once (checked
+    before a streamed answer starts, so the caller gets a 429 rather than a broken stream)."""
+    with _lock:
+        model = _model
+    return isinstance(model, LlamaCppChat) and model.saturated
+
+
 def describe_model() -> str:
     """One line for start-up logs: which model answers, and whether it can."""
     if settings.KB_LLM_BASE_URL:
@@ -72,4 +80,5 @@ def _open() -> ChatModel:
         n_gpu_layers=settings.KB_LLM_N_GPU_LAYERS,
         name=settings.KB_LLM_MODEL_NAME,
         queue_timeout=settings.KB_LLM_QUEUE_TIMEOUT,
+        max_waiting=settings.KB_LLM_MAX_WAITING,
     )

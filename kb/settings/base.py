@@ -174,6 +174,7 @@ KB_LLM_N_GPU_LAYERS = env_int("KB_LLM_N_GPU_LAYERS", 0)
 KB_LLM_N_CTX = env_int("KB_LLM_N_CTX", 4096)
 # Seconds a question waits for the in-process model while another answer is generating.
 KB_LLM_QUEUE_TIMEOUT = env_int("KB_LLM_QUEUE_TIMEOUT", 60)
+KB_LLM_MAX_WAITING = env_int("KB_LLM_MAX_WAITING", 4)
 
 # Answering (retrieval/): candidates per path, fusion weights, passages in the prompt, refusal.
 KB_RETRIEVAL_PATH_LIMIT = env_int("KB_RETRIEVAL_PATH_LIMIT", 50)
@@ -187,7 +188,7 @@ KB_REFUSAL_MIN_COVERAGE = env_float("KB_REFUSAL_MIN_COVERAGE", 0.6)
 KB_PROMPT_TEMPLATE = env_str("KB_PROMPT_TEMPLATE", "answer-v1")
 # Split askers between template versions by pseudonym, e.g. `answer-v1=50,answer-v2=50`.
 KB_PROMPT_EXPERIMENT = env_str("KB_PROMPT_EXPERIMENT")
-KB_ANSWER_MAX_TOKENS = env_int("KB_ANSWER_MAX_TOKENS", 400)
+KB_ANSWER_MAX_TOKENS = env_int("KB_ANSWER_MAX_TOKENS", 256)
 KB_MAX_QUESTION_CHARS = env_int("KB_MAX_QUESTION_CHARS", 2000)
 # Seconds an answer is reused for the same question over the same readable documents; 0: off.
 KB_ANSWER_CACHE_SECONDS = env_int("KB_ANSWER_CACHE_SECONDS", 3600)

@@ -10,7 +10,7 @@ from pytest_django.fixtures import Settings
 from rest_framework.test import APIClient
 
 from kb.llm.chat import Message
-from kb.llm.factory import forget_chat_model
+from kb.llm.factory import chat_model, forget_chat_model
 from kb.models import QueryLog
 from kb.querylog import pseudonym
 from kb.services import api_token_create
@@ -167,3 +167,28 @@ def test_an_experiment_gives_each_asker_one_template_and_logs_it(
         assert log.template_version == expected[persona]
         system = prompts[-1][0]["content"]
         assert ('for example: "Backups' in system) is (expected[persona] == "answer-v2")
+
+
+def test_a_busy_model_turns_questions_away_with_429_and_retry_after(
+    indexed_world: IndexedWorld, settings: Settings
+) -> None:
+    settings.KB_LLM_MAX_WAITING = 0  # nobody may wait behind the answer in progress
+    forget_chat_model()
+    model = chat_model()
+    generating = model.stream([{"role": "user", "content": "Count to fifty."}], max_tokens=48)
+    next(generating)  # the model is now busy with someone else's answer
+    client = _client(indexed_world, "engineer")
+    try:
+        asked = client.post("/api/v1/query", {"question": QUESTION}, format="json")
+        streamed = client.post("/api/v1/query", {"question": QUESTION, "stream": True},
+                               format="json")  # fmt: skip
+    finally:
+        generating.close()  # frees the model
+    after = client.post("/api/v1/query", {"question": QUESTION}, format="json")
+    forget_chat_model()
+
+    for response in (asked, streamed):
+        assert response.status_code == 429
+        assert response.json()["error"]["code"] == "model_busy"
+        assert int(response["Retry-After"]) > 0
+    assert after.status_code == 200
