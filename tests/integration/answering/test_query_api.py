@@ -3,7 +3,9 @@ written per question, and a clear 503 when the model cannot be had."""
 
 from __future__ import annotations
 
+from collections.abc import Generator
 from pathlib import Path
+from typing import cast
 
 import pytest
 from pytest_django.fixtures import Settings
@@ -175,7 +177,10 @@ def test_a_busy_model_turns_questions_away_with_429_and_retry_after(
     settings.KB_LLM_MAX_WAITING = 0  # nobody may wait behind the answer in progress
     forget_chat_model()
     model = chat_model()
-    generating = model.stream([{"role": "user", "content": "Count to fifty."}], max_tokens=48)
+    generating = cast(
+        Generator[str, None, None],
+        model.stream([{"role": "user", "content": "Count to fifty."}], max_tokens=48),
+    )
     next(generating)  # the model is now busy with someone else's answer
     client = _client(indexed_world, "engineer")
     try:
