@@ -34,4 +34,7 @@ def _broker_depth(queue: str) -> int:
 
     with app.connection_for_read() as connection:
         channel: Any = connection.default_channel  # kombu's stub lacks queue_declare
-        return int(channel.queue_declare(queue=queue, passive=True).message_count)
+        try:
+            return int(channel.queue_declare(queue=queue, passive=True).message_count)
+        except connection.channel_errors:  # never declared yet: nothing has been sent to it
+            return 0

@@ -28,9 +28,12 @@ def broker_down() -> Iterator[None]:
     saved_conf = app.conf.broker_url, app.conf.broker_transport_options
     saved_pools = app._pool, app.amqp._producer_pool  # type: ignore[attr-defined]
     app._pool = app.amqp._producer_pool = None  # type: ignore[attr-defined]
-    app.conf.update(broker_url="redis://127.0.0.1:9/0", broker_transport_options={"max_retries": 0})
+    dead = "redis://127.0.0.1:9/0"
+    app.conf.update(broker_url=dead, broker_transport_options={"max_retries": 0})
     try:
-        yield
+        with pytest.MonkeyPatch.context() as env:
+            env.setenv("CELERY_BROKER_URL", dead)  # Celery lets this variable win over conf
+            yield
     finally:
         app.pool.force_close_all()  # type: ignore[attr-defined]  # the dead broker's pool only
         app.conf.update(broker_url=saved_conf[0], broker_transport_options=saved_conf[1])
