@@ -80,7 +80,7 @@ test-model: install model
 # Browser tests: Playwright (from the dev extra) drives Debian's Chromium, never a downloaded
 # browser, against `manage.py kb_serve` on a free port. Screenshots: tests/artifacts/e2e/.
 E2E_PACKAGES ?= chromium fonts-dejavu-core fonts-wqy-microhei
-test-e2e: install
+test-e2e: install model-test
 	@missing=""; for p in $(E2E_PACKAGES); do dpkg -s "$$p" >/dev/null 2>&1 || missing="$$missing $$p"; done; \
 	if [ -n "$$missing" ]; then \
 		echo "Installing Debian packages:$$missing"; \

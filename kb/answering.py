@@ -184,7 +184,7 @@ def _log(
         latencies_ms=answer.latencies_ms,
         prompt_tokens=answer.usage.prompt_tokens,
         completion_tokens=answer.usage.completion_tokens,
-        model=answer.model,
+        model=answer.model or settings.KB_LLM_MODEL_NAME,  # refused ones too: experiments
         template_version=answer.template_version,
         refused=answer.refused,
         answer=answer.text,

@@ -137,3 +137,45 @@ class Feedback(models.Model):
 
     def __str__(self) -> str:
         return f"{self.rating} on query {self.query_log_id}"
+
+
+class Conversation(models.Model):
+    """A user's chat history: private to its owner (staff included), deleted on request.
+
+    Never linked to the query log: no QueryLog id is stored here or on a Turn, so the log's
+    pseudonyms cannot be joined back to the person through this table."""
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="conversations"
+    )
+    title = models.CharField(max_length=200, help_text="The first question, shortened.")
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True, db_index=True)
+
+    class Meta:
+        ordering = ["-updated_at", "-pk"]
+
+    def __str__(self) -> str:
+        return self.title
+
+
+class TurnRole(models.TextChoices):
+    USER = "user", "Question"
+    ASSISTANT = "assistant", "Answer"
+
+
+class Turn(models.Model):
+    """One question or answer of a conversation, in order of `pk`. Citations keep only what
+    points at a source (n, document id, title, page, chunk id): reopening re-checks access."""
+
+    conversation = models.ForeignKey(Conversation, on_delete=models.CASCADE, related_name="turns")
+    role = models.CharField(max_length=10, choices=TurnRole.choices)
+    content = models.TextField()
+    citations = models.JSONField(default=list, blank=True)
+    refused = models.BooleanField(default=False)
+
+    class Meta:
+        ordering = ["pk"]
+
+    def __str__(self) -> str:
+        return f"{self.role} in conversation {self.conversation_id}"

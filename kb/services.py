@@ -70,3 +70,20 @@ def querylog_purge_expired() -> int:
     cutoff = timezone.now() - timedelta(days=settings.KB_LOG_RETENTION_DAYS)
     deleted, _by_model = QueryLog.objects.filter(created_at__lt=cutoff).delete()
     return deleted
+
+
+def conversations_purge_expired() -> int:
+    """Delete chat histories untouched for KB_CONVERSATION_RETENTION_DAYS (0 keeps them): a
+    stored question could be matched to its redacted query-log row, so histories do not stay
+    longer than the log's own retention unless an operator decides so."""
+    from django.conf import settings
+
+    from kb.models import Conversation
+
+    if settings.KB_CONVERSATION_RETENTION_DAYS <= 0:
+        return 0
+    cutoff = timezone.now() - timedelta(days=settings.KB_CONVERSATION_RETENTION_DAYS)
+    stale = Conversation.objects.filter(updated_at__lt=cutoff)
+    count = stale.count()
+    stale.delete()
+    return count

@@ -4,10 +4,16 @@ from __future__ import annotations
 
 from celery import shared_task
 
-from kb.services import querylog_purge_expired
+from kb.services import conversations_purge_expired, querylog_purge_expired
 
 
 @shared_task(name="kb.querylog_purge_expired")
 def querylog_purge_expired_task() -> int:
     """Enforces KB_LOG_RETENTION_DAYS; scheduled daily (CELERY_BEAT_SCHEDULE)."""
     return querylog_purge_expired()
+
+
+@shared_task(name="kb.conversations_purge_expired")
+def conversations_purge_expired_task() -> int:
+    """Enforces KB_CONVERSATION_RETENTION_DAYS; scheduled daily."""
+    return conversations_purge_expired()

@@ -16,6 +16,7 @@ urlpatterns = [
         name="document-download",
     ),
     path("manage/", include("kb.web.urls")),
+    path("", include("kb.web.chat_urls")),
     path("accounts/login/", auth_views.LoginView.as_view(), name="login"),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("admin/", admin.site.urls),

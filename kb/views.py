@@ -1,27 +1,25 @@
 """Pages every signed-in user has: the chat page and downloads of documents they may read.
 
-The manage pages live in kb.web.manage. Answers are not streamed yet: the chat page carries
-the collection picker and an empty conversation, and `chat_stream_url` stays None until the
-query pipeline's streaming view exists (kb/static/kb/chat.js describes the contract).
+The manage pages live in kb.web.manage; conversations, sources and analytics in kb.web.pages;
+the streamed answer and ratings in kb.web.chat (kb/static/kb/chat.js describes the events).
 """
 
 from __future__ import annotations
 
 from django.contrib.auth.decorators import login_required
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse, JsonResponse
-from django.shortcuts import render
 from django.views.decorators.http import require_GET
 
-from kb.selectors import collection_list_for_user, document_get_readable
+from kb.selectors import document_get_readable
+from kb.web.http import HtmxHttpRequest
+from kb.web.pages import chat_page
 
 
 @login_required
 @require_GET
-def home(request: HttpRequest) -> HttpResponse:
-    """The chat page."""
-    collections = collection_list_for_user(user=request.user).order_by("name")
-    context = {"collections": collections, "chat_stream_url": None}
-    return render(request, "chat/page.html", context)
+def home(request: HtmxHttpRequest) -> HttpResponse:
+    """The chat page, with a new conversation."""
+    return chat_page(request)
 
 
 @login_required

@@ -198,6 +198,8 @@ KB_API_RATE_PER_MINUTE = env_int("KB_API_RATE_PER_MINUTE", 60)
 # Anonymised query log.
 KB_LOG_PSEUDONYM_KEY = env_str("KB_LOG_PSEUDONYM_KEY", "dev-insecure-pseudonym-key")
 KB_LOG_RETENTION_DAYS = env_int("KB_LOG_RETENTION_DAYS", 90)
+# Chat histories untouched this long are deleted (0: kept until their owner deletes them).
+KB_CONVERSATION_RETENTION_DAYS = env_int("KB_CONVERSATION_RETENTION_DAYS", 90)
 
 KB_MAX_UPLOAD_MB = env_int("KB_MAX_UPLOAD_MB", 100)
 DATA_UPLOAD_MAX_MEMORY_SIZE = 10 * 1024 * 1024
@@ -236,6 +238,10 @@ PORT = env_int("PORT", 8000)
 CELERY_BEAT_SCHEDULE = {
     "querylog-retention": {"task": "kb.querylog_purge_expired", "schedule": 24 * 60 * 60},
     "requeue-waiting-documents": {"task": "ingestion.requeue_waiting", "schedule": 5 * 60},
+    "conversations-retention": {
+        "task": "kb.conversations_purge_expired",
+        "schedule": 24 * 60 * 60,
+    },
 }
 
 # Django's cache (API rate limits; answer cache later): this process's memory by default,

@@ -34,3 +34,26 @@ def manager_required(view: View) -> View:
         return view(request, *args, **kwargs)
 
     return guarded
+
+
+def is_analyst(user: object) -> bool:
+    """Staff read the analytics page (the anonymised log is still about everyone's questions)."""
+    return bool(
+        getattr(user, "is_authenticated", False)
+        and getattr(user, "is_active", False)
+        and getattr(user, "is_staff", False)
+    )
+
+
+def staff_required(view: View) -> View:
+    """Signed-out visitors go to the sign-in page; signed-in users who are not staff get 404."""
+
+    @wraps(view)
+    def guarded(request: HtmxHttpRequest, *args: object, **kwargs: object) -> HttpResponse:
+        if not request.user.is_authenticated:
+            return redirect_to_login(request.get_full_path())
+        if not is_analyst(request.user):
+            raise Http404
+        return view(request, *args, **kwargs)
+
+    return guarded

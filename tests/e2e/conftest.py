@@ -35,6 +35,13 @@ CHROMIUM_ARGS = [
 ]
 PASSWORD = "correct horse battery staple"
 PEOPLE = {"admin": ("--staff",), "alice": ("--groups", "hr"), "bob": ("--groups", "eng")}
+# Answers come from the small model the tests use (`make model-test` assembles it), short ones;
+# no answer cache, so every question in these tests really streams from the model.
+ANSWERING = {
+    "KB_LLM_MODEL_NAME": "qwen2.5-coder-0.5b-instruct-q4_k_m",
+    "KB_ANSWER_MAX_TOKENS": "64",
+    "KB_ANSWER_CACHE_SECONDS": "0",
+}
 
 
 @dataclass(frozen=True)
@@ -86,7 +93,10 @@ def quarry_server(
     data_dir = tmp_path_factory.mktemp("e2e-data")
     port = _free_port()
     env = unconfigured_environ(
-        KB_DATA_DIR=str(data_dir), PORT=str(port), DJANGO_SETTINGS_MODULE="kb.settings.base"
+        KB_DATA_DIR=str(data_dir),
+        PORT=str(port),
+        DJANGO_SETTINGS_MODULE="kb.settings.base",
+        **ANSWERING,
     )
     _manage(env, "migrate", "--noinput")
     for username, options in PEOPLE.items():

@@ -20,10 +20,10 @@ from django.utils import timezone
 from pytest_django.fixtures import Settings
 
 from kb.celery import app as celery_app
-from kb.models import Feedback, QueryLog
+from kb.models import Conversation, Feedback, QueryLog
 from kb.querylog import QueryRecord, feedback_record, pseudonym, querylog_write
 from kb.services import querylog_purge_expired
-from kb.tasks import querylog_purge_expired_task
+from kb.tasks import conversations_purge_expired_task, querylog_purge_expired_task
 from tests.factories import UserFactory
 from tests.personas import World
 
@@ -298,3 +298,21 @@ def test_retention_task_is_registered_and_scheduled() -> None:
 
     assert querylog_purge_expired_task.name in scheduled
     assert querylog_purge_expired_task.name in celery_app.tasks
+
+
+def test_chat_histories_expire_too(asker: Any, settings: Settings) -> None:
+    settings.KB_CONVERSATION_RETENTION_DAYS = 30
+    old = Conversation.objects.create(user=asker, title="old")
+    recent = Conversation.objects.create(user=asker, title="recent")
+    Conversation.objects.filter(pk=old.pk).update(updated_at=timezone.now() - timedelta(days=31))
+
+    assert conversations_purge_expired_task() == 1
+    assert list(Conversation.objects.values_list("pk", flat=True)) == [recent.pk]
+    assert conversations_purge_expired_task.name in {
+        entry["task"] for entry in django_settings.CELERY_BEAT_SCHEDULE.values()
+    }
+    settings.KB_CONVERSATION_RETENTION_DAYS = 0
+    Conversation.objects.filter(pk=recent.pk).update(
+        updated_at=timezone.now() - timedelta(days=999)
+    )
+    assert conversations_purge_expired_task() == 0  # 0 keeps them

@@ -1,17 +1,16 @@
 // Chat page: sends the question and renders the answer as it streams.
 //
-// The hook for the answering step: when the server renders the ask form with a non-empty
-// `data-stream-url` (the view's `chat_stream_url`), submitting POSTs the form (question, the
-// ticked `collections`, the CSRF token, `stream=true`) to that URL and reads the response as
-// Server-Sent Events from the fetch body. The events are those of `POST /api/v1/query` with
-// `stream: true` (kb/api/answers.py), data always JSON:
-//   token      {"text": "..."}                          appended to the answer as it arrives
-//   citations  {"citations": [{"n", "document_id", "title", "page", ...}], "refused": bool}
-//              refused: the "not found in the knowledge base" state; otherwise numbered sources
-//   done       {"query_id", "answer", "refused"}        query_id is kept on the turn for feedback
-//   error      {"error": {"code": "model_busy" | "unavailable" | ..., "message": "..."}}
-// An HTTP error before the stream starts (429 rate limited, 503 model busy, ...) is shown
-// plainly as well.
+// Submitting the ask form POSTs it (question, the ticked `collections`, `conversation` when
+// one is open, the CSRF token) to its `data-stream-url` (kb/web/chat.py) and reads the response
+// as Server-Sent Events from the fetch body. The events are those of `POST /api/v1/query` with
+// `stream: true` (kb/api/answers.py), data always JSON, plus `conversation`:
+//   token         {"text": "..."}                        appended to the answer as it arrives
+//   citations     {"citations": [{"n", "title", "page", "url", ...}], "refused": bool}
+//                 refused: the "not found in the knowledge base" state; otherwise numbered sources
+//   conversation  {"id", "title", "url"}                 where the exchange was saved
+//   done          {"query_id", "answer", "refused"}      query_id is used only to rate this answer
+//   error         {"error": {"code": "model_busy" | "unavailable" | ..., "message": "..."}}
+// An HTTP error before the stream starts (400, 403, 404, 429, 503) is shown plainly as well.
 (function () {
   "use strict";
 
@@ -40,9 +39,18 @@
   }
 
   const HTTP_ERRORS = {
+    403: "Your session has ended or this page is out of date. Reload the page (sign in again if asked) and ask again.",
     429: "Too many questions in a short time. Wait a moment and ask again.",
-    503: "The model is busy answering others. Try again in a moment.",
+    503: "Answering is unavailable right now. Try again shortly.",
   };
+  const BUSY = "The model is busy answering other questions.";
+  const RATE_LIMITED = "Too many questions in a short time.";
+  const STREAM_ERRORS = {
+    model_busy: BUSY + " Try again in a moment.",
+    unavailable: "Answering is unavailable right now: the model or the search index cannot be reached. Try again later, or tell your administrator.",
+  };
+  const NOT_FOUND = "Not found in the knowledge base: no passage you may read answers this.";
+  const NEW_TAB = " (opens in a new tab)";
 
   function el(tag, className, text) {
     const node = document.createElement(tag);
@@ -57,52 +65,153 @@
     turn.append(el("p", "turn-question", question));
     const answer = el("div", "turn-answer");
     const text = el("p", "answer-text");
-    answer.append(text);
+    const status = el("p", "answer-status muted small", "Searching your documents…");
+    answer.append(text, status);
     turn.append(answer);
     conversation.append(turn);
     turn.scrollIntoView({ block: "end" });
-    return { turn: turn, answer: answer, text: text };
+    return { turn: turn, answer: answer, text: text, status: status, question: question };
   }
 
   function notice(answer, kind, message) {
-    answer.append(el("p", "notice notice-" + kind, message));
+    const node = el("p", "notice notice-" + kind, message);
+    if (kind === "error") node.setAttribute("role", "alert");
+    answer.append(node);
   }
 
-  const NOT_FOUND = "Not found in the knowledge base: no passage you may read answers this.";
+  function sourceLink(item) {
+    const link = el("a", "", item.title + (item.page ? ", page " + item.page : ""));
+    link.href = item.url;
+    link.target = "_blank";
+    link.rel = "noopener";
+    link.append(el("span", "visually-hidden", NEW_TAB));
+    return link;
+  }
 
-  function citations(answer, payload) {
+  function citations(parts, payload) {
     if (payload.refused) {
-      notice(answer, "empty", NOT_FOUND);
+      notice(parts.answer, "empty", NOT_FOUND);
       return;
     }
+    if (!payload.citations.length) return;
     const list = el("ol", "citations");
     list.setAttribute("aria-label", "Sources");
     for (const item of payload.citations) {
       const entry = el("li");
       entry.value = item.n;
-      const link = el("a", "", item.title + (item.page ? ", page " + item.page : ""));
-      link.href = item.url || "/documents/" + item.document_id + "/download";
-      entry.append(link);
+      entry.append(sourceLink(item));
       list.append(entry);
     }
-    answer.append(list);
+    parts.answer.append(list);
   }
 
-  function render(parts, name, payload) {
+  // "[2]" in an answer becomes a link to the second source, once the sources are known.
+  function linkMarkers(answer) {
+    const text = answer.querySelector(".answer-text");
+    const hrefs = {};
+    for (const item of answer.querySelectorAll(".citations li")) {
+      const link = item.querySelector("a");
+      if (link) hrefs[String(item.value)] = link.href;
+    }
+    if (!text || !Object.keys(hrefs).length) return;
+    const pieces = text.textContent.split(/(\[\d+\])/);
+    if (pieces.length === 1) return;
+    text.replaceChildren();
+    for (const piece of pieces) {
+      const n = (/^\[(\d+)\]$/.exec(piece) || [])[1];
+      if (n && hrefs[n]) {
+        const link = el("a", "marker", piece);
+        link.href = hrefs[n];
+        link.target = "_blank";
+        link.rel = "noopener";
+        link.setAttribute("aria-label", "source " + n + NEW_TAB);
+        text.append(link);
+      } else {
+        text.append(piece);
+      }
+    }
+  }
+
+  function feedback(parts, queryId) {
+    const template = document.getElementById("feedback-template");
+    if (!template || !queryId) return;
+    const form = template.content.firstElementChild.cloneNode(true);
+    form.querySelector("input[name=query_id]").value = String(queryId);
+    parts.answer.append(form);
+    if (window.htmx) window.htmx.process(form);
+  }
+
+  function joined(form, payload) {
+    form.elements.conversation.value = String(payload.id);
+    form.elements.question.placeholder = "Ask a follow-up…";
+    if (window.location.pathname !== payload.url) {
+      window.history.replaceState(null, "", payload.url);
+      document.title = payload.title + " · Chat · Quarry";
+    }
+    document.querySelector(".new-conversation")?.removeAttribute("aria-current");
+    const list = form.dataset.conversationsUrl;
+    if (window.htmx && list) {
+      window.htmx.ajax("GET", list + "?current=" + payload.id,
+                       { target: "#conversation-list", swap: "outerHTML" });
+    }
+  }
+
+  function settle(parts) {
+    parts.status?.remove();
+    parts.status = null;
+  }
+
+  function render(form, parts, name, payload) {
+    if (name !== "conversation") settle(parts);
     if (name === "token") parts.text.append(payload.text);
-    else if (name === "citations") citations(parts.answer, payload);
-    else if (name === "done") parts.turn.dataset.queryId = String(payload.query_id);
-    else if (name === "error") notice(parts.answer, "error", payload.error.message);
+    else if (name === "citations") citations(parts, payload);
+    else if (name === "conversation") joined(form, payload);
+    else if (name === "done") {
+      parts.turn.dataset.queryId = String(payload.query_id);
+      parts.done = true;
+      linkMarkers(parts.answer);
+      feedback(parts, payload.query_id);
+    } else if (name === "error") {
+      notice(parts.answer, "error", STREAM_ERRORS[payload.error.code] || payload.error.message);
+      parts.failed = true;
+    }
+  }
+
+  async function httpError(response) {
+    let error = {};
+    try {
+      error = (await response.json()).error || {};
+    } catch (ignored) {
+      error = {};
+    }
+    const wait = response.headers.get("Retry-After");
+    const again = wait ? " Ask again in " + wait + " seconds." : "";
+    if (error.code === "model_busy") return BUSY + (again || " Try again in a moment.");
+    if (response.status === 429) return again ? RATE_LIMITED + again : HTTP_ERRORS[429];
+    if (HTTP_ERRORS[response.status]) return HTTP_ERRORS[response.status];
+    return error.message || "The answer failed (HTTP " + response.status + "). Try again.";
+  }
+
+  function checkedCollections(form) {
+    return document.querySelectorAll("input[name=collections][form=" + form.id + "]:checked").length;
   }
 
   async function send(form) {
     const conversation = document.getElementById("conversation");
     const question = form.elements.question.value.trim();
+    const note = form.querySelector("[data-composer-note]");
     if (!question) return;
+    if (!checkedCollections(form)) {
+      note.textContent = "Tick at least one collection to search.";
+      note.classList.add("composer-warning");
+      return;
+    }
+    note.classList.remove("composer-warning");
+    const button = form.querySelector("button[type=submit]");
     const parts = startTurn(conversation, question);
     const body = new FormData(form);
-    body.set("stream", "true");
     conversation.setAttribute("aria-busy", "true");
+    button.disabled = true;
     form.elements.question.value = "";
     try {
       const response = await fetch(form.dataset.streamUrl, {
@@ -112,8 +221,9 @@
         credentials: "same-origin",
       });
       if (!response.ok || !response.body) {
-        const fallback = "The answer failed (HTTP " + response.status + "). Try again.";
-        notice(parts.answer, "error", HTTP_ERRORS[response.status] || fallback);
+        settle(parts);
+        notice(parts.answer, "error", await httpError(response));
+        parts.failed = true;
         return;
       }
       const reader = response.body.pipeThrough(new TextDecoderStream()).getReader();
@@ -123,13 +233,25 @@
         if (done) break;
         const parsed = parse(buffer + value);
         buffer = parsed.rest;
-        for (const event of parsed.events) render(parts, event.event, JSON.parse(event.data));
+        for (const event of parsed.events) render(form, parts, event.event, JSON.parse(event.data));
       }
+      if (!parts.done && !parts.failed) throw new Error("the stream ended early");
     } catch (error) {
-      notice(parts.answer, "error", "The connection was lost before the answer finished.");
+      settle(parts);
+      notice(parts.answer, "error", "The connection was lost before the answer finished. Ask again.");
+      parts.failed = true;
     } finally {
       conversation.setAttribute("aria-busy", "false");
+      button.disabled = false;
+      if (parts.failed && !form.elements.question.value) form.elements.question.value = question;
+      parts.turn.scrollIntoView({ block: "end" });
     }
+  }
+
+  // Phones: the side panels start folded so the conversation is on the first screen.
+  function foldSidePanels() {
+    if (!window.matchMedia("(max-width: 720px)").matches) return;
+    for (const panel of document.querySelectorAll("[data-side-panel]")) panel.open = false;
   }
 
   window.Quarry = Object.assign(window.Quarry || {}, {
@@ -138,11 +260,24 @@
   });
 
   document.addEventListener("DOMContentLoaded", () => {
+    foldSidePanels();
+    for (const answer of document.querySelectorAll(".turn-answer")) linkMarkers(answer);
+    document.body.addEventListener("htmx:responseError", (event) => {
+      const form = event.target.closest?.("[data-feedback]");
+      if (!form) return;
+      form.querySelector(".feedback-error")?.remove();
+      const status = event.detail.xhr.status;
+      const message = status === 404 ? "This answer can no longer be rated."
+        : status === 429 ? HTTP_ERRORS[429] : "Your rating could not be saved. Try again.";
+      const node = el("p", "feedback-error notice notice-error small", message);
+      node.setAttribute("role", "alert");
+      form.append(node);
+    });
     const form = document.getElementById("ask-form");
     if (!form || !form.dataset.streamUrl) return;
     form.addEventListener("submit", (event) => {
       event.preventDefault();
-      send(form);
+      if (!form.querySelector("button[type=submit]").disabled) send(form);
     });
     form.elements.question.addEventListener("keydown", (event) => {
       if (event.key === "Enter" && !event.shiftKey && !event.isComposing) {

@@ -1,4 +1,5 @@
-"""The chat page: its collection picker lists exactly what the user may read."""
+"""The chat page: its collection picker lists exactly what the user may read, the ask form
+streams to the chat endpoint, and the sidebar lists the user's own conversations only."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ import re
 import pytest
 from django.test import Client
 
+from kb.web.services import exchange_record
 from tests.personas import World
 
 pytestmark = pytest.mark.unit
@@ -24,12 +26,15 @@ def picker_names(html: str) -> set[str]:
     return set(re.findall(r'<span class="picker-name">([^<]+)</span>', html))
 
 
-@pytest.mark.parametrize("persona", sorted(PICKER))
-def test_the_picker_offers_exactly_the_readable_collections(world: World, persona: str) -> None:
+def signed_in(world: World, persona: str) -> Client:
     client = Client()
     client.force_login(world.users[persona])
+    return client
 
-    response = client.get("/")
+
+@pytest.mark.parametrize("persona", sorted(PICKER))
+def test_the_picker_offers_exactly_the_readable_collections(world: World, persona: str) -> None:
+    response = signed_in(world, persona).get("/")
 
     assert response.status_code == 200
     assert picker_names(response.content.decode()) == PICKER[persona]
@@ -42,14 +47,41 @@ def test_signed_out_visitors_are_sent_to_sign_in() -> None:
     assert response["Location"] == "/accounts/login/?next=/"
 
 
-def test_no_answer_is_faked_before_the_answering_step_exists(world: World) -> None:
-    client = Client()
-    client.force_login(world.users["engineer"])
+def test_the_ask_form_streams_to_the_chat_endpoint_with_the_csrf_token(world: World) -> None:
+    page = signed_in(world, "engineer").get("/").content.decode()
 
-    page = client.get("/").content.decode()
+    assert 'data-stream-url="/chat/stream"' in page
+    assert 'name="csrfmiddlewaretoken"' in page
+    assert re.search(r'<button type="submit" class="btn btn-primary"\s*>Ask</button>', page)
+    assert '<template id="feedback-template">' in page and 'hx-post="/chat/feedback"' in page
 
-    assert 'data-stream-url=""' in page
+
+def test_without_a_readable_collection_asking_is_disabled(world: World) -> None:
+    world.collections["open"].delete()
+
+    page = signed_in(world, "no_groups").get("/").content.decode()
+
+    assert "No collection to search." in page
     assert re.search(r'<button type="submit" class="btn btn-primary"\s+disabled>Ask</button>', page)
+
+
+def test_the_sidebar_lists_only_the_users_own_conversations(world: World) -> None:
+    mine = exchange_record(user=world.users["engineer"], conversation_id=None,
+                           question="Where is the runbook?", answer="Here [1].", refused=False,
+                           citations=[])  # fmt: skip
+    exchange_record(user=world.users["hr_reader"], conversation_id=None,
+                    question="What are the payroll dates?", answer="…", refused=False,
+                    citations=[])  # fmt: skip
+
+    page = signed_in(world, "engineer").get("/").content.decode()
+
+    assert "Where is the runbook?" in page and f'href="/conversations/{mine.pk}"' in page
+    assert "payroll dates" not in page
+
+
+def test_staff_see_the_analytics_link_and_employees_do_not(world: World) -> None:
+    assert 'href="/analytics/"' in signed_in(world, "staff").get("/").content.decode()
+    assert 'href="/analytics/"' not in signed_in(world, "engineer").get("/").content.decode()
 
 
 def test_the_login_page_is_the_styled_one_with_labelled_fields() -> None:

@@ -1,0 +1,209 @@
+"""The chat page's endpoints for signed-in users: a streamed answer and a rating.
+
+They are DRF views for the same per-user rate limit as the API (PerTokenRateThrottle), with
+session authentication only, which enforces CSRF; an API token does not open them. The answer
+streams the events of `POST /api/v1/query` (kb/api/answers.py) plus `conversation`
+({id, title, url}) before `done`, and each citation carries the `url` of its source view.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from typing import Any
+
+from django.conf import settings
+from django.contrib.auth.models import AbstractBaseUser
+from django.http import HttpResponse, StreamingHttpResponse
+from django.shortcuts import render
+from django.urls import reverse
+from rest_framework import exceptions, serializers, status
+from rest_framework.authentication import SessionAuthentication
+from rest_framework.negotiation import DefaultContentNegotiation
+from rest_framework.permissions import IsAuthenticated
+from rest_framework.renderers import BaseRenderer, JSONRenderer
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from kb.answering import Finished, answer_stream
+from kb.api.answers import ModelBusy, _query_out, _sse
+from kb.api.throttling import PerTokenRateThrottle
+from kb.llm.chat import LlmBusy, LlmUnavailable, Message
+from kb.llm.factory import model_saturated
+from kb.models import FeedbackRating, QueryLog
+from kb.querylog import feedback_record
+from kb.stores.errors import StoreError
+from kb.streaming import iterate_in_thread
+from kb.web.selectors import conversation_get_for_user, conversation_history
+from kb.web.services import exchange_record
+
+COMMENT_CHARS = 2000
+
+
+class CsrfFailed(exceptions.APIException):
+    """A 403 that says what happened: DRF's own CSRF error is a PermissionDenied, which the
+    API's error handler answers as 404 (right for objects, confusing for a stale form)."""
+
+    status_code = status.HTTP_403_FORBIDDEN
+    default_code = "csrf_failed"
+    default_detail = "The page is out of date (security token). Reload it and try again."
+
+
+class SessionWithCsrf(SessionAuthentication):
+    def enforce_csrf(self, request: Request) -> None:
+        try:
+            super().enforce_csrf(request)
+        except exceptions.PermissionDenied:
+            raise CsrfFailed() from None
+
+
+class JsonErrors(DefaultContentNegotiation):
+    """Errors are JSON whatever the page accepts (`text/event-stream` for the stream, HTML for
+    htmx): the page reads their message; DRF would otherwise refuse with 406."""
+
+    def select_renderer(
+        self, request: Request, renderers: Iterable[BaseRenderer], format_suffix: str | None = None
+    ) -> tuple[BaseRenderer, str]:
+        first = next(iter(renderers))
+        return first, first.media_type
+
+
+class ChatView(APIView):
+    schema = None  # the page's own endpoints: not part of the REST API's OpenAPI document
+    renderer_classes = [JSONRenderer]
+    content_negotiation_class = JsonErrors
+    authentication_classes = [SessionWithCsrf]
+    permission_classes = [IsAuthenticated]
+    throttle_classes = [PerTokenRateThrottle]
+
+
+class AskIn(serializers.Serializer[object]):
+    question = serializers.CharField(error_messages={"blank": "Type a question first."})
+    collections = serializers.ListField(
+        child=serializers.IntegerField(min_value=1), allow_empty=False, max_length=200,
+        error_messages={"required": "Choose at least one collection to search.",
+                        "empty": "Choose at least one collection to search."},
+    )  # fmt: skip
+    conversation = serializers.IntegerField(required=False, min_value=1)
+
+    def validate_question(self, value: str) -> str:
+        value = value.strip()
+        if len(value) > settings.KB_MAX_QUESTION_CHARS:
+            raise serializers.ValidationError(
+                f"Questions are limited to {settings.KB_MAX_QUESTION_CHARS} characters."
+            )
+        return value
+
+
+class ChatStreamView(ChatView):
+    """POST question, collections (ids, at least one) and optionally conversation (an id of
+    the caller's own): the answer as server-sent events. Follow-ups carry their
+    conversation's earlier turns as history."""
+
+    def post(self, request: Request) -> Response | StreamingHttpResponse:
+        payload = AskIn(data=request.data)
+        if not payload.is_valid():
+            return _invalid(payload.errors)
+        data = payload.validated_data
+        user: AbstractBaseUser = request.user  # type: ignore[assignment]
+        history: list[Message] = []
+        conversation_id = data.get("conversation")
+        if conversation_id is not None:
+            conversation = conversation_get_for_user(user=user, conversation_id=conversation_id)
+            if conversation is None:
+                raise exceptions.NotFound("This conversation no longer exists.")
+            history = conversation_history(conversation=conversation)
+        ask: dict[str, Any] = {
+            "user": user,
+            "question": data["question"],
+            "collection_ids": data["collections"],
+            "top_k": int(settings.KB_TOP_K),
+            "history": history,
+        }
+        if model_saturated():  # as the API: a 429 now, not an error event in a started stream
+            raise ModelBusy()
+        response = StreamingHttpResponse(
+            iterate_in_thread(lambda: _chat_events(ask, conversation_id)),
+            content_type="text/event-stream",
+        )
+        response["Cache-Control"] = "no-cache"
+        response["X-Accel-Buffering"] = "no"  # nginx: pass each event on at once
+        return response
+
+
+class FeedbackIn(serializers.Serializer[object]):
+    query_id = serializers.IntegerField(min_value=1)
+    rating = serializers.ChoiceField(choices=FeedbackRating.values)
+    comment = serializers.CharField(
+        required=False, allow_blank=True, default="", max_length=COMMENT_CHARS
+    )
+
+
+class ChatFeedbackView(ChatView):
+    """POST query_id (from the `done` event), rating and an optional comment; answers with
+    the feedback form in its new state (htmx swaps it in). Someone else's query is a 404."""
+
+    def post(self, request: Request) -> Response | HttpResponse:
+        payload = FeedbackIn(data=request.data)
+        if not payload.is_valid():
+            return _invalid(payload.errors)
+        data = payload.validated_data
+        user: AbstractBaseUser = request.user  # type: ignore[assignment]
+        comment = data["comment"].strip()
+        try:
+            feedback_record(user=user, query_id=data["query_id"], rating=data["rating"],
+                            comment=comment)  # fmt: skip
+        except QueryLog.DoesNotExist:
+            raise exceptions.NotFound("This answer cannot be rated any more.") from None
+        context = {"query_id": data["query_id"], "rating": data["rating"], "comment": comment,
+                   "commented": bool(comment)}  # fmt: skip
+        return render(request._request, "chat/_feedback.html", context, status=201)
+
+
+def _chat_events(ask: dict[str, Any], conversation_id: int | None) -> Iterator[bytes]:
+    try:
+        for item in answer_stream(**ask):
+            if isinstance(item, Finished):
+                yield from _finished_events(ask, conversation_id, item)
+            else:
+                yield _sse("token", {"text": item})
+    except LlmBusy as exc:
+        yield _sse("error", {"error": {"code": "model_busy", "message": str(exc)}})
+    except (LlmUnavailable, StoreError) as exc:
+        yield _sse("error", {"error": {"code": "unavailable", "message": str(exc)}})
+
+
+def _finished_events(
+    ask: dict[str, Any], conversation_id: int | None, finished: Finished
+) -> Iterator[bytes]:
+    """Citations, the conversation the exchange was saved to, then done. Only the `done` event
+    carries the query id (for a rating from this page); the conversation never stores it."""
+    out = _query_out(finished)
+    citations = [{**c, "url": reverse("chat-source", args=[c["chunk_id"]])}
+                 for c in out["citations"]]  # fmt: skip
+    conversation = exchange_record(
+        user=ask["user"], conversation_id=conversation_id, question=ask["question"],
+        answer=out["answer"], refused=out["refused"], citations=citations,
+    )  # fmt: skip
+    yield _sse("citations", {"citations": citations, "refused": out["refused"]})
+    url = reverse("chat-conversation", args=[conversation.pk])
+    yield _sse("conversation", {"id": conversation.pk, "title": conversation.title, "url": url})
+    yield _sse("done", {k: out[k] for k in ("query_id", "answer", "refused")})
+
+
+def _invalid(errors: Any) -> Response:
+    """400 with the first problem in plain words (the page shows it as it is)."""
+    body = {"error": {"code": "invalid", "message": _first_message(errors) or "Invalid request."}}
+    return Response(body, status=status.HTTP_400_BAD_REQUEST)
+
+
+def _first_message(errors: Any) -> str:
+    """DRF nests errors in dicts (per field, per list item) and lists."""
+    if isinstance(errors, dict):
+        errors = list(errors.values())
+    if isinstance(errors, list):
+        for item in errors:
+            if found := _first_message(item):
+                return found
+        return ""
+    return str(errors)

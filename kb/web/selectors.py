@@ -1,0 +1,195 @@
+"""Reads of the chat pages: a user's own conversations, and a cited passage in its context.
+
+Conversations belong to one user: every read filters by the owner, so another user's (staff
+included) looks exactly like a missing one. Passages come from the vector index under the
+caller's access scope and pass the database post-check, like every retrieved chunk.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from django.db.models import QuerySet
+
+from kb.access import AnyUser, access_scope, readable_document_ids
+from kb.llm.chat import Message
+from kb.models import Conversation, Document, Turn, TurnRole
+from kb.selectors import document_get_readable
+from kb.stores.factory import vector_index
+from retrieval.answerer import NOT_FOUND
+
+# The API accepts this many earlier turns; older ones are dropped first.
+HISTORY_MESSAGES = 20
+HISTORY_CHARS = 8000  # per message, as the API's HistoryTurnIn
+# Chunks shown on each side of a cited one.
+CONTEXT_CHUNKS = 1
+# Chunks overlap (DESIGN: 50 tokens); a shorter common run is a coincidence, not the overlap.
+MIN_OVERLAP_CHARS = 20
+
+
+def conversation_list_for_user(*, user: AnyUser, limit: int = 50) -> QuerySet[Conversation]:
+    if not user.is_authenticated:
+        return Conversation.objects.none()
+    return Conversation.objects.filter(user_id=user.pk).order_by("-updated_at", "-pk")[:limit]
+
+
+def conversation_get_for_user(*, user: AnyUser, conversation_id: int) -> Conversation | None:
+    """None both when it does not exist and when it is someone else's."""
+    if not user.is_authenticated:
+        return None
+    return Conversation.objects.filter(pk=conversation_id, user_id=user.pk).first()
+
+
+def conversation_history(*, conversation: Conversation) -> list[Message]:
+    """The latest turns, oldest first, as `answer_stream(history=...)` takes them."""
+    turns = list(conversation.turns.order_by("-pk")[:HISTORY_MESSAGES])
+    return [
+        Message(role=turn.role, content=turn.content[:HISTORY_CHARS]) for turn in reversed(turns)
+    ]
+
+
+@dataclass(frozen=True)
+class Exchange:
+    """A question and its answer as a reopened conversation shows them."""
+
+    question: str
+    answer: str
+    refused: bool
+    citations: list[dict[str, Any]]
+
+    @property
+    def shown_answer(self) -> str:
+        """A refusal before the model has only the stock text: the page says it better."""
+        return "" if self.refused and self.answer == NOT_FOUND else self.answer
+
+
+def conversation_exchanges(*, user: AnyUser, conversation: Conversation) -> list[Exchange]:
+    """Pairs of turns; a citation whose document the user may no longer read is left out."""
+    turns = list(conversation.turns.all())
+    cited = {int(c["document_id"]) for t in turns for c in t.citations if "document_id" in c}
+    readable = readable_document_ids(user, cited)
+    exchanges: list[Exchange] = []
+    question: Turn | None = None
+    for turn in turns:
+        if turn.role == TurnRole.USER:
+            question = turn
+            continue
+        citations = [c for c in turn.citations if int(c.get("document_id", 0)) in readable]
+        asked = question.content if question is not None else ""
+        exchanges.append(Exchange(asked, turn.content, turn.refused, citations))
+        question = None
+    return exchanges
+
+
+@dataclass(frozen=True)
+class SourceChunk:
+    chunk_id: str
+    number: int
+    text: str
+    cited: bool
+
+
+@dataclass(frozen=True)
+class SourcePassage:
+    """A cited chunk with its neighbours in the same document version."""
+
+    document: Document
+    chunk_id: str
+    page: int | None
+    section: str
+    version: int
+    chunks: list[SourceChunk]
+
+    @property
+    def cited(self) -> SourceChunk:
+        return next(chunk for chunk in self.chunks if chunk.cited)
+
+    @property
+    def outdated(self) -> bool:
+        return self.version != self.document.indexed_version
+
+
+def source_passage_for_user(*, user: AnyUser, chunk_id: str) -> SourcePassage | None:
+    """None when the chunk does not exist or the user may not read it (the caller's 404).
+
+    The index filters by the caller's scope; the document is then checked against the
+    database, so a chunk with a stale ACL stamp is never shown."""
+    scope = access_scope(user)
+    index = vector_index()
+    hits = index.fetch(ids=[chunk_id], scope=scope)
+    if not hits:
+        return None
+    payload = hits[0].payload
+    document = document_get_readable(user=user, document_id=int(payload["document_id"]))
+    if document is None:
+        return None
+    from ingestion.pipeline import chunk_id as make_chunk_id  # heavy module: load on first use
+
+    version = int(payload.get("document_version") or 0)
+    number = int(payload.get("chunk_number") or 0)
+    around = [
+        make_chunk_id(document.pk, version, n)
+        for n in range(max(number - CONTEXT_CHUNKS, 0), number + CONTEXT_CHUNKS + 1)
+        if n != number
+    ]
+    neighbours = [
+        hit.payload
+        for hit in index.fetch(ids=around, scope=scope)
+        if int(hit.payload.get("document_id", 0)) == document.pk
+    ]
+    return SourcePassage(
+        document=document,
+        chunk_id=chunk_id,
+        page=payload.get("page"),
+        section=str(payload.get("section") or ""),
+        version=version,
+        chunks=_without_overlap([*neighbours, payload], cited=chunk_id),
+    )
+
+
+def _without_overlap(payloads: Sequence[dict[str, Any]], *, cited: str) -> list[SourceChunk]:
+    """The chunks in order, each neighbour cut where it repeats the chunk next to it (chunks
+    overlap), so the surrounding text reads once; the cited chunk stays whole."""
+    ordered = sorted(payloads, key=lambda p: int(p.get("chunk_number") or 0))
+    chunks = [
+        SourceChunk(str(p["chunk_id"]), int(p.get("chunk_number") or 0), str(p.get("text") or ""),
+                    str(p["chunk_id"]) == cited)
+        for p in ordered
+    ]  # fmt: skip
+    position = next(i for i, chunk in enumerate(chunks) if chunk.cited)
+    out = list(chunks)
+    if position > 0:
+        before = chunks[position - 1]
+        text = _strip_suffix_overlap(before.text, chunks[position].text)
+        out[position - 1] = SourceChunk(before.chunk_id, before.number, text, False)
+    if position + 1 < len(chunks):
+        after = chunks[position + 1]
+        text = _strip_prefix_overlap(chunks[position].text, after.text)
+        out[position + 1] = SourceChunk(after.chunk_id, after.number, text, False)
+    return [
+        SourceChunk(c.chunk_id, c.number, c.text.strip(), c.cited)
+        for c in out
+        if c.cited or c.text.strip()
+    ]
+
+
+def _strip_suffix_overlap(before: str, cited: str) -> str:
+    """`before` without its tail when that tail is where `cited` begins."""
+    size = _overlap(before, cited)
+    return before[: len(before) - size] if size else before
+
+
+def _strip_prefix_overlap(cited: str, after: str) -> str:
+    """`after` without its head when that head is where `cited` ends."""
+    size = _overlap(cited, after)
+    return after[size:] if size else after
+
+
+def _overlap(first: str, second: str) -> int:
+    """Length of the longest end of `first` that begins `second` (at least MIN_OVERLAP_CHARS)."""
+    for size in range(min(len(first), len(second)), MIN_OVERLAP_CHARS - 1, -1):
+        if first.endswith(second[:size]):
+            return size
+    return 0

@@ -1,0 +1,73 @@
+"""Writes of the chat pages: conversations and their turns.
+
+A conversation records what its owner asked and was answered, never which query-log row that
+was: the log stays anonymous (kb.querylog), and nothing here could join it back to the user.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from django.contrib.auth.models import AbstractBaseUser
+from django.db import transaction
+from django.utils import timezone
+
+from kb.models import Conversation, Turn, TurnRole
+
+TITLE_CHARS = 80
+# What a stored citation keeps: enough to link the source again, never the passage text.
+CITATION_FIELDS = ("n", "document_id", "title", "page", "chunk_id")
+
+
+def conversation_title(question: str) -> str:
+    """The first question on one line, shortened at a word boundary where there is one."""
+    line = " ".join(question.split())
+    if len(line) <= TITLE_CHARS:
+        return line
+    cut = line[: TITLE_CHARS - 1]
+    space = cut.rfind(" ")
+    return (cut[:space] if space > TITLE_CHARS // 2 else cut).rstrip() + "…"
+
+
+@transaction.atomic
+def exchange_record(
+    *,
+    user: AbstractBaseUser,
+    conversation_id: int | None,
+    question: str,
+    answer: str,
+    refused: bool,
+    citations: Sequence[dict[str, Any]],
+) -> Conversation:
+    """Appends a question and its answer; starts a conversation when there is none (or when
+    its owner deleted it while the answer was being written)."""
+    conversation = None
+    if conversation_id is not None:
+        conversation = (
+            Conversation.objects.select_for_update()
+            .filter(pk=conversation_id, user_id=user.pk)
+            .first()
+        )
+    if conversation is None:
+        conversation = Conversation.objects.create(
+            user_id=user.pk, title=conversation_title(question)
+        )
+    Turn.objects.bulk_create(
+        [
+            Turn(conversation=conversation, role=TurnRole.USER, content=question),
+            Turn(conversation=conversation, role=TurnRole.ASSISTANT, content=answer,
+                 refused=refused, citations=[_stored(c) for c in citations]),
+        ]
+    )  # fmt: skip
+    conversation.updated_at = timezone.now()
+    conversation.save(update_fields=["updated_at"])
+    return conversation
+
+
+def conversation_delete(*, conversation: Conversation) -> None:
+    conversation.delete()  # its turns go with it
+
+
+def _stored(citation: dict[str, Any]) -> dict[str, Any]:
+    return {field: citation.get(field) for field in CITATION_FIELDS}

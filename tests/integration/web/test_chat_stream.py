@@ -1,0 +1,119 @@
+"""The chat endpoint end to end on the persona company's ingested documents and the real
+(small) model: the streamed answer cites only readable documents, its source links open for
+the asker and 404 for others, a follow-up is condensed with its conversation, and the answer
+can be rated from the page that showed it."""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any
+
+import pytest
+from django.test import Client
+
+from kb.llm.chat import Message
+from kb.models import Conversation, Feedback, Turn
+from tests.integration.conftest import IndexedWorld, canary
+from tests.personas import EXPECTED_VISIBLE
+
+pytestmark = [
+    pytest.mark.integration,
+    pytest.mark.slow,
+    pytest.mark.filterwarnings("ignore:StreamingHttpResponse must consume asynchronous"),
+]
+
+QUESTION = "Which team descales the office coffee machine?"  # the 0.5B model answers this one
+
+
+def signed_in(indexed: IndexedWorld, persona: str) -> Client:
+    client = Client()
+    client.force_login(indexed.world.users[persona])
+    return client
+
+
+def events(response: Any) -> list[tuple[str, dict[str, Any]]]:
+    body = b"".join(response).decode()
+    return [
+        (name, json.loads(data)) for name, data in re.findall(r"event: (\w+)\ndata: (.*)\n\n", body)
+    ]
+
+
+def test_an_answer_streams_cites_readable_sources_and_takes_a_follow_up(
+    indexed_world: IndexedWorld, prompts: list[list[Message]]
+) -> None:
+    engineer = signed_in(indexed_world, "engineer")
+    eng = indexed_world.world.collections["eng"].pk
+
+    # When the engineer asks over the Engineering collection
+    got = events(engineer.post("/chat/stream", {"question": QUESTION, "collections": [eng]}))
+
+    # Then the answer streams and ends with citations, the conversation and done
+    names = [name for name, _ in got]
+    assert names[-3:] == ["citations", "conversation", "done"] and "error" not in names
+    done = got[-1][1]
+    if done["refused"]:
+        pytest.fail(f"precondition: the 0.5B model must answer {QUESTION!r}; it refused: {done}")
+    assert names.count("token") >= 2, names
+    citations = got[-3][1]["citations"]
+    titles = {
+        t for c in citations for t, d in indexed_world.documents.items() if d.pk == c["document_id"]
+    }
+    assert citations and titles <= {"runbook", "architecture"}
+    # And each source link opens for the asker and is 404 for someone outside Engineering
+    for citation in citations:
+        page = engineer.get(citation["url"])
+        assert page.status_code == 200 and "<mark" in page.content.decode()
+        title = next(
+            iter(t for t, d in indexed_world.documents.items() if d.pk == citation["document_id"])
+        )
+        assert canary(title) in page.content.decode()
+        assert signed_in(indexed_world, "hr_reader").get(citation["url"]).status_code == 404
+
+    # When they ask a follow-up in the same conversation
+    conversation = got[-2][1]["id"]
+    prompts.clear()
+    follow_up = events(
+        engineer.post(
+            "/chat/stream",
+            {
+                "question": "How often do they do it?",
+                "collections": [eng],
+                "conversation": conversation,
+            },
+        )
+    )
+
+    # Then the question was condensed with the first exchange, and both are kept in order
+    assert follow_up[-2][1]["id"] == conversation
+    assert "coffee machine" in prompts[0][1]["content"]
+    assert [t.content for t in Turn.objects.filter(role="user").order_by("pk")] == [
+        QUESTION,
+        "How often do they do it?",
+    ]
+    assert Conversation.objects.get().title == QUESTION
+
+    # And the first answer is rated from the page
+    rated = engineer.post(
+        "/chat/feedback", {"query_id": done["query_id"], "rating": "down", "comment": "Too short"}
+    )
+    assert rated.status_code == 201
+    assert Feedback.objects.get(query_log_id=done["query_id"]).comment_redacted == "Too short"
+
+
+def test_a_collection_the_user_cannot_read_is_searched_as_empty(
+    indexed_world: IndexedWorld, prompts: list[list[Message]]
+) -> None:
+    hr = indexed_world.world.collections["hr"].pk
+
+    got = events(
+        signed_in(indexed_world, "engineer").post(
+            "/chat/stream", {"question": QUESTION, "collections": [hr]}
+        )
+    )
+
+    assert [name for name, _ in got] == ["citations", "conversation", "done"]
+    assert got[0][1] == {"citations": [], "refused": True}
+    assert prompts == []  # refused before the model: nothing of HR reached a prompt
+    body = json.dumps(got)
+    assert not [t for t in EXPECTED_VISIBLE["staff"] if canary(t) in body]

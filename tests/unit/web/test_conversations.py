@@ -1,0 +1,305 @@
+"""Conversations belong to their owner alone: reopened by them, 404 for everyone else (staff
+included), deleted only by a POST with a CSRF token. They never point at the query log."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from django.db import connection
+from django.test import Client
+
+from kb.models import Conversation, QueryLog, Turn, TurnRole
+from kb.web.selectors import HISTORY_MESSAGES, conversation_exchanges, conversation_history
+from kb.web.services import conversation_title, exchange_record
+from tests.personas import World
+
+pytestmark = pytest.mark.unit
+
+CITATION = {
+    "n": 1,
+    "title": "runbook",
+    "page": 2,
+    "chunk_id": "6d1b1f4e-7a0e-5c1e-9a57-0e3c7f2b9a11",
+    "text": "Restart the service.",
+    "score": 0.03,
+    "url": "/sources/6d1b1f4e-7a0e-5c1e-9a57-0e3c7f2b9a11",
+}
+
+
+def signed_in(world: World, persona: str, **options: Any) -> Client:
+    client = Client(**options)
+    client.force_login(world.users[persona])
+    return client
+
+
+def engineer_conversation(world: World) -> Conversation:
+    citation = {**CITATION, "document_id": world.documents["runbook"].pk}
+    return exchange_record(
+        user=world.users["engineer"],
+        conversation_id=None,
+        question="How do I restart the service?",
+        answer="Use systemctl [1].",
+        refused=False,
+        citations=[citation],
+    )
+
+
+# --- who may open, list and delete -------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("persona", "status"),
+    [("engineer", 200), ("eng_editor", 404), ("staff", 404), ("hr_reader", 404)],
+    ids=["owner", "colleague-same-collection", "staff", "other-department"],
+)
+def test_only_the_owner_reopens_a_conversation(world: World, persona: str, status: int) -> None:
+    conversation = engineer_conversation(world)
+
+    response = signed_in(world, persona).get(f"/conversations/{conversation.pk}")
+
+    assert response.status_code == status
+    assert ("How do I restart the service?" in response.content.decode()) is (status == 200)
+
+
+def test_signed_out_visitors_are_sent_to_sign_in_for_every_conversation_url(world: World) -> None:
+    conversation = engineer_conversation(world)
+    client = Client()
+
+    for method, url in [
+        ("get", f"/conversations/{conversation.pk}"),
+        ("get", "/conversations/"),
+        ("post", f"/conversations/{conversation.pk}/delete"),
+    ]:
+        response = getattr(client, method)(url)
+        assert response.status_code == 302 and response["Location"].startswith("/accounts/login/")
+    assert Conversation.objects.filter(pk=conversation.pk).exists()
+
+
+def test_a_missing_conversation_looks_like_someone_elses(world: World) -> None:
+    client = signed_in(world, "engineer")
+
+    assert client.get("/conversations/999999").status_code == 404
+    assert client.post("/conversations/999999/delete").status_code == 404
+
+
+def test_a_reopened_conversation_shows_its_exchanges_with_source_links_and_no_ratings(
+    world: World,
+) -> None:
+    conversation = engineer_conversation(world)
+
+    page = signed_in(world, "engineer").get(f"/conversations/{conversation.pk}").content.decode()
+
+    assert '<p class="turn-question">How do I restart the service?</p>' in page
+    assert "Use systemctl [1]." in page
+    assert f'href="{CITATION["url"]}"' in page and "runbook, page 2" in page
+    assert f'<input type="hidden" name="conversation" value="{conversation.pk}">' in page
+    assert "cannot be rated" in page
+    assert 'class="feedback"' not in page.split('<template id="feedback-template">')[0]
+
+
+def test_a_refusal_reopens_as_the_not_found_state(world: World) -> None:
+    conversation = exchange_record(
+        user=world.users["engineer"],
+        conversation_id=None,
+        question="Who won in 1998?",
+        answer="Not found in the knowledge base.",
+        refused=True,
+        citations=[],
+    )
+
+    page = signed_in(world, "engineer").get(f"/conversations/{conversation.pk}").content.decode()
+
+    assert "Not found in the knowledge base: no passage you may read answers this." in page
+    assert '<p class="answer-text">' not in page
+
+
+def test_deleting_needs_the_owner_and_a_post(world: World) -> None:
+    conversation = engineer_conversation(world)
+    url = f"/conversations/{conversation.pk}/delete"
+
+    assert signed_in(world, "engineer").get(url).status_code == 405
+    assert signed_in(world, "staff").post(url).status_code == 404
+    assert Conversation.objects.filter(pk=conversation.pk).exists()
+
+    response = signed_in(world, "engineer").post(url)
+
+    assert response.status_code == 302 and response["Location"] == "/"
+    assert not Conversation.objects.filter(pk=conversation.pk).exists()
+    assert not Turn.objects.filter(conversation_id=conversation.pk).exists()
+
+
+def test_deleting_without_the_csrf_token_is_refused(world: World) -> None:
+    conversation = engineer_conversation(world)
+    client = signed_in(world, "engineer", enforce_csrf_checks=True)
+
+    response = client.post(f"/conversations/{conversation.pk}/delete")
+
+    assert response.status_code == 403
+    assert Conversation.objects.filter(pk=conversation.pk).exists()
+
+
+def test_deleting_with_htmx_removes_the_item_or_leaves_the_open_conversation(
+    world: World,
+) -> None:
+    first, second = engineer_conversation(world), engineer_conversation(world)
+    client = signed_in(world, "engineer")
+
+    elsewhere = client.post(
+        f"/conversations/{first.pk}/delete",
+        HTTP_HX_REQUEST="true",
+        HTTP_HX_CURRENT_URL="http://testserver/",
+    )
+    open_one = client.post(
+        f"/conversations/{second.pk}/delete",
+        HTTP_HX_REQUEST="true",
+        HTTP_HX_CURRENT_URL=f"http://testserver/conversations/{second.pk}",
+    )
+
+    assert elsewhere.status_code == 200 and elsewhere.content == b""
+    assert open_one.status_code == 200 and open_one["HX-Redirect"] == "/"
+    assert not Conversation.objects.filter(user=world.users["engineer"]).exists()
+
+
+def test_the_sidebar_list_is_an_htmx_fragment_of_ones_own(world: World) -> None:
+    conversation = engineer_conversation(world)
+
+    fragment = signed_in(world, "engineer").get(
+        f"/conversations/?current={conversation.pk}", HTTP_HX_REQUEST="true"
+    )
+    other = signed_in(world, "hr_reader").get("/conversations/", HTTP_HX_REQUEST="true")
+    plain = signed_in(world, "engineer").get("/conversations/")
+
+    html = fragment.content.decode()
+    assert html.startswith('<div id="conversation-list"') and "<html" not in html
+    assert 'aria-current="page"' in html and "How do I restart the service?" in html
+    assert "How do I restart" not in other.content.decode()
+    assert plain.status_code == 302 and plain["Location"] == "/"
+
+
+# --- what is kept --------------------------------------------------------------------------------
+
+
+def test_no_conversation_or_turn_column_can_lead_to_the_query_log(world: World) -> None:
+    """The query log is anonymous: a QueryLog id next to a user would re-identify it."""
+    querylog_table = QueryLog._meta.db_table
+    for model in (Conversation, Turn):
+        table = model._meta.db_table
+        with connection.cursor() as cursor:
+            relations = connection.introspection.get_relations(cursor, table)
+            columns = [
+                c.name for c in connection.introspection.get_table_description(cursor, table)
+            ]
+        assert querylog_table not in {target for _column, target in relations.values()}, table
+        assert not [c for c in columns if "query" in c.lower() or "log" in c.lower()], columns
+        assert not [f for f in model._meta.get_fields() if f.related_model is QueryLog]
+
+
+def test_stored_citations_keep_only_what_links_a_source(world: World) -> None:
+    conversation = engineer_conversation(world)
+
+    answer = conversation.turns.get(role=TurnRole.ASSISTANT)
+
+    assert answer.citations == [
+        {
+            "n": 1,
+            "document_id": world.documents["runbook"].pk,
+            "title": "runbook",
+            "page": 2,
+            "chunk_id": CITATION["chunk_id"],
+        }
+    ]
+
+
+def test_a_follow_up_is_appended_to_its_conversation_and_becomes_history(world: World) -> None:
+    conversation = engineer_conversation(world)
+
+    same = exchange_record(
+        user=world.users["engineer"],
+        conversation_id=conversation.pk,
+        question="And on Windows?",
+        answer="Not covered.",
+        refused=True,
+        citations=[],
+    )
+
+    assert same.pk == conversation.pk
+    assert conversation_history(conversation=same) == [
+        {"role": "user", "content": "How do I restart the service?"},
+        {"role": "assistant", "content": "Use systemctl [1]."},
+        {"role": "user", "content": "And on Windows?"},
+        {"role": "assistant", "content": "Not covered."},
+    ]
+
+
+def test_history_keeps_the_latest_turns_oldest_first(world: World) -> None:
+    conversation = engineer_conversation(world)
+    for n in range(HISTORY_MESSAGES):
+        exchange_record(
+            user=world.users["engineer"],
+            conversation_id=conversation.pk,
+            question=f"q{n}",
+            answer=f"a{n}",
+            refused=False,
+            citations=[],
+        )
+
+    history = conversation_history(conversation=conversation)
+
+    assert len(history) == HISTORY_MESSAGES
+    assert history[0]["content"] == f"q{HISTORY_MESSAGES // 2}" and history[-1]["content"] == (
+        f"a{HISTORY_MESSAGES - 1}"
+    )
+
+
+def test_someone_elses_conversation_id_starts_a_new_conversation_instead(world: World) -> None:
+    theirs = engineer_conversation(world)
+
+    mine = exchange_record(
+        user=world.users["hr_reader"],
+        conversation_id=theirs.pk,
+        question="Payroll?",
+        answer="…",
+        refused=False,
+        citations=[],
+    )
+
+    assert mine.pk != theirs.pk and mine.user == world.users["hr_reader"]
+    assert theirs.turns.count() == 2
+
+
+def test_a_citation_of_a_document_no_longer_readable_is_not_shown_again(world: World) -> None:
+    salaries = world.documents["salaries"]
+    citation = {**CITATION, "document_id": salaries.pk, "title": "salaries"}
+    conversation = exchange_record(
+        user=world.users["hr_lead"],
+        conversation_id=None,
+        question="Salaries?",
+        answer="See [1].",
+        refused=False,
+        citations=[citation],
+    )
+    lead = world.users["hr_lead"]
+
+    assert [
+        c["title"]
+        for e in conversation_exchanges(user=lead, conversation=conversation)
+        for c in e.citations
+    ] == ["salaries"]
+    lead.groups.remove(salaries.reader_groups.get())
+    assert [
+        c for e in conversation_exchanges(user=lead, conversation=conversation) for c in e.citations
+    ] == []
+
+
+@pytest.mark.parametrize(
+    ("question", "title"),
+    [
+        ("  How   do I\nrestart?  ", "How do I restart?"),
+        ("word " * 30, ("word " * 15).strip() + "…"),
+        ("长" * 100, "长" * 79 + "…"),
+    ],
+    ids=["whitespace", "long-words", "no-spaces-chinese"],
+)
+def test_the_title_is_the_first_question_on_one_short_line(question: str, title: str) -> None:
+    assert conversation_title(question) == title
