@@ -20,7 +20,7 @@ from kb.uploads import IncomingFile
 from tests import samples
 from tests.integration.conftest import IndexedWorld, group
 
-pytestmark = [pytest.mark.integration, pytest.mark.slow]
+pytestmark = [pytest.mark.integration, pytest.mark.slow, pytest.mark.llm]
 
 QUESTION = "Who descales the office coffee machine?"  # the small test model answers this
 

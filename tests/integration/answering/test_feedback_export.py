@@ -17,7 +17,7 @@ from kb.uploads import IncomingFile
 from tests import samples
 from tests.integration.conftest import IndexedWorld
 
-pytestmark = [pytest.mark.integration, pytest.mark.slow]
+pytestmark = [pytest.mark.integration, pytest.mark.slow, pytest.mark.llm]
 
 
 def test_only_rated_answers_are_exported_redacted(

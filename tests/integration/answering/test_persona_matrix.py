@@ -63,6 +63,7 @@ def test_search_returns_exactly_the_readable_documents(
     assert _canaries_in(response.content.decode()) == EXPECTED_VISIBLE[persona]
 
 
+@pytest.mark.llm
 def test_query_and_stream_prompt_only_readable_passages(
     indexed_world: IndexedWorld, prompts: list[list[Message]]
 ) -> None:
@@ -85,6 +86,7 @@ def test_query_and_stream_prompt_only_readable_passages(
             assert isinstance(out["query_id"], int)
 
 
+@pytest.mark.llm
 def test_stream_sends_tokens_then_citations_then_done(indexed_world: IndexedWorld) -> None:
     response = _client(indexed_world, "engineer").post(
         "/api/v1/query", {"question": QUESTION, "stream": True}, format="json"

@@ -19,7 +19,7 @@ from kb.services import api_token_create
 from retrieval.experiments import variant_for
 from tests.integration.conftest import IndexedWorld
 
-pytestmark = [pytest.mark.integration, pytest.mark.slow]
+pytestmark = [pytest.mark.integration, pytest.mark.slow, pytest.mark.llm]
 
 QUESTION = "When is the office coffee machine descaled?"
 

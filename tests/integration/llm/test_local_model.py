@@ -12,7 +12,7 @@ from kb.llm.chat import LlamaCppChat, LlmUnavailable, Message, OpenAICompatibleC
 from kb.llm.gguf import MODELS, model_path
 from kb.text.llm_entities import LlmEntityExtractor
 
-pytestmark = [pytest.mark.integration, pytest.mark.slow]
+pytestmark = [pytest.mark.integration, pytest.mark.slow, pytest.mark.llm]
 TEST_MODEL = MODELS["qwen2.5-coder-0.5b-instruct-q4_k_m"]
 
 

@@ -20,6 +20,7 @@ from tests.personas import EXPECTED_VISIBLE
 pytestmark = [
     pytest.mark.integration,
     pytest.mark.slow,
+    pytest.mark.llm,
     pytest.mark.filterwarnings("ignore:StreamingHttpResponse must consume asynchronous"),
 ]
 
