@@ -25,7 +25,7 @@ def default_retriever() -> Retriever:
         searchers=[
             DenseSearcher(index, load_embedder(settings.KB_EMBED_MODEL)),
             SparseSearcher(index, encoder),
-            GraphSearcher(graph_store()),
+            GraphSearcher(graph_store(), hops=settings.KB_GRAPH_HOPS),
         ],
         index=index,
         weights=settings.KB_FUSION_WEIGHTS,

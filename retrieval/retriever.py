@@ -20,6 +20,8 @@ from retrieval.fusion import rrf_fuse
 from retrieval.timing import ms_since
 from retrieval.types import Candidate, Fused, Passage
 
+# Paths that run even with no fusion weight, because the refusal evidence reads them.
+EVIDENCE_PATHS = frozenset({"dense"})
 # Document ids in, the subset the caller may read out (kb.access.readable_document_ids).
 AllowedDocuments = Callable[[set[int]], set[int]]
 
@@ -59,12 +61,15 @@ class Retriever:
     ) -> Retrieval:
         latencies: dict[str, float] = {}
         per_path: dict[str, list[Candidate]] = {}
+        weights = self._weights_for(question)
         for searcher in self.searchers:
+            if weights.get(searcher.name, 1.0) <= 0 and searcher.name not in EVIDENCE_PATHS:
+                continue  # switched off: not worth its time
             started = time.perf_counter()
             per_path[searcher.name] = searcher.search(question, scope=scope, limit=self.path_limit)
             latencies[searcher.name] = ms_since(started)
         started = time.perf_counter()
-        fused = rrf_fuse(per_path, weights=self.weights)
+        fused = rrf_fuse(per_path, weights=weights)
         readable_ids = allowed({c.document_id for c in fused})
         readable = [c for c in fused if c.document_id in readable_ids]
         passages = self._passages(readable[:top_k], scope)
@@ -78,6 +83,14 @@ class Retriever:
         latencies["fuse_check"] = ms_since(started)
         return Retrieval(per_path, passages, evidence, latencies)
 
+    def _weights_for(self, question: str) -> dict[str, float]:
+        """The dense model reads English only: for a question mostly in another script its
+        hits are noise that outvotes the sparse path, so it gets no vote there (it still runs:
+        its similarity is refusal evidence). Measured by `python -m bench quality`."""
+        if is_latin_script(question):
+            return self.weights
+        return {**self.weights, "dense": 0.0}
+
     def _passages(self, fused: Sequence[Fused], scope: AccessScope) -> list[Passage]:
         """Graph hits carry no text: their payloads come from the vector index, by id and
         again inside the scope. A chunk that vanished meanwhile (re-indexed) is skipped."""
@@ -90,6 +103,21 @@ class Retriever:
                 continue
             passages.append(_passage(len(passages) + 1, candidate, payload))
         return passages
+
+
+def is_latin_script(text: str) -> bool:
+    """Most words are Latin-script; each CJK character counts as a word of its own."""
+    latin = other = 0
+    for word in text.split():
+        cjk = sum(1 for ch in word if "\u3400" <= ch <= "\u9fff" or "\uf900" <= ch <= "\ufaff")
+        other += cjk
+        letters = [ch for ch in word if ch.isalpha() and not ("\u3400" <= ch <= "\u9fff")]
+        if letters:
+            if all(ch.isascii() or "\u00c0" <= ch <= "\u024f" for ch in letters):
+                latin += 1
+            elif not cjk:
+                other += 1
+    return latin >= other
 
 
 def _passage(n: int, candidate: Fused, payload: Mapping[str, object]) -> Passage:

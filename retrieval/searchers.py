@@ -43,7 +43,7 @@ class GraphSearcher:
 
     name = "graph"
 
-    def __init__(self, graph: GraphStore, *, hops: int = 2) -> None:
+    def __init__(self, graph: GraphStore, *, hops: int = 1) -> None:
         self.graph = graph
         self.hops = hops
 

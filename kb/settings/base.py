@@ -178,13 +178,18 @@ KB_LLM_MAX_WAITING = env_int("KB_LLM_MAX_WAITING", 4)
 
 # Answering (retrieval/): candidates per path, fusion weights, passages in the prompt, refusal.
 KB_RETRIEVAL_PATH_LIMIT = env_int("KB_RETRIEVAL_PATH_LIMIT", 50)
-KB_FUSION_WEIGHTS = env_weights("KB_FUSION_WEIGHTS", {"dense": 1.0, "sparse": 1.0, "graph": 0.5})
+# Weights from `python -m bench quality` (README, "Retrieval quality"): on the dev set the graph
+# path lowers fused nDCG@10 at any weight, and costs seconds per question, so it is off (0: not
+# run) until it improves; set graph=0.5 to use it.
+KB_FUSION_WEIGHTS = env_weights("KB_FUSION_WEIGHTS", {"dense": 1.0, "sparse": 1.0, "graph": 0.0})
+KB_GRAPH_HOPS = env_int("KB_GRAPH_HOPS", 1)
 KB_TOP_K = env_int("KB_TOP_K", 5)
 KB_MAX_TOP_K = env_int("KB_MAX_TOP_K", 20)
 # Refuse without calling the model when the best passage is below BOTH thresholds: its dense
 # cosine similarity to the question, and the share of the question's terms it contains.
-KB_REFUSAL_MIN_DENSE = env_float("KB_REFUSAL_MIN_DENSE", 0.35)
-KB_REFUSAL_MIN_COVERAGE = env_float("KB_REFUSAL_MIN_COVERAGE", 0.6)
+# Calibrated by `python -m bench quality` on 55 answerable and 18 unanswerable questions.
+KB_REFUSAL_MIN_DENSE = env_float("KB_REFUSAL_MIN_DENSE", 0.56)
+KB_REFUSAL_MIN_COVERAGE = env_float("KB_REFUSAL_MIN_COVERAGE", 0.44)
 KB_PROMPT_TEMPLATE = env_str("KB_PROMPT_TEMPLATE", "answer-v1")
 # Split askers between template versions by pseudonym, e.g. `answer-v1=50,answer-v2=50`.
 KB_PROMPT_EXPERIMENT = env_str("KB_PROMPT_EXPERIMENT")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from retrieval.fusion import RRF_K, rrf_fuse
+from retrieval.retriever import is_latin_script
 from retrieval.types import Candidate
 
 pytestmark = pytest.mark.unit
@@ -53,3 +54,18 @@ def test_ties_are_broken_by_chunk_id_and_limit_applies() -> None:
 
 def test_no_paths_no_results() -> None:
     assert rrf_fuse({}) == [] and rrf_fuse({"dense": []}) == []
+
+
+@pytest.mark.parametrize(
+    ("question", "latin"),
+    [
+        ("How do I restore a PostgreSQL backup?", True),
+        ("Où est la sauvegarde ?", True),
+        ("如何恢复 PostgreSQL 备份？", False),
+        ("Как восстановить резервную копию?", False),
+        ("Как настроить pg_dump и cron?", False),
+    ],
+    ids=["english", "french", "chinese-with-name", "russian", "russian-with-names"],
+)
+def test_script_detection_for_the_dense_vote(question: str, latin: bool) -> None:
+    assert is_latin_script(question) is latin
