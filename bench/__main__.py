@@ -7,7 +7,7 @@ import sys
 from collections.abc import Sequence
 from typing import Protocol
 
-from bench import ingest
+from bench import ingest, latency, load, quality
 
 
 class Benchmark(Protocol):
@@ -20,8 +20,12 @@ class Benchmark(Protocol):
     def run(self, args: argparse.Namespace, *, command: str) -> int: ...
 
 
-# Later benchmarks (retrieval, load) register here the same way.
-COMMANDS: dict[str, Benchmark] = {"ingest": ingest}
+COMMANDS: dict[str, Benchmark] = {
+    "ingest": ingest,
+    "quality": quality,
+    "latency": latency,
+    "load": load,
+}
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -31,7 +31,7 @@ import threading
 import time
 import warnings
 from collections import Counter, defaultdict
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -99,7 +99,7 @@ def select_files(per_source: int | None) -> list[InputFile]:
 
 def measure(files: list[InputFile], tmp: Path, *, command: str) -> Json:
     load_before = os.getloadavg()
-    _setup_django(tmp / "quarry")
+    setup_django(tmp / "quarry")
     ours, texts = _ours(files)
     raw = _raw_encode(texts)
     llama = _llamaindex(files, tmp / "llama-qdrant")
@@ -109,8 +109,8 @@ def measure(files: list[InputFile], tmp: Path, *, command: str) -> Json:
     return {
         # Context only (this run itself adds about the core count to the load); each timed part's
         # other_processes_cpu_share says whether other work shared the cores.
-        "machine": {**_machine(), "load_avg_1m_start_end": [load_before[0], os.getloadavg()[0]]},
-        "corpus": _corpus(files),
+        "machine": {**machine(), "load_avg_1m_start_end": [load_before[0], os.getloadavg()[0]]},
+        "corpus": corpus_summary(files),
         "ours": ours,
         "raw_encode": raw,
         "llamaindex_default": llama,
@@ -122,11 +122,11 @@ def measure(files: list[InputFile], tmp: Path, *, command: str) -> Json:
         "targets": TARGETS,
         "peak_rss_mb_whole_run": _peak_rss_mb(),
         "command": command,
-        "code": _code_state(),
+        "code": code_state(),
     }
 
 
-def _setup_django(data_dir: Path) -> None:
+def setup_django(data_dir: Path) -> None:
     """The embedded stack in a private folder; must run before anything imports settings."""
     for name in ("DATABASE_URL", "QDRANT_URL", "NEO4J_URI"):
         os.environ.pop(name, None)
@@ -232,13 +232,15 @@ def _instrumented(clock: StageClock, embedded: list[list[str]]) -> Iterator[None
         yield
 
 
-def _add(name: str, files: list[InputFile]) -> list[tuple[int, int]]:
+def add_files(
+    name: str, files: list[InputFile], *, reader_groups: Sequence[str] = ()
+) -> list[tuple[int, int]]:
     """Upload like the web does, but collect the ingest tasks instead of enqueueing them."""
     from kb import documents
     from kb.uploads import IncomingFile
 
     queued: list[tuple[int, int]] = []
-    collection = documents.collection_create(name=name)
+    collection = documents.collection_create(name=name, reader_groups=reader_groups)
     with mock.patch.object(documents, "_enqueue_ingest", lambda *task: queued.append(task)):
         for item in files:
             documents.document_add(
@@ -256,12 +258,12 @@ def _ours(files: list[InputFile]) -> tuple[Json, list[list[str]]]:
 
     started = time.perf_counter()
     load_embedder(settings.KB_EMBED_MODEL)
-    for document_id, version in _add("bench-warm-up", _first_of_each_source(files)):
+    for document_id, version in add_files("bench-warm-up", _first_of_each_source(files)):
         ingest_document(document_id=document_id, version=version, final_try=True)
     warm_up = time.perf_counter() - started
 
     started = time.perf_counter()
-    queued = _add("bench", files)
+    queued = add_files("bench", files)
     add_seconds = time.perf_counter() - started
     clock, embedded = StageClock(), list[list[str]]()
     outcomes: Counter[str] = Counter()
@@ -401,7 +403,7 @@ def _first_of_each_source(files: list[InputFile]) -> list[InputFile]:
     return list({item.source: item for item in reversed(files)}.values())
 
 
-def _corpus(files: list[InputFile]) -> Json:
+def corpus_summary(files: list[InputFile]) -> Json:
     sources: dict[str, Json] = {}
     for item in files:
         entry = sources.setdefault(item.source, {"files": 0, "bytes": 0})
@@ -415,7 +417,7 @@ def _corpus(files: list[InputFile]) -> Json:
     }
 
 
-def _machine() -> Json:
+def machine() -> Json:
     import torch
 
     cpu = next(
@@ -432,8 +434,8 @@ def _machine() -> Json:
     }
 
 
-def _code_state() -> Json:
-    """Which code was measured: the commit, and the pipeline's files changed since it."""
+def code_state(paths: Sequence[str] = ("ingestion", "kb")) -> Json:
+    """Which code was measured: the commit, and the files under `paths` changed since it."""
     executable = shutil.which("git")
     if executable is None:
         return {}
@@ -444,7 +446,7 @@ def _code_state() -> Json:
         done = subprocess.run(command, capture_output=True, text=True, check=False)  # noqa: S603
         return done.stdout.strip()
 
-    changed = git("status", "--porcelain", "--", "ingestion", "kb").splitlines()
+    changed = git("status", "--porcelain", "--", *paths).splitlines()
     return {"commit": git("rev-parse", "HEAD"), "uncommitted": [line[3:] for line in changed]}
 
 

@@ -96,6 +96,7 @@ def run(args: argparse.Namespace, *, command: str) -> int:
             for n in range(args.users)
         ]
         corpus = _stage_corpus(Path(tmp) / "corpus", questions)
+        documents = len(list(corpus.iterdir()))
         started = time.perf_counter()
         manage("kb_ingest", str(corpus), "--collection", "Docs", "--readers", "staff-load")
         ingest_seconds = time.perf_counter() - started
@@ -108,7 +109,7 @@ def run(args: argparse.Namespace, *, command: str) -> int:
         command=command,
         load_seconds=load_seconds,
         ingest_seconds=ingest_seconds,
-        documents=len(list(corpus.iterdir())),
+        documents=documents,
     )
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(report, indent=2) + "\n")
@@ -205,10 +206,10 @@ def _wait_up(base: str, server: subprocess.Popen[bytes]) -> None:
 
 
 def _baseline(base: str, token: str, questions: list[str], recorder: Recorder) -> None:
-    """One user alone: every question searched, then asked once (warms the model)."""
+    """One user alone: every question searched, then two asked (also warms the model)."""
     for question in questions:
         recorder.add(_request(base, token, "search", question, phase="baseline"))
-    for question in questions[:3]:
+    for question in questions[:2]:
         recorder.add(_request(base, token, "query", question, phase="baseline"))
 
 
