@@ -190,6 +190,9 @@ def _server(tmp: Path, *, model: str) -> Iterator[tuple[str, Any]]:
         server.terminate()
         server.wait(timeout=60)
         log.close()
+        kept = DEFAULT_OUT.with_name("load-server.log")  # the run's server side, for errors
+        kept.parent.mkdir(parents=True, exist_ok=True)
+        kept.write_bytes((tmp / "server.log").read_bytes())
 
 
 def _wait_up(base: str, server: subprocess.Popen[bytes]) -> None:
