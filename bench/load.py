@@ -255,7 +255,9 @@ def _request(base: str, token: str, kind: str, question: str, phase: str) -> Res
             payload = response.read()
             status = response.status
             if kind == "stream" and b"event: error" in payload:
-                status = 503  # a stream that failed midway counts as the server error it is
+                # a stream that failed midway: load shedding (model busy) counts as the 429 it
+                # would have been before the stream started, anything else as a server error
+                status = 429 if b'"code": "model_busy"' in payload else 503
     except urllib.error.HTTPError as err:
         err.read()
         status = err.code

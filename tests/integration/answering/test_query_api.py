@@ -53,7 +53,10 @@ def test_invalid_questions_get_400_naming_the_field(
     assert error["code"] == "invalid" and field in error["message"]
 
 
-def test_each_question_writes_one_anonymous_log_row(indexed_world: IndexedWorld) -> None:
+def test_each_question_writes_one_anonymous_log_row(
+    indexed_world: IndexedWorld, settings: Settings
+) -> None:
+    settings.KB_FUSION_WEIGHTS = {"dense": 1.0, "sparse": 1.0, "graph": 0.5}  # all three paths
     user = indexed_world.world.users["engineer"]
     client = _client(indexed_world, "engineer")
 

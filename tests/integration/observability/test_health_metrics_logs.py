@@ -68,7 +68,10 @@ def test_ops_endpoints_are_loopback_or_token_only(
     assert remote.get(path, HTTP_AUTHORIZATION="Bearer scrape-secret-123").status_code == 200
 
 
-def test_metrics_count_answers_retrieval_and_ingestion(indexed_world: IndexedWorld) -> None:
+def test_metrics_count_answers_retrieval_and_ingestion(
+    indexed_world: IndexedWorld, settings: Settings
+) -> None:
+    settings.KB_FUSION_WEIGHTS = {"dense": 1.0, "sparse": 1.0, "graph": 0.5}  # all three paths
     client = APIClient()
     _row, token = api_token_create(user=indexed_world.world.users["engineer"])
     client.credentials(HTTP_AUTHORIZATION=f"Bearer {token}")

@@ -107,3 +107,20 @@ def test_retriever_post_checks_every_passage_against_the_database(
     after = retriever.retrieve(question, scope=scope, allowed=allowed, top_k=5)
     assert corpus["salaries"].pk not in {p.document_id for p in after.passages}
     assert after.evidence.dense == 0.0  # evidence counts only what passed the check
+
+
+def test_a_path_weighted_zero_is_not_searched_except_dense_for_evidence(
+    corpus: dict[str, Document],
+) -> None:
+    staff = UserFactory.create(username="boss", is_staff=True)
+    weights = {"dense": 0.0, "sparse": 1.0, "graph": 0.0}
+    retriever = Retriever(
+        searchers=_searchers(), index=vector_index(), weights=weights, path_limit=10
+    )
+
+    found = retriever.retrieve(
+        "How is the WAL replayed?", scope=access_scope(staff), allowed=lambda ids: ids, top_k=3
+    )
+
+    assert set(found.per_path) == {"dense", "sparse"}
+    assert found.evidence.dense > 0  # dense ran for the refusal evidence, without a vote
