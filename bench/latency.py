@@ -21,11 +21,14 @@ the language model's time to first token and tokens/s, and whole answers end to 
   that ratios divide by), broad (a user in two groups, 5-20% of chunks), narrow (a user whose
   only group reads one small collection, about 0.5%). Queries: the dev set's questions, then
   sentences sampled from the corpus, run in turn for every scope.
-- Retrieval: `Retriever.retrieve` with the production searchers and settings (per-path limit
-  KB_RETRIEVAL_PATH_LIMIT, fusion weights, top_k 5); per-path latencies are the Retriever's
-  own timings. The database post-check is a pass-through (no Django document rows at this
-  scale). Also the vector index alone (precomputed query vectors), with and without a filter,
-  before and after `EdgeShard.optimize()` (which production never calls).
+- Retrieval: `Retriever.retrieve` as `retrieval.factory.default_retriever` builds it from
+  settings (per-path limit, fusion weights: a path weighted 0 is not run; top_k 5); per-path
+  latencies are the Retriever's own timings. The database post-check is a pass-through (no
+  Django document rows at this scale). The graph path is timed on its own with
+  `GraphSearcher` at 0 hops on every question and at 1 and 2 hops on `--graph-queries`
+  questions, each query interrupted after `--graph-timeout` seconds. Also the vector index
+  alone (query vectors ready), with and without a filter, before and after
+  `EdgeShard.optimize()` (which production never calls).
 - LLM: each `--models` entry in process via `LlamaCppChat` (the default through
   `kb.llm.factory.chat_model`), prompts from `retrieval.prompting.answer_messages` with the 5
   passages retrieved for a dev-set question, each prompt different (llama.cpp reuses a cached
@@ -87,6 +90,7 @@ NARROW_COLLECTION_SHARE = 0.005
 BROAD_RANGE = (0.05, 0.20)
 NOISE_NORM = 0.35  # length of the noise added to a synthetic vector before normalising
 WARM_UP_QUERIES = 5
+MIN_GENERATED = 16  # shorter replies ("I don't know") say little about generation speed
 CHUNK_NAMESPACE = uuid.UUID("0b6c1f4e-3f4d-4bb5-8f0e-6d0f2b9d4a11")
 # Block elements read from the HTML; a block that holds other blocks is left to them.
 BLOCKS = (
@@ -183,6 +187,7 @@ def measure(
 ) -> Json:
     started = time.perf_counter()
     load_before = os.getloadavg()
+    code = code_state(("kb", "retrieval", "bench/latency.py"))  # what runs: read it first
     progress("reading and chunking the corpus")
     with Timed() as corpus_time:
         documents = load_corpus()
@@ -213,7 +218,7 @@ def measure(
     report["peak_rss_mb"] = _peak_rss_mb()
     report["wall_s"] = round(time.perf_counter() - started, 1)
     report["command"] = command
-    report["code"] = code_state(("kb", "retrieval", "bench/latency.py"))
+    report["code"] = code
     return report
 
 
@@ -234,7 +239,7 @@ def _settings() -> Json:
         "path_limit": settings.KB_RETRIEVAL_PATH_LIMIT,
         "fusion_weights": settings.KB_FUSION_WEIGHTS,
         "top_k": TOP_K,
-        "graph_hops": 2,
+        "graph_hops": settings.KB_GRAPH_HOPS,
         "embed_model": settings.KB_EMBED_MODEL,
         "llm_n_ctx": settings.KB_LLM_N_CTX,
         "llm_n_gpu_layers": settings.KB_LLM_N_GPU_LAYERS,
@@ -629,9 +634,9 @@ def measure_size(
         progress(f"{size}: retrieval, {len(questions)} questions x {len(layout.scopes)} scopes")
         entry["retrieval"] = measure_retrieval(retriever, layout.scopes, questions)
         entry["retrieval"]["graph_failures"] = guard.failures
-        progress(f"{size}: graph searches at 1 and 2 hops")
-        entry["graph_hops"] = measure_graph_hops(
-            stores.graph, layout.scopes, questions[: options.graph_queries],
+        progress(f"{size}: graph searches at 0, 1 and 2 hops")
+        entry["graph_search"] = measure_graph(
+            stores.graph, layout.scopes, questions, deep_questions=options.graph_queries,
             timeout_s=options.graph_timeout_s,
         )  # fmt: skip
         progress(f"{size}: vector index alone")
@@ -695,47 +700,60 @@ def _failure(error: RuntimeError) -> str:
 
 
 def bench_retriever(stores: Stores) -> tuple[Retriever, GuardedGraph]:
-    """retrieval.factory.default_retriever over the bench stores, except that the graph path
-    follows direct mentions only (hops=0): at the shipped 2 hops one graph query takes seconds
-    to minutes already at 1k chunks (see `graph_hops`)."""
+    """retrieval.factory.default_retriever over the bench stores, as configured by settings;
+    its graph searcher (run only when KB_FUSION_WEIGHTS weighs it) is guarded."""
     from retrieval.factory import default_retriever
     from retrieval.searchers import GraphSearcher
 
     with production_stores(stores):
         retriever = default_retriever()
-    guard = GuardedGraph(GraphSearcher(stores.graph, hops=0))
+    shipped = next(s for s in retriever.searchers if s.name == "graph")
+    hops = shipped.hops if isinstance(shipped, GraphSearcher) else 1
+    guard = GuardedGraph(GraphSearcher(stores.graph, hops=hops))
     retriever.searchers = [guard if s.name == "graph" else s for s in retriever.searchers]
     return retriever, guard
 
 
-def measure_graph_hops(
+def measure_graph(
     graph: EmbeddedGraphStore,
     scopes: Mapping[str, AccessScope],
     questions: Sequence[Question],
     *,
+    deep_questions: int,
     timeout_s: float,
 ) -> Json:
-    """GraphSearcher as shipped (hops=2) and at 1 hop, each query interrupted after
-    `timeout_s`; a failed query counts at the time it took to fail."""
+    """GraphSearcher at 0 hops (direct mentions) on every question, at 1 and 2 hops on the
+    first `deep_questions`; each query is interrupted after `timeout_s`, and a failed one
+    counts at the time it took to fail."""
     from retrieval.searchers import GraphSearcher
 
     limit = _path_limit()
-    report: Json = {"questions": len(questions), "timeout_s": timeout_s}
-    for hops in (1, 2):
+    report: Json = {"timeout_s": timeout_s}
+    for hops in (0, 1, 2):
+        asked = questions if hops == 0 else questions[:deep_questions]
         guard = GuardedGraph(GraphSearcher(graph, hops=hops))
         times: dict[str, list[float]] = {name: [] for name in scopes}
+        hits: dict[str, list[float]] = {name: [] for name in scopes}
         failed: dict[str, int] = dict.fromkeys(scopes, 0)
-        for n, question in enumerate(questions):
-            for name in _rotated(list(scopes), n):
-                before = sum(guard.failures.values())
-                started = time.perf_counter()
-                guard.search(question.text, scope=scopes[name], limit=limit)
-                times[name].append((time.perf_counter() - started) * 1000)
-                failed[name] += sum(guard.failures.values()) - before
+        with Timed() as timed:
+            for n, question in enumerate(asked):
+                for name in _rotated(list(scopes), n):
+                    before = sum(guard.failures.values())
+                    started = time.perf_counter()
+                    found = guard.search(question.text, scope=scopes[name], limit=limit)
+                    times[name].append((time.perf_counter() - started) * 1000)
+                    hits[name].append(len(found))
+                    failed[name] += sum(guard.failures.values()) - before
         report[f"hops_{hops}"] = {
-            name: {"ms": stats(times[name]), "failed": failed[name]} for name in scopes
-        }
-        report[f"hops_{hops}"]["failures"] = guard.failures
+            "questions": len(asked),
+            "failures": guard.failures,
+            "other_processes_cpu_share": timed.other_share,
+            **{
+                name: {"ms": stats(times[name]), "failed": failed[name],
+                       "mean_hits": round(_mean(hits[name]), 1)}
+                for name in scopes
+            },
+        }  # fmt: skip
     return report
 
 
@@ -873,9 +891,8 @@ def measure_retrieval(
 ) -> Json:
     """Every question in every scope (scope order rotating, so drifting machine load spreads
     evenly); per-path times are the Retriever's own, `retrieve` is the whole call."""
-    keys = [*PATHS, "fuse_check", "retrieve"]
-    times = {scope: {key: list[float]() for key in keys} for scope in scopes}
-    hits = {scope: {key: list[float]() for key in [*PATHS, "passages"]} for scope in scopes}
+    times: dict[str, dict[str, list[float]]] = {scope: {} for scope in scopes}
+    hits: dict[str, dict[str, list[float]]] = {scope: {} for scope in scopes}
     for question in questions[:WARM_UP_QUERIES]:
         for scope in scopes.values():
             retriever.retrieve(question.text, scope=scope, allowed=pass_through, top_k=TOP_K)
@@ -886,18 +903,25 @@ def measure_retrieval(
                 result = retriever.retrieve(
                     question.text, scope=scopes[name], allowed=pass_through, top_k=TOP_K
                 )
-                times[name]["retrieve"].append((time.perf_counter() - started) * 1000)
-                for key in [*PATHS, "fuse_check"]:
-                    times[name][key].append(result.latencies_ms.get(key, 0.0))
-                for path in PATHS:
-                    hits[name][path].append(len(result.per_path.get(path, [])))
-                hits[name]["passages"].append(len(result.passages))
-    report: Json = {"queries": len(questions), "other_processes_cpu_share": timed.other_share}
+                elapsed = (time.perf_counter() - started) * 1000
+                for key, value in [*result.latencies_ms.items(), ("retrieve", elapsed)]:
+                    times[name].setdefault(key, []).append(value)
+                found = {path: len(c) for path, c in result.per_path.items()}
+                for key, count in [*found.items(), ("passages", len(result.passages))]:
+                    hits[name].setdefault(key, []).append(count)
+    report: Json = {
+        "queries": len(questions),
+        "paths_run": sorted(
+            {key for t in times.values() for key in t} - {"fuse_check", "retrieve"}
+        ),
+        "other_processes_cpu_share": timed.other_share,
+    }
     for name in scopes:
         report[name] = {
             "ms": {key: stats(values) for key, values in times[name].items()},
             "mean_hits": {key: round(_mean(values), 1) for key, values in hits[name].items()},
         }
+    keys = list(times[next(iter(scopes))])
     report["p50_ratio_vs_staff"] = _ratios(report, list(scopes), keys, baseline="staff")
     return report
 
@@ -1068,7 +1092,7 @@ def measure_llm(name: str, prompts: Sequence[list[Message]], *, runs: int) -> Js
         "ttft_ms": stats([r.ttft_ms for r in timed]),
         "prompt_tokens_per_s": stats([r.prompt_tokens_per_s for r in timed]),
         "generation_tokens_per_s": stats(
-            [r.generation_tokens_per_s for r in timed if r.completion_tokens > 1]
+            [r.generation_tokens_per_s for r in timed if r.completion_tokens >= MIN_GENERATED]
         ),
     }
 
@@ -1258,37 +1282,9 @@ def _peak_rss_mb() -> float:
 
 
 def summary(report: Json) -> str:
-    lines = [f"retrieval ms p50/p95/p99 over {report['queries']['count']} queries per scope"]
-    shares = {name: s["share_of_chunks"] for name, s in report["acl_layout"]["scopes"].items()}
+    lines = [f"ms p50/p95/p99 over {report['queries']['count']} queries per scope"]
     for entry in report["sizes"]:
-        graph = entry["graph"]
-        lines.append(
-            f"{entry['chunks']} chunks (graph: {graph['chunks_written']} chunks, "
-            f"{graph['write_ms_per_chunk']} ms/chunk to write)"
-        )
-        lines.append(f"  {'scope':<7}{'share':>7}" + "".join(f"{_LABELS[k]:>20}" for k in _COLUMNS))
-        retrieval = entry["retrieval"]
-        for name in SCOPES:
-            cells = "".join(f"{_triple(retrieval[name]['ms'][k]):>20}" for k in _COLUMNS)
-            share = shares[name][str(entry["chunks"])] * 100
-            lines.append(f"  {name:<7}{share:>6.1f}%{cells}")
-        hops = entry["graph_hops"]
-        for name in ("hops_1", "hops_2"):
-            cells = ", ".join(
-                f"{scope} {_triple(hops[name][scope]['ms'])} ({hops[name][scope]['failed']} failed)"
-                for scope in SCOPES
-            )
-            lines.append(f"  graph {name.replace('_', '=')} ({hops['questions']} q): {cells}")
-        failures = entry["retrieval"]["graph_failures"]
-        lines.append(f"  graph (hops=0) failures in the table above: {failures or 'none'}")
-        for label in ("vector_index", "vector_index_optimized"):
-            if label in entry:
-                index = entry[label]
-                cells = ", ".join(
-                    f"{name} {index[name]['dense'].get('p50')}/{index[name]['sparse'].get('p50')}"
-                    for name in ("no_filter", *SCOPES)
-                )
-                lines.append(f"  {label} p50 dense/sparse: {cells}")
+        lines += _size_lines(report, entry)
     for model in report.get("llm", []):
         lines.append(
             f"LLM {model['model']}: load {model['load_s']} s, {model['prompt_tokens_mean']} prompt "
@@ -1308,8 +1304,36 @@ def summary(report: Json) -> str:
     return "\n".join(lines)
 
 
-_COLUMNS = (*PATHS, "retrieve")
-_LABELS = {"dense": "dense", "sparse": "sparse", "graph": "graph hops=0", "retrieve": "fused"}
+def _size_lines(report: Json, entry: Json) -> list[str]:
+    size = str(entry["chunks"])
+    graph, search, retrieval = entry["graph"], entry["graph_search"], entry["retrieval"]
+    lines = [
+        f"{size} chunks; graph {graph['chunks_written']} chunks, {graph['write_ms_per_chunk']} "
+        f"ms/chunk to write; fused = {'+'.join(retrieval['paths_run'])}",
+        f"  {'scope':<7}{'share':>7}" + "".join(f"{label:>18}" for label in _COLUMNS),
+    ]
+    for name in SCOPES:
+        share = report["acl_layout"]["scopes"][name]["share_of_chunks"][size] * 100
+        figures = [retrieval[name]["ms"].get(key, {}) for key in ("dense", "sparse", "retrieve")]
+        figures += [search[f"hops_{hops}"][name]["ms"] for hops in (0, 1, 2)]
+        lines.append(f"  {name:<7}{share:>6.1f}%" + "".join(f"{_triple(f):>18}" for f in figures))
+    failed = {f"hops={h}": search[f"hops_{h}"]["failures"] for h in (0, 1, 2)}
+    lines.append(
+        f"  graph hops=1,2 on {search['hops_1']['questions']} questions, interrupted after "
+        f"{search['timeout_s']} s; failures {failed}"
+    )
+    for label in ("vector_index", "vector_index_optimized"):
+        if label in entry:
+            index = entry[label]
+            cells = ", ".join(
+                f"{name} {index[name]['dense'].get('p50')}/{index[name]['sparse'].get('p50')}"
+                for name in ("no_filter", *SCOPES)
+            )
+            lines.append(f"  {label} p50 dense/sparse: {cells}")
+    return lines
+
+
+_COLUMNS = ("dense", "sparse", "fused", "graph hops=0", "graph hops=1", "graph hops=2")
 
 
 def _triple(figures: Json) -> str:
