@@ -1135,6 +1135,7 @@ def _open_model(name: str) -> ChatModel:
         model_path(MODELS[name], Path(settings.KB_MODELS_DIR)),
         n_ctx=settings.KB_LLM_N_CTX,
         n_gpu_layers=settings.KB_LLM_N_GPU_LAYERS,
+        n_threads=settings.KB_LLM_N_THREADS,
         name=name,
     )
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import io
 import json
+import os
 import threading
 import urllib.error
 import urllib.request
@@ -68,7 +69,7 @@ class LlmBusy(LlmUnavailable):
 class LlamaCppChat:
     """A GGUF model in this process. llama.cpp contexts are not thread-safe: one call at a time."""
 
-    def __init__(self, model_path: Path, *, n_ctx: int, n_gpu_layers: int,
+    def __init__(self, model_path: Path, *, n_ctx: int, n_gpu_layers: int, n_threads: int = 0,
                  chat_format: str = "chatml", name: str = "",
                  queue_timeout: float = DEFAULT_QUEUE_TIMEOUT,
                  max_waiting: int = DEFAULT_MAX_WAITING) -> None:  # fmt: skip
@@ -86,7 +87,9 @@ class LlamaCppChat:
         self._max_waiting = max_waiting
         self._waiting = 0  # requests queued behind the one generating
         self._counter = threading.Lock()
-        self._llama = _load_quietly(Llama, model_path, n_ctx, n_gpu_layers, chat_format)
+        options = {"n_ctx": n_ctx, "n_gpu_layers": n_gpu_layers, "chat_format": chat_format,
+                   "n_threads": n_threads or os.cpu_count() or 1}  # fmt: skip
+        self._llama = _load_quietly(Llama, model_path, options)
 
     def chat(
         self, messages: Sequence[Message], *, max_tokens: int, temperature: float = 0.0
@@ -147,14 +150,13 @@ class LlamaCppChat:
             self._lock.release()
 
 
-def _load_quietly(llama: Any, path: Path, n_ctx: int, n_gpu_layers: int, chat_format: str) -> Any:
+def _load_quietly(llama: Any, path: Path, options: dict[str, Any]) -> Any:
     """llama-cpp-python's `verbose=False` swaps file descriptors and crashes this build
     (SIGSEGV); load verbosely with Python's streams captured, then silence its logger."""
     from llama_cpp import _logger
 
     with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
-        model = llama(model_path=str(path), n_ctx=n_ctx, n_gpu_layers=n_gpu_layers,
-                      chat_format=chat_format, verbose=True)  # fmt: skip
+        model = llama(model_path=str(path), verbose=True, **options)
     _logger.set_verbose(False)
     model.verbose = False
     return model

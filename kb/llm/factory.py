@@ -78,6 +78,7 @@ def _open() -> ChatModel:
         gguf_path(),
         n_ctx=settings.KB_LLM_N_CTX,
         n_gpu_layers=settings.KB_LLM_N_GPU_LAYERS,
+        n_threads=settings.KB_LLM_N_THREADS,
         name=settings.KB_LLM_MODEL_NAME,
         queue_timeout=settings.KB_LLM_QUEUE_TIMEOUT,
         max_waiting=settings.KB_LLM_MAX_WAITING,

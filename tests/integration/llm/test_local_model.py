@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -51,6 +52,17 @@ def test_the_model_extracts_entities_that_occur_in_the_passage(model: LlamaCppCh
     keys = {e.key for e in found.entities}
     assert keys & {"postgresql", "pg_dump", "debian", "wal"}
     assert all(e.name.casefold() in passage.casefold() for e in found.entities)
+
+
+def test_generation_uses_every_core_unless_told_otherwise(model: LlamaCppChat) -> None:
+    """llama-cpp-python's own default is half the cores, which halves tokens/s on 2 cores."""
+    path = model_path(TEST_MODEL, Path(settings.KB_MODELS_DIR))
+    one = LlamaCppChat(path, n_ctx=256, n_gpu_layers=0, n_threads=1)
+    try:
+        assert model._llama.n_threads == os.cpu_count()
+        assert one._llama.n_threads == 1
+    finally:
+        one.close()
 
 
 def test_an_unreachable_model_server_is_reported_clearly() -> None:
