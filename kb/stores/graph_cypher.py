@@ -1,42 +1,50 @@
-"""Cypher and parameters shared by the embedded (Ladybug) and Neo4j graph adapters.
+"""Cypher and write bookkeeping shared by the embedded (Ladybug) and Neo4j graph adapters.
 
-Only statements that both engines run unchanged live here; schema, the ACL predicate and the
-removal of deleted chunks' support from RELATED edges are engine-specific (see the adapters and
-README.md, "Embedded graph engine").
+Only statements that both engines run unchanged live here; the schema and the ACL predicate
+are engine-specific (see the adapters and README.md, "Embedded graph engine").
 
-Representation of RELATED support, chosen so that deleting chunks is exact: ``chunk_ids``
-lists the supporting chunks, ``chunk_weights`` (parallel to it) the weight each of them
-contributed, and ``weight`` is their sum. Removing a chunk removes exactly its own contribution;
-an edge with no supporting chunk left is deleted. Deleting a document and deleting the chunks of
-its previous version (all but the new ids) are one operation on a list of chunk ids. An edge is
-stored once, directed from the smaller entity key to the larger, and traversed in both
-directions.
+Representation, chosen so that a write costs the same however large the graph grows and
+deleting chunks is exact:
 
-A chunk that supports a relation mentions both of its ends: the upsert links the chunk to the
+- A Chunk holds its own relation support: ``relations`` lists, per pair it supports,
+  ``"source\\x1ftarget\\x1fweight"`` (canonical direction, the weight it gives the pair). One
+  STRING[] rather than parallel lists: Ladybug binds an empty list parameter as STRING[], so an
+  empty DOUBLE[] cannot be written from a parameter.
+- RELATED holds aggregates only: ``weight`` is the sum of its supporting chunks' weights and
+  ``support`` their number. An edge is stored once, directed from the smaller entity key to the
+  larger, and traversed in both directions; it is deleted when its support reaches 0.
+- Entity ``mentions`` counts the chunks that mention it (the traversal's document frequency);
+  an entity is deleted when it reaches 0.
+
+Writes are deltas: the chunks' stored state (relations and mentions) is read, compared with
+the new one in Python (`changes`), and only the difference is applied, each edge and entity
+once per statement. Rewriting a chunk replaces its old contribution, so retries and
+redeliveries never count twice (chunk ids are deterministic); deleting a chunk subtracts
+exactly its own.
+
+A chunk that supports a relation mentions both of its ends: the write links the chunk to the
 relation's entities too (creating an entity named by its key if the chunk did not list it).
-That invariant lets the neighbourhood follow an edge only when one of its supporting chunks is
-readable by the caller, and lets orphan cleanup look at MENTIONS alone.
+That invariant lets the traversal find an edge's readable support among the chunks mentioning
+one end, and lets orphan cleanup look at mentions alone.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from kb.stores.graph_scoring import PathRow
-from kb.stores.types import AccessScope, GraphChunk
+from kb.stores.types import GraphChunk
+
+Runner = Callable[[str, dict[str, Any]], Sequence[Sequence[Any]]]
+"""Runs one statement inside the caller's transaction and returns its rows."""
 
 AclPredicate = Callable[[str], str]
 """Given a Chunk variable name, the engine's Cypher for "its acl shares an element with $acl"."""
 
-MAX_HOPS = 2
+Edge = tuple[str, str]
 
-MERGE_ENTITIES = """
-UNWIND $entities AS entity
-MERGE (e:Entity {key: entity.key})
-ON CREATE SET e.name = entity.name, e.type = entity.type
-"""
+SEPARATOR = "\x1f"
 
 MERGE_CHUNKS = """
 UNWIND $chunks AS chunk
@@ -44,41 +52,72 @@ MERGE (c:Chunk {id: chunk.id})
 SET c.document_id = chunk.document_id, c.collection_id = chunk.collection_id, c.acl = chunk.acl
 """
 
-MERGE_MENTIONS = """
+# Read after MERGE_CHUNKS wrote the nodes: Neo4j then holds their write locks, so a concurrent
+# write of the same chunks waits and reads the state this one leaves.
+CHUNK_RELATIONS = """
+UNWIND $chunk_ids AS chunk_id
+MATCH (c:Chunk {id: chunk_id})
+RETURN c.id, c.relations
+"""
+
+CHUNK_MENTIONS = """
+UNWIND $chunk_ids AS chunk_id
+MATCH (c:Chunk {id: chunk_id})-[:MENTIONS]->(e:Entity)
+RETURN c.id, e.key
+"""
+
+MERGE_ENTITIES = """
+UNWIND $entities AS entity
+MERGE (e:Entity {key: entity.key})
+ON CREATE SET e.name = entity.name, e.type = entity.type, e.mentions = 0
+"""
+
+SET_CHUNK_RELATIONS = """
+UNWIND $chunks AS chunk
+MATCH (c:Chunk {id: chunk.id})
+SET c.relations = chunk.relations
+"""
+
+# CREATE, not MERGE: the delta says the mention does not exist, and MERGE would scan a common
+# entity's thousands of mentions.
+CREATE_MENTIONS = """
 UNWIND $mentions AS mention
 MATCH (c:Chunk {id: mention.chunk_id}), (e:Entity {key: mention.key})
-MERGE (c)-[:MENTIONS]->(e)
+CREATE (c)-[:MENTIONS]->(e)
+"""
+
+DELETE_MENTIONS = """
+UNWIND $mentions AS mention
+MATCH (c:Chunk {id: mention.chunk_id})-[m:MENTIONS]->(e:Entity {key: mention.key})
+DELETE m
+"""
+
+ADD_MENTION_COUNTS = """
+UNWIND $entities AS entity
+MATCH (e:Entity {key: entity.key})
+SET e.mentions = e.mentions + entity.delta
 """
 
 # One row per edge per statement: Ladybug does not apply two rows updating the same edge in one
-# UNWIND one after the other, so support for an edge from several chunks goes in rounds
-# (`relation_rounds`). The idempotence test sits inside SET (not in a WHERE before it) so that
-# Neo4j takes the relationship's write lock before reading the lists; chunk_ids is assigned
-# last because the other two items test it.
-ADD_RELATION_SUPPORT = """
-UNWIND $relations AS rel
-MATCH (a:Entity {key: rel.source}), (b:Entity {key: rel.target})
+# UNWIND one after the other (`changes` aggregates per edge).
+ADD_EDGE_SUPPORT = """
+UNWIND $edges AS edge
+MATCH (a:Entity {key: edge.source}), (b:Entity {key: edge.target})
 MERGE (a)-[r:RELATED]->(b)
-ON CREATE SET r.weight = 0.0, r.chunk_ids = [], r.chunk_weights = []
-SET r.chunk_weights = CASE WHEN rel.chunk_id IN r.chunk_ids THEN r.chunk_weights
-                           ELSE r.chunk_weights + [rel.weight] END,
-    r.weight = CASE WHEN rel.chunk_id IN r.chunk_ids THEN r.weight ELSE r.weight + rel.weight END,
-    r.chunk_ids = CASE WHEN rel.chunk_id IN r.chunk_ids THEN r.chunk_ids
-                       ELSE r.chunk_ids + [rel.chunk_id] END
+ON CREATE SET r.weight = 0.0, r.support = 0
+SET r.weight = r.weight + edge.weight, r.support = r.support + edge.support
+"""
+
+DELETE_UNSUPPORTED_EDGES = """
+UNWIND $edges AS edge
+MATCH (:Entity {key: edge.source})-[r:RELATED]->(:Entity {key: edge.target})
+WHERE r.support <= 0
+DELETE r
 """
 
 DOCUMENT_CHUNK_IDS = """
 MATCH (c:Chunk) WHERE c.document_id = $document_id
 RETURN c.id
-"""
-
-# Deleting chunks works on an explicit, non-empty list of ids (read from DOCUMENT_CHUNK_IDS in
-# the same transaction, minus those to keep): Ladybug cannot UNWIND an empty list, and a chunk
-# written concurrently for the document is neither deleted nor stripped of its support.
-CHUNK_ENTITY_KEYS = """
-UNWIND $chunk_ids AS chunk_id
-MATCH (:Chunk {id: chunk_id})-[:MENTIONS]->(e:Entity)
-RETURN DISTINCT e.key
 """
 
 DELETE_CHUNKS = """
@@ -90,7 +129,7 @@ DETACH DELETE c
 DELETE_ORPHAN_ENTITIES = """
 UNWIND $keys AS entity_key
 MATCH (e:Entity {key: entity_key})
-WHERE NOT EXISTS { MATCH (e)<-[:MENTIONS]-(:Chunk) }
+WHERE e.mentions <= 0
 DETACH DELETE e
 """
 
@@ -106,78 +145,27 @@ COUNT_DOCUMENT_CHUNKS = "MATCH (c:Chunk) WHERE c.document_id = $document_id RETU
 COUNT_ENTITIES = "MATCH (e:Entity) RETURN count(e)"
 
 
-def stale_chunk_ids(document_chunk_ids: Sequence[Any], keep_chunk_ids: Sequence[str]) -> list[str]:
-    """The document's chunks to delete: all of them but those listed in keep_chunk_ids (an
-    empty keep list deletes the whole document)."""
-    keep = {str(chunk_id) for chunk_id in keep_chunk_ids}
-    return [str(c) for c in dict.fromkeys(document_chunk_ids) if str(c) not in keep]
+@dataclass(frozen=True)
+class ChunkState:
+    """What one chunk contributes to the graph: the entities it mentions and, per edge in
+    canonical direction, the weight it gives it."""
+
+    mentions: frozenset[str] = frozenset()
+    relations: Mapping[Edge, float] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
 class ChunkWrite:
-    """Parameters for writing one chunk, deduplicated in Python so that "first seen wins" does
-    not depend on how an engine orders the rows of one UNWIND."""
+    """One chunk to write, deduplicated in Python so that "first seen wins" does not depend on
+    how an engine orders the rows of one UNWIND."""
 
-    chunk_id: str
-    document_id: int
-    collection_id: int
-    acl: list[str]
-    entities: list[dict[str, str]] = field(default_factory=list)
-    relations: list[dict[str, Any]] = field(default_factory=list)
+    node: dict[str, Any]
+    entities: list[dict[str, str]]
+    state: ChunkState
 
-
-def write_statements(
-    writes: Sequence[ChunkWrite], *, with_relations: bool = True
-) -> list[tuple[str, dict[str, Any]]]:
-    """A few UNWIND statements that write a whole batch of chunks, in order: entities, chunks,
-    mentions, then (unless the adapter does it itself) relation support in rounds. Empty lists
-    are left out: Ladybug cannot bind the element type of an empty list."""
-    entities: dict[str, dict[str, str]] = {}
-    for write in writes:  # the first chunk to name an entity wins, as if written one by one
-        for entity in write.entities:
-            entities.setdefault(entity["key"], entity)
-    nodes = {
-        w.chunk_id: {
-            "id": w.chunk_id,
-            "document_id": w.document_id,
-            "collection_id": w.collection_id,
-            "acl": w.acl,
-        }
-        for w in writes
-    }
-    mentions = list(
-        {
-            (w.chunk_id, e["key"]): {"chunk_id": w.chunk_id, "key": e["key"]}
-            for w in writes
-            for e in w.entities
-        }.values()
-    )
-    statements: list[tuple[str, dict[str, Any]]] = []
-    if entities:
-        statements.append((MERGE_ENTITIES, {"entities": list(entities.values())}))
-    if nodes:
-        statements.append((MERGE_CHUNKS, {"chunks": list(nodes.values())}))
-    if mentions:
-        statements.append((MERGE_MENTIONS, {"mentions": mentions}))
-    if with_relations:
-        rounds = relation_rounds(writes)
-        statements += [(ADD_RELATION_SUPPORT, {"relations": rows}) for rows in rounds]
-    return statements
-
-
-def relation_rounds(writes: Sequence[ChunkWrite]) -> list[list[dict[str, Any]]]:
-    """Support rows grouped so that no edge appears twice in one round."""
-    rounds: list[list[dict[str, Any]]] = []
-    seen: dict[tuple[str, str], int] = {}
-    for write in writes:
-        for relation in write.relations:
-            edge = (relation["source"], relation["target"])
-            number = seen.get(edge, 0)
-            seen[edge] = number + 1
-            if number == len(rounds):
-                rounds.append([])
-            rounds[number].append({**relation, "chunk_id": write.chunk_id})
-    return rounds
+    @property
+    def chunk_id(self) -> str:
+        return str(self.node["id"])
 
 
 def chunk_write(chunk: GraphChunk) -> ChunkWrite:
@@ -188,88 +176,182 @@ def chunk_write(chunk: GraphChunk) -> ChunkWrite:
         entities.setdefault(
             entity.key, {"key": entity.key, "name": entity.name, "type": entity.type}
         )
-    relations: dict[tuple[str, str], dict[str, Any]] = {}
+    relations: dict[Edge, float] = {}
     for relation in chunk.relations:
         if relation.source_key == relation.target_key:
             continue
         source, target = sorted((relation.source_key, relation.target_key))
-        relations.setdefault(
-            (source, target), {"source": source, "target": target, "weight": float(relation.weight)}
-        )
+        relations.setdefault((source, target), float(relation.weight))
         for key in (source, target):
             entities.setdefault(key, {"key": key, "name": key, "type": "concept"})
-    return ChunkWrite(
-        chunk_id=chunk.id,
-        document_id=int(chunk.document_id),
-        collection_id=int(chunk.collection_id),
-        acl=[str(entry) for entry in chunk.acl],
-        entities=list(entities.values()),
-        relations=list(relations.values()),
-    )
+    node = {
+        "id": chunk.id,
+        "document_id": int(chunk.document_id),
+        "collection_id": int(chunk.collection_id),
+        "acl": [str(entry) for entry in chunk.acl],
+    }
+    return ChunkWrite(node, list(entities.values()), ChunkState(frozenset(entities), relations))
 
 
-def neighbourhood_parameters(entity_keys: Sequence[str], scope: AccessScope) -> dict[str, Any]:
+def relation_entry(edge: Edge, weight: float) -> str:
+    """repr keeps the float exact, so a stored weight is subtracted exactly."""
+    return SEPARATOR.join((edge[0], edge[1], repr(float(weight))))
+
+
+def parse_relation(entry: str) -> tuple[Edge, float]:
+    source, target, weight = str(entry).rsplit(SEPARATOR, 2)
+    return (source, target), float(weight)
+
+
+@dataclass
+class Changes:
+    """The difference between chunks' stored and new states, per statement that applies it."""
+
+    mention_adds: list[dict[str, str]] = field(default_factory=list)
+    mention_removals: list[dict[str, str]] = field(default_factory=list)
+    mention_counts: dict[str, int] = field(default_factory=dict)
+    edges: list[dict[str, Any]] = field(default_factory=list)
+    weakened_edges: list[dict[str, str]] = field(default_factory=list)
+    relation_lists: list[dict[str, Any]] = field(default_factory=list)
+
+
+def changes(old: Mapping[str, ChunkState], new: Mapping[str, ChunkState]) -> Changes:
+    """What turns the `old` states of these chunks into the `new` ones (a chunk missing from
+    `new` is deleted). An edge whose supporting chunks and weights are unchanged is left alone,
+    so rewriting the same chunks changes nothing, not even by float rounding."""
+    result = Changes()
+    before: dict[Edge, dict[str, float]] = {}
+    after: dict[Edge, dict[str, float]] = {}
+    empty = ChunkState()
+    for chunk_id in dict.fromkeys([*old, *new]):
+        was, now = old.get(chunk_id, empty), new.get(chunk_id)
+        _mention_changes(result, chunk_id, was, now or empty)
+        for edge, weight in was.relations.items():
+            before.setdefault(edge, {})[chunk_id] = weight
+        for edge, weight in (now or empty).relations.items():
+            after.setdefault(edge, {})[chunk_id] = weight
+        if now is not None and dict(now.relations) != dict(was.relations):
+            result.relation_lists.append(_relation_list(chunk_id, now))
+    for edge in dict.fromkeys([*before, *after]):
+        was_support, now_support = before.get(edge, {}), after.get(edge, {})
+        if was_support == now_support:
+            continue
+        source, target = edge
+        result.edges.append({
+            "source": source,
+            "target": target,
+            "weight": sum(now_support.values()) - sum(was_support.values()),
+            "support": len(now_support) - len(was_support),
+        })  # fmt: skip
+        if len(now_support) < len(was_support):
+            result.weakened_edges.append({"source": source, "target": target})
+    result.mention_counts = {k: n for k, n in result.mention_counts.items() if n}
+    return result
+
+
+def _mention_changes(result: Changes, chunk_id: str, was: ChunkState, now: ChunkState) -> None:
+    for key in sorted(now.mentions - was.mentions):
+        result.mention_adds.append({"chunk_id": chunk_id, "key": key})
+        result.mention_counts[key] = result.mention_counts.get(key, 0) + 1
+    for key in sorted(was.mentions - now.mentions):
+        result.mention_removals.append({"chunk_id": chunk_id, "key": key})
+        result.mention_counts[key] = result.mention_counts.get(key, 0) - 1
+
+
+def _relation_list(chunk_id: str, state: ChunkState) -> dict[str, Any]:
+    edges = sorted(state.relations)
+    return {"id": chunk_id, "relations": [relation_entry(e, state.relations[e]) for e in edges]}
+
+
+def stored_states(run: Runner, chunk_ids: Sequence[str]) -> dict[str, ChunkState]:
+    """The stored state of those of the chunks that exist (a list read back as None, as a new
+    node's unset property is, counts as empty)."""
+    if not chunk_ids:
+        return {}
+    parameters = {"chunk_ids": list(chunk_ids)}
+    relations: dict[str, dict[Edge, float]] = {}
+    for chunk_id, entries in run(CHUNK_RELATIONS, parameters):
+        relations[str(chunk_id)] = dict(map(parse_relation, entries or []))
+    mentions: dict[str, set[str]] = {}
+    for chunk_id, key in run(CHUNK_MENTIONS, parameters):
+        mentions.setdefault(str(chunk_id), set()).add(str(key))
     return {
-        "keys": list(dict.fromkeys(entity_keys)),
-        "collection_ids": [int(c) for c in scope.collection_ids],
-        "acl": [str(entry) for entry in scope.acl],
+        chunk_id: ChunkState(frozenset(mentions.get(chunk_id, ())), edges)
+        for chunk_id, edges in relations.items()
     }
 
 
-def neighbourhood_queries(acl: AclPredicate, hops: int) -> list[str]:
-    """One query per hop distance 0..hops. Each returns (chunk_id, document_id, keys[, weights])
-    per path, with every chunk on the path's ends filtered by scope inside the query, and every
-    RELATED step taken only if a readable chunk supports it."""
-    if not 0 <= hops <= MAX_HOPS:
-        raise ValueError(f"hops must be between 0 and {MAX_HOPS}, got {hops}")
-    return [_hop0(acl), _hop1(acl), _hop2(acl)][: hops + 1]
+def upsert_chunks(run: Runner, chunks: Sequence[GraphChunk]) -> None:
+    """Write chunks (a chunk listed twice: the last one wins) as a delta over what is stored.
+    The caller provides the transaction."""
+    writes = {write.chunk_id: write for write in map(chunk_write, chunks)}
+    if not writes:
+        return
+    run(MERGE_CHUNKS, {"chunks": [write.node for write in writes.values()]})
+    old = stored_states(run, list(writes))
+    delta = changes(old, {chunk_id: write.state for chunk_id, write in writes.items()})
+    added = {mention["key"] for mention in delta.mention_adds}
+    entities: dict[str, dict[str, str]] = {}
+    for write in writes.values():  # the first chunk to name an entity wins
+        for entity in write.entities:
+            if entity["key"] in added:
+                entities.setdefault(entity["key"], entity)
+    _apply(run, delta, entities=list(entities.values()))
 
 
-def path_row(record: Sequence[Any]) -> PathRow:
-    weights = tuple(float(w) for w in record[3]) if len(record) > 3 else ()
-    return PathRow(
-        chunk_id=str(record[0]),
-        document_id=int(record[1]),
-        keys=tuple(str(key) for key in record[2]),
-        weights=weights,
-    )
+def delete_chunks(run: Runner, chunk_ids: Sequence[str]) -> None:
+    """Delete chunks, subtract exactly their support from RELATED edges and their mentions
+    from entity counts, and delete edges and entities left with none. The caller provides the
+    transaction."""
+    old = stored_states(run, chunk_ids)
+    if not old:
+        return
+    delta = changes(old, {})
+    delta.mention_removals = []  # DETACH DELETE removes them with the chunks
+    _apply(run, delta, entities=[])
+    run(DELETE_CHUNKS, {"chunk_ids": list(old)})
+    _delete_orphans(run, delta)
 
 
-def _readable(chunk: str, acl: AclPredicate) -> str:
-    return f"{chunk}.collection_id IN $collection_ids AND {acl(chunk)}"
+def _apply(run: Runner, delta: Changes, *, entities: list[dict[str, str]]) -> None:
+    """Statements with an empty list are skipped: Ladybug cannot UNWIND one."""
+    statements: list[tuple[str, str, list[Any]]] = [
+        (MERGE_ENTITIES, "entities", entities),
+        (SET_CHUNK_RELATIONS, "chunks", delta.relation_lists),
+        (CREATE_MENTIONS, "mentions", delta.mention_adds),
+        (DELETE_MENTIONS, "mentions", delta.mention_removals),
+        (ADD_MENTION_COUNTS, "entities", _counts(delta)),
+        (ADD_EDGE_SUPPORT, "edges", delta.edges),
+        (DELETE_UNSUPPORTED_EDGES, "edges", delta.weakened_edges),
+    ]
+    for statement, name, rows in statements:
+        if rows:
+            run(statement, {name: rows})
+    if delta.mention_removals:
+        _delete_orphans(run, delta)
 
 
-def _supported(rel: str, end: str, support: str, acl: AclPredicate) -> str:
-    return (
-        f"EXISTS {{ MATCH ({support}:Chunk)-[:MENTIONS]->({end}) "
-        f"WHERE {support}.id IN {rel}.chunk_ids AND {_readable(support, acl)} }}"
-    )
+def _counts(delta: Changes) -> list[dict[str, Any]]:
+    return [{"key": key, "delta": n} for key, n in delta.mention_counts.items()]
 
 
-def _hop0(acl: AclPredicate) -> str:
-    return f"""
-UNWIND $keys AS seed_key
-MATCH (s:Entity {{key: seed_key}})<-[:MENTIONS]-(c:Chunk)
-WHERE {_readable("c", acl)}
-RETURN c.id, c.document_id, [s.key]
-"""
+def _delete_orphans(run: Runner, delta: Changes) -> None:
+    keys = [key for key, n in delta.mention_counts.items() if n < 0]
+    if keys:
+        run(DELETE_ORPHAN_ENTITIES, {"keys": keys})
 
 
-def _hop1(acl: AclPredicate) -> str:
-    return f"""
-UNWIND $keys AS seed_key
-MATCH (s:Entity {{key: seed_key}})-[r1:RELATED]-(n:Entity)<-[:MENTIONS]-(c:Chunk)
-WHERE {_readable("c", acl)} AND {_supported("r1", "s", "sc1", acl)}
-RETURN c.id, c.document_id, [s.key, n.key], [r1.weight]
-"""
+def stale_chunk_ids(document_chunk_ids: Sequence[Any], keep_chunk_ids: Sequence[str]) -> list[str]:
+    """The document's chunks to delete: all of them but those listed in keep_chunk_ids (an
+    empty keep list deletes the whole document)."""
+    keep = {str(chunk_id) for chunk_id in keep_chunk_ids}
+    return [str(c) for c in dict.fromkeys(document_chunk_ids) if str(c) not in keep]
 
 
-def _hop2(acl: AclPredicate) -> str:
-    return f"""
-UNWIND $keys AS seed_key
-MATCH (s:Entity {{key: seed_key}})-[r1:RELATED]-(m:Entity)-[r2:RELATED]-(n:Entity),
-      (n)<-[:MENTIONS]-(c:Chunk)
-WHERE n <> s AND {_readable("c", acl)}
-  AND {_supported("r1", "s", "sc1", acl)} AND {_supported("r2", "m", "sc2", acl)}
-RETURN c.id, c.document_id, [s.key, m.key, n.key], [r1.weight, r2.weight]
-"""
+def delete_document_chunks(run: Runner, document_id: int, *, keep_chunk_ids: Sequence[str]) -> None:
+    """Delete the document's chunks not in keep_chunk_ids, read in the same transaction: a chunk
+    written concurrently for the document is neither deleted nor stripped of its support."""
+    rows = run(DOCUMENT_CHUNK_IDS, {"document_id": int(document_id)})
+    stale = stale_chunk_ids([row[0] for row in rows], keep_chunk_ids)
+    if stale:
+        delete_chunks(run, stale)

@@ -3,7 +3,8 @@
 Why Ladybug and what it cannot do: README.md, "Embedded graph engine". The store folder holds
 the database (`graph.lbug` and its WAL) and the FolderLock file; one process owns it. Inside
 that process a mutex serialises calls, because the web server and the in-process worker share
-one connection.
+one connection. Writes and the traversal are shared with Neo4j (`graph_cypher`,
+`graph_traversal`); only the schema and the ACL predicate are Ladybug's own.
 """
 
 from __future__ import annotations
@@ -18,23 +19,14 @@ import ladybug
 
 from kb.stores.errors import StoreError
 from kb.stores.graph_cypher import (
-    CHUNK_ENTITY_KEYS,
     COUNT_CHUNKS,
     COUNT_DOCUMENT_CHUNKS,
     COUNT_ENTITIES,
-    DELETE_CHUNKS,
-    DELETE_ORPHAN_ENTITIES,
-    DOCUMENT_CHUNK_IDS,
     SET_DOCUMENT_ACL,
-    ChunkWrite,
-    chunk_write,
-    neighbourhood_parameters,
-    neighbourhood_queries,
-    path_row,
-    stale_chunk_ids,
-    write_statements,
+    delete_document_chunks,
+    upsert_chunks,
 )
-from kb.stores.graph_scoring import rank_paths
+from kb.stores.graph_traversal import TraversalLimits, neighbourhood
 from kb.stores.locking import FolderLock
 from kb.stores.types import AccessScope, GraphChunk, GraphHit
 
@@ -42,47 +34,20 @@ DATABASE_NAME = "graph.lbug"
 
 SCHEMA = (
     "CREATE NODE TABLE IF NOT EXISTS Chunk("
-    "id STRING PRIMARY KEY, document_id INT64, collection_id INT64, acl STRING[])",
-    "CREATE NODE TABLE IF NOT EXISTS Entity(key STRING PRIMARY KEY, name STRING, type STRING)",
+    "id STRING PRIMARY KEY, document_id INT64, collection_id INT64, acl STRING[], "
+    "relations STRING[])",
+    "CREATE NODE TABLE IF NOT EXISTS Entity("
+    "key STRING PRIMARY KEY, name STRING, type STRING, mentions INT64)",
     "CREATE REL TABLE IF NOT EXISTS MENTIONS(FROM Chunk TO Entity)",
-    "CREATE REL TABLE IF NOT EXISTS RELATED("
-    "FROM Entity TO Entity, weight DOUBLE, chunk_ids STRING[], chunk_weights DOUBLE[])",
+    "CREATE REL TABLE IF NOT EXISTS RELATED(FROM Entity TO Entity, weight DOUBLE, support INT64)",
 )
 
-# A supporting chunk mentions both ends of its edge (graph_cypher), so matching from the
-# edge's source finds every edge the chunks support. The new lists are computed in Python
-# (`remaining_support`): Ladybug has no list comprehension with WHERE.
-CHUNK_SUPPORTED_EDGES = """
-UNWIND $chunk_ids AS chunk_id
-MATCH (:Chunk {id: chunk_id})-[:MENTIONS]->(a:Entity)-[r:RELATED]->(b:Entity)
-WHERE chunk_id IN r.chunk_ids
-RETURN DISTINCT a.key, b.key, r.chunk_ids, r.chunk_weights
-"""
-
-EDGE_SUPPORT = """
-UNWIND $edges AS edge
-MATCH (:Entity {key: edge.source})-[r:RELATED]->(:Entity {key: edge.target})
-RETURN edge.source, edge.target, r.chunk_ids, r.chunk_weights
-"""
-
-CREATE_EDGES = """
-UNWIND $edges AS edge
-MATCH (a:Entity {key: edge.source}), (b:Entity {key: edge.target})
-CREATE (a)-[:RELATED {weight: edge.weight, chunk_ids: edge.chunk_ids,
-                      chunk_weights: edge.chunk_weights}]->(b)
-"""
-
-UPDATE_EDGE_SUPPORT = """
-UNWIND $edges AS edge
-MATCH (:Entity {key: edge.source})-[r:RELATED]->(:Entity {key: edge.target})
-SET r.chunk_ids = edge.chunk_ids, r.chunk_weights = edge.chunk_weights, r.weight = edge.weight
-"""
-
-DELETE_EDGES = """
-UNWIND $edges AS edge
-MATCH (:Entity {key: edge.source})-[r:RELATED]->(:Entity {key: edge.target})
-DELETE r
-"""
+# CREATE ... IF NOT EXISTS keeps an older layout as it is, so check the columns this code needs.
+EXPECTED_COLUMNS = {
+    "Chunk": {"relations"},
+    "Entity": {"mentions"},
+    "RELATED": {"weight", "support"},
+}
 
 
 def acl_shares(chunk: str) -> str:
@@ -91,8 +56,9 @@ def acl_shares(chunk: str) -> str:
 
 
 class EmbeddedGraphStore:
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, *, limits: TraversalLimits | None = None) -> None:
         self.path = Path(path)
+        self.limits = limits or TraversalLimits()
         self._folder_lock = FolderLock(self.path, what="graph store")
         self._folder_lock.acquire()
         self._mutex = threading.RLock()
@@ -101,47 +67,24 @@ class EmbeddedGraphStore:
             self._conn = ladybug.Connection(self._db)
             for statement in SCHEMA:
                 self._run(statement)
-        except RuntimeError as exc:
+            self._check_layout()
+        except (RuntimeError, StoreError) as exc:
             self._folder_lock.release()
             raise StoreError(f"Cannot open the embedded graph store at {self.path}: {exc}") from exc
         self._closed = False
 
     def upsert_chunks(self, chunks: Sequence[GraphChunk]) -> None:
         with self._mutex, self._transaction():
-            writes = [chunk_write(chunk) for chunk in chunks]
-            for statement, parameters in write_statements(writes, with_relations=False):
-                self._run(statement, parameters)
-            self._add_relation_support(writes)
-
-    def _add_relation_support(self, writes: Sequence[ChunkWrite]) -> None:
-        """Read the batch's edges once, merge support in Python, write each edge once: per-row
-        list updates in Cypher cost ~0.1 s a round here. Safe because this process is the only
-        writer and the caller holds the mutex and a transaction."""
-        batch = batch_support(writes)
-        if not batch:
-            return
-        edges = [{"source": s, "target": t} for s, t in batch]
-        existing = {(str(r[0]), str(r[1])): (list(r[2]), list(r[3]))
-                    for r in self._run(EDGE_SUPPORT, {"edges": edges})}  # fmt: skip
-        rows = merged_support(batch, existing)
-        known = [r for r in rows if (r["source"], r["target"]) in existing]
-        new = [r for r in rows if (r["source"], r["target"]) not in existing]
-        if known:
-            self._run(UPDATE_EDGE_SUPPORT, {"edges": known})
-        if new:  # CREATE, not MERGE: the read above proved they do not exist
-            self._run(CREATE_EDGES, {"edges": new})
+            upsert_chunks(self._run, chunks)
 
     def neighbourhood(
         self, *, entity_keys: Sequence[str], scope: AccessScope, hops: int, limit: int
     ) -> list[GraphHit]:
-        queries = neighbourhood_queries(acl_shares, hops)
-        if scope.is_empty or not entity_keys or limit <= 0:
-            return []
-        parameters = neighbourhood_parameters(entity_keys, scope)
         with self._mutex:
-            records = [record for query in queries for record in self._run(query, parameters)]
-        rows = [path_row(record) for record in records]
-        return rank_paths(rows, limit=limit)
+            return neighbourhood(
+                self._run, acl_shares, entity_keys=entity_keys, scope=scope, hops=hops,
+                limit=limit, limits=self.limits,
+            )  # fmt: skip
 
     def delete_document(self, document_id: int) -> None:
         self._delete_chunks(int(document_id), keep_chunk_ids=())
@@ -175,21 +118,18 @@ class EmbeddedGraphStore:
         """Delete the document's chunks not in keep_chunk_ids, their support on RELATED edges
         and the entities no chunk mentions any more, in one transaction."""
         with self._mutex, self._transaction():
-            rows = self._run(DOCUMENT_CHUNK_IDS, {"document_id": document_id})
-            stale = stale_chunk_ids([row[0] for row in rows], keep_chunk_ids)
-            if not stale:
-                return
-            chunks = {"chunk_ids": stale}
-            keys = [str(row[0]) for row in self._run(CHUNK_ENTITY_KEYS, chunks)]
-            edges = self._run(CHUNK_SUPPORTED_EDGES, chunks)
-            updates, removals = remaining_support(edges, set(stale))
-            if updates:
-                self._run(UPDATE_EDGE_SUPPORT, {"edges": updates})
-            if removals:
-                self._run(DELETE_EDGES, {"edges": removals})
-            self._run(DELETE_CHUNKS, chunks)
-            if keys:
-                self._run(DELETE_ORPHAN_ENTITIES, {"keys": keys})
+            delete_document_chunks(self._run, document_id, keep_chunk_ids=keep_chunk_ids)
+
+    def _check_layout(self) -> None:
+        for table, needed in EXPECTED_COLUMNS.items():
+            rows = self._run(f"CALL table_info('{table}') RETURN *")
+            columns = {str(row[1]) for row in rows}
+            if not needed <= columns:
+                raise StoreError(
+                    f"{DATABASE_NAME} was written by an older version of Quarry (table {table} "
+                    f"lacks {', '.join(sorted(needed - columns))}); delete {self.path} and "
+                    "ingest the documents again to re-index them"
+                )
 
     def _count(self, query: str, parameters: dict[str, Any]) -> int:
         with self._mutex:
@@ -214,56 +154,3 @@ class EmbeddedGraphStore:
             self._run("ROLLBACK")
             raise
         self._run("COMMIT")
-
-
-def remaining_support(
-    edges: Sequence[Sequence[Any]], removed: set[str]
-) -> tuple[list[dict[str, Any]], list[dict[str, str]]]:
-    """Split the edges the removed chunks support into (edges keeping other support, with their
-    new lists and summed weight) and (edges left without support, to delete)."""
-    updates: dict[tuple[str, str], dict[str, Any]] = {}
-    removals: dict[tuple[str, str], dict[str, str]] = {}
-    for source, target, chunk_ids, chunk_weights in edges:
-        support = zip(chunk_ids, chunk_weights, strict=True)
-        kept = [(cid, float(w)) for cid, w in support if cid not in removed]
-        pair = {"source": str(source), "target": str(target)}
-        if kept:
-            updates[(pair["source"], pair["target"])] = {
-                **pair,
-                "chunk_ids": [cid for cid, _ in kept],
-                "chunk_weights": [w for _, w in kept],
-                "weight": sum(w for _, w in kept),
-            }
-        else:
-            removals[(pair["source"], pair["target"])] = pair
-    return list(updates.values()), list(removals.values())
-
-
-Support = dict[tuple[str, str], list[tuple[str, float]]]
-
-
-def batch_support(writes: Sequence[ChunkWrite]) -> Support:
-    """Per edge, the (chunk id, weight) pairs this batch adds, in chunk order."""
-    support: Support = {}
-    for write in writes:
-        for relation in write.relations:
-            edge = (relation["source"], relation["target"])
-            support.setdefault(edge, []).append((write.chunk_id, float(relation["weight"])))
-    return support
-
-
-def merged_support(
-    batch: Support, existing: dict[tuple[str, str], tuple[list[Any], list[Any]]]
-) -> list[dict[str, Any]]:
-    """Existing support plus the batch's, each chunk counted once (a retried batch adds none)."""
-    rows = []
-    for (source, target), added in batch.items():
-        ids, weights = existing.get((source, target), ([], []))
-        ids, weights = [str(i) for i in ids], [float(w) for w in weights]
-        for chunk_id, weight in added:
-            if chunk_id not in ids:
-                ids.append(chunk_id)
-                weights.append(weight)
-        rows.append({"source": source, "target": target, "chunk_ids": ids,
-                     "chunk_weights": weights, "weight": sum(weights)})  # fmt: skip
-    return rows

@@ -1,10 +1,16 @@
 """Ranking of graph neighbourhood rows, shared by every GraphStore adapter.
 
-The adapters' queries return one row per path from a seed entity to a readable chunk; ranking
-happens here so that the embedded engine and Neo4j order the same graph the same way.
-A path of `h` RELATED steps scores ``DECAY**h * prod(w / (1 + w))`` over its edge weights (a
-direct mention scores 1.0), and a chunk's score is the sum over its paths: a chunk that
-mentions several seeds, or is reached along several strong edges, ranks first.
+The traversal (`kb.stores.graph_traversal`) turns a question's seed entities into one row per
+path from a seed to a readable chunk; ranking happens here so that the embedded engine and
+Neo4j order the same graph the same way.
+
+A path of `h` RELATED steps scores ``DECAY**h * prod(w / (1 + w)) * prod(specificity)``: its
+edge weights (a direct mention has none) and how specific each entity on it is. Specificity is
+an IDF over chunk mentions, scaled so that an entity mentioned by one chunk counts 1.0 and one
+mentioned everywhere counts almost nothing: a page full of common entities ("postgresql",
+"package") no longer outranks one naming the rare entity the question is about. A chunk's
+score is the sum over its paths: a chunk that mentions several seeds, or is reached along
+several strong edges, ranks first.
 """
 
 from __future__ import annotations
@@ -22,12 +28,25 @@ DECAY = 0.5
 @dataclass(frozen=True)
 class PathRow:
     """One path: `keys` runs from the seed to the entity the chunk mentions, `weights` holds
-    the RELATED weight of each step (empty for a direct mention)."""
+    the RELATED weight of each step (empty for a direct mention), `specificity` the product of
+    the specificity of the entities on it."""
 
     chunk_id: str
     document_id: int
     keys: tuple[str, ...]
     weights: tuple[float, ...] = ()
+    specificity: float = 1.0
+
+
+def specificity(mentions: int, total: int) -> float:
+    """BM25's IDF of an entity mentioned by `mentions` of `total` chunks, divided by the IDF of
+    an entity mentioned once: in (0, 1], never 0, so a common entity still ranks its chunks."""
+    total = max(total, mentions, 1)
+    return _idf(max(mentions, 1), total) / _idf(1, total)
+
+
+def _idf(mentions: int, total: int) -> float:
+    return math.log(1.0 + (total - mentions + 0.5) / (mentions + 0.5))
 
 
 def edge_factor(weight: float) -> float:
@@ -36,8 +55,10 @@ def edge_factor(weight: float) -> float:
     return weight / (1.0 + weight)
 
 
-def path_score(weights: Sequence[float], decay: float = DECAY) -> float:
-    return decay ** len(weights) * math.prod(edge_factor(w) for w in weights)
+def path_score(
+    weights: Sequence[float], *, specificity: float = 1.0, decay: float = DECAY
+) -> float:
+    return decay ** len(weights) * math.prod(edge_factor(w) for w in weights) * specificity
 
 
 def rank_paths(rows: Iterable[PathRow], *, limit: int, decay: float = DECAY) -> list[GraphHit]:
@@ -46,7 +67,7 @@ def rank_paths(rows: Iterable[PathRow], *, limit: int, decay: float = DECAY) -> 
     documents: dict[str, int] = {}
     paths: dict[str, list[tuple[float, tuple[str, ...]]]] = defaultdict(list)
     for row in rows:
-        score = path_score(row.weights, decay)
+        score = path_score(row.weights, specificity=row.specificity, decay=decay)
         scores[row.chunk_id] += score
         documents[row.chunk_id] = row.document_id
         paths[row.chunk_id].append((score, row.keys))

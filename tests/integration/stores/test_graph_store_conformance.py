@@ -8,8 +8,10 @@ keeps its other data and counts are compared as differences.
 
 from __future__ import annotations
 
+import math
 import os
 import random
+import shutil
 import subprocess
 import sys
 import uuid
@@ -17,13 +19,14 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+import ladybug
 import pytest
 
 from kb.stores.errors import StoreError, StoreLockedError
-from kb.stores.graph_embedded import EmbeddedGraphStore
+from kb.stores.graph_embedded import DATABASE_NAME, EmbeddedGraphStore
 from kb.stores.graph_neo4j import Neo4jGraphStore
-from kb.stores.graph_scoring import path_score
-from kb.stores.protocols import GraphStore
+from kb.stores.graph_scoring import path_score, specificity
+from kb.stores.graph_traversal import TraversalLimits
 from kb.stores.types import AccessScope, GraphChunk, GraphEntity, GraphHit, GraphRelation
 
 pytestmark = pytest.mark.integration
@@ -31,6 +34,14 @@ pytestmark = pytest.mark.integration
 REPO_ROOT = Path(__file__).resolve().parents[3]
 GROUP_1 = ("group:1",)
 GROUP_2 = ("group:2",)
+OLD_SCHEMA = (
+    "CREATE NODE TABLE Chunk("
+    "id STRING PRIMARY KEY, document_id INT64, collection_id INT64, acl STRING[])",
+    "CREATE NODE TABLE Entity(key STRING PRIMARY KEY, name STRING, type STRING)",
+    "CREATE REL TABLE MENTIONS(FROM Chunk TO Entity)",
+    "CREATE REL TABLE RELATED("
+    "FROM Entity TO Entity, weight DOUBLE, chunk_ids STRING[], chunk_weights DOUBLE[])",
+)
 
 
 # ---------------------------------------------------------------------------- helpers
@@ -41,7 +52,7 @@ class GraphUnderTest:
     """A store plus the namespace of one test: `key("a")`, chunk "x" and document 1 are
     unique to the test, and hits are reported back by their short names."""
 
-    store: GraphStore
+    store: EmbeddedGraphStore | Neo4jGraphStore
     prefix: str
     base: int
 
@@ -104,6 +115,12 @@ class GraphUnderTest:
 
     def short(self, chunk_id: str) -> str:
         return chunk_id.removeprefix(self.prefix)
+
+    def score(self, weights: Sequence[float], *, mentions: Sequence[int]) -> float:
+        """One path's score over edges of `weights`, through entities mentioned by `mentions`
+        chunks each (seed first), in the store as it is now."""
+        total = self.store.count_chunks()
+        return path_score(weights, specificity=math.prod(specificity(m, total) for m in mentions))
 
 
 def chain(g: GraphUnderTest) -> list[GraphChunk]:
@@ -211,9 +228,9 @@ def test_relation_weight_grows_per_distinct_supporting_chunk(graph: GraphUnderTe
     graph.store.upsert_chunks(
         [graph.chunk("ab2", mentions=["a", "b"], relations=[("b", "a", 2.0)])]
     )
-    # then: one edge of weight 3 leads from a to only_b
+    # then: one edge of weight 3 leads from a (2 mentions) to only_b (b: 3 mentions)
     [hit] = [h for h in graph.hits("a", hops=1) if graph.short(h.chunk_id) == "only_b"]
-    assert hit.score == pytest.approx(path_score([3.0]))
+    assert hit.score == pytest.approx(graph.score([3.0], mentions=[2, 3]))
 
 
 def test_one_batch_with_many_chunks_supporting_one_edge_adds_each_once(
@@ -231,7 +248,7 @@ def test_one_batch_with_many_chunks_supporting_one_edge_adds_each_once(
     graph.store.upsert_chunks(batch)
     # then: each chunk counted once, with the first weight it stated for the pair: 1 + 2 + 4
     [hit] = [h for h in graph.hits("a", hops=1) if graph.short(h.chunk_id) == "only_b"]
-    assert hit.score == pytest.approx(path_score([7.0]))
+    assert hit.score == pytest.approx(graph.score([7.0], mentions=[3, 4]))
 
 
 def test_count_chunks_by_document(graph: GraphUnderTest) -> None:
@@ -414,8 +431,9 @@ def test_walking_back_to_the_seed_is_not_a_path(graph: GraphUnderTest) -> None:
     # when: a -> b -> a would be a second hop back onto a's own chunk
     one_hop = {graph.short(h.chunk_id): h.score for h in graph.hits("a", hops=1)}
     two_hops = {graph.short(h.chunk_id): h.score for h in graph.hits("a", hops=2)}
-    # then: ab is scored by its direct mention and its one-hop path only
-    assert one_hop["ab"] == pytest.approx(1.0 + path_score([1.0]))
+    # then: ab is scored by its direct mention and its one-hop path only (a: 1, b: 3 mentions)
+    direct, via_b = graph.score([], mentions=[1]), graph.score([1.0], mentions=[1, 3])
+    assert one_hop["ab"] == pytest.approx(direct + via_b)
     assert two_hops["ab"] == pytest.approx(one_hop["ab"])
 
 
@@ -426,7 +444,7 @@ def test_hits_carry_scores_document_and_the_keys_that_led_there(graph: GraphUnde
     hits = {graph.short(h.chunk_id): h for h in graph.hits("a", hops=2)}
     # then
     assert hits["only_b"].document_id == graph.doc(1)
-    assert hits["only_b"].score == pytest.approx(path_score([1.0]))
+    assert hits["only_b"].score == pytest.approx(graph.score([1.0], mentions=[1, 3]))
     assert list(hits["only_b"].entity_keys) == [graph.key("a"), graph.key("b")]
     assert list(hits["only_c"].entity_keys) == [graph.key("a"), graph.key("b"), graph.key("c")]
     scores = [h.score for h in graph.hits("a", hops=2)]
@@ -439,6 +457,133 @@ def test_limit_keeps_the_best_hits(graph: GraphUnderTest) -> None:
     # when / then
     assert graph.ranked("a", hops=2, limit=1) == ["ab"]
     assert graph.hits("a", hops=2, limit=0) == []
+
+
+# ---------------------------------------------------------------------------- bounded traversal
+
+
+def small_caps(
+    g: GraphUnderTest, *, common: int = 2, neighbours: int = 8, rows: int = 5000
+) -> None:
+    """An entity mentioned by more than `common` chunks is too common to expand."""
+    g.store.limits = TraversalLimits(
+        common_share=0.0, min_common=common, max_common=common, neighbours=neighbours, rows=rows
+    )
+
+
+def test_rare_seed_ranks_its_chunks_above_a_common_seeds(graph: GraphUnderTest) -> None:
+    # given: x is mentioned once, y by three chunks
+    graph.store.upsert_chunks(
+        [
+            graph.chunk("y1", mentions=["y"]),
+            graph.chunk("rare", mentions=["x"]),
+            graph.chunk("y2", mentions=["y"]),
+            graph.chunk("y3", mentions=["y"]),
+        ]
+    )
+    # when
+    hits = graph.hits("y", "x", hops=0)
+    # then
+    assert graph.short(hits[0].chunk_id) == "rare"
+    assert hits[0].score > hits[1].score
+
+
+def test_too_common_seed_is_not_expanded(graph: GraphUnderTest) -> None:
+    # given: hub is mentioned by three chunks, one of them relating it to c; a by one, related
+    # to b the same way
+    small_caps(graph)
+    graph.store.upsert_chunks(
+        [
+            graph.chunk("hub_c", mentions=["hub", "c"], relations=[("hub", "c", 1.0)]),
+            graph.chunk("hub_1", mentions=["hub"]),
+            graph.chunk("hub_2", mentions=["hub"]),
+            graph.chunk("only_c", mentions=["c"]),
+            graph.chunk("ab", mentions=["a", "b"], relations=[("a", "b", 1.0)]),
+            graph.chunk("only_b", mentions=["b"]),
+        ]
+    )
+    # when / then: the hub's own chunks count, its neighbours are not reached
+    assert graph.reached("hub", hops=2) == {"hub_c", "hub_1", "hub_2"}
+    assert graph.reached("a", hops=1) == {"ab", "only_b"}
+
+
+def test_too_common_neighbour_is_not_expanded(graph: GraphUnderTest) -> None:
+    # given: a relates to hub (three mentions) and to b (two)
+    small_caps(graph)
+    graph.store.upsert_chunks(
+        [
+            graph.chunk("a_hub", mentions=["a", "hub"], relations=[("a", "hub", 5.0)]),
+            graph.chunk("hub_1", mentions=["hub"]),
+            graph.chunk("hub_2", mentions=["hub"]),
+            graph.chunk("a_b", mentions=["a", "b"], relations=[("a", "b", 1.0)]),
+            graph.chunk("only_b", mentions=["b"]),
+        ]
+    )
+    # when
+    reached = graph.reached("a", hops=2)
+    # then
+    assert reached == {"a_hub", "a_b", "only_b"}
+
+
+def test_only_the_strongest_neighbours_are_expanded(graph: GraphUnderTest) -> None:
+    # given: a - b (weight 2) and a - c (weight 1), one neighbour per entity
+    small_caps(graph, common=50, neighbours=1)
+    graph.store.upsert_chunks(
+        [
+            graph.chunk("ab", mentions=["a", "b"], relations=[("a", "b", 2.0)]),
+            graph.chunk("ac", mentions=["a", "c"], relations=[("a", "c", 1.0)]),
+            graph.chunk("only_b", mentions=["b"]),
+            graph.chunk("only_c", mentions=["c"]),
+        ]
+    )
+    # when / then
+    assert graph.reached("a", hops=1) == {"ab", "ac", "only_b"}
+
+
+def test_neighbour_weights_count_readable_support_only(graph: GraphUnderTest) -> None:
+    # given: a - b is strong only through a group:2 chunk; a - c is supported publicly
+    small_caps(graph, common=50, neighbours=1)
+    graph.store.upsert_chunks(
+        [
+            graph.chunk("ab", mentions=["a", "b"], relations=[("a", "b", 1.0)]),
+            graph.chunk("secret_ab", mentions=["a", "b"], relations=[("a", "b", 9.0)], acl=GROUP_2),
+            graph.chunk("ac", mentions=["a", "c"], relations=[("a", "c", 2.0)]),
+            graph.chunk("only_b", mentions=["b"]),
+            graph.chunk("only_c", mentions=["c"]),
+        ]
+    )
+    # when / then: group:1 follows its own strongest edge; both groups follow a - b
+    assert graph.reached("a", hops=1) == {"ab", "ac", "only_c"}
+    both = graph.scope(["group:1", "group:2"])
+    assert graph.reached("a", hops=1, scope=both) == {"ab", "secret_ab", "ac", "only_b"}
+
+
+def test_row_cap_bounds_what_one_query_returns(graph: GraphUnderTest) -> None:
+    # given: five chunks mention x
+    small_caps(graph, common=50, rows=2)
+    graph.store.upsert_chunks([graph.chunk(f"x{n}", mentions=["x"]) for n in range(5)])
+    # when / then
+    assert len(graph.hits("x", hops=0)) == 2
+
+
+def test_rewriting_a_chunk_replaces_its_support_and_mentions(graph: GraphUnderTest) -> None:
+    # given: c1 says a - b; b is mentioned by probe too, old by c1 alone
+    entities = graph.store.count_entities()
+    graph.store.upsert_chunks(
+        [
+            graph.chunk("c1", mentions=["a", "b", "old"], relations=[("a", "b", 1.0)]),
+            graph.chunk("probe", mentions=["b"]),
+            graph.chunk("only_c", mentions=["c"]),
+        ]
+    )
+    # when: a new version of c1 (same id) says a - c instead
+    graph.store.upsert_chunks([graph.chunk("c1", mentions=["a", "c"], relations=[("a", "c", 2.0)])])
+    # then: a - b is gone, a - c has c1's weight, old is orphaned and deleted
+    assert graph.reached("a", hops=1) == {"c1", "only_c"}
+    assert graph.reached("old", hops=0) == set()
+    assert graph.store.count_entities() - entities == 3
+    [hit] = [h for h in graph.hits("a", hops=1) if graph.short(h.chunk_id) == "only_c"]
+    assert hit.score == pytest.approx(graph.score([2.0], mentions=[1, 2]))
 
 
 # ---------------------------------------------------------------------------- deletes
@@ -476,7 +621,7 @@ def test_delete_document_removes_only_its_own_relation_support(graph: GraphUnder
     graph.store.delete_document(graph.doc(1))
     # then: the edge survives with document 2's weight only
     [hit] = [h for h in graph.hits("a", hops=1) if graph.short(h.chunk_id) == "only_b"]
-    assert hit.score == pytest.approx(path_score([1.0]))
+    assert hit.score == pytest.approx(graph.score([1.0], mentions=[1, 2]))
 
 
 def test_relation_left_without_support_is_deleted(graph: GraphUnderTest) -> None:
@@ -552,7 +697,9 @@ def test_delete_stale_chunks_keeps_only_the_listed_chunks(graph: GraphUnderTest)
     # given
     entities = graph.store.count_entities()
     two_versions(graph)
-    assert one_hop_score(graph, "a", "probe_b") == pytest.approx(path_score([7.0]))
+    assert one_hop_score(graph, "a", "probe_b") == pytest.approx(
+        graph.score([7.0], mentions=[4, 4])
+    )
     # when
     keep_v2(graph)
     # then: only v2-a is left of document 1, and c (mentioned by v1-b alone) is gone
@@ -561,7 +708,9 @@ def test_delete_stale_chunks_keeps_only_the_listed_chunks(graph: GraphUnderTest)
     assert graph.store.count_entities() - entities == 3
     assert graph.hits("c", hops=2) == []
     # then: a - b keeps v2-a's weight only; b - c is gone
-    assert one_hop_score(graph, "a", "probe_b") == pytest.approx(path_score([4.0]))
+    assert one_hop_score(graph, "a", "probe_b") == pytest.approx(
+        graph.score([4.0], mentions=[2, 2])
+    )
     assert graph.reached("b", hops=1) == {"v2-a", "probe_b", "other"}
 
 
@@ -572,7 +721,9 @@ def test_delete_stale_chunks_leaves_other_documents_untouched(graph: GraphUnderT
     keep_v2(graph)
     # then: document 2's chunks and its a - x support are as written
     assert graph.store.count_chunks(document_id=graph.doc(2)) == 3
-    assert one_hop_score(graph, "a", "probe_x") == pytest.approx(path_score([3.0]))
+    assert one_hop_score(graph, "a", "probe_x") == pytest.approx(
+        graph.score([3.0], mentions=[2, 2])
+    )
     assert graph.reached("x", hops=0) == {"other", "probe_x"}
 
 
@@ -646,6 +797,23 @@ def test_embedded_data_persists_across_close_and_reopen(tmp_path: Path) -> None:
         assert g.hits("a", hops=2) == before
     finally:
         second.close()
+
+
+def test_embedded_store_of_an_older_layout_asks_to_reindex(tmp_path: Path) -> None:
+    # given: a graph written with RELATED edges carrying chunk id lists
+    folder = tmp_path / "graph"
+    folder.mkdir()
+    database = ladybug.Database(folder / DATABASE_NAME)
+    connection = ladybug.Connection(database)
+    for statement in OLD_SCHEMA:
+        connection.execute(statement)
+    connection.close()
+    database.close()
+    # when / then: a clear error, and the folder is not left locked
+    with pytest.raises(StoreError, match="ingest the documents again"):
+        EmbeddedGraphStore(folder)
+    shutil.rmtree(folder)
+    EmbeddedGraphStore(folder).close()
 
 
 def test_embedded_second_open_in_the_same_process_raises_store_locked(tmp_path: Path) -> None:

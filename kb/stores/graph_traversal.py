@@ -1,0 +1,242 @@
+"""The neighbourhood of a question's entities: a few small queries driven from Python, shared by
+both graph adapters (they differ only in the ACL predicate).
+
+Why not one big path query: common entities ("postgresql", "debian", "package") are related to
+almost everything, so a pattern over every path from a seed to every chunk mentioning any
+neighbour grows with the whole graph (at 10k chunks it did not finish in 5 s). Instead:
+
+1. hop 0: chunks mentioning a seed, best first by specificity, capped by a LIMIT;
+2. per hop: for each frontier entity that is not too common, the weight each neighbour gets
+   from the *readable* chunks mentioning the entity (their own `relations` lists: a step is
+   taken only if a chunk the caller may read supports it, and forbidden chunks add no weight);
+   the `neighbours` strongest that are not too common; the `frontier` best paths overall;
+3. chunks mentioning the paths' ends, readable, capped by a LIMIT.
+
+Every query touches at most a bounded number of entities, each mentioned by at most
+`max_common` chunks, so the cost no longer depends on how large the graph is. Mention counts
+and the chunk total are global (like the sparse path's IDF): forbidden chunks influence
+ranking and which entities count as too common, never which chunks or steps are readable.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from kb.stores.graph_cypher import COUNT_CHUNKS, AclPredicate, Runner, parse_relation
+from kb.stores.graph_scoring import PathRow, path_score, rank_paths, specificity
+from kb.stores.types import AccessScope, GraphHit
+
+MAX_HOPS = 2
+
+
+@dataclass(frozen=True)
+class TraversalLimits:
+    """Caps that keep a neighbourhood query bounded. An entity mentioned by more than
+    `common_share` of all chunks (but at least `min_common`, and never more than `max_common`)
+    is too common to expand."""
+
+    common_share: float = 0.02
+    min_common: int = 50
+    max_common: int = 250
+    neighbours: int = 8
+    frontier: int = 24
+    rows: int = 5000
+
+    def common_cap(self, total_chunks: int) -> int:
+        share = int(self.common_share * total_chunks)
+        return min(self.max_common, max(self.min_common, share))
+
+
+@dataclass(frozen=True)
+class Path:
+    keys: tuple[str, ...]
+    weights: tuple[float, ...]
+    specificity: float
+
+    @property
+    def score(self) -> float:
+        return path_score(self.weights, specificity=self.specificity)
+
+    def then(self, key: str, weight: float, specificity: float) -> Path:
+        return Path((*self.keys, key), (*self.weights, weight), self.specificity * specificity)
+
+
+ENTITY_MENTIONS = """
+UNWIND $keys AS entity_key
+MATCH (e:Entity {key: entity_key})
+RETURN e.key, e.mentions
+"""
+
+
+def _readable(chunk: str, acl: AclPredicate) -> str:
+    return f"{chunk}.collection_id IN $collection_ids AND {acl(chunk)}"
+
+
+def direct_mentions_query(acl: AclPredicate) -> str:
+    """Hop 0: one row per readable chunk with the seeds it mentions, best first."""
+    return f"""
+UNWIND $seeds AS seed
+MATCH (:Entity {{key: seed.key}})<-[:MENTIONS]-(c:Chunk)
+WHERE {_readable("c", acl)}
+WITH c, collect(seed.key) AS keys, sum(seed.score) AS score
+RETURN c.id, c.document_id, keys, score
+ORDER BY score DESC, c.id
+LIMIT $rows
+"""
+
+
+def readable_support_query(acl: AclPredicate) -> str:
+    """The relation lists of the readable chunks mentioning each entity."""
+    return f"""
+UNWIND $keys AS entity_key
+MATCH (:Entity {{key: entity_key}})<-[:MENTIONS]-(c:Chunk)
+WHERE {_readable("c", acl)} AND size(c.relations) > 0
+RETURN entity_key, c.relations
+LIMIT $rows
+"""
+
+
+def end_chunks_query(acl: AclPredicate) -> str:
+    """Readable chunks mentioning each path end, the best ends first."""
+    return f"""
+UNWIND $path_ends AS path_end
+MATCH (:Entity {{key: path_end.key}})<-[:MENTIONS]-(c:Chunk)
+WHERE {_readable("c", acl)}
+RETURN path_end.key, c.id, c.document_id
+ORDER BY path_end.score DESC, c.id
+LIMIT $rows
+"""
+
+
+class Traversal:
+    """One neighbourhood search: holds the scope's parameters and the mention counts read so
+    far. `run` executes one statement (read-only here)."""
+
+    def __init__(
+        self, run: Runner, acl: AclPredicate, scope: AccessScope, limits: TraversalLimits
+    ) -> None:
+        self.run = run
+        self.acl = acl
+        self.limits = limits
+        self.scope = {
+            "collection_ids": [int(c) for c in scope.collection_ids],
+            "acl": [str(entry) for entry in scope.acl],
+            "rows": limits.rows,
+        }
+        self.total = int(run(COUNT_CHUNKS, {})[0][0])
+        self.cap = limits.common_cap(self.total)
+        self.mentions: dict[str, int] = {}
+
+    def search(self, entity_keys: Sequence[str], *, hops: int, limit: int) -> list[GraphHit]:
+        self._read_mentions(entity_keys)
+        seeds = [key for key in dict.fromkeys(entity_keys) if key in self.mentions]
+        if not seeds:
+            return []
+        rows = self._direct(seeds)
+        frontier = [Path((k,), (), self._specificity(k)) for k in seeds if self._expandable(k)]
+        for _ in range(hops):
+            frontier = self._expand(frontier)
+            if not frontier:
+                break
+            rows += self._end_chunks(frontier)
+        return rank_paths(rows, limit=limit)
+
+    def _direct(self, seeds: list[str]) -> list[PathRow]:
+        parameters = {
+            **self.scope,
+            "seeds": [{"key": k, "score": self._specificity(k)} for k in seeds],
+        }
+        rows = []
+        for chunk_id, document_id, keys, _score in self.run(
+            direct_mentions_query(self.acl), parameters
+        ):
+            for key in keys:
+                rows.append(_row(chunk_id, document_id, Path((key,), (), self._specificity(key))))
+        return rows
+
+    def _expand(self, paths: list[Path]) -> list[Path]:
+        """One more step along readable support: per path, its end's strongest neighbours that
+        are neither on the path nor too common; then the best `frontier` paths."""
+        support = self._readable_support([path.keys[-1] for path in paths])
+        self._read_mentions([key for weights in support.values() for key in weights])
+        longer = []
+        for path in paths:
+            neighbours = support.get(path.keys[-1], {})
+            ranked = sorted(neighbours.items(), key=lambda item: (-item[1], item[0]))
+            chosen = [
+                (key, weight)
+                for key, weight in ranked
+                if key not in path.keys and self._expandable(key)
+            ][: self.limits.neighbours]
+            longer += [path.then(key, weight, self._specificity(key)) for key, weight in chosen]
+        longer.sort(key=lambda path: (-path.score, path.keys))
+        return longer[: self.limits.frontier]
+
+    def _readable_support(self, keys: list[str]) -> dict[str, dict[str, float]]:
+        """Per entity, each neighbour's weight summed over the readable chunks that support
+        the pair."""
+        support: dict[str, dict[str, float]] = {}
+        parameters = {**self.scope, "keys": list(dict.fromkeys(keys))}
+        for key, entries in self.run(readable_support_query(self.acl), parameters):
+            neighbours = support.setdefault(str(key), {})
+            for (source, target), weight in map(parse_relation, entries):
+                other = target if source == key else source if target == key else None
+                if other is not None:
+                    neighbours[other] = neighbours.get(other, 0.0) + weight
+        return support
+
+    def _end_chunks(self, paths: list[Path]) -> list[PathRow]:
+        by_end: dict[str, list[Path]] = {}
+        for path in paths:
+            by_end.setdefault(path.keys[-1], []).append(path)
+        ends = [{"key": key, "score": max(p.score for p in ps)} for key, ps in by_end.items()]
+        parameters = {**self.scope, "path_ends": ends}
+        return [
+            _row(chunk_id, document_id, path)
+            for key, chunk_id, document_id in self.run(end_chunks_query(self.acl), parameters)
+            for path in by_end[str(key)]
+        ]
+
+    def _read_mentions(self, keys: Sequence[str]) -> None:
+        missing = [key for key in dict.fromkeys(keys) if key not in self.mentions]
+        if missing:
+            for key, count in self.run(ENTITY_MENTIONS, {"keys": missing}):
+                self.mentions[str(key)] = int(count or 0)
+
+    def _expandable(self, key: str) -> bool:
+        return 0 < self.mentions.get(key, 0) <= self.cap
+
+    def _specificity(self, key: str) -> float:
+        return specificity(self.mentions.get(key, 1), self.total)
+
+
+def _row(chunk_id: Any, document_id: Any, path: Path) -> PathRow:
+    return PathRow(
+        chunk_id=str(chunk_id),
+        document_id=int(document_id),
+        keys=path.keys,
+        weights=path.weights,
+        specificity=path.specificity,
+    )
+
+
+def neighbourhood(
+    run: Runner,
+    acl: AclPredicate,
+    *,
+    entity_keys: Sequence[str],
+    scope: AccessScope,
+    hops: int,
+    limit: int,
+    limits: TraversalLimits,
+) -> list[GraphHit]:
+    """Chunks within `hops` readable RELATED steps of the entities, readable by the scope, best
+    first (README.md, "Embedded graph engine")."""
+    if not 0 <= hops <= MAX_HOPS:
+        raise ValueError(f"hops must be between 0 and {MAX_HOPS}, got {hops}")
+    if scope.is_empty or not entity_keys or limit <= 0:
+        return []
+    traversal = Traversal(run, acl, scope, limits)
+    return traversal.search(entity_keys, hops=hops, limit=limit)
