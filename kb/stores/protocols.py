@@ -48,13 +48,16 @@ class GraphStore(Protocol):
 
     def upsert_chunks(self, chunks: Sequence[GraphChunk]) -> None:
         """Merge entities by key, link chunks to them, add RELATED weight per supporting
-        chunk. Idempotent: writing the same chunk twice changes nothing."""
+        chunk. A chunk id already stored has its old contribution replaced, so writing the
+        same chunk twice changes nothing."""
 
     def neighbourhood(
         self, *, entity_keys: Sequence[str], scope: AccessScope, hops: int, limit: int
     ) -> list[GraphHit]:
-        """Chunks within `hops` (1 or 2) RELATED steps of the entities, that the scope may
-        read, best first. Hop 0 (direct mention) always counts."""
+        """Chunks within `hops` (0 to 2) RELATED steps of the entities, that the scope may
+        read, best first. Hop 0 (direct mention) always counts; a step needs a readable
+        supporting chunk; too common entities are not expanded and only the strongest
+        neighbours are (`kb.stores.graph_traversal`)."""
 
     def delete_document(self, document_id: int) -> None:
         """Remove a document's chunks, their support on RELATED edges, orphaned entities."""
