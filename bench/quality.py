@@ -325,6 +325,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="the candidate gives no dense vote to questions not in Latin script",
     )
     parser.add_argument(
+        "--candidate-other-script",
+        type=float,
+        default=1.0,
+        help="the candidate's score factor for passages in another script than the question "
+        "(default %(default)s: no preference; settings use retrieval.script's factor)",
+    )
+    parser.add_argument(
         "--ids",
         default="",
         help="comma-separated question id prefixes to keep (development runs), e.g. hb-0,un-1",
@@ -374,6 +381,7 @@ def measure(
     ask = _asker(limit=args.limit, graph_hops=args.graph_hops)
     with Timed() as timed:
         outcomes = [ask(q, weights, args.limit) for q in [*answerable, *unanswerable]]
+    ask.other_script_factor = args.candidate_other_script
     bm25 = Bm25Baseline(corpus)
     for outcome in outcomes:
         outcome.rankings["bm25s"] = bm25.search(outcome.question.text, limit=args.limit)
@@ -403,6 +411,7 @@ def measure(
                 "path_name": CANDIDATE,
                 "weights": args.candidate,
                 "script_aware": args.candidate_script_aware,
+                "other_script_factor": args.candidate_other_script,
             },
         },
         "metrics": path_metrics(answered, corpus),
@@ -472,6 +481,7 @@ class Asker:
 
         from kb.stores.factory import vector_index
         from kb.text.sparse import SparseEncoder
+        from retrieval.script import OTHER_SCRIPT_FACTOR
 
         self.searchers = searchers
         self.scope = scope
@@ -479,9 +489,9 @@ class Asker:
         self.index = vector_index()
         self.encoder = SparseEncoder()
         self.top_k: int = getattr(settings, "KB_TOP_K", RECALL_K)
+        self.other_script_factor = OTHER_SCRIPT_FACTOR  # the production ranking
 
     def __call__(self, question: Question, weights: Mapping[str, float], limit: int) -> Outcome:
-        from retrieval.fusion import rrf_fuse
         from retrieval.retriever import Retriever
 
         retriever = Retriever(
@@ -490,11 +500,12 @@ class Asker:
             weights=weights,
             path_limit=limit,
             encoder=self.encoder,
+            other_script_factor=self.other_script_factor,
         )
         found = retriever.retrieve(
             question.text, scope=self.scope, allowed=self.allowed, top_k=self.top_k
         )
-        fused = rrf_fuse(found.per_path, weights=weights)
+        fused = retriever.rank(question.text, found.per_path)
         rankings = {path: [c.chunk_id for c in found.per_path.get(path, [])] for path in PATHS}
         rankings["fused"] = [c.chunk_id for c in fused]
         scores = {path: [c.score for c in found.per_path.get(path, [])] for path in PATHS}
@@ -699,7 +710,7 @@ def fused_doc_scores(
 ) -> list[tuple[float, float]]:
     """(nDCG@10, recall@5) at document level per question, for one fusion set-up."""
     from retrieval.fusion import rrf_fuse
-    from retrieval.types import Candidate
+    from retrieval.script import prefer_question_script
 
     rows = []
     for outcome in outcomes:
@@ -707,15 +718,24 @@ def fused_doc_scores(
             outcome.question.text, setup.weights, script_aware=setup.script_aware
         )
         per_path = {
-            path: [Candidate(cid, 0, 0.0) for cid in outcome.rankings[path][: setup.limit]]
+            path: [_candidate(cid, corpus) for cid in outcome.rankings[path][: setup.limit]]
             for path in PATHS
             if weights.get(path, 0.0) > 0
         }
-        fused = [c.chunk_id for c in rrf_fuse(per_path, weights=weights)]
+        ranked = prefer_question_script(outcome.question.text, rrf_fuse(per_path, weights=weights))
+        fused = [c.chunk_id for c in ranked]
         documents = corpus.documents(fused)
         gold = {entry.document for entry in outcome.question.gold}
         rows.append((ndcg_at_k(documents, gold, NDCG_K), recall_at_k(documents, gold, RECALL_K)))
     return rows
+
+
+def _candidate(chunk_id: str, corpus: Corpus) -> Any:
+    """A ranked chunk with the text the production ranking reads (its script)."""
+    from retrieval.types import Candidate
+
+    chunk = corpus.chunks.get(chunk_id)
+    return Candidate(chunk_id, 0, 0.0, {"text": chunk.text} if chunk else {})
 
 
 def fusion_alternatives(outcomes: Sequence[Outcome], corpus: Corpus, *, limit: int) -> Json:

@@ -17,6 +17,7 @@ from kb.stores.types import AccessScope
 from kb.text.sparse import SparseEncoder
 from retrieval.evidence import Evidence, measure_evidence
 from retrieval.fusion import rrf_fuse
+from retrieval.script import OTHER_SCRIPT_FACTOR, is_latin_script, prefer_question_script
 from retrieval.timing import ms_since
 from retrieval.types import Candidate, Fused, Passage
 
@@ -49,12 +50,14 @@ class Retriever:
         weights: Mapping[str, float],
         path_limit: int,
         encoder: SparseEncoder | None = None,
+        other_script_factor: float = OTHER_SCRIPT_FACTOR,
     ) -> None:
         self.searchers = list(searchers)
         self.index = index
         self.weights = dict(weights)
         self.path_limit = path_limit
         self.encoder = encoder or SparseEncoder()
+        self.other_script_factor = other_script_factor
 
     def retrieve(
         self, question: str, *, scope: AccessScope, allowed: AllowedDocuments, top_k: int
@@ -69,7 +72,7 @@ class Retriever:
             per_path[searcher.name] = searcher.search(question, scope=scope, limit=self.path_limit)
             latencies[searcher.name] = ms_since(started)
         started = time.perf_counter()
-        fused = rrf_fuse(per_path, weights=weights)
+        fused = self.rank(question, per_path)
         readable_ids = allowed({c.document_id for c in fused})
         readable = [c for c in fused if c.document_id in readable_ids]
         passages = self._passages(readable[:top_k], scope)
@@ -82,6 +85,11 @@ class Retriever:
         )
         latencies["fuse_check"] = ms_since(started)
         return Retrieval(per_path, passages, evidence, latencies)
+
+    def rank(self, question: str, per_path: Mapping[str, Sequence[Candidate]]) -> list[Fused]:
+        """Weighted RRF over the paths, then the question's own script first."""
+        fused = rrf_fuse(per_path, weights=self._weights_for(question))
+        return prefer_question_script(question, fused, factor=self.other_script_factor)
 
     def _weights_for(self, question: str) -> dict[str, float]:
         """The dense model reads English only: for a question mostly in another script its
@@ -103,21 +111,6 @@ class Retriever:
                 continue
             passages.append(_passage(len(passages) + 1, candidate, payload))
         return passages
-
-
-def is_latin_script(text: str) -> bool:
-    """Most words are Latin-script; each CJK character counts as a word of its own."""
-    latin = other = 0
-    for word in text.split():
-        cjk = sum(1 for ch in word if "\u3400" <= ch <= "\u9fff" or "\uf900" <= ch <= "\ufaff")
-        other += cjk
-        letters = [ch for ch in word if ch.isalpha() and not ("\u3400" <= ch <= "\u9fff")]
-        if letters:
-            if all(ch.isascii() or "\u00c0" <= ch <= "\u024f" for ch in letters):
-                latin += 1
-            elif not cjk:
-                other += 1
-    return latin >= other
 
 
 def _passage(n: int, candidate: Fused, payload: Mapping[str, object]) -> Passage:
