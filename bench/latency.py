@@ -247,6 +247,8 @@ def _settings() -> Json:
         "refusal": {
             "min_dense": settings.KB_REFUSAL_MIN_DENSE,
             "min_coverage": settings.KB_REFUSAL_MIN_COVERAGE,
+            "other_script_min_dense": settings.KB_REFUSAL_OTHER_MIN_DENSE,
+            "other_script_min_coverage": settings.KB_REFUSAL_OTHER_MIN_COVERAGE,
         },
         "answer_max_tokens": ANSWER_MAX_TOKENS,
         "post_check": "pass-through (no Django document rows at this scale)",

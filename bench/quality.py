@@ -847,6 +847,10 @@ def calibrate(outcomes: Sequence[Outcome], settings: Any) -> Json:
         float(getattr(settings, "KB_REFUSAL_MIN_DENSE", 0.0)),
         float(getattr(settings, "KB_REFUSAL_MIN_COVERAGE", 0.0)),
     )
+    other = (
+        float(getattr(settings, "KB_REFUSAL_OTHER_MIN_DENSE", current[0])),
+        float(getattr(settings, "KB_REFUSAL_OTHER_MIN_COVERAGE", current[1])),
+    )
     best = best_thresholds(samples)
     return {
         "distributions": {
@@ -858,17 +862,42 @@ def calibrate(outcomes: Sequence[Outcome], settings: Any) -> Json:
         "settings": {
             "dense": current[0],
             "coverage": current[1],
-            **refusal_rates(samples, current),
+            "other_script_dense": other[0],
+            "other_script_coverage": other[1],
+            **_rates_per_script(outcomes, current, other),
         },
         "dense_only": _single_best(samples, 0),
         "coverage_only": _single_best(samples, 1),
         "by_script": _by_script(outcomes),
         "errors_at_best": _errors(outcomes, best),
-        "errors_at_settings": _errors(outcomes, current),
+        "errors_at_settings": _errors(outcomes, current, other),
     }
 
 
 Sample = tuple[float, float, bool]  # dense, coverage, answerable
+
+
+def _rates_per_script(
+    outcomes: Sequence[Outcome], latin: tuple[float, float], other: tuple[float, float]
+) -> Json:
+    """Rates when Latin-script questions use one pair of thresholds and the others another,
+    as production does: each sample's values are scaled by its own thresholds, then judged
+    against (1, 1)."""
+    samples = []
+    for o in outcomes:
+        dense, coverage = latin if o.evidence.latin_script else other
+        samples.append(
+            (
+                _ratio(o.evidence.dense, dense),
+                _ratio(o.evidence.coverage, coverage),
+                bool(o.question.gold),
+            )
+        )
+    return refusal_rates(samples, (1.0, 1.0))
+
+
+def _ratio(value: float, threshold: float) -> float:
+    return value / threshold if threshold > 0 else math.inf
 
 
 def _by_script(outcomes: Sequence[Outcome]) -> Json:
@@ -979,11 +1008,18 @@ def _distribution(samples: Sequence[Sample]) -> Json:
     }
 
 
-def _errors(outcomes: Sequence[Outcome], thresholds: tuple[float, float]) -> Json:
-    refused = {
-        o.question.id: o.evidence.dense < thresholds[0] and o.evidence.coverage < thresholds[1]
-        for o in outcomes
-    }
+def _errors(
+    outcomes: Sequence[Outcome],
+    thresholds: tuple[float, float],
+    other_script: tuple[float, float] | None = None,
+) -> Json:
+    """Question ids judged wrongly; `other_script` thresholds apply to non-Latin questions."""
+    refused = {}
+    for o in outcomes:
+        dense, coverage = thresholds
+        if other_script is not None and not o.evidence.latin_script:
+            dense, coverage = other_script
+        refused[o.question.id] = o.evidence.dense < dense and o.evidence.coverage < coverage
     return {
         "false_refusals": [
             o.question.id for o in outcomes if o.question.gold and refused[o.question.id]

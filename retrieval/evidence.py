@@ -7,7 +7,9 @@ path step 4), from two signals that do not depend on the model:
   independent (stemmed / segmented exactly like the sparse index).
 
 A question is refused only when both are low. The thresholds are calibrated on the dev set by
-`python -m bench quality` (README, "Performance").
+`python -m bench quality` (README, "Performance"), one pair for questions in Latin script and
+one for the others, because the English-only embedding model puts every Chinese or Russian
+question on another cosine scale.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from kb.text.sparse import SparseEncoder
+from retrieval.script import is_latin_script
 from retrieval.types import Candidate, Passage
 
 
@@ -23,15 +26,30 @@ from retrieval.types import Candidate, Passage
 class Evidence:
     dense: float
     coverage: float
+    latin_script: bool = True  # the question's script: it picks the thresholds
 
 
 @dataclass(frozen=True)
 class RefusalPolicy:
+    """Thresholds for Latin-script questions, and (when given) for questions in another
+    script."""
+
     min_dense: float
     min_coverage: float
+    other_min_dense: float | None = None
+    other_min_coverage: float | None = None
+
+    def thresholds(self, evidence: Evidence) -> tuple[float, float]:
+        if evidence.latin_script:
+            return self.min_dense, self.min_coverage
+        return (
+            self.min_dense if self.other_min_dense is None else self.other_min_dense,
+            self.min_coverage if self.other_min_coverage is None else self.other_min_coverage,
+        )
 
     def refuses(self, evidence: Evidence) -> bool:
-        return evidence.dense < self.min_dense and evidence.coverage < self.min_coverage
+        min_dense, min_coverage = self.thresholds(evidence)
+        return evidence.dense < min_dense and evidence.coverage < min_coverage
 
 
 NO_EVIDENCE = Evidence(dense=0.0, coverage=0.0)
@@ -47,10 +65,12 @@ def measure_evidence(
 ) -> Evidence:
     """`dense_hits` are the dense path's candidates; only those that passed the database
     post-check (`readable_chunk_ids`) count."""
+    latin = is_latin_script(question)
     if not passages:
-        return NO_EVIDENCE
+        return Evidence(dense=0.0, coverage=0.0, latin_script=latin)
     dense = max((h.score for h in dense_hits if h.chunk_id in readable_chunk_ids), default=0.0)
-    return Evidence(dense=dense, coverage=best_coverage(question, passages, encoder))
+    coverage = best_coverage(question, passages, encoder)
+    return Evidence(dense=dense, coverage=coverage, latin_script=latin)
 
 
 def best_coverage(question: str, passages: Sequence[Passage], encoder: SparseEncoder) -> float:

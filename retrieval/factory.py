@@ -46,6 +46,8 @@ def default_answerer(
         refusal=RefusalPolicy(
             min_dense=settings.KB_REFUSAL_MIN_DENSE,
             min_coverage=settings.KB_REFUSAL_MIN_COVERAGE,
+            other_min_dense=settings.KB_REFUSAL_OTHER_MIN_DENSE,
+            other_min_coverage=settings.KB_REFUSAL_OTHER_MIN_COVERAGE,
         ),
         max_tokens=settings.KB_ANSWER_MAX_TOKENS,
         on_prompt=on_prompt,

@@ -10,7 +10,6 @@ from __future__ import annotations
 import contextlib
 import io
 import json
-import os
 import threading
 import urllib.error
 import urllib.request
@@ -87,8 +86,9 @@ class LlamaCppChat:
         self._max_waiting = max_waiting
         self._waiting = 0  # requests queued behind the one generating
         self._counter = threading.Lock()
+        # n_threads None: llama-cpp-python's default, half the cores (see KB_LLM_N_THREADS).
         options = {"n_ctx": n_ctx, "n_gpu_layers": n_gpu_layers, "chat_format": chat_format,
-                   "n_threads": n_threads or os.cpu_count() or 1}  # fmt: skip
+                   "n_threads": n_threads or None}  # fmt: skip
         self._llama = _load_quietly(Llama, model_path, options)
 
     def chat(

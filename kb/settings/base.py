@@ -172,8 +172,10 @@ KB_LLM_BASE_URL = env_str("KB_LLM_BASE_URL")
 KB_LLM_MODEL_NAME = env_str("KB_LLM_MODEL_NAME", "qwen2.5-coder-1.5b-instruct-q4_k_m")
 KB_LLM_N_GPU_LAYERS = env_int("KB_LLM_N_GPU_LAYERS", 0)
 KB_LLM_N_CTX = env_int("KB_LLM_N_CTX", 4096)
-# Generation threads; 0 = every core. llama-cpp-python's own default is half the cores, which
-# generated 8.2 instead of 14.5 tokens/s with the 1.5B model on 2 cores (README, latency).
+# Generation threads; 0 = llama-cpp-python's default, half the cores. Every core generates
+# 1.8x faster on an idle machine, but several times slower when anything else runs (searches
+# embedding questions in the same process): llama.cpp's threads wait for each other (README,
+# "Retrieval and answer latency"). Raise it on a machine that only generates.
 KB_LLM_N_THREADS = env_int("KB_LLM_N_THREADS", 0)
 # Seconds a question waits for the in-process model while another answer is generating.
 KB_LLM_QUEUE_TIMEOUT = env_int("KB_LLM_QUEUE_TIMEOUT", 60)
@@ -190,9 +192,12 @@ KB_TOP_K = env_int("KB_TOP_K", 5)
 KB_MAX_TOP_K = env_int("KB_MAX_TOP_K", 20)
 # Refuse without calling the model when the best passage is below BOTH thresholds: its dense
 # cosine similarity to the question, and the share of the question's terms it contains.
-# Calibrated by `python -m bench quality` on 55 answerable and 18 unanswerable questions.
-KB_REFUSAL_MIN_DENSE = env_float("KB_REFUSAL_MIN_DENSE", 0.56)
-KB_REFUSAL_MIN_COVERAGE = env_float("KB_REFUSAL_MIN_COVERAGE", 0.44)
+# Calibrated by `python -m bench quality` on 55 answerable and 18 unanswerable questions, per
+# script: the English-only embedding model gives Chinese and Russian questions other cosines.
+KB_REFUSAL_MIN_DENSE = env_float("KB_REFUSAL_MIN_DENSE", 0.41)
+KB_REFUSAL_MIN_COVERAGE = env_float("KB_REFUSAL_MIN_COVERAGE", 0.61)
+KB_REFUSAL_OTHER_MIN_DENSE = env_float("KB_REFUSAL_OTHER_MIN_DENSE", 0.56)
+KB_REFUSAL_OTHER_MIN_COVERAGE = env_float("KB_REFUSAL_OTHER_MIN_COVERAGE", 0.43)
 KB_PROMPT_TEMPLATE = env_str("KB_PROMPT_TEMPLATE", "answer-v1")
 # Split askers between template versions by pseudonym, e.g. `answer-v1=50,answer-v2=50`.
 KB_PROMPT_EXPERIMENT = env_str("KB_PROMPT_EXPERIMENT")

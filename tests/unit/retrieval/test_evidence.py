@@ -55,3 +55,22 @@ def test_no_passages_is_no_evidence() -> None:
 )
 def test_refusal_needs_both_signals_low(evidence: Evidence, refused: bool) -> None:
     assert RefusalPolicy(min_dense=0.35, min_coverage=0.6).refuses(evidence) is refused
+
+
+def test_questions_in_another_script_are_judged_by_their_own_thresholds() -> None:
+    policy = RefusalPolicy(
+        min_dense=0.41, min_coverage=0.61, other_min_dense=0.56, other_min_coverage=0.43
+    )
+    latin, other = Evidence(0.5, 0.2, latin_script=True), Evidence(0.5, 0.2, latin_script=False)
+
+    assert not policy.refuses(latin)
+    assert policy.refuses(other)
+    assert not RefusalPolicy(min_dense=0.41, min_coverage=0.61).refuses(other)
+
+
+def test_the_evidence_knows_the_questions_script() -> None:
+    passages = [_passage("a", "备份 PostgreSQL")]
+    found = measure_evidence("如何备份数据库？", dense_hits=[], readable_chunk_ids=set(),
+                             passages=passages, encoder=SparseEncoder())  # fmt: skip
+
+    assert found.latin_script is False
