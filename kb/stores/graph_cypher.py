@@ -10,21 +10,25 @@ deleting chunks is exact:
   ``"source\\x1ftarget\\x1fweight"`` (canonical direction, the weight it gives the pair). One
   STRING[] rather than parallel lists: Ladybug binds an empty list parameter as STRING[], so an
   empty DOUBLE[] cannot be written from a parameter.
-- RELATED holds aggregates only: ``weight`` is the sum of its supporting chunks' weights and
-  ``support`` their number. An edge is stored once, directed from the smaller entity key to the
-  larger, and traversed in both directions; it is deleted when its support reaches 0.
+- A Relation node holds a pair's aggregates only: ``key`` is ``"source\\x1ftarget"`` (the
+  smaller entity key first), ``weight`` the sum of its supporting chunks' weights and
+  ``support`` their number; it is deleted when its support reaches 0. A node with an indexed
+  key, not a RELATED edge between the two entities: Ladybug finds an edge between two given
+  nodes by scanning one end's adjacency, so every write touching a common entity cost its
+  degree (profiled at 10k chunks: 165 of 253 s of writes went to that MERGE).
 - Entity ``mentions`` counts the chunks that mention it (the traversal's document frequency);
   an entity is deleted when it reaches 0.
 
 Writes are deltas: the chunks' stored state (relations and mentions) is read, compared with
-the new one in Python (`changes`), and only the difference is applied, each edge and entity
-once per statement. Rewriting a chunk replaces its old contribution, so retries and
+the new one in Python (`changes`), and only the difference is applied, each pair and entity
+once per statement (Ladybug does not apply two UNWIND rows updating the same item one after
+the other). Rewriting a chunk replaces its old contribution, so retries and
 redeliveries never count twice (chunk ids are deterministic); deleting a chunk subtracts
 exactly its own.
 
 A chunk that supports a relation mentions both of its ends: the write links the chunk to the
 relation's entities too (creating an entity named by its key if the chunk did not list it).
-That invariant lets the traversal find an edge's readable support among the chunks mentioning
+That invariant lets the traversal find a pair's readable support among the chunks mentioning
 one end, and lets orphan cleanup look at mentions alone.
 """
 
@@ -53,7 +57,8 @@ SET c.document_id = chunk.document_id, c.collection_id = chunk.collection_id, c.
 """
 
 # Read after MERGE_CHUNKS wrote the nodes: Neo4j then holds their write locks, so a concurrent
-# write of the same chunks waits and reads the state this one leaves.
+# write of the same chunks waits and reads the state this one leaves. A chunk just created has
+# no relations list (every written chunk gets one), so its mentions need no read.
 CHUNK_RELATIONS = """
 UNWIND $chunk_ids AS chunk_id
 MATCH (c:Chunk {id: chunk_id})
@@ -98,19 +103,17 @@ MATCH (e:Entity {key: entity.key})
 SET e.mentions = e.mentions + entity.delta
 """
 
-# One row per edge per statement: Ladybug does not apply two rows updating the same edge in one
-# UNWIND one after the other (`changes` aggregates per edge).
-ADD_EDGE_SUPPORT = """
-UNWIND $edges AS edge
-MATCH (a:Entity {key: edge.source}), (b:Entity {key: edge.target})
-MERGE (a)-[r:RELATED]->(b)
-ON CREATE SET r.weight = 0.0, r.support = 0
-SET r.weight = r.weight + edge.weight, r.support = r.support + edge.support
+ADD_RELATION_SUPPORT = """
+UNWIND $relations AS relation
+MERGE (r:Relation {key: relation.key})
+ON CREATE SET r.source = relation.source, r.target = relation.target, r.weight = 0.0,
+              r.support = 0
+SET r.weight = r.weight + relation.weight, r.support = r.support + relation.support
 """
 
-DELETE_UNSUPPORTED_EDGES = """
-UNWIND $edges AS edge
-MATCH (:Entity {key: edge.source})-[r:RELATED]->(:Entity {key: edge.target})
+DELETE_UNSUPPORTED_RELATIONS = """
+UNWIND $keys AS relation_key
+MATCH (r:Relation {key: relation_key})
 WHERE r.support <= 0
 DELETE r
 """
@@ -143,6 +146,8 @@ COUNT_CHUNKS = "MATCH (c:Chunk) RETURN count(c)"
 COUNT_DOCUMENT_CHUNKS = "MATCH (c:Chunk) WHERE c.document_id = $document_id RETURN count(c)"
 
 COUNT_ENTITIES = "MATCH (e:Entity) RETURN count(e)"
+
+COUNT_RELATIONS = "MATCH (r:Relation) RETURN count(r)"
 
 
 @dataclass(frozen=True)
@@ -198,6 +203,10 @@ def relation_entry(edge: Edge, weight: float) -> str:
     return SEPARATOR.join((edge[0], edge[1], repr(float(weight))))
 
 
+def relation_key(edge: Edge) -> str:
+    return SEPARATOR.join(edge)
+
+
 def parse_relation(entry: str) -> tuple[Edge, float]:
     source, target, weight = str(entry).rsplit(SEPARATOR, 2)
     return (source, target), float(weight)
@@ -210,15 +219,17 @@ class Changes:
     mention_adds: list[dict[str, str]] = field(default_factory=list)
     mention_removals: list[dict[str, str]] = field(default_factory=list)
     mention_counts: dict[str, int] = field(default_factory=dict)
-    edges: list[dict[str, Any]] = field(default_factory=list)
-    weakened_edges: list[dict[str, str]] = field(default_factory=list)
+    relations: list[dict[str, Any]] = field(default_factory=list)
+    weakened_relations: list[str] = field(default_factory=list)
     relation_lists: list[dict[str, Any]] = field(default_factory=list)
 
 
 def changes(old: Mapping[str, ChunkState], new: Mapping[str, ChunkState]) -> Changes:
     """What turns the `old` states of these chunks into the `new` ones (a chunk missing from
-    `new` is deleted). An edge whose supporting chunks and weights are unchanged is left alone,
-    so rewriting the same chunks changes nothing, not even by float rounding."""
+    `old` is new, one missing from `new` is deleted). A pair whose supporting chunks and
+    weights are unchanged is left alone, so rewriting the same chunks changes nothing, not even
+    by float rounding. Every new chunk gets a relations list, even an empty one: that is how
+    `stored_states` tells a written chunk from one just created."""
     result = Changes()
     before: dict[Edge, dict[str, float]] = {}
     after: dict[Edge, dict[str, float]] = {}
@@ -230,21 +241,22 @@ def changes(old: Mapping[str, ChunkState], new: Mapping[str, ChunkState]) -> Cha
             before.setdefault(edge, {})[chunk_id] = weight
         for edge, weight in (now or empty).relations.items():
             after.setdefault(edge, {})[chunk_id] = weight
-        if now is not None and dict(now.relations) != dict(was.relations):
+        if now is not None and (chunk_id not in old or dict(now.relations) != was.relations):
             result.relation_lists.append(_relation_list(chunk_id, now))
     for edge in dict.fromkeys([*before, *after]):
         was_support, now_support = before.get(edge, {}), after.get(edge, {})
         if was_support == now_support:
             continue
-        source, target = edge
-        result.edges.append({
-            "source": source,
-            "target": target,
+        key = relation_key(edge)
+        result.relations.append({
+            "key": key,
+            "source": edge[0],
+            "target": edge[1],
             "weight": sum(now_support.values()) - sum(was_support.values()),
             "support": len(now_support) - len(was_support),
         })  # fmt: skip
         if len(now_support) < len(was_support):
-            result.weakened_edges.append({"source": source, "target": target})
+            result.weakened_relations.append(key)
     result.mention_counts = {k: n for k, n in result.mention_counts.items() if n}
     return result
 
@@ -264,17 +276,19 @@ def _relation_list(chunk_id: str, state: ChunkState) -> dict[str, Any]:
 
 
 def stored_states(run: Runner, chunk_ids: Sequence[str]) -> dict[str, ChunkState]:
-    """The stored state of those of the chunks that exist (a list read back as None, as a new
-    node's unset property is, counts as empty)."""
+    """The stored state of those of the chunks that were written before. A chunk node without
+    a relations list was just created by MERGE_CHUNKS: it has nothing stored, and reading its
+    mentions (a third of a batch's write time when done for every chunk) is skipped."""
     if not chunk_ids:
         return {}
-    parameters = {"chunk_ids": list(chunk_ids)}
     relations: dict[str, dict[Edge, float]] = {}
-    for chunk_id, entries in run(CHUNK_RELATIONS, parameters):
-        relations[str(chunk_id)] = dict(map(parse_relation, entries or []))
+    for chunk_id, entries in run(CHUNK_RELATIONS, {"chunk_ids": list(chunk_ids)}):
+        if entries is not None:
+            relations[str(chunk_id)] = dict(map(parse_relation, entries))
     mentions: dict[str, set[str]] = {}
-    for chunk_id, key in run(CHUNK_MENTIONS, parameters):
-        mentions.setdefault(str(chunk_id), set()).add(str(key))
+    if relations:
+        for chunk_id, key in run(CHUNK_MENTIONS, {"chunk_ids": list(relations)}):
+            mentions.setdefault(str(chunk_id), set()).add(str(key))
     return {
         chunk_id: ChunkState(frozenset(mentions.get(chunk_id, ())), edges)
         for chunk_id, edges in relations.items()
@@ -300,16 +314,13 @@ def upsert_chunks(run: Runner, chunks: Sequence[GraphChunk]) -> None:
 
 
 def delete_chunks(run: Runner, chunk_ids: Sequence[str]) -> None:
-    """Delete chunks, subtract exactly their support from RELATED edges and their mentions
-    from entity counts, and delete edges and entities left with none. The caller provides the
-    transaction."""
-    old = stored_states(run, chunk_ids)
-    if not old:
-        return
-    delta = changes(old, {})
+    """Delete chunks (ids of existing chunks, not empty), subtract exactly their support from
+    Relation aggregates and their mentions from entity counts, and delete relations and
+    entities left with none. The caller provides the transaction."""
+    delta = changes(stored_states(run, chunk_ids), {})
     delta.mention_removals = []  # DETACH DELETE removes them with the chunks
     _apply(run, delta, entities=[])
-    run(DELETE_CHUNKS, {"chunk_ids": list(old)})
+    run(DELETE_CHUNKS, {"chunk_ids": list(chunk_ids)})
     _delete_orphans(run, delta)
 
 
@@ -321,8 +332,8 @@ def _apply(run: Runner, delta: Changes, *, entities: list[dict[str, str]]) -> No
         (CREATE_MENTIONS, "mentions", delta.mention_adds),
         (DELETE_MENTIONS, "mentions", delta.mention_removals),
         (ADD_MENTION_COUNTS, "entities", _counts(delta)),
-        (ADD_EDGE_SUPPORT, "edges", delta.edges),
-        (DELETE_UNSUPPORTED_EDGES, "edges", delta.weakened_edges),
+        (ADD_RELATION_SUPPORT, "relations", delta.relations),
+        (DELETE_UNSUPPORTED_RELATIONS, "keys", delta.weakened_relations),
     ]
     for statement, name, rows in statements:
         if rows:

@@ -39,15 +39,14 @@ SCHEMA = (
     "CREATE NODE TABLE IF NOT EXISTS Entity("
     "key STRING PRIMARY KEY, name STRING, type STRING, mentions INT64)",
     "CREATE REL TABLE IF NOT EXISTS MENTIONS(FROM Chunk TO Entity)",
-    "CREATE REL TABLE IF NOT EXISTS RELATED(FROM Entity TO Entity, weight DOUBLE, support INT64)",
+    "CREATE NODE TABLE IF NOT EXISTS Relation("
+    "key STRING PRIMARY KEY, source STRING, target STRING, weight DOUBLE, support INT64)",
 )
 
-# CREATE ... IF NOT EXISTS keeps an older layout as it is, so check the columns this code needs.
-EXPECTED_COLUMNS = {
-    "Chunk": {"relations"},
-    "Entity": {"mentions"},
-    "RELATED": {"weight", "support"},
-}
+# CREATE ... IF NOT EXISTS would keep an older layout as it is (and add to it), so the tables
+# found are checked first. RELATED edges carrying chunk id lists are the layout before.
+EXPECTED_COLUMNS = {"Chunk": {"relations"}, "Entity": {"mentions"}}
+OLD_TABLES = {"RELATED"}
 
 
 def acl_shares(chunk: str) -> str:
@@ -65,9 +64,9 @@ class EmbeddedGraphStore:
         try:
             self._db = ladybug.Database(self.path / DATABASE_NAME)
             self._conn = ladybug.Connection(self._db)
+            self._check_layout()
             for statement in SCHEMA:
                 self._run(statement)
-            self._check_layout()
         except (RuntimeError, StoreError) as exc:
             self._folder_lock.release()
             raise StoreError(f"Cannot open the embedded graph store at {self.path}: {exc}") from exc
@@ -115,21 +114,24 @@ class EmbeddedGraphStore:
             self._folder_lock.release()
 
     def _delete_chunks(self, document_id: int, *, keep_chunk_ids: Sequence[str]) -> None:
-        """Delete the document's chunks not in keep_chunk_ids, their support on RELATED edges
+        """Delete the document's chunks not in keep_chunk_ids, their support on Relation aggregates
         and the entities no chunk mentions any more, in one transaction."""
         with self._mutex, self._transaction():
             delete_document_chunks(self._run, document_id, keep_chunk_ids=keep_chunk_ids)
 
     def _check_layout(self) -> None:
-        for table, needed in EXPECTED_COLUMNS.items():
+        tables = {str(row[1]) for row in self._run("CALL show_tables() RETURN *")}
+        outdated = sorted(tables & OLD_TABLES)
+        for table in sorted(tables & set(EXPECTED_COLUMNS)):
             rows = self._run(f"CALL table_info('{table}') RETURN *")
-            columns = {str(row[1]) for row in rows}
-            if not needed <= columns:
-                raise StoreError(
-                    f"{DATABASE_NAME} was written by an older version of Quarry (table {table} "
-                    f"lacks {', '.join(sorted(needed - columns))}); delete {self.path} and "
-                    "ingest the documents again to re-index them"
-                )
+            if not EXPECTED_COLUMNS[table] <= {str(row[1]) for row in rows}:
+                outdated.append(table)
+        if outdated:
+            raise StoreError(
+                f"{DATABASE_NAME} was written by an older version of Quarry (tables "
+                f"{', '.join(outdated)}); delete {self.path} and ingest the documents again "
+                "to re-index them"
+            )
 
     def _count(self, query: str, parameters: dict[str, Any]) -> int:
         with self._mutex:

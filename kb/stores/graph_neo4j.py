@@ -32,6 +32,7 @@ from kb.stores.types import AccessScope, GraphChunk, GraphHit
 SCHEMA = (
     "CREATE CONSTRAINT quarry_chunk_id IF NOT EXISTS FOR (c:Chunk) REQUIRE c.id IS UNIQUE",
     "CREATE CONSTRAINT quarry_entity_key IF NOT EXISTS FOR (e:Entity) REQUIRE e.key IS UNIQUE",
+    "CREATE CONSTRAINT quarry_relation_key IF NOT EXISTS FOR (r:Relation) REQUIRE r.key IS UNIQUE",
     "CREATE INDEX quarry_chunk_document_id IF NOT EXISTS FOR (c:Chunk) ON (c.document_id)",
 )
 
@@ -100,7 +101,7 @@ class Neo4jGraphStore:
         self._driver.close()
 
     def _delete_chunks(self, document_id: int, *, keep_chunk_ids: Sequence[str]) -> None:
-        """Delete the document's chunks not in keep_chunk_ids, their support on RELATED edges
+        """Delete the document's chunks not in keep_chunk_ids, their support on Relation aggregates
         and the entities no chunk mentions any more, in one transaction."""
         self._write(
             lambda tx: delete_document_chunks(

@@ -4,7 +4,7 @@ The traversal (`kb.stores.graph_traversal`) turns a question's seed entities int
 path from a seed to a readable chunk; ranking happens here so that the embedded engine and
 Neo4j order the same graph the same way.
 
-A path of `h` RELATED steps scores ``DECAY**h * prod(w / (1 + w)) * prod(specificity)``: its
+A path of `h` relation steps scores ``DECAY**h * prod(w / (1 + w)) * prod(specificity)``: its
 edge weights (a direct mention has none) and how specific each entity on it is. Specificity is
 an IDF over chunk mentions, scaled so that an entity mentioned by one chunk counts 1.0 and one
 mentioned everywhere counts almost nothing: a page full of common entities ("postgresql",
@@ -28,7 +28,7 @@ DECAY = 0.5
 @dataclass(frozen=True)
 class PathRow:
     """One path: `keys` runs from the seed to the entity the chunk mentions, `weights` holds
-    the RELATED weight of each step (empty for a direct mention), `specificity` the product of
+    the relation weight of each step (empty for a direct mention), `specificity` the product of
     the specificity of the entities on it."""
 
     chunk_id: str

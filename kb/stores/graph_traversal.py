@@ -232,7 +232,7 @@ def neighbourhood(
     limit: int,
     limits: TraversalLimits,
 ) -> list[GraphHit]:
-    """Chunks within `hops` readable RELATED steps of the entities, readable by the scope, best
+    """Chunks within `hops` readable relation steps of the entities, readable by the scope, best
     first (README.md, "Embedded graph engine")."""
     if not 0 <= hops <= MAX_HOPS:
         raise ValueError(f"hops must be between 0 and {MAX_HOPS}, got {hops}")

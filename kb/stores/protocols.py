@@ -47,24 +47,24 @@ class GraphStore(Protocol):
     """Entities, relations and chunk mentions (DESIGN.md, Graph)."""
 
     def upsert_chunks(self, chunks: Sequence[GraphChunk]) -> None:
-        """Merge entities by key, link chunks to them, add RELATED weight per supporting
+        """Merge entities by key, link chunks to them, add relation weight per supporting
         chunk. A chunk id already stored has its old contribution replaced, so writing the
         same chunk twice changes nothing."""
 
     def neighbourhood(
         self, *, entity_keys: Sequence[str], scope: AccessScope, hops: int, limit: int
     ) -> list[GraphHit]:
-        """Chunks within `hops` (0 to 2) RELATED steps of the entities, that the scope may
+        """Chunks within `hops` (0 to 2) relation steps of the entities, that the scope may
         read, best first. Hop 0 (direct mention) always counts; a step needs a readable
         supporting chunk; too common entities are not expanded and only the strongest
         neighbours are (`kb.stores.graph_traversal`)."""
 
     def delete_document(self, document_id: int) -> None:
-        """Remove a document's chunks, their support on RELATED edges, orphaned entities."""
+        """Remove a document's chunks, their relation support, orphaned entities."""
 
     def delete_stale_chunks(self, *, document_id: int, keep_chunk_ids: Sequence[str]) -> None:
         """Remove the document's chunks whose id is not in `keep_chunk_ids` (once a new version
-        is fully written), with the same bookkeeping as `delete_document`: only their RELATED
+        is fully written), with the same bookkeeping as `delete_document`: only their relation
         support, edges left without support, entities no chunk mentions. An empty keep list is
         `delete_document`; calling it again is a no-op."""
 

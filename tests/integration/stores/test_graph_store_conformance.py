@@ -18,6 +18,7 @@ import uuid
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import ladybug
 import pytest
@@ -115,6 +116,24 @@ class GraphUnderTest:
 
     def short(self, chunk_id: str) -> str:
         return chunk_id.removeprefix(self.prefix)
+
+    def relations(self) -> dict[tuple[str, str], tuple[float, int]]:
+        """The test's Relation aggregates: (short source, short target) -> (weight, support)."""
+        query = (
+            "MATCH (r:Relation) WHERE r.source STARTS WITH $prefix "
+            "RETURN r.source, r.target, r.weight, r.support"
+        )
+        parameters = {"prefix": self.prefix}
+        if isinstance(self.store, EmbeddedGraphStore):
+            rows: Sequence[Sequence[Any]] = self.store._run(query, parameters)
+        else:
+            rows = self.store._driver.execute_query(
+                query, parameters, database_=self.store.database
+            )[0]
+        return {
+            (self.short(source), self.short(target)): (float(weight), int(support))
+            for source, target, weight, support in rows
+        }
 
     def score(self, weights: Sequence[float], *, mentions: Sequence[int]) -> float:
         """One path's score over edges of `weights`, through entities mentioned by `mentions`
@@ -712,6 +731,22 @@ def test_delete_stale_chunks_keeps_only_the_listed_chunks(graph: GraphUnderTest)
         graph.score([4.0], mentions=[2, 2])
     )
     assert graph.reached("b", hops=1) == {"v2-a", "probe_b", "other"}
+
+
+def test_relation_aggregates_follow_writes_retries_and_deletes(graph: GraphUnderTest) -> None:
+    # given: the two versions of document 1, each batch written twice (retried tasks)
+    two_versions(graph)
+    two_versions(graph)
+    assert graph.relations() == {("a", "b"): (7.0, 3), ("b", "c"): (1.0, 1), ("a", "x"): (3.0, 1)}
+    # when
+    keep_v2(graph)
+    # then: exactly v1's support is gone, and b - c with it
+    assert graph.relations() == {("a", "b"): (4.0, 1), ("a", "x"): (3.0, 1)}
+    # when
+    graph.store.delete_document(graph.doc(1))
+    graph.store.delete_document(graph.doc(2))
+    # then
+    assert graph.relations() == {}
 
 
 def test_delete_stale_chunks_leaves_other_documents_untouched(graph: GraphUnderTest) -> None:

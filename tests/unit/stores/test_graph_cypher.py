@@ -24,20 +24,28 @@ def test_writing_the_same_state_again_changes_nothing() -> None:
     # when
     delta = changes(old, dict(old))
     # then
-    assert delta.edges == []
+    assert delta.relations == []
     assert delta.mention_adds == delta.mention_removals == []
     assert delta.mention_counts == {}
     assert delta.relation_lists == []
 
 
 def test_a_new_chunk_adds_its_mentions_and_support() -> None:
-    delta = changes({}, {"c1": state("a b", a_b=2.0)})
+    delta = changes({}, {"c1": state("a b", a_b=2.0), "c2": state("a")})
 
-    assert delta.mention_adds == [{"chunk_id": "c1", "key": "a"}, {"chunk_id": "c1", "key": "b"}]
-    assert delta.mention_counts == {"a": 1, "b": 1}
-    assert delta.edges == [{"source": "a", "target": "b", "weight": 2.0, "support": 1}]
-    assert delta.weakened_edges == []
-    assert delta.relation_lists == [{"id": "c1", "relations": ["a\x1fb\x1f2.0"]}]
+    assert delta.mention_adds == [
+        {"chunk_id": "c1", "key": "a"},
+        {"chunk_id": "c1", "key": "b"},
+        {"chunk_id": "c2", "key": "a"},
+    ]
+    assert delta.mention_counts == {"a": 2, "b": 1}
+    assert delta.relations == [relation("a", "b", 2.0, 1)]
+    assert delta.weakened_relations == []
+    # then: a new chunk gets its list even when empty: it marks the chunk as written
+    assert delta.relation_lists == [
+        {"id": "c1", "relations": ["a\x1fb\x1f2.0"]},
+        {"id": "c2", "relations": []},
+    ]
 
 
 def test_a_rewritten_chunk_replaces_its_old_contribution() -> None:
@@ -49,18 +57,16 @@ def test_a_rewritten_chunk_replaces_its_old_contribution() -> None:
     assert delta.mention_adds == [{"chunk_id": "c1", "key": "c"}]
     assert delta.mention_removals == [{"chunk_id": "c1", "key": "b"}]
     assert delta.mention_counts == {"c": 1, "b": -1}
-    assert delta.edges == [
-        {"source": "a", "target": "b", "weight": -1.0, "support": -1},
-        {"source": "a", "target": "c", "weight": 2.0, "support": 1},
-    ]
-    assert delta.weakened_edges == [{"source": "a", "target": "b"}]
+    assert delta.relations == [relation("a", "b", -1.0, -1), relation("a", "c", 2.0, 1)]
+    assert delta.weakened_relations == ["a\x1fb"]
+    assert delta.relation_lists == [{"id": "c1", "relations": ["a\x1fc\x1f2.0"]}]
 
 
 def test_a_changed_weight_keeps_the_support_count() -> None:
     delta = changes({"c1": state("a b", a_b=1.0)}, {"c1": state("a b", a_b=3.0)})
 
-    assert delta.edges == [{"source": "a", "target": "b", "weight": 2.0, "support": 0}]
-    assert delta.weakened_edges == []
+    assert delta.relations == [relation("a", "b", 2.0, 0)]
+    assert delta.weakened_relations == []
 
 
 def test_deleting_chunks_subtracts_exactly_their_own_contribution() -> None:
@@ -70,12 +76,14 @@ def test_deleting_chunks_subtracts_exactly_their_own_contribution() -> None:
     delta = changes(old, {})
     # then
     assert delta.mention_counts == {"a": -1, "b": -2, "x": -1, "c": -1}
-    assert delta.edges == [
-        {"source": "a", "target": "b", "weight": -1.5, "support": -1},
-        {"source": "b", "target": "c", "weight": -2.0, "support": -1},
-    ]
-    assert delta.weakened_edges == [{"source": "a", "target": "b"}, {"source": "b", "target": "c"}]
+    assert delta.relations == [relation("a", "b", -1.5, -1), relation("b", "c", -2.0, -1)]
+    assert delta.weakened_relations == ["a\x1fb", "b\x1fc"]
     assert delta.relation_lists == []
+
+
+def relation(source: str, target: str, weight: float, support: int) -> dict[str, object]:
+    key = f"{source}\x1f{target}"
+    return {"key": key, "source": source, "target": target, "weight": weight, "support": support}
 
 
 @pytest.mark.parametrize("weight", [1.0, 0.1, 1 / 3, 1e-300, 12345.678901234567])
