@@ -5,12 +5,16 @@ Why not one big path query: common entities ("postgresql", "debian", "package") 
 almost everything, so a pattern over every path from a seed to every chunk mentioning any
 neighbour grows with the whole graph (at 10k chunks it did not finish in 5 s). Instead:
 
-1. hop 0: chunks mentioning a seed, best first by specificity, capped by a LIMIT;
+1. hop 0: chunks mentioning a seed, best first by specificity;
 2. per hop: for each frontier entity that is not too common, the weight each neighbour gets
    from the *readable* chunks mentioning the entity (their own `relations` lists: a step is
    taken only if a chunk the caller may read supports it, and forbidden chunks add no weight);
    the `neighbours` strongest that are not too common; the `frontier` best paths overall;
-3. chunks mentioning the paths' ends, readable, capped by a LIMIT.
+3. chunks mentioning the paths' ends, readable, best first.
+
+Chunks are scored per hop inside the query (the sum of the scores of the paths ending on the
+entities they mention) and only each hop's best `chunks` are returned: a common seed's
+thousands of chunks are ranked by the engine, not moved into Python.
 
 Every query touches at most a bounded number of entities, each mentioned by at most
 `max_common` chunks, so the cost no longer depends on how large the graph is. Mention counts
@@ -35,13 +39,15 @@ MAX_HOPS = 2
 class TraversalLimits:
     """Caps that keep a neighbourhood query bounded. An entity mentioned by more than
     `common_share` of all chunks (but at least `min_common`, and never more than `max_common`)
-    is too common to expand."""
+    is too common to expand; each expanded entity keeps its `neighbours` strongest, each hop its
+    `frontier` best paths and its `chunks` best chunks; `rows` caps the support rows read."""
 
     common_share: float = 0.02
     min_common: int = 50
     max_common: int = 250
     neighbours: int = 8
     frontier: int = 24
+    chunks: int = 200
     rows: int = 5000
 
     def common_cap(self, total_chunks: int) -> int:
@@ -74,16 +80,17 @@ def _readable(chunk: str, acl: AclPredicate) -> str:
     return f"{chunk}.collection_id IN $collection_ids AND {acl(chunk)}"
 
 
-def direct_mentions_query(acl: AclPredicate) -> str:
-    """Hop 0: one row per readable chunk with the seeds it mentions, best first."""
+def mentioning_chunks_query(acl: AclPredicate) -> str:
+    """One row per readable chunk with the given entities it mentions, best first by the sum
+    of their scores."""
     return f"""
-UNWIND $seeds AS seed
-MATCH (:Entity {{key: seed.key}})<-[:MENTIONS]-(c:Chunk)
+UNWIND $entities AS entity
+MATCH (:Entity {{key: entity.key}})<-[:MENTIONS]-(c:Chunk)
 WHERE {_readable("c", acl)}
-WITH c, collect(seed.key) AS keys, sum(seed.score) AS score
+WITH c, collect(entity.key) AS keys, sum(entity.score) AS score
 RETURN c.id, c.document_id, keys, score
 ORDER BY score DESC, c.id
-LIMIT $rows
+LIMIT $chunks
 """
 
 
@@ -94,18 +101,6 @@ UNWIND $keys AS entity_key
 MATCH (:Entity {{key: entity_key}})<-[:MENTIONS]-(c:Chunk)
 WHERE {_readable("c", acl)} AND size(c.relations) > 0
 RETURN entity_key, c.relations
-LIMIT $rows
-"""
-
-
-def end_chunks_query(acl: AclPredicate) -> str:
-    """Readable chunks mentioning each path end, the best ends first."""
-    return f"""
-UNWIND $path_ends AS path_end
-MATCH (:Entity {{key: path_end.key}})<-[:MENTIONS]-(c:Chunk)
-WHERE {_readable("c", acl)}
-RETURN path_end.key, c.id, c.document_id
-ORDER BY path_end.score DESC, c.id
 LIMIT $rows
 """
 
@@ -124,6 +119,7 @@ class Traversal:
             "collection_ids": [int(c) for c in scope.collection_ids],
             "acl": [str(entry) for entry in scope.acl],
             "rows": limits.rows,
+            "chunks": limits.chunks,
         }
         self.total = int(run(COUNT_CHUNKS, {})[0][0])
         self.cap = limits.common_cap(self.total)
@@ -134,27 +130,15 @@ class Traversal:
         seeds = [key for key in dict.fromkeys(entity_keys) if key in self.mentions]
         if not seeds:
             return []
-        rows = self._direct(seeds)
-        frontier = [Path((k,), (), self._specificity(k)) for k in seeds if self._expandable(k)]
+        frontier = [Path((key,), (), self._specificity(key)) for key in seeds]
+        rows = self._chunks(frontier)
+        frontier = [path for path in frontier if self._expandable(path.keys[-1])]
         for _ in range(hops):
             frontier = self._expand(frontier)
             if not frontier:
                 break
-            rows += self._end_chunks(frontier)
+            rows += self._chunks(frontier)
         return rank_paths(rows, limit=limit)
-
-    def _direct(self, seeds: list[str]) -> list[PathRow]:
-        parameters = {
-            **self.scope,
-            "seeds": [{"key": k, "score": self._specificity(k)} for k in seeds],
-        }
-        rows = []
-        for chunk_id, document_id, keys, _score in self.run(
-            direct_mentions_query(self.acl), parameters
-        ):
-            for key in keys:
-                rows.append(_row(chunk_id, document_id, Path((key,), (), self._specificity(key))))
-        return rows
 
     def _expand(self, paths: list[Path]) -> list[Path]:
         """One more step along readable support: per path, its end's strongest neighbours that
@@ -187,15 +171,19 @@ class Traversal:
                     neighbours[other] = neighbours.get(other, 0.0) + weight
         return support
 
-    def _end_chunks(self, paths: list[Path]) -> list[PathRow]:
+    def _chunks(self, paths: list[Path]) -> list[PathRow]:
+        """One row per path and readable chunk mentioning its end, for the best chunks."""
         by_end: dict[str, list[Path]] = {}
         for path in paths:
             by_end.setdefault(path.keys[-1], []).append(path)
-        ends = [{"key": key, "score": max(p.score for p in ps)} for key, ps in by_end.items()]
-        parameters = {**self.scope, "path_ends": ends}
+        ends = [{"key": key, "score": sum(p.score for p in ps)} for key, ps in by_end.items()]
+        parameters = {**self.scope, "entities": ends}
         return [
             _row(chunk_id, document_id, path)
-            for key, chunk_id, document_id in self.run(end_chunks_query(self.acl), parameters)
+            for chunk_id, document_id, keys, _score in self.run(
+                mentioning_chunks_query(self.acl), parameters
+            )
+            for key in keys
             for path in by_end[str(key)]
         ]
 

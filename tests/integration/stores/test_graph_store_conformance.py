@@ -482,11 +482,15 @@ def test_limit_keeps_the_best_hits(graph: GraphUnderTest) -> None:
 
 
 def small_caps(
-    g: GraphUnderTest, *, common: int = 2, neighbours: int = 8, rows: int = 5000
+    g: GraphUnderTest, *, common: int = 2, neighbours: int = 8, chunks: int = 200
 ) -> None:
     """An entity mentioned by more than `common` chunks is too common to expand."""
     g.store.limits = TraversalLimits(
-        common_share=0.0, min_common=common, max_common=common, neighbours=neighbours, rows=rows
+        common_share=0.0,
+        min_common=common,
+        max_common=common,
+        neighbours=neighbours,
+        chunks=chunks,
     )
 
 
@@ -577,12 +581,14 @@ def test_neighbour_weights_count_readable_support_only(graph: GraphUnderTest) ->
     assert graph.reached("a", hops=1, scope=both) == {"ab", "secret_ab", "ac", "only_b"}
 
 
-def test_row_cap_bounds_what_one_query_returns(graph: GraphUnderTest) -> None:
-    # given: five chunks mention x
-    small_caps(graph, common=50, rows=2)
-    graph.store.upsert_chunks([graph.chunk(f"x{n}", mentions=["x"]) for n in range(5)])
-    # when / then
+def test_each_hop_returns_only_its_best_chunks(graph: GraphUnderTest) -> None:
+    # given: five chunks mention x, one of them y too
+    small_caps(graph, common=50, chunks=2)
+    graph.store.upsert_chunks([graph.chunk(f"x{n}", mentions=["x"]) for n in range(4)])
+    graph.store.upsert_chunks([graph.chunk("xy", mentions=["x", "y"])])
+    # when / then: the chunk naming both seeds is among the two read
     assert len(graph.hits("x", hops=0)) == 2
+    assert graph.short(graph.hits("x", "y", hops=0)[0].chunk_id) == "xy"
 
 
 def test_rewriting_a_chunk_replaces_its_support_and_mentions(graph: GraphUnderTest) -> None:
