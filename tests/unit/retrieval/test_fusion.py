@@ -5,7 +5,12 @@ from __future__ import annotations
 import pytest
 
 from retrieval.fusion import RRF_K, rrf_fuse
-from retrieval.script import OTHER_SCRIPT_FACTOR, is_latin_script, prefer_question_script
+from retrieval.script import (
+    OTHER_SCRIPT_FACTOR,
+    is_latin_script,
+    other_script_share,
+    prefer_question_script,
+)
 from retrieval.types import Candidate, Fused
 
 pytestmark = pytest.mark.unit
@@ -75,26 +80,38 @@ def _fused(chunk_id: str, score: float, text: str) -> Fused:
     return Fused(chunk_id, 1, score, {"sparse": 1}, {"text": text} if text else {})
 
 
-def test_passages_in_the_questions_script_come_first_at_equal_evidence() -> None:
+def test_english_passages_come_first_for_an_english_question() -> None:
     zh = _fused("zh", 2 / 61, "在 Debian 上固定 perl 版本：apt-mark hold perl")
-    en = _fused("en", 2 / 62, "Pin the perl version on Debian: apt-mark hold perl")
+    en = _fused("en", 2 / 63, "Pin the perl version on Debian: apt-mark hold perl")
 
     ranked = prefer_question_script("How do I keep perl from being upgraded?", [zh, en])
 
     assert [c.chunk_id for c in ranked] == ["en", "zh"]
-    assert [c.chunk_id for c in prefer_question_script("如何固定 perl 版本？", [zh, en])] == [
-        "zh",
-        "en",
-    ]
+
+
+def test_questions_in_another_script_keep_the_fused_order() -> None:
+    """Their editions keep English passages that answer them."""
+    en = _fused("en", 2 / 61, "Pin the perl version on Debian: apt-mark hold perl")
+    zh = _fused("zh", 2 / 63, "在 Debian 上固定 perl 版本")
+
+    assert prefer_question_script("如何固定 perl 版本？", [en, zh]) == [en, zh]
 
 
 def test_a_much_better_passage_in_another_script_is_ranked_lower_but_kept() -> None:
-    zh = _fused("zh", 2 / 61, "在 Debian 上固定 perl 版本")
+    ru = _fused("ru", 2 / 61, "Закрепите версию perl: apt-mark hold perl")
     en = _fused("en", 1 / 90, "Debian packages")
     graph_hit = _fused("g", 1 / 80, "")  # no text yet: its score stands
 
-    ranked = prefer_question_script("How do I pin perl?", [zh, en, graph_hit])
+    ranked = prefer_question_script("How do I pin perl?", [ru, en, graph_hit])
 
-    assert [c.chunk_id for c in ranked] == ["zh", "g", "en"]
+    assert [c.chunk_id for c in ranked] == ["ru", "g", "en"]
     assert ranked[0].score == pytest.approx(2 / 61 * OTHER_SCRIPT_FACTOR)
-    assert prefer_question_script("How do I pin perl?", [en, zh], factor=1.0)[0].chunk_id == "en"
+    assert prefer_question_script("How do I pin perl?", [en, ru], factor=1.0)[0].chunk_id == "en"
+
+
+@pytest.mark.parametrize(
+    ("text", "share"),
+    [("apt-get install perl", 0.0), ("Ñandú über café", 0.0), ("perl 版本", 1 / 3), ("", 0.0)],
+)
+def test_other_script_share_counts_letters(text: str, share: float) -> None:
+    assert other_script_share(text) == pytest.approx(share)
