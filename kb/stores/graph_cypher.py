@@ -50,13 +50,75 @@ Edge = tuple[str, str]
 
 SEPARATOR = "\x1f"
 
-MERGE_CHUNKS = """
-UNWIND $chunks AS chunk
-MERGE (c:Chunk {id: chunk.id})
-SET c.document_id = chunk.document_id, c.collection_id = chunk.collection_id, c.acl = chunk.acl
-"""
 
-# Read after MERGE_CHUNKS wrote the nodes: Neo4j then holds their write locks, so a concurrent
+@dataclass(frozen=True)
+class NodeUpsert:
+    """Two ways to write nodes by key. Neo4j MERGEs (index-backed, and it locks the node, so
+    concurrent workers never create it twice). Ladybug plans `UNWIND … MERGE` as a scan of the
+    whole table joined with the rows, O(table) per statement, which made every write slower as
+    the graph grew; `UNWIND … MATCH` on the primary key is a lookup per row, and `CREATE`
+    scans nothing. So on Ladybug the keys are looked up (`find`), the missing nodes created and
+    the others updated."""
+
+    merge: str
+    find: str
+    create: str
+    update: str | None = None
+
+
+CHUNK_NODES = NodeUpsert(
+    merge="""
+UNWIND $rows AS row
+MERGE (c:Chunk {id: row.key})
+SET c.document_id = row.document_id, c.collection_id = row.collection_id, c.acl = row.acl
+""",
+    find="UNWIND $keys AS key MATCH (c:Chunk {id: key}) RETURN c.id",
+    create="""
+UNWIND $rows AS row
+CREATE (:Chunk {id: row.key, document_id: row.document_id, collection_id: row.collection_id,
+                acl: row.acl})
+""",
+    update="""
+UNWIND $rows AS row
+MATCH (c:Chunk {id: row.key})
+SET c.document_id = row.document_id, c.collection_id = row.collection_id, c.acl = row.acl
+""",
+)
+
+ENTITY_NODES = NodeUpsert(
+    merge="""
+UNWIND $rows AS row
+MERGE (e:Entity {key: row.key})
+ON CREATE SET e.name = row.name, e.type = row.type, e.mentions = 0
+""",
+    find="UNWIND $keys AS key MATCH (e:Entity {key: key}) RETURN e.key",
+    create="""
+UNWIND $rows AS row
+CREATE (:Entity {key: row.key, name: row.name, type: row.type, mentions: 0})
+""",
+)
+
+RELATION_NODES = NodeUpsert(
+    merge="""
+UNWIND $rows AS row
+MERGE (r:Relation {key: row.key})
+ON CREATE SET r.source = row.source, r.target = row.target, r.weight = 0.0, r.support = 0
+SET r.weight = r.weight + row.weight, r.support = r.support + row.support
+""",
+    find="UNWIND $keys AS key MATCH (r:Relation {key: key}) RETURN r.key",
+    create="""
+UNWIND $rows AS row
+CREATE (:Relation {key: row.key, source: row.source, target: row.target, weight: row.weight,
+                   support: row.support})
+""",
+    update="""
+UNWIND $rows AS row
+MATCH (r:Relation {key: row.key})
+SET r.weight = r.weight + row.weight, r.support = r.support + row.support
+""",
+)
+
+# Read after the chunk nodes are written: Neo4j then holds their write locks, so a concurrent
 # write of the same chunks waits and reads the state this one leaves. A chunk just created has
 # no relations list (every written chunk gets one), so its mentions need no read.
 CHUNK_RELATIONS = """
@@ -71,23 +133,20 @@ MATCH (c:Chunk {id: chunk_id})-[:MENTIONS]->(e:Entity)
 RETURN c.id, e.key
 """
 
-MERGE_ENTITIES = """
-UNWIND $entities AS entity
-MERGE (e:Entity {key: entity.key})
-ON CREATE SET e.name = entity.name, e.type = entity.type, e.mentions = 0
-"""
-
 SET_CHUNK_RELATIONS = """
 UNWIND $chunks AS chunk
 MATCH (c:Chunk {id: chunk.id})
 SET c.relations = chunk.relations
 """
 
-# CREATE, not MERGE: the delta says the mention does not exist, and MERGE would scan a common
-# entity's thousands of mentions.
+# CREATE, not MERGE: the delta says the mention does not exist. Two MATCH clauses, because
+# Ladybug plans one MATCH of two nodes as a cross product of two table scans, and two as two
+# primary key lookups.
 CREATE_MENTIONS = """
 UNWIND $mentions AS mention
-MATCH (c:Chunk {id: mention.chunk_id}), (e:Entity {key: mention.key})
+MATCH (c:Chunk {id: mention.chunk_id})
+WITH c, mention
+MATCH (e:Entity {key: mention.key})
 CREATE (c)-[:MENTIONS]->(e)
 """
 
@@ -101,14 +160,6 @@ ADD_MENTION_COUNTS = """
 UNWIND $entities AS entity
 MATCH (e:Entity {key: entity.key})
 SET e.mentions = e.mentions + entity.delta
-"""
-
-ADD_RELATION_SUPPORT = """
-UNWIND $relations AS relation
-MERGE (r:Relation {key: relation.key})
-ON CREATE SET r.source = relation.source, r.target = relation.target, r.weight = 0.0,
-              r.support = 0
-SET r.weight = r.weight + relation.weight, r.support = r.support + relation.support
 """
 
 DELETE_UNSUPPORTED_RELATIONS = """
@@ -170,7 +221,7 @@ class ChunkWrite:
 
     @property
     def chunk_id(self) -> str:
-        return str(self.node["id"])
+        return str(self.node["key"])
 
 
 def chunk_write(chunk: GraphChunk) -> ChunkWrite:
@@ -190,7 +241,7 @@ def chunk_write(chunk: GraphChunk) -> ChunkWrite:
         for key in (source, target):
             entities.setdefault(key, {"key": key, "name": key, "type": "concept"})
     node = {
-        "id": chunk.id,
+        "key": chunk.id,
         "document_id": int(chunk.document_id),
         "collection_id": int(chunk.collection_id),
         "acl": [str(entry) for entry in chunk.acl],
@@ -277,7 +328,7 @@ def _relation_list(chunk_id: str, state: ChunkState) -> dict[str, Any]:
 
 def stored_states(run: Runner, chunk_ids: Sequence[str]) -> dict[str, ChunkState]:
     """The stored state of those of the chunks that were written before. A chunk node without
-    a relations list was just created by MERGE_CHUNKS: it has nothing stored, and reading its
+    a relations list was just created by this write: it has nothing stored, and reading its
     mentions (a third of a batch's write time when done for every chunk) is skipped."""
     if not chunk_ids:
         return {}
@@ -295,13 +346,13 @@ def stored_states(run: Runner, chunk_ids: Sequence[str]) -> dict[str, ChunkState
     }
 
 
-def upsert_chunks(run: Runner, chunks: Sequence[GraphChunk]) -> None:
-    """Write chunks (a chunk listed twice: the last one wins) as a delta over what is stored.
-    The caller provides the transaction."""
+def upsert_chunks(run: Runner, chunks: Sequence[GraphChunk], *, merge: bool) -> None:
+    """Write chunks (a chunk listed twice: the last one wins) as a delta over what is stored;
+    `merge` picks the NodeUpsert way. The caller provides the transaction."""
     writes = {write.chunk_id: write for write in map(chunk_write, chunks)}
     if not writes:
         return
-    run(MERGE_CHUNKS, {"chunks": [write.node for write in writes.values()]})
+    upsert_nodes(run, CHUNK_NODES, [write.node for write in writes.values()], merge=merge)
     old = stored_states(run, list(writes))
     delta = changes(old, {chunk_id: write.state for chunk_id, write in writes.items()})
     added = {mention["key"] for mention in delta.mention_adds}
@@ -310,34 +361,53 @@ def upsert_chunks(run: Runner, chunks: Sequence[GraphChunk]) -> None:
         for entity in write.entities:
             if entity["key"] in added:
                 entities.setdefault(entity["key"], entity)
-    _apply(run, delta, entities=list(entities.values()))
+    _apply(run, delta, entities=list(entities.values()), merge=merge)
 
 
-def delete_chunks(run: Runner, chunk_ids: Sequence[str]) -> None:
+def delete_chunks(run: Runner, chunk_ids: Sequence[str], *, merge: bool) -> None:
     """Delete chunks (ids of existing chunks, not empty), subtract exactly their support from
     Relation aggregates and their mentions from entity counts, and delete relations and
     entities left with none. The caller provides the transaction."""
     delta = changes(stored_states(run, chunk_ids), {})
     delta.mention_removals = []  # DETACH DELETE removes them with the chunks
-    _apply(run, delta, entities=[])
+    _apply(run, delta, entities=[], merge=merge)
     run(DELETE_CHUNKS, {"chunk_ids": list(chunk_ids)})
     _delete_orphans(run, delta)
 
 
-def _apply(run: Runner, delta: Changes, *, entities: list[dict[str, str]]) -> None:
+def upsert_nodes(
+    run: Runner, statements: NodeUpsert, rows: list[dict[str, Any]], *, merge: bool
+) -> None:
+    """Rows (unique by "key") written one of the two NodeUpsert ways."""
+    if not rows:
+        return
+    if merge:
+        run(statements.merge, {"rows": rows})
+        return
+    found = {str(row[0]) for row in run(statements.find, {"keys": [r["key"] for r in rows]})}
+    new = [row for row in rows if row["key"] not in found]
+    if new:
+        run(statements.create, {"rows": new})
+    known = [row for row in rows if row["key"] in found]
+    if known and statements.update:
+        run(statements.update, {"rows": known})
+
+
+def _apply(run: Runner, delta: Changes, *, entities: list[dict[str, str]], merge: bool) -> None:
     """Statements with an empty list are skipped: Ladybug cannot UNWIND one."""
+    upsert_nodes(run, ENTITY_NODES, entities, merge=merge)
     statements: list[tuple[str, str, list[Any]]] = [
-        (MERGE_ENTITIES, "entities", entities),
         (SET_CHUNK_RELATIONS, "chunks", delta.relation_lists),
         (CREATE_MENTIONS, "mentions", delta.mention_adds),
         (DELETE_MENTIONS, "mentions", delta.mention_removals),
         (ADD_MENTION_COUNTS, "entities", _counts(delta)),
-        (ADD_RELATION_SUPPORT, "relations", delta.relations),
-        (DELETE_UNSUPPORTED_RELATIONS, "keys", delta.weakened_relations),
     ]
     for statement, name, rows in statements:
         if rows:
             run(statement, {name: rows})
+    upsert_nodes(run, RELATION_NODES, delta.relations, merge=merge)
+    if delta.weakened_relations:
+        run(DELETE_UNSUPPORTED_RELATIONS, {"keys": delta.weakened_relations})
     if delta.mention_removals:
         _delete_orphans(run, delta)
 
@@ -359,10 +429,12 @@ def stale_chunk_ids(document_chunk_ids: Sequence[Any], keep_chunk_ids: Sequence[
     return [str(c) for c in dict.fromkeys(document_chunk_ids) if str(c) not in keep]
 
 
-def delete_document_chunks(run: Runner, document_id: int, *, keep_chunk_ids: Sequence[str]) -> None:
+def delete_document_chunks(
+    run: Runner, document_id: int, *, keep_chunk_ids: Sequence[str], merge: bool
+) -> None:
     """Delete the document's chunks not in keep_chunk_ids, read in the same transaction: a chunk
     written concurrently for the document is neither deleted nor stripped of its support."""
     rows = run(DOCUMENT_CHUNK_IDS, {"document_id": int(document_id)})
     stale = stale_chunk_ids([row[0] for row in rows], keep_chunk_ids)
     if stale:
-        delete_chunks(run, stale)
+        delete_chunks(run, stale, merge=merge)

@@ -74,7 +74,7 @@ class EmbeddedGraphStore:
 
     def upsert_chunks(self, chunks: Sequence[GraphChunk]) -> None:
         with self._mutex, self._transaction():
-            upsert_chunks(self._run, chunks)
+            upsert_chunks(self._run, chunks, merge=False)
 
     def neighbourhood(
         self, *, entity_keys: Sequence[str], scope: AccessScope, hops: int, limit: int
@@ -114,10 +114,12 @@ class EmbeddedGraphStore:
             self._folder_lock.release()
 
     def _delete_chunks(self, document_id: int, *, keep_chunk_ids: Sequence[str]) -> None:
-        """Delete the document's chunks not in keep_chunk_ids, their support on Relation aggregates
-        and the entities no chunk mentions any more, in one transaction."""
+        """Delete the document's chunks not in keep_chunk_ids, their relation support and the
+        entities no chunk mentions any more, in one transaction."""
         with self._mutex, self._transaction():
-            delete_document_chunks(self._run, document_id, keep_chunk_ids=keep_chunk_ids)
+            delete_document_chunks(
+                self._run, document_id, keep_chunk_ids=keep_chunk_ids, merge=False
+            )
 
     def _check_layout(self) -> None:
         tables = {str(row[1]) for row in self._run("CALL show_tables() RETURN *")}

@@ -69,7 +69,7 @@ class Neo4jGraphStore:
 
     def upsert_chunks(self, chunks: Sequence[GraphChunk]) -> None:
         if chunks:
-            self._write(lambda tx: upsert_chunks(_runner(tx), chunks))
+            self._write(lambda tx: upsert_chunks(_runner(tx), chunks, merge=True))
 
     def neighbourhood(
         self, *, entity_keys: Sequence[str], scope: AccessScope, hops: int, limit: int
@@ -101,11 +101,11 @@ class Neo4jGraphStore:
         self._driver.close()
 
     def _delete_chunks(self, document_id: int, *, keep_chunk_ids: Sequence[str]) -> None:
-        """Delete the document's chunks not in keep_chunk_ids, their support on Relation aggregates
-        and the entities no chunk mentions any more, in one transaction."""
+        """Delete the document's chunks not in keep_chunk_ids, their relation support and the
+        entities no chunk mentions any more, in one transaction."""
         self._write(
             lambda tx: delete_document_chunks(
-                _runner(tx), document_id, keep_chunk_ids=keep_chunk_ids
+                _runner(tx), document_id, keep_chunk_ids=keep_chunk_ids, merge=True
             )
         )
 
