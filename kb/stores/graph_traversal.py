@@ -42,9 +42,9 @@ class TraversalLimits:
     is too common to expand; each expanded entity keeps its `neighbours` strongest, each hop its
     `frontier` best paths and its `chunks` best chunks; `rows` caps the support rows read."""
 
-    common_share: float = 0.02
+    common_share: float = 0.01
     min_common: int = 50
-    max_common: int = 250
+    max_common: int = 200
     neighbours: int = 8
     frontier: int = 24
     chunks: int = 200

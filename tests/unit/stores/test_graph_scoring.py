@@ -36,7 +36,7 @@ def test_paths_through_specific_entities_rank_first() -> None:
 
 
 @pytest.mark.parametrize(
-    ("total", "cap"), [(0, 50), (1_000, 50), (10_000, 200), (100_000, 250)],
+    ("total", "cap"), [(0, 50), (1_000, 50), (10_000, 100), (100_000, 200)],
     ids=["empty", "small-floor", "share", "ceiling"],
 )  # fmt: skip
 def test_common_cap_is_a_share_of_the_chunks_between_floor_and_ceiling(
