@@ -1,7 +1,8 @@
 """Cypher and write bookkeeping shared by the embedded (Ladybug) and Neo4j graph adapters.
 
-Only statements that both engines run unchanged live here; the schema and the ACL predicate
-are engine-specific (see the adapters and README.md, "Embedded graph engine").
+Statements both engines run live here, with the two ways of writing nodes by key
+(`NodeUpsert`: the adapter picks one); the schema and the ACL predicate are engine-specific
+(see the adapters and README.md, "Embedded graph engine").
 
 Representation, chosen so that a write costs the same however large the graph grows and
 deleting chunks is exact:
