@@ -9,9 +9,10 @@
   HuggingFaceEmbedding(<same folder>)], vector_store=QdrantVectorStore(local QdrantClient))`,
   all defaults. SimpleDirectoryReader has no HTML reader (it would embed the markup), so .html
   goes through a BeautifulSoup get_text reader, scripts and styles removed.
-- llamaindex_our_chunks: the same, with `SentenceSplitter(chunk_size=300, chunk_overlap=50)`,
-  our chunk size: the defaults' 1024-token chunks are 3x fewer, and the model reads only their
-  first 256 word pieces, so per file only this run compares like with like.
+- llamaindex_our_chunks: the same, with `SentenceSplitter` at our chunk size and overlap
+  (`ingestion.chunk.CHUNK_TOKENS`, `OVERLAP_TOKENS`): the defaults' 1024-token chunks are 3x
+  fewer, and the model reads only their first 256 word pieces, so per file only this run
+  compares like with like.
 
 Model loading and a warm-up run on one file per source are outside every timed section.
 """
@@ -103,10 +104,14 @@ def select_files(per_source: int | None) -> list[InputFile]:
 def measure(files: list[InputFile], tmp: Path, *, command: str) -> Json:
     load_before = os.getloadavg()
     setup_django(tmp / "quarry")
+    from ingestion.chunk import CHUNK_TOKENS, OVERLAP_TOKENS
+
     ours, texts = _ours(files)
     raw = _raw_encode(texts)
     llama = _llamaindex(files, tmp / "llama-qdrant")
-    llama_ours = _llamaindex(files, tmp / "llama-qdrant-300", chunk_size=300, overlap=50)
+    llama_ours = _llamaindex(
+        files, tmp / "llama-qdrant-ours", chunking=(CHUNK_TOKENS, OVERLAP_TOKENS)
+    )
     from kb.stores.factory import close_stores
 
     close_stores()  # release the embedded stores' folder locks before the folder goes
@@ -350,9 +355,9 @@ def _raw_encode(per_document: list[list[str]]) -> Json:
 
 
 def _llamaindex(
-    files: list[InputFile], qdrant_path: Path, *, chunk_size: int = 0, overlap: int = 0
+    files: list[InputFile], qdrant_path: Path, *, chunking: tuple[int, int] | None = None
 ) -> Json:
-    """llama-index's defaults; `chunk_size` (with `overlap`) replaces only the splitter's."""
+    """llama-index's defaults; `chunking` (chunk size, overlap) replaces only the splitter's."""
     from bs4 import BeautifulSoup, XMLParsedAsHTMLWarning
     from django.conf import settings
     from llama_index.core import Document, SimpleDirectoryReader
@@ -381,15 +386,17 @@ def _llamaindex(
     embed = HuggingFaceEmbedding(model_name=str(resolve_model_path(settings.KB_EMBED_MODEL)))
     client = QdrantClient(path=str(qdrant_path))
 
-    def splitter() -> SentenceSplitter:
-        if chunk_size:
-            return SentenceSplitter(chunk_size=chunk_size, chunk_overlap=overlap)
-        return SentenceSplitter()
+    if chunking is None:
+        splitter, described = SentenceSplitter(), "defaults (1024 tokens, overlap 200)"
+    else:
+        size, overlap = chunking
+        splitter = SentenceSplitter(chunk_size=size, chunk_overlap=overlap)
+        described = f"chunk_size={size}, chunk_overlap={overlap}"
 
     def ingest(paths: list[Path], collection: str) -> int:
         reader = SimpleDirectoryReader(input_files=paths, file_extractor={".html": HtmlText()})
         store = QdrantVectorStore(client=client, collection_name=collection)
-        pipeline = IngestionPipeline(transformations=[splitter(), embed], vector_store=store)
+        pipeline = IngestionPipeline(transformations=[splitter, embed], vector_store=store)
         return len(pipeline.run(documents=reader.load_data()))
 
     ingest([item.path for item in _first_of_each_source(files)], "warm-up")
@@ -406,9 +413,7 @@ def _llamaindex(
         "files_per_s": round(len(files) / wall, 3),
         "embed_batch": embed.embed_batch_size,
         "reader": "SimpleDirectoryReader + BeautifulSoup(lxml).get_text for .html",
-        "splitter": f"SentenceSplitter(chunk_size={chunk_size}, chunk_overlap={overlap})"
-        if chunk_size
-        else "SentenceSplitter() defaults (1024 tokens, overlap 200)",
+        "splitter": f"SentenceSplitter {described}",
         "vector_store": "QdrantVectorStore on QdrantClient(path=...) local mode",
     }
 
@@ -501,7 +506,8 @@ def summary(report: Json) -> str:
             f"{llama_ours['wall_s']}s = {llama_ours['chunks_per_s']} chunks/s, "
             f"{llama_ours['files_per_s']} files/s",
             f"other processes' CPU share: ours {ours['other_processes_cpu_share']}, raw "
-            f"{raw['other_processes_cpu_share']}, llama-index {llama['other_processes_cpu_share']}",
+            f"{raw['other_processes_cpu_share']}, llama-index {llama['other_processes_cpu_share']}"
+            f" and {llama_ours['other_processes_cpu_share']}",
             f"ours/raw {ratios['ours_vs_raw_encode']} (target {TARGETS['ours_vs_raw_encode']}), "
             f"ours/llama-index files {ratios['ours_vs_llamaindex_files']}, "
             f"chunks {ratios['ours_vs_llamaindex_chunks']}, files at our chunk size "

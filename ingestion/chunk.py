@@ -40,14 +40,20 @@ def count_tokens(text: str) -> int:
     return len(_TOKEN.findall(text))
 
 
+# 300 by default, the low end of 300-500: the default embedding model reads only 256 word
+# pieces, so a longer chunk would be embedded only in part.
+CHUNK_TOKENS = 300
+OVERLAP_TOKENS = 50
+
+
 def chunk_elements(
-    elements: Sequence[ParsedElement], *, chunk_tokens: int = 300, overlap_tokens: int = 50
+    elements: Sequence[ParsedElement],
+    *,
+    chunk_tokens: int = CHUNK_TOKENS,
+    overlap_tokens: int = OVERLAP_TOKENS,
 ) -> list[Chunk]:
     """Chunks of about `chunk_tokens` tokens, numbered from 0 in reading order; consecutive
-    chunks of a section share up to `overlap_tokens` tokens of whole sentences.
-
-    300 by default, the low end of 300-500: the default embedding model reads only 256 word
-    pieces, so a longer chunk would be embedded only in part."""
+    chunks of a section share up to `overlap_tokens` tokens of whole sentences."""
     if chunk_tokens <= 0 or not 0 <= overlap_tokens < chunk_tokens:
         raise ValueError("need chunk_tokens > 0 and 0 <= overlap_tokens < chunk_tokens")
     cutter = _Cutter(chunk_tokens=chunk_tokens, overlap_tokens=overlap_tokens)
