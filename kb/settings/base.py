@@ -84,6 +84,16 @@ DATABASES = {
         conn_max_age=env_int("DATABASE_CONN_MAX_AGE", 60),
     )
 }
+# The embedded default: web requests and the in-process worker write one SQLite file from
+# several threads. WAL lets readers go on while one thread writes; IMMEDIATE takes the write
+# lock at BEGIN, so a second writer waits for it (up to the timeout) instead of failing at once
+# with "database is locked" when a read-then-write transaction tries to upgrade its lock.
+if DATABASES["default"]["ENGINE"].endswith("sqlite3"):
+    DATABASES["default"]["OPTIONS"] = {
+        "transaction_mode": "IMMEDIATE",
+        "timeout": env_int("KB_SQLITE_TIMEOUT_SECONDS", 30),
+        "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+    }
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_PASSWORD_VALIDATORS = [

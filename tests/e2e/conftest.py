@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import Browser, Page, Playwright, sync_playwright
+from playwright.sync_api import Browser, Page, Playwright, expect, sync_playwright
 
 from tests.environment import unconfigured_environ
 
@@ -34,6 +34,10 @@ CHROMIUM_ARGS = [
     "--no-first-run",
 ]
 PASSWORD = "correct horse battery staple"
+# One wait for pages and assertions alike: a 2-core CI machine that is also running the worker
+# can take more than Playwright's 5 s default to answer a request.
+WAIT_MS = 15_000
+expect.set_options(timeout=WAIT_MS)
 PEOPLE = {"admin": ("--staff",), "alice": ("--groups", "hr"), "bob": ("--groups", "eng")}
 # Answers come from the small model the tests use (`make model-test` assembles it), short ones;
 # no answer cache, so every question in these tests really streams from the model.
@@ -162,7 +166,7 @@ def shots(request: pytest.FixtureRequest, artifacts: Path) -> Shots:
 
 def sign_in(browser: Browser, server: LiveServer, username: str, **context: object) -> Page:
     page = browser.new_context(base_url=server.url, **context).new_page()  # type: ignore[arg-type]
-    page.set_default_timeout(15_000)
+    page.set_default_timeout(WAIT_MS)
     page.goto("/accounts/login/")
     page.get_by_label("Username").fill(username)
     page.get_by_label("Password").fill(PASSWORD)

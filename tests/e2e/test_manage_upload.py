@@ -12,7 +12,7 @@ import pytest
 from playwright.sync_api import Browser, Locator, Page, expect
 
 from tests import samples
-from tests.e2e.conftest import LiveServer, Shots
+from tests.e2e.conftest import WAIT_MS, LiveServer, Shots
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 INDEXING_TIMEOUT_MS = 240_000
@@ -73,7 +73,7 @@ def test_admin_uploads_and_watches_indexing(
 ) -> None:
     # Given an administrator on the sign-in page
     page = browser.new_context(base_url=quarry_server.url).new_page()
-    page.set_default_timeout(15_000)
+    page.set_default_timeout(WAIT_MS)
     page.on("dialog", lambda dialog: dialog.accept())
     page.goto("/")
     shots(page, "sign-in")
@@ -145,6 +145,17 @@ def test_admin_uploads_and_watches_indexing(
     )
     expect(page.locator("tr.doc")).to_have_count(6)
     shots(page, "refused-archive")
+
+    # When the connection drops during an upload, they are told so instead of waiting forever
+    upload_url = re.compile(r"/manage/collections/\d+/upload$")
+    page.route(upload_url, lambda route: route.abort())
+    page.locator("#id_files").set_input_files(
+        {"name": "lost.md", "mimeType": "text/markdown", "buffer": b"# Lost"}
+    )
+    page.get_by_role("button", name="Upload").click()
+    expect(page.locator("#upload-result .notice-error")).to_contain_text("connection was lost")
+    page.unroute(upload_url)
+    shots(page, "upload-lost")
 
     # When they let the eng group read it too, the collection page shows both reader groups
     page.get_by_role("link", name="Edit access").click()

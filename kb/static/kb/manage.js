@@ -1,6 +1,6 @@
 // Upload page: drag-and-drop onto the file input, the list of chosen files, the transfer
-// progress bar, and refusals (400/413) shown where the upload was made. The form works
-// without this script (plain multipart POST); htmx and this file only enhance it.
+// progress bar, and refusals (400/413/503) or failures shown where the upload was made. The form
+// works without this script (plain multipart POST); htmx and this file only enhance it.
 (function () {
   "use strict";
 
@@ -21,6 +21,17 @@
     box.hidden = percent === null;
     bar.setAttribute("aria-valuenow", String(percent || 0));
     bar.firstElementChild.style.width = (percent || 0) + "%";
+  }
+
+  const REFUSALS = [400, 413, 503];
+
+  function showFailure(form, message) {
+    const result = document.querySelector(form.getAttribute("hx-target"));
+    const notice = document.createElement("p");
+    notice.className = "notice notice-error";
+    notice.setAttribute("role", "alert");
+    notice.textContent = message;
+    result.replaceChildren(notice);
   }
 
   function wire(form) {
@@ -51,12 +62,23 @@
     // htmx fires beforeSwap on the target (#upload-result), not on the form that asked.
     document.body.addEventListener("htmx:beforeSwap", (event) => {
       const status = event.detail.xhr.status;
-      const refused = status === 400 || status === 413;  // the body says why
+      const refused = REFUSALS.includes(status);  // nothing stored; the body says why
       if (event.detail.requestConfig.elt === form && refused) {
         event.detail.shouldSwap = true;
         event.detail.isError = false;
       }
     });
+    // Anything else that went wrong (a server error, the connection dropped) still gets a
+    // message: an upload must never end in silence.
+    for (const name of ["htmx:responseError", "htmx:sendError"]) {
+      form.addEventListener(name, (event) => {
+        const status = event.detail.xhr ? event.detail.xhr.status : 0;
+        if (REFUSALS.includes(status)) return;
+        const why = status ? "the server answered " + status : "the connection was lost";
+        showFailure(form, "The upload did not finish (" + why + "). Reload the page to see " +
+          "which files arrived, then upload the rest again.");
+      });
+    }
     form.addEventListener("htmx:afterRequest", (event) => {
       setBar(form, null);
       if (event.detail.successful) {
