@@ -28,7 +28,7 @@ the language model's time to first token and tokens/s, and whole answers end to 
   `GraphSearcher` at 0 hops on every question and at 1 and 2 hops on `--graph-queries`
   questions, each query interrupted after `--graph-timeout` seconds. Also the vector index
   alone (query vectors ready), with and without a filter, before and after
-  `EdgeShard.optimize()` (which production never calls).
+  `EdgeShard.optimize()` (what `manage.py kb_optimize` runs in a maintenance window).
 - LLM: each `--models` entry in process via `LlamaCppChat` (the default through
   `kb.llm.factory.chat_model`), prompts from `retrieval.prompting.answer_messages` with the 5
   passages retrieved for a dev-set question, each prompt different (llama.cpp reuses a cached
@@ -1006,16 +1006,16 @@ def _unfiltered(index: QdrantEdgeIndex, path: str, vector: Any, limit: int) -> N
 
 
 def optimize_index(index: QdrantEdgeIndex) -> Json:
-    """What `EdgeShard.optimize()` would change: production never calls it, so ingested points
-    stay in appendable segments without an HNSW index (dense search is a full scan)."""
+    """What `kb_optimize` changes: ingestion leaves points in appendable segments without an
+    HNSW index (dense search is a full scan) until it runs."""
     with Timed() as timed:
-        changed = index._shard.optimize()
-    info = index._shard.info()
+        changed = index.optimize()
+    layout = index.layout()
     return {
         "wall_s": round(timed.seconds, 2),
         "changed": changed,
-        "segments": info.segments_count,
-        "indexed_vectors": info.indexed_vectors_count,
+        "segments": layout.segments,
+        "indexed_vectors": layout.indexed_vectors,
         "other_processes_cpu_share": timed.other_share,
     }
 

@@ -12,6 +12,7 @@ the WAL, but with an opaque error; the `FolderLock` taken first turns that into 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 import qdrant_edge as edge
@@ -38,6 +39,16 @@ from kb.stores.types import AccessScope, ChunkPoint, SparseVector, VectorHit
 
 # Written by EdgeShard.create; its presence means the folder holds a shard to load.
 SHARD_MARKER = "edge_config.json"
+
+
+@dataclass(frozen=True)
+class ShardLayout:
+    """How the shard stores its points. Ingestion appends to segments without an HNSW index
+    (dense search scans them); `optimize()` merges segments and builds the index."""
+
+    points: int
+    segments: int
+    indexed_vectors: int  # sparse and dense together; dense ones only once optimized
 
 
 class QdrantEdgeIndex:
@@ -114,6 +125,24 @@ class QdrantEdgeIndex:
     def count(self, *, document_id: int | None = None) -> int:
         count_filter = None if document_id is None else _document_filter(document_id)
         return self._shard.count(edge.CountRequest(exact=True, filter=count_filter))
+
+    def layout(self) -> ShardLayout:
+        info = self._shard.info()
+        return ShardLayout(
+            points=info.points_count,
+            segments=info.segments_count,
+            indexed_vectors=info.indexed_vectors_count,
+        )
+
+    def optimize(self) -> bool:
+        """Merge segments and build the HNSW index once enough vectors are waiting (Edge runs
+        no background optimizer). Minutes at 100k points on 2 cores, during which the shard,
+        and every thread of this process that touches it, waits: `kb_optimize` runs it with
+        nothing serving. True when something changed."""
+        try:
+            return bool(self._shard.optimize())
+        except Exception as exc:  # Edge raises bare Exception for every failure
+            raise StoreError(f"Qdrant Edge could not optimize the vector index: {exc}") from exc
 
     def close(self) -> None:
         if self._closed:
