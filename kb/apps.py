@@ -11,6 +11,7 @@ class KbConfig(AppConfig):
 
     def ready(self) -> None:
         from kb import checks  # noqa: F401 - registers the start-up checks
+        from kb.api import schema  # noqa: F401 - the bearer scheme in the OpenAPI document
         from kb.observability import request_id  # connects the Celery signals
 
         request_id.install_record_factory()

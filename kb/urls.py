@@ -22,3 +22,6 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("api/v1/", include("kb.api.urls")),
 ]
+
+handler404 = views.page_not_found
+handler500 = views.server_error

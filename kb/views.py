@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from django.contrib.auth.decorators import login_required
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse, JsonResponse
+from django.views import defaults
 from django.views.decorators.http import require_GET
 
 from kb.selectors import document_get_readable
@@ -45,3 +46,28 @@ def document_download(request: HttpRequest, document_id: int) -> FileResponse:
 def healthz(request: HttpRequest) -> JsonResponse:
     """Process is up. Readiness of each dependency is a separate check."""
     return JsonResponse({"status": "ok"})
+
+
+# Errors Django answers before (or instead of) a REST framework view: an unknown path under the
+# API, or an exception no view handled. API clients get the API's JSON error shape there too.
+API_PREFIX = "/api/"
+
+
+def page_not_found(request: HttpRequest, exception: Exception) -> HttpResponse:
+    if request.path.startswith(API_PREFIX):
+        return _api_error(404, "not_found", "Not found.")
+    return defaults.page_not_found(request, exception)
+
+
+def server_error(request: HttpRequest) -> HttpResponse:
+    if request.path.startswith(API_PREFIX):
+        message = (
+            "Something went wrong on our side. An administrator can find it in the logs by "
+            "this response's X-Request-ID."
+        )
+        return _api_error(500, "server_error", message)
+    return defaults.server_error(request)
+
+
+def _api_error(status: int, code: str, message: str) -> JsonResponse:
+    return JsonResponse({"error": {"code": code, "message": message}}, status=status)

@@ -3,7 +3,7 @@ from __future__ import annotations
 from django.conf import settings
 from rest_framework import serializers
 
-from kb.models import Document
+from kb.models import Document, DocumentStatus
 
 
 class CollectionOut(serializers.Serializer[object]):
@@ -49,6 +49,17 @@ class DocumentOut(serializers.ModelSerializer[Document]):
             "created_at",
             "updated_at",
         ]
+
+
+class DocumentListIn(serializers.Serializer[object]):
+    status = serializers.ChoiceField(choices=DocumentStatus.values, required=False)
+    limit = serializers.IntegerField(min_value=1, max_value=500, default=100)
+    offset = serializers.IntegerField(min_value=0, default=0)
+
+
+class DocumentPageOut(serializers.Serializer[object]):
+    count = serializers.IntegerField(help_text="Documents matching, over all pages")
+    results = DocumentOut(many=True)
 
 
 class UploadedOut(serializers.Serializer[object]):

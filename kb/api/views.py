@@ -19,7 +19,9 @@ from kb.api.serializers import (
     CollectionCreatedOut,
     CollectionIn,
     CollectionOut,
+    DocumentListIn,
     DocumentOut,
+    DocumentPageOut,
     MeOut,
     UploadedOut,
     UploadIn,
@@ -74,6 +76,24 @@ class CollectionListApi(APIView):
 
 class CollectionDocumentsApi(APIView):
     parser_classes = [MultiPartParser]
+
+    @extend_schema(
+        parameters=[DocumentListIn],
+        responses=DocumentPageOut,
+        summary="Documents of a collection you may read, oldest first, with their status",
+    )
+    def get(self, request: Request, collection_id: int) -> Response:
+        collection = access.readable_collections(request.user).filter(pk=collection_id).first()
+        if collection is None:
+            raise exceptions.NotFound()
+        wanted = DocumentListIn(data=request.query_params)
+        wanted.is_valid(raise_exception=True)
+        documents = access.readable_documents(request.user).filter(collection=collection)
+        if "status" in wanted.validated_data:
+            documents = documents.filter(status=wanted.validated_data["status"])
+        start = wanted.validated_data["offset"]
+        page = documents.order_by("pk")[start : start + wanted.validated_data["limit"]]
+        return Response({"count": documents.count(), "results": DocumentOut(page, many=True).data})
 
     @extend_schema(
         request={"multipart/form-data": UploadIn},

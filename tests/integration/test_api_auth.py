@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
+from django.core.management import call_command
 from rest_framework.test import APIClient
 
 from kb.models import ApiToken
@@ -111,5 +114,17 @@ def test_openapi_schema_is_served_to_authenticated_callers(world: World) -> None
     response = _client(token).get("/api/v1/schema", HTTP_ACCEPT="application/json")
 
     assert response.status_code == 200
-    assert "/api/v1/collections" in response.json()["paths"]
+    schema = response.json()
+    assert "/api/v1/collections" in schema["paths"]
+    assert schema["components"]["securitySchemes"]["bearerAuth"]["scheme"] == "bearer"
+    operation = schema["paths"]["/api/v1/query"]["post"]
+    assert {"bearerAuth": []} in operation["security"]
     assert _client(None).get("/api/v1/schema").status_code in {401, 403}
+
+
+def test_openapi_schema_is_valid_and_complete(db: None, tmp_path: Path) -> None:
+    # drf-spectacular warns about what it cannot describe (an unknown authenticator, a view it
+    # cannot read); a warning here is a gap in what API clients are told.
+    call_command("spectacular", "--validate", "--fail-on-warn", "--file", str(tmp_path / "s.yml"))
+
+    assert "/api/v1/collections/{collection_id}/documents" in (tmp_path / "s.yml").read_text()
