@@ -120,7 +120,15 @@ def test_admin_uploads_and_watches_indexing(
     )
     shots(page, "retried")
 
-    # When they delete a document, its row goes, and stays gone after a reload
+    # When the connection drops as they delete a document, the row stays and says so
+    delete_url = re.compile(r"/manage/documents/\d+/delete$")
+    page.route(delete_url, lambda route: route.abort())
+    row(page, "deployment.md").get_by_role("button", name="Delete").click()
+    expect(row(page, "deployment.md").get_by_role("alert")).to_contain_text("connection was lost")
+    page.unroute(delete_url)
+    shots(page, "delete-lost")
+
+    # When they delete it again, its row goes, and stays gone after a reload
     row(page, "deployment.md").get_by_role("button", name="Delete").click()
     expect(row(page, "deployment.md")).to_have_count(0)
     page.reload()

@@ -1,6 +1,7 @@
 // Upload page: drag-and-drop onto the file input, the list of chosen files, the transfer
-// progress bar, and refusals (400/413/503) or failures shown where the upload was made. The form
-// works without this script (plain multipart POST); htmx and this file only enhance it.
+// progress bar, and refusals (400/413/503) or failures shown where the upload was made; a failed
+// Retry or Delete is said on its row. The forms work without this script (plain POSTs); htmx
+// and this file only enhance them.
 (function () {
   "use strict";
 
@@ -88,8 +89,27 @@
     });
   }
 
+  // Retry and Delete on a document row: a failure is said on that row, never swallowed.
+  function rowFailure(event) {
+    const row = event.target.closest && event.target.closest("tr.doc");
+    if (!row) return;
+    const status = event.detail.xhr ? event.detail.xhr.status : 0;
+    const why = status === 404 ? "This document is gone (deleted elsewhere). Reload the page."
+      : status ? "That did not work (the server answered " + status + "). Try again."
+      : "That did not work (the connection was lost). Try again.";
+    const cell = row.querySelector(".row-actions");
+    cell.querySelector(".row-error")?.remove();
+    const notice = document.createElement("p");
+    notice.className = "row-error notice notice-error small";
+    notice.setAttribute("role", "alert");
+    notice.textContent = why;
+    cell.append(notice);
+  }
+
   document.addEventListener("DOMContentLoaded", () => {
     const form = document.getElementById("upload-form");
     if (form) wire(form);
+    document.body.addEventListener("htmx:responseError", rowFailure);
+    document.body.addEventListener("htmx:sendError", rowFailure);
   });
 })();
