@@ -28,7 +28,7 @@ from kb.api.serializers import (
 )
 from kb.documents import collection_create, document_delete, documents_add_uploads
 from kb.models import Collection, Document
-from kb.selectors import collection_list_for_user
+from kb.selectors import collection_list_for_user, document_list_readable
 from kb.uploads import Upload, UploadRejected
 
 
@@ -83,16 +83,17 @@ class CollectionDocumentsApi(APIView):
         summary="Documents of a collection you may read, oldest first, with their status",
     )
     def get(self, request: Request, collection_id: int) -> Response:
-        collection = access.readable_collections(request.user).filter(pk=collection_id).first()
-        if collection is None:
-            raise exceptions.NotFound()
         wanted = DocumentListIn(data=request.query_params)
         wanted.is_valid(raise_exception=True)
-        documents = access.readable_documents(request.user).filter(collection=collection)
-        if "status" in wanted.validated_data:
-            documents = documents.filter(status=wanted.validated_data["status"])
+        documents = document_list_readable(
+            user=request.user,
+            collection_id=collection_id,
+            status=wanted.validated_data.get("status"),
+        )
+        if documents is None:
+            raise exceptions.NotFound()
         start = wanted.validated_data["offset"]
-        page = documents.order_by("pk")[start : start + wanted.validated_data["limit"]]
+        page = documents[start : start + wanted.validated_data["limit"]]
         return Response({"count": documents.count(), "results": DocumentOut(page, many=True).data})
 
     @extend_schema(
