@@ -26,13 +26,19 @@
 
   const REFUSALS = [400, 413, 503];
 
-  function showFailure(form, message) {
-    const result = document.querySelector(form.getAttribute("hx-target"));
+  function alertNotice(className, message) {
     const notice = document.createElement("p");
-    notice.className = "notice notice-error";
+    notice.className = className;
     notice.setAttribute("role", "alert");
     notice.textContent = message;
-    result.replaceChildren(notice);
+    return notice;
+  }
+
+  // Why an htmx request failed, for the messages below: its status, or a lost connection.
+  function failure(event) {
+    const status = event.detail.xhr ? event.detail.xhr.status : 0;
+    const why = status ? "the server answered " + status : "the connection was lost";
+    return { status: status, why: why };
   }
 
   function wire(form) {
@@ -73,11 +79,11 @@
     // message: an upload must never end in silence.
     for (const name of ["htmx:responseError", "htmx:sendError"]) {
       form.addEventListener(name, (event) => {
-        const status = event.detail.xhr ? event.detail.xhr.status : 0;
+        const { status, why } = failure(event);
         if (REFUSALS.includes(status)) return;
-        const why = status ? "the server answered " + status : "the connection was lost";
-        showFailure(form, "The upload did not finish (" + why + "). Reload the page to see " +
-          "which files arrived, then upload the rest again.");
+        const result = document.querySelector(form.getAttribute("hx-target"));
+        result.replaceChildren(alertNotice("notice notice-error", "The upload did not finish (" +
+          why + "). Reload the page to see which files arrived, then upload the rest again."));
       });
     }
     form.addEventListener("htmx:afterRequest", (event) => {
@@ -93,17 +99,12 @@
   function rowFailure(event) {
     const row = event.target.closest && event.target.closest("tr.doc");
     if (!row) return;
-    const status = event.detail.xhr ? event.detail.xhr.status : 0;
-    const why = status === 404 ? "This document is gone (deleted elsewhere). Reload the page."
-      : status ? "That did not work (the server answered " + status + "). Try again."
-      : "That did not work (the connection was lost). Try again.";
+    const { status, why } = failure(event);
+    const message = status === 404 ? "This document is gone (deleted elsewhere). Reload the page."
+      : "That did not work (" + why + "). Try again.";
     const cell = row.querySelector(".row-actions");
     cell.querySelector(".row-error")?.remove();
-    const notice = document.createElement("p");
-    notice.className = "row-error notice notice-error small";
-    notice.setAttribute("role", "alert");
-    notice.textContent = why;
-    cell.append(notice);
+    cell.append(alertNotice("row-error notice notice-error small", message));
   }
 
   document.addEventListener("DOMContentLoaded", () => {
