@@ -63,6 +63,12 @@ class Document(models.Model):
         help_text="Version currently searchable (0: none). Replaced only when the next "
         "version is fully written.",
     )
+    flagged_chunks = models.PositiveIntegerField(
+        default=0,
+        help_text="Chunks whose text addresses the assistant or the reader with instructions "
+        "(possible prompt injection), counted at indexing. For admins to review; it changes "
+        "nothing else.",
+    )
     reader_groups = models.ManyToManyField(
         Group,
         blank=True,
@@ -116,6 +122,13 @@ class QueryLog(models.Model):
     template_version = models.CharField(max_length=50, blank=True)
     refused = models.BooleanField(default=False)
     cached = models.BooleanField(default=False, help_text="Answered from the answer cache.")
+    answer_check = models.CharField(
+        max_length=20,
+        blank=True,
+        help_text="What the answer checks did: empty (served as written), 'blocked' (withheld: "
+        "a link, address or credentials request its sources do not hold) or 'ungrounded' "
+        "(served, marked: its citations do not support it).",
+    )
 
     class Meta:
         ordering = ["-created_at"]
