@@ -15,7 +15,7 @@ from typing import Any
 
 from kb.access import ACL_STAFF
 from kb.models import Collection, QueryLog
-from kb.querylog import redact
+from kb.redaction import redact
 from kb.stores.factory import vector_index
 from kb.stores.types import AccessScope
 from retrieval.prompting import UnknownTemplate, answer_messages, load_template

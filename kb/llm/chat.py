@@ -2,7 +2,8 @@
 
 Both take the same messages and return the reply text, so callers never know which runs. The
 chat format is set explicitly (ChatML for Qwen) rather than guessed from GGUF metadata, so the
-system message is known to reach the model.
+system message is known to reach the model. Both send every message's content as plain text:
+no string in it can become a control token of the chat template (kb/llm/control.py).
 """
 
 from __future__ import annotations
@@ -17,6 +18,8 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol, TypedDict
+
+from kb.llm.control import PlainText, generic_plain_text, vocabulary_plain_text
 
 # How long a request waits for the in-process model while another one is generating, and how
 # many may wait at once.
@@ -71,7 +74,8 @@ class LlamaCppChat:
     def __init__(self, model_path: Path, *, n_ctx: int, n_gpu_layers: int, n_threads: int = 0,
                  chat_format: str = "chatml", name: str = "",
                  queue_timeout: float = DEFAULT_QUEUE_TIMEOUT,
-                 max_waiting: int = DEFAULT_MAX_WAITING) -> None:  # fmt: skip
+                 max_waiting: int = DEFAULT_MAX_WAITING,
+                 plain_text: bool = True) -> None:  # fmt: skip
         try:
             from llama_cpp import Llama
         except ImportError as exc:
@@ -90,6 +94,7 @@ class LlamaCppChat:
         options = {"n_ctx": n_ctx, "n_gpu_layers": n_gpu_layers, "chat_format": chat_format,
                    "n_threads": n_threads or None}  # fmt: skip
         self._llama = _load_quietly(Llama, model_path, options)
+        self._plain = vocabulary_plain_text(self._llama._model) if plain_text else PlainText()
 
     def chat(
         self, messages: Sequence[Message], *, max_tokens: int, temperature: float = 0.0
@@ -133,7 +138,8 @@ class LlamaCppChat:
         self._wait_for_model()
         try:
             chunks: Any = self._llama.create_chat_completion(
-                messages=list(messages), max_tokens=max_tokens, temperature=temperature,
+                messages=plain_messages(messages, self._plain), max_tokens=max_tokens,
+                temperature=temperature,
                 stream=True,
             )  # fmt: skip
             produced = 0
@@ -148,6 +154,13 @@ class LlamaCppChat:
                 usage.prompt_tokens = max(int(self._llama.n_tokens) - produced, 0)
         finally:
             self._lock.release()
+
+
+def plain_messages(messages: Sequence[Message], plain: PlainText) -> list[Message]:
+    """The messages as the template may render them: contents never hold a control token.
+    Our own system prompts hold none either, so neutralising every role costs nothing and
+    leaves no caller to forget it."""
+    return [{"role": m["role"], "content": plain(m["content"])} for m in messages]
 
 
 def _load_quietly(llama: Any, path: Path, options: dict[str, Any]) -> Any:
@@ -165,16 +178,20 @@ def _load_quietly(llama: Any, path: Path, options: dict[str, Any]) -> Any:
 class OpenAICompatibleChat:
     """`POST {base_url}/chat/completions`: llama-cpp-python's server, vLLM, llama.cpp server."""
 
-    def __init__(self, base_url: str, *, model: str, timeout: float = 120.0) -> None:
+    def __init__(
+        self, base_url: str, *, model: str, timeout: float = 120.0, plain_text: bool = True
+    ) -> None:
         self.base_url = base_url.rstrip("/")
         self.name = model
         self.timeout = timeout
+        # The server's vocabulary is unknown here: the common template families' tokens.
+        self._plain = generic_plain_text() if plain_text else PlainText()
 
     def chat(
         self, messages: Sequence[Message], *, max_tokens: int, temperature: float = 0.0
     ) -> str:
-        body = {"model": self.name, "messages": list(messages), "max_tokens": max_tokens,
-                "temperature": temperature}  # fmt: skip
+        body = {"model": self.name, "messages": plain_messages(messages, self._plain),
+                "max_tokens": max_tokens, "temperature": temperature}  # fmt: skip
         try:
             with self._post(body) as response:
                 reply = json.load(response)
@@ -192,8 +209,8 @@ class OpenAICompatibleChat:
     ) -> Iterator[str]:
         """Server-sent events, one `data:` line per delta; usage arrives in the last one when
         the server honours `stream_options.include_usage`."""
-        body = {"model": self.name, "messages": list(messages), "max_tokens": max_tokens,
-                "temperature": temperature, "stream": True,
+        body = {"model": self.name, "messages": plain_messages(messages, self._plain),
+                "max_tokens": max_tokens, "temperature": temperature, "stream": True,
                 "stream_options": {"include_usage": True}}  # fmt: skip
         try:
             with self._post(body) as response:

@@ -73,7 +73,8 @@ def describe_model() -> str:
 
 def _open() -> ChatModel:
     if settings.KB_LLM_BASE_URL:
-        return OpenAICompatibleChat(settings.KB_LLM_BASE_URL, model=settings.KB_LLM_MODEL_NAME)
+        return OpenAICompatibleChat(settings.KB_LLM_BASE_URL, model=settings.KB_LLM_MODEL_NAME,
+                                    plain_text=settings.KB_INJECTION_DEFENCES)  # fmt: skip
     return LlamaCppChat(
         gguf_path(),
         n_ctx=settings.KB_LLM_N_CTX,
@@ -82,4 +83,5 @@ def _open() -> ChatModel:
         name=settings.KB_LLM_MODEL_NAME,
         queue_timeout=settings.KB_LLM_QUEUE_TIMEOUT,
         max_waiting=settings.KB_LLM_MAX_WAITING,
+        plain_text=settings.KB_INJECTION_DEFENCES,
     )

@@ -212,6 +212,12 @@ KB_PROMPT_TEMPLATE = env_str("KB_PROMPT_TEMPLATE", "answer-v1")
 # Split askers between template versions by pseudonym, e.g. `answer-v1=50,answer-v2=50`.
 KB_PROMPT_EXPERIMENT = env_str("KB_PROMPT_EXPERIMENT")
 KB_ANSWER_MAX_TOKENS = env_int("KB_ANSWER_MAX_TOKENS", 256)
+# Uploaded text is data (issue 11): control-token strings in what the model reads are broken
+# (kb/llm/control.py) and answers are checked for links, addresses and credential requests
+# their sources lack, and for citations that do not support them (retrieval/answer_checks.py).
+# Off only to measure what they prevent (`python -m bench injection` runs both); production
+# forces it on.
+KB_INJECTION_DEFENCES = env_bool("KB_INJECTION_DEFENCES", True)
 KB_MAX_QUESTION_CHARS = env_int("KB_MAX_QUESTION_CHARS", 2000)
 # Seconds an answer is reused for the same question over the same readable documents; 0: off.
 KB_ANSWER_CACHE_SECONDS = env_int("KB_ANSWER_CACHE_SECONDS", 3600)

@@ -9,6 +9,7 @@ SECRET_KEY = env_required("DJANGO_SECRET_KEY")
 KB_LOG_PSEUDONYM_KEY = env_required("KB_LOG_PSEUDONYM_KEY")
 env_required("DATABASE_URL")  # never fall back to SQLite in production
 DEBUG = False
+KB_INJECTION_DEFENCES = True  # switchable only to measure them (kb/settings/base.py)
 
 SESSION_COOKIE_SECURE = env_bool("DJANGO_SECURE_COOKIES", True)
 CSRF_COOKIE_SECURE = env_bool("DJANGO_SECURE_COOKIES", True)

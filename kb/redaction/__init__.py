@@ -1,0 +1,47 @@
+"""The one redaction applied to free text before it is stored or shown in the query log, the
+feedback comments, the analytics page and the feedback export (issue 11, "the logs hold no
+secrets").
+
+Text is NFKC-normalised first, so full-width and compatibility forms ("ｊｏｈｎ＠example．com")
+meet the same rules as ASCII; then, in an order where each step sees the placeholders of the
+steps before: credentials (our API tokens always, other well-known keys, passwords written
+into the text), identity numbers, contact and payment details, postal addresses, and names
+(the asker's own, then other people's). Each kind leaves its placeholder, e.g. "[token]".
+"""
+
+from __future__ import annotations
+
+import unicodedata
+
+from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
+
+from kb.redaction.addresses import redact_addresses
+from kb.redaction.contact import redact_contacts
+from kb.redaction.identifiers import redact_credentials, redact_identity_numbers, token_candidates
+from kb.redaction.people import redact_people
+
+__all__ = ["leaked_tokens", "normalise", "redact"]
+
+
+def normalise(text: str) -> str:
+    """NFKC, without what a database cannot store (NUL, lone surrogates): the result is always
+    safe to write, so odd input never breaks logging."""
+    text = text.replace("\x00", "").encode("utf-8", "replace").decode("utf-8")
+    return unicodedata.normalize("NFKC", text)
+
+
+def redact(text: str, *, user: AbstractBaseUser | AnonymousUser | None = None) -> str:
+    """`text` without secrets or personal data; see the module docstring for what goes."""
+    if not text:
+        return ""
+    text = normalise(text)
+    text = redact_credentials(text)
+    text = redact_identity_numbers(text)
+    text = redact_contacts(text)
+    text = redact_addresses(text)
+    return redact_people(text, user=user)
+
+
+def leaked_tokens(text: str) -> list[str]:
+    """Whole API tokens of our own format in `text`, for revocation (kb.services)."""
+    return token_candidates(normalise(text)) if text else []
