@@ -225,7 +225,9 @@ KB_ANSWER_CACHE_SECONDS = env_int("KB_ANSWER_CACHE_SECONDS", 3600)
 KB_API_RATE_PER_MINUTE = env_int("KB_API_RATE_PER_MINUTE", 60)
 
 # Anonymised query log.
-KB_LOG_PSEUDONYM_KEY = env_str("KB_LOG_PSEUDONYM_KEY", "dev-insecure-pseudonym-key")
+# HMAC key for pseudonyms. Unset: a random key made once per install in KB_DATA_DIR on first use
+# (kb.querylog.pseudonym_key), never a default written here; production requires it set.
+KB_LOG_PSEUDONYM_KEY = env_str("KB_LOG_PSEUDONYM_KEY")
 KB_LOG_RETENTION_DAYS = env_int("KB_LOG_RETENTION_DAYS", 90)
 # Chat histories untouched this long are deleted (0: kept until their owner deletes them).
 KB_CONVERSATION_RETENTION_DAYS = env_int("KB_CONVERSATION_RETENTION_DAYS", 90)
