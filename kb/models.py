@@ -86,6 +86,11 @@ class Document(models.Model):
         return self.title
 
 
+class TokenRevokedReason(models.TextChoices):
+    OWNER = "owner", "revoked by its owner or an administrator"
+    LEAKED = "leaked", "appeared in a logged question, answer or comment"
+
+
 class ApiToken(models.Model):
     """Only the SHA-256 of the token is stored; the token itself is shown once."""
 
@@ -98,6 +103,12 @@ class ApiToken(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
     last_used_at = models.DateTimeField(null=True, blank=True)
     revoked_at = models.DateTimeField(null=True, blank=True)
+    revoked_reason = models.CharField(
+        max_length=20, blank=True, choices=TokenRevokedReason.choices, default=""
+    )
+    revoked_notice_pending = models.BooleanField(
+        default=False, help_text="The owner has not yet been told on a web page why it went."
+    )
 
     class Meta:
         ordering = ["-created_at"]
