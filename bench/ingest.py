@@ -250,14 +250,19 @@ def add_files(
 ) -> list[tuple[int, int]]:
     """Upload like the web does, but collect the ingest tasks instead of enqueueing them."""
     from kb import documents
+    from kb.access import CONSOLE
+    from kb.services import groups_get_or_create
     from kb.uploads import IncomingFile
 
     queued: list[tuple[int, int]] = []
-    collection = documents.collection_create(name=name, reader_groups=reader_groups)
+    groups_get_or_create(names=reader_groups)
+    collection = documents.collection_create(actor=CONSOLE, name=name, reader_groups=reader_groups)
     with mock.patch.object(documents, "_enqueue_ingest", lambda *task: queued.append(task)):
         for item in files:
             documents.document_add(
-                collection=collection, incoming=IncomingFile(name=item.name, path=item.path)
+                collection=collection,
+                incoming=IncomingFile(name=item.name, path=item.path),
+                uploader=CONSOLE,
             )
     return queued
 

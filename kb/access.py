@@ -12,11 +12,20 @@ Rules:
 - A collection's readers are its reader and editor groups, plus every active user when
   `open_to_all_authenticated` is set. A user with no groups reads only open collections.
 - A document with its own reader groups narrows its collection's readers to those groups.
+- Writers reach only what they read: an upload deduplicates against or re-versions only
+  documents its uploader may read and edit (`matchable_documents`).
+- Only staff create collections, open one to every signed-in user, or give read or edit
+  access to groups they are not in. An editor changing a collection they edit adds or removes
+  only groups they belong to; every other group keeps its setting (`access_after_change`).
+- The operator at the server's console (`CONSOLE`: management commands, benchmarks) writes
+  like staff; every request path passes its signed-in user instead.
 """
 
 from __future__ import annotations
 
-from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
+from dataclasses import dataclass, replace
+
+from django.contrib.auth.models import AbstractBaseUser, AnonymousUser, Group
 from django.db.models import Exists, OuterRef, Q, QuerySet
 
 from kb.models import Collection, Document
@@ -26,6 +35,21 @@ ACL_STAFF = "staff"
 ACL_AUTHENTICATED = "authenticated"
 
 AnyUser = AbstractBaseUser | AnonymousUser
+
+
+class ConsoleOperator:
+    """Whoever runs a management command on the server (kb_ingest, benchmarks). They hold the
+    database and can make themselves staff with `kb_user --staff`, so they write like staff;
+    an explicit value rather than None, so that no request path can fall into it by accident."""
+
+    __slots__ = ()
+
+    def __repr__(self) -> str:
+        return "CONSOLE"
+
+
+CONSOLE = ConsoleOperator()
+Writer = AnyUser | ConsoleOperator
 
 
 def group_acl(group_id: int) -> str:
@@ -76,15 +100,105 @@ def editable_collections(user: AnyUser) -> QuerySet[Collection]:
     return Collection.objects.filter(editor_groups__in=_group_ids(user)).distinct()
 
 
-def may_create_collections(user: AnyUser) -> bool:
-    """Staff, and editors of any collection (they run their own corpora)."""
+def may_administer(user: AnyUser) -> bool:
+    """Who manages collections, documents and tokens in /admin/: staff, by this rule rather
+    than by Django model permissions (which `kb_user --staff` does not hand out)."""
+    return _is_staff(user)
+
+
+def may_manage(user: AnyUser) -> bool:
+    """Who reaches the manage pages: staff, and editors of any collection."""
     return _is_staff(user) or (_is_reader(user) and editable_collections(user).exists())
+
+
+def _writes_as_staff(writer: Writer) -> bool:
+    return isinstance(writer, ConsoleOperator) or _is_staff(writer)
+
+
+def may_create_collections(writer: Writer) -> bool:
+    """Staff only: a new collection decides whose answers its text reaches, so an editor who
+    could create one could push text into any group's answers."""
+    return _writes_as_staff(writer)
 
 
 def may_edit_with(user: AnyUser, *, editor_group_ids: set[int]) -> bool:
     """Whether `user` would still edit a collection whose editor groups were these: staff
     always; anyone else only through a group they belong to (no one locks themselves out)."""
     return _is_staff(user) or bool(set(_group_ids(user)) & editor_group_ids)
+
+
+def grantable_groups(user: AnyUser) -> QuerySet[Group]:
+    """The groups `user` may give access to, and the only group names a form shows them:
+    every group for staff, their own groups for anyone else."""
+    if _is_staff(user):
+        return Group.objects.all()
+    return Group.objects.filter(pk__in=_group_ids(user))
+
+
+@dataclass(frozen=True)
+class CollectionAccess:
+    """Who reads and who edits a collection (group ids), and whether every signed-in user
+    reads it."""
+
+    reader_group_ids: frozenset[int]
+    editor_group_ids: frozenset[int]
+    open_to_all_authenticated: bool
+
+    @classmethod
+    def of(cls, collection: Collection) -> CollectionAccess:
+        return cls(
+            reader_group_ids=frozenset(collection.reader_groups.values_list("id", flat=True)),
+            editor_group_ids=frozenset(collection.editor_groups.values_list("id", flat=True)),
+            open_to_all_authenticated=collection.open_to_all_authenticated,
+        )
+
+
+class AccessChangeRefused(Exception):
+    """A collection or access change the actor may not make. `field` names what to correct
+    (None: the whole request); the message speaks to the actor and names nothing they
+    cannot see."""
+
+    def __init__(self, message: str, *, field: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.field = field
+
+
+ONLY_STAFF_CREATE = "Only administrators create collections."
+ONLY_STAFF_OPEN = "Only administrators open a collection to everyone who signs in."
+OWN_GROUPS_ONLY = "You may give access only to groups you belong to."
+LOCKOUT = (
+    "Choose at least one editor group you belong to; otherwise you could no longer manage "
+    "this collection."
+)
+
+
+def access_after_change(
+    writer: Writer, *, current: CollectionAccess | None, wanted: CollectionAccess
+) -> CollectionAccess:
+    """The access to store when `writer` asks for `wanted` (`current` None: a new collection),
+    or AccessChangeRefused. Staff get what they ask. An editor may not add a group they are
+    not in, and their request speaks only for their own groups: every other group keeps its
+    current setting, so a form that shows an editor only their own groups cannot remove the
+    others by leaving them out."""
+    if isinstance(writer, ConsoleOperator) or _is_staff(writer):
+        return wanted
+    if current is None:
+        raise AccessChangeRefused(ONLY_STAFF_CREATE)
+    own = frozenset(_group_ids(writer))
+    for field in ("reader_group_ids", "editor_group_ids"):
+        if getattr(wanted, field) - getattr(current, field) - own:
+            raise AccessChangeRefused(OWN_GROUPS_ONLY, field=field.replace("_ids", "s"))
+    if wanted.open_to_all_authenticated and not current.open_to_all_authenticated:
+        raise AccessChangeRefused(ONLY_STAFF_OPEN, field="open_to_all_authenticated")
+    merged = replace(
+        wanted,
+        reader_group_ids=(current.reader_group_ids - own) | wanted.reader_group_ids,
+        editor_group_ids=(current.editor_group_ids - own) | wanted.editor_group_ids,
+    )
+    if not may_edit_with(writer, editor_group_ids=set(merged.editor_group_ids)):
+        raise AccessChangeRefused(LOCKOUT, field="editor_groups")
+    return merged
 
 
 def readable_documents(user: AnyUser) -> QuerySet[Document]:
@@ -101,6 +215,15 @@ def editable_documents(user: AnyUser) -> QuerySet[Document]:
     """Documents a user may retry and delete: ones they may read, in collections they edit.
     A document narrowed to groups an editor is not in stays out of the editor's sight."""
     return readable_documents(user).filter(collection__in=editable_collections(user))
+
+
+def matchable_documents(writer: Writer, *, collection: Collection) -> QuerySet[Document]:
+    """What an upload by `writer` may deduplicate against or re-version: only documents they
+    may read and edit. Matching a hidden one would reveal its id, title and file name in the
+    outcome, and a new version would replace its content for its real readers."""
+    if isinstance(writer, ConsoleOperator):
+        return collection.documents.all()
+    return editable_documents(writer).filter(collection=collection)
 
 
 def can_read_document(user: AnyUser, document_id: int) -> bool:

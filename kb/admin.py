@@ -1,4 +1,10 @@
-"""Django admin: collections with an upload page, documents with retry, tokens, logs."""
+"""Django admin: collections with an upload page, documents with retry, tokens, logs.
+
+Staff (`manage.py kb_user NAME --staff`) manage collections, documents and tokens here because
+kb.access says so (`may_administer`, `may_create_collections`), not through Django model
+permissions, which that command does not hand out. Logs and feedback stay with superusers.
+Only staff reach /admin/ at all, and staff may grant any access, so the access rules for
+editors have nothing to refuse here."""
 
 from __future__ import annotations
 
@@ -6,12 +12,14 @@ from typing import Any
 
 from django import forms
 from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied
 from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
 from django.urls import URLPattern, path, reverse
 
+from kb import access
 from kb.documents import (
     collection_restamp_later,
     document_delete,
@@ -42,8 +50,24 @@ class UploadForm(forms.Form):
     )
 
 
+class StaffManagedAdmin(admin.ModelAdmin[Any]):
+    """Permissions from kb.access instead of Django's per-model permissions."""
+
+    def has_module_permission(self, request: HttpRequest) -> bool:
+        return access.may_administer(request.user)
+
+    def has_view_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return access.may_administer(request.user)
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return access.may_administer(request.user)
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return access.may_administer(request.user)
+
+
 @admin.register(Collection)
-class CollectionAdmin(admin.ModelAdmin[Collection]):
+class CollectionAdmin(StaffManagedAdmin):
     list_display = ["name", "open_to_all_authenticated", "created_at"]
     filter_horizontal = ["reader_groups", "editor_groups"]
     search_fields = ["name"]
@@ -53,12 +77,17 @@ class CollectionAdmin(admin.ModelAdmin[Collection]):
         upload = self.admin_site.admin_view(self.upload_view)
         return [path("<int:pk>/upload/", upload, name="kb_collection_upload"), *super().get_urls()]
 
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return access.may_create_collections(request.user)
+
     def save_related(self, request: HttpRequest, form: Any, formsets: Any, change: bool) -> None:
         super().save_related(request, form, formsets, change)
         if change:  # reader groups may have changed: re-stamp every chunk of the collection
             collection_restamp_later(collection=form.instance)
 
     def upload_view(self, request: HttpRequest, pk: int) -> HttpResponse:
+        if not self.has_change_permission(request):
+            raise PermissionDenied
         collection = get_object_or_404(Collection, pk=pk)
         form = UploadForm(request.POST or None, request.FILES or None)
         if request.method == "POST" and form.is_valid():
@@ -76,7 +105,9 @@ class CollectionAdmin(admin.ModelAdmin[Collection]):
         files = request.FILES.getlist("documents")
         uploads = [Upload(name=f.name or "unnamed", stream=f, size=f.size or 0) for f in files]
         try:
-            added = documents_add_uploads(collection=collection, uploads=uploads)
+            added = documents_add_uploads(
+                collection=collection, uploads=uploads, uploader=request.user
+            )
         except UploadRejected as exc:
             messages.error(request, exc.message)
             return HttpResponseRedirect(request.path)
@@ -89,7 +120,7 @@ class CollectionAdmin(admin.ModelAdmin[Collection]):
 
 
 @admin.register(Document)
-class DocumentAdmin(admin.ModelAdmin[Document]):
+class DocumentAdmin(StaffManagedAdmin):
     list_display = [
         "title",
         "collection",
@@ -97,6 +128,7 @@ class DocumentAdmin(admin.ModelAdmin[Document]):
         "stage",
         "progress",
         "chunk_count",
+        "flagged_chunks",
         "error",
         "updated_at",
     ]
@@ -111,6 +143,7 @@ class DocumentAdmin(admin.ModelAdmin[Document]):
         "error",
         "page_count",
         "chunk_count",
+        "flagged_chunks",
         "version",
         "indexed_version",
         "size_bytes",
@@ -144,7 +177,7 @@ class DocumentAdmin(admin.ModelAdmin[Document]):
 
 
 @admin.register(ApiToken)
-class ApiTokenAdmin(admin.ModelAdmin[ApiToken]):
+class ApiTokenAdmin(StaffManagedAdmin):
     list_display = ["prefix", "user", "name", "created_at", "last_used_at", "revoked_at"]
     readonly_fields = ["key_hash", "prefix", "created_at", "last_used_at"]
     search_fields = ["user__username", "name", "prefix"]
@@ -155,8 +188,9 @@ class ApiTokenAdmin(admin.ModelAdmin[ApiToken]):
 
 @admin.register(QueryLog)
 class QueryLogAdmin(admin.ModelAdmin[QueryLog]):
-    list_display = ["created_at", "pseudonym", "refused", "model", "template_version"]
-    list_filter = ["refused", "model"]
+    list_display = ["created_at", "pseudonym", "refused", "answer_check", "model",
+                    "template_version"]  # fmt: skip
+    list_filter = ["refused", "answer_check", "model"]
 
     def has_change_permission(self, request: HttpRequest, obj: object = None) -> bool:
         return False

@@ -17,6 +17,8 @@ from django.core.files import File
 from django.db import transaction
 from django.db.models import F
 
+from kb import access
+from kb.access import Writer
 from kb.models import Collection, Document, DocumentStatus
 from kb.uploads import IncomingFile, Upload, UploadLimits, UploadRejected, receive
 
@@ -32,43 +34,93 @@ class AddOutcome(StrEnum):
     UNCHANGED = "unchanged"
 
 
-def groups_by_name(names: Sequence[str]) -> list[Group]:
-    return [Group.objects.get_or_create(name=name.strip())[0] for name in names if name.strip()]
+class UnknownGroups(ValueError):
+    """Names that match no group. Collections never create groups: a typo would otherwise
+    grant access to a new, empty group, and creating groups is `kb_user`'s job."""
+
+    def __init__(self, names: Sequence[str], *, field: str) -> None:
+        super().__init__(f"No group named {', '.join(repr(name) for name in names)}.")
+        self.names = list(names)
+        self.field = field
+
+
+def groups_by_name(names: Sequence[str], *, field: str = "groups") -> list[Group]:
+    """The groups of these names (blank names ignored); UnknownGroups if any is missing."""
+    wanted = {name.strip() for name in names if name.strip()}
+    found = list(Group.objects.filter(name__in=wanted))
+    missing = sorted(wanted - {group.name for group in found})
+    if missing:
+        raise UnknownGroups(missing, field=field)
+    return found
+
+
+def _group_ids(writer: Writer, names: Sequence[str], *, field: str) -> frozenset[int]:
+    """Only staff may learn which group names exist: anyone else hears the same refusal for
+    a missing group as for a group they are not in."""
+    try:
+        return frozenset(group.pk for group in groups_by_name(names, field=field))
+    except UnknownGroups:
+        if access.may_create_collections(writer):
+            raise
+        raise access.AccessChangeRefused(access.OWN_GROUPS_ONLY, field=field) from None
 
 
 @transaction.atomic
 def collection_create(
     *,
+    actor: Writer,
     name: str,
     reader_groups: Sequence[str] = (),
     editor_groups: Sequence[str] = (),
     open_to_all_authenticated: bool = False,
     description: str = "",
 ) -> Collection:
-    collection = Collection.objects.create(
-        name=name, description=description, open_to_all_authenticated=open_to_all_authenticated
+    """A new collection, if `actor` may create it with this access (kb.access decides):
+    AccessChangeRefused or UnknownGroups otherwise, before anything is written."""
+    wanted = access.CollectionAccess(
+        reader_group_ids=_group_ids(actor, reader_groups, field="reader_groups"),
+        editor_group_ids=_group_ids(actor, editor_groups, field="editor_groups"),
+        open_to_all_authenticated=open_to_all_authenticated,
     )
-    collection.reader_groups.set(groups_by_name(reader_groups))
-    collection.editor_groups.set(groups_by_name(editor_groups))
+    granted = access.access_after_change(actor, current=None, wanted=wanted)
+    collection = Collection.objects.create(name=name, description=description)
+    _apply_access(collection, granted)
     return collection
 
 
 @transaction.atomic
 def collection_set_access(
     *,
+    actor: Writer,
     collection: Collection,
     reader_groups: Sequence[str],
     editor_groups: Sequence[str] | None = None,
     open_to_all_authenticated: bool | None = None,
 ) -> None:
-    """Change who may read; every chunk of the collection is re-stamped in every store."""
-    collection.reader_groups.set(groups_by_name(reader_groups))
+    """Change who may read (None: leave as it is), as far as `actor` may (kb.access decides:
+    an editor's change touches only their own groups); every chunk of the collection is
+    re-stamped in every store."""
+    current = access.CollectionAccess.of(collection)
+    editors = current.editor_group_ids
     if editor_groups is not None:
-        collection.editor_groups.set(groups_by_name(editor_groups))
-    if open_to_all_authenticated is not None:
-        collection.open_to_all_authenticated = open_to_all_authenticated
-        collection.save(update_fields=["open_to_all_authenticated"])
+        editors = _group_ids(actor, editor_groups, field="editor_groups")
+    wanted = access.CollectionAccess(
+        reader_group_ids=_group_ids(actor, reader_groups, field="reader_groups"),
+        editor_group_ids=editors,
+        open_to_all_authenticated=current.open_to_all_authenticated
+        if open_to_all_authenticated is None
+        else open_to_all_authenticated,
+    )
+    _apply_access(collection, access.access_after_change(actor, current=current, wanted=wanted))
     collection_restamp_later(collection=collection)
+
+
+def _apply_access(collection: Collection, granted: access.CollectionAccess) -> None:
+    collection.reader_groups.set(granted.reader_group_ids)
+    collection.editor_groups.set(granted.editor_group_ids)
+    if collection.open_to_all_authenticated != granted.open_to_all_authenticated:
+        collection.open_to_all_authenticated = granted.open_to_all_authenticated
+        collection.save(update_fields=["open_to_all_authenticated"])
 
 
 def collection_restamp_later(*, collection: Collection) -> None:
@@ -87,14 +139,17 @@ def upload_limits() -> UploadLimits:
 
 
 def documents_add_uploads(
-    *, collection: Collection, uploads: Sequence[Upload]
+    *, collection: Collection, uploads: Sequence[Upload], uploader: Writer
 ) -> list[tuple[Document, AddOutcome]]:
     """Receive a request's files (archives expanded) and add each; raises UploadRejected, before
     anything is created, when any file is refused."""
     _require_task_queue()
     with tempfile.TemporaryDirectory(prefix="quarry-upload-") as workdir:
         incoming = receive(uploads, workdir=Path(workdir), limits=upload_limits())
-        return [document_add(collection=collection, incoming=item) for item in incoming]
+        return [
+            document_add(collection=collection, incoming=item, uploader=uploader)
+            for item in incoming
+        ]
 
 
 def _require_task_queue() -> None:
@@ -121,19 +176,22 @@ def file_sha256(path: Path) -> str:
 
 
 @transaction.atomic
-def document_add(*, collection: Collection, incoming: IncomingFile) -> tuple[Document, AddOutcome]:
+def document_add(
+    *, collection: Collection, incoming: IncomingFile, uploader: Writer
+) -> tuple[Document, AddOutcome]:
     """Identical content already in the collection is a no-op; a known name with new content
     becomes the next version of that document (the old one stays searchable until the new one
-    is fully indexed); anything else is a new document."""
+    is fully indexed); anything else is a new document. Only documents the uploader may read
+    and edit are matched: anything else is a new, separate document, so the outcome reveals
+    nothing hidden from them and changes nothing for its readers."""
     sha256 = file_sha256(incoming.path)
-    same = collection.documents.filter(sha256=sha256).exclude(status=DocumentStatus.FAILED).first()
+    candidates = access.matchable_documents(uploader, collection=collection)
+    same = candidates.filter(sha256=sha256).exclude(status=DocumentStatus.FAILED).first()
     if incoming.path.stat().st_size == 0:
         same = None  # every empty file fails on its own, under its own name
     if same is not None:
         return same, AddOutcome.UNCHANGED
-    document = (
-        collection.documents.select_for_update().filter(source_filename=incoming.name).first()
-    )
+    document = candidates.select_for_update().filter(source_filename=incoming.name).first()
     outcome = AddOutcome.NEW_VERSION if document is not None else AddOutcome.CREATED
     if document is None:
         document = Document(collection=collection, source_filename=incoming.name)

@@ -2,17 +2,18 @@
 
 from __future__ import annotations
 
-from django.contrib.auth.models import Group
+from django.contrib.auth.models import Group, User
 from django.db.models import Count, Q, QuerySet
 
 from kb.access import (
     AnyUser,
     editable_collections,
     editable_documents,
+    grantable_groups,
     readable_collections,
     readable_documents,
 )
-from kb.models import ApiToken, Collection, Document, DocumentStatus
+from kb.models import ApiToken, Collection, Document, DocumentStatus, TokenRevokedReason
 from kb.tokens import token_hash
 
 
@@ -21,6 +22,19 @@ def api_token_get_active(*, token: str) -> ApiToken | None:
         ApiToken.objects.select_related("user")
         .filter(key_hash=token_hash(token), revoked_at__isnull=True, user__is_active=True)
         .first()
+    )
+
+
+def api_token_revoked_as_leaked(*, token: str) -> bool:
+    return ApiToken.objects.filter(
+        key_hash=token_hash(token), revoked_reason=TokenRevokedReason.LEAKED
+    ).exists()
+
+
+def api_token_leak_notices(*, user: User) -> QuerySet[ApiToken]:
+    """The user's tokens revoked as leaked that they have not been told about on a page."""
+    return ApiToken.objects.filter(
+        user=user, revoked_reason=TokenRevokedReason.LEAKED, revoked_notice_pending=True
     )
 
 
@@ -93,5 +107,7 @@ def document_ids_unsettled(*, user: AnyUser, collection: Collection) -> list[int
     return list(documents.filter(status__in=UNSETTLED).values_list("pk", flat=True))
 
 
-def group_list() -> QuerySet[Group]:
-    return Group.objects.order_by("name")
+def group_list(*, user: AnyUser) -> QuerySet[Group]:
+    """The groups a form may show `user`: their own, or every group for staff. Listing every
+    group to any editor would tell them the names of groups they are not in."""
+    return grantable_groups(user).order_by("name")

@@ -10,7 +10,8 @@ from django.contrib.auth.models import Group, User
 from django.db import transaction
 from django.utils import timezone
 
-from kb.models import ApiToken
+from kb.models import ApiToken, TokenRevokedReason
+from kb.redaction import leaked_tokens
 from kb.tokens import token_generate, token_hash
 
 TOKEN_TOUCH_INTERVAL = timedelta(minutes=1)
@@ -36,8 +37,14 @@ def user_upsert(
         user.set_unusable_password()
     user.save()
     if groups is not None:
-        user.groups.set([Group.objects.get_or_create(name=name)[0] for name in groups])
+        user.groups.set(groups_get_or_create(names=groups))
     return user
+
+
+def groups_get_or_create(*, names: Sequence[str]) -> list[Group]:
+    """Groups by name, created on demand: for the server console only (`kb_user`,
+    `kb_ingest --readers`). Request paths never create groups (kb.documents.groups_by_name)."""
+    return [Group.objects.get_or_create(name=name.strip())[0] for name in names if name.strip()]
 
 
 def api_token_create(*, user: User, name: str = "") -> tuple[ApiToken, str]:
@@ -49,9 +56,33 @@ def api_token_create(*, user: User, name: str = "") -> tuple[ApiToken, str]:
     return row, token
 
 
-def api_token_revoke(*, token: ApiToken) -> None:
+def api_token_revoke(
+    *, token: ApiToken, reason: TokenRevokedReason = TokenRevokedReason.OWNER
+) -> None:
     token.revoked_at = timezone.now()
-    token.save(update_fields=["revoked_at"])
+    token.revoked_reason = reason
+    token.revoked_notice_pending = reason == TokenRevokedReason.LEAKED
+    token.save(update_fields=["revoked_at", "revoked_reason", "revoked_notice_pending"])
+
+
+def api_tokens_revoke_leaked(*, texts: Sequence[str]) -> int:
+    """Revoke every live token of ours written into text that is being logged (a question,
+    answer or comment): whoever reads the log could use it. Its owner is told on their next
+    request (kb.api.authentication, kb.web.token_notice). Returns how many went."""
+    hashes = {token_hash(token) for text in texts for token in leaked_tokens(text)}
+    if not hashes:
+        return 0
+    return ApiToken.objects.filter(key_hash__in=hashes, revoked_at__isnull=True).update(
+        revoked_at=timezone.now(),
+        revoked_reason=TokenRevokedReason.LEAKED,
+        revoked_notice_pending=True,
+    )
+
+
+def api_token_leak_notices_mark_shown(*, user: User) -> None:
+    ApiToken.objects.filter(user=user, revoked_notice_pending=True).update(
+        revoked_notice_pending=False
+    )
 
 
 def api_token_touch(*, token: ApiToken) -> None:

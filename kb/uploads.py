@@ -7,8 +7,10 @@ enforced while extracting, not only trusted from the archive's headers.
 
 from __future__ import annotations
 
+import lzma
 import shutil
 import zipfile
+import zlib
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
@@ -18,6 +20,13 @@ MB = 1024 * 1024
 COPY_BLOCK = 1024 * 1024
 MAX_ZIP_RATIO = 200  # a text file compresses ~10x; hundreds of times is a bomb
 SKIPPED_PREFIXES = ("__MACOSX/", ".")
+# Methods zipfile can read here; anything else (deflate64, implode, ppmd...) is refused up front.
+READABLE_METHODS = {zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED, zipfile.ZIP_BZIP2, zipfile.ZIP_LZMA}
+ENCRYPTED_FLAG = 0x1
+METHOD_NAMES = {6: "implode", 9: "deflate64", 12: "bzip2", 14: "lzma", 93: "zstandard", 98: "ppmd"}
+MAX_NAME_CHARS = 500  # Document.source_filename and title hold this many characters
+# File systems allow 255 bytes per name; the rest is room for the suffix storage adds on clashes.
+MAX_STORED_NAME_BYTES = 200
 
 
 class UploadRejected(Exception):
@@ -32,8 +41,9 @@ class UploadRejected(Exception):
 @dataclass(frozen=True)
 class UploadLimits:
     max_file_bytes: int
-    max_zip_entries: int
+    max_zip_entries: int  # files per request, archives expanded
     max_zip_total_bytes: int
+    max_files: int = 100  # files (parts) per request, before expansion
 
 
 @dataclass(frozen=True)
@@ -55,6 +65,8 @@ def receive(
     uploads: Iterable[Upload], *, workdir: Path, limits: UploadLimits
 ) -> list[IncomingFile]:
     """Write each upload to `workdir`, expanding archives; refuse the request on any bad file."""
+    uploads = list(uploads)
+    check_count(len(uploads), limits.max_files)
     received: list[IncomingFile] = []
     for number, upload in enumerate(uploads):
         is_zip = upload.name.lower().endswith(".zip")
@@ -63,13 +75,33 @@ def receive(
         target = workdir / f"upload-{number}"
         with target.open("wb") as out:
             shutil.copyfileobj(upload.stream, out, COPY_BLOCK)
-        if is_zip and zipfile.is_zipfile(target):
-            received += expand_zip(target, workdir / f"zip-{number}", limits=limits)
+        if is_zip:
+            received += expand_zip(target, workdir / f"zip-{number}", limits=limits,
+                                   label=clean_name(upload.name))  # fmt: skip
         else:
-            received.append(IncomingFile(name=clean_name(upload.name), path=target))
+            received.append(IncomingFile(name=fit_name(clean_name(upload.name)), path=target))
+        _check_expanded_count(len(received), limits.max_zip_entries)
     if not received:
         raise UploadRejected(400, "No files were uploaded (use the multipart field `files`).")
     return received
+
+
+def check_count(count: int, limit: int) -> None:
+    if count > limit:
+        raise too_many_files(limit)
+
+
+def too_many_files(limit: int) -> UploadRejected:
+    """Also raised for requests Django itself stops parsing (DATA_UPLOAD_MAX_NUMBER_FILES)."""
+    return UploadRejected(413, f"Too many files in one upload; the limit is {limit} per request.")
+
+
+def _check_expanded_count(count: int, limit: int) -> None:
+    """Several archives in one request share the per-archive entry budget."""
+    if count > limit:
+        raise UploadRejected(
+            413, f"The upload holds more than {limit} files with its archives expanded."
+        )
 
 
 def check_size(name: str, size: int, limit: int) -> None:
@@ -84,15 +116,64 @@ def clean_name(name: str) -> str:
     return PurePosixPath(name.replace("\\", "/")).name or "unnamed"
 
 
-def expand_zip(archive: Path, dest: Path, *, limits: UploadLimits) -> list[IncomingFile]:
-    with zipfile.ZipFile(archive) as zf:
-        files = [i for i in zf.infolist() if not i.is_dir()]
-        for member in files:  # before skipping hidden names: "../x" must be refused, not skipped
-            _check_entry_name(member.filename)
-        members = [i for i in files if not _skipped(i.filename)]
-        _check_archive(members, limits)
-        dest.mkdir(parents=True)
-        return [_extract(zf, member, dest, number, limits) for number, member in enumerate(members)]
+def fit_name(name: str) -> str:
+    """At most MAX_NAME_CHARS characters, extension kept: what the database can hold."""
+    return _shortened(name, max_chars=MAX_NAME_CHARS, max_bytes=4 * MAX_NAME_CHARS)
+
+
+def stored_name(name: str) -> str:
+    """The last component of `name` short enough for any file system (MAX_STORED_NAME_BYTES of
+    UTF-8), extension kept. Browsers and archives allow longer names than disks do; the
+    document keeps the original as its name and title."""
+    last = PurePosixPath(name).name or "unnamed"
+    return _shortened(last, max_chars=MAX_STORED_NAME_BYTES, max_bytes=MAX_STORED_NAME_BYTES)
+
+
+def _shortened(name: str, *, max_chars: int, max_bytes: int) -> str:
+    def fits(text: str) -> bool:
+        return len(text) <= max_chars and len(text.encode(errors="replace")) <= max_bytes
+
+    if fits(name):
+        return name
+    suffix = PurePosixPath(name).suffix
+    suffix = suffix if len(suffix) <= 20 else ""
+    stem = name[: len(name) - len(suffix)][: max_chars - len(suffix)]
+    while stem and not fits(stem + suffix):
+        stem = stem[:-1]
+    return stem + suffix
+
+
+def expand_zip(
+    archive: Path, dest: Path, *, limits: UploadLimits, label: str = "The archive"
+) -> list[IncomingFile]:
+    """A damaged archive (central directory, checksums, sizes) is the uploader's to fix: 400.
+    `label` names it in messages: never the server path of the working copy."""
+    try:
+        with zipfile.ZipFile(archive) as zf:
+            members = _members(zf, limits)
+            dest.mkdir(parents=True)
+            return [_extract(zf, member, dest, number, limits)
+                    for number, member in enumerate(members)]  # fmt: skip
+    except (zipfile.BadZipFile, zipfile.LargeZipFile, EOFError, ValueError) as exc:
+        raise UploadRejected(
+            400, f"{label} is not a readable .zip archive ({_zip_problem(exc)})."
+        ) from None
+
+
+def _members(zf: zipfile.ZipFile, limits: UploadLimits) -> list[zipfile.ZipInfo]:
+    for member in zf.infolist():  # before skipping hidden names: "../x" is refused, not skipped
+        _check_entry_name(member.filename)
+    files = [i for i in zf.infolist() if not i.is_dir()]
+    for member in files:
+        _check_entry_format(member)
+    members = [i for i in files if not _skipped(i.filename)]
+    _check_archive(members, limits)
+    return members
+
+
+def _zip_problem(exc: Exception) -> str:
+    """zipfile's own words up to any detail after a colon (a name, an offset)."""
+    return str(exc).split(":")[0].strip().rstrip(".") or type(exc).__name__
 
 
 def _skipped(name: str) -> bool:
@@ -123,20 +204,48 @@ def _check_archive(members: list[zipfile.ZipInfo], limits: UploadLimits) -> None
 
 def _check_entry_name(name: str) -> None:
     path = PurePosixPath(name.replace("\\", "/"))
+    if not path.parts:
+        raise UploadRejected(400, "The archive holds an entry without a name.")
     if path.is_absolute() or ".." in path.parts or ":" in path.parts[0]:
         raise UploadRejected(400, f"The archive entry {name!r} points outside the archive.")
+
+
+def _check_entry_format(member: zipfile.ZipInfo) -> None:
+    if member.flag_bits & ENCRYPTED_FLAG:
+        raise UploadRejected(
+            400, f"{member.filename} is encrypted in the archive; upload an unencrypted archive."
+        )
+    if member.compress_type not in READABLE_METHODS:
+        method = METHOD_NAMES.get(member.compress_type, f"method {member.compress_type}")
+        raise UploadRejected(
+            400,
+            f"{member.filename} is compressed with {method}, which is not supported; "
+            "re-create the archive with the standard (deflate) method.",
+        )
 
 
 def _extract(
     zf: zipfile.ZipFile, member: zipfile.ZipInfo, dest: Path, number: int, limits: UploadLimits
 ) -> IncomingFile:
-    """Copy with a byte budget: headers can lie about sizes, the stream cannot."""
+    """Copy with a byte budget: headers can lie about sizes, the stream cannot. zipfile stops
+    at the claimed size and checks the CRC; data shorter than claimed is refused here."""
     target = dest / f"entry-{number}"
     budget = min(member.file_size, limits.max_file_bytes)
+    written = 0
     with zf.open(member) as source, target.open("wb") as out:
-        while block := source.read(COPY_BLOCK):
-            budget -= len(block)
-            if budget < 0:
+        while block := _read_entry(source):
+            written += len(block)
+            if written > budget:
                 raise UploadRejected(413, f"{member.filename} is larger than its archive claims.")
             out.write(block)
-    return IncomingFile(name=member.filename.replace("\\", "/"), path=target)
+    if written != member.file_size:
+        raise UploadRejected(400, f"{member.filename} is shorter than its archive claims.")
+    return IncomingFile(name=fit_name(member.filename.replace("\\", "/")), path=target)
+
+
+def _read_entry(source: IO[bytes]) -> bytes:
+    """Damaged compressed data raises the decompressor's own error; it is the archive's fault."""
+    try:
+        return source.read(COPY_BLOCK)
+    except (zlib.error, lzma.LZMAError, OSError) as exc:
+        raise zipfile.BadZipFile("damaged compressed data") from exc

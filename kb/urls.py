@@ -23,5 +23,6 @@ urlpatterns = [
     path("api/v1/", include("kb.api.urls")),
 ]
 
+handler400 = views.bad_request
 handler404 = views.page_not_found
 handler500 = views.server_error

@@ -8,9 +8,11 @@ from __future__ import annotations
 
 from django.contrib.auth.decorators import login_required
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse, JsonResponse
+from django.shortcuts import render
 from django.views import defaults
 from django.views.decorators.http import require_GET
 
+from kb.request_limits import refusal_message
 from kb.selectors import document_get_readable
 from kb.web.http import HtmxHttpRequest
 from kb.web.pages import chat_page
@@ -57,6 +59,21 @@ def page_not_found(request: HttpRequest, exception: Exception) -> HttpResponse:
     if request.path.startswith(API_PREFIX):
         return _api_error(404, "not_found", "Not found.")
     return defaults.page_not_found(request, exception)
+
+
+def bad_request(request: HttpRequest, exception: Exception) -> HttpResponse:
+    """Django's 400 for unreadable requests; a body refused as too large (kb.request_limits)
+    is a 413 that says why: JSON under the API, the upload notice for the manage page."""
+    message = refusal_message(exception)
+    if message is None:
+        if request.path.startswith(API_PREFIX):
+            return _api_error(400, "invalid", "The request could not be read.")
+        return defaults.bad_request(request, exception)
+    if request.path.startswith(API_PREFIX):
+        return _api_error(413, "too_large", message)
+    if request.headers.get("HX-Request"):
+        return render(request, "manage/_upload_result.html", {"error": message}, status=413)
+    return render(request, "413.html", {"message": message}, status=413)
 
 
 def server_error(request: HttpRequest) -> HttpResponse:

@@ -1,9 +1,22 @@
 from __future__ import annotations
 
+from typing import Any
+
 from django.conf import settings
 from rest_framework import serializers
 
+from kb.ids import MAX_ID
 from kb.models import Document, DocumentStatus
+
+# Pages start at most this far in: any larger offset would only ever be an empty page.
+MAX_OFFSET = 2**31 - 1
+
+
+class IdField(serializers.IntegerField):
+    """An object id: 1 to MAX_ID, so that no number reaches the database as an overflow."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(min_value=1, max_value=MAX_ID, **kwargs)
 
 
 class CollectionOut(serializers.Serializer[object]):
@@ -54,7 +67,7 @@ class DocumentOut(serializers.ModelSerializer[Document]):
 class DocumentListIn(serializers.Serializer[object]):
     status = serializers.ChoiceField(choices=DocumentStatus.values, required=False)
     limit = serializers.IntegerField(min_value=1, max_value=500, default=100)
-    offset = serializers.IntegerField(min_value=0, default=0)
+    offset = serializers.IntegerField(min_value=0, max_value=MAX_OFFSET, default=0)
 
 
 class DocumentPageOut(serializers.Serializer[object]):
@@ -89,7 +102,7 @@ class _AskIn(serializers.Serializer[object]):
     """Limits come from settings at request time, so they can change without a release."""
 
     collections = serializers.ListField(
-        child=serializers.IntegerField(min_value=1), required=False, allow_empty=True,
+        child=IdField(), required=False, allow_empty=True,
         max_length=200, help_text="Collection ids to search; default: every one you may read.",
     )  # fmt: skip
     top_k = serializers.IntegerField(required=False, min_value=1)
@@ -160,7 +173,7 @@ class SearchOut(serializers.Serializer[object]):
 
 
 class FeedbackIn(serializers.Serializer[object]):
-    query_id = serializers.IntegerField(min_value=1)
+    query_id = IdField()
     rating = serializers.ChoiceField(choices=["up", "down"])
     comment = serializers.CharField(required=False, allow_blank=True, default="", max_length=2000)
 

@@ -26,7 +26,12 @@ from kb.api.serializers import (
     UploadedOut,
     UploadIn,
 )
-from kb.documents import collection_create, document_delete, documents_add_uploads
+from kb.documents import (
+    UnknownGroups,
+    collection_create,
+    document_delete,
+    documents_add_uploads,
+)
 from kb.models import Collection, Document
 from kb.selectors import collection_list_for_user, document_list_readable
 from kb.uploads import Upload, UploadRejected
@@ -62,15 +67,19 @@ class CollectionListApi(APIView):
     )
     def post(self, request: Request) -> Response:
         if not access.may_create_collections(request.user):
-            raise ActionForbidden("Only administrators and editors create collections.")
+            raise ActionForbidden(access.ONLY_STAFF_CREATE)
         payload = CollectionIn(data=request.data)
         payload.is_valid(raise_exception=True)
         try:
-            collection = collection_create(**payload.validated_data)
-        except IntegrityError:
+            collection = collection_create(actor=request.user, **payload.validated_data)
+        except IntegrityError:  # only staff get here, and staff see every collection
             raise exceptions.ValidationError(
                 {"name": "A collection with this name exists."}
             ) from None
+        except UnknownGroups as exc:
+            raise exceptions.ValidationError({exc.field: str(exc)}) from None
+        except access.AccessChangeRefused as exc:
+            raise ActionForbidden(exc.message) from None
         return Response(CollectionCreatedOut(collection).data, status=status.HTTP_201_CREATED)
 
 
@@ -106,7 +115,9 @@ class CollectionDocumentsApi(APIView):
         files = request.FILES.getlist("files")
         uploads = [Upload(name=f.name or "unnamed", stream=f, size=f.size or 0) for f in files]
         try:
-            added = documents_add_uploads(collection=collection, uploads=uploads)
+            added = documents_add_uploads(
+                collection=collection, uploads=uploads, uploader=request.user
+            )
         except UploadRejected as exc:
             raise _rejection(exc) from None
         results = [{**DocumentOut(d).data, "outcome": outcome.value} for d, outcome in added]

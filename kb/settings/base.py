@@ -46,6 +46,7 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "django_prometheus.middleware.PrometheusBeforeMiddleware",
     "kb.observability.request_id.RequestIdMiddleware",
+    "kb.request_limits.RequestBodyLimitMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -290,6 +291,12 @@ CACHES = {
 KB_MAX_ZIP_ENTRIES = env_int("KB_MAX_ZIP_ENTRIES", 5000)
 KB_MAX_ZIP_EXPANDED_MB = env_int("KB_MAX_ZIP_EXPANDED_MB", 2048)
 FILE_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
+# Files (form parts) in one upload request; Django stops parsing beyond it (413, nothing stored).
+KB_MAX_UPLOAD_FILES = env_int("KB_MAX_UPLOAD_FILES", 100)
+DATA_UPLOAD_MAX_NUMBER_FILES = KB_MAX_UPLOAD_FILES
+# Largest request body (an upload with all its files) in MB; larger ones get 413 before they
+# are read. Other bodies (JSON) are limited by DATA_UPLOAD_MAX_MEMORY_SIZE (10 MB).
+KB_MAX_REQUEST_MB = env_int("KB_MAX_REQUEST_MB", 2048)
 KB_EMBED_BATCH = env_int("KB_EMBED_BATCH", 32)
 # Entities for the graph: "rules" (fast, no model) or "llm" (the configured model reads each chunk).
 KB_GRAPH_EXTRACTOR = env_choice("KB_GRAPH_EXTRACTOR", "rules", ("rules", "llm"))

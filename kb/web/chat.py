@@ -27,6 +27,7 @@ from rest_framework.views import APIView
 
 from kb.answering import Finished, answer_stream
 from kb.api.answers import ModelBusy, _query_out, _sse
+from kb.api.serializers import IdField
 from kb.api.throttling import PerTokenRateThrottle
 from kb.llm.chat import LlmBusy, LlmUnavailable, Message
 from kb.llm.factory import model_saturated
@@ -80,11 +81,11 @@ class ChatView(APIView):
 class AskIn(serializers.Serializer[object]):
     question = serializers.CharField(error_messages={"blank": "Type a question first."})
     collections = serializers.ListField(
-        child=serializers.IntegerField(min_value=1), allow_empty=False, max_length=200,
+        child=IdField(), allow_empty=False, max_length=200,
         error_messages={"required": "Choose at least one collection to search.",
                         "empty": "Choose at least one collection to search."},
     )  # fmt: skip
-    conversation = serializers.IntegerField(required=False, min_value=1)
+    conversation = IdField(required=False)
 
     def validate_question(self, value: str) -> str:
         value = value.strip()
@@ -132,7 +133,7 @@ class ChatStreamView(ChatView):
 
 
 class FeedbackIn(serializers.Serializer[object]):
-    query_id = serializers.IntegerField(min_value=1)
+    query_id = IdField()
     rating = serializers.ChoiceField(choices=FeedbackRating.values)
     comment = serializers.CharField(
         required=False, allow_blank=True, default="", max_length=COMMENT_CHARS

@@ -13,6 +13,6 @@ from kb.web.http import is_analyst
 def navigation(request: HttpRequest) -> dict[str, Callable[[], bool]]:
     """A callable, so the query runs only on pages that render the navigation."""
     return {
-        "nav_may_manage": lambda: access.may_create_collections(request.user),
+        "nav_may_manage": lambda: access.may_manage(request.user),
         "nav_may_analyse": lambda: is_analyst(request.user),
     }

@@ -2,34 +2,34 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 from django import forms
 from django.contrib.auth.models import Group
 
 from kb import access
-from kb.access import AnyUser
+from kb.access import AnyUser, CollectionAccess
 from kb.models import Collection
 from kb.selectors import group_list
 
-LOCKOUT = (
-    "Choose at least one editor group you belong to; otherwise you could no longer manage "
-    "this collection."
-)
-
 
 class GroupsField(forms.ModelMultipleChoiceField[Group]):
+    """Offers only the groups the signed-in user may grant (set by the form per user)."""
+
     widget = forms.CheckboxSelectMultiple
 
     def __init__(self, label: str, help_text: str) -> None:
-        super().__init__(queryset=group_list(), required=False, label=label, help_text=help_text)
+        super().__init__(
+            queryset=Group.objects.none(), required=False, label=label, help_text=help_text
+        )
 
     def label_from_instance(self, obj: Group) -> str:
         return obj.name
 
 
 class AccessForm(forms.Form):
-    """Who reads and who edits a collection."""
+    """Who reads and who edits a collection (`collection` None: a new one). An editor sees and
+    changes only their own groups; the other groups keep their setting (kb.access)."""
 
     reader_groups = GroupsField("Reader groups", "Members may ask questions over it.")
     editor_groups = GroupsField(
@@ -41,16 +41,43 @@ class AccessForm(forms.Form):
         help_text="Every active user may read it, whatever their groups.",
     )
 
-    def __init__(self, *args: Any, user: AnyUser, **kwargs: Any) -> None:
+    def __init__(
+        self, *args: Any, user: AnyUser, collection: Collection | None = None, **kwargs: Any
+    ) -> None:
         super().__init__(*args, **kwargs)
         self.user = user
+        self.collection = collection
+        for name in ("reader_groups", "editor_groups"):
+            cast(GroupsField, self.fields[name]).queryset = group_list(user=user)
+
+    @property
+    def shows_every_group(self) -> bool:
+        return access.may_create_collections(self.user)
+
+    @property
+    def may_open(self) -> bool:
+        """Only staff open a collection to everyone; an editor may still close an open one."""
+        return self.shows_every_group or bool(
+            self.collection and self.collection.open_to_all_authenticated
+        )
 
     def clean(self) -> dict[str, Any]:
         cleaned = super().clean() or {}
-        editors = {group.pk for group in cleaned.get("editor_groups", [])}
-        if not access.may_edit_with(self.user, editor_group_ids=editors):
-            self.add_error("editor_groups", LOCKOUT)
+        if self.errors:
+            return cleaned
+        current = CollectionAccess.of(self.collection) if self.collection else None
+        try:
+            access.access_after_change(self.user, current=current, wanted=self._wanted(cleaned))
+        except access.AccessChangeRefused as exc:
+            self.add_error(exc.field, exc.message)
         return cleaned
+
+    def _wanted(self, cleaned: dict[str, Any]) -> CollectionAccess:
+        return CollectionAccess(
+            reader_group_ids=frozenset(group.pk for group in cleaned.get("reader_groups", [])),
+            editor_group_ids=frozenset(group.pk for group in cleaned.get("editor_groups", [])),
+            open_to_all_authenticated=bool(cleaned.get("open_to_all_authenticated")),
+        )
 
     def group_names(self, field: str) -> list[str]:
         return [group.name for group in self.cleaned_data[field]]
@@ -64,6 +91,8 @@ class CollectionForm(AccessForm):
     field_order = ["name", "description", "reader_groups", "editor_groups"]
 
     def clean_name(self) -> str:
+        """Only staff create collections, and staff see every one: the message reveals
+        nothing to them."""
         name = str(self.cleaned_data["name"]).strip()
         if Collection.objects.filter(name__iexact=name).exists():
             raise forms.ValidationError("A collection with this name exists.")

@@ -29,7 +29,7 @@ def manager_required(view: View) -> View:
     def guarded(request: HtmxHttpRequest, *args: object, **kwargs: object) -> HttpResponse:
         if not request.user.is_authenticated:
             return redirect_to_login(request.get_full_path())
-        if not access.may_create_collections(request.user):
+        if not access.may_manage(request.user):
             raise Http404
         return view(request, *args, **kwargs)
 

@@ -17,8 +17,10 @@ from django.shortcuts import render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from kb.access import AccessChangeRefused, may_create_collections
 from kb.documents import (
     AddOutcome,
+    UnknownGroups,
     collection_create,
     collection_set_access,
     document_delete,
@@ -45,16 +47,22 @@ MAX_POLLED_IDS = 1000
 @require_GET
 def collection_list(request: HtmxHttpRequest) -> HttpResponse:
     collections = collection_list_for_manager(user=request.user)
-    return render(request, "manage/collections.html", {"collections": collections})
+    context = {"collections": collections, "may_create": may_create_collections(request.user)}
+    return render(request, "manage/collections.html", context)
 
 
 @manager_required
 @require_http_methods(["GET", "POST"])
 def collection_new(request: HtmxHttpRequest) -> HttpResponse:
+    """Staff only; for an editor the page does not exist (404), like every page they may not
+    use."""
+    if not may_create_collections(request.user):
+        raise Http404
     form = CollectionForm(request.POST or None, user=request.user)
     if request.method == "POST" and form.is_valid():
         try:
             collection = collection_create(
+                actor=request.user,
                 name=form.cleaned_data["name"],
                 description=form.cleaned_data["description"],
                 reader_groups=form.group_names("reader_groups"),
@@ -63,6 +71,8 @@ def collection_new(request: HtmxHttpRequest) -> HttpResponse:
             )
         except IntegrityError:  # created by someone else since the form was validated
             form.add_error("name", "A collection with this name exists.")
+        except (AccessChangeRefused, UnknownGroups) as exc:  # changed since it was validated
+            form.add_error(exc.field, str(exc))
         else:
             messages.success(request, f"Created {collection.name}. Upload its documents here.")
             return HttpResponseRedirect(_detail_url(collection))
@@ -79,16 +89,24 @@ def collection_access(request: HtmxHttpRequest, collection_id: int) -> HttpRespo
         "editor_groups": collection.editor_groups.all(),
         "open_to_all_authenticated": collection.open_to_all_authenticated,
     }
-    form = AccessForm(request.POST or None, initial=initial, user=request.user)
+    form = AccessForm(
+        request.POST or None, initial=initial, user=request.user, collection=collection
+    )
     if request.method == "POST" and form.is_valid():
-        collection_set_access(
-            collection=collection,
-            reader_groups=form.group_names("reader_groups"),
-            editor_groups=form.group_names("editor_groups"),
-            open_to_all_authenticated=form.cleaned_data["open_to_all_authenticated"],
-        )
-        messages.success(request, f"Saved who may read {collection.name}; re-stamping its chunks.")
-        return HttpResponseRedirect(_detail_url(collection))
+        try:
+            collection_set_access(
+                actor=request.user,
+                collection=collection,
+                reader_groups=form.group_names("reader_groups"),
+                editor_groups=form.group_names("editor_groups"),
+                open_to_all_authenticated=form.cleaned_data["open_to_all_authenticated"],
+            )
+        except (AccessChangeRefused, UnknownGroups) as exc:  # changed since it was validated
+            form.add_error(exc.field, str(exc))
+        else:
+            saved = f"Saved who may read {collection.name}; re-stamping its chunks."
+            messages.success(request, saved)
+            return HttpResponseRedirect(_detail_url(collection))
     context = {"form": form, "collection": collection}
     return render(
         request, "manage/collection_access.html", context, status=400 if form.errors else 200
@@ -110,7 +128,7 @@ def collection_upload(request: HtmxHttpRequest, collection_id: int) -> HttpRespo
     files = request.FILES.getlist("files")
     uploads = [Upload(name=f.name or "unnamed", stream=f, size=f.size or 0) for f in files]
     try:
-        added = documents_add_uploads(collection=collection, uploads=uploads)
+        added = documents_add_uploads(collection=collection, uploads=uploads, uploader=request.user)
     except UploadRejected as exc:
         return _upload_refused(request, collection, exc)
     summary = _upload_summary([outcome for _document, outcome in added])

@@ -12,6 +12,7 @@ from django.contrib.auth.models import Group
 from django.dispatch import receiver
 
 from ingestion.pipeline import ingest_document
+from kb.access import CONSOLE
 from kb.answering import prompt_sent
 from kb.documents import document_add
 from kb.llm.chat import Message
@@ -45,7 +46,8 @@ def indexed_world(transactional_db: None, stores: Path, tmp_path: Path) -> Index
         body = f"{title} notes. {TOPIC} Reference code {canary(title)}."
         path = samples.text(tmp_path / f"{title}.txt", body)
         document, _ = document_add(collection=placeholder.collection,
-                                   incoming=IncomingFile(f"{title}.txt", path))  # fmt: skip
+                                   incoming=IncomingFile(f"{title}.txt", path),
+                                   uploader=CONSOLE)  # fmt: skip
         document.reader_groups.set(readers)
         assert ingest_document(document_id=document.pk, version=document.version) == "indexed"
         documents[title] = document

@@ -17,10 +17,12 @@ from typing import Any
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
+from kb.access import CONSOLE
 from kb.celery import app as celery_app
 from kb.documents import AddOutcome, collection_create, document_add, upload_limits
 from kb.models import Collection, Document, DocumentStatus
 from kb.progress_bar import ProgressBar
+from kb.services import groups_get_or_create
 from kb.stores.errors import StoreLockedError
 from kb.stores.factory import close_stores, graph_store, vector_index
 from kb.uploads import IncomingFile, UploadRejected, check_size, expand_zip
@@ -74,7 +76,8 @@ class Command(BaseCommand):
         self.stderr.write(
             f"Created collection {name!r} readable by {', '.join(groups) or 'staff'}."
         )
-        return collection_create(name=name, reader_groups=groups)
+        groups_get_or_create(names=groups)  # the console may name groups no one is in yet
+        return collection_create(actor=CONSOLE, name=name, reader_groups=groups)
 
     def _files(self, path: Path, workdir: Path) -> list[IncomingFile]:
         if not path.exists():
@@ -103,7 +106,7 @@ class Command(BaseCommand):
         queued: list[int] = []
         unchanged = 0
         for item in files:
-            document, outcome = document_add(collection=collection, incoming=item)
+            document, outcome = document_add(collection=collection, incoming=item, uploader=CONSOLE)
             if outcome == AddOutcome.UNCHANGED:
                 unchanged += 1
             else:

@@ -12,6 +12,7 @@ from pytest_django.fixtures import Settings
 from rest_framework.test import APIClient
 
 from ingestion.pipeline import ingest_document, restamp_document
+from kb.access import CONSOLE
 from kb.documents import document_add, document_delete
 from kb.llm.chat import Message
 from kb.models import QueryLog
@@ -70,7 +71,9 @@ def test_an_upload_to_a_collection_in_scope_invalidates(
     _ask(indexed_world, "engineer")
     engineering = indexed_world.documents["runbook"].collection
     path = samples.text(tmp_path / "descaling.txt", "Descaling moved to Thursdays in 2027.")
-    new, _ = document_add(collection=engineering, incoming=IncomingFile("descaling.txt", path))
+    new, _ = document_add(
+        collection=engineering, incoming=IncomingFile("descaling.txt", path), uploader=CONSOLE
+    )
     assert ingest_document(document_id=new.pk, version=new.version) == "indexed"
 
     again = _ask(indexed_world, "engineer")

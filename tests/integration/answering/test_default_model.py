@@ -12,6 +12,7 @@ from pytest_django.fixtures import Settings
 from rest_framework.test import APIClient
 
 from ingestion.pipeline import ingest_document
+from kb.access import CONSOLE
 from kb.documents import document_add
 from kb.llm.factory import forget_chat_model, gguf_path
 from kb.llm.gguf import MODELS
@@ -46,7 +47,8 @@ def client(transactional_db: None, stores: Path, settings: Settings,
     collection = CollectionFactory.create(name="Operations", reader_groups=[ops])
     pdf = samples.text_pdf(tmp_path / "operations.pdf", PAGES)
     document, _ = document_add(collection=collection,
-                               incoming=IncomingFile("operations.pdf", pdf))  # fmt: skip
+                               incoming=IncomingFile("operations.pdf", pdf),
+                               uploader=CONSOLE)  # fmt: skip
     assert ingest_document(document_id=document.pk, version=document.version) == "indexed"
     api = APIClient()
     _row, token = api_token_create(user=UserFactory.create(username="olga", groups=[ops]))

@@ -11,6 +11,7 @@ from django.core.management import call_command
 from rest_framework.test import APIClient
 
 from ingestion.pipeline import ingest_document
+from kb.access import CONSOLE
 from kb.documents import document_add
 from kb.services import api_token_create
 from kb.uploads import IncomingFile
@@ -26,7 +27,9 @@ def test_only_rated_answers_are_exported_redacted(
     engineering = indexed_world.documents["runbook"].collection
     path = samples.text(tmp_path / "contacts.txt", "The coffee machine supplier is Brewco; "
                         "orders go to orders@brewco.example or +44 20 7946 0958.")  # fmt: skip
-    doc, _ = document_add(collection=engineering, incoming=IncomingFile("contacts.txt", path))
+    doc, _ = document_add(
+        collection=engineering, incoming=IncomingFile("contacts.txt", path), uploader=CONSOLE
+    )
     assert ingest_document(document_id=doc.pk, version=doc.version) == "indexed"
     client = APIClient()
     _row, token = api_token_create(user=indexed_world.world.users["engineer"])

@@ -10,7 +10,7 @@ import pytest
 from rest_framework.test import APIClient
 
 from ingestion.pipeline import ingest_document
-from kb.access import access_scope, document_acl
+from kb.access import CONSOLE, access_scope, document_acl
 from kb.documents import document_add
 from kb.llm.chat import Message
 from kb.services import api_token_create
@@ -36,7 +36,9 @@ def test_a_document_that_gives_orders_changes_nothing(
 ) -> None:
     engineering = indexed_world.documents["runbook"].collection
     path = samples.text(tmp_path / "addendum.txt", HOSTILE)
-    hostile, _ = document_add(collection=engineering, incoming=IncomingFile("addendum.txt", path))
+    hostile, _ = document_add(
+        collection=engineering, incoming=IncomingFile("addendum.txt", path), uploader=CONSOLE
+    )
     assert ingest_document(document_id=hostile.pk, version=hostile.version) == "indexed"
     acl_before = document_acl(hostile)
     client = APIClient()

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from kb.access import CONSOLE
 from kb.celery import app
 from kb.documents import WAITING_FOR_QUEUE, document_add, documents_requeue_waiting
 from kb.models import DocumentStatus
@@ -48,7 +49,9 @@ def test_a_task_that_cannot_be_sent_waits_and_is_requeued_when_the_broker_is_bac
     queued_before = queue_depths()["ingest"]
 
     with broker_down():
-        document, _ = document_add(collection=collection, incoming=IncomingFile("rota.txt", path))
+        document, _ = document_add(
+            collection=collection, incoming=IncomingFile("rota.txt", path), uploader=CONSOLE
+        )
         document.refresh_from_db()
         assert (document.status, document.stage) == (DocumentStatus.QUEUED, WAITING_FOR_QUEUE)
         with pytest.raises(Exception):  # noqa: B017 - still away: the sweep cannot send either

@@ -189,6 +189,8 @@ def test_staff_create_collections_and_plain_users_may_not(transactional_db: None
     staff = _client(UserFactory.create(username="admin", is_staff=True))
     plain = _client(UserFactory.create(username="plain"))
     body = {"name": "HR", "reader_groups": ["hr", "hr-leads"]}
+    for name in body["reader_groups"]:  # the API never creates groups
+        GroupFactory.create(name=name)
 
     created = staff.post("/api/v1/collections", body, format="json")
     refused = plain.post("/api/v1/collections", {"name": "Mine"}, format="json")
@@ -202,7 +204,7 @@ def test_staff_create_collections_and_plain_users_may_not(transactional_db: None
 
 
 def test_changing_readers_restamps_the_chunks(worker: EmbeddedWorker, editors: Collection) -> None:
-    from kb.access import access_scope
+    from kb.access import CONSOLE, access_scope
     from kb.documents import collection_set_access
 
     editor_client = _client(_editor(editors))
@@ -211,7 +213,7 @@ def test_changing_readers_restamps_the_chunks(worker: EmbeddedWorker, editors: C
     _wait(editor_client, document_id)
     newcomer = UserFactory.create(username="new", groups=[GroupFactory.create(name="finance")])
 
-    collection_set_access(collection=editors, reader_groups=["finance"])
+    collection_set_access(actor=CONSOLE, collection=editors, reader_groups=["finance"])
 
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:

@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 
 from ingestion.pipeline import ingest_document
+from kb.access import CONSOLE
 from kb.documents import AddOutcome, document_add, document_delete
 from kb.models import Collection, Document, DocumentStatus
 from kb.stores.factory import graph_store, vector_index
@@ -25,7 +26,9 @@ def collection(db: None, stores: Path) -> Collection:
 
 def _ingest(collection: Collection, path: Path, name: str | None = None) -> Document:
     document, _outcome = document_add(
-        collection=collection, incoming=IncomingFile(name=name or path.name, path=path)
+        collection=collection,
+        incoming=IncomingFile(name=name or path.name, path=path),
+        uploader=CONSOLE,
     )
     ingest_document(document_id=document.pk, version=document.version)
     document.refresh_from_db()
@@ -183,7 +186,9 @@ def test_identical_content_is_a_no_op(collection: Collection, tmp_path: Path) ->
     path = MAKERS["text"](tmp_path)
     first = _ingest(collection, path)
 
-    again, outcome = document_add(collection=collection, incoming=IncomingFile("copy.txt", path))
+    again, outcome = document_add(
+        collection=collection, incoming=IncomingFile("copy.txt", path), uploader=CONSOLE
+    )
 
     assert outcome == AddOutcome.UNCHANGED and again.pk == first.pk
     assert Document.objects.count() == 1
@@ -194,7 +199,9 @@ def test_a_new_version_replaces_the_old_only_once_written(
 ) -> None:
     v1 = _ingest(collection, samples.text(tmp_path / "a.txt", "Old policy: keep backups a week."))
     new_path = samples.text(tmp_path / "b.txt", "New policy: keep backups thirty days.")
-    v2, outcome = document_add(collection=collection, incoming=IncomingFile("a.txt", new_path))
+    v2, outcome = document_add(
+        collection=collection, incoming=IncomingFile("a.txt", new_path), uploader=CONSOLE
+    )
     assert outcome == AddOutcome.NEW_VERSION and v2.pk == v1.pk and v2.version == 2
     assert any("Old policy" in t for t in _stored_texts(v2))  # still searchable meanwhile
 
@@ -211,7 +218,9 @@ def test_a_failed_new_version_keeps_the_old_one_searchable(
 ) -> None:
     v1 = _ingest(collection, samples.text_pdf(tmp_path / "p.pdf", [("Rules", "Keep it tidy.")]))
     broken = samples.text(tmp_path / "broken.pdf", "%PDF-1.4 not really")
-    v2, _ = document_add(collection=collection, incoming=IncomingFile("p.pdf", broken))
+    v2, _ = document_add(
+        collection=collection, incoming=IncomingFile("p.pdf", broken), uploader=CONSOLE
+    )
 
     ingest_document(document_id=v2.pk, version=v2.version)
 
@@ -241,6 +250,7 @@ def test_a_stale_task_for_an_older_version_does_nothing(
     document_add(
         collection=collection,
         incoming=IncomingFile("a.txt", samples.text(tmp_path / "b.txt", "Second.")),
+        uploader=CONSOLE,
     )
 
     assert ingest_document(document_id=v1.pk, version=1) == "skipped"

@@ -80,6 +80,7 @@ def test_the_pipeline_can_use_the_model_for_the_graph(
     tmp_path: Path,
 ) -> None:
     from ingestion.pipeline import ingest_document
+    from kb.access import CONSOLE
     from kb.documents import document_add
     from kb.llm.factory import forget_chat_model
     from kb.stores import factory
@@ -96,7 +97,8 @@ def test_the_pipeline_can_use_the_model_for_the_graph(
     try:
         path = samples.text(tmp_path / "backup.txt", samples.BACKUP_TEXT)
         document, _ = document_add(collection=CollectionFactory.create(),
-                                   incoming=IncomingFile("backup.txt", path))  # fmt: skip
+                                   incoming=IncomingFile("backup.txt", path),
+                                   uploader=CONSOLE)  # fmt: skip
 
         assert ingest_document(document_id=document.pk, version=document.version) == "indexed"
         assert factory.graph_store().count_entities() > 0

@@ -9,7 +9,7 @@ import pytest
 from django.conf import settings
 
 from ingestion.pipeline import ingest_document
-from kb.access import access_scope, readable_document_ids
+from kb.access import CONSOLE, access_scope, readable_document_ids
 from kb.documents import document_add
 from kb.models import Document
 from kb.stores.factory import graph_store, vector_index
@@ -42,7 +42,9 @@ def corpus(db: None, stores: Path, tmp_path: Path) -> dict[str, Document]:
     for title, (collection, text) in DOCS.items():
         path = samples.text(tmp_path / f"{title}.txt", text)
         document, _ = document_add(
-            collection=collections[collection], incoming=IncomingFile(f"{title}.txt", path)
+            collection=collections[collection],
+            incoming=IncomingFile(f"{title}.txt", path),
+            uploader=CONSOLE,
         )
         assert ingest_document(document_id=document.pk, version=document.version) == "indexed"
         documents[title] = document

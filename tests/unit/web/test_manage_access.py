@@ -40,7 +40,7 @@ GET_ROUTES: dict[str, Route] = {
 # Who gets 200; every other signed-in persona gets 404, signed-out ones a redirect.
 ALLOWED: dict[str, set[str]] = {
     "index": {"staff", "eng_editor"},
-    "new": {"staff", "eng_editor"},
+    "new": {"staff"},  # only staff create collections (issue 11)
     "eng detail": {"staff", "eng_editor"},
     "eng access": {"staff", "eng_editor"},
     "eng progress": {"staff", "eng_editor"},

@@ -1,0 +1,268 @@
+"""Writers bound by the readers' policy (issue 11, "Writers must not reach what they cannot read").
+
+The attacker is erin, an editor of Engineering (group eng-editors). Engineering holds a document
+narrowed to the group eng, which erin is not in: she must never learn its id, title or file name,
+and nothing she uploads may change its content or version for its real readers (bob, staff).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+from typing import Any
+
+import pytest
+from django.contrib.auth.models import Group
+from django.core.files.base import ContentFile
+from django.core.files.uploadedfile import SimpleUploadedFile
+from django.test import Client
+from rest_framework.test import APIClient
+
+from kb.models import Collection, Document
+from kb.services import api_token_create
+from tests.factories import DocumentFactory
+from tests.personas import World
+
+pytestmark = pytest.mark.unit
+
+HIDDEN_TEXT = b"Salary bands 2026: a senior engineer earns 91,000 a year."
+HIDDEN_NAME = "salary-bands.txt"
+HIDDEN_TITLE = "Confidential pay scale"
+
+
+@pytest.fixture
+def hidden(world: World, stores: Path) -> Document:
+    """An indexed document of Engineering readable only by the group eng (bob), with its file."""
+    document = DocumentFactory.create(
+        title=HIDDEN_TITLE,
+        source_filename=HIDDEN_NAME,
+        collection=world.collections["eng"],
+        sha256=hashlib.sha256(HIDDEN_TEXT).hexdigest(),
+        size_bytes=len(HIDDEN_TEXT),
+        version=1,
+        indexed_version=1,
+        reader_groups=[Group.objects.get(name="eng")],
+    )
+    document.file.save(HIDDEN_NAME, ContentFile(HIDDEN_TEXT))
+    return document
+
+
+def api_client(world: World, persona: str) -> APIClient:
+    client = APIClient()
+    token = api_token_create(user=world.users[persona])[1]
+    client.credentials(HTTP_AUTHORIZATION=f"Bearer {token}")
+    return client
+
+
+def web_client(world: World, persona: str) -> Client:
+    client = Client()
+    client.force_login(world.users[persona])
+    return client
+
+
+def api_upload(
+    world: World, persona: str, name: str, data: bytes
+) -> tuple[int, str, dict[str, Any]]:
+    collection = world.collections["eng"]
+    response = api_client(world, persona).post(
+        f"/api/v1/collections/{collection.pk}/documents",
+        {"files": [SimpleUploadedFile(name, data)]},
+        format="multipart",
+    )
+    return response.status_code, response.content.decode(), response.json()
+
+
+def assert_untouched(hidden: Document) -> None:
+    """The hidden document's readers still get exactly what was there: same version, content."""
+    row = Document.objects.get(pk=hidden.pk)
+    assert (row.version, row.indexed_version, row.title) == (1, 1, HIDDEN_TITLE)
+    assert row.sha256 == hashlib.sha256(HIDDEN_TEXT).hexdigest()
+    with row.file.open("rb") as handle:
+        assert handle.read() == HIDDEN_TEXT
+
+
+def assert_reveals_nothing(body: str, hidden: Document) -> None:
+    assert HIDDEN_TITLE not in body and HIDDEN_NAME not in body
+    assert f'"id":{hidden.pk},' not in body.replace(" ", "")
+
+
+# --- deduplication and versioning ---------------------------------------------------------------
+
+
+def test_an_editor_uploading_a_hidden_documents_content_learns_nothing(
+    world: World, hidden: Document
+) -> None:
+    status, body, data = api_upload(world, "eng_editor", "my-guess.txt", HIDDEN_TEXT)
+
+    assert status == 202
+    [result] = data["results"]
+    assert result["outcome"] == "created" and result["id"] != hidden.pk
+    assert_reveals_nothing(body, hidden)
+    assert_untouched(hidden)
+
+
+def test_an_editor_reusing_a_hidden_documents_file_name_makes_a_separate_document(
+    world: World, hidden: Document
+) -> None:
+    status, body, data = api_upload(world, "eng_editor", HIDDEN_NAME, b"Everyone earns 1,000,000.")
+
+    assert status == 202
+    [result] = data["results"]
+    assert result["outcome"] == "created" and result["id"] != hidden.pk
+    assert HIDDEN_TITLE not in body
+    assert_untouched(hidden)
+
+
+def test_the_manage_page_does_not_say_unchanged_or_new_version_for_a_hidden_document(
+    world: World, hidden: Document
+) -> None:
+    collection = world.collections["eng"]
+    client = web_client(world, "eng_editor")
+    url = f"/manage/collections/{collection.pk}/upload"
+
+    same_content = client.post(url, {"files": [SimpleUploadedFile("x.txt", HIDDEN_TEXT)]},
+                               HTTP_HX_REQUEST="true")  # fmt: skip
+    same_name = client.post(url, {"files": [SimpleUploadedFile(HIDDEN_NAME, b"Other text.")]},
+                            HTTP_HX_REQUEST="true")  # fmt: skip
+
+    for response in (same_content, same_name):
+        body = response.content.decode()
+        assert response.status_code == 200
+        assert "(1 created)" in body and "unchanged" not in body and "new version" not in body
+        assert HIDDEN_TITLE not in body
+    assert_untouched(hidden)
+
+
+@pytest.mark.parametrize("persona", ["staff"])
+def test_a_writer_who_may_read_the_document_still_re_versions_it(
+    world: World, hidden: Document, persona: str
+) -> None:
+    """The control: matching works for those who can see the match."""
+    _status, _body, same = api_upload(world, persona, "copy.txt", HIDDEN_TEXT)
+    _status, _body, renamed = api_upload(world, persona, HIDDEN_NAME, b"New bands: 95,000.")
+
+    assert (same["results"][0]["outcome"], same["results"][0]["id"]) == ("unchanged", hidden.pk)
+    assert renamed["results"][0]["outcome"] == "new_version"
+    assert Document.objects.get(pk=hidden.pk).version == 2
+
+
+# --- creating collections and widening readers ---------------------------------------------------
+
+
+def group_id(name: str) -> int:
+    return Group.objects.get(name=name).pk
+
+
+def create_over_api(world: World, persona: str, body: dict[str, Any]) -> tuple[int, str]:
+    response = api_client(world, persona).post("/api/v1/collections", body, format="json")
+    return response.status_code, response.content.decode()
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        {"name": "Mine", "reader_groups": ["hr"]},
+        {"name": "Mine", "open_to_all_authenticated": True},
+        {"name": "Mine", "reader_groups": ["brand-new-group"]},
+        {"name": "Mine", "editor_groups": ["eng-editors"]},
+    ],
+    ids=["for-another-group", "open-to-everyone", "inventing-a-group", "for-their-own-group"],
+)
+def test_an_editor_cannot_create_a_collection_over_the_api(
+    world: World, body: dict[str, Any]
+) -> None:
+    status, text = create_over_api(world, "eng_editor", body)
+
+    assert status == 403 and "Only administrators create collections." in text
+    assert not Collection.objects.filter(name="Mine").exists()
+    assert not Group.objects.filter(name="brand-new-group").exists()
+
+
+def test_refusing_an_editor_says_nothing_about_which_names_exist(world: World) -> None:
+    """HR exists but erin cannot see it: asking for it and for a free name look the same."""
+    taken = create_over_api(world, "eng_editor", {"name": "HR"})
+    free = create_over_api(world, "eng_editor", {"name": "Unused name"})
+
+    assert taken == free
+
+
+def test_staff_naming_an_unknown_group_get_400_and_no_group_is_created(world: World) -> None:
+    status, text = create_over_api(
+        world, "staff", {"name": "Legal", "reader_groups": ["hr", "legal-typo"]}
+    )
+
+    assert status == 400 and "legal-typo" in text
+    assert not Group.objects.filter(name="legal-typo").exists()
+    assert not Collection.objects.filter(name="Legal").exists()
+
+
+def test_staff_create_collections_for_any_group_and_open_ones(world: World) -> None:
+    body = {"name": "Legal", "reader_groups": ["hr"], "open_to_all_authenticated": True}
+
+    status, _text = create_over_api(world, "staff", body)
+
+    legal = Collection.objects.get(name="Legal")
+    assert status == 201 and legal.open_to_all_authenticated
+    assert list(legal.reader_groups.values_list("name", flat=True)) == ["hr"]
+
+
+def post_access(world: World, persona: str, collection: Collection, **form: Any) -> int:
+    response = web_client(world, persona).post(f"/manage/collections/{collection.pk}/access", form)
+    return response.status_code
+
+
+def readers_of(collection: Collection) -> set[str]:
+    return set(collection.reader_groups.values_list("name", flat=True))
+
+
+def test_an_editor_cannot_give_read_access_to_a_group_they_are_not_in(world: World) -> None:
+    eng = world.collections["eng"]
+    editors = [group_id("eng-editors")]
+
+    status = post_access(world, "eng_editor", eng, reader_groups=[group_id("hr")],
+                         editor_groups=editors)  # fmt: skip
+
+    assert status == 400
+    assert readers_of(eng) == {"eng"}
+
+
+def test_an_editor_cannot_open_a_collection_to_everyone(world: World) -> None:
+    eng = world.collections["eng"]
+
+    status = post_access(world, "eng_editor", eng, editor_groups=[group_id("eng-editors")],
+                         open_to_all_authenticated="on")  # fmt: skip
+
+    assert status == 400
+    eng.refresh_from_db()
+    assert not eng.open_to_all_authenticated
+
+
+def test_groups_outside_an_editors_membership_keep_their_access(world: World) -> None:
+    """The form lists only erin's groups: saving it must not drop eng, which it never showed."""
+    eng = world.collections["eng"]
+    eng.reader_groups.add(Group.objects.get(name="eng-editors"))
+    editors = [group_id("eng-editors")]
+
+    status = post_access(world, "eng_editor", eng, reader_groups=[], editor_groups=editors)
+
+    assert status == 302
+    assert readers_of(eng) == {"eng"}  # her own group went, the others stayed
+
+
+def test_the_access_form_lists_an_editor_only_their_own_groups(world: World) -> None:
+    eng = world.collections["eng"]
+
+    editor_page = web_client(world, "eng_editor").get(f"/manage/collections/{eng.pk}/access")
+    staff_page = web_client(world, "staff").get(f"/manage/collections/{eng.pk}/access")
+
+    listed = {choice[1] for choice in editor_page.context["form"].fields["reader_groups"].choices}
+    assert listed == {"eng-editors"}
+    assert ">hr-leads<" not in editor_page.content.decode()
+    assert ">hr-leads<" in staff_page.content.decode()
+
+
+def test_an_editors_manage_list_offers_no_new_collection(world: World) -> None:
+    page = web_client(world, "eng_editor").get("/manage/").content.decode()
+
+    assert "New collection" not in page
+    assert "New collection" in web_client(world, "staff").get("/manage/").content.decode()
