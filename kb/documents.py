@@ -20,7 +20,14 @@ from django.db.models import F
 from kb import access
 from kb.access import Writer
 from kb.models import Collection, Document, DocumentStatus
-from kb.uploads import IncomingFile, Upload, UploadLimits, UploadRejected, receive
+from kb.uploads import (
+    IncomingFile,
+    Upload,
+    UploadLimits,
+    UploadRejected,
+    receive,
+    stored_name,
+)
 
 logger = logging.getLogger(__name__)
 HASH_BLOCK = 1024 * 1024
@@ -135,6 +142,7 @@ def upload_limits() -> UploadLimits:
         max_file_bytes=settings.KB_MAX_UPLOAD_MB * 1024 * 1024,
         max_zip_entries=settings.KB_MAX_ZIP_ENTRIES,
         max_zip_total_bytes=settings.KB_MAX_ZIP_EXPANDED_MB * 1024 * 1024,
+        max_files=settings.KB_MAX_UPLOAD_FILES,
     )
 
 
@@ -208,7 +216,7 @@ def _store_content(document: Document, incoming: IncomingFile, sha256: str) -> N
     document.version += 1
     _mark_queued(document)
     with incoming.path.open("rb") as handle:
-        name = f"{sha256[:2]}/{sha256}/{Path(incoming.name).name}"
+        name = f"{sha256[:2]}/{sha256}/{stored_name(incoming.name)}"
         document.file.save(name, File(handle), save=False)
     document.save()
 

@@ -27,6 +27,7 @@ from kb.documents import (
     document_retry,
     documents_add_uploads,
 )
+from kb.ids import MAX_ID
 from kb.models import Collection, Document, DocumentStatus
 from kb.selectors import (
     UNSETTLED,
@@ -211,7 +212,7 @@ def _documents_context(request: HtmxHttpRequest, collection: Collection) -> dict
 
 def _polled_ids(query: QueryDict) -> set[int]:
     ids = [part for part in query.get("ids", "").split(",") if part.strip().isdigit()]
-    return {int(part) for part in ids[:MAX_POLLED_IDS]}
+    return {n for n in map(int, ids[:MAX_POLLED_IDS]) if n <= MAX_ID}
 
 
 def _upload_summary(outcomes: Sequence[AddOutcome]) -> str:
