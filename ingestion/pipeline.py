@@ -38,6 +38,7 @@ from kb.stores.errors import StoreError
 from kb.stores.factory import graph_store, vector_index
 from kb.stores.types import ChunkPoint, GraphChunk
 from kb.text.embeddings import load_embedder
+from kb.text.instructions import instruction_cues
 from kb.text.llm_entities import LlmEntityExtractor, RuleEntityExtractor
 from kb.text.sparse import SparseEncoder
 
@@ -62,6 +63,7 @@ class Written:
     chunk_ids: list[str]
     page_count: int
     acl: list[str]
+    flagged: int = 0  # chunks that address the assistant or the reader with instructions
 
 
 def ingest_document(*, document_id: int, version: int, final_try: bool = False) -> str:
@@ -129,10 +131,12 @@ def _index(document: Document) -> Written:
         graph_written = pool.submit(_write_graph, document, chunks, ids, acl)
         dense = _embed(document.pk, [c.text for c in chunks])
         progress.report(document.pk, "writing")
-        _write_vectors(_points(document, chunks, ids, dense, acl))
+        cues = [instruction_cues(c.text) for c in chunks]
+        _write_vectors(_points(document, chunks, ids, dense, acl, cues))
         progress.report(document.pk, "graph")
         graph_written.result()  # re-raises what failed in the graph thread
-    return Written(chunk_ids=ids, page_count=parsed.page_count, acl=acl)
+    flagged = sum(1 for found in cues if found)
+    return Written(chunk_ids=ids, page_count=parsed.page_count, acl=acl, flagged=flagged)
 
 
 def _embed(document_id: int, texts: list[str]) -> list[list[float]]:
@@ -155,7 +159,10 @@ def _points(
     ids: Sequence[str],
     dense: Sequence[list[float]],
     acl: list[str],
+    cues: Sequence[list[str]],
 ) -> list[ChunkPoint]:
+    """`instruction_cues`: the rule families of kb.text.instructions the chunk matches, for
+    the admins (the flag); nothing reads it to decide access or answers."""
     encoder = SparseEncoder()
     return [
         ChunkPoint(
@@ -173,9 +180,10 @@ def _points(
                 "page": chunk.page,
                 "section": chunk.section,
                 "text": chunk.text,
+                "instruction_cues": found,
             },
         )
-        for cid, chunk, vector in zip(ids, chunks, dense, strict=True)
+        for cid, chunk, vector, found in zip(ids, chunks, dense, cues, strict=True)
     ]
 
 
@@ -230,6 +238,7 @@ def _commit(document: Document, written: Written) -> str:
         row.indexed_version = row.version
         row.chunk_count = len(written.chunk_ids)
         row.page_count = written.page_count
+        row.flagged_chunks = written.flagged
         row.save()
     vector_index().delete_points(document_id=row.pk, keep_version=row.version)
     graph_store().delete_stale_chunks(document_id=row.pk, keep_chunk_ids=written.chunk_ids)
