@@ -154,10 +154,26 @@ def documents_add_uploads(
     _require_task_queue()
     with tempfile.TemporaryDirectory(prefix="quarry-upload-") as workdir:
         incoming = receive(uploads, workdir=Path(workdir), limits=upload_limits())
-        return [
-            document_add(collection=collection, incoming=item, uploader=uploader)
-            for item in incoming
-        ]
+        return _add_all(collection=collection, incoming=incoming, uploader=uploader)
+
+
+def _add_all(
+    *, collection: Collection, incoming: Sequence[IncomingFile], uploader: Writer
+) -> list[tuple[Document, AddOutcome]]:
+    """All or nothing: one transaction for the whole request, so a file failing part way
+    leaves no document of it behind and queues nothing (tasks are sent on commit); the files
+    already stored for it are removed."""
+    added: list[tuple[Document, AddOutcome]] = []
+    try:
+        with transaction.atomic():
+            for item in incoming:
+                added.append(document_add(collection=collection, incoming=item, uploader=uploader))
+    except BaseException:
+        for document, outcome in added:
+            if outcome != AddOutcome.UNCHANGED:
+                document.file.delete(save=False)
+        raise
+    return added
 
 
 def _require_task_queue() -> None:
@@ -218,7 +234,11 @@ def _store_content(document: Document, incoming: IncomingFile, sha256: str) -> N
     with incoming.path.open("rb") as handle:
         name = f"{sha256[:2]}/{sha256}/{stored_name(incoming.name)}"
         document.file.save(name, File(handle), save=False)
-    document.save()
+    try:
+        document.save()
+    except BaseException:  # the row is not written: neither may its file stay
+        document.file.delete(save=False)
+        raise
 
 
 @transaction.atomic

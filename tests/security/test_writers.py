@@ -266,3 +266,39 @@ def test_an_editors_manage_list_offers_no_new_collection(world: World) -> None:
 
     assert "New collection" not in page
     assert "New collection" in web_client(world, "staff").get("/manage/").content.decode()
+
+
+# --- a batch that fails part way ------------------------------------------------------------------
+
+
+def stored_files(media: Path) -> list[Path]:
+    return sorted(p for p in (media / "documents").rglob("*") if p.is_file())
+
+
+def test_a_batch_failing_part_way_leaves_no_document_file_or_task_behind(
+    world: World, stores: Path, django_capture_on_commit_callbacks: Any
+) -> None:
+    """The second file cannot be stored (its folder's place is taken by a file, as on a full or
+    broken disk): the first, already written, must not stay behind as a document."""
+    collection = world.collections["eng"]
+    first, second = b"Rota: Alice on Monday.", b"Rota: Bob on Tuesday."
+    sha_first, sha_second = (hashlib.sha256(data).hexdigest() for data in (first, second))
+    assert sha_first[:2] != sha_second[:2]
+    blocker = stores / "media" / "documents" / str(collection.pk) / sha_second[:2]
+    blocker.parent.mkdir(parents=True)
+    blocker.write_bytes(b"not a folder")
+    before = set(Document.objects.values_list("pk", flat=True))
+    client = api_client(world, "eng_editor")
+    client.raise_request_exception = False
+
+    with django_capture_on_commit_callbacks(execute=False) as callbacks:
+        response = client.post(
+            f"/api/v1/collections/{collection.pk}/documents",
+            {"files": [SimpleUploadedFile("a.txt", first), SimpleUploadedFile("b.txt", second)]},
+            format="multipart",
+        )
+
+    assert response.status_code >= 400
+    assert set(Document.objects.values_list("pk", flat=True)) == before
+    assert stored_files(stores / "media") == [blocker]
+    assert callbacks == []  # no ingest task for anything of the request
