@@ -1,9 +1,10 @@
 """Feedback as fine-tuning data: for each rated answer, the prompt the model saw (rebuilt from
 its template version and the passages it was given), the answer, and the rating.
 
-Only queries with feedback are exported, and every text is redacted: questions and answers
-were redacted when logged, and passage text is redacted on the way out (documents may hold
-contact details too). A row whose passages are no longer indexed cannot be rebuilt faithfully
+Only queries with feedback are exported, and every text is redacted: questions, answers and
+comments were redacted when logged and are redacted again on the way out (rows logged under
+older, weaker rules), and passage text is redacted on the way out (documents may hold contact
+details too). A row whose passages are no longer indexed cannot be rebuilt faithfully
 and is skipped, and counted.
 """
 
@@ -58,10 +59,10 @@ def _example(row: QueryLog, chunk_ids: list[str], scope: AccessScope) -> dict[st
     passages = [_passage(n, chunk_id, payloads[chunk_id])
                 for n, chunk_id in enumerate(chunk_ids, start=1)]  # fmt: skip
     return {
-        "prompt": answer_messages(template, row.question_redacted, passages),
-        "completion": row.answer_redacted,
+        "prompt": answer_messages(template, redact(row.question_redacted), passages),
+        "completion": redact(row.answer_redacted),
         "rating": row.feedback.rating,
-        "comment": row.feedback.comment_redacted,
+        "comment": redact(row.feedback.comment_redacted),
         "query_id": row.pk,
         "template_version": row.template_version,
         "model": row.model,

@@ -28,6 +28,7 @@ from django.db import transaction
 from kb.models import Feedback, FeedbackRating, QueryLog
 from kb.observability import metrics
 from kb.redaction import redact
+from kb.services import api_tokens_revoke_leaked
 
 MAX_COUNT = 2**31 - 1
 PSEUDONYM_KEY_FILE = "pseudonym.key"  # in KB_DATA_DIR, when KB_LOG_PSEUDONYM_KEY is not set
@@ -87,11 +88,13 @@ class QueryRecord:
     refused: bool = False
     answer: str = ""  # the model's answer, redacted like the question (feedback export)
     cached: bool = False
+    answer_check: str = ""  # retrieval.answer_checks.Verdict: "", "blocked" or "ungrounded"
 
 
 def querylog_write(*, user: AbstractBaseUser, question: str, record: QueryRecord) -> QueryLog:
     """One row per question. Odd values in the record are cleaned, not rejected: logging must
     never break answering (a database error still propagates)."""
+    api_tokens_revoke_leaked(texts=[question, record.answer])
     return QueryLog.objects.create(
         pseudonym=pseudonym(user.pk),
         question_redacted=redact(question, user=user),
@@ -105,6 +108,7 @@ def querylog_write(*, user: AbstractBaseUser, question: str, record: QueryRecord
         template_version=_fitted(record.template_version, "template_version"),
         refused=bool(record.refused),
         cached=bool(record.cached),
+        answer_check=_fitted(record.answer_check, "answer_check"),
     )
 
 
@@ -118,6 +122,7 @@ def feedback_record(
     if rating not in FeedbackRating.values:
         raise ValueError(f"rating must be one of {FeedbackRating.values}, got {rating!r}")
     log = QueryLog.objects.get(pk=query_id, pseudonym=pseudonym(user.pk))
+    api_tokens_revoke_leaked(texts=[comment])
     feedback, _created = Feedback.objects.update_or_create(
         query_log=log, defaults={"rating": rating, "comment_redacted": redact(comment, user=user)}
     )

@@ -18,9 +18,10 @@ from __future__ import annotations
 
 import functools
 import re
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
+if TYPE_CHECKING:  # no model import at load: the log formatter imports this before the apps
+    from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 
 from kb.redaction.contact import CJK_RANGES
 
@@ -160,7 +161,7 @@ def _user_terms(user: AbstractBaseUser | AnonymousUser | None) -> set[str]:
     CJK full names are written surname first, unspaced). One-letter terms would eat ordinary
     text, so they are skipped (a one-character CJK given name goes only as part of the full
     name)."""
-    if not isinstance(user, AbstractBaseUser):
+    if user is None or not user.is_authenticated:
         return set()
     first = str(getattr(user, "first_name", "") or "").strip()
     last = str(getattr(user, "last_name", "") or "").strip()

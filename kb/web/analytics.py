@@ -17,6 +17,7 @@ from django.db.models import Count, Max
 from django.utils import timezone
 
 from kb.models import FeedbackRating, QueryLog
+from kb.redaction import redact
 
 DAY_CHOICES = (7, 30, 90)
 MAX_DAYS = max(DAY_CHOICES)
@@ -177,11 +178,13 @@ def _ms(value: Any) -> float | None:
 
 
 def _unanswered(logs: Any) -> list[Unanswered]:
-    """The most frequent refused questions, grouped by their exact redacted text."""
+    """The most frequent refused questions, grouped by their exact redacted text. Redacted again
+    on the way out: rows logged under older, weaker rules must not show what today's find."""
     grouped = (
         logs.filter(refused=True)
         .values("question_redacted")
         .annotate(count=Count("pk"), last_asked=Max("created_at"))
         .order_by("-count", "-last_asked")[:TOP_UNANSWERED]
     )
-    return [Unanswered(g["question_redacted"], g["count"], g["last_asked"]) for g in grouped]
+    return [Unanswered(redact(g["question_redacted"]), g["count"], g["last_asked"])
+            for g in grouped]  # fmt: skip

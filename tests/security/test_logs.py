@@ -9,18 +9,40 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import html
+import io
+import json
+import logging
 import multiprocessing
 import stat
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
+import yaml
+from django.core.management import call_command
+from django.test import Client
 from pytest_django.fixtures import Settings
+from rest_framework.test import APIClient
 
 from kb.checks import pseudonym_key as pseudonym_key_check
-from kb.querylog import PSEUDONYM_KEY_FILE, _install_key, pseudonym
+from kb.models import QueryLog, TokenRevokedReason
+from kb.observability.json_logs import JsonFormatter, PlainFormatter
+from kb.querylog import (
+    PSEUDONYM_KEY_FILE,
+    QueryRecord,
+    _install_key,
+    feedback_record,
+    pseudonym,
+    querylog_write,
+)
+from kb.redaction import normalise
+from kb.services import api_token_create, api_token_revoke
 from tests.environment import unconfigured_environ
+from tests.factories import UserFactory
 
 pytestmark = pytest.mark.integration
 ROOT = Path(__file__).resolve().parents[2]
@@ -113,3 +135,239 @@ def test_the_published_default_is_refused_at_start(settings: Settings) -> None:
     settings.KB_LOG_PSEUDONYM_KEY = PUBLISHED_KEY.decode()
 
     assert [error.id for error in pseudonym_key_check()] == ["kb.E020"]
+
+
+# Redaction: a corpus of realistic questions in en/zh/ru (log_corpus.yaml beside this file)
+
+CORPUS = yaml.safe_load((Path(__file__).with_name("log_corpus.yaml")).read_text())
+WITH_SECRETS = [item for item in CORPUS if not item.get("plain")]
+PLAIN = [item for item in CORPUS if item.get("plain")]
+
+
+def _ids(items: list[dict[str, Any]]) -> list[str]:
+    return [f"{item['lang']}-{n}" for n, item in enumerate(items)]
+
+
+@pytest.fixture
+def asker(db: None) -> Any:
+    return UserFactory(username="asker", first_name="Alex", last_name="Quinn")
+
+
+def _log(user: Any, text: str) -> tuple[str, str]:
+    """What the query log and the feedback keep of `text`, asked and commented by `user`."""
+    record = QueryRecord(collection_ids=[], retrieved={}, latencies_ms={}, answer=text)
+    row = querylog_write(user=user, question=text, record=record)
+    feedback = feedback_record(user=user, query_id=row.pk, rating="down", comment=text)
+    row.refresh_from_db()
+    assert row.answer_redacted == row.question_redacted
+    return row.question_redacted, feedback.comment_redacted
+
+
+def test_the_corpus_is_large_and_multilingual_enough() -> None:
+    assert len(CORPUS) >= 50
+    assert len(PLAIN) >= 15
+    for lang in ("en", "zh", "ru"):
+        assert sum(item["lang"] == lang for item in WITH_SECRETS) >= 10
+        assert sum(item["lang"] == lang for item in PLAIN) >= 5
+
+
+@pytest.mark.parametrize("item", WITH_SECRETS, ids=_ids(WITH_SECRETS))
+def test_no_secret_of_a_question_or_comment_is_stored(asker: Any, item: dict[str, Any]) -> None:
+    _row, token = api_token_create(user=asker, name="pasted")
+    text = item["text"].replace("{token}", token)
+
+    stored = _log(asker, text)
+
+    for kept in stored:
+        for secret in item["secrets"]:
+            assert normalise(secret.replace("{token}", token)) not in kept, kept
+        assert "[" in kept  # a placeholder says something was there
+
+
+@pytest.mark.parametrize("item", PLAIN, ids=_ids(PLAIN))
+def test_plain_questions_survive_apart_from_normalisation(asker: Any, item: dict[str, Any]) -> None:
+    assert _log(asker, item["text"]) == (normalise(item["text"]),) * 2
+
+
+def test_full_width_and_internationalised_addresses_are_normalised_then_redacted(
+    asker: Any,
+) -> None:
+    text = "mail ｊｏｈｎ＠ｅｘａｍｐｌｅ。ｃｏｍ or 张三@例子.中国 or иван@пример.рф"
+
+    question, _comment = _log(asker, text)
+
+    assert question == "mail [email] or [email] or [email]"
+
+
+# A token found in a log is revoked, and its owner told
+
+
+def _api(token: str) -> APIClient:
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Bearer {token}")
+    return client
+
+
+def test_a_token_pasted_into_a_question_is_revoked_at_once(asker: Any) -> None:
+    row, token = api_token_create(user=asker, name="script")
+    assert _api(token).get("/api/v1/me").status_code == 200
+
+    _log(asker, f"why does {token} fail?")
+
+    row.refresh_from_db()
+    assert row.revoked_at is not None
+    assert row.revoked_reason == TokenRevokedReason.LEAKED
+
+
+def test_someone_elses_token_in_a_feedback_comment_is_revoked_through_the_api(
+    asker: Any,
+) -> None:
+    """The comment goes through the real feedback endpoint; the token belongs to another user
+    who pasted it in a chat message to the asker."""
+    owner: Any = UserFactory(username="owner")
+    owner_row, leaked = api_token_create(user=owner, name="ci")
+    _asker_row, own = api_token_create(user=asker, name="asker")
+    record = QueryRecord(collection_ids=[], retrieved={}, latencies_ms={})
+    query = querylog_write(user=asker, question="how do I deploy?", record=record)
+
+    response = _api(own).post(
+        "/api/v1/feedback",
+        {"query_id": query.pk, "rating": "down", "comment": f"the docs say use {leaked}"},
+        format="json",
+    )
+
+    assert response.status_code < 300, response.content
+    owner_row.refresh_from_db()
+    assert owner_row.revoked_reason == TokenRevokedReason.LEAKED
+    assert leaked not in QueryLog.objects.get(pk=query.pk).feedback.comment_redacted
+
+
+def test_the_owner_of_a_leaked_token_is_told_why_on_its_next_use(asker: Any) -> None:
+    _row, token = api_token_create(user=asker, name="script")
+    _log(asker, f"token {token}")
+
+    response = _api(token).get("/api/v1/me")
+
+    assert response.status_code == 401
+    error = response.json()["error"]
+    assert error["code"] == "token_leaked"
+    assert "appeared in a logged question" in error["message"]
+    assert "kb_user" in error["message"]  # how to get a new one
+
+
+def test_other_revoked_or_unknown_tokens_still_get_the_one_generic_answer(asker: Any) -> None:
+    row, revoked = api_token_create(user=asker, name="old")
+    api_token_revoke(token=row)
+    unknown = "qry_" + "x" * 43
+
+    answers = [_api(token).get("/api/v1/me").json()["error"] for token in (revoked, unknown)]
+
+    assert answers[0] == answers[1]
+    assert answers[0]["code"] != "token_leaked"
+
+
+def test_a_token_of_our_format_that_is_no_live_token_revokes_nothing(asker: Any) -> None:
+    row, _token = api_token_create(user=asker, name="live")
+
+    _log(asker, "example from the docs: qry_" + "A" * 43)
+
+    row.refresh_from_db()
+    assert row.revoked_at is None
+
+
+def test_the_owner_sees_a_notice_on_their_next_page_once(asker: Any) -> None:
+    _row, token = api_token_create(user=asker, name="script")
+    _log(asker, f"is {token} still valid?")
+    browser = Client()
+    browser.force_login(asker)
+
+    first = browser.get("/").content.decode()
+    second = browser.get("/").content.decode()
+
+    assert "was revoked automatically" in first
+    assert token[:10] in first  # which token: its shown prefix, never the token itself
+    assert token not in first
+    assert "was revoked automatically" not in second
+
+
+# Analytics and the log readers show no secret, even from rows logged under older rules
+
+
+@pytest.fixture
+def old_rows(db: None) -> str:
+    """Rows as the earlier redaction stored them: a password and another person's name."""
+    text = "my password is hunter2, ask Marcus Whitfield at 742 Evergreen Terrace"
+    for _ in range(2):
+        QueryLog.objects.create(pseudonym="p" * 64, question_redacted=text, refused=True)
+    return text
+
+
+def test_the_analytics_page_shows_no_secret(old_rows: str) -> None:
+    staff: Any = UserFactory(username="analyst", is_staff=True)
+    browser = Client()
+    browser.force_login(staff)
+
+    page = browser.get("/analytics/")
+
+    assert page.status_code == 200
+    content = html.unescape(page.content.decode())
+    assert "[password]" in content
+    for secret in ("hunter2", "Marcus Whitfield", "742 Evergreen"):
+        assert secret not in content
+
+
+def test_the_query_log_command_prints_no_secret(old_rows: str) -> None:
+    for args in ((), ("--json",)):
+        out = io.StringIO()
+        call_command("kb_querylog", *args, stdout=out)
+        for secret in ("hunter2", "Marcus Whitfield", "742 Evergreen"):
+            assert secret not in out.getvalue()
+
+
+# The structured logs never print a bearer token or a password
+
+
+@pytest.fixture(params=["json", "plain"])
+def log_lines(request: pytest.FixtureRequest) -> Iterator[io.StringIO]:
+    """Everything the root logger prints, through the formatter KB_LOG_FORMAT selects."""
+    stream = io.StringIO()
+    handler = logging.StreamHandler(stream)
+    handler.setFormatter(
+        JsonFormatter() if request.param == "json" else PlainFormatter("%(name)s %(message)s")
+    )
+    root = logging.getLogger()
+    root.addHandler(handler)
+    yield stream
+    root.removeHandler(handler)
+
+
+def test_request_logging_prints_no_token_or_password(asker: Any, log_lines: io.StringIO) -> None:
+    _row, token = api_token_create(user=asker, name="script")
+    api_token_revoke(token=_row)
+
+    response = _api(token).get(f"/api/v1/me?access_token={token}&password=hunter2")
+
+    assert response.status_code == 401
+    printed = log_lines.getvalue()
+    assert "/api/v1/me" in printed  # Django's request log did print the failure
+    assert token not in printed
+    assert "hunter2" not in printed
+
+
+def test_errors_and_task_failures_print_no_token_or_password(log_lines: io.StringIO) -> None:
+    token = "qry_" + "s3cr3t" * 8
+    logger = logging.getLogger("kb.test")
+    try:
+        raise ValueError(f"bad header Authorization: Bearer {token}")
+    except ValueError:
+        logger.exception("request failed for password=hunter2")
+    logging.getLogger("celery.app.trace").error(
+        "Task failed", extra={"data": {"args": (token,), "kwargs": {"password": "hunter2"}}}
+    )
+
+    printed = log_lines.getvalue()
+    assert "request failed" in printed and "Task failed" in printed
+    assert token[:20] not in printed
+    assert "hunter2" not in printed
+    if printed.lstrip().startswith("{"):
+        assert all(json.loads(line) for line in printed.splitlines())

@@ -12,6 +12,7 @@ from django.db.models import QuerySet
 from django.utils import timezone
 
 from kb.models import QueryLog
+from kb.redaction import redact
 
 QUESTION_WIDTH = 60
 
@@ -55,7 +56,7 @@ class Command(BaseCommand):
                 f"{'' if total is None else f'{total:.0f}':>8}  "
                 f"{f'{row.prompt_tokens}/{row.completion_tokens}':>9}  "
                 f"{'yes' if row.refused else '':7}  {feedback['rating'] if feedback else '':6}  "
-                f"{_shortened(row.question_redacted)}"
+                f"{_shortened(redact(row.question_redacted))}"
             )
 
 
@@ -71,8 +72,8 @@ def _as_dict(row: QueryLog) -> dict[str, Any]:
         "id": row.pk,
         "created_at": row.created_at.isoformat(),
         "pseudonym": row.pseudonym,
-        "question": row.question_redacted,
-        "answer": row.answer_redacted,
+        "question": redact(row.question_redacted),
+        "answer": redact(row.answer_redacted),
         "collection_ids": row.collection_ids,
         "retrieved": row.retrieved,
         "latencies_ms": row.latencies_ms,
@@ -89,7 +90,7 @@ def _feedback(row: QueryLog) -> dict[str, str] | None:
     feedback = getattr(row, "feedback", None)  # the reverse one-to-one raises when absent
     if feedback is None:
         return None
-    return {"rating": feedback.rating, "comment": feedback.comment_redacted}
+    return {"rating": feedback.rating, "comment": redact(feedback.comment_redacted)}
 
 
 def _shortened(text: str) -> str:
