@@ -63,6 +63,12 @@ class Document(models.Model):
         help_text="Version currently searchable (0: none). Replaced only when the next "
         "version is fully written.",
     )
+    superseded_files = models.JSONField(
+        default=list,
+        blank=True,
+        help_text="Files of replaced versions, as [version, stored name]: deleted once a later "
+        "version is indexed (until then the indexed version stays searchable).",
+    )
     flagged_chunks = models.PositiveIntegerField(
         default=0,
         help_text="Chunks whose text addresses the assistant or the reader with instructions "
