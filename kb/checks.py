@@ -27,7 +27,8 @@ def prompt_templates(**_: Any) -> list[Error]:
     return errors
 
 
-PUBLISHED_PSEUDONYM_KEYS = frozenset({"dev-insecure-pseudonym-key"})  # an old default, in git
+# An old default and the .env.example placeholder: both are in git for anyone to read.
+PUBLISHED_PSEUDONYM_KEYS = frozenset({"dev-insecure-pseudonym-key", "change-me-32-random-bytes"})
 
 
 @register()

@@ -131,10 +131,21 @@ def test_a_configured_key_wins_over_the_generated_one(
     assert not no_configured_key.exists()
 
 
-def test_the_published_default_is_refused_at_start(settings: Settings) -> None:
-    settings.KB_LOG_PSEUDONYM_KEY = PUBLISHED_KEY.decode()
+@pytest.mark.parametrize(
+    "published",
+    [PUBLISHED_KEY.decode(), "change-me-32-random-bytes"],
+    ids=["old-default", "env-example"],
+)
+def test_a_published_key_is_refused_at_start(settings: Settings, published: str) -> None:
+    settings.KB_LOG_PSEUDONYM_KEY = published
 
     assert [error.id for error in pseudonym_key_check()] == ["kb.E020"]
+
+
+def test_a_private_key_passes_the_start_check(settings: Settings) -> None:
+    settings.KB_LOG_PSEUDONYM_KEY = "a-private-random-key-of-this-install-0123"
+
+    assert pseudonym_key_check() == []
 
 
 # Redaction: a corpus of realistic questions in en/zh/ru (log_corpus.yaml beside this file)
