@@ -3,10 +3,18 @@
 Both adapters must filter, fuse and report hits identically, or the conformance suite would
 pass on one flavour and fail on the other. Each adapter only translates these plain values
 into its own library's request classes.
+
+Sparse scores are BM25 with the IDF computed over the caller's scope, never over the whole
+index: Qdrant's IDF modifier counts every point, so the order of a caller's own chunks would
+tell whether chunks they cannot read hold a term (issue 11). The sparse vector is therefore
+stored without a modifier, and each query's unit weights are multiplied here by the IDF among
+the readable chunks (`scoped_query`), from per-term counts the adapter takes under the same
+scope filter as the search itself.
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -38,6 +46,32 @@ def scope_conditions(scope: AccessScope) -> list[tuple[str, MatchAnyValues]]:
 def prefetch_limit(limit: int) -> int:
     """Candidates per path before fusion: enough depth that RRF sees overlap between paths."""
     return max(limit * 4, 50)
+
+
+def bm25_idf(frequency: int, total: int) -> float:
+    """Qdrant's IDF modifier formula (Lucene's BM25 IDF), so scores keep the scale the
+    modifier gave them; `total` and `frequency` count readable chunks only."""
+    return math.log(1.0 + (total - frequency + 0.5) / (frequency + 0.5))
+
+
+def scoped_query(sparse: SparseVector, *, total: int, frequencies: Sequence[int]) -> SparseVector:
+    """The query's weights times each term's IDF among the `total` readable chunks, where
+    `frequencies` counts, term by term, the readable chunks holding it. A term no readable
+    chunk holds is dropped: it could only ever score a chunk the caller may not see."""
+    indices: list[int] = []
+    values: list[float] = []
+    for index, value, count in zip(sparse.indices, sparse.values, frequencies, strict=True):
+        if count > 0:
+            indices.append(int(index))
+            values.append(float(value) * bm25_idf(count, total))
+    return SparseVector(indices=indices, values=values)
+
+
+def one_term_queries(sparse: SparseVector) -> list[SparseVector]:
+    """One query per term: searched under the scope filter with a limit of every readable
+    chunk, each returns exactly the readable chunks holding its term (a chunk without the
+    term never matches a sparse query), so its length is the term's document frequency."""
+    return [SparseVector(indices=[int(i)], values=[1.0]) for i in sparse.indices]
 
 
 def has_terms(sparse: SparseVector | None) -> bool:

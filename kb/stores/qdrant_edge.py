@@ -30,9 +30,11 @@ from kb.stores.qdrant_common import (
     SPARSE,
     QueryVector,
     has_terms,
+    one_term_queries,
     prefetch_limit,
     query_paths,
     scope_conditions,
+    scoped_query,
     to_hit,
 )
 from kb.stores.types import AccessScope, ChunkPoint, SparseVector, VectorHit
@@ -81,10 +83,12 @@ class QdrantEdgeIndex:
         dense: Sequence[float] | None = None,
         sparse: SparseVector | None = None,
     ) -> list[VectorHit]:
-        paths = query_paths(dense, sparse)
-        if scope.is_empty or not paths or limit <= 0:
+        if scope.is_empty or limit <= 0:
             return []
         scope_filter = _scope_filter(scope)
+        paths = query_paths(dense, self._scoped(sparse, scope_filter))
+        if not paths:
+            return []
         if len(paths) == 1:
             name, vector = paths[0]
             request = edge.QueryRequest(
@@ -154,6 +158,31 @@ class QdrantEdgeIndex:
         finally:
             self._lock.release()
 
+    def _scoped(
+        self, sparse: SparseVector | None, scope_filter: edge.Filter
+    ) -> SparseVector | None:
+        """The query weighted by IDF over the readable chunks only (`qdrant_common`): one
+        exact count, then one batch of one-term searches."""
+        if sparse is None or not has_terms(sparse):
+            return sparse
+        total = self._shard.count(edge.CountRequest(exact=True, filter=scope_filter))
+        if total == 0:
+            return None
+        batch = edge.QueryBatchRequest(
+            [
+                edge.QueryRequest(
+                    limit=total,
+                    query=edge.Query.Nearest(_sparse(term), using=SPARSE),
+                    filter=scope_filter,
+                    with_payload=False,
+                    with_vector=False,
+                )
+                for term in one_term_queries(sparse)
+            ]
+        )
+        frequencies = [len(hits) for hits in self._shard.query_batch(batch)]
+        return scoped_query(sparse, total=total, frequencies=frequencies)
+
     def _ensure_payload_indexes(self) -> None:
         """Idempotent in Edge, so it runs on every open and also upgrades older folders."""
         schemas = [(f, edge.PayloadSchemaType.Keyword) for f in KEYWORD_FIELDS]
@@ -165,7 +194,8 @@ class QdrantEdgeIndex:
 def _config(dense_dim: int) -> edge.EdgeConfig:
     return edge.EdgeConfig(
         vectors={DENSE: edge.EdgeVectorParams(size=dense_dim, distance=edge.Distance.Cosine)},
-        sparse_vectors={SPARSE: edge.EdgeSparseVectorParams(modifier=edge.Modifier.Idf)},
+        # No modifier: the IDF is the caller's scope's, applied to the query (qdrant_common).
+        sparse_vectors={SPARSE: edge.EdgeSparseVectorParams()},
     )
 
 

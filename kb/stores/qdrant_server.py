@@ -26,9 +26,11 @@ from kb.stores.qdrant_common import (
     SPARSE,
     QueryVector,
     has_terms,
+    one_term_queries,
     prefetch_limit,
     query_paths,
     scope_conditions,
+    scoped_query,
     to_hit,
 )
 from kb.stores.types import AccessScope, ChunkPoint, SparseVector, VectorHit
@@ -73,11 +75,13 @@ class QdrantServerIndex:
         dense: Sequence[float] | None = None,
         sparse: SparseVector | None = None,
     ) -> list[VectorHit]:
-        paths = query_paths(dense, sparse)
-        if scope.is_empty or not paths or limit <= 0:
+        if scope.is_empty or limit <= 0:
             return []
         scope_filter = _scope_filter(scope)
         with self._guard("search"):
+            paths = query_paths(dense, self._scoped(sparse, scope_filter))
+            if not paths:
+                return []
             if len(paths) == 1:
                 points = self._search_one(paths[0], scope_filter, limit)
             else:
@@ -120,6 +124,31 @@ class QdrantServerIndex:
 
     def close(self) -> None:
         self._client.close()
+
+    def _scoped(
+        self, sparse: SparseVector | None, scope_filter: models.Filter
+    ) -> SparseVector | None:
+        """The query weighted by IDF over the readable chunks only (`qdrant_common`): one
+        exact count, then one batch of one-term searches."""
+        if sparse is None or not has_terms(sparse):
+            return sparse
+        total = self._client.count(self._collection, count_filter=scope_filter, exact=True).count
+        if total == 0:
+            return None
+        requests = [
+            models.QueryRequest(
+                query=_sparse(term),
+                using=SPARSE,
+                filter=scope_filter,
+                limit=total,
+                with_payload=False,
+                with_vector=False,
+            )
+            for term in one_term_queries(sparse)
+        ]
+        responses = self._client.query_batch_points(self._collection, requests=requests)
+        frequencies = [len(response.points) for response in responses]
+        return scoped_query(sparse, total=total, frequencies=frequencies)
 
     def _search_one(
         self, path: tuple[str, QueryVector], scope_filter: models.Filter, limit: int
@@ -168,6 +197,7 @@ class QdrantServerIndex:
         if not self._client.collection_exists(self._collection):
             self._create_collection()
         self._check_dense_dim()
+        self._drop_global_idf()
 
     def _create_collection(self) -> None:
         try:
@@ -179,7 +209,7 @@ class QdrantServerIndex:
                     )
                 },
                 sparse_vectors_config={
-                    SPARSE: models.SparseVectorParams(modifier=models.Modifier.IDF)
+                    SPARSE: models.SparseVectorParams(modifier=models.Modifier.NONE)
                 },
             )
         except UnexpectedResponse as exc:
@@ -196,6 +226,20 @@ class QdrantServerIndex:
                 f"Qdrant collection '{self._collection}' at {self._where} has {found}, but the "
                 f"embedding model needs {self._dense_dim}. Re-create the collection or fix the "
                 "setting."
+            )
+
+    def _drop_global_idf(self) -> None:
+        """Collections created before issue 11 let Qdrant apply its IDF over every point. The
+        stored weights are the same either way (the modifier acts at query time only), so
+        switching it off upgrades such a collection in place, without re-indexing."""
+        sparse = self._client.get_collection(self._collection).config.params.sparse_vectors
+        params = (sparse or {}).get(SPARSE)
+        if params is not None and params.modifier == models.Modifier.IDF:
+            self._client.update_collection(
+                self._collection,
+                sparse_vectors_config={
+                    SPARSE: models.SparseVectorParams(modifier=models.Modifier.NONE)
+                },
             )
 
     def _ensure_payload_indexes(self) -> None:

@@ -1,10 +1,12 @@
 """BM25-style sparse vectors for the `sparse` named vector in Qdrant.
 
-Qdrant's IDF modifier multiplies each stored weight by the term's inverse document frequency at
-query time, so documents store only BM25's saturated term-frequency part and queries store 1.0
-per term. Ingestion and retrieval must tokenize identically, which is why the stemmers are the
-pure-Python Snowball classes imported directly (never PyStemmer, whose Snowball version may
-differ) and term ids are a stable hash rather than Python's salted `hash()`.
+Documents store only BM25's saturated term-frequency part and queries 1.0 per term; the vector
+index multiplies each query term by its inverse document frequency among the chunks the caller
+may read (`kb.stores.qdrant_common.scoped_query`), never among all chunks, so ranking reveals
+nothing about chunks outside the caller's scope. Ingestion and retrieval must tokenize
+identically, which is why the stemmers are the pure-Python Snowball classes imported directly
+(never PyStemmer, whose Snowball version may differ) and term ids are a stable hash rather than
+Python's salted `hash()`.
 """
 
 from __future__ import annotations
@@ -209,7 +211,8 @@ class SparseEncoder:
         self.b = b
 
     def encode_document(self, text: str) -> SparseVector:
-        """BM25 saturation tf*(k1+1)/(tf + k1*(1-b+b*dl/avgdl)); IDF is applied by Qdrant."""
+        """BM25 saturation tf*(k1+1)/(tf + k1*(1-b+b*dl/avgdl)); the IDF is the scope's, at
+        query time."""
         counts = Counter(tokenize(text))
         length = sum(counts.values())
         norm = self.k1 * (1.0 - self.b + self.b * length / self.avgdl)
