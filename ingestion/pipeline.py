@@ -30,6 +30,7 @@ from ingestion.parse import ParseError, parse_document
 from ingestion.types import Chunk
 from kb.access import document_acl
 from kb.documents import collection_content_changed
+from kb.error_text import without_paths
 from kb.llm.chat import LlmUnavailable
 from kb.llm.factory import chat_model
 from kb.models import Document, DocumentStatus
@@ -249,7 +250,8 @@ def _commit(document: Document, written: Written) -> str:
 
 
 def _fail(document: Document, reason: str, *, code: str) -> None:
-    """Remove this attempt's chunks (keep the last good version) and say why, plainly."""
+    """Remove this attempt's chunks (keep the last good version) and say why, plainly: the
+    reason is shown to uploaders, without server paths; the log keeps them."""
     logger.warning("document %s failed: %s", document.pk, reason, extra={"reason": code})
     metrics.document_failed(code)
     try:
@@ -257,7 +259,10 @@ def _fail(document: Document, reason: str, *, code: str) -> None:
     except StoreError:
         logger.exception("could not clean up document %s after failure", document.pk)
     Document.objects.filter(pk=document.pk, version=document.version).update(
-        status=DocumentStatus.FAILED, stage="failed", error=reason[:2000], updated_at=timezone.now()
+        status=DocumentStatus.FAILED,
+        stage="failed",
+        error=without_paths(reason)[:2000],
+        updated_at=timezone.now(),
     )
 
 

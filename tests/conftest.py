@@ -4,10 +4,18 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from django.core.cache import cache
 from pytest_django.fixtures import Settings
 
 from kb.stores import factory
 from tests.personas import World, build_world
+
+
+@pytest.fixture(autouse=True)
+def _fresh_cache() -> None:
+    """Rate-limit counters are keyed by user id, and ids repeat between tests: each test starts
+    with an empty cache, so that no earlier test's requests count against it."""
+    cache.clear()
 
 
 @pytest.fixture

@@ -26,7 +26,8 @@ from kb.api.serializers import (
     SearchIn,
     SearchOut,
 )
-from kb.api.throttling import PerTokenRateThrottle
+from kb.api.throttling import PerUserRateThrottle
+from kb.error_text import without_paths
 from kb.llm.chat import BUSY_MESSAGE, LlmBusy, LlmUnavailable
 from kb.llm.factory import model_saturated
 from kb.models import QueryLog
@@ -57,7 +58,7 @@ class ModelBusy(exceptions.Throttled):
 
 
 class QueryApi(APIView):
-    throttle_classes = [PerTokenRateThrottle]
+    throttle_classes = [PerUserRateThrottle]
 
     @extend_schema(
         request=QueryIn,
@@ -92,7 +93,7 @@ class QueryApi(APIView):
 
 
 class SearchApi(APIView):
-    throttle_classes = [PerTokenRateThrottle]
+    throttle_classes = [PerUserRateThrottle]
 
     @extend_schema(request=SearchIn, responses=SearchOut, summary="Passages, without a model")
     def post(self, request: Request) -> Response:
@@ -109,7 +110,7 @@ class SearchApi(APIView):
 
 
 class FeedbackApi(APIView):
-    throttle_classes = [PerTokenRateThrottle]
+    throttle_classes = [PerUserRateThrottle]
 
     @extend_schema(request=FeedbackIn, responses={201: FeedbackOut}, summary="Rate an answer")
     def post(self, request: Request) -> Response:
@@ -160,9 +161,9 @@ def _events(ask: dict[str, Any]) -> Iterator[bytes]:
             else:
                 yield _sse("token", {"text": item})
     except LlmBusy as exc:
-        yield _sse("error", {"error": {"code": "model_busy", "message": str(exc)}})
+        yield _sse("error", {"error": {"code": "model_busy", "message": without_paths(str(exc))}})
     except (LlmUnavailable, StoreError) as exc:
-        yield _sse("error", {"error": {"code": "unavailable", "message": str(exc)}})
+        yield _sse("error", {"error": {"code": "unavailable", "message": without_paths(str(exc))}})
 
 
 def _sse(event: str, data: dict[str, Any]) -> bytes:

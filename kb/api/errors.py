@@ -9,6 +9,8 @@ from rest_framework import exceptions, status
 from rest_framework.response import Response
 from rest_framework.views import exception_handler
 
+from kb.error_text import without_paths
+
 
 class ActionForbidden(exceptions.APIException):
     """403 for an action on something the caller can already see (it hides nothing). Use
@@ -26,7 +28,7 @@ def json_exception_handler(exc: Exception, context: dict[str, Any]) -> Response 
     if response is None:
         return None
     code = _code_for(exc, response.status_code)
-    response.data = {"error": {"code": code, "message": _message(response.data)}}
+    response.data = {"error": {"code": code, "message": without_paths(_message(response.data))}}
     return response
 
 

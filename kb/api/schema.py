@@ -1,10 +1,12 @@
 """What the OpenAPI document says about authentication: every endpoint takes the bearer tokens
-of `kb_user --token` (drf-spectacular cannot see that from our authentication class)."""
+of `kb_user --token` (drf-spectacular cannot see that from our authentication class), and
+the signed-in session of the pages."""
 
 from __future__ import annotations
 
 from typing import Any
 
+from drf_spectacular.authentication import SessionScheme
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
 
 
@@ -18,3 +20,9 @@ class BearerTokenScheme(OpenApiAuthenticationExtension):  # type: ignore[no-unty
             "scheme": "bearer",
             "description": "An API token: `python manage.py kb_user NAME --token` prints one.",
         }
+
+
+class SessionWithCsrfScheme(SessionScheme):  # type: ignore[no-untyped-call]
+    """The signed-in session, as drf-spectacular describes Django's own (cookieAuth)."""
+
+    target_class = "kb.api.authentication.SessionWithCsrf"

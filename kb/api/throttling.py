@@ -1,7 +1,8 @@
-"""Requests per API token (or per signed-in user of the chat) per minute; 429 beyond that.
+"""Questions per user per minute, over all their API tokens and their signed-in session; 429
+beyond that. Keyed by user, not by token: a second token must not be a second budget.
 
 The counter lives in Django's cache: local memory in the embedded default, Redis when
-KB_CACHE_URL points at it, so that several web replicas share one budget per token.
+KB_CACHE_URL points at it, so that several web replicas share one budget per user.
 """
 
 from __future__ import annotations
@@ -11,10 +12,8 @@ from rest_framework.request import Request
 from rest_framework.throttling import SimpleRateThrottle
 from rest_framework.views import APIView
 
-from kb.models import ApiToken
 
-
-class PerTokenRateThrottle(SimpleRateThrottle):
+class PerUserRateThrottle(SimpleRateThrottle):
     scope = "answering"
 
     def get_rate(self) -> str | None:
@@ -22,10 +21,6 @@ class PerTokenRateThrottle(SimpleRateThrottle):
         return f"{per_minute}/min" if per_minute > 0 else None
 
     def get_cache_key(self, request: Request, view: APIView) -> str | None:
-        if isinstance(request.auth, ApiToken):
-            ident = f"token:{request.auth.pk}"
-        elif request.user.is_authenticated:
-            ident = f"user:{request.user.pk}"
-        else:
+        if not request.user.is_authenticated:
             return None  # unauthenticated requests never get this far
-        return self.cache_format % {"scope": self.scope, "ident": ident}
+        return self.cache_format % {"scope": self.scope, "ident": f"user:{request.user.pk}"}

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from pathlib import Path
 
 import dj_database_url
@@ -40,6 +41,7 @@ INSTALLED_APPS = [
     "drf_spectacular",
     "django_htmx",
     "django_prometheus",
+    "axes",
     "kb.apps.KbConfig",
 ]
 
@@ -58,6 +60,7 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
     "django_prometheus.middleware.PrometheusAfterMiddleware",
+    "axes.middleware.AxesMiddleware",  # last: turns a locked-out sign-in into the lockout page
 ]
 
 ROOT_URLCONF = "kb.urls"
@@ -102,6 +105,19 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
 ]
+# Sign-in throttling (django-axes): an account, or an address, with KB_SIGNIN_FAILURE_LIMIT
+# failed sign-ins is refused (429, the lockout page) for KB_SIGNIN_COOLOFF_MINUTES, whatever
+# the password; the sign-in page and the admin's alike. Counted in the database (axes' tables).
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",  # first: refuses a locked-out sign-in
+    "django.contrib.auth.backends.ModelBackend",
+]
+AXES_FAILURE_LIMIT = env_int("KB_SIGNIN_FAILURE_LIMIT", 5)
+AXES_COOLOFF_TIME = timedelta(minutes=env_int("KB_SIGNIN_COOLOFF_MINUTES", 15))
+AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]  # each on its own: per account, per address
+AXES_RESET_ON_SUCCESS = True
+AXES_LOCKOUT_CALLABLE = "kb.web.signin.lockout_response"
+AXES_VERBOSE = False  # axes' own log lines would carry usernames and addresses
 LOGIN_URL = "/accounts/login/"
 LOGIN_REDIRECT_URL = "/"
 LOGOUT_REDIRECT_URL = "/accounts/login/"
@@ -124,7 +140,7 @@ WHITENOISE_USE_FINDERS = True
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
         "kb.api.authentication.BearerTokenAuthentication",
-        "rest_framework.authentication.SessionAuthentication",
+        "kb.api.authentication.SessionWithCsrf",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
@@ -223,7 +239,8 @@ KB_INJECTION_DEFENCES = env_bool("KB_INJECTION_DEFENCES", True)
 KB_MAX_QUESTION_CHARS = env_int("KB_MAX_QUESTION_CHARS", 2000)
 # Seconds an answer is reused for the same question over the same readable documents; 0: off.
 KB_ANSWER_CACHE_SECONDS = env_int("KB_ANSWER_CACHE_SECONDS", 3600)
-# Query and search requests per API token (or signed-in user) per minute; 0 turns it off.
+# Query, search and feedback requests per user per minute, over all their API tokens and their
+# chat session together; 0 turns it off.
 KB_API_RATE_PER_MINUTE = env_int("KB_API_RATE_PER_MINUTE", 60)
 
 # Anonymised query log.

@@ -38,3 +38,7 @@ if not env_str("KB_LLM_MODEL_NAME") and not env_str("KB_LLM_MODEL_PATH"):
 KB_ANSWER_MAX_TOKENS = 64  # enough to see an answer cite; short enough for 2 CPU cores
 # Off unless a test turns it on: ids repeat between tests, so entries would leak across them.
 KB_ANSWER_CACHE_SECONDS = 0
+# Sign-in throttling counts failures per address: every test client is 127.0.0.1. Off here so
+# that `client.login()` (no request: axes refuses it) keeps working; the security tier turns it
+# on where it tests it (tests/security/test_signin.py).
+AXES_ENABLED = False

@@ -1,6 +1,6 @@
 """The chat page's endpoints for signed-in users: a streamed answer and a rating.
 
-They are DRF views for the same per-user rate limit as the API (PerTokenRateThrottle), with
+They are DRF views for the same per-user rate limit as the API (PerUserRateThrottle), with
 session authentication only, which enforces CSRF; an API token does not open them. The answer
 streams the events of `POST /api/v1/query` (kb/api/answers.py) plus `conversation`
 ({id, title, url}) before `done`, and each citation carries the `url` of its source view.
@@ -17,7 +17,6 @@ from django.http import HttpResponse, StreamingHttpResponse
 from django.shortcuts import render
 from django.urls import reverse
 from rest_framework import exceptions, serializers, status
-from rest_framework.authentication import SessionAuthentication
 from rest_framework.negotiation import DefaultContentNegotiation
 from rest_framework.permissions import IsAuthenticated
 from rest_framework.renderers import BaseRenderer, JSONRenderer
@@ -27,8 +26,10 @@ from rest_framework.views import APIView
 
 from kb.answering import Finished, answer_stream
 from kb.api.answers import ModelBusy, _query_out, _sse
+from kb.api.authentication import SessionWithCsrf
 from kb.api.serializers import IdField
-from kb.api.throttling import PerTokenRateThrottle
+from kb.api.throttling import PerUserRateThrottle
+from kb.error_text import without_paths
 from kb.llm.chat import LlmBusy, LlmUnavailable, Message
 from kb.llm.factory import model_saturated
 from kb.models import FeedbackRating, QueryLog
@@ -39,23 +40,6 @@ from kb.web.selectors import conversation_get_for_user, conversation_history
 from kb.web.services import exchange_record
 
 COMMENT_CHARS = 2000
-
-
-class CsrfFailed(exceptions.APIException):
-    """A 403 that says what happened: DRF's own CSRF error is a PermissionDenied, which the
-    API's error handler answers as 404 (right for objects, confusing for a stale form)."""
-
-    status_code = status.HTTP_403_FORBIDDEN
-    default_code = "csrf_failed"
-    default_detail = "The page is out of date (security token). Reload it and try again."
-
-
-class SessionWithCsrf(SessionAuthentication):
-    def enforce_csrf(self, request: Request) -> None:
-        try:
-            super().enforce_csrf(request)
-        except exceptions.PermissionDenied:
-            raise CsrfFailed() from None
 
 
 class JsonErrors(DefaultContentNegotiation):
@@ -75,7 +59,7 @@ class ChatView(APIView):
     content_negotiation_class = JsonErrors
     authentication_classes = [SessionWithCsrf]
     permission_classes = [IsAuthenticated]
-    throttle_classes = [PerTokenRateThrottle]
+    throttle_classes = [PerUserRateThrottle]
 
 
 class AskIn(serializers.Serializer[object]):
@@ -169,9 +153,9 @@ def _chat_events(ask: dict[str, Any], conversation_id: int | None) -> Iterator[b
             else:
                 yield _sse("token", {"text": item})
     except LlmBusy as exc:
-        yield _sse("error", {"error": {"code": "model_busy", "message": str(exc)}})
+        yield _sse("error", {"error": {"code": "model_busy", "message": without_paths(str(exc))}})
     except (LlmUnavailable, StoreError) as exc:
-        yield _sse("error", {"error": {"code": "unavailable", "message": str(exc)}})
+        yield _sse("error", {"error": {"code": "unavailable", "message": without_paths(str(exc))}})
 
 
 def _finished_events(

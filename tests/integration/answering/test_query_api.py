@@ -88,9 +88,11 @@ def test_feedback_is_accepted_from_the_asker_only(indexed_world: IndexedWorld) -
     assert feedback.rating == "up" and "7946" not in feedback.comment_redacted
 
 
-def test_requests_beyond_the_per_token_rate_get_429(
+def test_requests_beyond_the_per_user_rate_get_429_whichever_token(
     indexed_world: IndexedWorld, settings: Settings
 ) -> None:
+    """The budget is the user's, not the token's (issue 11): a fresh token of the same user is
+    limited too; another user is not."""
     settings.KB_API_RATE_PER_MINUTE = 3
     client = _client(indexed_world, "engineer")
     fresh = _client(indexed_world, "engineer")  # another token of the same user
@@ -99,9 +101,10 @@ def test_requests_beyond_the_per_token_rate_get_429(
              for _ in range(4)]  # fmt: skip
 
     assert codes == [200, 200, 200, 429]
-    limited = client.post("/api/v1/search", {"query": QUESTION}, format="json").json()
+    limited = fresh.post("/api/v1/search", {"query": QUESTION}, format="json").json()
     assert limited["error"]["code"] == "throttled"
-    assert fresh.post("/api/v1/search", {"query": QUESTION}, format="json").status_code == 200
+    other = _client(indexed_world, "hr_reader")
+    assert other.post("/api/v1/search", {"query": QUESTION}, format="json").status_code == 200
 
 
 def test_a_missing_model_is_a_clear_503_and_refusals_still_work(
