@@ -18,7 +18,7 @@ from django.db import OperationalError
 
 from ingestion import pipeline
 from ingestion.recovery import requeue_unfinished
-from kb.documents import documents_requeue_waiting
+from kb.documents import document_prune_superseded_files, documents_requeue_waiting
 from kb.llm.chat import LlmUnavailable
 from kb.stores.errors import StoreError
 
@@ -35,7 +35,10 @@ RETRY_OPTIONS: dict[str, Any] = {
 @shared_task(bind=True, name="ingestion.ingest_document", **RETRY_OPTIONS)
 def ingest_document_task(self: Task[Any, Any], document_id: int, version: int) -> str:
     final = self.request.retries >= (self.max_retries or 0)
-    return pipeline.ingest_document(document_id=document_id, version=version, final_try=final)
+    outcome = pipeline.ingest_document(document_id=document_id, version=version, final_try=final)
+    if outcome == "indexed":  # replaced versions are no longer served: their files go
+        document_prune_superseded_files(document_id=document_id)
+    return outcome
 
 
 @shared_task(bind=True, name="ingestion.restamp_document", **RETRY_OPTIONS)

@@ -150,6 +150,7 @@ class DocumentAdmin(StaffManagedAdmin):
         "mime_type",
         "file",
         "source_filename",
+        "superseded_files",
     ]
     actions = ["retry_failed"]
 

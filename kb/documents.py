@@ -229,6 +229,11 @@ def _store_content(document: Document, incoming: IncomingFile, sha256: str) -> N
     document.sha256 = sha256
     document.size_bytes = incoming.path.stat().st_size
     document.mime_type = mimetypes.guess_type(incoming.name)[0] or "application/octet-stream"
+    if document.file.name:  # a new version: the indexed one keeps its file until replaced
+        document.superseded_files = [
+            *document.superseded_files,
+            [document.version, document.file.name],
+        ]
     document.version += 1
     _mark_queued(document)
     with incoming.path.open("rb") as handle:
@@ -262,19 +267,38 @@ def collection_content_changed(*, collection_id: int) -> None:
     Collection.objects.filter(pk=collection_id).update(content_version=F("content_version") + 1)
 
 
+def document_prune_superseded_files(*, document_id: int) -> int:
+    """Delete the files of versions older than the indexed one; returns how many went. Called
+    once a version is indexed: until then the previous version stays searchable and its file
+    readable, afterwards nothing serves it and keeping it would only keep old content."""
+    with transaction.atomic():
+        document = Document.objects.select_for_update().filter(pk=document_id).first()
+        if document is None:
+            return 0
+        live = document.indexed_version
+        stale = [name for version, name in document.superseded_files if version < live]
+        kept = [entry for entry in document.superseded_files if entry[0] >= live]
+        if stale:
+            Document.objects.filter(pk=document_id).update(superseded_files=kept)
+    for name in stale:
+        if name != document.file.name:
+            document.file.storage.delete(name)
+    return len(stale)
+
+
 def document_delete(*, document: Document) -> None:
     """Gone from the database first (so no reader sees it), then from every store. A task still
     working on it notices the row is gone and removes what it wrote."""
     from kb.stores.factory import graph_store, vector_index
 
     document_id = document.pk
-    stored_file = document.file.name
+    stored_files = [document.file.name, *(name for _v, name in document.superseded_files)]
     document.delete()
     vector_index().delete_document(document_id)
     graph_store().delete_document(document_id)
     collection_content_changed(collection_id=document.collection_id)
-    if stored_file:
-        document.file.storage.delete(stored_file)
+    for name in filter(None, stored_files):
+        document.file.storage.delete(name)
 
 
 def _enqueue_ingest(document_id: int, version: int) -> None:

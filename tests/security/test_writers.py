@@ -18,8 +18,12 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import Client
 from rest_framework.test import APIClient
 
+from ingestion.tasks import ingest_document_task
+from kb.documents import AddOutcome, document_add, document_delete
 from kb.models import Collection, Document
 from kb.services import api_token_create
+from kb.uploads import IncomingFile
+from tests import samples
 from tests.factories import DocumentFactory
 from tests.personas import World
 
@@ -302,3 +306,33 @@ def test_a_batch_failing_part_way_leaves_no_document_file_or_task_behind(
     assert set(Document.objects.values_list("pk", flat=True)) == before
     assert stored_files(stores / "media") == [blocker]
     assert callbacks == []  # no ingest task for anything of the request
+
+
+# --- files of replaced versions ----------------------------------------------------------------
+
+
+@pytest.mark.integration
+def test_a_replaced_versions_file_is_deleted_once_the_new_version_is_indexed(
+    world: World, stores: Path, tmp_path: Path
+) -> None:
+    """Old content must not linger on disk after nothing serves it any more; until the new
+    version is indexed, the old one is still searchable and keeps its file."""
+    collection, staff = world.collections["eng"], world.users["staff"]
+    old_text = samples.text(tmp_path / "v1.txt", "Old rota: Alice covers Monday nights.")
+    new_text = samples.text(tmp_path / "v2.txt", "New rota: Bob covers Monday nights.")
+    v1, _ = document_add(collection=collection, incoming=IncomingFile("rota.txt", old_text),
+                         uploader=staff)  # fmt: skip
+    assert ingest_document_task.apply(args=(v1.pk, 1)).get() == "indexed"
+    old_file = Path(Document.objects.get(pk=v1.pk).file.path)
+
+    v2, outcome = document_add(collection=collection, incoming=IncomingFile("rota.txt", new_text),
+                               uploader=staff)  # fmt: skip
+
+    assert outcome == AddOutcome.NEW_VERSION and v2.pk == v1.pk
+    assert old_file.exists()  # version 1 is still the searchable one
+    assert ingest_document_task.apply(args=(v2.pk, 2)).get() == "indexed"
+    assert not old_file.exists()
+    new_file = Path(Document.objects.get(pk=v2.pk).file.path)
+    assert new_file.read_text() == "New rota: Bob covers Monday nights."
+    document_delete(document=Document.objects.get(pk=v2.pk))
+    assert stored_files(stores / "media") == []
