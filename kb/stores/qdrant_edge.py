@@ -11,12 +11,14 @@ the WAL, but with an opaque error; the `FolderLock` taken first turns that into 
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 import qdrant_edge as edge
 
+from kb.stores import qdrant_edge_upgrade as upgrade
 from kb.stores.errors import StoreError
 from kb.stores.locking import FolderLock
 from kb.stores.qdrant_common import (
@@ -38,6 +40,8 @@ from kb.stores.qdrant_common import (
     to_hit,
 )
 from kb.stores.types import AccessScope, ChunkPoint, SparseVector, VectorHit
+
+logger = logging.getLogger(__name__)
 
 # Written by EdgeShard.create; its presence means the folder holds a shard to load.
 SHARD_MARKER = "edge_config.json"
@@ -200,9 +204,15 @@ def _config(dense_dim: int) -> edge.EdgeConfig:
 
 
 def _open_shard(path: Path, config: edge.EdgeConfig) -> edge.EdgeShard:
-    """Load with the config so Edge rejects a folder built for another embedding size."""
+    """Load with the config so Edge rejects a folder built for another embedding size; a folder
+    built with Qdrant's global IDF is upgraded first (`qdrant_edge_upgrade`)."""
     try:
+        upgrade.restore_interrupted(path)
         if (path / SHARD_MARKER).exists():
+            if upgrade.uses_global_idf(path):
+                logger.warning("upgrading the vector index at %s: sparse IDF per caller", path)
+                copied = upgrade.drop_global_idf(path, config)
+                logger.warning("vector index upgraded: %d points copied", copied)
             return edge.EdgeShard.load(str(path), config)
         return edge.EdgeShard.create(str(path), config)
     except Exception as exc:  # Edge raises bare Exception for every failure

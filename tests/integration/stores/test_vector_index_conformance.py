@@ -7,6 +7,7 @@ Vectors are tiny (8 dimensions) and hand-made, so the expected order of hits is 
 
 from __future__ import annotations
 
+import math
 import multiprocessing
 import os
 import re
@@ -15,14 +16,16 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 import pytest
+import qdrant_edge as edge
 from qdrant_client import QdrantClient
 
+from kb.stores import qdrant_edge_upgrade as upgrade
 from kb.stores.errors import StoreError, StoreLockedError
 from kb.stores.locking import FolderLock
 from kb.stores.protocols import VectorIndex
 from kb.stores.qdrant_edge import QdrantEdgeIndex
 from kb.stores.qdrant_server import QdrantServerIndex
-from kb.stores.types import AccessScope, ChunkPoint, SparseVector
+from kb.stores.types import AccessScope, ChunkPoint, SparseVector, VectorHit
 
 pytestmark = [
     pytest.mark.integration,
@@ -335,7 +338,120 @@ def test_filter_is_applied_before_top_k(index: VectorIndex, paths: str) -> None:
     assert ids == [allowed.id]
 
 
+# ---------------------------------------------------------------------------- ranking statistics
+
+
+def scored(hits: Sequence[VectorHit]) -> list[tuple[str, float]]:
+    """Ids and scores, best first; equal scores by id (engines order ties as they store)."""
+    return sorted(((h.id, h.score) for h in hits), key=lambda hit: (-hit[1], hit[0]))
+
+
+@pytest.mark.parametrize("paths", ["sparse", "hybrid"])
+def test_chunks_outside_the_scope_change_no_sparse_score(index: VectorIndex, paths: str) -> None:
+    # given: term 1 twice as strong in point 1 as term 2 in point 2, readable by group:1
+    readable = [
+        point(0),
+        point(1, sparse=SparseVector(indices=[1], values=[2.0])),
+        point(2, sparse=SparseVector(indices=[2], values=[1.0])),
+    ]
+    index.upsert(readable)
+    dense = axis(0) if paths == "hybrid" else None
+    before = scored(index.query(scope=GROUP_1, limit=10, dense=dense, sparse=terms(1, 2)))
+    # when: chunks group:1 may not read (other group, other collection) all hold term 1
+    index.upsert(
+        [point(n, document_id=2, acl=["group:2"], sparse=terms(1)) for n in range(10, 20)]
+        + [point(n, document_id=3, collection_id=2, sparse=terms(1)) for n in range(20, 30)]
+    )
+    after = scored(index.query(scope=GROUP_1, limit=10, dense=dense, sparse=terms(1, 2)))
+    # then: the same hits, order and scores
+    assert after == before
+    assert {readable[1].id, readable[2].id} <= {hit_id for hit_id, _ in after}
+
+
+def test_sparse_score_is_bm25_with_the_idf_of_the_readable_chunks(index: VectorIndex) -> None:
+    # given: 4 readable points, term 7 in one of them (stored weight 0.8); 6 hidden ones hold it
+    index.upsert(
+        [point(n) for n in range(3)]
+        + [point(3, sparse=SparseVector(indices=[7], values=[0.8]))]
+        + [point(n, document_id=2, acl=["group:2"], sparse=terms(7)) for n in range(10, 16)]
+    )
+    # when
+    hits = index.query(scope=GROUP_1, limit=10, sparse=terms(7))
+    # then: N = 4 readable, n = 1
+    assert len(hits) == 1
+    assert hits[0].score == pytest.approx(0.8 * math.log(1 + (4 - 1 + 0.5) / (1 + 0.5)))
+
+
+def test_query_terms_no_readable_chunk_holds_match_nothing(index: VectorIndex) -> None:
+    # given: term 9 only in a chunk of another group
+    index.upsert([point(0), point(1, document_id=2, acl=["group:2"], sparse=terms(9))])
+    # when / then
+    assert hit_ids(index, sparse=terms(9)) == []
+
+
 # ---------------------------------------------------------------------------- edge only
+
+
+def _pre_issue_11_folder(folder: Path, points: Sequence[ChunkPoint]) -> None:
+    """An Edge folder as Quarry built it before issue 11: Qdrant's IDF modifier on `sparse`."""
+    config = edge.EdgeConfig(
+        vectors={"dense": edge.EdgeVectorParams(size=DIM, distance=edge.Distance.Cosine)},
+        sparse_vectors={"sparse": edge.EdgeSparseVectorParams(modifier=edge.Modifier.Idf)},
+    )
+    shard = edge.EdgeShard.create(str(folder), config)
+    shard.update(
+        edge.UpdateOperation.upsert_points(
+            [
+                edge.Point(
+                    p.id,
+                    {
+                        "dense": list(p.dense),
+                        "sparse": edge.SparseVector(list(p.sparse.indices), list(p.sparse.values)),
+                    },
+                    p.payload,
+                )
+                for p in points
+            ]
+        )
+    )
+    shard.flush()
+    shard.close()
+
+
+UPGRADE_POINTS = [point(n) for n in range(5)] + [
+    point(n, document_id=2, acl=["group:2"], sparse=terms(1)) for n in range(10, 13)
+]
+
+
+def _scores_on_a_fresh_index(folder: Path) -> list[tuple[str, float]]:
+    fresh = QdrantEdgeIndex(folder, dense_dim=DIM)
+    fresh.upsert(UPGRADE_POINTS)
+    hits = scored(fresh.query(scope=GROUP_1, limit=10, sparse=terms(1, COMMON_TERM)))
+    fresh.close()
+    return hits
+
+
+@pytest.mark.parametrize("interrupted", [False, True], ids=["old-folder", "interrupted-upgrade"])
+def test_edge_folder_built_with_global_idf_is_upgraded_in_place(
+    tmp_path: Path, interrupted: bool
+) -> None:
+    # given: a pre-issue-11 folder; or one whose upgrade stopped after moving the old shard aside
+    folder = tmp_path / "vectors"
+    _pre_issue_11_folder(folder, UPGRADE_POINTS)
+    if interrupted:
+        (folder / upgrade.OLD).mkdir()
+        for name in upgrade.SHARD_ENTRIES:
+            (folder / name).rename(folder / upgrade.OLD / name)
+    # when
+    index = QdrantEdgeIndex(folder, dense_dim=DIM)
+    hits = scored(index.query(scope=GROUP_1, limit=10, sparse=terms(1, COMMON_TERM)))
+    count = index.count()
+    index.close()
+    # then: every point kept, ranked by the scope's IDF exactly as on a fresh index
+    assert count == len(UPGRADE_POINTS)
+    assert hits == _scores_on_a_fresh_index(tmp_path / "fresh")
+    assert not upgrade.uses_global_idf(folder)
+    assert not (folder / upgrade.OLD).exists() and not (folder / upgrade.REBUILD).exists()
 
 
 def test_edge_data_persists_across_close_and_reopen(tmp_path: Path) -> None:
