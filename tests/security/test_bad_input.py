@@ -266,6 +266,24 @@ def test_an_upload_body_over_the_limit_is_explained_on_the_manage_page(
     assert not Document.objects.exists()
 
 
+def test_a_plain_form_upload_over_the_limit_gets_a_page_that_says_so(
+    ops: Collection, editor: Any, settings: Settings
+) -> None:
+    """Without JavaScript the form posts itself: the answer is a whole page, not a fragment."""
+    settings.KB_MAX_REQUEST_MB = 1
+    client = Client()
+    client.force_login(editor)
+    files = [SimpleUploadedFile("big.txt", b"y" * 1_200_000)]
+
+    response = client.post(f"/manage/collections/{ops.pk}/upload", {"files": files})
+
+    page = response.content.decode()
+    assert response.status_code == 413
+    assert "<h1>Too large</h1>" in page
+    assert "The request is larger than 1 MB; nothing was stored." in page
+    assert not Document.objects.exists()
+
+
 def test_a_json_body_over_the_limit_is_a_json_413_before_it_is_parsed(
     api: APIClient, settings: Settings
 ) -> None:
