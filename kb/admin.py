@@ -21,6 +21,7 @@ from django.urls import URLPattern, path, reverse
 
 from kb import access
 from kb.documents import (
+    collection_delete,
     collection_restamp_later,
     document_delete,
     document_retry,
@@ -70,6 +71,7 @@ class StaffManagedAdmin(admin.ModelAdmin[Any]):
 class CollectionAdmin(StaffManagedAdmin):
     list_display = ["name", "open_to_all_authenticated", "created_at"]
     filter_horizontal = ["reader_groups", "editor_groups"]
+    readonly_fields = ["content_version"]  # bumped by the system, part of cached answers' key
     search_fields = ["name"]
     change_form_template = "admin/kb/collection/change_form.html"
 
@@ -79,6 +81,13 @@ class CollectionAdmin(StaffManagedAdmin):
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return access.may_create_collections(request.user)
+
+    def delete_model(self, request: HttpRequest, obj: Collection) -> None:
+        collection_delete(collection=obj)
+
+    def delete_queryset(self, request: HttpRequest, queryset: QuerySet[Collection]) -> None:
+        for collection in queryset:
+            collection_delete(collection=collection)
 
     def save_related(self, request: HttpRequest, form: Any, formsets: Any, change: bool) -> None:
         super().save_related(request, form, formsets, change)

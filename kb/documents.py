@@ -301,6 +301,13 @@ def document_delete(*, document: Document) -> None:
         document.file.storage.delete(name)
 
 
+def collection_delete(*, collection: Collection) -> None:
+    """Each document goes the way `document_delete` takes it (stores, files), then the row."""
+    for document in collection.documents.all():
+        document_delete(document=document)
+    collection.delete()
+
+
 def _enqueue_ingest(document_id: int, version: int) -> None:
     """After commit. If the broker went away since the upload was accepted, the document waits
     with stage WAITING_FOR_QUEUE and is queued again when a worker starts or the sweep runs."""

@@ -8,13 +8,17 @@ and nothing she uploads may change its content or version for its real readers (
 from __future__ import annotations
 
 import hashlib
+from io import StringIO
 from pathlib import Path
 from typing import Any
 
 import pytest
+from django.conf import settings
+from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
 from django.core.files.base import ContentFile
 from django.core.files.uploadedfile import SimpleUploadedFile
+from django.core.management import call_command
 from django.test import Client
 from rest_framework.test import APIClient
 
@@ -336,3 +340,58 @@ def test_a_replaced_versions_file_is_deleted_once_the_new_version_is_indexed(
     assert new_file.read_text() == "New rota: Bob covers Monday nights."
     document_delete(document=Document.objects.get(pk=v2.pk))
     assert stored_files(stores / "media") == []
+
+
+# --- the admin, for staff made with `kb_user --staff` ---------------------------------------------
+
+
+def admin_client(username: str, *options: str) -> Client:
+    call_command("kb_user", username, *options, stdout=StringIO(), stderr=StringIO())
+    client = Client()
+    client.force_login(get_user_model().objects.get(username=username))
+    return client
+
+
+def test_a_kb_user_staff_admin_manages_collections_documents_and_tokens(
+    world: World, hidden: Document
+) -> None:
+    admin = admin_client("olga", "--staff")
+    eng = world.collections["eng"]
+    token, _text = api_token_create(user=world.users["engineer"])
+
+    index = admin.get("/admin/").content.decode()
+    pages = [
+        "/admin/kb/collection/",
+        "/admin/kb/collection/add/",
+        f"/admin/kb/collection/{eng.pk}/change/",
+        f"/admin/kb/collection/{eng.pk}/upload/",
+        "/admin/kb/document/",
+        f"/admin/kb/document/{hidden.pk}/change/",
+        "/admin/kb/apitoken/",
+        f"/admin/kb/apitoken/{token.pk}/change/",
+    ]
+
+    assert all(f"/admin/kb/{model}/" in index for model in ("collection", "document", "apitoken"))
+    assert {url: admin.get(url).status_code for url in pages} == dict.fromkeys(pages, 200)
+    created = admin.post("/admin/kb/collection/add/", {"name": "Legal", "description": ""})
+    uploaded = admin.post(f"/admin/kb/collection/{eng.pk}/upload/",
+                          {"documents": [SimpleUploadedFile("notes.txt", b"Notes.")]})  # fmt: skip
+    deleted = admin.post(f"/admin/kb/document/{hidden.pk}/delete/", {"post": "yes"})
+    assert (created.status_code, uploaded.status_code, deleted.status_code) == (302, 302, 302)
+    assert Collection.objects.filter(name="Legal").exists()
+    assert eng.documents.filter(source_filename="notes.txt").exists()
+    assert not Document.objects.filter(pk=hidden.pk).exists()
+    assert admin.post(f"/admin/kb/collection/{eng.pk}/delete/", {"post": "yes"}).status_code == 302
+    assert not Collection.objects.filter(pk=eng.pk).exists()
+    assert stored_files(Path(settings.MEDIA_ROOT)) == []  # the uploaded file went with it
+
+
+@pytest.mark.parametrize("persona", ["eng_editor", "engineer", "no_groups"])
+def test_users_who_are_not_staff_reach_nothing_in_the_admin(world: World, persona: str) -> None:
+    client = web_client(world, persona)
+    eng = world.collections["eng"]
+
+    for url in ["/admin/", "/admin/kb/collection/", f"/admin/kb/collection/{eng.pk}/upload/",
+                "/admin/kb/document/", "/admin/kb/apitoken/"]:  # fmt: skip
+        response = client.get(url)
+        assert response.status_code == 302 and "/admin/login/" in response["Location"], url
