@@ -2,5 +2,7 @@ import os
 
 from django.core.asgi import get_asgi_application
 
+from kb.request_limits import AsgiBodyLimit
+
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "kb.settings.base")
-application = get_asgi_application()
+application = AsgiBodyLimit(get_asgi_application())

@@ -4,11 +4,15 @@ Django limits the form fields of a body (DATA_UPLOAD_MAX_MEMORY_SIZE) and the nu
 (DATA_UPLOAD_MAX_NUMBER_FILES), but not the files' total size, and the REST framework reads
 JSON bodies without any limit. The middleware checks the declared length first; every refusal,
 ours or Django's, becomes one `SuspiciousOperation` that kb.views.bad_request answers.
+
+Under ASGI (kb_serve, uvicorn) Django reads the whole body into a temporary file before any
+middleware runs; `AsgiBodyLimit` (kb/asgi.py) stops reading at the same limit first.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable, MutableMapping
+from typing import Any
 
 from django.conf import settings
 from django.core.exceptions import RequestDataTooBig, TooManyFilesSent
@@ -35,10 +39,71 @@ class RequestBodyLimitMiddleware:
 
 
 def body_limit(request: HttpRequest) -> int:
+    return _limit_for(request.content_type or "")
+
+
+def _limit_for(content_type: str) -> int:
     """Uploads may be as large as KB_MAX_REQUEST_MB; anything else as a form field may."""
-    if request.content_type == MULTIPART:
+    if content_type.split(";")[0].strip().lower() == MULTIPART:
         return int(settings.KB_MAX_REQUEST_MB) * MB
     return int(settings.DATA_UPLOAD_MAX_MEMORY_SIZE)
+
+
+Scope = MutableMapping[str, Any]
+Message = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[Message]]
+Send = Callable[[Message], Awaitable[None]]
+AsgiApp = Callable[[Scope, Receive, Send], Awaitable[None]]
+
+
+class AsgiBodyLimit:
+    """Wraps the ASGI application. A declared length over the limit reaches Django without its
+    body (RequestBodyLimitMiddleware then answers 413 from the header); a body without a
+    declared length (chunked) that grows past the limit is cut off as a disconnect."""
+
+    def __init__(self, app: AsgiApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            return await self.app(scope, receive, send)
+        headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
+        limit = _limit_for(headers.get("content-type", ""))
+        declared = headers.get("content-length", "")
+        if declared.isdigit() and int(declared) > limit:
+            return await self.app(scope, _without_body(receive), send)
+        return await self.app(scope, _counted(receive, limit), send)
+
+
+def _without_body(receive: Receive) -> Receive:
+    """An empty body first; then only what is not body (the disconnect Django listens for)."""
+    given = False
+
+    async def replacement() -> Message:
+        nonlocal given
+        if not given:
+            given = True
+            return {"type": "http.request", "body": b"", "more_body": False}
+        while (message := await receive())["type"] == "http.request":
+            pass  # the rest of the refused body, read and dropped
+        return message
+
+    return replacement
+
+
+def _counted(receive: Receive, limit: int) -> Receive:
+    seen = 0
+
+    async def counted() -> Message:
+        nonlocal seen
+        message = await receive()
+        if message["type"] == "http.request":
+            seen += len(message.get("body", b""))
+            if seen > limit:
+                return {"type": "http.disconnect"}
+        return message
+
+    return counted
 
 
 def refusal_message(exc: Exception) -> str | None:

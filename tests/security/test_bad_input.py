@@ -5,6 +5,7 @@ and a refused request leaves nothing behind."""
 
 from __future__ import annotations
 
+import asyncio
 import html
 import io
 import json
@@ -498,3 +499,63 @@ def test_a_store_that_cannot_open_answers_503_without_its_path(
     assert message.startswith("Qdrant Edge could not open the vector index at <path>")
     for path in _server_paths(stores):
         assert path not in message
+
+
+CHUNK = b"z" * 16_384
+
+
+def _asgi_post(path: str, headers: list[tuple[bytes, bytes]]) -> dict[str, Any]:
+    return {
+        "type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": "POST",
+        "scheme": "http", "path": path, "raw_path": path.encode(), "query_string": b"",
+        "root_path": "", "headers": [(b"host", b"localhost"), *headers],
+        "client": ("203.0.113.9", 40000), "server": ("127.0.0.1", 8000),
+    }  # fmt: skip
+
+
+def _serve_endless_body(scope: dict[str, Any]) -> tuple[list[dict[str, Any]], int]:
+    """kb_serve's application (uvicorn's side played here) gets a body that never ends: what
+    it answers within 5 s, and how many bytes it read."""
+    from kb.asgi import application
+
+    sent: list[dict[str, Any]] = []
+    read = 0
+
+    async def receive() -> dict[str, Any]:
+        nonlocal read
+        await asyncio.sleep(0.001)
+        read += len(CHUNK)
+        return {"type": "http.request", "body": CHUNK, "more_body": True}
+
+    async def send(message: dict[str, Any]) -> None:
+        sent.append(message)
+
+    async def serve() -> None:
+        await asyncio.wait_for(application(scope, receive, send), timeout=5)
+
+    asyncio.run(serve())
+    return sent, read
+
+
+def test_under_asgi_a_declared_oversized_body_is_refused_without_being_read(
+    db: None, settings: Settings
+) -> None:
+    settings.DATA_UPLOAD_MAX_MEMORY_SIZE = 100_000
+    scope = _asgi_post("/api/v1/query", [(b"content-type", b"application/json"),
+                                         (b"content-length", b"50000000000")])  # fmt: skip
+
+    sent, _read = _serve_endless_body(scope)
+
+    assert sent[0]["type"] == "http.response.start" and sent[0]["status"] == 413
+    assert json.loads(sent[1]["body"])["error"]["code"] == "too_large"
+
+
+def test_under_asgi_an_undeclared_endless_body_is_cut_off_at_the_limit(
+    db: None, settings: Settings
+) -> None:
+    settings.DATA_UPLOAD_MAX_MEMORY_SIZE = 100_000
+    scope = _asgi_post("/api/v1/query", [(b"content-type", b"application/json")])
+
+    _sent, read = _serve_endless_body(scope)
+
+    assert read <= 100_000 + len(CHUNK)
