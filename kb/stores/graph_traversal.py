@@ -16,10 +16,12 @@ Chunks are scored per hop inside the query (the sum of the scores of the paths e
 entities they mention) and only each hop's best `chunks` are returned: a common seed's
 thousands of chunks are ranked by the engine, not moved into Python.
 
-Every query touches at most a bounded number of entities, each mentioned by at most
-`max_common` chunks, so the cost no longer depends on how large the graph is. Mention counts
-and the chunk total are global (like the sparse path's IDF): forbidden chunks influence
-ranking and which entities count as too common, never which chunks or steps are readable.
+Every expansion touches at most a bounded number of entities, each mentioned by at most
+`max_common` chunks. Mention counts and the chunk total are the caller's: only readable chunks
+are counted (like the sparse path's IDF, issue 11), so chunks the caller cannot read change
+neither a score nor which entities count as too common. The stored `e.mentions` (all chunks)
+is not used for ranking; counting readable mentions costs a pass over each looked-up entity's
+mentions and, once per search, over the readable chunks.
 """
 
 from __future__ import annotations
@@ -28,7 +30,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from kb.stores.graph_cypher import COUNT_CHUNKS, AclPredicate, Runner, parse_relation
+from kb.stores.graph_cypher import AclPredicate, Runner, parse_relation
 from kb.stores.graph_scoring import PathRow, path_score, rank_paths, specificity
 from kb.stores.types import AccessScope, GraphHit
 
@@ -69,15 +71,24 @@ class Path:
         return Path((*self.keys, key), (*self.weights, weight), self.specificity * specificity)
 
 
-ENTITY_MENTIONS = """
-UNWIND $keys AS entity_key
-MATCH (e:Entity {key: entity_key})
-RETURN e.key, e.mentions
-"""
-
-
 def _readable(chunk: str, acl: AclPredicate) -> str:
     return f"{chunk}.collection_id IN $collection_ids AND {acl(chunk)}"
+
+
+def readable_chunks_query(acl: AclPredicate) -> str:
+    """How many chunks the scope may read: the N of every specificity."""
+    return f"MATCH (c:Chunk) WHERE {_readable('c', acl)} RETURN count(c)"
+
+
+def readable_mentions_query(acl: AclPredicate) -> str:
+    """Per entity, how many readable chunks mention it; entities no readable chunk mentions
+    are left out, as if they did not exist."""
+    return f"""
+UNWIND $keys AS entity_key
+MATCH (e:Entity {{key: entity_key}})<-[:MENTIONS]-(c:Chunk)
+WHERE {_readable("c", acl)}
+RETURN e.key, count(c)
+"""
 
 
 def mentioning_chunks_query(acl: AclPredicate) -> str:
@@ -121,13 +132,13 @@ class Traversal:
             "rows": limits.rows,
             "chunks": limits.chunks,
         }
-        self.total = int(run(COUNT_CHUNKS, {})[0][0])
+        self.total = int(run(readable_chunks_query(acl), self.scope)[0][0])
         self.cap = limits.common_cap(self.total)
         self.mentions: dict[str, int] = {}
 
     def search(self, entity_keys: Sequence[str], *, hops: int, limit: int) -> list[GraphHit]:
         self._read_mentions(entity_keys)
-        seeds = [key for key in dict.fromkeys(entity_keys) if key in self.mentions]
+        seeds = [key for key in dict.fromkeys(entity_keys) if self.mentions[key] > 0]
         if not seeds:
             return []
         frontier = [Path((key,), (), self._specificity(key)) for key in seeds]
@@ -190,8 +201,11 @@ class Traversal:
     def _read_mentions(self, keys: Sequence[str]) -> None:
         missing = [key for key in dict.fromkeys(keys) if key not in self.mentions]
         if missing:
-            for key, count in self.run(ENTITY_MENTIONS, {"keys": missing}):
+            parameters = {**self.scope, "keys": missing}
+            for key, count in self.run(readable_mentions_query(self.acl), parameters):
                 self.mentions[str(key)] = int(count or 0)
+            for key in missing:
+                self.mentions.setdefault(key, 0)
 
     def _expandable(self, key: str) -> bool:
         return 0 < self.mentions.get(key, 0) <= self.cap

@@ -358,6 +358,33 @@ def test_acl_filter_applies_to_chunks_reached_through_relations(graph: GraphUnde
     assert graph.reached("a", hops=2, scope=graph.scope(GROUP_1)) == {"ab"}
 
 
+def _scored(hits: Sequence[GraphHit]) -> list[tuple[str, float, tuple[str, ...]]]:
+    return [(hit.chunk_id, hit.score, tuple(hit.entity_keys)) for hit in hits]
+
+
+def test_chunks_outside_the_scope_change_no_graph_score(graph: GraphUnderTest) -> None:
+    # given: readable chunks about a, b and their neighbour c (issue 11, ranking oracle)
+    graph.store.upsert_chunks(
+        [
+            graph.chunk("a1", mentions=["a"]),
+            graph.chunk("b1", mentions=["b"]),
+            graph.chunk("ac", mentions=["a", "c"], relations=[("a", "c", 1.0)]),
+            graph.chunk("c1", mentions=["c"]),
+        ]
+    )
+    before = _scored(graph.hits("a", "b", hops=1))
+    # when: chunks the caller may not read (other group, other collection) mention a and c,
+    # enough of them to make both "too common" if they counted
+    graph.store.upsert_chunks(
+        [graph.chunk(f"hidden{n}", mentions=["a", "c"], doc=2, acl=GROUP_2) for n in range(40)]
+        + [graph.chunk(f"away{n}", mentions=["a", "c"], doc=3, collection=2) for n in range(40)]
+    )
+    after = _scored(graph.hits("a", "b", hops=1))
+    # then: the same chunks, order, scores and entity keys
+    assert after == before
+    assert {graph.short(chunk_id) for chunk_id, _, _ in after} == {"a1", "b1", "ac", "c1"}
+
+
 def test_acl_filter_matches_any_shared_entry(graph: GraphUnderTest) -> None:
     # given
     graph.store.upsert_chunks([graph.chunk("shared", mentions=["x"], acl=["group:2", "group:3"])])
