@@ -12,7 +12,7 @@ import json
 import struct
 import tempfile
 import zipfile
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -527,8 +527,8 @@ def _serve_endless_body(scope: dict[str, Any]) -> tuple[list[dict[str, Any]], in
         read += len(CHUNK)
         return {"type": "http.request", "body": CHUNK, "more_body": True}
 
-    async def send(message: dict[str, Any]) -> None:
-        sent.append(message)
+    async def send(message: Mapping[str, Any]) -> None:
+        sent.append(dict(message))
 
     async def serve() -> None:
         await asyncio.wait_for(application(scope, receive, send), timeout=5)
