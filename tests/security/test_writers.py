@@ -8,6 +8,7 @@ and nothing she uploads may change its content or version for its real readers (
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Callable
 from io import StringIO
 from pathlib import Path
 from typing import Any
@@ -89,8 +90,9 @@ def assert_untouched(hidden: Document) -> None:
         assert handle.read() == HIDDEN_TEXT
 
 
-def assert_reveals_nothing(body: str, hidden: Document) -> None:
-    assert HIDDEN_TITLE not in body and HIDDEN_NAME not in body
+def assert_reveals_nothing(body: str, hidden: Document, *, file_name: bool = True) -> None:
+    assert HIDDEN_TITLE not in body
+    assert not file_name or HIDDEN_NAME not in body
     assert f'"id":{hidden.pk},' not in body.replace(" ", "")
 
 
@@ -395,3 +397,186 @@ def test_users_who_are_not_staff_reach_nothing_in_the_admin(world: World, person
                 "/admin/kb/document/", "/admin/kb/apitoken/"]:  # fmt: skip
         response = client.get(url)
         assert response.status_code == 302 and "/admin/login/" in response["Location"], url
+
+
+# --- the writers' persona matrix ------------------------------------------------------------------
+# Every persona tries every write over the API and the manage page. Engineering is edited by
+# eng_editor (erin) and read by engineer (bob); the hidden document is narrowed to bob's group.
+
+SIGNED_OUT = ("deactivated_hr", "anonymous")
+PERSONAS = ("staff", "eng_editor", "engineer", "hr_reader", "hr_lead", "no_groups", *SIGNED_OUT)
+CAN_READ_HIDDEN = {"staff", "engineer"}
+Action = Callable[[World, Document, str], Any]
+
+
+def as_api(world: World, persona: str) -> APIClient:
+    if persona == "anonymous":
+        return APIClient()
+    return api_client(world, persona)
+
+
+def as_web(world: World, persona: str) -> Client:
+    client = Client()
+    if persona != "anonymous":
+        client.force_login(world.users[persona])
+    return client
+
+
+def api_files(world: World, persona: str, name: str, data: bytes) -> Any:
+    url = f"/api/v1/collections/{world.collections['eng'].pk}/documents"
+    files = {"files": [SimpleUploadedFile(name, data)]}
+    return as_api(world, persona).post(url, files, format="multipart")
+
+
+def web_post(world: World, persona: str, url: str, data: dict[str, Any]) -> Any:
+    return as_web(world, persona).post(url, data)
+
+
+def _failed(document: Document) -> Document:
+    Document.objects.filter(pk=document.pk).update(status="failed", error="parser crashed")
+    return document
+
+
+def api_create(world: World, hidden: Document, persona: str) -> Any:
+    return as_api(world, persona).post("/api/v1/collections", {"name": "New"}, format="json")
+
+
+def api_upload_new(world: World, hidden: Document, persona: str) -> Any:
+    return api_files(world, persona, "fresh.txt", b"A fresh note.")
+
+
+def api_re_version(world: World, hidden: Document, persona: str) -> Any:
+    return api_files(world, persona, "runbook.txt", b"Runbook, second edition.")
+
+
+def api_re_version_hidden(world: World, hidden: Document, persona: str) -> Any:
+    return api_files(world, persona, HIDDEN_NAME, b"Everyone earns 1M.")
+
+
+def api_delete(world: World, hidden: Document, persona: str) -> Any:
+    return as_api(world, persona).delete(f"/api/v1/documents/{world.documents['runbook'].pk}")
+
+
+def api_delete_hidden(world: World, hidden: Document, persona: str) -> Any:
+    return as_api(world, persona).delete(f"/api/v1/documents/{hidden.pk}")
+
+
+def web_create(world: World, hidden: Document, persona: str) -> Any:
+    return web_post(world, persona, "/manage/collections/new", {"name": "New"})
+
+
+def web_upload(world: World, hidden: Document, persona: str) -> Any:
+    files = {"files": [SimpleUploadedFile("fresh.txt", b"A fresh note.")]}
+    return web_post(
+        world, persona, f"/manage/collections/{world.collections['eng'].pk}/upload", files
+    )
+
+
+def web_retry(world: World, hidden: Document, persona: str) -> Any:
+    runbook = _failed(world.documents["runbook"])
+    return web_post(world, persona, f"/manage/documents/{runbook.pk}/retry", {})
+
+
+def web_retry_hidden(world: World, hidden: Document, persona: str) -> Any:
+    return web_post(world, persona, f"/manage/documents/{_failed(hidden).pk}/retry", {})
+
+
+def web_delete(world: World, hidden: Document, persona: str) -> Any:
+    runbook = world.documents["runbook"]
+    return web_post(world, persona, f"/manage/documents/{runbook.pk}/delete", {})
+
+
+def web_delete_hidden(world: World, hidden: Document, persona: str) -> Any:
+    return web_post(world, persona, f"/manage/documents/{hidden.pk}/delete", {})
+
+
+def web_change_readers(world: World, hidden: Document, persona: str) -> Any:
+    form = {"reader_groups": [], "editor_groups": [group_id("eng-editors")]}
+    url = f"/manage/collections/{world.collections['eng'].pk}/access"
+    return web_post(world, persona, url, form)
+
+
+ACTIONS: dict[str, Action] = {
+    "api create": api_create,
+    "api upload": api_upload_new,
+    "api re-version": api_re_version,
+    "api re-version hidden": api_re_version_hidden,
+    "api delete": api_delete,
+    "api delete hidden": api_delete_hidden,
+    "web create": web_create,
+    "web upload": web_upload,
+    "web retry": web_retry,
+    "web retry hidden": web_retry_hidden,
+    "web delete": web_delete,
+    "web delete hidden": web_delete_hidden,
+    "web change readers": web_change_readers,
+}
+
+
+def _statuses(staff: int, editor: int, reader: int, other: int, signed_out: int) -> dict[str, int]:
+    return {
+        "staff": staff, "eng_editor": editor, "engineer": reader, "hr_reader": other,
+        "hr_lead": other, "no_groups": other, "deactivated_hr": signed_out, "anonymous": signed_out,
+    }  # fmt: skip
+
+
+# What each persona gets: the API says 403 only to those who may already see the target
+# (readers), 404 to everyone else; signed-out visitors get 401 (API) or the sign-in page (302).
+EXPECTED: dict[str, dict[str, int]] = {
+    "api create": _statuses(201, 403, 403, 403, 401),
+    "api upload": _statuses(202, 202, 403, 404, 401),
+    "api re-version": _statuses(202, 202, 403, 404, 401),
+    "api re-version hidden": _statuses(202, 202, 403, 404, 401),
+    "api delete": _statuses(204, 204, 403, 404, 401),
+    "api delete hidden": _statuses(204, 404, 403, 404, 401),
+    "web create": _statuses(302, 404, 404, 404, 302),
+    "web upload": _statuses(302, 302, 404, 404, 302),
+    "web retry": _statuses(302, 302, 404, 404, 302),
+    "web retry hidden": _statuses(302, 404, 404, 404, 302),
+    "web delete": _statuses(302, 302, 404, 404, 302),
+    "web delete hidden": _statuses(302, 404, 404, 404, 302),
+    "web change readers": _statuses(302, 302, 404, 404, 302),
+}
+# Which successful writes reach the hidden document: only staff's.
+TOUCHES_HIDDEN = {"api re-version hidden", "api delete hidden", "web retry hidden",
+                  "web delete hidden"}  # fmt: skip
+MATRIX = [(action, persona) for action in ACTIONS for persona in PERSONAS]
+
+
+@pytest.mark.parametrize(("action", "persona"), MATRIX, ids=[f"{a}-{p}" for a, p in MATRIX])
+def test_writers_matrix(world: World, hidden: Document, action: str, persona: str) -> None:
+    response = ACTIONS[action](world, hidden, persona)
+
+    assert response.status_code == EXPECTED[action][persona]
+    if response.status_code == 302 and persona in SIGNED_OUT:
+        assert response["Location"].startswith("/accounts/login/")
+    if persona not in CAN_READ_HIDDEN:
+        named_by_caller = action == "api re-version hidden"  # the file name is their own
+        assert_reveals_nothing(response.content.decode(), hidden, file_name=not named_by_caller)
+    if not (persona == "staff" and action in TOUCHES_HIDDEN):
+        assert_untouched(hidden)
+
+
+def test_the_matrix_outcomes_of_re_versioning(world: World, hidden: Document) -> None:
+    """Staff re-version what they read; erin's same-named upload is a separate document."""
+    by_staff = api_files(world, "staff", HIDDEN_NAME, b"Staff edit.").json()["results"][0]
+    hidden.refresh_from_db()
+    assert (by_staff["id"], by_staff["outcome"], hidden.version) == (hidden.pk, "new_version", 2)
+    by_erin = api_files(world, "eng_editor", HIDDEN_NAME, b"Erin's edit.").json()["results"][0]
+    assert by_erin["outcome"] == "created" and by_erin["id"] != hidden.pk
+    runbook = api_files(world, "eng_editor", "runbook.txt", b"Second edition.").json()
+    assert runbook["results"][0]["outcome"] == "new_version"
+
+
+def test_a_hidden_document_and_a_missing_one_answer_the_same(
+    world: World, hidden: Document
+) -> None:
+    client = as_api(world, "eng_editor")
+
+    hidden_answer = client.delete(f"/api/v1/documents/{hidden.pk}")
+    missing_answer = client.delete("/api/v1/documents/99999999")
+
+    assert (hidden_answer.status_code, hidden_answer.json()) == (
+        missing_answer.status_code,
+        missing_answer.json(),
+    )
