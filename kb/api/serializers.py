@@ -28,13 +28,17 @@ class CollectionOut(serializers.Serializer[object]):
 
 
 class CollectionIn(serializers.Serializer[object]):
+    """Staff only (kb.access.may_create_collections); groups must exist, none is created."""
+
     name = serializers.CharField(max_length=200)
-    description = serializers.CharField(required=False, allow_blank=True, default="")
+    description = serializers.CharField(
+        required=False, allow_blank=True, default="", max_length=2000
+    )
     reader_groups = serializers.ListField(
-        child=serializers.CharField(max_length=150), required=False, default=list
+        child=serializers.CharField(max_length=150), required=False, default=list, max_length=200
     )
     editor_groups = serializers.ListField(
-        child=serializers.CharField(max_length=150), required=False, default=list
+        child=serializers.CharField(max_length=150), required=False, default=list, max_length=200
     )
     open_to_all_authenticated = serializers.BooleanField(required=False, default=False)
 

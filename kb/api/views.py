@@ -63,7 +63,9 @@ class CollectionListApi(APIView):
         return Response({"results": CollectionOut(collections, many=True).data})
 
     @extend_schema(
-        request=CollectionIn, responses={201: CollectionCreatedOut}, summary="Create a collection"
+        request=CollectionIn,
+        responses={201: CollectionCreatedOut},
+        summary="Create a collection (staff only; named groups must exist)",
     )
     def post(self, request: Request) -> Response:
         if not access.may_create_collections(request.user):

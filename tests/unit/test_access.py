@@ -79,3 +79,68 @@ def test_editors_may_edit_only_their_collections(world: World) -> None:
     assert editable == {"Engineering"}
     assert not access.editable_collections(world.users["engineer"]).exists()
     assert access.editable_collections(world.users["staff"]).count() == 3
+
+
+def _ids(*names: str) -> frozenset[int]:
+    from django.contrib.auth.models import Group
+
+    return frozenset(Group.objects.filter(name__in=names).values_list("id", flat=True))
+
+
+def _access(
+    readers: frozenset[int], editors: frozenset[int], open_: bool = False
+) -> access.CollectionAccess:
+    return access.CollectionAccess(
+        reader_group_ids=readers, editor_group_ids=editors, open_to_all_authenticated=open_
+    )
+
+
+@pytest.mark.parametrize(
+    ("persona", "may"),
+    [("staff", True), ("eng_editor", False), ("engineer", False), ("anonymous", False)],
+)
+def test_only_staff_and_the_console_create_collections(
+    world: World, persona: str, may: bool
+) -> None:
+    assert access.may_create_collections(world.users[persona]) is may
+    assert access.may_create_collections(access.CONSOLE)
+
+
+def test_an_editors_change_keeps_every_group_they_are_not_in(world: World) -> None:
+    current = _access(_ids("eng", "eng-editors"), _ids("eng-editors"))
+    wanted = _access(frozenset(), _ids("eng-editors"))
+
+    granted = access.access_after_change(world.users["eng_editor"], current=current, wanted=wanted)
+
+    assert granted == _access(_ids("eng"), _ids("eng-editors"))
+
+
+@pytest.mark.parametrize(
+    ("wanted", "field"),
+    [
+        (("hr", "eng-editors", False), "reader_groups"),
+        (("", "hr", False), "editor_groups"),
+        (("", "eng-editors", True), "open_to_all_authenticated"),
+        (("", "", False), "editor_groups"),
+    ],
+    ids=["foreign-readers", "foreign-editors", "open-to-all", "locks-themselves-out"],
+)
+def test_an_editor_may_not_widen_access_or_lock_themselves_out(
+    world: World, wanted: tuple[str, str, bool], field: str
+) -> None:
+    current = _access(_ids("eng"), _ids("eng-editors"))
+    readers, editors, open_ = wanted
+
+    with pytest.raises(access.AccessChangeRefused) as refused:
+        access.access_after_change(world.users["eng_editor"], current=current,
+                                   wanted=_access(_ids(readers), _ids(editors), open_))  # fmt: skip
+
+    assert refused.value.field == field
+
+
+def test_staff_get_exactly_what_they_ask(world: World) -> None:
+    wanted = _access(_ids("hr"), frozenset(), True)
+
+    granted = access.access_after_change(world.users["staff"], current=None, wanted=wanted)
+
+    assert granted == wanted
