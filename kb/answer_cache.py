@@ -63,6 +63,7 @@ def remember_answer(key: str, answer: Answer) -> None:
         "refused": answer.refused,
         "passages": [asdict(p) for p in answer.passages],
         "cited": [p.n for p in answer.cited],
+        "check": str(answer.check.verdict),
     }
     cache.set(key, entry, timeout=settings.KB_ANSWER_CACHE_SECONDS)
 

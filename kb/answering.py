@@ -27,6 +27,7 @@ from kb.models import QueryLog
 from kb.observability import metrics
 from kb.querylog import QueryRecord, pseudonym, querylog_write
 from kb.stores.types import AccessScope
+from retrieval.answer_checks import AnswerCheck, Verdict
 from retrieval.answerer import Answer, Answerer
 from retrieval.evidence import NO_EVIDENCE
 from retrieval.experiments import parse_split, variant_for
@@ -165,6 +166,7 @@ def _from_cache(
         model=settings.KB_LLM_MODEL_NAME,
         template_version=template_version,
         latencies_ms={"cache": elapsed, "total": elapsed},
+        check=AnswerCheck(Verdict(entry.get("check", ""))),  # its text is already the checked one
     )
 
 
@@ -189,6 +191,7 @@ def _log(
         refused=answer.refused,
         answer=answer.text,
         cached=cached,
+        answer_check=str(answer.check.verdict),
     )
     metrics.question_answered(latencies_ms=answer.latencies_ms, refused=answer.refused,
                               cached=cached, prompt_tokens=answer.usage.prompt_tokens,

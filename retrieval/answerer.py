@@ -2,7 +2,9 @@
 with numbered passages and stream its answer with checked citations.
 
 `stream` yields text pieces as they are produced and ends with one `Answer`; `answer` is the
-same without the pieces. Condensing a follow-up with its conversation happens first.
+same without the pieces. Condensing a follow-up with its conversation happens first. The
+finished text is checked (retrieval.answer_checks): a blocked answer's `text` is the withheld
+message, so a stream's consumer must show the final `Answer.text`, not the pieces.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from dataclasses import dataclass, field
 
 from kb.llm.chat import ChatModel, Message, Usage
 from kb.stores.types import AccessScope
+from retrieval.answer_checks import WITHHELD, AnswerCheck, Verdict, check_answer
 from retrieval.citations import CitationFilter
 from retrieval.evidence import RefusalPolicy
 from retrieval.prompting import PromptTemplate, answer_messages, condense_messages
@@ -39,6 +42,7 @@ class Answer:
     template_version: str = ""
     prompt: list[Message] = field(default_factory=list)
     latencies_ms: dict[str, float] = field(default_factory=dict)
+    check: AnswerCheck = field(default_factory=AnswerCheck)
 
 
 class Answerer:
@@ -51,6 +55,7 @@ class Answerer:
         refusal: RefusalPolicy,
         max_tokens: int,
         on_prompt: Callable[[list[Message]], None] | None = None,
+        checks: bool = True,
     ) -> None:
         self.retriever = retriever
         self.on_prompt = on_prompt  # sees every prompt just before it is sent
@@ -58,6 +63,7 @@ class Answerer:
         self.template = template
         self.refusal = refusal
         self.max_tokens = max_tokens
+        self.checks = checks  # off only to measure what they prevent (bench injection)
 
     def stream(
         self,
@@ -113,8 +119,16 @@ class Answerer:
         answer.text = NOT_FOUND if answer.refused else text
         by_number = {p.n: p for p in passages}
         answer.cited = [] if answer.refused else [by_number[n] for n in citations.cited]
+        self._check(answer)
         answer.latencies_ms["total"] = ms_since(started)
         yield answer
+
+    def _check(self, answer: Answer) -> None:
+        if answer.refused or not self.checks:
+            return
+        answer.check = check_answer(answer.text, cited=answer.cited, passages=answer.passages)
+        if answer.check.verdict is Verdict.BLOCKED:
+            answer.text = WITHHELD
 
     def _condense(
         self, question: str, history: Sequence[Message], latencies: dict[str, float]

@@ -51,4 +51,5 @@ def default_answerer(
         ),
         max_tokens=settings.KB_ANSWER_MAX_TOKENS,
         on_prompt=on_prompt,
+        checks=settings.KB_INJECTION_DEFENCES,
     )

@@ -66,8 +66,10 @@ class QueryApi(APIView):
             200: OpenApiResponse(
                 QueryOut,
                 description="With `stream: true`: `text/event-stream` of `token` events "
-                "({text}), then `citations` ({citations, refused}), then `done` "
-                "({query_id, answer, refused}); an `error` event ({error}) ends a failed stream.",
+                "({text}), then `check` ({check, answer}) only when the answer was blocked "
+                "(its `answer` replaces the streamed text) or is ungrounded, then `citations` "
+                "({citations, refused}), then `done` ({query_id, answer, refused, check}); an "
+                "`error` event ({error}) ends a failed stream.",
             )
         },
         summary="Ask a question; the answer cites the passages it used",
@@ -156,14 +158,27 @@ def _events(ask: dict[str, Any]) -> Iterator[bytes]:
         for item in answer_stream(**ask):
             if isinstance(item, Finished):
                 out = _query_out(item)
+                yield from _check_event(out)
                 yield _sse("citations", {"citations": out["citations"], "refused": out["refused"]})
-                yield _sse("done", {k: out[k] for k in ("query_id", "answer", "refused")})
+                yield _sse("done", {k: out[k] for k in DONE_FIELDS})
             else:
                 yield _sse("token", {"text": item})
     except LlmBusy as exc:
         yield _sse("error", {"error": {"code": "model_busy", "message": without_paths(str(exc))}})
     except (LlmUnavailable, StoreError) as exc:
         yield _sse("error", {"error": {"code": "unavailable", "message": without_paths(str(exc))}})
+
+
+# What the last event of a streamed answer carries: the final text, which a blocked answer's
+# streamed tokens do not match.
+DONE_FIELDS = ("query_id", "answer", "refused", "check")
+
+
+def _check_event(out: dict[str, Any]) -> Iterator[bytes]:
+    """Tokens were streamed before the whole answer could be checked: a `check` event tells
+    the client to replace them (blocked) or mark them (ungrounded)."""
+    if out["check"]:
+        yield _sse("check", {"check": out["check"], "answer": out["answer"]})
 
 
 def _sse(event: str, data: dict[str, Any]) -> bytes:
@@ -176,6 +191,7 @@ def _query_out(finished: Finished) -> dict[str, Any]:
         "query_id": finished.log.pk,
         "answer": answer.text,
         "refused": answer.refused,
+        "check": str(answer.check.verdict),
         "citations": [] if answer.refused else [_passage_out(p) for p in _sources(answer)],
     }
 

@@ -158,6 +158,12 @@ class QueryOut(serializers.Serializer[object]):
     query_id = serializers.IntegerField()
     answer = serializers.CharField()
     refused = serializers.BooleanField()
+    check = serializers.ChoiceField(
+        choices=["", "blocked", "ungrounded"],
+        help_text="Empty: served as written. `blocked`: withheld, `answer` says so (it held a "
+        "link, address or credentials request its sources lack). `ungrounded`: its citations "
+        "do not support it; read the sources.",
+    )
     citations = CitationOut(many=True)
 
 

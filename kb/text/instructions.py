@@ -59,7 +59,7 @@ RULES: dict[str, tuple[re.Pattern[str], ...]] = {
         re.compile(
             r"\b(?:AI|assistant|chatbot|chat bot|language model|LLM|GPT)\b[,:]?\s+(?:must|should|"
             r"shall|needs? to|has to|always|never|will now|reply|respond|answer|say|tell|state|"
-            r"inform|output|print|include|add|mention)\b",
+            r"inform|output|print|include|add|mention|cite|claim)\b",
             _I,
         ),
         re.compile(
@@ -75,7 +75,10 @@ RULES: dict[str, tuple[re.Pattern[str], ...]] = {
         re.compile(
             r"\byou\s+are\s+(?:now\s+)?(?:an?\s+)?(?:AI|assistant|chatbot|language model)\b", _I
         ),
-        re.compile(r"(?:^|[\n.!?|>]\s*)(?:system|assistant)\s*(?:prompt|message|note)?\s*:", _I),
+        re.compile(
+            r"(?:^|[\n.!?|>]\s*)(?:(?:AI|the)\s+)?(?:system|assistant|chatbot)\s*(?:prompt|message|note)?\s*:",
+            _I,
+        ),
         re.compile(
             r"(?:AI|人工智能|助手|助理|模型|机器人)[，,:：]?\s*(?:必须|应该|应当|需要|请|务必|一定要)"
         ),

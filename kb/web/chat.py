@@ -25,7 +25,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from kb.answering import Finished, answer_stream
-from kb.api.answers import ModelBusy, _query_out, _sse
+from kb.api.answers import DONE_FIELDS, ModelBusy, _check_event, _query_out, _sse
 from kb.api.authentication import SessionWithCsrf
 from kb.api.serializers import IdField
 from kb.api.throttling import PerUserRateThrottle
@@ -170,10 +170,11 @@ def _finished_events(
         user=ask["user"], conversation_id=conversation_id, question=ask["question"],
         answer=out["answer"], refused=out["refused"], citations=citations,
     )  # fmt: skip
+    yield from _check_event(out)
     yield _sse("citations", {"citations": citations, "refused": out["refused"]})
     url = reverse("chat-conversation", args=[conversation.pk])
     yield _sse("conversation", {"id": conversation.pk, "title": conversation.title, "url": url})
-    yield _sse("done", {k: out[k] for k in ("query_id", "answer", "refused")})
+    yield _sse("done", {k: out[k] for k in DONE_FIELDS})
 
 
 def _invalid(errors: Any) -> Response:

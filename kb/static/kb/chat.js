@@ -7,6 +7,8 @@
 //   token         {"text": "..."}                        appended to the answer as it arrives
 //   citations     {"citations": [{"n", "title", "page", "url", ...}], "refused": bool}
 //                 refused: the "not found in the knowledge base" state; otherwise numbered sources
+//   check         {"check": "blocked" | "ungrounded", "answer"}   only for a checked answer:
+//                 blocked replaces the streamed text with `answer`; ungrounded marks it
 //   conversation  {"id", "title", "url"}                 where the exchange was saved
 //   done          {"query_id", "answer", "refused"}      query_id is used only to rate this answer
 //   error         {"error": {"code": "model_busy" | "unavailable" | ..., "message": "..."}}
@@ -50,6 +52,7 @@
     unavailable: "Answering is unavailable right now: the model or the search index cannot be reached. Try again later, or tell your administrator.",
   };
   const NOT_FOUND = "Not found in the knowledge base: no passage you may read answers this.";
+  const UNGROUNDED = "The cited sources do not seem to support this answer. Read them before relying on it.";
   const NEW_TAB = " (opens in a new tab)";
 
   function el(tag, className, text) {
@@ -156,6 +159,16 @@
     }
   }
 
+  // The whole answer is checked once it is written (kb/api/answers.py, `check` event).
+  function checked(parts, payload) {
+    if (payload.check === "blocked") {
+      parts.text.textContent = payload.answer;
+      parts.answer.classList.add("answer-blocked");
+    } else if (payload.check === "ungrounded") {
+      notice(parts.answer, "empty", UNGROUNDED);
+    }
+  }
+
   function settle(parts) {
     parts.status?.remove();
     parts.status = null;
@@ -164,6 +177,7 @@
   function render(form, parts, name, payload) {
     if (name !== "conversation") settle(parts);
     if (name === "token") parts.text.append(payload.text);
+    else if (name === "check") checked(parts, payload);
     else if (name === "citations") citations(parts, payload);
     else if (name === "conversation") joined(form, payload);
     else if (name === "done") {
