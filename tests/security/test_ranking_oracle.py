@@ -34,10 +34,12 @@ from tests.factories import CollectionFactory, DocumentFactory, GroupFactory, Us
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
-PROBE = "zorblax"
-OTHER = "quibbit"
+PROBE = "Zorblax"  # capitalised, so the graph extracts it as an entity too
+OTHER = "Quibbit"
 QUESTION = f"{PROBE} {OTHER}"
-NEUTRAL = "harbour"
+NEUTRAL = "Harbour"
+DEFAULT_WEIGHTS = None
+GRAPH_ON = {"dense": 1.0, "sparse": 1.0, "graph": 1.0}
 PROBER_DOCUMENTS = {
     "alpha": f"Field notes: the {PROBE} valve sits beside the {PROBE} gauge in the east hall.",
     "beta": f"Field notes: the {OTHER} valve sits beside the pump gauge in the east hall.",
@@ -91,9 +93,7 @@ def _document(collection: Any, title: str, text: str, readers: list[Group] | Non
     return document
 
 
-def index_world(
-    world: ProbeWorld, *, hidden_word: str, data_dir: Path, settings: Settings
-) -> None:
+def index_world(world: ProbeWorld, *, hidden_word: str, data_dir: Path, settings: Settings) -> None:
     """Fresh embedded stores under `data_dir`, every document ingested by the pipeline."""
     factory.close_stores()
     settings.KB_DATA_DIR = data_dir
@@ -160,10 +160,14 @@ def probe(db: None, stores: Path, settings: Settings) -> Probe:
 
 
 @pytest.mark.parametrize("where", ["hidden collection", "narrowed document"])
+@pytest.mark.parametrize("weights", [DEFAULT_WEIGHTS, GRAPH_ON], ids=["default", "graph-on"])
 def test_hidden_chunks_holding_the_probe_term_change_nothing_the_prober_sees(
-    probe: Probe, where: str
+    probe: Probe, settings: Settings, where: str, weights: dict[str, float] | None
 ) -> None:
-    # given: two worlds, the hidden documents hold PROBE in the second only
+    # given: two worlds, the hidden documents hold PROBE in the second only; the graph path
+    # runs only when its fusion weight is above 0 (it is 0 by default)
+    if weights is not None:
+        settings.KB_FUSION_WEIGHTS = weights
     world, (api_without, paths_without), (api_with, paths_with) = probe(where)
     # then: the prober does find their own probe documents, and nothing hidden
     found = {r[1] for r in api_without}
@@ -171,6 +175,7 @@ def test_hidden_chunks_holding_the_probe_term_change_nothing_the_prober_sees(
     assert probes <= found
     assert not found & {d.pk for d in world.hidden}
     assert len(paths_without["sparse"]) >= 2
+    assert weights is None or len(paths_without["graph"]) >= 2
     # and: ids, order and scores are the same in both worlds, fused and per path
     assert api_with == api_without
     assert paths_with == paths_without
