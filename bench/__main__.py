@@ -7,7 +7,7 @@ import sys
 from collections.abc import Sequence
 from typing import Protocol
 
-from bench import ingest, latency, load, quality
+from bench import ingest, injection, latency, load, quality
 
 
 class Benchmark(Protocol):
@@ -25,6 +25,7 @@ COMMANDS: dict[str, Benchmark] = {
     "quality": quality,
     "latency": latency,
     "load": load,
+    "injection": injection,
 }
 
 
