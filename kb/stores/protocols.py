@@ -23,7 +23,9 @@ class VectorIndex(Protocol):
         sparse: SparseVector | None = None,
     ) -> list[VectorHit]:
         """Top hits filtered by `scope` inside the store. Both vectors: server-side RRF over
-        dense and sparse prefetches; one vector: that path alone. Empty scope: no hits."""
+        dense and sparse prefetches; one vector: that path alone. Empty scope: no hits.
+        Sparse scores are BM25 with the IDF of the chunks `scope` may read, so no hit, order or
+        score depends on a chunk outside it."""
 
     def fetch(self, *, ids: Sequence[str], scope: AccessScope) -> list[VectorHit]:
         """The points with these ids that `scope` may read (score 0), in no particular order."""
@@ -57,7 +59,8 @@ class GraphStore(Protocol):
         """Chunks within `hops` (0 to 2) relation steps of the entities, that the scope may
         read, best first. Hop 0 (direct mention) always counts; a step needs a readable
         supporting chunk; too common entities are not expanded and only the strongest
-        neighbours are (`kb.stores.graph_traversal`)."""
+        neighbours are (`kb.stores.graph_traversal`). Mention counts, for scores and for "too
+        common", are over the chunks the scope may read only."""
 
     def delete_document(self, document_id: int) -> None:
         """Remove a document's chunks, their relation support, orphaned entities."""
