@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 import qdrant_edge as edge
-from qdrant_client import QdrantClient
+from qdrant_client import QdrantClient, models
 
 from kb.stores import qdrant_edge_upgrade as upgrade
 from kb.stores.errors import StoreError, StoreLockedError
@@ -518,6 +518,27 @@ def test_edge_open_from_another_process_raises_store_locked(tmp_path: Path) -> N
 
 
 # ---------------------------------------------------------------------------- server only
+
+
+def test_server_collection_with_global_idf_is_switched_to_the_scope_idf(tmp_path: Path) -> None:
+    # given: a collection as Quarry created it before issue 11 (qdrant-client in-process mode)
+    client = QdrantClient(":memory:")
+    client.create_collection(
+        "chunks",
+        vectors_config={"dense": models.VectorParams(size=DIM, distance=models.Distance.COSINE)},
+        sparse_vectors_config={"sparse": models.SparseVectorParams(modifier=models.Modifier.IDF)},
+    )
+    # when
+    index = QdrantServerIndex(client, dense_dim=DIM)
+    index.upsert(UPGRADE_POINTS)
+    hits = scored(index.query(scope=GROUP_1, limit=10, sparse=terms(1, COMMON_TERM)))
+    # then: no modifier any more, and the same ranking as the Edge flavour
+    sparse = client.get_collection("chunks").config.params.sparse_vectors or {}
+    assert sparse["sparse"].modifier == models.Modifier.NONE
+    edge_hits = _scores_on_a_fresh_index(tmp_path / "edge")
+    assert [hit_id for hit_id, _ in hits] == [hit_id for hit_id, _ in edge_hits]
+    assert [score for _, score in hits] == pytest.approx([score for _, score in edge_hits])
+    index.close()
 
 
 def test_unreachable_server_raises_store_error_naming_the_url() -> None:
