@@ -37,10 +37,12 @@ _RU_ADDRESS = re.compile(
 )
 # A place name is CJK text without the little words that run into it ("我住在北京市…").
 _ZH_PLACE = r"(?:(?![在是的住于到从往寄送我你他她和与请址为])[\u4e00-\u9fff])"
+# Each division is atomic and there are at most four: a run of "市市市…" would otherwise be
+# split every possible way before the search gives up (exponential time).
 _ZH_ADDRESS = re.compile(
-    rf"(?:{_ZH_PLACE}{{2,6}}?(?:省|自治区|市|区|县|镇))*"
-    rf"{_ZH_PLACE}{{1,6}}?(?:路|街|大道|巷|胡同|里)\d+号"
-    r"(?:\d+(?:栋|幢|号楼|单元|楼|层|室))*"
+    rf"(?:(?>{_ZH_PLACE}{{2,6}}?(?:省|自治区|市|区|县|镇))){{0,4}}"
+    rf"{_ZH_PLACE}{{1,6}}?(?:路|街|大道|巷|胡同|里)\d++号"
+    r"(?:\d++(?:栋|幢|号楼|单元|楼|层|室)){0,4}"
 )
 
 

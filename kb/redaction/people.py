@@ -41,6 +41,7 @@ _EN_RELATION = re.compile(
     r"|contractor|intern|assistant|new hire|candidate|friend|wife|husband|mentor|recruiter)s?"
     rf",?\s+){_EN_NAME}"
 )
+MODEL_MAX_CHARS = 10_000  # about a second of the model on two cores
 _EN_FULL_NAME = re.compile(rf"[A-Z][a-z]+(?:[-'’][A-Z]?[a-z]+)? +{_EN_WORD}")
 
 _RU_WORD = r"[А-ЯЁ][а-яё]+(?:-[А-ЯЁ][а-яё]+)?"
@@ -118,9 +119,12 @@ def _keep_lead(match: re.Match[str]) -> str:
 def _model_names(text: str) -> str:
     """PERSON entities of the English model, only of two or more capitalised words: single
     words are too often a product ("Kibana"). Skipped when no two such words stand together,
-    which keeps long technical text fast."""
+    which keeps long technical text fast. Text longer than the model's budget (questions and
+    comments are at most 2,000 characters) fails closed: every such pair goes."""
     if not _EN_FULL_NAME.search(text):
         return text
+    if len(text) > MODEL_MAX_CHARS:
+        return _EN_FULL_NAME.sub("[name]", text)
     spans = [
         (ent.start_char, ent.end_char)
         for ent in _english_model()(text).ents

@@ -153,6 +153,12 @@ ADVERSARIAL = {
     "plus and digits": ("+" + "1" * 40 + " ") * 2_500,
     "address characters without an address": "a." * 50_000 + "@",
     "dashes and digits": "1-" * 50_000,
+    "one CJK division character": "市" * 20_000,  # was exponential in the address rule
+    "CJK divisions without a street": "北京市朝阳区" * 5_000,
+    "capitalised word pairs": "Alice Bob " * 10_000,  # beyond the name model's budget
+    "bearer words": "Bearer " * 10_000,
+    "password labels": "password is " * 10_000,
+    "Russian street labels": "ул. Ленина " * 5_000,
 }
 
 
