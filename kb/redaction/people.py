@@ -5,8 +5,8 @@ model shipped (spaCy's English `en_core_web_sm`) reads only English and takes to
 people ("Kibana", "Jenkins"):
 
 - English: a title before capitalised words ("Dr. Jane Roe"), a relation before them ("my
-  colleague Tom", "manager Priya Patel"), and the model's PERSON entities of two or more
-  capitalised words.
+  colleague Tom", "manager Priya Patel"), the model's PERSON entities of two or more
+  capitalised words, and common given names standing alone ("ask Sarah").
 - Russian: a first name with a patronymic ("Иван Петрович", "Анна Сергеевна Ким"), a surname
   with initials ("Петров И. И."), a relation before capitalised words ("коллега Ольга"), and
   a common first name with a following capitalised word.
@@ -40,6 +40,22 @@ _EN_RELATION = re.compile(
     r"\b(?P<lead>(?:colleague|co-?worker|manager|boss|supervisor|teammate|director|employee"
     r"|contractor|intern|assistant|new hire|candidate|friend|wife|husband|mentor|recruiter)s?"
     rf",?\s+){_EN_NAME}"
+)
+# Common English given names, taken alone ("reach Sarah at…"): the model cannot tell a lone
+# name from a product, this list can. Names that are also common words or technologies (Will,
+# Mark, Max, Ruby, Julia, Grace, May, Rose…) are left out.
+_EN_GIVEN = re.compile(
+    r"\b(?:Aaron|Adam|Alan|Albert|Alex|Alexander|Alice|Amanda|Amy|Andrea|Andrew|Angela|Anna|Anne"
+    r"|Anthony|Ashley|Barbara|Benjamin|Betty|Brandon|Brian|Carol|Caroline|Catherine|Charles"
+    r"|Charlotte|Chris|Christine|Christopher|Cynthia|Daniel|David|Deborah|Dennis|Diana|Donald"
+    r"|Donna|Dorothy|Edward|Elizabeth|Emily|Emma|Eric|Ethan|Frank|Gary|George|Greg|Gregory"
+    r"|Hannah|Harry|Heather|Helen|Henry|Isabella|Jacob|James|Jane|Janet|Jason|Jeffrey|Jennifer"
+    r"|Jeremy|Jessica|Joan|John|Jonathan|Joseph|Joshua|Joyce|Karen|Katherine|Kathleen|Kelly"
+    r"|Kenneth|Kevin|Kimberly|Laura|Lauren|Linda|Lisa|Liam|Margaret|Maria|Marie|Marilyn|Martha"
+    r"|Mary|Matthew|Megan|Melissa|Michael|Michelle|Nancy|Nathan|Nicholas|Nicole|Noah|Oliver"
+    r"|Olivia|Pamela|Patricia|Patrick|Paul|Peter|Priya|Rachel|Raymond|Rebecca|Richard|Robert"
+    r"|Ronald|Ryan|Samantha|Samuel|Sandra|Sarah|Scott|Sharon|Sophia|Stephanie|Stephen|Steven"
+    r"|Susan|Teresa|Thomas|Timothy|Tom|Tyler|Victoria|Virginia|William)(?:'s)?\b"
 )
 MODEL_MAX_CHARS = 10_000  # about a second of the model on two cores
 _EN_FULL_NAME = re.compile(rf"[A-Z][a-z]+(?:[-'’][A-Z]?[a-z]+)? +{_EN_WORD}")
@@ -108,7 +124,8 @@ def redact_people(text: str, *, user: AbstractBaseUser | AnonymousUser | None) -
     text = _RU_RELATION.sub(_keep_lead, text)
     text = _RU_NAME.sub("[name]", text)
     text = _ZH_RULES.sub(_keep_lead, text)
-    return _model_names(text)
+    text = _model_names(text)
+    return _EN_GIVEN.sub(lambda m: "[name]'s" if m.group().endswith("'s") else "[name]", text)
 
 
 def _keep_lead(match: re.Match[str]) -> str:
