@@ -12,7 +12,9 @@ looks like, whatever the passage said to get there:
   cites, again without their instruction sentences: the citation points at a passage that does
   not support it. Checked for sentences that cite, or that carry three or more content terms
   (fillers such as "I hope this helps" do not count); skipped when answer and sources are in
-  different scripts (terms cannot be compared). The answer is served, marked ungrounded.
+  different scripts (terms cannot be compared). A number of two or more digits in a sentence
+  must be stated by those passages too (an injected "allowance raised to 9000" shares every
+  other word with the real table). The answer is served, marked ungrounded.
 
 Citation numbers that name no passage were already removed (retrieval.citations).
 """
@@ -47,6 +49,7 @@ _LINK = re.compile(
 _EMAIL = re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+")
 _MARKERS = re.compile(r"\[(\d{1,3}(?:\s*,\s*\d{1,3})*)\]")
 _TRAILING = ".,;:!?)]}'\"/»”"
+_NUMBER = re.compile(r"\d{2,}")
 # A checked sentence needs this many content terms in common with one of its sources (or all
 # of its terms when it has fewer).
 MIN_SHARED_TERMS = 2
@@ -93,9 +96,17 @@ def grounded(text: str, *, sources: Sequence[Passage], support: dict[int, str]) 
         if not numbers and len(terms) < CHECKED_SENTENCE_TERMS:
             continue
         own = [by_number[n] for n in numbers if n in by_number] or list(sources)
-        if not _supported(sentence, terms, own, support):
+        if not _supported(sentence, terms, own, support) or not _numbers_stated(
+            sentence, own, support
+        ):
             return False
     return True
+
+
+def _numbers_stated(sentence: str, sources: Sequence[Passage], support: dict[int, str]) -> bool:
+    wanted = set(_NUMBER.findall(_MARKERS.sub(" ", normalise(sentence))))
+    stated = set(_NUMBER.findall(normalise(" ".join(support.get(p.n, "") for p in sources))))
+    return wanted <= stated
 
 
 def _supported(
