@@ -130,7 +130,8 @@ def test_a_question_streams_tokens_citations_conversation_then_done(
         "title": "How do I restart the service?",
         "url": f"/conversations/{conversation.pk}",
     }
-    assert got[4][1] == {"query_id": LOG_ID, "answer": "Use systemctl [1].", "refused": False}
+    done = {"query_id": LOG_ID, "answer": "Use systemctl [1].", "refused": False, "check": ""}
+    assert got[4][1] == done  # check "": the answer passed the answer checks
     assert scripted.calls[0]["collection_ids"] == eng_collections(world)
     assert scripted.calls[0]["history"] == []
 
