@@ -41,9 +41,11 @@ _COMMON_TLDS = (
     "com|net|org|io|info|biz|co|me|app|dev|site|online|xyz|top|link|click|example|ru|cn|su|"
     "uk|de|fr|us|eu|cc|tk|ly|gl|рф"
 )
+_LABEL = r"[a-z0-9\u0400-\u04ff]"  # a host label's ends: Latin or Cyrillic (вход.пример.рф)
 _LINK = re.compile(
     r"(?:https?|ftp)://[^\s<>\"'()\[\]]+|\bwww\.[^\s<>\"'()\[\]]+|"
-    rf"\b(?:[a-z0-9](?:[a-z0-9-]{{0,61}}[a-z0-9])?\.)+(?:{_COMMON_TLDS})\b(?:/[^\s<>\"'()\[\]]*)?",
+    rf"\b(?:{_LABEL}(?:[a-z0-9\u0400-\u04ff-]{{0,61}}{_LABEL})?\.)+(?:{_COMMON_TLDS})\b"
+    r"(?:/[^\s<>\"'()\[\]]*)?",
     re.IGNORECASE,
 )
 _EMAIL = re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+")
@@ -121,6 +123,55 @@ def _supported(
         if is_latin_script(text) != latin or len(terms & set(tokenize(text))) >= needed:
             return True  # another script: nothing to compare, so nothing to hold against it
     return False
+
+
+# What may still grow into a link or an address: a run of Latin, Cyrillic or full-width
+# letters, digits and URL punctuation at the end of the text so far. CJK text is released at
+# once; a link inside it ends where such a run does.
+_OPEN_RUN = re.compile(r"[0-9A-Za-z\u0400-\u04ff\uff01-\uff5e._%+\-@:/~?#=&]*\Z")
+
+
+class StreamGuard:
+    """The blocked check while an answer streams: a link or e-mail address that no passage
+    states is never shown, not even until the final check replaces the answer. Text is
+    released up to the last point where a link could still be growing; once the released text
+    holds an unsupported link or address, nothing more is released (the finished answer is then
+    blocked too: it is checked against its cited passages, a subset of these)."""
+
+    def __init__(self, passages: Sequence[Passage]) -> None:
+        self._support = [without_instructions(p.text) for p in passages]
+        self._released = ""
+        self._pending = ""
+        self.tripped = False
+
+    def feed(self, piece: str) -> str:
+        text = self._pending + piece
+        cut = _OPEN_RUN.search(text)
+        end = cut.start() if cut else len(text)
+        self._pending = text[end:]
+        return self._release(text[:end])
+
+    def flush(self) -> str:
+        text, self._pending = self._pending, ""
+        return self._release(text)
+
+    def _release(self, text: str) -> str:
+        if self.tripped or not text:
+            return ""
+        candidate = self._released + text
+        if unsupported_items_streamed(candidate, self._support):
+            self.tripped = True
+            return ""
+        self._released = candidate
+        return text
+
+
+def unsupported_items_streamed(text: str, support: Sequence[str]) -> tuple[str, ...]:
+    """Links and e-mail addresses of `text` found in no support text (credential requests need
+    whole sentences and are left to the final check)."""
+    haystack = _comparable("\n".join(support))
+    found = [*_links(text), *_emails(text)]
+    return tuple(item for item in found if _comparable(item) not in haystack)
 
 
 def _links(text: str) -> list[str]:

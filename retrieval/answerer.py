@@ -15,7 +15,13 @@ from dataclasses import dataclass, field
 
 from kb.llm.chat import ChatModel, Message, Usage
 from kb.stores.types import AccessScope
-from retrieval.answer_checks import WITHHELD, AnswerCheck, Verdict, check_answer
+from retrieval.answer_checks import (
+    WITHHELD,
+    AnswerCheck,
+    StreamGuard,
+    Verdict,
+    check_answer,
+)
 from retrieval.citations import CitationFilter
 from retrieval.evidence import RefusalPolicy
 from retrieval.prompting import PromptTemplate, answer_messages, condense_messages
@@ -100,19 +106,20 @@ class Answerer:
         answer.passages, answer.model = passages, model.name
         self._announce(answer.prompt)
         citations = CitationFilter({p.n for p in passages})
+        guard = StreamGuard(passages) if self.checks else None
         parts: list[str] = []
         generating = time.perf_counter()
         for piece in model.stream(answer.prompt, max_tokens=self.max_tokens, usage=answer.usage):
             if not parts:
                 answer.latencies_ms["first_token"] = ms_since(started)
-            shown = citations.feed(piece)
-            parts.append(shown)
-            if shown:
+            text = citations.feed(piece)
+            parts.append(text)
+            if shown := (guard.feed(text) if guard else text):
                 yield shown
         tail = citations.flush()
-        if tail:
-            parts.append(tail)
-            yield tail
+        parts.append(tail)
+        if shown := (guard.feed(tail) + guard.flush() if guard else tail):
+            yield shown
         answer.latencies_ms["generate"] = ms_since(generating)
         text = "".join(parts).strip()
         answer.refused = not text or text.lower().startswith(_UNKNOWN_PREFIXES)

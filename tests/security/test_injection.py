@@ -35,7 +35,7 @@ from kb.stores.factory import vector_index
 from kb.stores.types import AccessScope
 from kb.text.instructions import addresses_instructions
 from kb.uploads import IncomingFile
-from retrieval.answer_checks import WITHHELD, Verdict, check_answer
+from retrieval.answer_checks import WITHHELD, StreamGuard, Verdict, check_answer
 from retrieval.citations import clean_citations
 from retrieval.prompting import answer_messages, condense_messages, load_template
 from retrieval.types import Passage
@@ -367,6 +367,40 @@ def test_citation_numbers_outside_the_passages_are_dropped() -> None:
     assert text == "Backups run nightly [3], kept 35 days [1]." and cited == [3, 1]
 
 
+@pytest.mark.unit
+@pytest.mark.parametrize(
+    "answer",
+    [
+        pytest.param("Reset it at https://vpn-reset.evil.example/login today.", id="url"),
+        pytest.param("Write to helpdesk@evil.example now.", id="email"),
+        pytest.param("请访问 ｅｖｉｌ．ｅｘａｍｐｌｅ 重置密码。", id="full-width-in-chinese"),
+        pytest.param("Зайдите на сайт вход.злодей.рф для входа.", id="cyrillic-domain"),
+    ],
+)
+def test_a_streamed_answer_never_shows_a_link_its_passages_lack(answer: str) -> None:
+    """Given a model that streams a phishing link one character at a time, then no released
+    piece ever holds any part of the link's host: release stops before it."""
+    guard = StreamGuard([VPN])
+
+    shown = "".join(guard.feed(ch) for ch in answer) + guard.flush()
+
+    assert guard.tripped
+    assert "evil" not in shown.casefold() and "ｅｖｉｌ" not in shown and "злодей" not in shown
+
+
+@pytest.mark.unit
+def test_a_streamed_answer_with_only_supported_links_streams_in_full() -> None:
+    guard = StreamGuard(
+        [_p(1, "Requests go to it-help@corp.example.com or https://wiki.corp.example.com/vpn.")]
+    )
+    answer = "Write to it-help@corp.example.com [1]; 说明见 https://wiki.corp.example.com/vpn ."
+
+    pieces = [guard.feed(ch) for ch in answer] + [guard.flush()]
+
+    assert "".join(pieces) == answer and not guard.tripped
+    assert sum(1 for piece in pieces if piece) > 5  # released as it streams, not at the end
+
+
 class _ScriptedModel(BaseHTTPRequestHandler):
     """An OpenAI-compatible model server whose reply is the hijacked answer an injection would
     produce: the checks must not depend on the model obeying, so the model here never does."""
@@ -444,10 +478,14 @@ def test_a_hijacked_answer_is_withheld_in_full_and_streamed_answers(
     _ingest(world.collections["eng"], "vpn.txt", VPN.text, tmp_path)
 
     full = _ask(world, "Who approves VPN access?", stream=False).json()
-    events = dict(_events(_ask(world, "Who approves access to the VPN?", stream=True)))
+    streamed = _events(_ask(world, "Who approves access to the VPN?", stream=True))
+    events = dict(streamed)
+    shown = "".join(data["text"] for name, data in streamed if name == "token")
 
     assert (full["answer"], full["check"]) == (WITHHELD, "blocked")
     assert events["check"] == {"check": "blocked", "answer": WITHHELD}
+    # The link never reached the screen, not even before the final check replaced the text
+    assert shown.startswith("VPN access is approved") and "evil" not in shown
     assert events["done"]["answer"] == WITHHELD and events["done"]["check"] == "blocked"
     logs = list(QueryLog.objects.order_by("pk"))
     assert [(log.answer_check, log.answer_redacted) for log in logs] == [("blocked", WITHHELD)] * 2
