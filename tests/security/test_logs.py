@@ -17,6 +17,7 @@ import multiprocessing
 import stat
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -30,6 +31,7 @@ from rest_framework.test import APIClient
 
 from kb.checks import pseudonym_key as pseudonym_key_check
 from kb.models import QueryLog, TokenRevokedReason
+from kb.observability import leaked_tokens
 from kb.observability.json_logs import JsonFormatter, PlainFormatter
 from kb.querylog import (
     PSEUDONYM_KEY_FILE,
@@ -382,3 +384,62 @@ def test_errors_and_task_failures_print_no_token_or_password(log_lines: io.Strin
     assert "hunter2" not in printed
     if printed.lstrip().startswith("{"):
         assert all(json.loads(line) for line in printed.splitlines())
+
+
+# A token that only a log line saw is revoked too, off the logging path
+
+
+def _revoked_within(row: Any, seconds: float) -> bool:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        row.refresh_from_db()
+        if row.revoked_at is not None:
+            return True
+        time.sleep(0.05)
+    return False
+
+
+@pytest.mark.django_db(transaction=True)  # the revoking thread sees only committed rows
+def test_a_token_printed_by_a_library_log_line_is_revoked_and_its_owner_told(
+    log_lines: io.StringIO,
+) -> None:
+    owner: Any = UserFactory(username="owner")
+    row, token = api_token_create(user=owner, name="deploy")
+
+    logging.getLogger("urllib3.connectionpool").warning("retrying GET /sync?key=%s", token)
+
+    assert token not in log_lines.getvalue()
+    assert _revoked_within(row, seconds=10)
+    assert row.revoked_reason == TokenRevokedReason.LEAKED
+    assert _api(token).get("/api/v1/me").json()["error"]["code"] == "token_leaked"
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_token_in_a_logged_exception_or_extra_is_revoked(log_lines: io.StringIO) -> None:
+    owner: Any = UserFactory(username="owner")
+    in_exception, token_a = api_token_create(user=owner, name="a")
+    in_extra, token_b = api_token_create(user=owner, name="b")
+    try:
+        raise RuntimeError(f"upstream said: {token_a}")
+    except RuntimeError:
+        logging.getLogger("kb.test").exception("call failed", extra={"args_seen": [token_b]})
+
+    assert _revoked_within(in_exception, seconds=10)
+    assert _revoked_within(in_extra, seconds=10)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_an_owner_revoked_token_in_a_log_keeps_its_reason(log_lines: io.StringIO) -> None:
+    owner: Any = UserFactory(username="owner")
+    row, token = api_token_create(user=owner, name="old")
+    api_token_revoke(token=row)
+    live, _other = api_token_create(user=owner, name="live")
+
+    logging.getLogger("kb.test").warning("old token %s", token)
+    leaked_tokens.drain()
+
+    row.refresh_from_db()
+    live.refresh_from_db()
+    assert row.revoked_reason == TokenRevokedReason.OWNER
+    assert not row.revoked_notice_pending
+    assert live.revoked_at is None
