@@ -14,6 +14,7 @@ import io
 import json
 import logging
 import multiprocessing
+import sqlite3
 import stat
 import subprocess
 import sys
@@ -443,3 +444,51 @@ def test_an_owner_revoked_token_in_a_log_keeps_its_reason(log_lines: io.StringIO
     assert row.revoked_reason == TokenRevokedReason.OWNER
     assert not row.revoked_notice_pending
     assert live.revoked_at is None
+
+
+# A separate worker process logs through the same formatter (Celery would install its own)
+
+
+def _manage(env: dict[str, str], *args: str) -> str:
+    done = subprocess.run(
+        [sys.executable, "manage.py", *args], cwd=ROOT, env=env, check=True, capture_output=True
+    )
+    return done.stdout.decode().strip()
+
+
+def _revoked_reason_in(data_dir: Path) -> str:
+    with sqlite3.connect(data_dir / "db.sqlite3") as db:
+        return db.execute("SELECT revoked_reason FROM kb_apitoken").fetchone()[0] or ""
+
+
+@pytest.mark.slow
+def test_a_worker_process_prints_json_without_the_token_of_a_failed_task_and_revokes_it(
+    tmp_path: Path,
+) -> None:
+    """`celery -A kb worker` as compose runs it: a task whose arguments hold a live token fails;
+    the failure is logged as JSON without the token, and the token is revoked."""
+    data_dir = tmp_path / "data"
+    env = unconfigured_environ(KB_DATA_DIR=str(data_dir), DJANGO_SETTINGS_MODULE="kb.settings.base")
+    _manage(env, "migrate", "-v0")
+    token = _manage(env, "kb_user", "someone", "--token")
+    send = "from kb.celery import app; app.send_task('kb.querylog_purge_expired', "
+    _manage(env, "shell", "-c", send + f"args=['{token}'])")
+
+    worker = subprocess.Popen(
+        [sys.executable, "-m", "celery", "-A", "kb", "worker", "-c", "1", "-Q", "ingest",
+         "--without-mingle", "--without-gossip", "--without-heartbeat", "-l", "info"],
+        cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+    )  # fmt: skip
+    try:
+        deadline = time.monotonic() + 90
+        while time.monotonic() < deadline and _revoked_reason_in(data_dir) != "leaked":
+            time.sleep(0.2)
+    finally:
+        worker.terminate()
+        printed = worker.communicate(timeout=60)[0].decode()
+
+    assert _revoked_reason_in(data_dir) == "leaked", printed
+    entries = [json.loads(line) for line in printed.splitlines() if line.startswith("{")]
+    failure = [e for e in entries if e["level"] == "ERROR" and "querylog" in e["message"]]
+    assert failure, printed
+    assert token not in printed
