@@ -329,7 +329,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         type=float,
         default=1.0,
         help="the candidate's score factor for passages in another script than the question "
-        "(default %(default)s: no preference; settings use retrieval.script's factor)",
+        "(default %(default)s: no preference; settings use retrieval.script_preference's factor)",
     )
     parser.add_argument(
         "--ids",
@@ -481,7 +481,7 @@ class Asker:
 
         from kb.stores.factory import vector_index
         from kb.text.sparse import SparseEncoder
-        from retrieval.script import OTHER_SCRIPT_FACTOR
+        from retrieval.script_preference import OTHER_SCRIPT_FACTOR
 
         self.searchers = searchers
         self.scope = scope
@@ -710,7 +710,7 @@ def fused_doc_scores(
 ) -> list[tuple[float, float]]:
     """(nDCG@10, recall@5) at document level per question, for one fusion set-up."""
     from retrieval.fusion import rrf_fuse
-    from retrieval.script import prefer_question_script
+    from retrieval.script_preference import prefer_question_script
 
     rows = []
     for outcome in outcomes:
