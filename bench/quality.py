@@ -61,6 +61,7 @@ from bench.ingest import (
     select_files,
     setup_django,
 )
+from kb.text.script import is_latin_script
 
 if TYPE_CHECKING:
     from kb.stores.types import AccessScope
@@ -89,9 +90,6 @@ DEFAULT_CANDIDATE = "dense=1,sparse=1,graph=0"
 CANDIDATE = "fused*"
 Json = dict[str, Any]
 T = TypeVar("T")
-_LATIN_WORD = re.compile(r"[A-Za-z\u00c0-\u024f]+")
-_CJK_CHAR = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
-_OTHER_WORD = re.compile(r"[^\W\d_A-Za-z\u00c0-\u024f\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]+")
 _EDITION = re.compile(r"^debian-handbook/[^/]+/")
 
 
@@ -186,13 +184,6 @@ def section_matches(chunk_section: str, gold_section: str) -> bool:
     while parts and parts[-1] in ADMONITIONS:
         parts.pop()
     return bool(parts) and parts[-1] == normalise_title(gold_section)
-
-
-def is_latin_script(text: str) -> bool:
-    """More Latin words than other words, a Chinese character counting as a word: a Chinese
-    question naming `MySQL` and `binlog` is still Chinese."""
-    latin = len(_LATIN_WORD.findall(text))
-    return latin >= len(_CJK_CHAR.findall(text)) + len(_OTHER_WORD.findall(text))
 
 
 def any_edition(document: str) -> str:
