@@ -61,6 +61,7 @@ from bench.ingest import (
     select_files,
     setup_django,
 )
+from kb.text.script import is_latin_script
 
 if TYPE_CHECKING:
     from kb.stores.types import AccessScope
@@ -89,9 +90,6 @@ DEFAULT_CANDIDATE = "dense=1,sparse=1,graph=0"
 CANDIDATE = "fused*"
 Json = dict[str, Any]
 T = TypeVar("T")
-_LATIN_WORD = re.compile(r"[A-Za-z\u00c0-\u024f]+")
-_CJK_CHAR = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
-_OTHER_WORD = re.compile(r"[^\W\d_A-Za-z\u00c0-\u024f\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]+")
 _EDITION = re.compile(r"^debian-handbook/[^/]+/")
 
 
@@ -186,13 +184,6 @@ def section_matches(chunk_section: str, gold_section: str) -> bool:
     while parts and parts[-1] in ADMONITIONS:
         parts.pop()
     return bool(parts) and parts[-1] == normalise_title(gold_section)
-
-
-def is_latin_script(text: str) -> bool:
-    """More Latin words than other words, a Chinese character counting as a word: a Chinese
-    question naming `MySQL` and `binlog` is still Chinese."""
-    latin = len(_LATIN_WORD.findall(text))
-    return latin >= len(_CJK_CHAR.findall(text)) + len(_OTHER_WORD.findall(text))
 
 
 def any_edition(document: str) -> str:
@@ -329,7 +320,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         type=float,
         default=1.0,
         help="the candidate's score factor for passages in another script than the question "
-        "(default %(default)s: no preference; settings use retrieval.script's factor)",
+        "(default %(default)s: no preference; settings use retrieval.script_preference's factor)",
     )
     parser.add_argument(
         "--ids",
@@ -481,7 +472,7 @@ class Asker:
 
         from kb.stores.factory import vector_index
         from kb.text.sparse import SparseEncoder
-        from retrieval.script import OTHER_SCRIPT_FACTOR
+        from retrieval.script_preference import OTHER_SCRIPT_FACTOR
 
         self.searchers = searchers
         self.scope = scope
@@ -710,7 +701,7 @@ def fused_doc_scores(
 ) -> list[tuple[float, float]]:
     """(nDCG@10, recall@5) at document level per question, for one fusion set-up."""
     from retrieval.fusion import rrf_fuse
-    from retrieval.script import prefer_question_script
+    from retrieval.script_preference import prefer_question_script
 
     rows = []
     for outcome in outcomes:

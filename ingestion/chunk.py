@@ -20,10 +20,10 @@ from llama_index.core.node_parser import SentenceSplitter
 from llama_index.core.schema import BaseNode
 
 from ingestion.types import Chunk, ElementKind, ParsedElement
+from kb.text.script import CJK_EXTENDED
 
 # Han, kana, Hangul and CJK symbols: scripts written without spaces, one token per character.
-_CJK = "\u2e80-\u2fff\u3040-\u30ff\u3100-\u31ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af\uf900-\ufaff"
-_TOKEN = re.compile(rf"[{_CJK}]|[^\W{_CJK}]+|[^\w\s]")
+_TOKEN = re.compile(rf"[{CJK_EXTENDED}]|[^\W{CJK_EXTENDED}]+|[^\w\s]")
 # A sentence ends at . ! ? … followed by space, or at 。！？ which need no space after them.
 _SENTENCE_END = re.compile(r"[.!?…]+[\"'”’»)\]]*\s+|[。！？]+[”’」』）]*\s*")
 # Within an over-long sentence: cut after commas, semicolons and their full-width forms.

@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from ingestion.types import ElementKind, ParsedElement
+from kb.text.script import CJK_PUNCTUATION, HALFWIDTH_FULLWIDTH, HAN_BASIC
 
 os.environ.setdefault("DO_NOT_TRACK", "true")
 os.environ.setdefault("SCARF_NO_ANALYTICS", "true")
@@ -38,9 +39,9 @@ logger = logging.getLogger(__name__)
 DEFAULT_OCR_LANGUAGES = "chi_sim+eng+rus"
 OCR_DPI = 200  # when a page has no embedded image to take the resolution from
 OCR_DPI_RANGE = (72, 400)
-CJK_GAP = re.compile(
-    r"(?<=[\u3000-\u303f\u4e00-\u9fff\uff00-\uffef]) +(?=[\u3000-\u303f\u4e00-\u9fff\uff00-\uffef])"
-)
+# Chinese as tesseract writes it: common Han characters, CJK and full-width punctuation.
+_CHINESE_OCR = f"{CJK_PUNCTUATION}{HAN_BASIC}{HALFWIDTH_FULLWIDTH}"
+CJK_GAP = re.compile(f"(?<=[{_CHINESE_OCR}]) +(?=[{_CHINESE_OCR}])")
 IMAGE_TYPES = {"PNG", "JPG", "TIFF", "BMP", "HEIC", "WEBP"}
 DOCUMENT_TYPES = {
     "DOC", "DOCX", "ODT", "RTF", "PPT", "PPTX", "XLS", "XLSX", "CSV", "TSV",

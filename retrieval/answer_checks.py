@@ -27,8 +27,8 @@ from dataclasses import dataclass
 from enum import StrEnum
 
 from kb.text.instructions import instruction_cues, normalise, sentences, without_instructions
+from kb.text.script import CYRILLIC, FULLWIDTH_ASCII, is_latin_script
 from kb.text.sparse import tokenize
-from retrieval.script import is_latin_script
 from retrieval.types import Passage
 
 WITHHELD = (
@@ -41,10 +41,10 @@ _COMMON_TLDS = (
     "com|net|org|io|info|biz|co|me|app|dev|site|online|xyz|top|link|click|example|ru|cn|su|"
     "uk|de|fr|us|eu|cc|tk|ly|gl|рф"
 )
-_LABEL = r"[a-z0-9\u0400-\u04ff]"  # a host label's ends: Latin or Cyrillic (вход.пример.рф)
+_LABEL = f"[a-z0-9{CYRILLIC}]"  # a host label's ends: Latin or Cyrillic (вход.пример.рф)
 _LINK = re.compile(
     r"(?:https?|ftp)://[^\s<>\"'()\[\]]+|\bwww\.[^\s<>\"'()\[\]]+|"
-    rf"\b(?:{_LABEL}(?:[a-z0-9\u0400-\u04ff-]{{0,61}}{_LABEL})?\.)+(?:{_COMMON_TLDS})\b"
+    rf"\b(?:{_LABEL}(?:[a-z0-9{CYRILLIC}-]{{0,61}}{_LABEL})?\.)+(?:{_COMMON_TLDS})\b"
     r"(?:/[^\s<>\"'()\[\]]*)?",
     re.IGNORECASE,
 )
@@ -128,7 +128,7 @@ def _supported(
 # What may still grow into a link or an address: a run of Latin, Cyrillic or full-width
 # letters, digits and URL punctuation at the end of the text so far. CJK text is released at
 # once; a link inside it ends where such a run does.
-_OPEN_RUN = re.compile(r"[0-9A-Za-z\u0400-\u04ff\uff01-\uff5e._%+\-@:/~?#=&]*\Z")
+_OPEN_RUN = re.compile(rf"[0-9A-Za-z{CYRILLIC}{FULLWIDTH_ASCII}._%+\-@:/~?#=&]*\Z")
 
 
 class StreamGuard:

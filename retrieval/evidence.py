@@ -17,8 +17,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from kb.text.script import is_latin_script
 from kb.text.sparse import SparseEncoder
-from retrieval.script import is_latin_script
 from retrieval.types import Candidate, Passage
 
 

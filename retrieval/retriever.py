@@ -14,10 +14,11 @@ from typing import Protocol
 
 from kb.stores.protocols import VectorIndex
 from kb.stores.types import AccessScope
+from kb.text.script import is_latin_script
 from kb.text.sparse import SparseEncoder
 from retrieval.evidence import Evidence, measure_evidence
 from retrieval.fusion import rrf_fuse
-from retrieval.script import OTHER_SCRIPT_FACTOR, is_latin_script, prefer_question_script
+from retrieval.script_preference import OTHER_SCRIPT_FACTOR, prefer_question_script
 from retrieval.timing import ms_since
 from retrieval.types import Candidate, Fused, Passage
 

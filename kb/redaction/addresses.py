@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import re
 
+from kb.text.script import HAN_BASIC
+
 _EN_STREET = (
     r"Street|St|Avenue|Ave|Road|Rd|Boulevard|Blvd|Lane|Ln|Drive|Dr|Court|Ct|Way|Place|Pl"
     r"|Square|Sq|Terrace|Parkway|Pkwy|Highway|Hwy|Crescent|Close|Gardens|Row|Mews"
@@ -36,7 +38,7 @@ _RU_ADDRESS = re.compile(
     rf"|[А-ЯЁ][а-яё-]+\s+(?:{_RU_STREET})){_RU_HOUSE}"
 )
 # A place name is CJK text without the little words that run into it ("我住在北京市…").
-_ZH_PLACE = r"(?:(?![在是的住于到从往寄送我你他她和与请址为])[\u4e00-\u9fff])"
+_ZH_PLACE = rf"(?:(?![在是的住于到从往寄送我你他她和与请址为])[{HAN_BASIC}])"
 # Each division is atomic and there are at most four: a run of "市市市…" would otherwise be
 # split every possible way before the search gives up (exponential time).
 _ZH_ADDRESS = re.compile(

@@ -9,18 +9,19 @@ from __future__ import annotations
 
 import re
 
-CJK_RANGES = r"\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af\uf900-\ufaff"
-_LOCAL = r"0-9A-Za-z\u00c0-\u024f\u0370-\u03ff\u0400-\u04ff._%+-"
-_LABEL = rf"[0-9A-Za-z\u00c0-\u024f\u0400-\u04ff{CJK_RANGES}-]+"
+from kb.text.script import CJK, CYRILLIC, GREEK, LATIN
+
+_LOCAL = rf"0-9{LATIN}{GREEK}{CYRILLIC}._%+-"
+_LABEL = rf"[0-9{LATIN}{CYRILLIC}{CJK}-]+"
 _DOT = r"[.\u3002]"  # NFKC leaves the ideographic full stop of "example。com" as it is
 # The local part is Latin, Greek or Cyrillic, or all CJK after a space or colon ("邮箱: 张三@例子.
 # 中国"): CJK text runs into an address without a space ("请联系alice@x.cn"). Starting only where
 # a local part starts keeps a long run of such characters linear. The TLD is letters of one
 # script (lodash@4.17.21 is no address; "alice@x.cn谢谢" ends at "cn").
 EMAIL = re.compile(
-    rf"(?:(?<![{_LOCAL}])[{_LOCAL}]+|(?:(?<=[\s:])|^)[{CJK_RANGES}]{{1,32}})"
+    rf"(?:(?<![{_LOCAL}])[{_LOCAL}]+|(?:(?<=[\s:])|^)[{CJK}]{{1,32}})"
     rf"@(?:{_LABEL}{_DOT})+"
-    rf"(?:[A-Za-z]{{2,}}|[\u0400-\u04ff]{{2,}}|[{CJK_RANGES}]{{2,}})"
+    rf"(?:[A-Za-z]{{2,}}|[{CYRILLIC}]{{2,}}|[{CJK}]{{2,}})"
 )
 _IBAN = re.compile(
     r"(?<![0-9A-Za-z_])[A-Z]{2}\d{2}"

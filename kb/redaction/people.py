@@ -23,13 +23,11 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:  # no model import at load: the log formatter imports this before the apps
     from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 
-from kb.redaction.contact import CJK_RANGES
+from kb.text.script import CJK, HAN_BASIC, has_cjk, has_cyrillic
 
 _KINDS = "email|phone|card|iban|user|name|token|secret|password|id|passport|address"
 PLACEHOLDER = rf"(?P<keep>\[(?:{_KINDS})\])"
-_CJK = re.compile(f"[{CJK_RANGES}]")
-_WORD_NOT_CJK = rf"[^\W{CJK_RANGES}]"  # a word boundary: CJK text runs into Latin words
-_CYRILLIC = re.compile(r"[\u0400-\u04ff]")
+_WORD_NOT_CJK = rf"[^\W{CJK}]"  # a word boundary: CJK text runs into Latin words
 
 _EN_WORD = r"[A-Z][a-z]+(?:[-'’][A-Z]?[a-z]+)?"
 _EN_NAME = rf"{_EN_WORD}(?: {_EN_WORD}){{0,2}}(?![\w-])"
@@ -105,10 +103,10 @@ _ZH_SURNAMES = (
     "莫|孔|汤"
 )
 _ZH_FUNCTION = "的是在了和与及也都就还说问找请让叫吗呢吧啊把被给跟向对从到要会能去来上下"
-_ZH_GIVEN_CHAR = rf"(?:(?![{_ZH_FUNCTION}])[\u4e00-\u9fff])"
+_ZH_GIVEN_CHAR = rf"(?:(?![{_ZH_FUNCTION}])[{HAN_BASIC}])"
 _ZH_NAME = rf"(?:{_ZH_SURNAMES}){_ZH_GIVEN_CHAR}{{1,2}}"
 _ZH_RULES = re.compile(
-    rf"(?P<lead>姓名\s*[:是为]?\s*)[\u4e00-\u9fff]{{2,4}}"
+    rf"(?P<lead>姓名\s*[:是为]?\s*)[{HAN_BASIC}]{{2,4}}"
     rf"|(?P<lead2>(?:同事|经理|老板|主管|领导|员工|同学|老师|朋友|助理|总监|组长|上司|下属|联系人|客户)"
     rf"(?:叫|是)?){_ZH_NAME}"
     rf"|(?:{_ZH_SURNAMES}){_ZH_GIVEN_CHAR}{{0,2}}(?=先生|女士|小姐|经理|老师|主任|博士|教授|总监)"
@@ -197,7 +195,7 @@ def _term_regex(term: str) -> str:
     """CJK has no word boundaries, so a CJK name matches anywhere; other names match whole
     words, Cyrillic ones with up to two letters of case ending (Иван, Ивана, Иваном)."""
     escaped = re.escape(term).replace(r"\ ", r"\s+")
-    if _CJK.search(term):
+    if has_cjk(term):
         return escaped
-    ending = r"[\u0430-\u044f\u0451]{0,2}" if _CYRILLIC.search(term[-1]) else ""
+    ending = r"[\u0430-\u044f\u0451]{0,2}" if has_cyrillic(term[-1]) else ""
     return rf"(?<!{_WORD_NOT_CJK}){escaped}{ending}(?!{_WORD_NOT_CJK})"

@@ -20,11 +20,11 @@ from functools import cache, lru_cache
 from typing import NamedTuple, Protocol, cast
 
 from kb.stores.types import GraphEntity, GraphRelation
+from kb.text.script import HAN, has_cyrillic
 from kb.text.sparse import (
     CHINESE_STOPWORDS,
-    CJK_CHARS,
-    CJK_RUN,
     ENGLISH_STOPWORDS,
+    HAN_RUN,
     RUSSIAN_STOPWORDS,
     load_jieba,
     stem_russian,
@@ -63,13 +63,12 @@ _IMPERATIVES = word_set(
 _CONNECTORS = frozenset({"of", "de", "du", "la", "von", "van", "der"})
 _CHINESE_NOISE = CHINESE_STOPWORDS | word_set("使用 进行 通过 需要 可能 方法 问题 时候 用于")
 
-_W = f"[^\\W{CJK_CHARS}]"
+_W = f"[^\\W{HAN}]"
 _URL = r"[A-Za-z][\w+.-]*://[^\s<>()\[\]\"'`]*"
 _TOKEN = re.compile(f"{_URL}|(?:~?/)?{_W}(?:(?:{_W}|[-./+#])*(?:{_W}|[+#]))?")
 _BOUNDARY = re.compile(r"[.!?;:\n]")
 _NUMERIC = re.compile(r"[\d.,:/+#-]+(?:st|nd|rd|th|s|k|m|x|ms|kb|mb|gb|tb)?")
 _EDGE_PUNCT = " \t\r\n\"'`.,;:!?()[]{}<>«»“”‘’„‟‹›…–—-*•·|"
-_CYRILLIC = re.compile("[\u0400-\u04ff]")
 _HEXLIKE = re.compile(r"(?=\D*\d)[0-9a-fA-F-]{8,}")
 
 _SKIP, _WORD, _CAP, _ACRONYM, _CAMEL, _IDENT = range(6)
@@ -118,7 +117,7 @@ def normalise_key(name: str) -> str:
 
 
 def _stem_cyrillic(word: str) -> str:
-    if _CYRILLIC.search(word) is None or not word.isalpha():
+    if not has_cyrillic(word) or not word.isalpha():
         return word
     return stem_russian(word.replace("ё", "е"))
 
@@ -145,7 +144,7 @@ def extract_entities(text: str, *, limit: int = 12) -> list[GraphEntity]:
     tokens = _scan(text)
     _collect_shapes(tokens, tally)
     _collect_keyphrases(tokens, tally)
-    if CJK_RUN.search(text) is not None:
+    if HAN_RUN.search(text) is not None:
         _collect_chinese(text, tally, limit)
     return tally.top(limit)
 
@@ -322,7 +321,7 @@ def _admit_recurring(counts: Counter[str], tally: _Tally, *, weight: float) -> N
 
 def _collect_chinese(text: str, tally: _Tally, limit: int) -> None:
     """jieba's TF-IDF keywords, fed only the Chinese runs so Latin words are not counted twice."""
-    chinese = "。".join(CJK_RUN.findall(text))
+    chinese = "。".join(HAN_RUN.findall(text))
     for word, weight in _keyword_extractor().extract_tags(chinese, topK=limit, withWeight=True):
         if len(word) >= 2 and word not in _CHINESE_NOISE:
             tally.add(word, KEYPHRASE, 1.0 + weight)
@@ -340,12 +339,12 @@ def _significant_runs(tokens: Iterable[_Token]) -> list[list[str]]:
 
 
 def _chinese_words(text: str) -> list[str]:
-    if CJK_RUN.search(text) is None:
+    if HAN_RUN.search(text) is None:
         return []
     segmenter = load_jieba()
     return [
         word
-        for run in CJK_RUN.findall(text)
+        for run in HAN_RUN.findall(text)
         for word in segmenter.cut(run)
         if len(word) >= 2 and word not in _CHINESE_NOISE
     ]

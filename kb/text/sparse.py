@@ -29,6 +29,7 @@ from snowballstemmer.english_stemmer import EnglishStemmer
 from snowballstemmer.russian_stemmer import RussianStemmer
 
 from kb.stores.types import SparseVector
+from kb.text.script import HAN, has_cyrillic
 
 
 def word_set(words: str) -> frozenset[str]:
@@ -72,12 +73,10 @@ CHINESE_STOPWORDS = word_set(
     """
 )
 
-# Unified CJK ideographs (extension A, basic block, compatibility): segmented by jieba.
-CJK_CHARS = "\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff"
-CJK_RUN = re.compile(f"[{CJK_CHARS}]+")
-_CJK_SPLIT = re.compile(f"([{CJK_CHARS}]+)")
+# Han runs are segmented by jieba.
+HAN_RUN = re.compile(f"[{HAN}]+")
+_HAN_SPLIT = re.compile(f"([{HAN}]+)")
 _WORD = re.compile(r"\w+")
-_CYRILLIC = re.compile("[\u0400-\u04ff]")
 
 _MEMO_LIMIT = 200_000
 _HASH_MASK = 0x7FFFFFFF
@@ -142,10 +141,10 @@ def tokenize(text: str) -> list[str]:
     if not text:
         return []
     lowered = unicodedata.normalize("NFKC", text).lower()
-    if CJK_RUN.search(lowered) is None:
+    if HAN_RUN.search(lowered) is None:
         return _word_tokens(lowered)
     tokens: list[str] = []
-    for position, part in enumerate(_CJK_SPLIT.split(lowered)):
+    for position, part in enumerate(_HAN_SPLIT.split(lowered)):
         tokens.extend(_chinese_tokens(part) if position % 2 else _word_tokens(part))
     return tokens
 
@@ -172,7 +171,7 @@ def _word_tokens(lowered: str) -> list[str]:
 def _analyse_word(word: str) -> str:
     if not word.strip("_"):
         return ""
-    if _CYRILLIC.search(word):
+    if has_cyrillic(word):
         word = word.replace("ё", "е")
         if word in RUSSIAN_STOPWORDS:
             return ""

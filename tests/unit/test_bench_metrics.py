@@ -10,7 +10,6 @@ from bench.quality import (
     any_edition,
     candidate_thresholds,
     first_rank,
-    is_latin_script,
     ndcg_at_k,
     recall_at_k,
     reciprocal_rank,
@@ -95,24 +94,6 @@ def test_refusal_rates_refuse_only_when_both_signals_are_low():
     assert rates["false_refusal_rate"] == pytest.approx(1 / 3, abs=1e-3)
     assert rates["false_answers"] == 1
     assert rates["false_answer_rate"] == 0.5
-
-
-@pytest.mark.parametrize(
-    ("text", "latin"),
-    [
-        pytest.param("How do I pin a package?", True, id="english"),
-        pytest.param("怎么用 SSH 建一条加密隧道？", False, id="chinese-quoting-latin"),
-        pytest.param("Как настроить APT?", False, id="russian-quoting-latin"),
-        pytest.param(
-            "MySQL 的 binlog 格式 ROW 和 STATEMENT 有什么区别？",
-            False,
-            id="chinese-many-latin-words",
-        ),
-        pytest.param("Why does pg_dump skip this?", True, id="identifier"),
-    ],
-)
-def test_is_latin_script_goes_by_the_majority_of_letters(text, latin):
-    assert is_latin_script(text) is latin
 
 
 def test_any_edition_merges_handbook_translations_only():

@@ -5,12 +5,7 @@ from __future__ import annotations
 import pytest
 
 from retrieval.fusion import RRF_K, rrf_fuse
-from retrieval.script import (
-    OTHER_SCRIPT_FACTOR,
-    is_latin_script,
-    other_script_share,
-    prefer_question_script,
-)
+from retrieval.script_preference import OTHER_SCRIPT_FACTOR, prefer_question_script
 from retrieval.types import Candidate, Fused
 
 pytestmark = pytest.mark.unit
@@ -61,21 +56,6 @@ def test_no_paths_no_results() -> None:
     assert rrf_fuse({}) == [] and rrf_fuse({"dense": []}) == []
 
 
-@pytest.mark.parametrize(
-    ("question", "latin"),
-    [
-        ("How do I restore a PostgreSQL backup?", True),
-        ("Où est la sauvegarde ?", True),
-        ("如何恢复 PostgreSQL 备份？", False),
-        ("Как восстановить резервную копию?", False),
-        ("Как настроить pg_dump и cron?", False),
-    ],
-    ids=["english", "french", "chinese-with-name", "russian", "russian-with-names"],
-)
-def test_script_detection_for_the_dense_vote(question: str, latin: bool) -> None:
-    assert is_latin_script(question) is latin
-
-
 def _fused(chunk_id: str, score: float, text: str) -> Fused:
     return Fused(chunk_id, 1, score, {"sparse": 1}, {"text": text} if text else {})
 
@@ -107,11 +87,3 @@ def test_a_much_better_passage_in_another_script_is_ranked_lower_but_kept() -> N
     assert [c.chunk_id for c in ranked] == ["ru", "g", "en"]
     assert ranked[0].score == pytest.approx(2 / 61 * OTHER_SCRIPT_FACTOR)
     assert prefer_question_script("How do I pin perl?", [en, ru], factor=1.0)[0].chunk_id == "en"
-
-
-@pytest.mark.parametrize(
-    ("text", "share"),
-    [("apt-get install perl", 0.0), ("Ñandú über café", 0.0), ("perl 版本", 1 / 3), ("", 0.0)],
-)
-def test_other_script_share_counts_letters(text: str, share: float) -> None:
-    assert other_script_share(text) == pytest.approx(share)

@@ -1,5 +1,5 @@
-"""Which writing system a text is in, and ranking that prefers English passages for English
-questions.
+"""Ranking that prefers English passages for English questions; kb.text.script tells which
+script a text is in.
 
 The corpora hold the same page in several languages (the Debian handbook's en-US, zh-CN and
 ru-RU editions), and a translation often keeps commands and examples in English, so an English
@@ -16,6 +16,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import replace
 
+from kb.text.script import is_latin_script, other_script_share
 from retrieval.types import Fused
 
 # A passage in another script keeps this share of its fused score: several ranks lower at the
@@ -24,21 +25,6 @@ OTHER_SCRIPT_FACTOR = 0.7
 # English text has no letters outside Latin; a translated page that is mostly commands still
 # has more than this share of Chinese or Cyrillic letters (8 % in the dev set's worst case).
 OTHER_SCRIPT_MIN_SHARE = 0.05
-
-
-def is_latin_script(text: str) -> bool:
-    """Most words are Latin-script; each CJK character counts as a word of its own."""
-    latin = other = 0
-    for word in text.split():
-        cjk = sum(1 for ch in word if _is_cjk(ch))
-        other += cjk
-        letters = [ch for ch in word if ch.isalpha() and not _is_cjk(ch)]
-        if letters:
-            if all(ch.isascii() or "\u00c0" <= ch <= "\u024f" for ch in letters):
-                latin += 1
-            elif not cjk:
-                other += 1
-    return latin >= other
 
 
 def prefer_question_script(
@@ -53,22 +39,6 @@ def prefer_question_script(
     return sorted(rescored, key=lambda c: (-c.score, c.chunk_id))
 
 
-def other_script_share(text: str) -> float:
-    """The share of letters that are neither ASCII nor Latin-1/Latin Extended-A/B."""
-    latin = other = 0
-    for ch in text:
-        if ch.isalpha():
-            if ch.isascii() or "\u00c0" <= ch <= "\u024f":
-                latin += 1
-            else:
-                other += 1
-    return other / (latin + other) if latin + other else 0.0
-
-
 def _other_script(candidate: Fused) -> bool:
     text = candidate.payload.get("text")
     return isinstance(text, str) and other_script_share(text) >= OTHER_SCRIPT_MIN_SHARE
-
-
-def _is_cjk(ch: str) -> bool:
-    return "\u3400" <= ch <= "\u9fff" or "\uf900" <= ch <= "\ufaff"
