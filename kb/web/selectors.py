@@ -18,6 +18,7 @@ from kb.llm.chat import Message
 from kb.models import Conversation, Document, Turn, TurnRole
 from kb.selectors import document_get_readable
 from kb.stores.factory import vector_index
+from kb.stores.payload import chunk_id as make_chunk_id
 from retrieval.answerer import NOT_FOUND
 
 # The API accepts this many earlier turns; older ones are dropped first.
@@ -125,8 +126,6 @@ def source_passage_for_user(*, user: AnyUser, chunk_id: str) -> SourcePassage | 
     document = document_get_readable(user=user, document_id=int(payload["document_id"]))
     if document is None:
         return None
-    from ingestion.pipeline import chunk_id as make_chunk_id  # heavy module: load on first use
-
     version = int(payload.get("document_version") or 0)
     number = int(payload.get("chunk_number") or 0)
     around = [
