@@ -807,18 +807,20 @@ def _per_document(chunks: Sequence[BenchChunk], batch: int = 256) -> Iterator[li
 
 def payload(chunk: BenchChunk) -> Json:
     """What ingestion.pipeline._points stores."""
-    return {
-        "chunk_id": chunk.id,
-        "chunk_number": chunk.number,
-        "document_id": chunk.document_id,
-        "document_version": 1,
-        "collection_id": chunk.collection_id,
-        "acl": list(chunk.acl),
-        "title": chunk.title,
-        "page": None,
-        "section": chunk.section,
-        "text": chunk.text,
-    }
+    from kb.stores.payload import ChunkPayload
+
+    return ChunkPayload(
+        chunk_id=chunk.id,
+        chunk_number=chunk.number,
+        document_id=chunk.document_id,
+        document_version=1,
+        collection_id=chunk.collection_id,
+        acl=chunk.acl,
+        title=chunk.title,
+        page=None,
+        section=chunk.section,
+        text=chunk.text,
+    ).to_dict()
 
 
 def build_graph(

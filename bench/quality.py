@@ -426,6 +426,7 @@ def index_corpus(files: list[InputFile]) -> Corpus:
     from ingestion.pipeline import ingest_document
     from kb.models import Document, DocumentStatus
     from kb.stores.factory import vector_index
+    from kb.stores.payload import ChunkPayload
 
     corpus = Corpus()
     index = vector_index()
@@ -433,10 +434,8 @@ def index_corpus(files: list[InputFile]) -> Corpus:
 
     def recorded(points: Sequence[Any]) -> None:
         for point in points:
-            payload = point.payload
-            corpus.chunks[point.id] = Chunk(
-                str(payload["document_id"]), str(payload.get("section") or ""), payload["text"]
-            )
+            payload = ChunkPayload.from_dict(point.payload)
+            corpus.chunks[point.id] = Chunk(str(payload.document_id), payload.section, payload.text)
         upsert(points)
 
     queued = add_files(COLLECTION, files, reader_groups=[READERS])
@@ -723,10 +722,16 @@ def fused_doc_scores(
 
 def _candidate(chunk_id: str, corpus: Corpus) -> Any:
     """A ranked chunk with the text the production ranking reads (its script)."""
+    from kb.stores.payload import ChunkPayload
     from retrieval.types import Candidate
 
     chunk = corpus.chunks.get(chunk_id)
-    return Candidate(chunk_id, 0, 0.0, {"text": chunk.text} if chunk else {})
+    if chunk is None:
+        return Candidate(chunk_id, 0, 0.0)
+    payload = ChunkPayload(
+        chunk_id=chunk_id, document_id=0, collection_id=0, acl=(), text=chunk.text
+    )
+    return Candidate(chunk_id, 0, 0.0, payload)
 
 
 def fusion_alternatives(outcomes: Sequence[Outcome], corpus: Corpus, *, limit: int) -> Json:

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import logging
 import time
-import uuid
 from collections.abc import Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -37,6 +36,7 @@ from kb.models import Document, DocumentStatus
 from kb.observability import metrics
 from kb.stores.errors import StoreError
 from kb.stores.factory import graph_store, vector_index
+from kb.stores.payload import ChunkPayload, chunk_id
 from kb.stores.types import ChunkPoint, GraphChunk
 from kb.text.embeddings import load_embedder
 from kb.text.instructions import instruction_cues
@@ -44,13 +44,8 @@ from kb.text.llm_entities import LlmEntityExtractor, RuleEntityExtractor
 from kb.text.sparse import SparseEncoder
 
 logger = logging.getLogger(__name__)
-CHUNK_NAMESPACE = uuid.UUID("6f1c1d8e-8a43-4c55-9d1a-5c2b1a0e7b11")
 WRITE_BATCH = 256
 T = TypeVar("T")
-
-
-def chunk_id(document_id: int, version: int, number: int) -> str:
-    return str(uuid.uuid5(CHUNK_NAMESPACE, f"{document_id}:{version}:{number}"))
 
 
 def version_chunk_ids(document_id: int, version: int, count: int) -> list[str]:
@@ -162,27 +157,25 @@ def _points(
     acl: list[str],
     cues: Sequence[list[str]],
 ) -> list[ChunkPoint]:
-    """`instruction_cues`: the rule families of kb.text.instructions the chunk matches, for
-    the admins (the flag); nothing reads it to decide access or answers."""
     encoder = SparseEncoder()
     return [
         ChunkPoint(
             id=cid,
             dense=vector,
             sparse=encoder.encode_document(chunk.text),
-            payload={
-                "chunk_id": cid,
-                "chunk_number": chunk.number,
-                "document_id": document.pk,
-                "document_version": document.version,
-                "collection_id": document.collection_id,
-                "acl": acl,
-                "title": document.title,
-                "page": chunk.page,
-                "section": chunk.section,
-                "text": chunk.text,
-                "instruction_cues": found,
-            },
+            payload=ChunkPayload(
+                chunk_id=cid,
+                chunk_number=chunk.number,
+                document_id=document.pk,
+                document_version=document.version,
+                collection_id=document.collection_id,
+                acl=tuple(acl),
+                title=document.title,
+                page=chunk.page,
+                section=chunk.section,
+                text=chunk.text,
+                instruction_cues=tuple(found),
+            ).to_dict(),
         )
         for cid, chunk, vector, found in zip(ids, chunks, dense, cues, strict=True)
     ]

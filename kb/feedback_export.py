@@ -18,6 +18,7 @@ from kb.access import ACL_STAFF
 from kb.models import Collection, QueryLog
 from kb.redaction import redact
 from kb.stores.factory import vector_index
+from kb.stores.payload import ChunkPayload
 from kb.stores.types import AccessScope
 from retrieval.prompting import UnknownTemplate, answer_messages, load_template
 from retrieval.types import Passage
@@ -53,7 +54,8 @@ def _example(row: QueryLog, chunk_ids: list[str], scope: AccessScope) -> dict[st
         template = load_template(row.template_version)
     except UnknownTemplate:
         return None
-    payloads = {hit.id: hit.payload for hit in vector_index().fetch(ids=chunk_ids, scope=scope)}
+    hits = vector_index().fetch(ids=chunk_ids, scope=scope)
+    payloads = {hit.id: ChunkPayload.from_dict(hit.payload) for hit in hits}
     if set(payloads) != set(chunk_ids):
         return None
     passages = [_passage(n, chunk_id, payloads[chunk_id])
@@ -69,16 +71,15 @@ def _example(row: QueryLog, chunk_ids: list[str], scope: AccessScope) -> dict[st
     }
 
 
-def _passage(n: int, chunk_id: str, payload: dict[str, Any]) -> Passage:
-    page = payload.get("page")
+def _passage(n: int, chunk_id: str, payload: ChunkPayload) -> Passage:
     return Passage(
         n=n,
         chunk_id=chunk_id,
-        document_id=int(payload["document_id"]),
-        title=str(payload.get("title") or ""),
-        page=page if isinstance(page, int) and page > 0 else None,
-        section=str(payload.get("section") or ""),
-        text=redact(str(payload.get("text") or "")),
+        document_id=payload.document_id,
+        title=payload.title,
+        page=payload.page,
+        section=payload.section,
+        text=redact(payload.text),
         score=0.0,
         paths=(),
     )

@@ -27,7 +27,7 @@ def rrf_fuse(
         for rank, candidate in enumerate(_unique(candidates), start=1):
             scores[candidate.chunk_id] = scores.get(candidate.chunk_id, 0.0) + weight / (k + rank)
             ranks.setdefault(candidate.chunk_id, {})[path] = rank
-            if candidate.payload or candidate.chunk_id not in first:
+            if candidate.payload is not None or candidate.chunk_id not in first:
                 first[candidate.chunk_id] = candidate  # keep a candidate that has the payload
     order = sorted(scores, key=lambda cid: (-scores[cid], cid))[:limit]
     return [

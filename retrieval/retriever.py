@@ -12,6 +12,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 
+from kb.stores.payload import ChunkPayload
 from kb.stores.protocols import VectorIndex
 from kb.stores.types import AccessScope
 from kb.text.script import is_latin_script
@@ -103,27 +104,27 @@ class Retriever:
     def _passages(self, fused: Sequence[Fused], scope: AccessScope) -> list[Passage]:
         """Graph hits carry no text: their payloads come from the vector index, by id and
         again inside the scope. A chunk that vanished meanwhile (re-indexed) is skipped."""
-        missing = [c.chunk_id for c in fused if not c.payload]
-        fetched = {h.id: h.payload for h in self.index.fetch(ids=missing, scope=scope)}
+        missing = [c.chunk_id for c in fused if c.payload is None]
+        hits = self.index.fetch(ids=missing, scope=scope)
+        fetched = {h.id: ChunkPayload.from_dict(h.payload) for h in hits}
         passages: list[Passage] = []
         for candidate in fused:
             payload = candidate.payload or fetched.get(candidate.chunk_id)
-            if not payload:
+            if payload is None:
                 continue
             passages.append(_passage(len(passages) + 1, candidate, payload))
         return passages
 
 
-def _passage(n: int, candidate: Fused, payload: Mapping[str, object]) -> Passage:
-    page = payload.get("page")
+def _passage(n: int, candidate: Fused, payload: ChunkPayload) -> Passage:
     return Passage(
         n=n,
         chunk_id=candidate.chunk_id,
         document_id=candidate.document_id,
-        title=str(payload.get("title") or ""),
-        page=int(page) if isinstance(page, int) and page > 0 else None,
-        section=str(payload.get("section") or ""),
-        text=str(payload.get("text") or ""),
+        title=payload.title,
+        page=payload.page,
+        section=payload.section,
+        text=payload.text,
         score=candidate.score,
         paths=tuple(sorted(candidate.ranks)),
     )

@@ -40,5 +40,5 @@ def prefer_question_script(
 
 
 def _other_script(candidate: Fused) -> bool:
-    text = candidate.payload.get("text")
-    return isinstance(text, str) and other_script_share(text) >= OTHER_SCRIPT_MIN_SHARE
+    payload = candidate.payload
+    return payload is not None and other_script_share(payload.text) >= OTHER_SCRIPT_MIN_SHARE

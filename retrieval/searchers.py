@@ -3,6 +3,7 @@ query path step 2: never top-k first and filter afterwards)."""
 
 from __future__ import annotations
 
+from kb.stores.payload import ChunkPayload
 from kb.stores.protocols import GraphStore, VectorIndex
 from kb.stores.types import AccessScope, VectorHit
 from kb.text.embeddings import Embedder
@@ -56,4 +57,9 @@ class GraphSearcher:
 
 
 def _candidates(hits: list[VectorHit]) -> list[Candidate]:
-    return [Candidate(h.id, int(h.payload["document_id"]), h.score, h.payload) for h in hits]
+    return [_candidate(hit) for hit in hits]
+
+
+def _candidate(hit: VectorHit) -> Candidate:
+    payload = ChunkPayload.from_dict(hit.payload)
+    return Candidate(hit.id, payload.document_id, hit.score, payload)

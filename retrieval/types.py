@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import Any
+from dataclasses import dataclass
+
+from kb.stores.payload import ChunkPayload
 
 
 @dataclass(frozen=True)
@@ -13,7 +14,7 @@ class Candidate:
     chunk_id: str
     document_id: int
     score: float
-    payload: dict[str, Any] = field(default_factory=dict)  # empty for graph hits
+    payload: ChunkPayload | None = None  # None for graph hits
 
 
 @dataclass(frozen=True)
@@ -24,7 +25,7 @@ class Fused:
     document_id: int
     score: float
     ranks: dict[str, int]
-    payload: dict[str, Any] = field(default_factory=dict)
+    payload: ChunkPayload | None = None
 
 
 @dataclass(frozen=True)

@@ -33,8 +33,8 @@ class SparseVector:
 
 @dataclass(frozen=True)
 class ChunkPoint:
-    """One chunk as stored in the vector index. `id` is a UUID string (deterministic, see
-    DESIGN.md); `payload` must hold chunk_id, document_id, collection_id and acl."""
+    """One chunk as stored in the vector index. `id` is a UUID string (`payload.chunk_id`);
+    `payload` is a `ChunkPayload.to_dict()`: the stores filter on its collection_id and acl."""
 
     id: str
     dense: Sequence[float]

@@ -18,6 +18,8 @@ from kb.llm.chat import Message
 from kb.models import Conversation, Document, Turn, TurnRole
 from kb.selectors import document_get_readable
 from kb.stores.factory import vector_index
+from kb.stores.payload import ChunkPayload
+from kb.stores.payload import chunk_id as make_chunk_id
 from retrieval.answerer import NOT_FOUND
 
 # The API accepts this many earlier turns; older ones are dropped first.
@@ -121,43 +123,33 @@ def source_passage_for_user(*, user: AnyUser, chunk_id: str) -> SourcePassage | 
     hits = index.fetch(ids=[chunk_id], scope=scope)
     if not hits:
         return None
-    payload = hits[0].payload
-    document = document_get_readable(user=user, document_id=int(payload["document_id"]))
+    payload = ChunkPayload.from_dict(hits[0].payload)
+    document = document_get_readable(user=user, document_id=payload.document_id)
     if document is None:
         return None
-    from ingestion.pipeline import chunk_id as make_chunk_id  # heavy module: load on first use
-
-    version = int(payload.get("document_version") or 0)
-    number = int(payload.get("chunk_number") or 0)
+    version, number = payload.document_version, payload.chunk_number
     around = [
         make_chunk_id(document.pk, version, n)
         for n in range(max(number - CONTEXT_CHUNKS, 0), number + CONTEXT_CHUNKS + 1)
         if n != number
     ]
-    neighbours = [
-        hit.payload
-        for hit in index.fetch(ids=around, scope=scope)
-        if int(hit.payload.get("document_id", 0)) == document.pk
-    ]
+    fetched = [ChunkPayload.from_dict(hit.payload) for hit in index.fetch(ids=around, scope=scope)]
+    neighbours = [p for p in fetched if p.document_id == document.pk]
     return SourcePassage(
         document=document,
         chunk_id=chunk_id,
-        page=payload.get("page"),
-        section=str(payload.get("section") or ""),
+        page=payload.page,
+        section=payload.section,
         version=version,
         chunks=_without_overlap([*neighbours, payload], cited=chunk_id),
     )
 
 
-def _without_overlap(payloads: Sequence[dict[str, Any]], *, cited: str) -> list[SourceChunk]:
+def _without_overlap(payloads: Sequence[ChunkPayload], *, cited: str) -> list[SourceChunk]:
     """The chunks in order, each neighbour cut where it repeats the chunk next to it (chunks
     overlap), so the surrounding text reads once; the cited chunk stays whole."""
-    ordered = sorted(payloads, key=lambda p: int(p.get("chunk_number") or 0))
-    chunks = [
-        SourceChunk(str(p["chunk_id"]), int(p.get("chunk_number") or 0), str(p.get("text") or ""),
-                    str(p["chunk_id"]) == cited)
-        for p in ordered
-    ]  # fmt: skip
+    ordered = sorted(payloads, key=lambda p: p.chunk_number)
+    chunks = [SourceChunk(p.chunk_id, p.chunk_number, p.text, p.chunk_id == cited) for p in ordered]
     position = next(i for i, chunk in enumerate(chunks) if chunk.cited)
     out = list(chunks)
     if position > 0:

@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 from playwright.sync_api import Browser, Page, expect
 
-from ingestion.pipeline import chunk_id
+from kb.stores.payload import chunk_id
 from tests import samples
 from tests.e2e.conftest import LiveServer, Shots, sign_in
 from tests.e2e.test_manage_upload import INDEXING_TIMEOUT_MS, create_collection

@@ -10,11 +10,11 @@ import pytest
 from django.conf import settings
 from django.test import Client
 
-from ingestion.pipeline import chunk_id
 from kb import access
 from kb.models import Document
 from kb.stores.errors import StoreError
 from kb.stores.factory import vector_index
+from kb.stores.payload import ChunkPayload, chunk_id
 from kb.stores.types import ChunkPoint, SparseVector
 from kb.web import pages
 from tests.personas import World
@@ -34,7 +34,7 @@ TEXTS = [
 def index_document(
     document: Document, texts: list[str], *, version: int = 1, acl: list[str] | None = None
 ) -> list[str]:
-    """Chunks as ingestion writes them (deterministic ids, same payload fields)."""
+    """Chunks as ingestion writes them (deterministic ids, the same payload)."""
     ids = [chunk_id(document.pk, version, n) for n in range(len(texts))]
     vector_index().upsert(
         [
@@ -42,18 +42,18 @@ def index_document(
                 id=cid,
                 dense=[1.0] * settings.KB_EMBED_DIM,
                 sparse=SparseVector([1], [1.0]),
-                payload={
-                    "chunk_id": cid,
-                    "chunk_number": n,
-                    "document_id": document.pk,
-                    "document_version": version,
-                    "collection_id": document.collection_id,
-                    "acl": acl if acl is not None else access.document_acl(document),
-                    "title": document.title,
-                    "page": 4,
-                    "section": "Restarts",
-                    "text": text,
-                },
+                payload=ChunkPayload(
+                    chunk_id=cid,
+                    chunk_number=n,
+                    document_id=document.pk,
+                    document_version=version,
+                    collection_id=document.collection_id,
+                    acl=tuple(acl if acl is not None else access.document_acl(document)),
+                    title=document.title,
+                    page=4,
+                    section="Restarts",
+                    text=text,
+                ).to_dict(),
             )
             for n, (cid, text) in enumerate(zip(ids, texts, strict=True))
         ]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from kb.stores.payload import ChunkPayload
 from retrieval.fusion import RRF_K, rrf_fuse
 from retrieval.script_preference import OTHER_SCRIPT_FACTOR, prefer_question_script
 from retrieval.types import Candidate, Fused
@@ -11,9 +12,15 @@ from retrieval.types import Candidate, Fused
 pytestmark = pytest.mark.unit
 
 
+def _payload(chunk_id: str, text: str) -> ChunkPayload:
+    return ChunkPayload(chunk_id=chunk_id, document_id=1, collection_id=1, acl=(), text=text)
+
+
 def _path(*chunk_ids: str, payload: bool = True) -> list[Candidate]:
     return [
-        Candidate(cid, document_id=1, score=1.0 / n, payload={"text": cid} if payload else {})
+        Candidate(
+            cid, document_id=1, score=1.0 / n, payload=_payload(cid, cid) if payload else None
+        )
         for n, cid in enumerate(chunk_ids, start=1)
     ]
 
@@ -43,7 +50,7 @@ def test_duplicates_within_a_path_count_once_at_their_best_rank() -> None:
 def test_the_text_payload_is_kept_when_the_graph_found_the_chunk_first() -> None:
     fused = rrf_fuse({"graph": _path("c", payload=False), "dense": _path("c")})
 
-    assert fused[0].payload == {"text": "c"}
+    assert fused[0].payload == _payload("c", "c")
 
 
 def test_ties_are_broken_by_chunk_id_and_limit_applies() -> None:
@@ -57,7 +64,7 @@ def test_no_paths_no_results() -> None:
 
 
 def _fused(chunk_id: str, score: float, text: str) -> Fused:
-    return Fused(chunk_id, 1, score, {"sparse": 1}, {"text": text} if text else {})
+    return Fused(chunk_id, 1, score, {"sparse": 1}, _payload(chunk_id, text) if text else None)
 
 
 def test_english_passages_come_first_for_an_english_question() -> None:
