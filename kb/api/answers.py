@@ -17,15 +17,9 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from kb.answer_serializers import FeedbackIn, QueryIn, SearchIn
 from kb.answering import Finished, answer_question, answer_stream, search_passages
-from kb.api.serializers import (
-    FeedbackIn,
-    FeedbackOut,
-    QueryIn,
-    QueryOut,
-    SearchIn,
-    SearchOut,
-)
+from kb.api.serializers import FeedbackOut, QueryOut, SearchOut
 from kb.api.throttling import PerUserRateThrottle
 from kb.error_text import without_paths
 from kb.llm.chat import BUSY_MESSAGE, LlmBusy, LlmUnavailable

@@ -4,6 +4,7 @@ They are DRF views for the same per-user rate limit as the API (PerUserRateThrot
 session authentication only, which enforces CSRF; an API token does not open them. The answer
 streams the events of `POST /api/v1/query` (kb/api/answers.py) plus `conversation`
 ({id, title, url}) before `done`, and each citation carries the `url` of its source view.
+Questions and ratings are checked by the serializers the API uses (kb/answer_serializers.py).
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from django.contrib.auth.models import AbstractBaseUser
 from django.http import HttpResponse, StreamingHttpResponse
 from django.shortcuts import render
 from django.urls import reverse
-from rest_framework import exceptions, serializers, status
+from rest_framework import exceptions, status
 from rest_framework.negotiation import DefaultContentNegotiation
 from rest_framework.permissions import IsAuthenticated
 from rest_framework.renderers import BaseRenderer, JSONRenderer
@@ -24,22 +25,20 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from kb.answer_serializers import ChatQuestionIn, FeedbackIn
 from kb.answering import Finished, answer_stream
 from kb.api.answers import DONE_FIELDS, ModelBusy, _check_event, _query_out, _sse
 from kb.api.authentication import SessionWithCsrf
-from kb.api.serializers import IdField
 from kb.api.throttling import PerUserRateThrottle
 from kb.error_text import without_paths
 from kb.llm.chat import LlmBusy, LlmUnavailable, Message
 from kb.llm.factory import model_saturated
-from kb.models import FeedbackRating, QueryLog
+from kb.models import QueryLog
 from kb.querylog import feedback_record
 from kb.stores.errors import StoreError
 from kb.streaming import iterate_in_thread
 from kb.web.selectors import conversation_get_for_user, conversation_history
 from kb.web.services import exchange_record
-
-COMMENT_CHARS = 2000
 
 
 class JsonErrors(DefaultContentNegotiation):
@@ -62,31 +61,13 @@ class ChatView(APIView):
     throttle_classes = [PerUserRateThrottle]
 
 
-class AskIn(serializers.Serializer[object]):
-    question = serializers.CharField(error_messages={"blank": "Type a question first."})
-    collections = serializers.ListField(
-        child=IdField(), allow_empty=False, max_length=200,
-        error_messages={"required": "Choose at least one collection to search.",
-                        "empty": "Choose at least one collection to search."},
-    )  # fmt: skip
-    conversation = IdField(required=False)
-
-    def validate_question(self, value: str) -> str:
-        value = value.strip()
-        if len(value) > settings.KB_MAX_QUESTION_CHARS:
-            raise serializers.ValidationError(
-                f"Questions are limited to {settings.KB_MAX_QUESTION_CHARS} characters."
-            )
-        return value
-
-
 class ChatStreamView(ChatView):
     """POST question, collections (ids, at least one) and optionally conversation (an id of
     the caller's own): the answer as server-sent events. Follow-ups carry their
     conversation's earlier turns as history."""
 
     def post(self, request: Request) -> Response | StreamingHttpResponse:
-        payload = AskIn(data=request.data)
+        payload = ChatQuestionIn(data=request.data)
         if not payload.is_valid():
             return _invalid(payload.errors)
         data = payload.validated_data
@@ -116,14 +97,6 @@ class ChatStreamView(ChatView):
         return response
 
 
-class FeedbackIn(serializers.Serializer[object]):
-    query_id = IdField()
-    rating = serializers.ChoiceField(choices=FeedbackRating.values)
-    comment = serializers.CharField(
-        required=False, allow_blank=True, default="", max_length=COMMENT_CHARS
-    )
-
-
 class ChatFeedbackView(ChatView):
     """POST query_id (from the `done` event), rating and an optional comment; answers with
     the feedback form in its new state (htmx swaps it in). Someone else's query is a 404."""
@@ -134,7 +107,7 @@ class ChatFeedbackView(ChatView):
             return _invalid(payload.errors)
         data = payload.validated_data
         user: AbstractBaseUser = request.user  # type: ignore[assignment]
-        comment = data["comment"].strip()
+        comment = data["comment"]
         try:
             feedback_record(user=user, query_id=data["query_id"], rating=data["rating"],
                             comment=comment)  # fmt: skip
