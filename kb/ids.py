@@ -7,4 +7,15 @@ reach SQLite as OverflowError and PostgreSQL as DataError: a 500 instead of a 40
 
 from __future__ import annotations
 
+from typing import Any
+
+from rest_framework import serializers
+
 MAX_ID = 2**63 - 1
+
+
+class IdField(serializers.IntegerField):
+    """An object id: 1 to MAX_ID, so that no number reaches the database as an overflow."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(min_value=1, max_value=MAX_ID, **kwargs)

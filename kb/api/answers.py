@@ -1,11 +1,8 @@
 """`POST /api/v1/query`, `/search` and `/feedback`: questions answered under the caller's
-access policy. A query streams as server-sent events when asked to."""
+access policy. A query streams as server-sent events (kb/answer_events.py) when asked to."""
 
 from __future__ import annotations
 
-import json
-from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import Any
 
 from django.conf import settings
@@ -17,44 +14,21 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from kb.answering import Finished, answer_question, answer_stream, search_passages
-from kb.api.serializers import (
-    FeedbackIn,
-    FeedbackOut,
-    QueryIn,
-    QueryOut,
-    SearchIn,
-    SearchOut,
+from kb.answer_events import (
+    ModelBusy,
+    answer_events,
+    answer_out,
+    event_stream,
+    failures_as_http,
+    passage_out,
 )
+from kb.answer_serializers import FeedbackIn, QueryIn, SearchIn
+from kb.answering import answer_question, answer_stream, search_passages
+from kb.api.serializers import FeedbackOut, QueryOut, SearchOut
 from kb.api.throttling import PerUserRateThrottle
-from kb.error_text import without_paths
-from kb.llm.chat import BUSY_MESSAGE, LlmBusy, LlmUnavailable
 from kb.llm.factory import model_saturated
 from kb.models import QueryLog
 from kb.querylog import feedback_record
-from kb.stores.errors import StoreError
-from kb.streaming import iterate_in_thread
-from retrieval.answerer import Answer
-from retrieval.types import Passage
-
-
-class ServiceUnavailable(exceptions.APIException):
-    status_code = status.HTTP_503_SERVICE_UNAVAILABLE
-    default_code = "unavailable"
-
-
-# Seconds a busy model's callers are told to wait before asking again.
-BUSY_RETRY_AFTER = 30
-
-
-class ModelBusy(exceptions.Throttled):
-    """Load shedding, not failure: the caller should come back shortly (429, Retry-After)."""
-
-    default_code = "model_busy"
-    default_detail = BUSY_MESSAGE
-
-    def __init__(self, detail: str | None = None) -> None:
-        super().__init__(wait=BUSY_RETRY_AFTER, detail=detail)
 
 
 class QueryApi(APIView):
@@ -88,10 +62,10 @@ class QueryApi(APIView):
         if data["stream"]:
             if model_saturated():  # say so now, not as an error event in a started stream
                 raise ModelBusy()
-            return _event_stream(ask)
-        with _unavailable_as_503():
+            return event_stream(lambda: answer_events(answer_stream(**ask)))
+        with failures_as_http():
             finished = answer_question(**ask)
-        return Response(QueryOut(_query_out(finished)).data)
+        return Response(QueryOut(answer_out(finished)).data)
 
 
 class SearchApi(APIView):
@@ -102,11 +76,11 @@ class SearchApi(APIView):
         payload = SearchIn(data=request.data)
         payload.is_valid(raise_exception=True)
         data = payload.validated_data
-        with _unavailable_as_503():
+        with failures_as_http():
             passages = search_passages(user=request.user, query=data["query"],
                                        collection_ids=data.get("collections"),
                                        top_k=data.get("top_k") or _default_top_k())  # fmt: skip
-        results = [{**_passage_out(p), "section": p.section, "paths": list(p.paths)}
+        results = [{**passage_out(p), "section": p.section, "paths": list(p.paths)}
                    for p in passages]  # fmt: skip
         return Response(SearchOut({"results": results}).data)
 
@@ -131,77 +105,3 @@ class FeedbackApi(APIView):
 
 def _default_top_k() -> int:
     return int(settings.KB_TOP_K)
-
-
-@contextmanager
-def _unavailable_as_503() -> Iterator[None]:
-    """The model or a store is down: 503 saying what to do, never a 500."""
-    try:
-        yield
-    except LlmBusy as exc:
-        raise ModelBusy(str(exc)) from exc
-    except (LlmUnavailable, StoreError) as exc:
-        raise ServiceUnavailable(str(exc)) from exc
-
-
-def _event_stream(ask: dict[str, Any]) -> StreamingHttpResponse:
-    response = StreamingHttpResponse(
-        iterate_in_thread(lambda: _events(ask)), content_type="text/event-stream"
-    )
-    response["Cache-Control"] = "no-cache"
-    response["X-Accel-Buffering"] = "no"  # nginx: pass each event on at once
-    return response
-
-
-def _events(ask: dict[str, Any]) -> Iterator[bytes]:
-    try:
-        for item in answer_stream(**ask):
-            if isinstance(item, Finished):
-                out = _query_out(item)
-                yield from _check_event(out)
-                yield _sse("citations", {"citations": out["citations"], "refused": out["refused"]})
-                yield _sse("done", {k: out[k] for k in DONE_FIELDS})
-            else:
-                yield _sse("token", {"text": item})
-    except LlmBusy as exc:
-        yield _sse("error", {"error": {"code": "model_busy", "message": without_paths(str(exc))}})
-    except (LlmUnavailable, StoreError) as exc:
-        yield _sse("error", {"error": {"code": "unavailable", "message": without_paths(str(exc))}})
-
-
-# What the last event of a streamed answer carries: the final text, which a blocked answer's
-# streamed tokens do not match.
-DONE_FIELDS = ("query_id", "answer", "refused", "check")
-
-
-def _check_event(out: dict[str, Any]) -> Iterator[bytes]:
-    """Tokens were streamed before the whole answer could be checked: a `check` event tells
-    the client to replace them (blocked) or mark them (ungrounded)."""
-    if out["check"]:
-        yield _sse("check", {"check": out["check"], "answer": out["answer"]})
-
-
-def _sse(event: str, data: dict[str, Any]) -> bytes:
-    return f"event: {event}\ndata: {json.dumps(data, ensure_ascii=False)}\n\n".encode()
-
-
-def _query_out(finished: Finished) -> dict[str, Any]:
-    answer = finished.answer
-    return {
-        "query_id": finished.log.pk,
-        "answer": answer.text,
-        "refused": answer.refused,
-        "check": str(answer.check.verdict),
-        "citations": [] if answer.refused else [_passage_out(p) for p in _sources(answer)],
-    }
-
-
-def _sources(answer: Answer) -> list[Passage]:
-    """The cited passages; an answer that cites none was still built from all it was given."""
-    return answer.cited or answer.passages
-
-
-def _passage_out(passage: Passage) -> dict[str, Any]:
-    return {"n": passage.n, "document_id": passage.document_id, "title": passage.title,
-            "page": passage.page, "chunk_id": passage.chunk_id, "text": passage.text,
-            "score": round(passage.score, 6)}  # fmt: skip

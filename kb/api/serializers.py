@@ -1,22 +1,11 @@
 from __future__ import annotations
 
-from typing import Any
-
-from django.conf import settings
 from rest_framework import serializers
 
-from kb.ids import MAX_ID
 from kb.models import Document, DocumentStatus
 
 # Pages start at most this far in: any larger offset would only ever be an empty page.
 MAX_OFFSET = 2**31 - 1
-
-
-class IdField(serializers.IntegerField):
-    """An object id: 1 to MAX_ID, so that no number reaches the database as an overflow."""
-
-    def __init__(self, **kwargs: Any) -> None:
-        super().__init__(min_value=1, max_value=MAX_ID, **kwargs)
 
 
 class CollectionOut(serializers.Serializer[object]):
@@ -97,53 +86,6 @@ class MeOut(serializers.Serializer[object]):
     groups = serializers.ListField(child=serializers.CharField())
 
 
-class HistoryTurnIn(serializers.Serializer[object]):
-    role = serializers.ChoiceField(choices=["user", "assistant"])
-    content = serializers.CharField(max_length=8000)
-
-
-class _AskIn(serializers.Serializer[object]):
-    """Limits come from settings at request time, so they can change without a release."""
-
-    collections = serializers.ListField(
-        child=IdField(), required=False, allow_empty=True,
-        max_length=200, help_text="Collection ids to search; default: every one you may read.",
-    )  # fmt: skip
-    top_k = serializers.IntegerField(required=False, min_value=1)
-
-    def validate_top_k(self, value: int) -> int:
-        if value > settings.KB_MAX_TOP_K:
-            raise serializers.ValidationError(f"At most {settings.KB_MAX_TOP_K}.")
-        return value
-
-    def _text(self, value: str) -> str:
-        value = value.strip()
-        if len(value) > settings.KB_MAX_QUESTION_CHARS:
-            raise serializers.ValidationError(
-                f"At most {settings.KB_MAX_QUESTION_CHARS} characters."
-            )
-        return value
-
-
-class QueryIn(_AskIn):
-    question = serializers.CharField()
-    stream = serializers.BooleanField(required=False, default=False)
-    history = HistoryTurnIn(many=True, required=False, help_text="Earlier turns, oldest first.")
-
-    def validate_question(self, value: str) -> str:
-        return self._text(value)
-
-    def validate_history(self, value: list[dict[str, str]]) -> list[dict[str, str]]:
-        return value[-20:]
-
-
-class SearchIn(_AskIn):
-    query = serializers.CharField()
-
-    def validate_query(self, value: str) -> str:
-        return self._text(value)
-
-
 class CitationOut(serializers.Serializer[object]):
     n = serializers.IntegerField()
     document_id = serializers.IntegerField()
@@ -180,12 +122,6 @@ class SearchResultOut(serializers.Serializer[object]):
 
 class SearchOut(serializers.Serializer[object]):
     results = SearchResultOut(many=True)
-
-
-class FeedbackIn(serializers.Serializer[object]):
-    query_id = IdField()
-    rating = serializers.ChoiceField(choices=["up", "down"])
-    comment = serializers.CharField(required=False, allow_blank=True, default="", max_length=2000)
 
 
 class FeedbackOut(serializers.Serializer[object]):

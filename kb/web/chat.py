@@ -2,13 +2,16 @@
 
 They are DRF views for the same per-user rate limit as the API (PerUserRateThrottle), with
 session authentication only, which enforces CSRF; an API token does not open them. The answer
-streams the events of `POST /api/v1/query` (kb/api/answers.py) plus `conversation`
+streams the events of `POST /api/v1/query` (kb/answer_events.py) plus `conversation`
 ({id, title, url}) before `done`, and each citation carries the `url` of its source view.
+Questions and ratings are checked by the serializers the API uses (kb/answer_serializers.py).
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
+from dataclasses import replace
+from functools import partial
 from typing import Any
 
 from django.conf import settings
@@ -16,7 +19,7 @@ from django.contrib.auth.models import AbstractBaseUser
 from django.http import HttpResponse, StreamingHttpResponse
 from django.shortcuts import render
 from django.urls import reverse
-from rest_framework import exceptions, serializers, status
+from rest_framework import exceptions, status
 from rest_framework.negotiation import DefaultContentNegotiation
 from rest_framework.permissions import IsAuthenticated
 from rest_framework.renderers import BaseRenderer, JSONRenderer
@@ -24,22 +27,24 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from kb.answer_events import (
+    Event,
+    ModelBusy,
+    answer_events,
+    answer_out,
+    event_stream,
+    finished_events,
+)
+from kb.answer_serializers import ChatQuestionIn, FeedbackIn
 from kb.answering import Finished, answer_stream
-from kb.api.answers import DONE_FIELDS, ModelBusy, _check_event, _query_out, _sse
 from kb.api.authentication import SessionWithCsrf
-from kb.api.serializers import IdField
 from kb.api.throttling import PerUserRateThrottle
-from kb.error_text import without_paths
-from kb.llm.chat import LlmBusy, LlmUnavailable, Message
+from kb.llm.chat import Message
 from kb.llm.factory import model_saturated
-from kb.models import FeedbackRating, QueryLog
+from kb.models import QueryLog
 from kb.querylog import feedback_record
-from kb.stores.errors import StoreError
-from kb.streaming import iterate_in_thread
 from kb.web.selectors import conversation_get_for_user, conversation_history
 from kb.web.services import exchange_record
-
-COMMENT_CHARS = 2000
 
 
 class JsonErrors(DefaultContentNegotiation):
@@ -62,31 +67,13 @@ class ChatView(APIView):
     throttle_classes = [PerUserRateThrottle]
 
 
-class AskIn(serializers.Serializer[object]):
-    question = serializers.CharField(error_messages={"blank": "Type a question first."})
-    collections = serializers.ListField(
-        child=IdField(), allow_empty=False, max_length=200,
-        error_messages={"required": "Choose at least one collection to search.",
-                        "empty": "Choose at least one collection to search."},
-    )  # fmt: skip
-    conversation = IdField(required=False)
-
-    def validate_question(self, value: str) -> str:
-        value = value.strip()
-        if len(value) > settings.KB_MAX_QUESTION_CHARS:
-            raise serializers.ValidationError(
-                f"Questions are limited to {settings.KB_MAX_QUESTION_CHARS} characters."
-            )
-        return value
-
-
 class ChatStreamView(ChatView):
     """POST question, collections (ids, at least one) and optionally conversation (an id of
     the caller's own): the answer as server-sent events. Follow-ups carry their
     conversation's earlier turns as history."""
 
     def post(self, request: Request) -> Response | StreamingHttpResponse:
-        payload = AskIn(data=request.data)
+        payload = ChatQuestionIn(data=request.data)
         if not payload.is_valid():
             return _invalid(payload.errors)
         data = payload.validated_data
@@ -107,21 +94,7 @@ class ChatStreamView(ChatView):
         }
         if model_saturated():  # as the API: a 429 now, not an error event in a started stream
             raise ModelBusy()
-        response = StreamingHttpResponse(
-            iterate_in_thread(lambda: _chat_events(ask, conversation_id)),
-            content_type="text/event-stream",
-        )
-        response["Cache-Control"] = "no-cache"
-        response["X-Accel-Buffering"] = "no"  # nginx: pass each event on at once
-        return response
-
-
-class FeedbackIn(serializers.Serializer[object]):
-    query_id = IdField()
-    rating = serializers.ChoiceField(choices=FeedbackRating.values)
-    comment = serializers.CharField(
-        required=False, allow_blank=True, default="", max_length=COMMENT_CHARS
-    )
+        return event_stream(lambda: _chat_events(ask, conversation_id))
 
 
 class ChatFeedbackView(ChatView):
@@ -134,7 +107,7 @@ class ChatFeedbackView(ChatView):
             return _invalid(payload.errors)
         data = payload.validated_data
         user: AbstractBaseUser = request.user  # type: ignore[assignment]
-        comment = data["comment"].strip()
+        comment = data["comment"]
         try:
             feedback_record(user=user, query_id=data["query_id"], rating=data["rating"],
                             comment=comment)  # fmt: skip
@@ -145,36 +118,26 @@ class ChatFeedbackView(ChatView):
         return render(request._request, "chat/_feedback.html", context, status=201)
 
 
-def _chat_events(ask: dict[str, Any], conversation_id: int | None) -> Iterator[bytes]:
-    try:
-        for item in answer_stream(**ask):
-            if isinstance(item, Finished):
-                yield from _finished_events(ask, conversation_id, item)
-            else:
-                yield _sse("token", {"text": item})
-    except LlmBusy as exc:
-        yield _sse("error", {"error": {"code": "model_busy", "message": without_paths(str(exc))}})
-    except (LlmUnavailable, StoreError) as exc:
-        yield _sse("error", {"error": {"code": "unavailable", "message": without_paths(str(exc))}})
+def _chat_events(ask: dict[str, Any], conversation_id: int | None) -> Iterator[Event]:
+    return answer_events(answer_stream(**ask), partial(_finished_events, ask, conversation_id))
 
 
 def _finished_events(
     ask: dict[str, Any], conversation_id: int | None, finished: Finished
-) -> Iterator[bytes]:
-    """Citations, the conversation the exchange was saved to, then done. Only the `done` event
-    carries the query id (for a rating from this page); the conversation never stores it."""
-    out = _query_out(finished)
+) -> Iterator[Event]:
+    """The exchange is saved first; then the API's closing events with source links in the
+    citations and the conversation before done. Only the `done` event carries the query id
+    (for a rating from this page); the conversation never stores it."""
+    out = answer_out(finished)
     citations = [{**c, "url": reverse("chat-source", args=[c["chunk_id"]])}
-                 for c in out["citations"]]  # fmt: skip
+                 for c in out.citations]  # fmt: skip
     conversation = exchange_record(
         user=ask["user"], conversation_id=conversation_id, question=ask["question"],
-        answer=out["answer"], refused=out["refused"], citations=citations,
+        answer=out.answer, refused=out.refused, citations=citations,
     )  # fmt: skip
-    yield from _check_event(out)
-    yield _sse("citations", {"citations": citations, "refused": out["refused"]})
     url = reverse("chat-conversation", args=[conversation.pk])
-    yield _sse("conversation", {"id": conversation.pk, "title": conversation.title, "url": url})
-    yield _sse("done", {k: out[k] for k in DONE_FIELDS})
+    saved = Event("conversation", {"id": conversation.pk, "title": conversation.title, "url": url})
+    yield from finished_events(replace(out, citations=citations), before_done=[saved])
 
 
 def _invalid(errors: Any) -> Response:

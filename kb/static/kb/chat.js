@@ -3,7 +3,7 @@
 // Submitting the ask form POSTs it (question, the ticked `collections`, `conversation` when
 // one is open, the CSRF token) to its `data-stream-url` (kb/web/chat.py) and reads the response
 // as Server-Sent Events from the fetch body. The events are those of `POST /api/v1/query` with
-// `stream: true` (kb/api/answers.py), data always JSON, plus `conversation`:
+// `stream: true` (kb/answer_events.py), data always JSON, plus `conversation`:
 //   token         {"text": "..."}                        appended to the answer as it arrives
 //   citations     {"citations": [{"n", "title", "page", "url", ...}], "refused": bool}
 //                 refused: the "not found in the knowledge base" state; otherwise numbered sources
@@ -159,7 +159,7 @@
     }
   }
 
-  // The whole answer is checked once it is written (kb/api/answers.py, `check` event).
+  // The whole answer is checked once it is written (kb/answer_events.py, `check` event).
   function checked(parts, payload) {
     if (payload.check === "blocked") {
       parts.text.textContent = payload.answer;

@@ -1,0 +1,168 @@
+"""An answering run as its caller sees it, for the REST API (`POST /api/v1/query`) and the chat
+page alike: the finished answer's JSON, the events of a streamed answer framed as server-sent
+events, and the errors of a run that fails.
+
+A stream is `token` events ({text}) as the model writes, then `check` ({check, answer}) only
+when the answer was blocked (its `answer` replaces the streamed text) or is ungrounded, then
+`citations` ({citations, refused}), any events the caller adds (the chat: `conversation`), and
+`done` ({query_id, answer, refused, check}). A run that fails ends the stream with one `error`
+event ({error: {code, message}}) carrying the code of the JSON error (429 `model_busy`, 503
+`unavailable`) the same failure gets when it happens before a stream starts.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any
+
+from django.http import StreamingHttpResponse
+from rest_framework import exceptions, status
+
+from kb.answering import Finished
+from kb.error_text import without_paths
+from kb.llm.chat import BUSY_MESSAGE, LlmBusy, LlmUnavailable
+from kb.stores.errors import StoreError
+from kb.streaming import iterate_in_thread
+from retrieval.answerer import Answer
+from retrieval.types import Passage
+
+# Seconds a busy model's callers are told to wait before asking again.
+BUSY_RETRY_AFTER = 30
+
+
+class ModelBusy(exceptions.Throttled):
+    """Load shedding, not failure: the caller should come back shortly (429, Retry-After)."""
+
+    default_code = "model_busy"
+    default_detail = BUSY_MESSAGE
+
+    def __init__(self, detail: str | None = None) -> None:
+        super().__init__(wait=BUSY_RETRY_AFTER, detail=detail)
+
+
+class ServiceUnavailable(exceptions.APIException):
+    status_code = status.HTTP_503_SERVICE_UNAVAILABLE
+    default_code = "unavailable"
+
+
+# What a run raises when the model or a store cannot serve it (anything else is a bug: a 500).
+FAILURES = (LlmUnavailable, StoreError)
+
+
+@dataclass(frozen=True)
+class AnswerOut:
+    """A finished answer as the caller receives it (the API's QueryOut)."""
+
+    query_id: int
+    answer: str
+    refused: bool
+    check: str  # "", "blocked" or "ungrounded" (retrieval.answer_checks.Verdict)
+    citations: list[dict[str, Any]]
+
+    def done(self) -> dict[str, Any]:
+        """The last event of a stream: the final text, which a blocked answer's streamed
+        tokens do not match."""
+        return {"query_id": self.query_id, "answer": self.answer, "refused": self.refused,
+                "check": self.check}  # fmt: skip
+
+
+@dataclass(frozen=True)
+class Event:
+    """One server-sent event; its data is always a JSON object."""
+
+    name: str
+    data: dict[str, Any]
+
+    def sse(self) -> bytes:
+        return f"event: {self.name}\ndata: {json.dumps(self.data, ensure_ascii=False)}\n\n".encode()
+
+
+def answer_out(finished: Finished) -> AnswerOut:
+    answer = finished.answer
+    return AnswerOut(
+        query_id=finished.log.pk,
+        answer=answer.text,
+        refused=answer.refused,
+        check=str(answer.check.verdict),
+        citations=[] if answer.refused else [passage_out(p) for p in _sources(answer)],
+    )
+
+
+def passage_out(passage: Passage) -> dict[str, Any]:
+    """A citation; search results add their section and paths."""
+    return {"n": passage.n, "document_id": passage.document_id, "title": passage.title,
+            "page": passage.page, "chunk_id": passage.chunk_id, "text": passage.text,
+            "score": round(passage.score, 6)}  # fmt: skip
+
+
+def answer_events(
+    stream: Iterable[str | Finished],
+    finish: Callable[[Finished], Iterator[Event]] | None = None,
+) -> Iterator[Event]:
+    """The events of `stream` (kb.answering.answer_stream). `finish` gives the closing events
+    of its Finished; by default those of finished_events with nothing added."""
+    try:
+        for item in stream:
+            if isinstance(item, Finished):
+                yield from (finish or _finished)(item)
+            else:
+                yield Event("token", {"text": item})
+    except FAILURES as exc:
+        yield error_event(exc)
+
+
+def finished_events(out: AnswerOut, *, before_done: Sequence[Event] = ()) -> Iterator[Event]:
+    """Tokens were streamed before the whole answer could be checked: a `check` event first
+    tells the client to replace them (blocked) or mark them (ungrounded)."""
+    if out.check:
+        yield Event("check", {"check": out.check, "answer": out.answer})
+    yield Event("citations", {"citations": out.citations, "refused": out.refused})
+    yield from before_done
+    yield Event("done", out.done())
+
+
+def error_event(exc: Exception) -> Event:
+    """The code of the JSON error the failure gets before a stream (failures_as_http), in the
+    failure's own words (that JSON error's 429 message adds when to come back)."""
+    code = _http_error(exc).default_code
+    return Event("error", {"error": {"code": code, "message": without_paths(str(exc))}})
+
+
+def event_stream(start: Callable[[], Iterator[Event]]) -> StreamingHttpResponse:
+    """`start` runs in its own thread (kb.streaming), not in the view."""
+    response = StreamingHttpResponse(
+        iterate_in_thread(lambda: _framed(start())), content_type="text/event-stream"
+    )
+    response["Cache-Control"] = "no-cache"
+    response["X-Accel-Buffering"] = "no"  # nginx: pass each event on at once
+    return response
+
+
+@contextmanager
+def failures_as_http() -> Iterator[None]:
+    """The model or a store is down: 429 or 503 saying what to do, never a 500."""
+    try:
+        yield
+    except FAILURES as exc:
+        raise _http_error(exc)(str(exc)) from exc
+
+
+def _http_error(exc: Exception) -> type[ModelBusy | ServiceUnavailable]:
+    return ModelBusy if isinstance(exc, LlmBusy) else ServiceUnavailable
+
+
+def _finished(finished: Finished) -> Iterator[Event]:
+    return finished_events(answer_out(finished))
+
+
+def _framed(events: Iterator[Event]) -> Iterator[bytes]:
+    for event in events:
+        yield event.sse()
+
+
+def _sources(answer: Answer) -> list[Passage]:
+    """The cited passages; an answer that cites none was still built from all it was given."""
+    return answer.cited or answer.passages

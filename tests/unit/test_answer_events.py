@@ -1,0 +1,223 @@
+"""The answer stream as its callers see it (kb/answer_events.py): how an event is framed, the
+order of a finished answer's events, and how a failure ends the stream with the same code as
+the JSON error it gets before a stream starts."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import re
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from rest_framework import status
+
+from kb.answer_events import (
+    Event,
+    ModelBusy,
+    ServiceUnavailable,
+    answer_events,
+    answer_out,
+    event_stream,
+    failures_as_http,
+    finished_events,
+)
+from kb.answering import Finished
+from kb.llm.chat import LlmBusy, LlmUnavailable
+from kb.models import QueryLog
+from kb.stores.errors import StoreError, StoreLockedError
+from retrieval.answer_checks import WITHHELD, AnswerCheck, Verdict, check_answer
+from retrieval.answerer import Answer
+from retrieval.evidence import NO_EVIDENCE
+from retrieval.retriever import Retrieval
+from retrieval.types import Passage
+
+pytestmark = [
+    pytest.mark.unit,
+    pytest.mark.filterwarnings("ignore:StreamingHttpResponse must consume asynchronous"),
+]
+QUERY_ID = 41
+
+
+def passage(n: int, text: str = "Facilities descale the coffee machine on Fridays.") -> Passage:
+    return Passage(n, f"chunk-{n}", 7, "Kitchen", 2, "Coffee", text, 0.01234567, ("dense",))
+
+
+def finished(
+    text: str = "Facilities do it [1].",
+    *,
+    refused: bool = False,
+    cited: list[Passage] | None = None,
+    check: AnswerCheck | None = None,
+) -> Finished:
+    passages = [passage(1), passage(2)]
+    answer = Answer(
+        "Who descales it?",
+        text,
+        refused,
+        passages,
+        passages[:1] if cited is None else cited,
+        Retrieval({}, passages, NO_EVIDENCE),
+        check=check or AnswerCheck(),
+    )
+    return Finished(answer, QueryLog(pk=QUERY_ID))  # unsaved: only its id is read
+
+
+def names(events: list[Event]) -> list[str]:
+    return [event.name for event in events]
+
+
+def failing(exc: Exception) -> Iterator[str | Finished]:
+    yield "Facilities "
+    raise exc
+
+
+# --- framing ------------------------------------------------------------------------------------
+
+
+def test_an_event_is_one_sse_frame_of_utf8_json() -> None:
+    frame = Event("token", {"text": "Café 咖啡\n[1]"}).sse()
+
+    assert frame == 'event: token\ndata: {"text": "Café 咖啡\\n[1]"}\n\n'.encode()
+
+
+def test_the_response_streams_frames_with_headers_that_stop_buffering() -> None:
+    response = event_stream(lambda: iter([Event("token", {"text": "a"}), Event("done", {})]))
+
+    async def body() -> bytes:
+        return b"".join([chunk async for chunk in response.streaming_content])  # type: ignore[union-attr]
+
+    assert response["Content-Type"] == "text/event-stream"
+    assert response["Cache-Control"] == "no-cache" and response["X-Accel-Buffering"] == "no"
+    assert asyncio.run(body()) == b'event: token\ndata: {"text": "a"}\n\nevent: done\ndata: {}\n\n'
+
+
+# --- a finished answer --------------------------------------------------------------------------
+
+
+def test_tokens_then_citations_then_done() -> None:
+    events = list(answer_events(["Facilities ", "do it [1].", finished()]))
+
+    assert names(events) == ["token", "token", "citations", "done"]
+    assert [e.data for e in events[:2]] == [{"text": "Facilities "}, {"text": "do it [1]."}]
+    citations = events[2].data
+    assert citations == {
+        "citations": [{"n": 1, "document_id": 7, "title": "Kitchen", "page": 2,
+                       "chunk_id": "chunk-1", "text": passage(1).text, "score": 0.012346}],
+        "refused": False,
+    }  # fmt: skip
+    assert events[3].data == {
+        "query_id": QUERY_ID, "answer": "Facilities do it [1].", "refused": False, "check": ""
+    }  # fmt: skip
+
+
+def test_an_answer_citing_nothing_lists_every_passage_it_was_given() -> None:
+    out = answer_out(finished("Facilities do it.", cited=[]))
+
+    assert [c["n"] for c in out.citations] == [1, 2]
+
+
+def test_a_refusal_lists_no_citations() -> None:
+    events = list(answer_events([finished("Not found in the knowledge base.", refused=True)]))
+
+    assert names(events) == ["citations", "done"]
+    assert events[0].data == {"citations": [], "refused": True}
+    assert events[1].data["refused"] is True
+
+
+def test_a_blocked_answer_sends_check_first_with_the_text_that_replaces_the_tokens() -> None:
+    verdict = check_answer("Log in at https://evil.example [1].", cited=[passage(1)],
+                           passages=[passage(1)])  # fmt: skip
+    assert verdict.verdict is Verdict.BLOCKED  # precondition: the real check blocks it
+
+    events = list(answer_events(["Log in at ", finished(WITHHELD, check=verdict)]))
+
+    assert names(events) == ["token", "check", "citations", "done"]
+    assert events[1].data == {"check": "blocked", "answer": WITHHELD}
+    assert events[3].data["answer"] == WITHHELD and events[3].data["check"] == "blocked"
+
+
+def test_an_ungrounded_answer_is_marked_by_a_check_event() -> None:
+    out = answer_out(finished(check=AnswerCheck(Verdict.UNGROUNDED)))
+
+    events = list(finished_events(out))
+
+    assert names(events) == ["check", "citations", "done"]
+    assert events[0].data == {"check": "ungrounded", "answer": out.answer}
+
+
+def test_events_a_caller_adds_come_just_before_done() -> None:
+    added = Event("conversation", {"id": 3, "title": "Coffee", "url": "/conversations/3"})
+
+    def finish(done: Finished) -> Iterator[Event]:
+        return finished_events(answer_out(done), before_done=[added])
+
+    events = list(answer_events(["Facilities do it [1].", finished()], finish))
+
+    assert names(events) == ["token", "citations", "conversation", "done"]
+    assert events[2] is added
+
+
+# --- failures -----------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("failure", "code"),
+    [
+        (LlmBusy("The model is busy; try again shortly."), "model_busy"),
+        (LlmUnavailable("No model file: run make model"), "unavailable"),
+        (StoreLockedError("The vector store is locked by another process."), "unavailable"),
+    ],
+    ids=["model-busy", "model-unavailable", "store"],
+)
+def test_a_failure_ends_the_stream_with_one_error_event(failure: Exception, code: str) -> None:
+    events = list(answer_events(failing(failure)))
+
+    assert names(events) == ["token", "error"]
+    assert events[1].data == {"error": {"code": code, "message": str(failure)}}
+
+
+def test_an_error_event_holds_no_server_path() -> None:
+    failure = LlmUnavailable("No model file at /srv/quarry/models/x.gguf: run make model")
+
+    (event,) = list(answer_events(failing(failure)))[1:]
+
+    assert event.data["error"]["message"] == "No model file at <path>: run make model"
+
+
+def test_a_bug_is_not_dressed_up_as_an_error_event() -> None:
+    with pytest.raises(KeyError):
+        list(answer_events(failing(KeyError("query_id"))))
+
+
+@pytest.mark.parametrize(
+    ("failure", "raised", "code"),
+    [
+        (LlmBusy("busy"), ModelBusy, status.HTTP_429_TOO_MANY_REQUESTS),
+        (LlmUnavailable("no model"), ServiceUnavailable, status.HTTP_503_SERVICE_UNAVAILABLE),
+        (StoreError("down"), ServiceUnavailable, status.HTTP_503_SERVICE_UNAVAILABLE),
+    ],
+    ids=["model-busy", "model-unavailable", "store"],
+)
+def test_before_a_stream_the_same_failure_is_an_http_error_with_the_same_code(
+    failure: Exception, raised: type[Exception], code: int
+) -> None:
+    with pytest.raises(raised) as caught, failures_as_http():
+        raise failure
+
+    error: Any = caught.value
+    assert error.status_code == code
+    assert error.get_codes() == list(answer_events(failing(failure)))[1].data["error"]["code"]
+
+
+# --- what a client parses ---------------------------------------------------------------------
+
+
+def test_the_frames_of_a_stream_parse_back_into_its_events() -> None:
+    events = list(answer_events(["Facilities ", finished()]))
+    body = b"".join(event.sse() for event in events).decode()
+
+    parsed = [(n, json.loads(d)) for n, d in re.findall(r"event: (\w+)\ndata: (.*)\n\n", body)]
+
+    assert parsed == [(event.name, event.data) for event in events]
