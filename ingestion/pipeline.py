@@ -25,7 +25,8 @@ from django.utils import timezone
 
 from ingestion import progress
 from ingestion.chunk import chunk_elements
-from ingestion.parse import ParseError, parse_document
+from ingestion.parsers.base import ParseError
+from ingestion.parsers.registry import parse_document
 from ingestion.types import Chunk
 from kb.access import document_acl
 from kb.documents import collection_content_changed

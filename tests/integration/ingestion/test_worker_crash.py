@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from ingestion.chunk import chunk_elements
-from ingestion.parse import parse_document
+from ingestion.parsers.registry import parse_document
 from kb.stores.graph_embedded import EmbeddedGraphStore
 from kb.stores.qdrant_edge import QdrantEdgeIndex
 from tests import samples

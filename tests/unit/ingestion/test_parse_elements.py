@@ -12,7 +12,8 @@ from unstructured.documents.elements import (
     Title,
 )
 
-from ingestion.parse import join_cjk, table_rows, to_parsed_elements
+from ingestion.parsers.elements import table_rows, to_parsed_elements
+from ingestion.parsers.pdf import join_cjk
 from ingestion.types import ElementKind
 
 pytestmark = pytest.mark.unit

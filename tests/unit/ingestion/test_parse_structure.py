@@ -9,7 +9,7 @@ import pytest
 from unstructured.nlp import tokenize
 from unstructured.partition.common import lang
 
-from ingestion.parse import parse_document
+from ingestion.parsers.registry import parse_document
 from ingestion.types import ElementKind
 from tests import samples
 

@@ -1,0 +1,43 @@
+"""What every parser shares: its declaration, the document it yields, the error it raises."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Protocol
+
+from ingestion.types import ParsedElement
+
+# An unstructured Element: `category`, `text` and `metadata` are all the shared steps read.
+RawElement = Any
+
+
+class ParseError(Exception):
+    """The file cannot be indexed; the message is shown to the person who uploaded it, the
+    code counts failures by reason in the metrics."""
+
+    def __init__(self, message: str, *, code: str = "unreadable") -> None:
+        super().__init__(message)
+        self.code = code
+
+
+@dataclass(frozen=True)
+class ParsedDocument:
+    elements: list[ParsedElement]
+    page_count: int
+    file_type: str
+
+
+class ParseFunction(Protocol):
+    def __call__(self, path: Path, *, file_type: str, ocr_languages: str) -> list[RawElement]: ...
+
+
+@dataclass(frozen=True)
+class Parser:
+    """A family of formats and the function that reads them. Formats are unstructured's
+    `FileType` names, as detected from the content; each `FileType` lists its extensions and
+    MIME type."""
+
+    name: str
+    formats: frozenset[str]
+    parse: ParseFunction
