@@ -226,13 +226,9 @@ def matchable_documents(writer: Writer, *, collection: Collection) -> QuerySet[D
     return editable_documents(writer).filter(collection=collection)
 
 
-def can_read_document(user: AnyUser, document_id: int) -> bool:
-    """The post-check every retrieved chunk passes before it can reach a prompt."""
-    return readable_documents(user).filter(pk=document_id).exists()
-
-
 def readable_document_ids(user: AnyUser, document_ids: set[int]) -> set[int]:
-    """Batch form of `can_read_document` for a page of retrieval candidates."""
+    """The post-check every retrieved chunk passes before it can reach a prompt: which of
+    `document_ids` `user` may read, for a page of retrieval candidates at once."""
     if not document_ids:
         return set()
     found = readable_documents(user).filter(pk__in=document_ids).values_list("pk", flat=True)

@@ -93,12 +93,6 @@ class Answerer:
             return
         yield from self._generate(answer, started)
 
-    def answer(self, question: str, **kwargs: object) -> Answer:
-        for item in self.stream(question, **kwargs):  # type: ignore[arg-type]
-            if isinstance(item, Answer):
-                return item
-        raise RuntimeError("the answer stream ended without an answer")
-
     def _generate(self, answer: Answer, started: float) -> Iterator[str | Answer]:
         model = self.model()
         passages = answer.retrieval.passages

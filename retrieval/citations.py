@@ -46,10 +46,3 @@ class CitationFilter:
             if n not in self.cited:
                 self.cited.append(n)
         return "".join(f"[{n}]" for n in kept)
-
-
-def clean_citations(text: str, valid: set[int]) -> tuple[str, list[int]]:
-    """Whole-text form: the cleaned answer and the passage numbers it cites."""
-    citations = CitationFilter(valid)
-    cleaned = citations.feed(text) + citations.flush()
-    return cleaned, citations.cited

@@ -199,8 +199,6 @@ COUNT_DOCUMENT_CHUNKS = "MATCH (c:Chunk) WHERE c.document_id = $document_id RETU
 
 COUNT_ENTITIES = "MATCH (e:Entity) RETURN count(e)"
 
-COUNT_RELATIONS = "MATCH (r:Relation) RETURN count(r)"
-
 
 @dataclass(frozen=True)
 class ChunkState:

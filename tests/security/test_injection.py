@@ -36,7 +36,7 @@ from kb.stores.types import AccessScope
 from kb.text.instructions import addresses_instructions
 from kb.uploads import IncomingFile
 from retrieval.answer_checks import WITHHELD, StreamGuard, Verdict, check_answer
-from retrieval.citations import clean_citations
+from retrieval.citations import CitationFilter
 from retrieval.prompting import answer_messages, condense_messages, load_template
 from retrieval.types import Passage
 from tests import samples
@@ -362,7 +362,9 @@ def test_answers_whose_citations_do_not_support_them_are_marked(answer: str) -> 
 
 
 def test_citation_numbers_outside_the_passages_are_dropped() -> None:
-    text, cited = clean_citations("Backups run nightly [3][7], kept 35 days [1, 99].", {1, 2, 3})
+    citations = CitationFilter({1, 2, 3})
+    text = citations.feed("Backups run nightly [3][7], kept 35 days [1, 99].") + citations.flush()
+    cited = citations.cited
 
     assert text == "Backups run nightly [3], kept 35 days [1]." and cited == [3, 1]
 

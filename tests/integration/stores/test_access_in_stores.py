@@ -110,4 +110,4 @@ def test_restamping_after_an_acl_change_moves_visibility(
         )
     }
     assert runbook.pk not in vector_ids | graph_ids
-    assert not access.can_read_document(world.users["engineer"], runbook.pk)
+    assert not access.readable_document_ids(world.users["engineer"], {runbook.pk})

@@ -4,9 +4,15 @@ from __future__ import annotations
 
 import pytest
 
-from retrieval.citations import CitationFilter, clean_citations
+from retrieval.citations import CitationFilter
 
 pytestmark = pytest.mark.unit
+
+
+def _clean(text: str, valid: set[int]) -> tuple[str, list[int]]:
+    """Whole text through the stream filter: the cleaned answer and the numbers it cites."""
+    citations = CitationFilter(valid)
+    return citations.feed(text) + citations.flush(), citations.cited
 
 
 @pytest.mark.parametrize(
@@ -25,7 +31,7 @@ pytestmark = pytest.mark.unit
          "not-a-number", "repeat-counted-once"],
 )  # fmt: skip
 def test_clean_citations(text: str, cleaned: str, cited: list[int]) -> None:
-    assert clean_citations(text, {1, 2, 3}) == (cleaned, cited)
+    assert _clean(text, {1, 2, 3}) == (cleaned, cited)
 
 
 def test_a_marker_split_across_stream_pieces_is_checked_whole() -> None:
