@@ -54,7 +54,8 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from bench.ingest import SOURCES, Timed, code_state, machine, setup_django
+from bench.common.corpus import SOURCES
+from bench.common.environment import Timed, code_state, machine, setup_django
 
 if TYPE_CHECKING:
     import numpy as np

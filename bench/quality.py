@@ -50,17 +50,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 from unittest import mock
 
-from bench.ingest import (
-    SOURCES,
-    InputFile,
-    Timed,
-    add_files,
-    code_state,
-    corpus_summary,
-    machine,
-    select_files,
-    setup_django,
-)
+from bench.common.corpus import SOURCES, InputFile, add_files, corpus_summary, select_files
+from bench.common.environment import Timed, code_state, machine, setup_django
 from kb.text.script import is_latin_script
 
 if TYPE_CHECKING:
