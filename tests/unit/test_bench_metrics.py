@@ -1,4 +1,5 @@
-"""The retrieval metrics of `python -m bench quality`, against values worked out by hand."""
+"""The ranking metrics of bench/common and the relevance and refusal rules of
+`python -m bench quality`, against values worked out by hand."""
 
 from __future__ import annotations
 
@@ -6,16 +7,9 @@ import math
 
 import pytest
 
-from bench.quality import (
-    any_edition,
-    candidate_thresholds,
-    first_rank,
-    ndcg_at_k,
-    recall_at_k,
-    reciprocal_rank,
-    refusal_rates,
-    section_matches,
-)
+from bench.common.metrics import first_rank, ndcg_at_k, recall_at_k, reciprocal_rank
+from bench.quality.metrics import any_edition, section_matches
+from bench.quality.refusal import candidate_thresholds, refusal_rates
 
 pytestmark = pytest.mark.unit
 
