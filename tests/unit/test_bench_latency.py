@@ -1,21 +1,15 @@
-"""The latency benchmark's synthetic corpus, vectors and figures (bench/latency.py)."""
+"""The latency benchmark's synthetic corpus, access layout, vectors and figures (bench/latency/)."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
-from bench.latency import (
-    GROUPS,
-    LlmRun,
-    SourceChunk,
-    SourceDocument,
-    build_layout,
-    matches,
-    recombine,
-    stats,
-    synthetic_vectors,
-)
+from bench.common.metrics import percentiles
+from bench.latency.corpus import SourceChunk, SourceDocument, recombine
+from bench.latency.layout import GROUPS, build_layout, matches
+from bench.latency.llm import LlmRun
+from bench.latency.vectors import synthetic_vectors
 
 pytestmark = pytest.mark.unit
 
@@ -54,6 +48,7 @@ def test_synthetic_vectors_are_unit_length_reproducible_and_near_the_real_ones()
     assert cosine > 0.5
 
 
+@pytest.mark.django_db
 def test_layout_reaches_the_size_with_recombined_documents_once_real_ones_run_out() -> None:
     corpus = _corpus()
 
@@ -65,6 +60,7 @@ def test_layout_reaches_the_size_with_recombined_documents_once_real_ones_run_ou
     assert len({c.id for c in layout.chunks}) == 1000
 
 
+@pytest.mark.django_db
 def test_staff_reads_everything_and_the_narrow_user_only_the_small_collection() -> None:
     layout = build_layout(_corpus(), 3000)
 
@@ -76,6 +72,7 @@ def test_staff_reads_everything_and_the_narrow_user_only_the_small_collection() 
     assert layout.readers[layout.narrow_collection] == [GROUPS]
 
 
+@pytest.mark.django_db
 def test_the_broad_user_reads_a_share_within_the_intended_range() -> None:
     layout = build_layout(_corpus(documents=200, chunks=10), 2000)
 
@@ -84,13 +81,13 @@ def test_the_broad_user_reads_a_share_within_the_intended_range() -> None:
     assert 0.05 <= share <= 0.20
 
 
-def test_stats_gives_percentiles_of_the_samples() -> None:
-    figures = stats([float(v) for v in range(1, 101)])
+def test_percentiles_interpolate_between_the_samples() -> None:
+    figures = percentiles([float(v) for v in range(1, 101)])
 
     assert figures["n"] == 100
     assert figures["p50"] == pytest.approx(50.5)
     assert figures["p95"] == pytest.approx(95.05)
-    assert stats([]) == {"n": 0}
+    assert percentiles([]) == {"n": 0}
 
 
 def test_llm_rates_count_the_prompt_until_the_first_token_and_the_rest_after_it() -> None:
