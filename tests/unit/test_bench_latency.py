@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from django.contrib.auth.models import User
 
 from bench.common.metrics import percentiles
 from bench.latency.corpus import SourceChunk, SourceDocument, recombine
 from bench.latency.layout import GROUPS, build_layout, matches
-from bench.latency.llm import LlmRun
+from bench.latency.llm import AnswerRun, LlmRun
+from bench.latency.searches import p50_ratios, rotated
 from bench.latency.vectors import synthetic_vectors
 
 pytestmark = pytest.mark.unit
@@ -95,3 +97,47 @@ def test_llm_rates_count_the_prompt_until_the_first_token_and_the_rest_after_it(
 
     assert run.prompt_tokens_per_s == pytest.approx(500.0)
     assert run.generation_tokens_per_s == pytest.approx(10.0)
+
+
+@pytest.mark.django_db
+def test_every_chunk_carries_its_documents_acl_from_the_access_policy() -> None:
+    from kb.access import access_scope, document_acl
+    from kb.models import Document
+
+    layout = build_layout(_corpus(documents=200, chunks=10), 2000)
+
+    documents = Document.objects.select_related("collection").in_bulk()
+    assert all(list(c.acl) == document_acl(documents[c.document_id]) for c in layout.chunks)
+    assert any(len(c.acl) == 2 and len(layout.readers[c.collection_id]) > 1 for c in layout.chunks)
+    narrow_user = User.objects.get(username="bench-narrow")
+    assert layout.scopes["narrow"] == access_scope(narrow_user)
+
+
+def test_p50_ratios_divide_by_the_baseline_and_skip_a_zero_baseline() -> None:
+    report = {
+        "staff": {"ms": {"dense": {"p50": 10.0}, "sparse": {"p50": 0.0}}},
+        "narrow": {"ms": {"dense": {"p50": 5.0}, "sparse": {"p50": 1.0}}},
+    }
+
+    ratios = p50_ratios(report, ["staff", "narrow"], ["dense", "sparse"], "staff")
+
+    assert ratios == {"narrow": {"dense": 0.5, "sparse": None}}
+
+
+def test_scope_order_rotates_per_query() -> None:
+    assert [rotated(["a", "b", "c"], n) for n in range(4)] == [
+        ["a", "b", "c"],
+        ["b", "c", "a"],
+        ["c", "a", "b"],
+        ["a", "b", "c"],
+    ]
+
+
+def test_retrieval_time_of_an_answer_adds_the_retrieval_stages_only() -> None:
+    run = AnswerRun(
+        model_called=True, refused=False, ttft_visible_ms=900.0, total_ms=2000.0,
+        prompt_tokens=100, completion_tokens=10,
+        stages_ms={"dense": 30.0, "sparse": 5.0, "fuse_check": 2.0, "first_token": 800.0},
+    )  # fmt: skip
+
+    assert run.retrieval_ms == 37.0
