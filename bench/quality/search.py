@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from bench.common.devset import Question
+from bench.quality.stores import READERS
 
 if TYPE_CHECKING:
     from kb.stores.types import AccessScope
@@ -137,7 +138,6 @@ def build_asker(*, limit: int, graph_hops: int) -> Asker:
     from django.contrib.auth.models import Group, User
     from django.test import override_settings
 
-    from bench.quality.stores import READERS
     from kb.access import access_scope, readable_document_ids
     from retrieval.factory import default_retriever
 
