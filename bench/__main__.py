@@ -7,7 +7,9 @@ import sys
 from collections.abc import Sequence
 from typing import Protocol
 
-from bench import ingest, injection, latency, load, quality
+from bench import ingest, injection, load
+from bench.latency import runner as latency
+from bench.quality import runner as quality
 
 
 class Benchmark(Protocol):

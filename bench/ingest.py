@@ -21,51 +21,31 @@ from __future__ import annotations
 
 import argparse
 import functools
-import hashlib
 import json
 import logging
 import os
-import platform
-import resource
-import shutil
-import subprocess
 import sys
 import tempfile
 import threading
 import time
 import warnings
 from collections import Counter, defaultdict
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ParamSpec, TypeVar
 from unittest import mock
 
+from bench.common.corpus import InputFile, add_files, corpus_summary, select_files
+from bench.common.environment import Timed, code_state, machine, peak_rss_mb, setup_django
+
 HELP = "ingestion throughput: our pipeline vs raw encode vs llama-index defaults"
-DOC_ROOT = Path("/usr/share/doc")
-SOURCES = {
-    "debian-handbook/en-US": DOC_ROOT / "debian-handbook/html/en-US",
-    "debian-handbook/zh-CN": DOC_ROOT / "debian-handbook/html/zh-CN",
-    "debian-handbook/ru-RU": DOC_ROOT / "debian-handbook/html/ru-RU",
-    "postgresql-doc-15": DOC_ROOT / "postgresql-doc-15/html",
-}
 DEFAULT_FILES = 40
 DEFAULT_OUT = Path(__file__).resolve().parent / "results" / "ingest.json"
 TARGETS = {"ours_vs_raw_encode": 0.7, "ours_vs_llamaindex": 1.0}
 Json = dict[str, Any]
 P = ParamSpec("P")
 R = TypeVar("R")
-
-
-@dataclass(frozen=True)
-class InputFile:
-    source: str
-    path: Path
-
-    @property
-    def name(self) -> str:
-        return f"{self.source}/{self.path.name}"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -85,20 +65,6 @@ def run(args: argparse.Namespace, *, command: str) -> int:
     print(args.out, file=sys.stderr)
     print(summary(report), file=sys.stderr)
     return 0
-
-
-def select_files(per_source: int | None) -> list[InputFile]:
-    """The same files every run: each source's pages ordered by a hash of their name."""
-    missing = [str(folder) for folder in SOURCES.values() if not folder.is_dir()]
-    if missing:
-        sys.exit(f"corpus missing ({', '.join(missing)}): `make bench` installs it with apt-get")
-    chosen: list[InputFile] = []
-    for source, folder in SOURCES.items():
-        paths = sorted(
-            folder.glob("*.html"), key=lambda p: hashlib.sha256(p.name.encode()).digest()
-        )
-        chosen += [InputFile(source, path) for path in paths[:per_source]]
-    return chosen
 
 
 def measure(files: list[InputFile], tmp: Path, *, command: str) -> Json:
@@ -133,52 +99,10 @@ def measure(files: list[InputFile], tmp: Path, *, command: str) -> Json:
             ),
         },
         "targets": TARGETS,
-        "peak_rss_mb_whole_run": _peak_rss_mb(),
+        "peak_rss_mb_whole_run": peak_rss_mb(),
         "command": command,
         "code": code_state(),
     }
-
-
-def setup_django(data_dir: Path) -> None:
-    """The embedded stack in a private folder; must run before anything imports settings."""
-    for name in ("DATABASE_URL", "QDRANT_URL", "NEO4J_URI"):
-        os.environ.pop(name, None)
-    os.environ["KB_DATA_DIR"] = str(data_dir)
-    os.environ["DJANGO_SETTINGS_MODULE"] = "kb.settings.base"
-    os.environ.setdefault("KB_LOG_LEVEL", "WARNING")
-    import django
-    from django.core.management import call_command
-
-    django.setup()
-    call_command("migrate", verbosity=0)
-
-
-class Timed:
-    """Wall seconds of a block, and the share of the machine's CPU time that other processes
-    (and the hypervisor's steal) took meanwhile: above ~0.1 the block's figures are skewed."""
-
-    seconds = 0.0
-    other_share = 0.0
-
-    def __enter__(self) -> Timed:
-        self._start = (time.perf_counter(), time.process_time(), _machine_busy_s())
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        wall, own, busy = self._start
-        self.seconds = time.perf_counter() - wall
-        other = _machine_busy_s() - busy - (time.process_time() - own)
-        self.other_share = round(max(other, 0.0) / self.seconds / (os.cpu_count() or 1), 3)
-
-
-def _machine_busy_s() -> float:
-    """Busy CPU seconds of the whole machine since boot (/proc/stat: all but idle and iowait)."""
-    try:
-        fields = [int(v) for v in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:9]]
-    except OSError:
-        return 0.0
-    user, nice, system, _idle, _iowait, irq, softirq, steal = fields
-    return (user + nice + system + irq + softirq + steal) / os.sysconf("SC_CLK_TCK")
 
 
 class StageClock:
@@ -245,28 +169,6 @@ def _instrumented(clock: StageClock, embedded: list[list[str]]) -> Iterator[None
         yield
 
 
-def add_files(
-    name: str, files: list[InputFile], *, reader_groups: Sequence[str] = ()
-) -> list[tuple[int, int]]:
-    """Upload like the web does, but collect the ingest tasks instead of enqueueing them."""
-    from kb import documents
-    from kb.access import CONSOLE
-    from kb.services import groups_get_or_create
-    from kb.uploads import IncomingFile
-
-    queued: list[tuple[int, int]] = []
-    groups_get_or_create(names=reader_groups)
-    collection = documents.collection_create(actor=CONSOLE, name=name, reader_groups=reader_groups)
-    with mock.patch.object(documents, "_enqueue_ingest", lambda *task: queued.append(task)):
-        for item in files:
-            documents.document_add(
-                collection=collection,
-                incoming=IncomingFile(name=item.name, path=item.path),
-                uploader=CONSOLE,
-            )
-    return queued
-
-
 def _ours(files: list[InputFile]) -> tuple[Json, list[list[str]]]:
     from django.conf import settings
 
@@ -290,7 +192,7 @@ def _ours(files: list[InputFile]) -> tuple[Json, list[list[str]]]:
             outcome = ingest_document(document_id=document_id, version=version, final_try=True)
             outcomes[outcome] += 1
     wall = timed.seconds
-    rss = _peak_rss_mb()
+    rss = peak_rss_mb()
 
     documents = Document.objects.filter(collection__name="bench")
     failed = documents.filter(status=DocumentStatus.FAILED)
@@ -427,64 +329,6 @@ def _first_of_each_source(files: list[InputFile]) -> list[InputFile]:
     """Warm-up input: one file per source, so one-time loads (jieba's dictionaries for Chinese,
     unstructured's partitioners) happen outside the timed runs, as in a long-lived worker."""
     return list({item.source: item for item in reversed(files)}.values())
-
-
-def corpus_summary(files: list[InputFile]) -> Json:
-    sources: dict[str, Json] = {}
-    for item in files:
-        entry = sources.setdefault(item.source, {"files": 0, "bytes": 0})
-        entry["files"] += 1
-        entry["bytes"] += item.path.stat().st_size
-    return {
-        "files": len(files),
-        "bytes": sum(s["bytes"] for s in sources.values()),
-        "sources": sources,
-        "selection": "per source: *.html ordered by sha256(file name), first N",
-    }
-
-
-def machine() -> Json:
-    import torch
-
-    cpu = next(
-        (line.split(":", 1)[1].strip() for line in _cpuinfo() if line.startswith("model name")),
-        platform.processor(),
-    )
-    return {
-        "cores": os.cpu_count(),
-        "cpu": cpu,
-        "torch_threads": torch.get_num_threads(),
-        "python": platform.python_version(),
-        "torch": torch.__version__,
-        "platform": platform.platform(),
-    }
-
-
-def code_state(paths: Sequence[str] = ("ingestion", "kb")) -> Json:
-    """Which code was measured: the commit, and the files under `paths` changed since it."""
-    executable = shutil.which("git")
-    if executable is None:
-        return {}
-
-    def git(*args: str) -> str:
-        root = Path(__file__).resolve().parent.parent
-        command = [executable, "-C", str(root), *args]
-        done = subprocess.run(command, capture_output=True, text=True, check=False)  # noqa: S603
-        return done.stdout.strip()
-
-    changed = git("status", "--porcelain", "--", *paths).splitlines()
-    return {"commit": git("rev-parse", "HEAD"), "uncommitted": [line[3:] for line in changed]}
-
-
-def _cpuinfo() -> list[str]:
-    try:
-        return Path("/proc/cpuinfo").read_text().splitlines()
-    except OSError:
-        return []
-
-
-def _peak_rss_mb() -> float:
-    return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)  # KiB on Linux
 
 
 def _ratio(ours: float, baseline: float) -> float:

@@ -36,7 +36,8 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from bench.ingest import SOURCES, InputFile, add_files, code_state, machine, setup_django
+from bench.common.corpus import SOURCES, InputFile, add_files
+from bench.common.environment import code_state, machine, setup_django
 
 HELP = "answers taken over by an injection corpus (plain and special-token), defences on/off"
 CORPUS = Path(__file__).resolve().parent / "devset" / "injection"

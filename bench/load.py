@@ -30,14 +30,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from bench.common.corpus import SOURCES
+from bench.common.devset import ANSWERABLE, load_questions
+from bench.common.metrics import nearest_rank
+
 HELP = "load test: concurrent users asking and searching against kb_serve for a bounded time"
 ROOT = Path(__file__).resolve().parents[1]
-DEVSET = Path(__file__).resolve().parent / "devset" / "retrieval.jsonl"
-DOC_ROOT = Path("/usr/share/doc")
-SOURCE_FOLDERS = {
-    "debian-handbook/en-US": DOC_ROOT / "debian-handbook/html/en-US",
-    "postgresql-doc-15": DOC_ROOT / "postgresql-doc-15/html",
-}
 DEFAULT_OUT = Path(__file__).resolve().parent / "results" / "load.json"
 KINDS = ("search", "query", "stream")
 Json = dict[str, Any]
@@ -119,23 +117,21 @@ def run(args: argparse.Namespace, *, command: str) -> int:
 
 
 def _questions(count: int) -> list[str]:
-    rows = [json.loads(line) for line in DEVSET.read_text(encoding="utf-8").splitlines() if line]
-    english = [row for row in rows if row["lang"] == "en"]
-    return [row["question"] for row in english[:count]]
+    english = [q for q in load_questions(ANSWERABLE) if q.lang == "en"]
+    return [q.text for q in english[:count]]
 
 
 def _stage_corpus(folder: Path, questions: list[str]) -> Path:
     """The gold pages of the questions asked, plus neighbours: a small, relevant corpus."""
     folder.mkdir(parents=True)
-    rows = [json.loads(line) for line in DEVSET.read_text(encoding="utf-8").splitlines() if line]
     wanted = {
-        (g["source"], g["file"])
-        for row in rows
-        if row["question"] in questions
-        for g in row["gold"]
+        (gold.source, gold.file)
+        for question in load_questions(ANSWERABLE)
+        if question.text in questions
+        for gold in question.gold
     }
     for source, name in sorted(wanted):
-        path = SOURCE_FOLDERS[source] / name
+        path = SOURCES[source] / name
         if not path.is_file():
             sys.exit(f"{path} missing: `make bench` installs the corpus with apt-get")
         (folder / f"{source.replace('/', '_')}_{name}").write_bytes(path.read_bytes())
@@ -311,16 +307,11 @@ def _latencies(results: list[Result]) -> Json:
         return {"count": 0, "p50": None, "p95": None, "p99": None}
     return {
         "count": len(ok),
-        "p50": _pct(ok, 50),
-        "p95": _pct(ok, 95),
-        "p99": _pct(ok, 99),
+        "p50": nearest_rank(ok, 50),
+        "p95": nearest_rank(ok, 95),
+        "p99": nearest_rank(ok, 99),
         "mean": round(statistics.fmean(ok), 3),
     }
-
-
-def _pct(ordered: list[float], q: float) -> float:
-    index = min(len(ordered) - 1, max(0, round(q / 100 * len(ordered) + 0.5) - 1))
-    return round(ordered[index], 3)
 
 
 def _ratio(value: float | None, baseline: float | None) -> float | None:

@@ -1,21 +1,17 @@
-"""The latency benchmark's synthetic corpus, vectors and figures (bench/latency.py)."""
+"""The latency benchmark's synthetic corpus, access layout, vectors and figures (bench/latency/)."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
+from django.contrib.auth.models import User
 
-from bench.latency import (
-    GROUPS,
-    LlmRun,
-    SourceChunk,
-    SourceDocument,
-    build_layout,
-    matches,
-    recombine,
-    stats,
-    synthetic_vectors,
-)
+from bench.common.metrics import percentiles
+from bench.latency.corpus import SourceChunk, SourceDocument, recombine
+from bench.latency.layout import GROUPS, build_layout, matches
+from bench.latency.llm import AnswerRun, LlmRun
+from bench.latency.searches import p50_ratios, rotated
+from bench.latency.vectors import synthetic_vectors
 
 pytestmark = pytest.mark.unit
 
@@ -54,6 +50,7 @@ def test_synthetic_vectors_are_unit_length_reproducible_and_near_the_real_ones()
     assert cosine > 0.5
 
 
+@pytest.mark.django_db
 def test_layout_reaches_the_size_with_recombined_documents_once_real_ones_run_out() -> None:
     corpus = _corpus()
 
@@ -65,6 +62,7 @@ def test_layout_reaches_the_size_with_recombined_documents_once_real_ones_run_ou
     assert len({c.id for c in layout.chunks}) == 1000
 
 
+@pytest.mark.django_db
 def test_staff_reads_everything_and_the_narrow_user_only_the_small_collection() -> None:
     layout = build_layout(_corpus(), 3000)
 
@@ -76,6 +74,7 @@ def test_staff_reads_everything_and_the_narrow_user_only_the_small_collection() 
     assert layout.readers[layout.narrow_collection] == [GROUPS]
 
 
+@pytest.mark.django_db
 def test_the_broad_user_reads_a_share_within_the_intended_range() -> None:
     layout = build_layout(_corpus(documents=200, chunks=10), 2000)
 
@@ -84,13 +83,13 @@ def test_the_broad_user_reads_a_share_within_the_intended_range() -> None:
     assert 0.05 <= share <= 0.20
 
 
-def test_stats_gives_percentiles_of_the_samples() -> None:
-    figures = stats([float(v) for v in range(1, 101)])
+def test_percentiles_interpolate_between_the_samples() -> None:
+    figures = percentiles([float(v) for v in range(1, 101)])
 
     assert figures["n"] == 100
     assert figures["p50"] == pytest.approx(50.5)
     assert figures["p95"] == pytest.approx(95.05)
-    assert stats([]) == {"n": 0}
+    assert percentiles([]) == {"n": 0}
 
 
 def test_llm_rates_count_the_prompt_until_the_first_token_and_the_rest_after_it() -> None:
@@ -98,3 +97,47 @@ def test_llm_rates_count_the_prompt_until_the_first_token_and_the_rest_after_it(
 
     assert run.prompt_tokens_per_s == pytest.approx(500.0)
     assert run.generation_tokens_per_s == pytest.approx(10.0)
+
+
+@pytest.mark.django_db
+def test_every_chunk_carries_its_documents_acl_from_the_access_policy() -> None:
+    from kb.access import access_scope, document_acl
+    from kb.models import Document
+
+    layout = build_layout(_corpus(documents=200, chunks=10), 2000)
+
+    documents = Document.objects.select_related("collection").in_bulk()
+    assert all(list(c.acl) == document_acl(documents[c.document_id]) for c in layout.chunks)
+    assert any(len(c.acl) == 2 and len(layout.readers[c.collection_id]) > 1 for c in layout.chunks)
+    narrow_user = User.objects.get(username="bench-narrow")
+    assert layout.scopes["narrow"] == access_scope(narrow_user)
+
+
+def test_p50_ratios_divide_by_the_baseline_and_skip_a_zero_baseline() -> None:
+    report = {
+        "staff": {"ms": {"dense": {"p50": 10.0}, "sparse": {"p50": 0.0}}},
+        "narrow": {"ms": {"dense": {"p50": 5.0}, "sparse": {"p50": 1.0}}},
+    }
+
+    ratios = p50_ratios(report, ["staff", "narrow"], ["dense", "sparse"], "staff")
+
+    assert ratios == {"narrow": {"dense": 0.5, "sparse": None}}
+
+
+def test_scope_order_rotates_per_query() -> None:
+    assert [rotated(["a", "b", "c"], n) for n in range(4)] == [
+        ["a", "b", "c"],
+        ["b", "c", "a"],
+        ["c", "a", "b"],
+        ["a", "b", "c"],
+    ]
+
+
+def test_retrieval_time_of_an_answer_adds_the_retrieval_stages_only() -> None:
+    run = AnswerRun(
+        model_called=True, refused=False, ttft_visible_ms=900.0, total_ms=2000.0,
+        prompt_tokens=100, completion_tokens=10,
+        stages_ms={"dense": 30.0, "sparse": 5.0, "fuse_check": 2.0, "first_token": 800.0},
+    )  # fmt: skip
+
+    assert run.retrieval_ms == 37.0

@@ -1,4 +1,5 @@
-"""The retrieval metrics of `python -m bench quality`, against values worked out by hand."""
+"""The ranking metrics of bench/common and the relevance and refusal rules of
+`python -m bench quality`, against values worked out by hand."""
 
 from __future__ import annotations
 
@@ -6,16 +7,17 @@ import math
 
 import pytest
 
-from bench.quality import (
-    any_edition,
-    candidate_thresholds,
+from bench.common.metrics import (
+    first_occurrences,
     first_rank,
+    mean,
     ndcg_at_k,
+    nearest_rank,
     recall_at_k,
     reciprocal_rank,
-    refusal_rates,
-    section_matches,
 )
+from bench.quality.metrics import any_edition, section_matches
+from bench.quality.refusal import candidate_thresholds, refusal_rates
 
 pytestmark = pytest.mark.unit
 
@@ -101,3 +103,29 @@ def test_any_edition_merges_handbook_translations_only():
         "debian-handbook/en-US/sect.quotas.html"
     )
     assert any_edition("postgresql-doc-15/sql-copy.html") == "postgresql-doc-15/sql-copy.html"
+
+
+def test_first_occurrences_keep_the_first_position_of_each_unit():
+    assert first_occurrences(["b", "a", "b", "c", "a"]) == ["b", "a", "c"]
+
+
+def test_mean_of_nothing_is_zero():
+    assert mean([1.0, 2.0, 6.0]) == 3.0
+    assert mean([]) == 0.0
+
+
+# The load test's rule as its figures were always computed: the sample at rank
+# round(q / 100 * n + 0.5), Python's round (half to even), so p50 of ten samples is the 6th.
+@pytest.mark.parametrize(
+    ("q", "expected"),
+    [
+        pytest.param(50, 6.0, id="p50"),
+        pytest.param(95, 10.0, id="p95-the-last"),
+        pytest.param(99, 10.0, id="p99-never-past-the-last"),
+        pytest.param(10, 2.0, id="p10"),
+    ],
+)
+def test_nearest_rank_picks_an_observed_sample(q, expected):
+    ordered = [float(v) for v in range(1, 11)]
+
+    assert nearest_rank(ordered, q) == expected

@@ -1,0 +1,136 @@
+"""Relevance and scores of one run: document, section and any-edition units per ranked chunk,
+their recall@5, nDCG@10 and MRR per question, and means per path and question group."""
+
+from __future__ import annotations
+
+import re
+import statistics
+import unicodedata
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
+
+from bench.common.devset import Gold, Question
+from bench.common.metrics import ndcg_at_k, recall_at_k, reciprocal_rank
+from bench.quality.corpus import Chunk, Corpus
+from bench.quality.search import Outcome
+
+RECALL_K = 5
+NDCG_K = 10
+CANDIDATE = "fused*"
+ADMONITIONS = frozenset({"note", "tip", "warning", "important", "caution"})
+_EDITION = re.compile(r"^debian-handbook/[^/]+/")
+Json = dict[str, Any]
+
+
+def normalise_title(title: str) -> str:
+    return " ".join(unicodedata.normalize("NFKC", title).casefold().split())
+
+
+def section_matches(chunk_section: str, gold_section: str) -> bool:
+    """The chunker names a section by its heading path ("9.7. Cron > 9.7.1. Format"): it
+    matches when the deepest heading is the gold one. Admonition boxes (PostgreSQL's Note, Tip
+    ...) are headings of their own in the path; they belong to the heading above them."""
+    parts = [normalise_title(part) for part in chunk_section.split(" > ")]
+    while parts and parts[-1] in ADMONITIONS:
+        parts.pop()
+    return bool(parts) and parts[-1] == normalise_title(gold_section)
+
+
+def any_edition(document: str) -> str:
+    """The handbook's editions share file names: en-US, zh-CN and ru-RU pages become one."""
+    return _EDITION.sub("debian-handbook/*/", document)
+
+
+def section_unit(entry: Gold) -> str:
+    return f"{entry.document}#{normalise_title(entry.section)}"
+
+
+def section_units(corpus: Corpus, chunk_ids: Iterable[str], gold: Sequence[Gold]) -> list[str]:
+    """Each known chunk's (file, section) unit; a chunk in a gold section gets the gold unit."""
+    return [_section_unit(corpus.chunks[cid], gold) for cid in chunk_ids if cid in corpus.chunks]
+
+
+def _section_unit(chunk: Chunk, gold: Sequence[Gold]) -> str:
+    for entry in gold:
+        if chunk.document == entry.document and section_matches(chunk.section, entry.section):
+            return section_unit(entry)
+    return f"{chunk.document}#{normalise_title(chunk.section)}"
+
+
+def question_scores(question: Question, ranking: Sequence[str], corpus: Corpus) -> dict[str, float]:
+    documents = corpus.documents(ranking)
+    gold_documents = {entry.document for entry in question.gold}
+    sections = section_units(corpus, ranking, question.gold)
+    gold_sections = {section_unit(entry) for entry in question.gold}
+    editions = {any_edition(entry.document) for entry in question.gold}
+    return {
+        "doc_recall@5": recall_at_k(documents, gold_documents, RECALL_K),
+        "doc_ndcg@10": ndcg_at_k(documents, gold_documents, NDCG_K),
+        "doc_mrr": reciprocal_rank(documents, gold_documents),
+        "section_recall@5": recall_at_k(sections, gold_sections, RECALL_K),
+        "section_ndcg@10": ndcg_at_k(sections, gold_sections, NDCG_K),
+        "section_mrr": reciprocal_rank(sections, gold_sections),
+        "any_edition_recall@5": recall_at_k(
+            [any_edition(d) for d in documents], editions, RECALL_K
+        ),
+        "any_edition_ndcg@10": ndcg_at_k([any_edition(d) for d in documents], editions, NDCG_K),
+    }
+
+
+def document_scores(
+    question: Question, ranking: Sequence[str], corpus: Corpus
+) -> tuple[float, float]:
+    """(nDCG@10, recall@5) at document level: what the fusion alternatives are ranked by."""
+    documents = corpus.documents(ranking)
+    gold = {entry.document for entry in question.gold}
+    return ndcg_at_k(documents, gold, NDCG_K), recall_at_k(documents, gold, RECALL_K)
+
+
+def mean_scores(rows: Sequence[Mapping[str, float]]) -> dict[str, float]:
+    if not rows:
+        return {}
+    return {key: round(statistics.fmean(row[key] for row in rows), 3) for key in rows[0]}
+
+
+def path_metrics(outcomes: Sequence[Outcome], corpus: Corpus) -> Json:
+    """Mean scores per path, overall and per question group (hb, pg, zh, ru), and how often
+    fused wins or loses against each path question by question (doc-level nDCG@10)."""
+    paths = list(outcomes[0].rankings) if outcomes else []
+    scored = {
+        path: [question_scores(o.question, o.rankings[path], corpus) for o in outcomes]
+        for path in paths
+    }
+    groups = sorted({o.question.group for o in outcomes})
+    by_group = {
+        group: {
+            path: mean_scores(
+                [
+                    s
+                    for s, o in zip(scored[path], outcomes, strict=True)
+                    if o.question.group == group
+                ]
+            )
+            for path in paths
+        }
+        for group in groups
+    }
+    return {
+        "all": {path: mean_scores(rows) for path, rows in scored.items()},
+        "by_group": by_group,
+        "group_sizes": {g: sum(o.question.group == g for o in outcomes) for g in groups},
+        "wins_ties_losses_doc_ndcg": {
+            fused: {path: wins(scored[fused], scored[path]) for path in paths if path != fused}
+            for fused in ("fused", CANDIDATE)
+            if fused in scored
+        },
+    }
+
+
+def wins(fused: Sequence[Mapping[str, float]], other: Sequence[Mapping[str, float]]) -> list[int]:
+    """Questions where fused's document nDCG@10 is above, equal to, below the other path's."""
+    pairs = [(f["doc_ndcg@10"], o["doc_ndcg@10"]) for f, o in zip(fused, other, strict=True)]
+    return [
+        sum(f > o for f, o in pairs),
+        sum(f == o for f, o in pairs),
+        sum(f < o for f, o in pairs),
+    ]

@@ -1,0 +1,147 @@
+"""What a quality run writes: the JSON report's descriptive parts, the per-question rows, the
+re-scorable runs file, and the text table on stderr."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from bench.common.devset import Question
+from bench.common.metrics import first_occurrences, first_rank
+from bench.quality.corpus import Corpus
+from bench.quality.metrics import RECALL_K, section_unit, section_units
+from bench.quality.search import PATHS, Asker, Outcome
+from bench.quality.stores import Bm25Baseline
+
+Json = dict[str, Any]
+
+
+def question_counts(answerable: Sequence[Question], unanswerable: Sequence[Question]) -> Json:
+    counts: defaultdict[str, int] = defaultdict(int)
+    for question in answerable:
+        counts[question.group] += 1
+    return {
+        "answerable": len(answerable),
+        "answerable_by_group": dict(sorted(counts.items())),
+        "unanswerable": len(unanswerable),
+        "unanswerable_by_lang": {
+            lang: sum(q.lang == lang for q in unanswerable)
+            for lang in sorted({q.lang for q in unanswerable})
+        },
+        "files": ["bench/devset/retrieval.jsonl", "bench/devset/unanswerable.jsonl"],
+    }
+
+
+def setup(settings: Any, weights: Mapping[str, float], limit: int, top_k: int) -> Json:
+    return {
+        "paths": list(PATHS),
+        "limit_per_path": limit,
+        "fusion": "retrieval.fusion.rrf_fuse (k=60)",
+        "fusion_weights": dict(weights),
+        "weights_from": "settings.KB_FUSION_WEIGHTS",
+        "top_k_passages_for_evidence": top_k,
+        "embedding_model": settings.KB_EMBED_MODEL,
+        "graph_extractor": getattr(settings, "KB_GRAPH_EXTRACTOR", "rules"),
+        "user": "non-staff reader of the collection through a group; access_scope(user)",
+        "bm25s": "bm25s.BM25() defaults (lucene, k1=1.5, b=0.75), bm25s.tokenize defaults "
+        "(lowercase, \\w\\w+, English stopwords), Snowball English stemmer (snowballstemmer)",
+        "relevance": {
+            "document": "chunk's file is a gold file; documents ranked by their first chunk",
+            "section": "chunk's file is a gold file and the deepest heading of its section path "
+            "(admonitions such as Note skipped) is the gold heading (NFKC, casefolded); units "
+            "are (file, section)",
+        },
+    }
+
+
+def latencies(ask: Asker, bm25: Bm25Baseline, questions: int) -> dict[str, float]:
+    """Mean ms per question of each path's one search, and of bm25s."""
+    rows = {s.name: s.seconds for s in ask.searchers}
+    rows["bm25s"] = bm25.seconds
+    return {name: round(1000 * sum(v) / max(questions, 1), 1) for name, v in rows.items()}
+
+
+def per_question(outcome: Outcome, corpus: Corpus) -> Json:
+    question = outcome.question
+    gold_documents = {entry.document for entry in question.gold}
+    gold_sections = {section_unit(entry) for entry in question.gold}
+    row: Json = {
+        "id": question.id,
+        "lang": question.lang,
+        "question": question.text,
+        "gold": [entry.document + "#" + entry.section for entry in question.gold],
+        "evidence": {
+            "dense": round(outcome.evidence.dense, 4),
+            "coverage": round(outcome.evidence.coverage, 4),
+        },
+        "paths": {},
+    }
+    for path, ranking in outcome.rankings.items():
+        documents = corpus.documents(ranking)
+        sections = section_units(corpus, ranking, question.gold)
+        row["paths"][path] = {
+            "hits": len(ranking),
+            "doc_rank": first_rank(documents, gold_documents) if question.gold else None,
+            "section_rank": first_rank(sections, gold_sections) if question.gold else None,
+            "top5": first_occurrences(documents)[:RECALL_K],
+        }
+    return row
+
+
+def runs(outcomes: Sequence[Outcome], corpus: Corpus) -> Json:
+    """Everything needed to re-score without re-indexing: chunk table and rankings."""
+    return {
+        "chunks": {cid: [c.document, c.section, c.text] for cid, c in corpus.chunks.items()},
+        "questions": [
+            {
+                "id": o.question.id,
+                "rankings": o.rankings,
+                "scores": {p: [round(s, 5) for s in v] for p, v in o.scores.items()},
+                "evidence": [o.evidence.dense, o.evidence.coverage],
+            }
+            for o in outcomes
+        ],
+    }
+
+
+def summary(report: Json) -> str:
+    metrics = report["metrics"]["all"]
+    lines = [
+        f"corpus: {report['corpus']['files']} files, {report['corpus']['chunks']} chunks; "
+        f"{report['questions']['answerable']} answerable + "
+        f"{report['questions']['unanswerable']} unanswerable questions",
+        f"{'path':<8} {'doc R@5':>8} {'doc nDCG@10':>12} {'doc MRR':>8} "
+        f"{'sec R@5':>8} {'sec nDCG@10':>12} {'any-ed R@5':>11} {'any-ed nDCG':>12}",
+    ]
+    for path, row in metrics.items():
+        lines.append(
+            f"{path:<8} {row['doc_recall@5']:>8.3f} {row['doc_ndcg@10']:>12.3f} "
+            f"{row['doc_mrr']:>8.3f} {row['section_recall@5']:>8.3f} "
+            f"{row['section_ndcg@10']:>12.3f} {row['any_edition_recall@5']:>11.3f} "
+            f"{row['any_edition_ndcg@10']:>12.3f}"
+        )
+    lines.append("doc nDCG@10 per group: " + _group_line(report["metrics"]["by_group"]))
+    for family, best in report["fusion_alternatives"]["best"].items():
+        lines.append(
+            f"best fusion ({family}): weights {best['weights']} limit {best['limit']} "
+            f"script-aware {best['script_aware']}: nDCG@10 {best['doc_ndcg@10']}, R@5 "
+            f"{best['doc_recall@5']} (leave-one-out {best['leave_one_out']})"
+        )
+    for name, result in report["refusal"].items():
+        best, now = result["best"], result["settings"]
+        lines.append(
+            f"refusal ({name}): best T_dense {best['dense']} T_coverage {best['coverage']}: "
+            f"false refusals {best['false_refusal_rate']}, false answers "
+            f"{best['false_answer_rate']}; settings ({now['dense']}, {now['coverage']}): "
+            f"{now['false_refusal_rate']} / {now['false_answer_rate']}"
+        )
+    return "\n".join(lines)
+
+
+def _group_line(by_group: Mapping[str, Mapping[str, Mapping[str, float]]]) -> str:
+    parts = []
+    for group, paths in by_group.items():
+        cells = ", ".join(f"{p} {m['doc_ndcg@10']:.2f}" for p, m in paths.items())
+        parts.append(f"{group}: {cells}")
+    return "; ".join(parts)

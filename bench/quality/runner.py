@@ -1,0 +1,163 @@
+"""`python -m bench quality`: options, the run in order, and the files it writes."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+from bench.common.corpus import InputFile, corpus_summary
+from bench.common.devset import ANSWERABLE, UNANSWERABLE, Question, load_questions
+from bench.common.environment import Timed, code_state, machine, setup_django
+from bench.quality import report
+from bench.quality.corpus import corpus_files, selected
+from bench.quality.fusion import fusion_alternatives, parse_weights
+from bench.quality.metrics import CANDIDATE, path_metrics
+from bench.quality.refusal import calibrate
+from bench.quality.search import build_asker
+from bench.quality.stores import Bm25Baseline, index_corpus
+
+HELP = "retrieval quality per path, fused and plain BM25 on a dev set; refusal calibration"
+DEFAULT_OUT = Path(__file__).resolve().parents[1] / "results" / "quality.json"
+DEFAULT_DISTRACTORS = 60
+DEFAULT_LIMIT = 50
+# GraphSearcher's default is 2 hops; on the embedded graph a 2-hop neighbourhood enumerates
+# every path (22,865 rows, 37 s and +6.6 GB RSS for one question over 386 chunks), so the
+# benchmark runs 1 hop unless asked (README, "Performance").
+DEFAULT_GRAPH_HOPS = 1
+DEFAULT_CANDIDATE = "dense=1,sparse=1,graph=0"
+Json = dict[str, Any]
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--distractors",
+        type=int,
+        default=DEFAULT_DISTRACTORS,
+        help="pages per source besides the gold ones (default %(default)s)",
+    )
+    parser.add_argument("--full", action="store_true", help="every page of every source")
+    parser.add_argument(
+        "--limit", type=int, default=DEFAULT_LIMIT, help="candidates per path (%(default)s)"
+    )
+    parser.add_argument(
+        "--graph-hops",
+        type=int,
+        default=DEFAULT_GRAPH_HOPS,
+        help="GraphSearcher hops (default %(default)s; its own default is 2)",
+    )
+    parser.add_argument(
+        "--candidate",
+        type=parse_weights,
+        default=parse_weights(DEFAULT_CANDIDATE),
+        help=f"fusion weights reported in full as {CANDIDATE!r} (default {DEFAULT_CANDIDATE})",
+    )
+    parser.add_argument(
+        "--candidate-script-aware",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="the candidate gives no dense vote to questions not in Latin script",
+    )
+    parser.add_argument(
+        "--candidate-other-script",
+        type=float,
+        default=1.0,
+        help="the candidate's score factor for passages in another script than the question "
+        "(default %(default)s: no preference; settings use retrieval.script_preference's factor)",
+    )
+    parser.add_argument(
+        "--ids",
+        default="",
+        help="comma-separated question id prefixes to keep (development runs), e.g. hb-0,un-1",
+    )
+    parser.add_argument("--out", type=Path, default=DEFAULT_OUT, help="JSON path")
+
+
+def run(args: argparse.Namespace, *, command: str) -> int:
+    answerable = selected(load_questions(ANSWERABLE), args.ids)
+    unanswerable = selected(load_questions(UNANSWERABLE), args.ids)
+    files = corpus_files(answerable, None if args.full else args.distractors)
+    started = time.perf_counter()
+    with tempfile.TemporaryDirectory(prefix="quarry-quality-") as tmp:
+        result, runs = measure(answerable, unanswerable, files, Path(tmp), args=args)
+    result["wall_s_whole_run"] = round(time.perf_counter() - started, 1)
+    result["command"] = command
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(result, indent=2, ensure_ascii=False) + "\n")
+    runs_path = args.out.with_name(f"{args.out.stem}-runs.json")
+    runs_path.write_text(json.dumps(runs, ensure_ascii=False) + "\n")
+    print(args.out, runs_path, file=sys.stderr)
+    print(report.summary(result), file=sys.stderr)
+    return 0
+
+
+def measure(
+    answerable: list[Question],
+    unanswerable: list[Question],
+    files: list[InputFile],
+    tmp: Path,
+    *,
+    args: argparse.Namespace,
+) -> tuple[Json, Json]:
+    load_before = os.getloadavg()
+    setup_django(tmp / "quarry")
+    from django.conf import settings
+
+    from kb.stores.factory import close_stores
+    from retrieval.factory import default_answerer
+
+    corpus = index_corpus(files)
+    ask = build_asker(limit=args.limit, graph_hops=args.graph_hops)
+    weights = ask.shipped.weights
+    refusal_policy = default_answerer().refusal
+    shipped = ask.retriever(weights)
+    with Timed() as timed:
+        outcomes = [ask(q, shipped) for q in [*answerable, *unanswerable]]
+    bm25 = Bm25Baseline(corpus)
+    for outcome in outcomes:
+        outcome.rankings["bm25s"] = bm25.search(outcome.question.text, limit=args.limit)
+    candidate_retriever = ask.retriever(
+        args.candidate,
+        script_aware=args.candidate_script_aware,
+        other_script_factor=args.candidate_other_script,
+    )
+    candidate = [ask(o.question, candidate_retriever) for o in outcomes]
+    for outcome, other in zip(outcomes, candidate, strict=True):
+        outcome.rankings[CANDIDATE] = other.rankings["fused"]
+    answered = [o for o in outcomes if o.question.gold]
+    ask.replay_only()
+    alternatives = fusion_alternatives(answered, corpus, ask, limit=args.limit)
+    close_stores()
+    result = {
+        "machine": {**machine(), "load_avg_1m_start_end": [load_before[0], os.getloadavg()[0]]},
+        "corpus": {**corpus_summary(files), **corpus.ingest},
+        "questions": report.question_counts(answerable, unanswerable),
+        "setup": {
+            **report.setup(settings, weights, args.limit, ask.top_k),
+            "graph_hops": args.graph_hops,
+            "candidate": {
+                "path_name": CANDIDATE,
+                "weights": args.candidate,
+                "script_aware": args.candidate_script_aware,
+                "other_script_factor": args.candidate_other_script,
+            },
+        },
+        "metrics": path_metrics(answered, corpus),
+        "fusion_alternatives": alternatives,
+        "refusal": {
+            "settings_weights": calibrate(outcomes, refusal_policy),
+            "candidate": calibrate(candidate, refusal_policy),
+        },
+        "query_seconds": {
+            "all_paths_and_evidence_wall": round(timed.seconds, 2),
+            "per_question_mean_ms": report.latencies(ask, bm25, len(outcomes)),
+        },
+        "per_question": [report.per_question(o, corpus) for o in outcomes],
+        "code": code_state(("ingestion", "kb", "retrieval")),
+    }
+    return result, report.runs(outcomes, corpus)
