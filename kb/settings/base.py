@@ -140,7 +140,7 @@ WHITENOISE_USE_FINDERS = True
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
         "kb.api.authentication.BearerTokenAuthentication",
-        "kb.api.authentication.SessionWithCsrf",
+        "kb.session_auth.SessionWithCsrf",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",

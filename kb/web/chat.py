@@ -37,12 +37,12 @@ from kb.answer_events import (
 )
 from kb.answer_serializers import ChatQuestionIn, FeedbackIn
 from kb.answering import Finished, answer_stream
-from kb.api.authentication import SessionWithCsrf
-from kb.api.throttling import PerUserRateThrottle
 from kb.llm.chat import Message
 from kb.llm.factory import model_saturated
 from kb.models import QueryLog
 from kb.querylog import feedback_record
+from kb.session_auth import SessionWithCsrf
+from kb.throttling import PerUserRateThrottle
 from kb.web.selectors import conversation_get_for_user, conversation_history
 from kb.web.services import exchange_record
 
