@@ -15,11 +15,12 @@ from django.conf import settings
 from django.contrib.auth.models import Group
 from django.core.files import File
 from django.db import transaction
-from django.db.models import F
 
+from ingestion.queueing import INGEST_DOCUMENT, RESTAMP_DOCUMENT, WAITING_FOR_QUEUE
 from kb import access
 from kb.access import Writer
-from kb.models import Collection, Document, DocumentStatus
+from kb.celery import app
+from kb.models import Collection, Document, DocumentStatus, collection_content_changed
 from kb.uploads import (
     IncomingFile,
     Upload,
@@ -31,8 +32,6 @@ from kb.uploads import (
 
 logger = logging.getLogger(__name__)
 HASH_BLOCK = 1024 * 1024
-# Stage of a queued document whose task could not be sent (shown in the UI as such).
-WAITING_FOR_QUEUE = "waiting for queue"
 
 
 class AddOutcome(StrEnum):
@@ -262,30 +261,6 @@ def _mark_queued(document: Document) -> None:
     document.error = ""
 
 
-def collection_content_changed(*, collection_id: int) -> None:
-    """What the collection's readers can find changed: cached answers over it are stale."""
-    Collection.objects.filter(pk=collection_id).update(content_version=F("content_version") + 1)
-
-
-def document_prune_superseded_files(*, document_id: int) -> int:
-    """Delete the files of versions older than the indexed one; returns how many went. Called
-    once a version is indexed: until then the previous version stays searchable and its file
-    readable, afterwards nothing serves it and keeping it would only keep old content."""
-    with transaction.atomic():
-        document = Document.objects.select_for_update().filter(pk=document_id).first()
-        if document is None:
-            return 0
-        live = document.indexed_version
-        stale = [name for version, name in document.superseded_files if version < live]
-        kept = [entry for entry in document.superseded_files if entry[0] >= live]
-        if stale:
-            Document.objects.filter(pk=document_id).update(superseded_files=kept)
-    for name in stale:
-        if name != document.file.name:
-            document.file.storage.delete(name)
-    return len(stale)
-
-
 def document_delete(*, document: Document) -> None:
     """Gone from the database first (so no reader sees it), then from every store. A task still
     working on it notices the row is gone and removes what it wrote."""
@@ -310,35 +285,19 @@ def collection_delete(*, collection: Collection) -> None:
 
 def _enqueue_ingest(document_id: int, version: int) -> None:
     """After commit. If the broker went away since the upload was accepted, the document waits
-    with stage WAITING_FOR_QUEUE and is queued again when a worker starts or the sweep runs."""
-    from ingestion.tasks import ingest_document_task
-
+    with stage WAITING_FOR_QUEUE and is queued again when a worker starts or the sweep runs
+    (ingestion.recovery). Sent by task name: ingestion imports nothing from here, and this
+    module needs none of its tasks or pipeline."""
     try:
-        ingest_document_task.delay(document_id, version)
+        app.send_task(INGEST_DOCUMENT, args=(document_id, version))
     except Exception:
         logger.warning("document %s could not be queued; it will be retried", document_id,
                        exc_info=True)  # fmt: skip
         Document.objects.filter(pk=document_id, version=version).update(stage=WAITING_FOR_QUEUE)
 
 
-def documents_requeue_waiting() -> int:
-    """Queue again the documents whose task could not be sent (the broker was down)."""
-    from ingestion.tasks import ingest_document_task
-
-    waiting = Document.objects.filter(status=DocumentStatus.QUEUED, stage=WAITING_FOR_QUEUE)
-    count = 0
-    for document_id, version in waiting.values_list("pk", "version"):
-        ingest_document_task.delay(document_id, version)
-        Document.objects.filter(pk=document_id, version=version, stage=WAITING_FOR_QUEUE).update(
-            stage="queued"
-        )
-        count += 1
-    return count
-
-
 def restamp_later(document_id: int) -> None:
     """Re-stamp a document's chunks with its current readers once this transaction commits."""
-    from ingestion.tasks import restamp_document_task
 
     def restamp() -> None:
         collection_id = Document.objects.filter(pk=document_id).values_list(
@@ -346,6 +305,6 @@ def restamp_later(document_id: int) -> None:
         )
         for cid in collection_id:  # readers changed: stop serving answers cached before
             collection_content_changed(collection_id=cid)
-        restamp_document_task.delay(document_id)
+        app.send_task(RESTAMP_DOCUMENT, args=(document_id,))
 
     transaction.on_commit(restamp)

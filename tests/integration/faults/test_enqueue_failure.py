@@ -9,9 +9,11 @@ from pathlib import Path
 
 import pytest
 
+from ingestion.queueing import WAITING_FOR_QUEUE
+from ingestion.recovery import documents_requeue_waiting
 from kb.access import CONSOLE
 from kb.celery import app
-from kb.documents import WAITING_FOR_QUEUE, document_add, documents_requeue_waiting
+from kb.documents import document_add
 from kb.models import DocumentStatus
 from kb.observability.queues import queue_depths
 from kb.uploads import IncomingFile
