@@ -27,7 +27,7 @@ from kb.answering import answer_question, answer_stream, search_passages
 from kb.api.serializers import FeedbackOut, QueryOut, SearchOut
 from kb.llm.factory import model_saturated
 from kb.models import QueryLog
-from kb.querylog import feedback_record
+from kb.services.querylog import feedback_record
 from kb.throttling import PerUserRateThrottle
 
 

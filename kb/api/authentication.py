@@ -10,7 +10,7 @@ from rest_framework.request import Request
 
 from kb.models import ApiToken
 from kb.selectors import api_token_get_active, api_token_revoked_as_leaked
-from kb.services import api_token_touch
+from kb.services.api_tokens import api_token_touch
 
 
 class TokenLeaked(exceptions.AuthenticationFailed):

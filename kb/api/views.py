@@ -26,14 +26,10 @@ from kb.api.serializers import (
     UploadedOut,
     UploadIn,
 )
-from kb.documents import (
-    UnknownGroups,
-    collection_create,
-    document_delete,
-    documents_add_uploads,
-)
 from kb.models import Collection, Document
 from kb.selectors import collection_list_for_user, document_list_readable
+from kb.services.collections import UnknownGroups, collection_create
+from kb.services.documents import document_delete, documents_add_uploads
 from kb.uploads import Upload, UploadRejected
 
 

@@ -5,7 +5,7 @@ The formatters scrub the token from the line; here it waits to be revoked off th
 path: a formatter may run inside a transaction that rolls back, inside the database layer
 itself, or before the apps are loaded, so it never writes. A daemon thread per process (one
 per prefork child too: threads do not survive a fork) drains the queue through
-`kb.services.api_tokens_revoke_leaked`, retrying while the database is unreachable.
+`kb.services.api_tokens.api_tokens_revoke_leaked`, retrying while the database is unreachable.
 """
 
 from __future__ import annotations
@@ -57,7 +57,7 @@ def _revoke(tokens: list[str]) -> int:
 
     if not apps.ready:
         raise RuntimeError("apps not loaded yet")
-    from kb.services import api_tokens_revoke_leaked
+    from kb.services.api_tokens import api_tokens_revoke_leaked
 
     try:
         return api_tokens_revoke_leaked(texts=tokens)

@@ -18,6 +18,7 @@ from django_htmx.http import HttpResponseClientRedirect
 
 from kb.models import Conversation
 from kb.selectors import collection_list_for_user
+from kb.services.conversations import conversation_delete
 from kb.stores.errors import StoreError
 from kb.web.http import HtmxHttpRequest
 from kb.web.selectors import (
@@ -26,7 +27,6 @@ from kb.web.selectors import (
     conversation_list_for_user,
     source_passage_for_user,
 )
-from kb.web.services import conversation_delete
 
 
 def chat_page(request: HtmxHttpRequest, conversation: Conversation | None = None) -> HttpResponse:
