@@ -9,7 +9,7 @@ from rest_framework.authentication import BaseAuthentication, get_authorization_
 from rest_framework.request import Request
 
 from kb.models import ApiToken
-from kb.selectors import api_token_get_active, api_token_revoked_as_leaked
+from kb.selectors.api_tokens import api_token_get_active, api_token_revoked_as_leaked
 from kb.services.api_tokens import api_token_touch
 
 

@@ -27,7 +27,8 @@ from kb.api.serializers import (
     UploadIn,
 )
 from kb.models import Collection, Document
-from kb.selectors import collection_list_for_user, document_list_readable
+from kb.selectors.collections import collection_list_for_user
+from kb.selectors.documents import document_list_readable
 from kb.services.collections import UnknownGroups, collection_create
 from kb.services.documents import document_delete, documents_add_uploads
 from kb.uploads import Upload, UploadRejected

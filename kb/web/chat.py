@@ -40,11 +40,11 @@ from kb.answering import Finished, answer_stream
 from kb.llm.chat import Message
 from kb.llm.factory import model_saturated
 from kb.models import QueryLog
+from kb.selectors.conversations import conversation_get_for_user, conversation_history
 from kb.services.conversations import exchange_record
 from kb.services.querylog import feedback_record
 from kb.session_auth import SessionWithCsrf
 from kb.throttling import PerUserRateThrottle
-from kb.web.selectors import conversation_get_for_user, conversation_history
 
 
 class JsonErrors(DefaultContentNegotiation):

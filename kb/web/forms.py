@@ -10,7 +10,7 @@ from django.contrib.auth.models import Group
 from kb import access
 from kb.access import AnyUser, CollectionAccess
 from kb.models import Collection
-from kb.selectors import group_list
+from kb.selectors.users import group_list
 
 
 class GroupsField(forms.ModelMultipleChoiceField[Group]):

@@ -20,10 +20,9 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from kb.access import AccessChangeRefused, may_create_collections
 from kb.ids import MAX_ID
 from kb.models import Collection, Document, DocumentStatus
-from kb.selectors import (
+from kb.selectors.collections import collection_get_for_manager, collection_list_for_manager
+from kb.selectors.documents import (
     UNSETTLED,
-    collection_get_for_manager,
-    collection_list_for_manager,
     document_get_for_manager,
     document_ids_unsettled,
     document_list_for_manager,

@@ -10,7 +10,7 @@ from collections.abc import Callable
 from django.contrib import messages
 from django.http import HttpRequest, HttpResponseBase
 
-from kb.selectors import api_token_leak_notices
+from kb.selectors.api_tokens import api_token_leak_notices
 from kb.services.api_tokens import api_token_leak_notices_mark_shown
 
 MESSAGE = (
