@@ -47,3 +47,19 @@ def collection_list_for_manager(*, user: AnyUser) -> QuerySet[Collection]:
 def collection_get_for_manager(*, user: AnyUser, collection_id: int) -> Collection | None:
     """None both when it does not exist and when the user may not edit it."""
     return collection_list_for_manager(user=user).filter(pk=collection_id).first()
+
+
+def collection_get_readable(*, user: AnyUser, collection_id: int) -> Collection | None:
+    """None both when it does not exist and when the user may not read it."""
+    return readable_collections(user).filter(pk=collection_id).first()
+
+
+def collection_is_editable(*, user: AnyUser, collection_id: int) -> bool:
+    """Whether the user may upload to and delete from this collection."""
+    return editable_collections(user).filter(pk=collection_id).exists()
+
+
+def collection_name_taken(*, name: str) -> bool:
+    """Names are unique without regard to case. For staff only, who see every collection: to
+    anyone else the answer would reveal a collection they may not read."""
+    return Collection.objects.filter(name__iexact=name).exists()
