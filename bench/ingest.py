@@ -1,8 +1,9 @@
 """Ingestion throughput of our pipeline against two baselines, on the same HTML files.
 
-- ours: `kb.documents.document_add` then `ingestion.pipeline.ingest_document` (what the Celery
-  task runs), synchronously, on the embedded stack (SQLite, Qdrant Edge, embedded graph) in a
-  temporary KB_DATA_DIR. Stages are timed by wrapping pipeline functions (exclusive time).
+- ours: `kb.services.documents.document_add` then `ingestion.pipeline.ingest_document` (what
+  the Celery task runs), synchronously, on the embedded stack (SQLite, Qdrant Edge, embedded
+  graph) in a temporary KB_DATA_DIR. Stages are timed by wrapping pipeline functions
+  (exclusive time).
 - raw_encode: sentence-transformers `encode_document` on exactly the chunk texts ours produced,
   same model folder and batch size, one call for all of them: the bound on this machine.
 - llamaindex_default: `SimpleDirectoryReader` -> `IngestionPipeline([SentenceSplitter(),

@@ -29,11 +29,10 @@ from ingestion.parsers.base import ParseError
 from ingestion.parsers.registry import parse_document
 from ingestion.types import Chunk
 from kb.access import document_acl
-from kb.documents import collection_content_changed
 from kb.error_text import without_paths
 from kb.llm.chat import LlmUnavailable
 from kb.llm.factory import chat_model
-from kb.models import Document, DocumentStatus
+from kb.models import Document, DocumentStatus, collection_content_changed
 from kb.observability import metrics
 from kb.stores.errors import StoreError
 from kb.stores.factory import graph_store, vector_index

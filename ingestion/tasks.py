@@ -17,8 +17,9 @@ from django.conf import settings
 from django.db import OperationalError
 
 from ingestion import pipeline
-from ingestion.recovery import requeue_unfinished
-from kb.documents import document_prune_superseded_files, documents_requeue_waiting
+from ingestion.files import document_prune_superseded_files
+from ingestion.queueing import INGEST_DOCUMENT, RESTAMP_DOCUMENT
+from ingestion.recovery import documents_requeue_waiting, requeue_unfinished
 from kb.llm.chat import LlmUnavailable
 from kb.stores.errors import StoreError
 
@@ -32,7 +33,7 @@ RETRY_OPTIONS: dict[str, Any] = {
 }
 
 
-@shared_task(bind=True, name="ingestion.ingest_document", **RETRY_OPTIONS)
+@shared_task(bind=True, name=INGEST_DOCUMENT, **RETRY_OPTIONS)
 def ingest_document_task(self: Task[Any, Any], document_id: int, version: int) -> str:
     final = self.request.retries >= (self.max_retries or 0)
     outcome = pipeline.ingest_document(document_id=document_id, version=version, final_try=final)
@@ -41,7 +42,7 @@ def ingest_document_task(self: Task[Any, Any], document_id: int, version: int) -
     return outcome
 
 
-@shared_task(bind=True, name="ingestion.restamp_document", **RETRY_OPTIONS)
+@shared_task(bind=True, name=RESTAMP_DOCUMENT, **RETRY_OPTIONS)
 def restamp_document_task(self: Task[Any, Any], document_id: int) -> None:
     pipeline.restamp_document(document_id=document_id)
 

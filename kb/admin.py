@@ -20,15 +20,14 @@ from django.template.response import TemplateResponse
 from django.urls import URLPattern, path, reverse
 
 from kb import access
-from kb.documents import (
-    collection_delete,
-    collection_restamp_later,
+from kb.models import ApiToken, Collection, Document, DocumentStatus, Feedback, QueryLog
+from kb.services.collections import collection_delete, collection_restamp_later
+from kb.services.documents import (
     document_delete,
     document_retry,
     documents_add_uploads,
     restamp_later,
 )
-from kb.models import ApiToken, Collection, Document, DocumentStatus, Feedback, QueryLog
 from kb.uploads import Upload, UploadRejected
 
 

@@ -25,7 +25,7 @@ from kb.answer_cache import (
 from kb.llm.chat import Message
 from kb.models import QueryLog
 from kb.observability import metrics
-from kb.querylog import QueryRecord, pseudonym, querylog_write
+from kb.services.querylog import QueryRecord, pseudonym, querylog_write
 from kb.stores.types import AccessScope
 from retrieval.answer_checks import AnswerCheck, Verdict
 from retrieval.answerer import Answer, Answerer

@@ -18,6 +18,10 @@ class KbConfig(AppConfig):
         from kb.observability.metrics import register_collectors
 
         register_collectors()
+        from kb.observability import leaked_tokens
+        from kb.services.api_tokens import api_tokens_revoke_leaked
+
+        leaked_tokens.revoke_with(api_tokens_revoke_leaked)
 
         # SQLite and the embedded stores need their folder before the first connection.
         Path(settings.KB_DATA_DIR).mkdir(parents=True, exist_ok=True)

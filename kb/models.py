@@ -30,6 +30,15 @@ class Collection(models.Model):
         return self.name
 
 
+def collection_content_changed(*, collection_id: int) -> None:
+    """What the collection's readers can find changed: cached answers over it are stale. Beside
+    the field because both sides bump it: the services (deletions, access changes) and ingestion
+    (a version indexed), which imports no services."""
+    Collection.objects.filter(pk=collection_id).update(
+        content_version=models.F("content_version") + 1
+    )
+
+
 class DocumentStatus(models.TextChoices):
     QUEUED = "queued", "Queued"
     PROCESSING = "processing", "Processing"

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from celery import shared_task
 
-from kb.services import conversations_purge_expired, querylog_purge_expired
+from kb.services.conversations import conversations_purge_expired
+from kb.services.querylog import querylog_purge_expired
 
 
 @shared_task(name="kb.querylog_purge_expired")

@@ -13,7 +13,7 @@ from django.views import defaults
 from django.views.decorators.http import require_GET
 
 from kb.request_limits import refusal_message
-from kb.selectors import document_get_readable
+from kb.selectors.documents import document_get_readable
 from kb.web.http import HtmxHttpRequest
 from kb.web.pages import chat_page
 

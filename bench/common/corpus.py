@@ -68,14 +68,15 @@ def add_files(
     name: str, files: list[InputFile], *, reader_groups: Sequence[str] = ()
 ) -> list[tuple[int, int]]:
     """Upload like the web does, but collect the ingest tasks instead of enqueueing them."""
-    from kb import documents
     from kb.access import CONSOLE
-    from kb.services import groups_get_or_create
+    from kb.services import documents
+    from kb.services.collections import collection_create
+    from kb.services.users import groups_get_or_create
     from kb.uploads import IncomingFile
 
     queued: list[tuple[int, int]] = []
     groups_get_or_create(names=reader_groups)
-    collection = documents.collection_create(actor=CONSOLE, name=name, reader_groups=reader_groups)
+    collection = collection_create(actor=CONSOLE, name=name, reader_groups=reader_groups)
     with mock.patch.object(documents, "_enqueue_ingest", lambda *task: queued.append(task)):
         for item in files:
             documents.document_add(

@@ -25,10 +25,10 @@ from kb.answer_events import (
 from kb.answer_serializers import FeedbackIn, QueryIn, SearchIn
 from kb.answering import answer_question, answer_stream, search_passages
 from kb.api.serializers import FeedbackOut, QueryOut, SearchOut
-from kb.api.throttling import PerUserRateThrottle
 from kb.llm.factory import model_saturated
 from kb.models import QueryLog
-from kb.querylog import feedback_record
+from kb.services.querylog import feedback_record
+from kb.throttling import PerUserRateThrottle
 
 
 class QueryApi(APIView):

@@ -1,20 +1,16 @@
-"""`Authorization: Bearer <token>` for tools calling the REST API; the signed-in session for
-the pages' own calls, with CSRF failures said as such."""
+"""`Authorization: Bearer <token>` for tools calling the REST API. The signed-in session, which
+the API accepts too, is kb.session_auth's (shared with the chat endpoints)."""
 
 from __future__ import annotations
 
 from django.contrib.auth.models import AbstractBaseUser
-from rest_framework import exceptions, status
-from rest_framework.authentication import (
-    BaseAuthentication,
-    SessionAuthentication,
-    get_authorization_header,
-)
+from rest_framework import exceptions
+from rest_framework.authentication import BaseAuthentication, get_authorization_header
 from rest_framework.request import Request
 
 from kb.models import ApiToken
-from kb.selectors import api_token_get_active, api_token_revoked_as_leaked
-from kb.services import api_token_touch
+from kb.selectors.api_tokens import api_token_get_active, api_token_revoked_as_leaked
+from kb.services.api_tokens import api_token_touch
 
 
 class TokenLeaked(exceptions.AuthenticationFailed):
@@ -49,24 +45,3 @@ class BearerTokenAuthentication(BaseAuthentication):
 
     def authenticate_header(self, request: Request) -> str:
         return 'Bearer realm="api"'
-
-
-class CsrfFailed(exceptions.APIException):
-    """A 403 that says what happened: DRF's own CSRF error is a PermissionDenied, which the
-    API's error handler answers as 404 (right for objects, confusing for a stale page or a
-    forged form)."""
-
-    status_code = status.HTTP_403_FORBIDDEN
-    default_code = "csrf_failed"
-    default_detail = "The page is out of date (security token). Reload it and try again."
-
-
-class SessionWithCsrf(SessionAuthentication):
-    """A session request that fails CSRF is a 403 `csrf_failed`, never the 404 the API gives
-    for objects the caller may not see."""
-
-    def enforce_csrf(self, request: Request) -> None:
-        try:
-            super().enforce_csrf(request)
-        except exceptions.PermissionDenied:
-            raise CsrfFailed() from None

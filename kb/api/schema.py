@@ -25,4 +25,4 @@ class BearerTokenScheme(OpenApiAuthenticationExtension):  # type: ignore[no-unty
 class SessionWithCsrfScheme(SessionScheme):  # type: ignore[no-untyped-call]
     """The signed-in session, as drf-spectacular describes Django's own (cookieAuth)."""
 
-    target_class = "kb.api.authentication.SessionWithCsrf"
+    target_class = "kb.session_auth.SessionWithCsrf"

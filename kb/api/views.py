@@ -26,14 +26,16 @@ from kb.api.serializers import (
     UploadedOut,
     UploadIn,
 )
-from kb.documents import (
-    UnknownGroups,
-    collection_create,
-    document_delete,
-    documents_add_uploads,
-)
 from kb.models import Collection, Document
-from kb.selectors import collection_list_for_user, document_list_readable
+from kb.selectors.collections import (
+    collection_get_readable,
+    collection_is_editable,
+    collection_list_for_user,
+)
+from kb.selectors.documents import document_get_readable, document_list_readable
+from kb.selectors.users import user_group_names
+from kb.services.collections import UnknownGroups, collection_create
+from kb.services.documents import document_delete, documents_add_uploads
 from kb.uploads import Upload, UploadRejected
 
 
@@ -51,7 +53,7 @@ class MeApi(APIView):
     @extend_schema(responses=MeOut, summary="Who the token belongs to")
     def get(self, request: Request) -> Response:
         user = request.user
-        groups = sorted(user.groups.values_list("name", flat=True))
+        groups = user_group_names(user=user)
         data = {"username": user.get_username(), "is_staff": user.is_staff, "groups": groups}
         return Response(MeOut(data).data)
 
@@ -136,14 +138,14 @@ class DocumentApi(APIView):
     @extend_schema(responses={204: None}, summary="Delete a document from every store")
     def delete(self, request: Request, document_id: int) -> Response:
         document = _readable_document(request, document_id)
-        if not access.editable_collections(request.user).filter(pk=document.collection_id).exists():
+        if not collection_is_editable(user=request.user, collection_id=document.collection_id):
             raise ActionForbidden("You may read this document but not delete it.")
         document_delete(document=document)
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
 def _readable_document(request: Request, document_id: int) -> Document:
-    document = access.readable_documents(request.user).filter(pk=document_id).first()
+    document = document_get_readable(user=request.user, document_id=document_id)
     if document is None:
         raise exceptions.NotFound()
     return document
@@ -151,10 +153,10 @@ def _readable_document(request: Request, document_id: int) -> Document:
 
 def _editable_collection(request: Request, collection_id: int) -> Collection:
     """Readers who cannot edit get 403 (they can see it anyway); everyone else 404."""
-    collection = access.readable_collections(request.user).filter(pk=collection_id).first()
+    collection = collection_get_readable(user=request.user, collection_id=collection_id)
     if collection is None:
         raise exceptions.NotFound()
-    if not access.editable_collections(request.user).filter(pk=collection_id).exists():
+    if not collection_is_editable(user=request.user, collection_id=collection_id):
         raise ActionForbidden("You may read this collection but not upload to it.")
     return collection
 

@@ -5,7 +5,9 @@ The formatters scrub the token from the line; here it waits to be revoked off th
 path: a formatter may run inside a transaction that rolls back, inside the database layer
 itself, or before the apps are loaded, so it never writes. A daemon thread per process (one
 per prefork child too: threads do not survive a fork) drains the queue through
-`kb.services.api_tokens_revoke_leaked`, retrying while the database is unreachable.
+`kb.services.api_tokens.api_tokens_revoke_leaked`, retrying while the database is unreachable.
+That service sits above this module (logging serves every layer), so kb.apps hands it over
+at start-up (`revoke_with`) instead of this module importing it.
 """
 
 from __future__ import annotations
@@ -14,7 +16,8 @@ import atexit
 import logging
 import os
 import threading
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
+from typing import Protocol
 
 from kb.redaction import leaked_tokens
 
@@ -26,6 +29,19 @@ _pending: set[str] = set()
 _lock = threading.Lock()
 _wake = threading.Event()
 _drainer_pid: int | None = None
+
+
+class Revoker(Protocol):
+    def __call__(self, *, texts: Sequence[str]) -> int: ...
+
+
+_revoker: Revoker | None = None
+
+
+def revoke_with(revoker: Revoker) -> None:
+    """Called once by kb.apps when the apps are ready."""
+    global _revoker
+    _revoker = revoker
 
 
 def report_leaks(text: str) -> None:
@@ -55,12 +71,10 @@ def _revoke(tokens: list[str]) -> int:
     from django.apps import apps
     from django.db import connections
 
-    if not apps.ready:
+    if not apps.ready or _revoker is None:
         raise RuntimeError("apps not loaded yet")
-    from kb.services import api_tokens_revoke_leaked
-
     try:
-        return api_tokens_revoke_leaked(texts=tokens)
+        return _revoker(texts=tokens)
     finally:
         if threading.current_thread() is not threading.main_thread():
             connections.close_all()  # this thread's own connections only

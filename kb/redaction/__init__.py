@@ -55,7 +55,7 @@ def redact(text: str, *, user: AbstractBaseUser | AnonymousUser | None = None) -
 
 
 def leaked_tokens(text: str) -> list[str]:
-    """Whole API tokens of our own format in `text`, for revocation (kb.services)."""
+    """Whole API tokens of our own format in `text`, for revocation (kb.services.api_tokens)."""
     return token_candidates(normalise(text)) if text else []
 
 

@@ -77,7 +77,7 @@ _NAMED_ID = re.compile(
 
 
 def token_candidates(text: str) -> list[str]:
-    """Strings of our own token format, to be looked up and revoked (kb.services)."""
+    """Strings of our own token format, to be looked up and revoked (kb.services.api_tokens)."""
     return OWN_TOKEN.findall(text)
 
 

@@ -140,7 +140,7 @@ WHITENOISE_USE_FINDERS = True
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
         "kb.api.authentication.BearerTokenAuthentication",
-        "kb.api.authentication.SessionWithCsrf",
+        "kb.session_auth.SessionWithCsrf",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
@@ -245,7 +245,7 @@ KB_API_RATE_PER_MINUTE = env_int("KB_API_RATE_PER_MINUTE", 60)
 
 # Anonymised query log.
 # HMAC key for pseudonyms. Unset: a random key made once per install in KB_DATA_DIR on first use
-# (kb.querylog.pseudonym_key), never a default written here; production requires it set.
+# (kb.services.querylog.pseudonym_key), never a default written here; production requires it set.
 KB_LOG_PSEUDONYM_KEY = env_str("KB_LOG_PSEUDONYM_KEY")
 KB_LOG_RETENTION_DAYS = env_int("KB_LOG_RETENTION_DAYS", 90)
 # Chat histories untouched this long are deleted (0: kept until their owner deletes them).

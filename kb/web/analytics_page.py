@@ -1,4 +1,4 @@
-"""The analytics page (staff only; everyone else gets 404): kb.web.analytics's numbers as
+"""The analytics page (staff only; everyone else gets 404): kb.selectors.analytics' numbers as
 summary figures, inline SVG charts (kb.web.charts) and tables, formatted here for the template.
 """
 
@@ -10,8 +10,8 @@ from django.http import HttpResponse
 from django.shortcuts import render
 from django.views.decorators.http import require_GET
 
+from kb.selectors.analytics import DAY_CHOICES, Day, Report, Tally, Variant, analytics_report
 from kb.web import charts
-from kb.web.analytics import DAY_CHOICES, Day, Report, Tally, Variant, analytics_report
 from kb.web.http import HtmxHttpRequest, staff_required
 
 DEFAULT_DAYS = 30

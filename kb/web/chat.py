@@ -37,14 +37,14 @@ from kb.answer_events import (
 )
 from kb.answer_serializers import ChatQuestionIn, FeedbackIn
 from kb.answering import Finished, answer_stream
-from kb.api.authentication import SessionWithCsrf
-from kb.api.throttling import PerUserRateThrottle
 from kb.llm.chat import Message
 from kb.llm.factory import model_saturated
 from kb.models import QueryLog
-from kb.querylog import feedback_record
-from kb.web.selectors import conversation_get_for_user, conversation_history
-from kb.web.services import exchange_record
+from kb.selectors.conversations import conversation_get_for_user, conversation_history
+from kb.services.conversations import exchange_record
+from kb.services.querylog import feedback_record
+from kb.session_auth import SessionWithCsrf
+from kb.throttling import PerUserRateThrottle
 
 
 class JsonErrors(DefaultContentNegotiation):

@@ -10,7 +10,8 @@ from django.contrib.auth.models import Group
 from kb import access
 from kb.access import AnyUser, CollectionAccess
 from kb.models import Collection
-from kb.selectors import group_list
+from kb.selectors.collections import collection_name_taken
+from kb.selectors.users import group_list
 
 
 class GroupsField(forms.ModelMultipleChoiceField[Group]):
@@ -94,6 +95,6 @@ class CollectionForm(AccessForm):
         """Only staff create collections, and staff see every one: the message reveals
         nothing to them."""
         name = str(self.cleaned_data["name"]).strip()
-        if Collection.objects.filter(name__iexact=name).exists():
+        if collection_name_taken(name=name):
             raise forms.ValidationError("A collection with this name exists.")
         return name

@@ -18,25 +18,17 @@ from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from kb.access import AccessChangeRefused, may_create_collections
-from kb.documents import (
-    AddOutcome,
-    UnknownGroups,
-    collection_create,
-    collection_set_access,
-    document_delete,
-    document_retry,
-    documents_add_uploads,
-)
 from kb.ids import MAX_ID
 from kb.models import Collection, Document, DocumentStatus
-from kb.selectors import (
+from kb.selectors.collections import collection_get_for_manager, collection_list_for_manager
+from kb.selectors.documents import (
     UNSETTLED,
-    collection_get_for_manager,
-    collection_list_for_manager,
     document_get_for_manager,
     document_ids_unsettled,
     document_list_for_manager,
 )
+from kb.services.collections import UnknownGroups, collection_create, collection_set_access
+from kb.services.documents import AddOutcome, document_delete, document_retry, documents_add_uploads
 from kb.uploads import Upload, UploadRejected
 from kb.web.forms import AccessForm, CollectionForm
 from kb.web.http import HtmxHttpRequest, manager_required

@@ -17,16 +17,16 @@ from django.views.decorators.http import require_GET, require_POST
 from django_htmx.http import HttpResponseClientRedirect
 
 from kb.models import Conversation
-from kb.selectors import collection_list_for_user
-from kb.stores.errors import StoreError
-from kb.web.http import HtmxHttpRequest
-from kb.web.selectors import (
+from kb.selectors.collections import collection_list_for_user
+from kb.selectors.conversations import (
     conversation_exchanges,
     conversation_get_for_user,
     conversation_list_for_user,
-    source_passage_for_user,
 )
-from kb.web.services import conversation_delete
+from kb.selectors.sources import source_passage_for_user
+from kb.services.conversations import conversation_delete
+from kb.stores.errors import StoreError
+from kb.web.http import HtmxHttpRequest
 
 
 def chat_page(request: HtmxHttpRequest, conversation: Conversation | None = None) -> HttpResponse:

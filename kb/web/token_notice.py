@@ -1,5 +1,5 @@
 """Tells a signed-in user, once, on their next page, that one of their API tokens was revoked
-because it appeared in a logged question, answer or comment (kb.services.api_tokens_revoke_leaked).
+because it appeared in a logged question, answer or comment (kb.services.api_tokens).
 The API says so on the token's next use (kb.api.authentication.TokenLeaked); this is for owners
 who only use the pages, or whose script does not show error messages."""
 
@@ -10,8 +10,8 @@ from collections.abc import Callable
 from django.contrib import messages
 from django.http import HttpRequest, HttpResponseBase
 
-from kb.selectors import api_token_leak_notices
-from kb.services import api_token_leak_notices_mark_shown
+from kb.selectors.api_tokens import api_token_leak_notices
+from kb.services.api_tokens import api_token_leak_notices_mark_shown
 
 MESSAGE = (
     "Your API token {prefixes} was revoked automatically: it appeared in a question or comment, "

@@ -14,9 +14,9 @@ from django.dispatch import receiver
 from ingestion.pipeline import ingest_document
 from kb.access import CONSOLE
 from kb.answering import prompt_sent
-from kb.documents import document_add
 from kb.llm.chat import Message
 from kb.models import Document
+from kb.services.documents import document_add
 from kb.uploads import IncomingFile
 from tests import samples
 from tests.personas import World, build_world

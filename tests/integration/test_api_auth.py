@@ -9,7 +9,7 @@ from django.core.management import call_command
 from rest_framework.test import APIClient
 
 from kb.models import ApiToken
-from kb.services import api_token_create, api_token_revoke
+from kb.services.api_tokens import api_token_create, api_token_revoke
 from tests.personas import World
 
 pytestmark = pytest.mark.integration

@@ -9,7 +9,7 @@ import pytest
 from rest_framework.test import APIClient
 
 from kb.models import DocumentStatus
-from kb.services import api_token_create
+from kb.services.api_tokens import api_token_create
 from tests.personas import EXPECTED_VISIBLE, World
 
 pytestmark = pytest.mark.integration

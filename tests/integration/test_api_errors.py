@@ -7,7 +7,7 @@ import pytest
 from django.test import Client
 from rest_framework.test import APIClient
 
-from kb.services import api_token_create
+from kb.services.api_tokens import api_token_create
 from tests.personas import World
 
 pytestmark = pytest.mark.integration

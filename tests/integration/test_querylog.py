@@ -21,8 +21,13 @@ from pytest_django.fixtures import Settings
 
 from kb.celery import app as celery_app
 from kb.models import Conversation, Feedback, QueryLog
-from kb.querylog import QueryRecord, feedback_record, pseudonym, querylog_write
-from kb.services import querylog_purge_expired
+from kb.services.querylog import (
+    QueryRecord,
+    feedback_record,
+    pseudonym,
+    querylog_purge_expired,
+    querylog_write,
+)
 from kb.tasks import conversations_purge_expired_task, querylog_purge_expired_task
 from tests.factories import UserFactory
 from tests.personas import World

@@ -24,7 +24,7 @@ from rest_framework.test import APIClient
 
 from ingestion.pipeline import ingest_document
 from kb.models import Collection, Document
-from kb.services import api_token_create
+from kb.services.api_tokens import api_token_create
 from tests.factories import CollectionFactory, GroupFactory, UserFactory
 
 pytestmark = pytest.mark.integration

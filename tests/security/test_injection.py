@@ -24,13 +24,13 @@ from rest_framework.test import APIClient
 
 from ingestion.pipeline import ingest_document
 from kb.access import CONSOLE, document_acl
-from kb.documents import document_add
 from kb.llm.chat import LlamaCppChat, Message, OpenAICompatibleChat
 from kb.llm.control import generic_plain_text
 from kb.llm.factory import forget_chat_model
 from kb.llm.gguf import MODELS, model_path
 from kb.models import Collection, Document, QueryLog
-from kb.services import api_token_create
+from kb.services.api_tokens import api_token_create
+from kb.services.documents import document_add
 from kb.stores.factory import vector_index
 from kb.stores.types import AccessScope
 from kb.text.instructions import addresses_instructions

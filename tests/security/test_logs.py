@@ -34,7 +34,9 @@ from kb.checks import pseudonym_key as pseudonym_key_check
 from kb.models import QueryLog, TokenRevokedReason
 from kb.observability import leaked_tokens
 from kb.observability.json_logs import JsonFormatter, PlainFormatter
-from kb.querylog import (
+from kb.redaction import normalise
+from kb.services.api_tokens import api_token_create, api_token_revoke
+from kb.services.querylog import (
     PSEUDONYM_KEY_FILE,
     QueryRecord,
     _install_key,
@@ -42,8 +44,6 @@ from kb.querylog import (
     pseudonym,
     querylog_write,
 )
-from kb.redaction import normalise
-from kb.services import api_token_create, api_token_revoke
 from tests.environment import unconfigured_environ
 from tests.factories import UserFactory
 

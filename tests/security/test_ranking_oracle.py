@@ -27,7 +27,7 @@ from rest_framework.test import APIClient
 from ingestion.pipeline import ingest_document
 from kb.access import access_scope, readable_document_ids
 from kb.models import Document, DocumentStatus
-from kb.services import api_token_create
+from kb.services.api_tokens import api_token_create
 from kb.stores import factory
 from retrieval.factory import default_retriever
 from tests.factories import CollectionFactory, DocumentFactory, GroupFactory, UserFactory

@@ -12,7 +12,7 @@ from django.test import Client
 from pytest_django.fixtures import Settings
 from rest_framework.test import APIClient
 
-from kb.services import api_token_create
+from kb.services.api_tokens import api_token_create
 from tests.factories import UserFactory
 
 pytestmark = pytest.mark.integration

@@ -24,9 +24,9 @@ from django.test import Client
 from rest_framework.test import APIClient
 
 from ingestion.tasks import ingest_document_task
-from kb.documents import AddOutcome, document_add, document_delete
 from kb.models import Collection, Document
-from kb.services import api_token_create
+from kb.services.api_tokens import api_token_create
+from kb.services.documents import AddOutcome, document_add, document_delete
 from kb.uploads import IncomingFile
 from tests import samples
 from tests.factories import DocumentFactory

@@ -19,10 +19,11 @@ from django.core.management.base import BaseCommand, CommandError
 
 from kb.access import CONSOLE
 from kb.celery import app as celery_app
-from kb.documents import AddOutcome, collection_create, document_add, upload_limits
 from kb.models import Collection, Document, DocumentStatus
 from kb.progress_bar import ProgressBar
-from kb.services import groups_get_or_create
+from kb.services.collections import collection_create
+from kb.services.documents import AddOutcome, document_add, upload_limits
+from kb.services.users import groups_get_or_create
 from kb.stores.errors import StoreLockedError
 from kb.stores.factory import close_stores, graph_store, vector_index
 from kb.uploads import IncomingFile, UploadRejected, check_size, expand_zip

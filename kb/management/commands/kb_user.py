@@ -7,7 +7,8 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError
 
-from kb.services import api_token_create, user_upsert
+from kb.services.api_tokens import api_token_create
+from kb.services.users import user_upsert
 
 
 class Command(BaseCommand):

@@ -13,10 +13,10 @@ from rest_framework.test import APIClient
 
 from ingestion.pipeline import ingest_document, restamp_document
 from kb.access import CONSOLE
-from kb.documents import document_add, document_delete
 from kb.llm.chat import Message
 from kb.models import QueryLog
-from kb.services import api_token_create
+from kb.services.api_tokens import api_token_create
+from kb.services.documents import document_add, document_delete
 from kb.uploads import IncomingFile
 from tests import samples
 from tests.integration.conftest import IndexedWorld, group

@@ -13,10 +13,10 @@ from rest_framework.test import APIClient
 
 from ingestion.pipeline import ingest_document
 from kb.access import CONSOLE
-from kb.documents import document_add
 from kb.llm.factory import forget_chat_model, gguf_path
 from kb.llm.gguf import MODELS
-from kb.services import api_token_create
+from kb.services.api_tokens import api_token_create
+from kb.services.documents import document_add
 from kb.uploads import IncomingFile
 from tests import samples
 from tests.factories import CollectionFactory, GroupFactory, UserFactory

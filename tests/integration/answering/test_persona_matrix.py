@@ -11,7 +11,7 @@ import pytest
 from rest_framework.test import APIClient
 
 from kb.llm.chat import Message
-from kb.services import api_token_create
+from kb.services.api_tokens import api_token_create
 from tests.integration.conftest import TOPIC, IndexedWorld, canary, group
 from tests.personas import EXPECTED_VISIBLE
 

@@ -11,9 +11,9 @@ from rest_framework.test import APIClient
 
 from ingestion.pipeline import ingest_document
 from kb.access import CONSOLE, access_scope, document_acl
-from kb.documents import document_add
 from kb.llm.chat import Message
-from kb.services import api_token_create
+from kb.services.api_tokens import api_token_create
+from kb.services.documents import document_add
 from kb.stores.factory import vector_index
 from kb.stores.types import AccessScope
 from kb.uploads import IncomingFile

@@ -14,8 +14,8 @@ from rest_framework.test import APIClient
 from kb.llm.chat import Message
 from kb.llm.factory import chat_model, forget_chat_model
 from kb.models import QueryLog
-from kb.querylog import pseudonym
-from kb.services import api_token_create
+from kb.services.api_tokens import api_token_create
+from kb.services.querylog import pseudonym
 from retrieval.experiments import variant_for
 from tests.integration.conftest import IndexedWorld
 

@@ -9,11 +9,13 @@ from pathlib import Path
 
 import pytest
 
+from ingestion.queueing import WAITING_FOR_QUEUE
+from ingestion.recovery import documents_requeue_waiting
 from kb.access import CONSOLE
 from kb.celery import app
-from kb.documents import WAITING_FOR_QUEUE, document_add, documents_requeue_waiting
 from kb.models import DocumentStatus
 from kb.observability.queues import queue_depths
+from kb.services.documents import document_add
 from kb.uploads import IncomingFile
 from tests import samples
 from tests.factories import CollectionFactory

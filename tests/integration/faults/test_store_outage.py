@@ -9,7 +9,7 @@ from pytest_django.fixtures import Settings
 from rest_framework.test import APIClient
 
 from kb.models import Document
-from kb.services import api_token_create
+from kb.services.api_tokens import api_token_create
 from kb.stores import factory
 from tests.integration.conftest import IndexedWorld
 

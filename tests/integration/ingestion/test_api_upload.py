@@ -14,7 +14,7 @@ from rest_framework.test import APIClient
 
 from kb.celery import app
 from kb.models import Collection, Document, DocumentStatus
-from kb.services import api_token_create
+from kb.services.api_tokens import api_token_create
 from kb.stores.factory import graph_store, vector_index
 from kb.worker import EmbeddedWorker
 from tests import samples
@@ -205,7 +205,7 @@ def test_staff_create_collections_and_plain_users_may_not(transactional_db: None
 
 def test_changing_readers_restamps_the_chunks(worker: EmbeddedWorker, editors: Collection) -> None:
     from kb.access import CONSOLE, access_scope
-    from kb.documents import collection_set_access
+    from kb.services.collections import collection_set_access
 
     editor_client = _client(_editor(editors))
     document_id = _upload(editor_client, editors, ("a.txt", b"Quarterly numbers.")).json()

@@ -8,8 +8,8 @@ import pytest
 
 from ingestion.pipeline import ingest_document
 from kb.access import CONSOLE
-from kb.documents import AddOutcome, document_add, document_delete
 from kb.models import Collection, Document, DocumentStatus
+from kb.services.documents import AddOutcome, document_add, document_delete
 from kb.stores.factory import graph_store, vector_index
 from kb.uploads import IncomingFile
 from tests import samples

@@ -81,8 +81,8 @@ def test_the_pipeline_can_use_the_model_for_the_graph(
 ) -> None:
     from ingestion.pipeline import ingest_document
     from kb.access import CONSOLE
-    from kb.documents import document_add
     from kb.llm.factory import forget_chat_model
+    from kb.services.documents import document_add
     from kb.stores import factory
     from kb.uploads import IncomingFile
     from tests import samples

@@ -18,7 +18,7 @@ from rest_framework.test import APIClient
 from kb.celery import app
 from kb.llm.factory import forget_chat_model
 from kb.models import Document, DocumentStatus
-from kb.services import api_token_create
+from kb.services.api_tokens import api_token_create
 from kb.stores import factory
 from kb.worker import EmbeddedWorker
 from tests.factories import CollectionFactory, GroupFactory, UserFactory

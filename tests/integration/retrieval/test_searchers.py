@@ -10,8 +10,8 @@ from django.conf import settings
 
 from ingestion.pipeline import ingest_document
 from kb.access import CONSOLE, access_scope, readable_document_ids
-from kb.documents import document_add
 from kb.models import Document
+from kb.services.documents import document_add
 from kb.stores.factory import graph_store, vector_index
 from kb.text.embeddings import load_embedder
 from kb.uploads import IncomingFile

@@ -12,8 +12,8 @@ from django.test import Client
 from django.utils import timezone
 
 from kb.models import Feedback, QueryLog
+from kb.selectors.analytics import analytics_report, percentile
 from kb.web import charts
-from kb.web.analytics import analytics_report, percentile
 from kb.web.analytics_page import duration, percent
 from tests.personas import World
 

@@ -18,8 +18,8 @@ from pytest_django.fixtures import Settings
 from kb.answering import Finished
 from kb.llm.chat import LlmBusy, LlmUnavailable
 from kb.models import Conversation, Feedback, QueryLog, Turn
-from kb.querylog import pseudonym
-from kb.services import api_token_create
+from kb.services.api_tokens import api_token_create
+from kb.services.querylog import pseudonym
 from kb.web import chat
 from retrieval.answerer import Answer
 from retrieval.evidence import NO_EVIDENCE

@@ -8,7 +8,7 @@ import re
 import pytest
 from django.test import Client
 
-from kb.web.services import exchange_record
+from kb.services.conversations import exchange_record
 from tests.personas import World
 
 pytestmark = pytest.mark.unit

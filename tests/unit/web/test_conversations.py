@@ -10,8 +10,12 @@ from django.db import connection
 from django.test import Client
 
 from kb.models import Conversation, QueryLog, Turn, TurnRole
-from kb.web.selectors import HISTORY_MESSAGES, conversation_exchanges, conversation_history
-from kb.web.services import conversation_title, exchange_record
+from kb.selectors.conversations import (
+    HISTORY_MESSAGES,
+    conversation_exchanges,
+    conversation_history,
+)
+from kb.services.conversations import conversation_title, exchange_record
 from tests.personas import World
 
 pytestmark = pytest.mark.unit

@@ -1,5 +1,5 @@
-"""Writes on collections and documents. Indexing itself happens in ingestion tasks, enqueued
-only once the transaction that created the work has committed."""
+"""Writes on documents: uploads, versions, retries, deletion. Indexing itself happens in
+ingestion tasks, enqueued only once the transaction that created the work has committed."""
 
 from __future__ import annotations
 
@@ -12,14 +12,14 @@ from enum import StrEnum
 from pathlib import Path
 
 from django.conf import settings
-from django.contrib.auth.models import Group
 from django.core.files import File
 from django.db import transaction
-from django.db.models import F
 
+from ingestion.queueing import INGEST_DOCUMENT, RESTAMP_DOCUMENT, WAITING_FOR_QUEUE
 from kb import access
 from kb.access import Writer
-from kb.models import Collection, Document, DocumentStatus
+from kb.celery import app
+from kb.models import Collection, Document, DocumentStatus, collection_content_changed
 from kb.uploads import (
     IncomingFile,
     Upload,
@@ -31,109 +31,12 @@ from kb.uploads import (
 
 logger = logging.getLogger(__name__)
 HASH_BLOCK = 1024 * 1024
-# Stage of a queued document whose task could not be sent (shown in the UI as such).
-WAITING_FOR_QUEUE = "waiting for queue"
 
 
 class AddOutcome(StrEnum):
     CREATED = "created"
     NEW_VERSION = "new_version"
     UNCHANGED = "unchanged"
-
-
-class UnknownGroups(ValueError):
-    """Names that match no group. Collections never create groups: a typo would otherwise
-    grant access to a new, empty group, and creating groups is `kb_user`'s job."""
-
-    def __init__(self, names: Sequence[str], *, field: str) -> None:
-        super().__init__(f"No group named {', '.join(repr(name) for name in names)}.")
-        self.names = list(names)
-        self.field = field
-
-
-def groups_by_name(names: Sequence[str], *, field: str = "groups") -> list[Group]:
-    """The groups of these names (blank names ignored); UnknownGroups if any is missing."""
-    wanted = {name.strip() for name in names if name.strip()}
-    found = list(Group.objects.filter(name__in=wanted))
-    missing = sorted(wanted - {group.name for group in found})
-    if missing:
-        raise UnknownGroups(missing, field=field)
-    return found
-
-
-def _group_ids(writer: Writer, names: Sequence[str], *, field: str) -> frozenset[int]:
-    """Only staff may learn which group names exist: anyone else hears the same refusal for
-    a missing group as for a group they are not in."""
-    try:
-        return frozenset(group.pk for group in groups_by_name(names, field=field))
-    except UnknownGroups:
-        if access.may_create_collections(writer):
-            raise
-        raise access.AccessChangeRefused(access.OWN_GROUPS_ONLY, field=field) from None
-
-
-@transaction.atomic
-def collection_create(
-    *,
-    actor: Writer,
-    name: str,
-    reader_groups: Sequence[str] = (),
-    editor_groups: Sequence[str] = (),
-    open_to_all_authenticated: bool = False,
-    description: str = "",
-) -> Collection:
-    """A new collection, if `actor` may create it with this access (kb.access decides):
-    AccessChangeRefused or UnknownGroups otherwise, before anything is written."""
-    wanted = access.CollectionAccess(
-        reader_group_ids=_group_ids(actor, reader_groups, field="reader_groups"),
-        editor_group_ids=_group_ids(actor, editor_groups, field="editor_groups"),
-        open_to_all_authenticated=open_to_all_authenticated,
-    )
-    granted = access.access_after_change(actor, current=None, wanted=wanted)
-    collection = Collection.objects.create(name=name, description=description)
-    _apply_access(collection, granted)
-    return collection
-
-
-@transaction.atomic
-def collection_set_access(
-    *,
-    actor: Writer,
-    collection: Collection,
-    reader_groups: Sequence[str],
-    editor_groups: Sequence[str] | None = None,
-    open_to_all_authenticated: bool | None = None,
-) -> None:
-    """Change who may read (None: leave as it is), as far as `actor` may (kb.access decides:
-    an editor's change touches only their own groups); every chunk of the collection is
-    re-stamped in every store."""
-    current = access.CollectionAccess.of(collection)
-    editors = current.editor_group_ids
-    if editor_groups is not None:
-        editors = _group_ids(actor, editor_groups, field="editor_groups")
-    wanted = access.CollectionAccess(
-        reader_group_ids=_group_ids(actor, reader_groups, field="reader_groups"),
-        editor_group_ids=editors,
-        open_to_all_authenticated=current.open_to_all_authenticated
-        if open_to_all_authenticated is None
-        else open_to_all_authenticated,
-    )
-    _apply_access(collection, access.access_after_change(actor, current=current, wanted=wanted))
-    collection_restamp_later(collection=collection)
-
-
-def _apply_access(collection: Collection, granted: access.CollectionAccess) -> None:
-    collection.reader_groups.set(granted.reader_group_ids)
-    collection.editor_groups.set(granted.editor_group_ids)
-    if collection.open_to_all_authenticated != granted.open_to_all_authenticated:
-        collection.open_to_all_authenticated = granted.open_to_all_authenticated
-        collection.save(update_fields=["open_to_all_authenticated"])
-
-
-def collection_restamp_later(*, collection: Collection) -> None:
-    """Re-stamp every chunk of the collection once this transaction commits."""
-    for document_id in collection.documents.values_list("pk", flat=True):
-        restamp_later(document_id)
 
 
 def upload_limits() -> UploadLimits:
@@ -262,30 +165,6 @@ def _mark_queued(document: Document) -> None:
     document.error = ""
 
 
-def collection_content_changed(*, collection_id: int) -> None:
-    """What the collection's readers can find changed: cached answers over it are stale."""
-    Collection.objects.filter(pk=collection_id).update(content_version=F("content_version") + 1)
-
-
-def document_prune_superseded_files(*, document_id: int) -> int:
-    """Delete the files of versions older than the indexed one; returns how many went. Called
-    once a version is indexed: until then the previous version stays searchable and its file
-    readable, afterwards nothing serves it and keeping it would only keep old content."""
-    with transaction.atomic():
-        document = Document.objects.select_for_update().filter(pk=document_id).first()
-        if document is None:
-            return 0
-        live = document.indexed_version
-        stale = [name for version, name in document.superseded_files if version < live]
-        kept = [entry for entry in document.superseded_files if entry[0] >= live]
-        if stale:
-            Document.objects.filter(pk=document_id).update(superseded_files=kept)
-    for name in stale:
-        if name != document.file.name:
-            document.file.storage.delete(name)
-    return len(stale)
-
-
 def document_delete(*, document: Document) -> None:
     """Gone from the database first (so no reader sees it), then from every store. A task still
     working on it notices the row is gone and removes what it wrote."""
@@ -301,44 +180,21 @@ def document_delete(*, document: Document) -> None:
         document.file.storage.delete(name)
 
 
-def collection_delete(*, collection: Collection) -> None:
-    """Each document goes the way `document_delete` takes it (stores, files), then the row."""
-    for document in collection.documents.all():
-        document_delete(document=document)
-    collection.delete()
-
-
 def _enqueue_ingest(document_id: int, version: int) -> None:
     """After commit. If the broker went away since the upload was accepted, the document waits
-    with stage WAITING_FOR_QUEUE and is queued again when a worker starts or the sweep runs."""
-    from ingestion.tasks import ingest_document_task
-
+    with stage WAITING_FOR_QUEUE and is queued again when a worker starts or the sweep runs
+    (ingestion.recovery). Sent by task name: ingestion imports nothing from here, and this
+    module needs none of its tasks or pipeline."""
     try:
-        ingest_document_task.delay(document_id, version)
+        app.send_task(INGEST_DOCUMENT, args=(document_id, version))
     except Exception:
         logger.warning("document %s could not be queued; it will be retried", document_id,
                        exc_info=True)  # fmt: skip
         Document.objects.filter(pk=document_id, version=version).update(stage=WAITING_FOR_QUEUE)
 
 
-def documents_requeue_waiting() -> int:
-    """Queue again the documents whose task could not be sent (the broker was down)."""
-    from ingestion.tasks import ingest_document_task
-
-    waiting = Document.objects.filter(status=DocumentStatus.QUEUED, stage=WAITING_FOR_QUEUE)
-    count = 0
-    for document_id, version in waiting.values_list("pk", "version"):
-        ingest_document_task.delay(document_id, version)
-        Document.objects.filter(pk=document_id, version=version, stage=WAITING_FOR_QUEUE).update(
-            stage="queued"
-        )
-        count += 1
-    return count
-
-
 def restamp_later(document_id: int) -> None:
     """Re-stamp a document's chunks with its current readers once this transaction commits."""
-    from ingestion.tasks import restamp_document_task
 
     def restamp() -> None:
         collection_id = Document.objects.filter(pk=document_id).values_list(
@@ -346,6 +202,6 @@ def restamp_later(document_id: int) -> None:
         )
         for cid in collection_id:  # readers changed: stop serving answers cached before
             collection_content_changed(collection_id=cid)
-        restamp_document_task.delay(document_id)
+        app.send_task(RESTAMP_DOCUMENT, args=(document_id,))
 
     transaction.on_commit(restamp)

@@ -1,88 +1,25 @@
-"""Reads of the chat pages: a user's own conversations, and a cited passage in its context.
+"""Reads of cited passages: a chunk in its context (the source view a citation opens).
 
-Conversations belong to one user: every read filters by the owner, so another user's (staff
-included) looks exactly like a missing one. Passages come from the vector index under the
-caller's access scope and pass the database post-check, like every retrieved chunk.
+Passages come from the vector index under the caller's access scope and pass the database
+post-check, like every retrieved chunk: what the caller may not read looks missing.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
 
-from django.db.models import QuerySet
-
-from kb.access import AnyUser, access_scope, readable_document_ids
-from kb.llm.chat import Message
-from kb.models import Conversation, Document, Turn, TurnRole
-from kb.selectors import document_get_readable
+from kb.access import AnyUser, access_scope
+from kb.models import Document
+from kb.selectors.documents import document_get_readable
 from kb.stores.factory import vector_index
 from kb.stores.payload import ChunkPayload
 from kb.stores.payload import chunk_id as make_chunk_id
-from retrieval.answerer import NOT_FOUND
 
-# The API accepts this many earlier turns; older ones are dropped first.
-HISTORY_MESSAGES = 20
-HISTORY_CHARS = 8000  # per message, as the API's HistoryTurnIn
 # Chunks shown on each side of a cited one.
 CONTEXT_CHUNKS = 1
 # Chunks overlap (DESIGN: 50 tokens); a shorter common run is a coincidence, not the overlap.
 MIN_OVERLAP_CHARS = 20
-
-
-def conversation_list_for_user(*, user: AnyUser, limit: int = 50) -> QuerySet[Conversation]:
-    if not user.is_authenticated:
-        return Conversation.objects.none()
-    return Conversation.objects.filter(user_id=user.pk).order_by("-updated_at", "-pk")[:limit]
-
-
-def conversation_get_for_user(*, user: AnyUser, conversation_id: int) -> Conversation | None:
-    """None both when it does not exist and when it is someone else's."""
-    if not user.is_authenticated:
-        return None
-    return Conversation.objects.filter(pk=conversation_id, user_id=user.pk).first()
-
-
-def conversation_history(*, conversation: Conversation) -> list[Message]:
-    """The latest turns, oldest first, as `answer_stream(history=...)` takes them."""
-    turns = list(conversation.turns.order_by("-pk")[:HISTORY_MESSAGES])
-    return [
-        Message(role=turn.role, content=turn.content[:HISTORY_CHARS]) for turn in reversed(turns)
-    ]
-
-
-@dataclass(frozen=True)
-class Exchange:
-    """A question and its answer as a reopened conversation shows them."""
-
-    question: str
-    answer: str
-    refused: bool
-    citations: list[dict[str, Any]]
-
-    @property
-    def shown_answer(self) -> str:
-        """A refusal before the model has only the stock text: the page says it better."""
-        return "" if self.refused and self.answer == NOT_FOUND else self.answer
-
-
-def conversation_exchanges(*, user: AnyUser, conversation: Conversation) -> list[Exchange]:
-    """Pairs of turns; a citation whose document the user may no longer read is left out."""
-    turns = list(conversation.turns.all())
-    cited = {int(c["document_id"]) for t in turns for c in t.citations if "document_id" in c}
-    readable = readable_document_ids(user, cited)
-    exchanges: list[Exchange] = []
-    question: Turn | None = None
-    for turn in turns:
-        if turn.role == TurnRole.USER:
-            question = turn
-            continue
-        citations = [c for c in turn.citations if int(c.get("document_id", 0)) in readable]
-        asked = question.content if question is not None else ""
-        exchanges.append(Exchange(asked, turn.content, turn.refused, citations))
-        question = None
-    return exchanges
 
 
 @dataclass(frozen=True)

@@ -1,5 +1,6 @@
 """Questions per user per minute, over all their API tokens and their signed-in session; 429
-beyond that. Keyed by user, not by token: a second token must not be a second budget.
+beyond that. Keyed by user, not by token: a second token must not be a second budget. Shared
+by the API's answering endpoints (kb.api.answers) and the chat page's (kb.web.chat).
 
 The counter lives in Django's cache: local memory in the embedded default, Redis when
 KB_CACHE_URL points at it, so that several web replicas share one budget per user.

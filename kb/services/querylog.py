@@ -3,7 +3,7 @@
 A row must be useful to an analyst and useless for finding out who asked: the asker appears only
 as a keyed pseudonym (the key lives in the environment or the data directory, never in the
 database), and free text (questions, answers, feedback comments) passes through kb.redaction
-before it is stored. An API token found in that text is revoked (kb.services).
+before it is stored. An API token found in that text is revoked (kb.services.api_tokens).
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ import secrets
 import tempfile
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -24,11 +25,12 @@ from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
 from django.core.exceptions import ImproperlyConfigured
 from django.db import transaction
+from django.utils import timezone
 
 from kb.models import Feedback, FeedbackRating, QueryLog
 from kb.observability import metrics
 from kb.redaction import redact
-from kb.services import api_tokens_revoke_leaked
+from kb.services.api_tokens import api_tokens_revoke_leaked
 
 MAX_COUNT = 2**31 - 1
 PSEUDONYM_KEY_FILE = "pseudonym.key"  # in KB_DATA_DIR, when KB_LOG_PSEUDONYM_KEY is not set
@@ -128,6 +130,13 @@ def feedback_record(
     )
     metrics.feedback_given(rating)
     return feedback
+
+
+def querylog_purge_expired() -> int:
+    """Delete query logs older than KB_LOG_RETENTION_DAYS; returns how many went."""
+    cutoff = timezone.now() - timedelta(days=settings.KB_LOG_RETENTION_DAYS)
+    deleted, _by_model = QueryLog.objects.filter(created_at__lt=cutoff).delete()
+    return deleted
 
 
 def _retrieved_json(retrieved: Mapping[str, Iterable[tuple[str, float]]]) -> dict[str, Any]:

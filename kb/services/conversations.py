@@ -1,14 +1,17 @@
-"""Writes of the chat pages: conversations and their turns.
+"""Writes on conversations: the chat pages' exchanges, deletion, and retention.
 
 A conversation records what its owner asked and was answered, never which query-log row that
-was: the log stays anonymous (kb.querylog), and nothing here could join it back to the user.
+was: the log stays anonymous (kb.services.querylog), and nothing here could join it back to the
+user.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import timedelta
 from typing import Any
 
+from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
 from django.utils import timezone
@@ -67,6 +70,19 @@ def exchange_record(
 
 def conversation_delete(*, conversation: Conversation) -> None:
     conversation.delete()  # its turns go with it
+
+
+def conversations_purge_expired() -> int:
+    """Delete chat histories untouched for KB_CONVERSATION_RETENTION_DAYS (0 keeps them): a
+    stored question could be matched to its redacted query-log row, so histories do not stay
+    longer than the log's own retention unless an operator decides so."""
+    if settings.KB_CONVERSATION_RETENTION_DAYS <= 0:
+        return 0
+    cutoff = timezone.now() - timedelta(days=settings.KB_CONVERSATION_RETENTION_DAYS)
+    stale = Conversation.objects.filter(updated_at__lt=cutoff)
+    count = stale.count()
+    stale.delete()
+    return count
 
 
 def _stored(citation: dict[str, Any]) -> dict[str, Any]:

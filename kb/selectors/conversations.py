@@ -1,0 +1,76 @@
+"""Reads of conversations: a user's own list, one of them, its history for a follow-up, and its
+exchanges as a reopened chat shows them.
+
+Conversations belong to one user: every read filters by the owner, so another user's (staff
+included) looks exactly like a missing one.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from django.db.models import QuerySet
+
+from kb.access import AnyUser, readable_document_ids
+from kb.llm.chat import Message
+from kb.models import Conversation, Turn, TurnRole
+from retrieval.answerer import NOT_FOUND
+
+# The API accepts this many earlier turns; older ones are dropped first.
+HISTORY_MESSAGES = 20
+HISTORY_CHARS = 8000  # per message, as the API's HistoryTurnIn
+
+
+def conversation_list_for_user(*, user: AnyUser, limit: int = 50) -> QuerySet[Conversation]:
+    if not user.is_authenticated:
+        return Conversation.objects.none()
+    return Conversation.objects.filter(user_id=user.pk).order_by("-updated_at", "-pk")[:limit]
+
+
+def conversation_get_for_user(*, user: AnyUser, conversation_id: int) -> Conversation | None:
+    """None both when it does not exist and when it is someone else's."""
+    if not user.is_authenticated:
+        return None
+    return Conversation.objects.filter(pk=conversation_id, user_id=user.pk).first()
+
+
+def conversation_history(*, conversation: Conversation) -> list[Message]:
+    """The latest turns, oldest first, as `answer_stream(history=...)` takes them."""
+    turns = list(conversation.turns.order_by("-pk")[:HISTORY_MESSAGES])
+    return [
+        Message(role=turn.role, content=turn.content[:HISTORY_CHARS]) for turn in reversed(turns)
+    ]
+
+
+@dataclass(frozen=True)
+class Exchange:
+    """A question and its answer as a reopened conversation shows them."""
+
+    question: str
+    answer: str
+    refused: bool
+    citations: list[dict[str, Any]]
+
+    @property
+    def shown_answer(self) -> str:
+        """A refusal before the model has only the stock text: the page says it better."""
+        return "" if self.refused and self.answer == NOT_FOUND else self.answer
+
+
+def conversation_exchanges(*, user: AnyUser, conversation: Conversation) -> list[Exchange]:
+    """Pairs of turns; a citation whose document the user may no longer read is left out."""
+    turns = list(conversation.turns.all())
+    cited = {int(c["document_id"]) for t in turns for c in t.citations if "document_id" in c}
+    readable = readable_document_ids(user, cited)
+    exchanges: list[Exchange] = []
+    question: Turn | None = None
+    for turn in turns:
+        if turn.role == TurnRole.USER:
+            question = turn
+            continue
+        citations = [c for c in turn.citations if int(c.get("document_id", 0)) in readable]
+        asked = question.content if question is not None else ""
+        exchanges.append(Exchange(asked, turn.content, turn.refused, citations))
+        question = None
+    return exchanges

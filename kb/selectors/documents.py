@@ -1,0 +1,46 @@
+"""Reads of documents, always through kb.access: what a user may read, and what they may manage."""
+
+from __future__ import annotations
+
+from django.db.models import QuerySet
+
+from kb.access import (
+    AnyUser,
+    editable_documents,
+    readable_collections,
+    readable_documents,
+)
+from kb.models import Collection, Document, DocumentStatus
+
+UNSETTLED = (DocumentStatus.QUEUED, DocumentStatus.PROCESSING)
+
+
+def document_list_for_manager(*, user: AnyUser, collection: Collection) -> QuerySet[Document]:
+    return editable_documents(user).filter(collection=collection).order_by("-created_at", "-pk")
+
+
+def document_get_for_manager(*, user: AnyUser, document_id: int) -> Document | None:
+    return editable_documents(user).filter(pk=document_id).first()
+
+
+def document_get_readable(*, user: AnyUser, document_id: int) -> Document | None:
+    return readable_documents(user).filter(pk=document_id).first()
+
+
+def document_list_readable(
+    *, user: AnyUser, collection_id: int, status: str | None = None
+) -> QuerySet[Document] | None:
+    """The documents of a collection that the user may read, oldest first; None both when the
+    collection does not exist and when the user may not read it."""
+    if not readable_collections(user).filter(pk=collection_id).exists():
+        return None
+    documents = readable_documents(user).filter(collection_id=collection_id)
+    if status is not None:
+        documents = documents.filter(status=status)
+    return documents.order_by("pk")
+
+
+def document_ids_unsettled(*, user: AnyUser, collection: Collection) -> list[int]:
+    """Documents still queued or processing: what the progress table keeps polling for."""
+    documents = document_list_for_manager(user=user, collection=collection)
+    return list(documents.filter(status__in=UNSETTLED).values_list("pk", flat=True))
