@@ -1,5 +1,5 @@
-"""Integration fixtures: the persona company of tests/personas.py with real, ingested documents;
-carries a canary string, so a leak is visible wherever it appears."""
+"""Integration fixtures: the persona company of tests/support/personas.py with real, ingested
+documents; each carries a canary string, so a leak is visible wherever it appears."""
 
 from __future__ import annotations
 
@@ -18,8 +18,8 @@ from kb.documents import document_add
 from kb.llm.chat import Message
 from kb.models import Document
 from kb.uploads import IncomingFile
-from tests import samples
-from tests.personas import World, build_world
+from tests.support import samples
+from tests.support.personas import World, build_world
 
 TOPIC = "The office coffee machine is descaled every Friday by the facilities team."
 

@@ -10,7 +10,7 @@ from rest_framework.test import APIClient
 
 from kb.models import ApiToken
 from kb.services import api_token_create, api_token_revoke
-from tests.personas import World
+from tests.support.personas import World
 
 pytestmark = pytest.mark.integration
 

@@ -10,7 +10,7 @@ from rest_framework.test import APIClient
 
 from kb.models import DocumentStatus
 from kb.services import api_token_create
-from tests.personas import EXPECTED_VISIBLE, World
+from tests.support.personas import EXPECTED_VISIBLE, World
 
 pytestmark = pytest.mark.integration
 

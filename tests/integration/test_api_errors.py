@@ -8,7 +8,7 @@ from django.test import Client
 from rest_framework.test import APIClient
 
 from kb.services import api_token_create
-from tests.personas import World
+from tests.support.personas import World
 
 pytestmark = pytest.mark.integration
 

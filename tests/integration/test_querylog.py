@@ -24,8 +24,8 @@ from kb.models import Conversation, Feedback, QueryLog
 from kb.querylog import QueryRecord, feedback_record, pseudonym, querylog_write
 from kb.services import querylog_purge_expired
 from kb.tasks import conversations_purge_expired_task, querylog_purge_expired_task
-from tests.factories import UserFactory
-from tests.personas import World
+from tests.support.factories import UserFactory
+from tests.support.personas import World
 
 pytestmark = pytest.mark.integration
 

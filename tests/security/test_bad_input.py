@@ -25,7 +25,7 @@ from rest_framework.test import APIClient
 from ingestion.pipeline import ingest_document
 from kb.models import Collection, Document
 from kb.services import api_token_create
-from tests.factories import CollectionFactory, GroupFactory, UserFactory
+from tests.support.factories import CollectionFactory, GroupFactory, UserFactory
 
 pytestmark = pytest.mark.integration
 HTMX = {"HX-Request": "true"}

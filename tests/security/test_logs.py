@@ -44,8 +44,8 @@ from kb.querylog import (
 )
 from kb.redaction import normalise
 from kb.services import api_token_create, api_token_revoke
-from tests.environment import unconfigured_environ
-from tests.factories import UserFactory
+from tests.support.environment import unconfigured_environ
+from tests.support.factories import UserFactory
 
 pytestmark = pytest.mark.integration
 ROOT = Path(__file__).resolve().parents[2]

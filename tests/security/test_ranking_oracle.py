@@ -30,7 +30,7 @@ from kb.models import Document, DocumentStatus
 from kb.services import api_token_create
 from kb.stores import factory
 from retrieval.factory import default_retriever
-from tests.factories import CollectionFactory, DocumentFactory, GroupFactory, UserFactory
+from tests.support.factories import CollectionFactory, DocumentFactory, GroupFactory, UserFactory
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 

@@ -28,9 +28,9 @@ from kb.documents import AddOutcome, document_add, document_delete
 from kb.models import Collection, Document
 from kb.services import api_token_create
 from kb.uploads import IncomingFile
-from tests import samples
-from tests.factories import DocumentFactory
-from tests.personas import World
+from tests.support import samples
+from tests.support.factories import DocumentFactory
+from tests.support.personas import World
 
 pytestmark = pytest.mark.unit
 

@@ -10,7 +10,7 @@ import pytest
 from django.core.exceptions import ImproperlyConfigured
 
 from kb.settings import env
-from tests.environment import unconfigured_environ
+from tests.support.environment import unconfigured_environ
 
 pytestmark = pytest.mark.unit
 ROOT = Path(__file__).resolve().parents[2]

@@ -18,8 +18,8 @@ from kb.llm.factory import forget_chat_model, gguf_path
 from kb.llm.gguf import MODELS
 from kb.services import api_token_create
 from kb.uploads import IncomingFile
-from tests import samples
-from tests.factories import CollectionFactory, GroupFactory, UserFactory
+from tests.support import samples
+from tests.support.factories import CollectionFactory, GroupFactory, UserFactory
 
 pytestmark = [pytest.mark.model, pytest.mark.slow]
 

@@ -17,9 +17,9 @@ from kb.services import api_token_create
 from kb.stores.factory import vector_index
 from kb.stores.types import AccessScope
 from kb.uploads import IncomingFile
-from tests import samples
 from tests.integration.conftest import IndexedWorld, canary
-from tests.personas import EXPECTED_VISIBLE
+from tests.support import samples
+from tests.support.personas import EXPECTED_VISIBLE
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow, pytest.mark.llm]
 

@@ -18,8 +18,8 @@ from typing import Any
 
 import pytest
 
-from tests.environment import unconfigured_environ
 from tests.integration.test_serve import ROOT, _free_port
+from tests.support.environment import unconfigured_environ
 
 pytestmark = [pytest.mark.services, pytest.mark.integration, pytest.mark.slow]
 

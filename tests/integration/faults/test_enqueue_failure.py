@@ -15,8 +15,8 @@ from kb.documents import WAITING_FOR_QUEUE, document_add, documents_requeue_wait
 from kb.models import DocumentStatus
 from kb.observability.queues import queue_depths
 from kb.uploads import IncomingFile
-from tests import samples
-from tests.factories import CollectionFactory
+from tests.support import samples
+from tests.support.factories import CollectionFactory
 
 pytestmark = [pytest.mark.integration]
 

@@ -11,7 +11,7 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import Client
 
 from kb.models import Document, DocumentStatus
-from tests.factories import CollectionFactory, UserFactory
+from tests.support.factories import CollectionFactory, UserFactory
 
 pytestmark = pytest.mark.integration
 

@@ -17,8 +17,8 @@ from kb.models import Collection, Document, DocumentStatus
 from kb.services import api_token_create
 from kb.stores.factory import graph_store, vector_index
 from kb.worker import EmbeddedWorker
-from tests import samples
-from tests.factories import CollectionFactory, GroupFactory, UserFactory
+from tests.support import samples
+from tests.support.factories import CollectionFactory, GroupFactory, UserFactory
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 

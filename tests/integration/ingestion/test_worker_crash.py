@@ -16,8 +16,8 @@ from ingestion.chunk import chunk_elements
 from ingestion.parse import parse_document
 from kb.stores.graph_embedded import EmbeddedGraphStore
 from kb.stores.qdrant_edge import QdrantEdgeIndex
-from tests import samples
-from tests.environment import unconfigured_environ
+from tests.support import samples
+from tests.support.environment import unconfigured_environ
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 ROOT = Path(__file__).resolve().parents[3]

@@ -85,8 +85,8 @@ def test_the_pipeline_can_use_the_model_for_the_graph(
     from kb.llm.factory import forget_chat_model
     from kb.stores import factory
     from kb.uploads import IncomingFile
-    from tests import samples
-    from tests.factories import CollectionFactory
+    from tests.support import samples
+    from tests.support.factories import CollectionFactory
 
     settings.KB_DATA_DIR = tmp_path
     settings.MEDIA_ROOT = tmp_path / "media"

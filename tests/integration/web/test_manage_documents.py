@@ -17,7 +17,7 @@ from django.test import Client
 from pytest_django.fixtures import Settings
 
 from kb.models import Collection, Document, DocumentStatus
-from tests.factories import CollectionFactory, DocumentFactory, GroupFactory, UserFactory
+from tests.support.factories import CollectionFactory, DocumentFactory, GroupFactory, UserFactory
 
 pytestmark = pytest.mark.integration
 HTMX = {"HX-Request": "true"}

@@ -17,7 +17,7 @@ from kb.stores.factory import vector_index
 from kb.stores.payload import ChunkPayload, chunk_id
 from kb.stores.types import ChunkPoint, SparseVector
 from kb.web import pages
-from tests.personas import World
+from tests.support.personas import World
 
 pytestmark = pytest.mark.integration
 

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.environment import unconfigured_environ
+from tests.support.environment import unconfigured_environ
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 ROOT = Path(__file__).resolve().parents[3]

@@ -15,7 +15,7 @@ from kb.models import Feedback, QueryLog
 from kb.web import charts
 from kb.web.analytics import analytics_report, percentile
 from kb.web.analytics_page import duration, percent
-from tests.personas import World
+from tests.support.personas import World
 
 pytestmark = pytest.mark.unit
 

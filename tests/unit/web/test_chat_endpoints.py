@@ -25,7 +25,7 @@ from retrieval.answerer import Answer
 from retrieval.evidence import NO_EVIDENCE
 from retrieval.retriever import Retrieval
 from retrieval.types import Passage
-from tests.personas import World
+from tests.support.personas import World
 
 pytestmark = [
     pytest.mark.unit,

@@ -9,7 +9,7 @@ import pytest
 from django.test import Client
 
 from kb.web.services import exchange_record
-from tests.personas import World
+from tests.support.personas import World
 
 pytestmark = pytest.mark.unit
 

@@ -12,7 +12,7 @@ from django.test import Client
 from kb.models import Conversation, QueryLog, Turn, TurnRole
 from kb.web.selectors import HISTORY_MESSAGES, conversation_exchanges, conversation_history
 from kb.web.services import conversation_title, exchange_record
-from tests.personas import World
+from tests.support.personas import World
 
 pytestmark = pytest.mark.unit
 

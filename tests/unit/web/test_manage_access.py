@@ -9,8 +9,8 @@ import pytest
 from django.test import Client
 
 from kb.models import Document
-from tests.factories import CollectionFactory, DocumentFactory, GroupFactory, UserFactory
-from tests.personas import World
+from tests.support.factories import CollectionFactory, DocumentFactory, GroupFactory, UserFactory
+from tests.support.personas import World
 
 pytestmark = pytest.mark.unit
 

@@ -10,7 +10,7 @@ from django.contrib.auth.models import Group
 from django.test import Client
 
 from kb.models import Collection
-from tests.personas import World
+from tests.support.personas import World
 
 pytestmark = pytest.mark.unit
 

@@ -8,7 +8,7 @@ from typing import Any
 from django.contrib.auth.models import AnonymousUser
 
 from kb.models import Collection, Document
-from tests.factories import CollectionFactory, DocumentFactory, GroupFactory, UserFactory
+from tests.support.factories import CollectionFactory, DocumentFactory, GroupFactory, UserFactory
 
 
 @dataclass
