@@ -4,11 +4,9 @@ documents; each carries a canary string, so a leak is visible wherever it appear
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from django.contrib.auth.models import Group
 from django.dispatch import receiver
 
 from ingestion.pipeline import ingest_document
@@ -16,22 +14,9 @@ from kb.access import CONSOLE
 from kb.answering import prompt_sent
 from kb.documents import document_add
 from kb.llm.chat import Message
-from kb.models import Document
 from kb.uploads import IncomingFile
 from tests.support import samples
-from tests.support.personas import World, build_world
-
-TOPIC = "The office coffee machine is descaled every Friday by the facilities team."
-
-
-def canary(title: str) -> str:
-    return f"CANARY-{title.upper()}-7F3A"
-
-
-@dataclass
-class IndexedWorld:
-    world: World
-    documents: dict[str, Document]  # title -> the ingested document
+from tests.support.personas import TOPIC, IndexedWorld, build_world, canary
 
 
 @pytest.fixture
@@ -65,7 +50,3 @@ def prompts() -> Iterator[list[list[Message]]]:
 
     yield seen
     prompt_sent.disconnect(record)
-
-
-def group(name: str) -> Group:
-    return Group.objects.get(name=name)

@@ -18,8 +18,8 @@ from kb.llm.chat import Message
 from kb.models import QueryLog
 from kb.services import api_token_create
 from kb.uploads import IncomingFile
-from tests.integration.conftest import IndexedWorld, group
 from tests.support import samples
+from tests.support.personas import IndexedWorld, group
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow, pytest.mark.llm]
 

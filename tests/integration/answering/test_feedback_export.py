@@ -15,8 +15,8 @@ from kb.access import CONSOLE
 from kb.documents import document_add
 from kb.services import api_token_create
 from kb.uploads import IncomingFile
-from tests.integration.conftest import IndexedWorld
 from tests.support import samples
+from tests.support.personas import IndexedWorld
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow, pytest.mark.llm]
 

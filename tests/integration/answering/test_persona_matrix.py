@@ -12,8 +12,7 @@ from rest_framework.test import APIClient
 
 from kb.llm.chat import Message
 from kb.services import api_token_create
-from tests.integration.conftest import TOPIC, IndexedWorld, canary, group
-from tests.support.personas import EXPECTED_VISIBLE
+from tests.support.personas import EXPECTED_VISIBLE, TOPIC, IndexedWorld, canary, group
 
 pytestmark = [
     pytest.mark.integration,

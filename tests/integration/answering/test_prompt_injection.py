@@ -17,9 +17,8 @@ from kb.services import api_token_create
 from kb.stores.factory import vector_index
 from kb.stores.types import AccessScope
 from kb.uploads import IncomingFile
-from tests.integration.conftest import IndexedWorld, canary
 from tests.support import samples
-from tests.support.personas import EXPECTED_VISIBLE
+from tests.support.personas import EXPECTED_VISIBLE, IndexedWorld, canary
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow, pytest.mark.llm]
 

@@ -17,7 +17,7 @@ from kb.models import QueryLog
 from kb.querylog import pseudonym
 from kb.services import api_token_create
 from retrieval.experiments import variant_for
-from tests.integration.conftest import IndexedWorld
+from tests.support.personas import IndexedWorld
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow, pytest.mark.llm]
 

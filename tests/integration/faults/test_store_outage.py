@@ -11,7 +11,7 @@ from rest_framework.test import APIClient
 from kb.models import Document
 from kb.services import api_token_create
 from kb.stores import factory
-from tests.integration.conftest import IndexedWorld
+from tests.support.personas import IndexedWorld
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 

@@ -21,8 +21,8 @@ from kb.models import Document, DocumentStatus
 from kb.services import api_token_create
 from kb.stores import factory
 from kb.worker import EmbeddedWorker
-from tests.integration.conftest import IndexedWorld, group
 from tests.support.factories import CollectionFactory, GroupFactory, UserFactory
+from tests.support.personas import IndexedWorld, group
 
 pytestmark = [
     pytest.mark.integration,

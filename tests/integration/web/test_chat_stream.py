@@ -14,8 +14,7 @@ from django.test import Client
 
 from kb.llm.chat import Message
 from kb.models import Conversation, Feedback, Turn
-from tests.integration.conftest import IndexedWorld, canary
-from tests.support.personas import EXPECTED_VISIBLE
+from tests.support.personas import EXPECTED_VISIBLE, IndexedWorld, canary
 
 pytestmark = [
     pytest.mark.integration,
