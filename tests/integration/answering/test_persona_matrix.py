@@ -4,15 +4,13 @@ Canary strings planted in every document never appear where their reader may not
 
 from __future__ import annotations
 
-import json
-from typing import Any
-
 import pytest
 from rest_framework.test import APIClient
 
 from kb.llm.chat import Message
 from kb.services import api_token_create
 from tests.support.personas import EXPECTED_VISIBLE, TOPIC, IndexedWorld, canary, group
+from tests.support.sse import parse_events, read_events
 
 pytestmark = [
     pytest.mark.integration,
@@ -38,14 +36,6 @@ def _canaries_in(text: str) -> set[str]:
 
 def _titles(indexed: IndexedWorld, document_ids: set[int]) -> set[str]:
     return {t for t, d in indexed.documents.items() if d.pk in document_ids}
-
-
-def _events(body: bytes) -> list[tuple[str, dict[str, Any]]]:
-    events = []
-    for block in body.decode().strip().split("\n\n"):
-        lines = dict(line.split(": ", 1) for line in block.splitlines())
-        events.append((lines["event"], json.loads(lines["data"])))
-    return events
 
 
 @pytest.mark.parametrize("persona", SIGNED_IN)
@@ -81,7 +71,7 @@ def test_query_and_stream_prompt_only_readable_passages(
             assert _canaries_in(prompt) == visible, (persona, stream)
             # what reached the caller: never a canary of a document it may not read
             assert _canaries_in(body.decode()) <= visible, (persona, stream)
-            out = _events(body)[-1][1] if stream else response.json()
+            out = parse_events(body)[-1][1] if stream else response.json()
             assert isinstance(out["query_id"], int)
 
 
@@ -92,7 +82,7 @@ def test_stream_sends_tokens_then_citations_then_done(indexed_world: IndexedWorl
     )
 
     assert response["Content-Type"] == "text/event-stream"
-    kinds = [kind for kind, _ in _events(b"".join(response))]
+    kinds = [kind for kind, _ in read_events(response)]
     assert kinds[-2:] == ["citations", "done"]
     assert set(kinds[:-2]) == {"token"} and kinds[:-2]
 

@@ -6,8 +6,6 @@ can be rated from the page that showed it."""
 from __future__ import annotations
 
 import json
-import re
-from typing import Any
 
 import pytest
 from django.test import Client
@@ -15,6 +13,7 @@ from django.test import Client
 from kb.llm.chat import Message
 from kb.models import Conversation, Feedback, Turn
 from tests.support.personas import EXPECTED_VISIBLE, IndexedWorld, canary
+from tests.support.sse import read_events
 
 pytestmark = [
     pytest.mark.integration,
@@ -32,13 +31,6 @@ def signed_in(indexed: IndexedWorld, persona: str) -> Client:
     return client
 
 
-def events(response: Any) -> list[tuple[str, dict[str, Any]]]:
-    body = b"".join(response).decode()
-    return [
-        (name, json.loads(data)) for name, data in re.findall(r"event: (\w+)\ndata: (.*)\n\n", body)
-    ]
-
-
 def test_an_answer_streams_cites_readable_sources_and_takes_a_follow_up(
     indexed_world: IndexedWorld, prompts: list[list[Message]]
 ) -> None:
@@ -46,7 +38,7 @@ def test_an_answer_streams_cites_readable_sources_and_takes_a_follow_up(
     eng = indexed_world.world.collections["eng"].pk
 
     # When the engineer asks over the Engineering collection
-    got = events(engineer.post("/chat/stream", {"question": QUESTION, "collections": [eng]}))
+    got = read_events(engineer.post("/chat/stream", {"question": QUESTION, "collections": [eng]}))
 
     # Then the answer streams and ends with citations, the conversation and done
     names = [name for name, _ in got]
@@ -73,7 +65,7 @@ def test_an_answer_streams_cites_readable_sources_and_takes_a_follow_up(
     # When they ask a follow-up in the same conversation
     conversation = got[-2][1]["id"]
     prompts.clear()
-    follow_up = events(
+    follow_up = read_events(
         engineer.post(
             "/chat/stream",
             {
@@ -106,7 +98,7 @@ def test_a_collection_the_user_cannot_read_is_searched_as_empty(
 ) -> None:
     hr = indexed_world.world.collections["hr"].pk
 
-    got = events(
+    got = read_events(
         signed_in(indexed_world, "engineer").post(
             "/chat/stream", {"question": QUESTION, "collections": [hr]}
         )
