@@ -7,16 +7,14 @@ import pytest
 from django.test import Client
 from rest_framework.test import APIClient
 
-from kb.services import api_token_create
+from tests.support.clients import api_client
 from tests.support.personas import World
 
 pytestmark = pytest.mark.integration
 
 
 def test_an_unknown_api_path_is_a_json_404_with_or_without_a_token(world: World) -> None:
-    _row, token = api_token_create(user=world.users["hr_reader"])
-    signed = APIClient()
-    signed.credentials(HTTP_AUTHORIZATION=f"Bearer {token}")
+    signed = api_client(world, "hr_reader")
 
     for client in (signed, APIClient()):
         response = client.get("/api/v1/documents?limit=100")

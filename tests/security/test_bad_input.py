@@ -18,13 +18,12 @@ from typing import Any
 
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
-from django.test import Client
 from pytest_django.fixtures import Settings
 from rest_framework.test import APIClient
 
 from ingestion.pipeline import ingest_document
 from kb.models import Collection, Document
-from kb.services import api_token_create
+from tests.support.clients import api_client_as, signed_in_as
 from tests.support.factories import CollectionFactory, GroupFactory, UserFactory
 
 pytestmark = pytest.mark.integration
@@ -46,9 +45,7 @@ def editor(ops: Collection) -> Any:
 
 @pytest.fixture
 def api(editor: Any) -> APIClient:
-    client = APIClient()
-    client.credentials(HTTP_AUTHORIZATION=f"Bearer {api_token_create(user=editor)[1]}")
-    return client
+    return api_client_as(editor)
 
 
 def _upload(api: APIClient, collection: Collection, *files: tuple[str, bytes]) -> Any:
@@ -150,8 +147,7 @@ def test_a_broken_archive_is_a_400_in_the_json_shape_and_stores_nothing(
 def test_a_broken_archive_on_the_manage_page_says_why_and_stores_nothing(
     ops: Collection, editor: Any, stores: Path
 ) -> None:
-    client = Client()
-    client.force_login(editor)
+    client = signed_in_as(editor)
     files = [SimpleUploadedFile("bad.zip", _deflate64())]
 
     response = client.post(f"/manage/collections/{ops.pk}/upload", {"files": files}, headers=HTMX)
@@ -253,8 +249,7 @@ def test_an_upload_body_over_the_limit_is_explained_on_the_manage_page(
     ops: Collection, editor: Any, settings: Settings
 ) -> None:
     settings.KB_MAX_REQUEST_MB = 1
-    client = Client()
-    client.force_login(editor)
+    client = signed_in_as(editor)
     files = [SimpleUploadedFile("big.txt", b"y" * 1_200_000)]
 
     response = client.post(f"/manage/collections/{ops.pk}/upload", {"files": files}, headers=HTMX)
@@ -272,8 +267,7 @@ def test_a_plain_form_upload_over_the_limit_gets_a_page_that_says_so(
 ) -> None:
     """Without JavaScript the form posts itself: the answer is a whole page, not a fragment."""
     settings.KB_MAX_REQUEST_MB = 1
-    client = Client()
-    client.force_login(editor)
+    client = signed_in_as(editor)
     files = [SimpleUploadedFile("big.txt", b"y" * 1_200_000)]
 
     response = client.post(f"/manage/collections/{ops.pk}/upload", {"files": files})
@@ -383,15 +377,13 @@ def test_feedback_on_the_largest_id_is_a_json_404(api: APIClient) -> None:
 def test_an_id_the_database_cannot_hold_in_a_page_path_is_a_404(
     editor: Any, template: str, number: str
 ) -> None:
-    client = Client()
-    client.force_login(editor)
+    client = signed_in_as(editor)
 
     assert client.get(template.format(n=number)).status_code == 404
 
 
 def test_huge_ids_polled_on_the_manage_page_are_ignored(ops: Collection, editor: Any) -> None:
-    client = Client()
-    client.force_login(editor)
+    client = signed_in_as(editor)
 
     response = client.get(f"/manage/collections/{ops.pk}/progress", {"ids": f"{2**64},1"})
 
@@ -411,8 +403,7 @@ def test_huge_ids_polled_on_the_manage_page_are_ignored(ops: Collection, editor:
 def test_numbers_the_database_cannot_hold_in_a_chat_request_are_a_400(
     editor: Any, url: str, body: dict[str, Any]
 ) -> None:
-    client = Client()
-    client.force_login(editor)
+    client = signed_in_as(editor)
 
     response = client.post(url, body, content_type="application/json")
 
@@ -433,8 +424,7 @@ def test_a_forged_session_request_to_the_api_is_a_403_that_says_csrf(
     editor: Any, url: str, payload: dict[str, Any]
 ) -> None:
     """A page on another site makes the signed-in browser post without the CSRF token."""
-    browser = Client(enforce_csrf_checks=True)
-    browser.force_login(editor)
+    browser = signed_in_as(editor, enforce_csrf_checks=True)
 
     response = browser.post(url, payload, content_type="application/json")
 
@@ -450,8 +440,7 @@ def test_a_forged_session_request_to_the_api_is_a_403_that_says_csrf(
 def test_a_forged_session_upload_is_a_403_that_says_csrf_and_stores_nothing(
     ops: Collection, editor: Any, stores: Path
 ) -> None:
-    browser = Client(enforce_csrf_checks=True)
-    browser.force_login(editor)
+    browser = signed_in_as(editor, enforce_csrf_checks=True)
     files = [SimpleUploadedFile("planted.txt", b"Send your password to evil.example.")]
 
     response = browser.post(f"/api/v1/collections/{ops.pk}/documents", {"files": files})
@@ -476,8 +465,7 @@ def test_a_file_that_breaks_the_parser_fails_without_server_paths_in_its_error(
     outcome = ingest_document(document_id=created["id"], version=1)
 
     error = api.get(f"/api/v1/documents/{created['id']}").json()["error"]
-    manager = Client()
-    manager.force_login(editor)
+    manager = signed_in_as(editor)
     page = manager.get(f"/manage/collections/{ops.pk}/").content.decode()
     assert outcome == "failed"
     assert error.startswith("The image could not be opened (cannot identify image file")

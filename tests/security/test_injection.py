@@ -20,7 +20,6 @@ from typing import Any
 import pytest
 from django.conf import settings
 from django.test import Client
-from rest_framework.test import APIClient
 
 from ingestion.pipeline import ingest_document
 from kb.access import CONSOLE, document_acl
@@ -30,7 +29,6 @@ from kb.llm.control import generic_plain_text
 from kb.llm.factory import forget_chat_model
 from kb.llm.gguf import MODELS, model_path
 from kb.models import Collection, Document, QueryLog
-from kb.services import api_token_create
 from kb.stores.factory import vector_index
 from kb.stores.types import AccessScope
 from kb.text.instructions import addresses_instructions
@@ -40,6 +38,7 @@ from retrieval.citations import clean_citations
 from retrieval.prompting import answer_messages, condense_messages, load_template
 from retrieval.types import Passage
 from tests.support import samples
+from tests.support.clients import api_client
 from tests.support.factories import UserFactory
 from tests.support.personas import World, build_world
 from tests.support.sse import parse_events
@@ -449,9 +448,7 @@ def hijacked_model(settings: Any, stores: Path) -> Iterator[type[_ScriptedModel]
 
 
 def _ask(world: World, question: str, *, stream: bool) -> Any:
-    client = APIClient()
-    _row, token = api_token_create(user=world.users["engineer"])
-    client.credentials(HTTP_AUTHORIZATION=f"Bearer {token}")
+    client = api_client(world, "engineer")
     return client.post("/api/v1/query", {"question": question, "stream": stream}, format="json")
 
 

@@ -26,9 +26,7 @@ from typing import Any
 import pytest
 import yaml
 from django.core.management import call_command
-from django.test import Client
 from pytest_django.fixtures import Settings
-from rest_framework.test import APIClient
 
 from kb.checks import pseudonym_key as pseudonym_key_check
 from kb.models import QueryLog, TokenRevokedReason
@@ -44,6 +42,7 @@ from kb.querylog import (
 )
 from kb.redaction import normalise
 from kb.services import api_token_create, api_token_revoke
+from tests.support.clients import bearer_client, signed_in_as
 from tests.support.environment import unconfigured_environ
 from tests.support.factories import UserFactory
 
@@ -216,15 +215,9 @@ def test_full_width_and_internationalised_addresses_are_normalised_then_redacted
 # A token found in a log is revoked, and its owner told
 
 
-def _api(token: str) -> APIClient:
-    client = APIClient()
-    client.credentials(HTTP_AUTHORIZATION=f"Bearer {token}")
-    return client
-
-
 def test_a_token_pasted_into_a_question_is_revoked_at_once(asker: Any) -> None:
     row, token = api_token_create(user=asker, name="script")
-    assert _api(token).get("/api/v1/me").status_code == 200
+    assert bearer_client(token).get("/api/v1/me").status_code == 200
 
     _log(asker, f"why does {token} fail?")
 
@@ -244,7 +237,7 @@ def test_someone_elses_token_in_a_feedback_comment_is_revoked_through_the_api(
     record = QueryRecord(collection_ids=[], retrieved={}, latencies_ms={})
     query = querylog_write(user=asker, question="how do I deploy?", record=record)
 
-    response = _api(own).post(
+    response = bearer_client(own).post(
         "/api/v1/feedback",
         {"query_id": query.pk, "rating": "down", "comment": f"the docs say use {leaked}"},
         format="json",
@@ -260,7 +253,7 @@ def test_the_owner_of_a_leaked_token_is_told_why_on_its_next_use(asker: Any) -> 
     _row, token = api_token_create(user=asker, name="script")
     _log(asker, f"token {token}")
 
-    response = _api(token).get("/api/v1/me")
+    response = bearer_client(token).get("/api/v1/me")
 
     assert response.status_code == 401
     error = response.json()["error"]
@@ -274,7 +267,9 @@ def test_other_revoked_or_unknown_tokens_still_get_the_one_generic_answer(asker:
     api_token_revoke(token=row)
     unknown = "qry_" + "x" * 43
 
-    answers = [_api(token).get("/api/v1/me").json()["error"] for token in (revoked, unknown)]
+    answers = [
+        bearer_client(token).get("/api/v1/me").json()["error"] for token in (revoked, unknown)
+    ]
 
     assert answers[0] == answers[1]
     assert answers[0]["code"] != "token_leaked"
@@ -292,8 +287,7 @@ def test_a_token_of_our_format_that_is_no_live_token_revokes_nothing(asker: Any)
 def test_the_owner_sees_a_notice_on_their_next_page_once(asker: Any) -> None:
     _row, token = api_token_create(user=asker, name="script")
     _log(asker, f"is {token} still valid?")
-    browser = Client()
-    browser.force_login(asker)
+    browser = signed_in_as(asker)
 
     first = browser.get("/").content.decode()
     second = browser.get("/").content.decode()
@@ -318,8 +312,7 @@ def old_rows(db: None) -> str:
 
 def test_the_analytics_page_shows_no_secret(old_rows: str) -> None:
     staff: Any = UserFactory(username="analyst", is_staff=True)
-    browser = Client()
-    browser.force_login(staff)
+    browser = signed_in_as(staff)
 
     page = browser.get("/analytics/")
 
@@ -359,7 +352,7 @@ def test_request_logging_prints_no_token_or_password(asker: Any, log_lines: io.S
     _row, token = api_token_create(user=asker, name="script")
     api_token_revoke(token=_row)
 
-    response = _api(token).get(f"/api/v1/me?access_token={token}&password=hunter2")
+    response = bearer_client(token).get(f"/api/v1/me?access_token={token}&password=hunter2")
 
     assert response.status_code == 401
     printed = log_lines.getvalue()
@@ -412,7 +405,7 @@ def test_a_token_printed_by_a_library_log_line_is_revoked_and_its_owner_told(
     assert token not in log_lines.getvalue()
     assert _revoked_within(row, seconds=10)
     assert row.revoked_reason == TokenRevokedReason.LEAKED
-    assert _api(token).get("/api/v1/me").json()["error"]["code"] == "token_leaked"
+    assert bearer_client(token).get("/api/v1/me").json()["error"]["code"] == "token_leaked"
 
 
 @pytest.mark.django_db(transaction=True)

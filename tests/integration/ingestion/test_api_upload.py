@@ -14,10 +14,10 @@ from rest_framework.test import APIClient
 
 from kb.celery import app
 from kb.models import Collection, Document, DocumentStatus
-from kb.services import api_token_create
 from kb.stores.factory import graph_store, vector_index
 from kb.worker import EmbeddedWorker
 from tests.support import samples
+from tests.support.clients import api_client_as, signed_in_as
 from tests.support.factories import CollectionFactory, GroupFactory, UserFactory
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
@@ -35,12 +35,6 @@ def worker(transactional_db: None, stores: Path) -> Iterator[EmbeddedWorker]:
 def editors(transactional_db: None) -> Collection:
     group = GroupFactory.create(name="ops-editors")
     return CollectionFactory.create(name="Ops", editor_groups=[group])
-
-
-def _client(user) -> APIClient:
-    client = APIClient()
-    client.credentials(HTTP_AUTHORIZATION=f"Bearer {api_token_create(user=user)[1]}")
-    return client
 
 
 def _editor(collection: Collection):
@@ -67,7 +61,7 @@ def _wait(client: APIClient, document_id: int, timeout: float = 120) -> dict[str
 def test_several_files_and_a_zip_are_indexed_by_the_worker(
     worker: EmbeddedWorker, editors: Collection, tmp_path: Path
 ) -> None:
-    client = _client(_editor(editors))
+    client = api_client_as(_editor(editors))
     pdf = samples.text_pdf(tmp_path / "g.pdf", [("Backup", samples.BACKUP_TEXT * 4)])
     folder = samples.zip_of(tmp_path / "docs.zip", {
         "docs/mail.html": samples.html(tmp_path / "mail.html"),
@@ -105,7 +99,7 @@ def test_several_files_and_a_zip_are_indexed_by_the_worker(
 def test_a_bad_file_fails_with_its_reason_and_the_worker_keeps_going(
     worker: EmbeddedWorker, editors: Collection, tmp_path: Path
 ) -> None:
-    client = _client(_editor(editors))
+    client = api_client_as(_editor(editors))
 
     results = _upload(
         client,
@@ -126,7 +120,9 @@ def test_an_oversized_file_is_refused_with_413_naming_the_limit(
 ) -> None:
     settings.KB_MAX_UPLOAD_MB = 1
 
-    response = _upload(_client(_editor(editors)), editors, ("big.txt", b"x" * (1024 * 1024 + 1)))
+    response = _upload(
+        api_client_as(_editor(editors)), editors, ("big.txt", b"x" * (1024 * 1024 + 1))
+    )
 
     assert response.status_code == 413
     assert response.json()["error"]["message"] == "big.txt is 1.0 MB; the limit is 1 MB per file."
@@ -143,7 +139,7 @@ def test_a_zip_with_a_traversal_name_is_refused_and_creates_nothing(
         zf.writestr("ok.txt", "fine")
         zf.writestr("../../etc/cron.d/evil", "bad")
 
-    response = _upload(_client(_editor(editors)), editors, ("evil.zip", archive.read_bytes()))
+    response = _upload(api_client_as(_editor(editors)), editors, ("evil.zip", archive.read_bytes()))
 
     assert response.status_code == 400
     assert "points outside the archive" in response.json()["error"]["message"]
@@ -158,8 +154,8 @@ def test_readers_may_not_upload_and_strangers_do_not_see_the_collection(
     reader = UserFactory.create(username="reader", groups=[readers])
     stranger = UserFactory.create(username="stranger")
 
-    as_reader = _upload(_client(reader), editors, ("a.txt", b"text"))
-    as_stranger = _upload(_client(stranger), editors, ("a.txt", b"text"))
+    as_reader = _upload(api_client_as(reader), editors, ("a.txt", b"text"))
+    as_stranger = _upload(api_client_as(stranger), editors, ("a.txt", b"text"))
 
     assert as_reader.status_code == 403
     assert as_stranger.status_code == 404
@@ -169,11 +165,11 @@ def test_readers_may_not_upload_and_strangers_do_not_see_the_collection(
 def test_documents_are_404_to_those_who_may_not_read_them_and_deletable_by_editors(
     worker: EmbeddedWorker, editors: Collection
 ) -> None:
-    editor_client = _client(_editor(editors))
+    editor_client = api_client_as(_editor(editors))
     document_id = _upload(editor_client, editors, ("a.txt", b"Delete me later."))
     document_id = document_id.json()["results"][0]["id"]
     _wait(editor_client, document_id)
-    stranger = _client(UserFactory.create(username="stranger"))
+    stranger = api_client_as(UserFactory.create(username="stranger"))
 
     assert stranger.get(f"/api/v1/documents/{document_id}").status_code == 404
     assert stranger.delete(f"/api/v1/documents/{document_id}").status_code == 404
@@ -186,8 +182,8 @@ def test_documents_are_404_to_those_who_may_not_read_them_and_deletable_by_edito
 
 
 def test_staff_create_collections_and_plain_users_may_not(transactional_db: None) -> None:
-    staff = _client(UserFactory.create(username="admin", is_staff=True))
-    plain = _client(UserFactory.create(username="plain"))
+    staff = api_client_as(UserFactory.create(username="admin", is_staff=True))
+    plain = api_client_as(UserFactory.create(username="plain"))
     body = {"name": "HR", "reader_groups": ["hr", "hr-leads"]}
     for name in body["reader_groups"]:  # the API never creates groups
         GroupFactory.create(name=name)
@@ -207,7 +203,7 @@ def test_changing_readers_restamps_the_chunks(worker: EmbeddedWorker, editors: C
     from kb.access import CONSOLE, access_scope
     from kb.documents import collection_set_access
 
-    editor_client = _client(_editor(editors))
+    editor_client = api_client_as(_editor(editors))
     document_id = _upload(editor_client, editors, ("a.txt", b"Quarterly numbers.")).json()
     document_id = document_id["results"][0]["id"]
     _wait(editor_client, document_id)
@@ -227,20 +223,18 @@ def test_changing_readers_restamps_the_chunks(worker: EmbeddedWorker, editors: C
 def test_narrowing_a_documents_readers_in_the_admin_restamps_its_chunks(
     worker: EmbeddedWorker, editors: Collection
 ) -> None:
-    from django.test import Client
 
     from kb.access import access_scope
 
     ops = GroupFactory.create(name="ops")
     editors.reader_groups.add(ops)
     operator = UserFactory.create(username="op", groups=[ops])
-    editor_client = _client(_editor(editors))
+    editor_client = api_client_as(_editor(editors))
     document_id = _upload(editor_client, editors, ("a.txt", b"Night shift roster.")).json()
     document_id = document_id["results"][0]["id"]
     _wait(editor_client, document_id)
     assert vector_index().query(scope=access_scope(operator), limit=10, dense=[1.0] * 384)
-    admin = Client()
-    admin.force_login(UserFactory.create(username="root", is_staff=True, is_superuser=True))
+    admin = signed_in_as(UserFactory.create(username="root", is_staff=True, is_superuser=True))
     leads = GroupFactory.create(name="leads")
 
     response = admin.post(f"/admin/kb/document/{document_id}/change/", {

@@ -8,10 +8,10 @@ from __future__ import annotations
 import json
 
 import pytest
-from django.test import Client
 
 from kb.llm.chat import Message
 from kb.models import Conversation, Feedback, Turn
+from tests.support.clients import signed_in
 from tests.support.personas import EXPECTED_VISIBLE, IndexedWorld, canary
 from tests.support.sse import read_events
 
@@ -25,16 +25,10 @@ pytestmark = [
 QUESTION = "Which team descales the office coffee machine?"  # the 0.5B model answers this one
 
 
-def signed_in(indexed: IndexedWorld, persona: str) -> Client:
-    client = Client()
-    client.force_login(indexed.world.users[persona])
-    return client
-
-
 def test_an_answer_streams_cites_readable_sources_and_takes_a_follow_up(
     indexed_world: IndexedWorld, prompts: list[list[Message]]
 ) -> None:
-    engineer = signed_in(indexed_world, "engineer")
+    engineer = signed_in(indexed_world.world, "engineer")
     eng = indexed_world.world.collections["eng"].pk
 
     # When the engineer asks over the Engineering collection
@@ -60,7 +54,7 @@ def test_an_answer_streams_cites_readable_sources_and_takes_a_follow_up(
             iter(t for t, d in indexed_world.documents.items() if d.pk == citation["document_id"])
         )
         assert canary(title) in page.content.decode()
-        assert signed_in(indexed_world, "hr_reader").get(citation["url"]).status_code == 404
+        assert signed_in(indexed_world.world, "hr_reader").get(citation["url"]).status_code == 404
 
     # When they ask a follow-up in the same conversation
     conversation = got[-2][1]["id"]
@@ -99,7 +93,7 @@ def test_a_collection_the_user_cannot_read_is_searched_as_empty(
     hr = indexed_world.world.collections["hr"].pk
 
     got = read_events(
-        signed_in(indexed_world, "engineer").post(
+        signed_in(indexed_world.world, "engineer").post(
             "/chat/stream", {"question": QUESTION, "collections": [hr]}
         )
     )

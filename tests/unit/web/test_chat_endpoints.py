@@ -25,6 +25,7 @@ from retrieval.answerer import Answer
 from retrieval.evidence import NO_EVIDENCE
 from retrieval.retriever import Retrieval
 from retrieval.types import Passage
+from tests.support.clients import signed_in
 from tests.support.personas import World
 from tests.support.sse import read_events
 
@@ -34,12 +35,6 @@ pytestmark = [
 ]
 CHUNK = "3b0c3d55-8f0e-5d7e-b2d6-0b9a1c6e4f21"
 LOG_ID = 987_654  # a number nothing else in the test holds
-
-
-def signed_in(world: World, persona: str, **options: Any) -> Client:
-    client = Client(**options)
-    client.force_login(world.users[persona])
-    return client
 
 
 class ScriptedAnswers:
