@@ -25,6 +25,7 @@ from ingestion.pipeline import ingest_document
 from kb.models import Collection, Document
 from tests.support.clients import api_client_as, signed_in_as
 from tests.support.factories import CollectionFactory, GroupFactory, UserFactory
+from tests.support.paths import ROOT
 
 pytestmark = pytest.mark.integration
 HTMX = {"HX-Request": "true"}
@@ -452,7 +453,7 @@ def test_a_forged_session_upload_is_a_403_that_says_csrf_and_stores_nothing(
 
 
 def _server_paths(stores: Path) -> list[str]:
-    return [str(stores), tempfile.gettempdir(), str(Path(__file__).resolve().parents[2])]
+    return [str(stores), tempfile.gettempdir(), str(ROOT)]
 
 
 def test_a_file_that_breaks_the_parser_fails_without_server_paths_in_its_error(

@@ -45,9 +45,10 @@ from kb.services import api_token_create, api_token_revoke
 from tests.support.clients import bearer_client, signed_in_as
 from tests.support.environment import unconfigured_environ
 from tests.support.factories import UserFactory
+from tests.support.paths import ROOT
+from tests.support.processes import manage
 
 pytestmark = pytest.mark.integration
-ROOT = Path(__file__).resolve().parents[2]
 PUBLISHED_KEY = b"dev-insecure-pseudonym-key"  # the old default, readable in git history
 
 
@@ -442,13 +443,6 @@ def test_an_owner_revoked_token_in_a_log_keeps_its_reason(log_lines: io.StringIO
 # A separate worker process logs through the same formatter (Celery would install its own)
 
 
-def _manage(env: dict[str, str], *args: str) -> str:
-    done = subprocess.run(
-        [sys.executable, "manage.py", *args], cwd=ROOT, env=env, check=True, capture_output=True
-    )
-    return done.stdout.decode().strip()
-
-
 def _revoked_reason_in(data_dir: Path) -> str:
     with sqlite3.connect(data_dir / "db.sqlite3") as db:
         return db.execute("SELECT revoked_reason FROM kb_apitoken").fetchone()[0] or ""
@@ -462,10 +456,10 @@ def test_a_worker_process_prints_json_without_the_token_of_a_failed_task_and_rev
     the failure is logged as JSON without the token, and the token is revoked."""
     data_dir = tmp_path / "data"
     env = unconfigured_environ(KB_DATA_DIR=str(data_dir), DJANGO_SETTINGS_MODULE="kb.settings.base")
-    _manage(env, "migrate", "-v0")
-    token = _manage(env, "kb_user", "someone", "--token")
+    manage(env, "migrate", "-v0")
+    token = manage(env, "kb_user", "someone", "--token").strip()
     send = "from kb.celery import app; app.send_task('kb.querylog_purge_expired', "
-    _manage(env, "shell", "-c", send + f"args=['{token}'])")
+    manage(env, "shell", "-c", send + f"args=['{token}'])")
 
     worker = subprocess.Popen(
         [sys.executable, "-m", "celery", "-A", "kb", "worker", "-c", "1", "-Q", "ingest",

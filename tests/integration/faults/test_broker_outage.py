@@ -18,8 +18,10 @@ from typing import Any
 
 import pytest
 
-from tests.integration.test_serve import ROOT, _free_port
 from tests.support.environment import unconfigured_environ
+from tests.support.paths import ROOT
+from tests.support.ports import free_port
+from tests.support.processes import manage, wait_until_serving
 
 pytestmark = [pytest.mark.services, pytest.mark.integration, pytest.mark.slow]
 
@@ -32,7 +34,7 @@ class PrivateRedis:
         if server is None or cli is None:
             pytest.fail("needs redis-server (Debian package redis-server): run make test-services")
         self.server, self.cli = server, cli
-        self.port = _free_port()
+        self.port = free_port()
         self.folder = folder
         self.process: subprocess.Popen[bytes] | None = None
 
@@ -96,33 +98,18 @@ def _wait_indexed(base: str, token: str, document_id: int) -> dict[str, Any]:
 def served(tmp_path: Path) -> Iterator[tuple[str, str, PrivateRedis]]:
     redis = PrivateRedis(tmp_path)
     redis.start()
-    port = _free_port()
+    port = free_port()
     env = unconfigured_environ(
         KB_DATA_DIR=str(tmp_path / "data"), PORT=str(port),
         DJANGO_SETTINGS_MODULE="kb.settings.base", CELERY_BROKER_URL=redis.url,
         KB_LLM_MODEL_NAME="qwen2.5-coder-0.5b-instruct-q4_k_m",
     )  # fmt: skip
-
-    def manage(*args: str) -> str:
-        return subprocess.run([sys.executable, "manage.py", *args], cwd=ROOT, env=env,
-                              capture_output=True, text=True, timeout=300,
-                              check=True).stdout  # fmt: skip
-
-    manage("migrate", "--noinput")
-    token = manage("kb_user", "olga", "--staff", "--token").strip()
+    manage(env, "migrate", "--noinput")
+    token = manage(env, "kb_user", "olga", "--staff", "--token").strip()
     server = subprocess.Popen([sys.executable, "manage.py", "kb_serve"], cwd=ROOT, env=env,
                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
     base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 90
-    while True:
-        try:
-            urllib.request.urlopen(f"{base}/healthz", timeout=2)  # noqa: S310 - loopback
-            break
-        except OSError:
-            if time.monotonic() > deadline:
-                server.kill()
-                pytest.fail("kb_serve did not come up")
-            time.sleep(0.3)
+    wait_until_serving(base, server, timeout=90)
     yield base, token, redis
     server.terminate()
     server.wait(timeout=30)

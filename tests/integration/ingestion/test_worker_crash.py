@@ -18,9 +18,10 @@ from kb.stores.graph_embedded import EmbeddedGraphStore
 from kb.stores.qdrant_edge import QdrantEdgeIndex
 from tests.support import samples
 from tests.support.environment import unconfigured_environ
+from tests.support.paths import ROOT
+from tests.support.processes import manage
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
-ROOT = Path(__file__).resolve().parents[3]
 
 
 def _env(data_dir: Path) -> dict[str, str]:
@@ -75,24 +76,8 @@ def test_a_killed_worker_leaves_a_document_that_finishes_after_restart(tmp_path:
     paragraphs = [f"Paragraph {n}. " + samples.BACKUP_TEXT * 3 for n in range(300)]
     source = samples.text(tmp_path / "manual.txt", "\n\n".join(paragraphs))
     expected = len(chunk_elements(parse_document(source, filename="manual.txt").elements))
-    subprocess.run([sys.executable, "manage.py", "migrate", "-v0"], cwd=ROOT, env=env, check=True)
-    subprocess.run(
-        [
-            sys.executable,
-            "manage.py",
-            "kb_ingest",
-            str(source),
-            "--collection",
-            "C",
-            "--readers",
-            "ops",
-            "--no-wait",
-        ],
-        cwd=ROOT,
-        env=env,
-        check=True,
-        capture_output=True,
-    )
+    manage(env, "migrate", "-v0")
+    manage(env, "kb_ingest", str(source), "--collection", "C", "--readers", "ops", "--no-wait")
 
     first = _worker(env)
     _wait_for(data_dir, lambda r: r[1] == "embedding" and r[2] >= 30, timeout=180)
