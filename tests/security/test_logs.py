@@ -18,7 +18,6 @@ import sqlite3
 import stat
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -47,6 +46,7 @@ from tests.support.environment import unconfigured_environ
 from tests.support.factories import UserFactory
 from tests.support.paths import ROOT
 from tests.support.processes import manage
+from tests.support.waiting import poll_until
 
 pytestmark = pytest.mark.integration
 PUBLISHED_KEY = b"dev-insecure-pseudonym-key"  # the old default, readable in git history
@@ -385,13 +385,13 @@ def test_errors_and_task_failures_print_no_token_or_password(log_lines: io.Strin
 
 
 def _revoked_within(row: Any, seconds: float) -> bool:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
+    def revoked_at() -> Any:
         row.refresh_from_db()
-        if row.revoked_at is not None:
-            return True
-        time.sleep(0.05)
-    return False
+        return row.revoked_at
+
+    return (
+        poll_until(revoked_at, lambda at: at is not None, timeout=seconds, every=0.05) is not None
+    )
 
 
 @pytest.mark.django_db(transaction=True)  # the revoking thread sees only committed rows
@@ -467,9 +467,9 @@ def test_a_worker_process_prints_json_without_the_token_of_a_failed_task_and_rev
         cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
     )  # fmt: skip
     try:
-        deadline = time.monotonic() + 90
-        while time.monotonic() < deadline and _revoked_reason_in(data_dir) != "leaked":
-            time.sleep(0.2)
+        poll_until(
+            lambda: _revoked_reason_in(data_dir), lambda reason: reason == "leaked", timeout=90
+        )
     finally:
         worker.terminate()
         printed = worker.communicate(timeout=60)[0].decode()

@@ -8,7 +8,6 @@ import json
 import shutil
 import subprocess
 import sys
-import time
 import urllib.error
 import urllib.request
 import uuid
@@ -22,6 +21,7 @@ from tests.support.environment import unconfigured_environ
 from tests.support.paths import ROOT
 from tests.support.ports import free_port
 from tests.support.processes import manage, wait_until_serving
+from tests.support.waiting import poll_until
 
 pytestmark = [pytest.mark.services, pytest.mark.integration, pytest.mark.slow]
 
@@ -48,12 +48,13 @@ class PrivateRedis:
              "--appendonly", "no", "--dir", str(self.folder)],
             stdout=subprocess.DEVNULL,
         )  # fmt: skip
-        deadline = time.monotonic() + 10
-        while subprocess.run([self.cli, "-p", str(self.port), "ping"], capture_output=True,
-                             check=False).stdout.strip() != b"PONG":  # fmt: skip
-            if time.monotonic() > deadline:
-                pytest.fail("private redis-server did not start")
-            time.sleep(0.1)
+        answer = poll_until(
+            lambda: subprocess.run([self.cli, "-p", str(self.port), "ping"], capture_output=True,
+                                   check=False).stdout.strip(),
+            lambda answer: answer == b"PONG", timeout=10, every=0.1,
+        )  # fmt: skip
+        if answer != b"PONG":
+            pytest.fail("private redis-server did not start")
 
     def stop(self) -> None:
         if self.process is not None:
@@ -85,13 +86,14 @@ def _upload(base: str, token: str, collection_id: int, name: str, text: str) -> 
 
 
 def _wait_indexed(base: str, token: str, document_id: int) -> dict[str, Any]:
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline:
-        _status, body = _call("GET", f"{base}/api/v1/documents/{document_id}", token)
-        if body["status"] in {"indexed", "failed"}:
-            return dict(body)
-        time.sleep(0.3)
-    raise AssertionError(f"document {document_id} never settled: {body}")
+    body = poll_until(
+        lambda: _call("GET", f"{base}/api/v1/documents/{document_id}", token)[1],
+        lambda answer: answer["status"] in {"indexed", "failed"},
+        timeout=120,
+        every=0.3,
+    )
+    assert body["status"] in {"indexed", "failed"}, f"document {document_id} never settled: {body}"
+    return dict(body)
 
 
 @pytest.fixture

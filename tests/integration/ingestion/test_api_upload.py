@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -19,6 +18,7 @@ from kb.worker import EmbeddedWorker
 from tests.support import samples
 from tests.support.clients import api_client_as, signed_in_as
 from tests.support.factories import CollectionFactory, GroupFactory, UserFactory
+from tests.support.waiting import poll_until
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
@@ -49,13 +49,16 @@ def _upload(client: APIClient, collection: Collection, *files: tuple[str, bytes]
 
 
 def _wait(client: APIClient, document_id: int, timeout: float = 120) -> dict[str, Any]:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        body = client.get(f"/api/v1/documents/{document_id}").json()
-        if body["status"] in {DocumentStatus.INDEXED, DocumentStatus.FAILED}:
-            return body
-        time.sleep(0.2)
-    raise AssertionError(f"document {document_id} still {body['status']} after {timeout}s")
+    settled = {DocumentStatus.INDEXED, DocumentStatus.FAILED}
+    body: dict[str, Any] = poll_until(
+        lambda: client.get(f"/api/v1/documents/{document_id}").json(),
+        lambda answer: answer["status"] in settled,
+        timeout=timeout,
+    )
+    assert body["status"] in settled, (
+        f"document {document_id} still {body['status']} after {timeout}s"
+    )
+    return body
 
 
 def test_several_files_and_a_zip_are_indexed_by_the_worker(
@@ -211,12 +214,11 @@ def test_changing_readers_restamps_the_chunks(worker: EmbeddedWorker, editors: C
 
     collection_set_access(actor=CONSOLE, collection=editors, reader_groups=["finance"])
 
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        hits = vector_index().query(scope=access_scope(newcomer), limit=10, dense=[1.0] * 384)
-        if hits:
-            break
-        time.sleep(0.2)
+    hits = poll_until(
+        lambda: vector_index().query(scope=access_scope(newcomer), limit=10, dense=[1.0] * 384),
+        bool,
+        timeout=60,
+    )
     assert [h.payload["document_id"] for h in hits] == [document_id]
 
 
@@ -242,10 +244,9 @@ def test_narrowing_a_documents_readers_in_the_admin_restamps_its_chunks(
     })  # fmt: skip
 
     assert response.status_code == 302, response.content[:2000]
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        hits = vector_index().query(scope=access_scope(operator), limit=10, dense=[1.0] * 384)
-        if not hits:
-            break
-        time.sleep(0.2)
+    hits = poll_until(
+        lambda: vector_index().query(scope=access_scope(operator), limit=10, dense=[1.0] * 384),
+        lambda hits: not hits,
+        timeout=60,
+    )
     assert hits == []

@@ -7,7 +7,6 @@ import signal
 import sqlite3
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -20,6 +19,7 @@ from tests.support import samples
 from tests.support.environment import unconfigured_environ
 from tests.support.paths import ROOT
 from tests.support.processes import manage
+from tests.support.waiting import poll_until
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
@@ -61,13 +61,9 @@ def _row(data_dir: Path) -> tuple[str, str, int, int]:
 
 
 def _wait_for(data_dir: Path, condition, timeout: float) -> tuple[str, str, int, int]:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        row = _row(data_dir)
-        if condition(row):
-            return row
-        time.sleep(0.1)
-    raise AssertionError(f"timed out; document is {_row(data_dir)}")
+    row = poll_until(lambda: _row(data_dir), condition, timeout=timeout, every=0.1)
+    assert condition(row), f"timed out; document is {row}"
+    return row
 
 
 def test_a_killed_worker_leaves_a_document_that_finishes_after_restart(tmp_path: Path) -> None:

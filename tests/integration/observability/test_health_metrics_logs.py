@@ -5,7 +5,6 @@ question or who asked it."""
 from __future__ import annotations
 
 import logging
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -22,6 +21,7 @@ from kb.worker import EmbeddedWorker
 from tests.support.clients import api_client, api_client_as
 from tests.support.factories import CollectionFactory, GroupFactory, UserFactory
 from tests.support.personas import IndexedWorld, group
+from tests.support.waiting import poll_until
 
 pytestmark = [
     pytest.mark.integration,
@@ -142,13 +142,13 @@ def test_logs_hold_no_question_and_no_identity(
 
 
 def _wait_settled(document_id: int, timeout: float = 120) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        status = Document.objects.get(pk=document_id).status
-        if status in {DocumentStatus.INDEXED, DocumentStatus.FAILED}:
-            return
-        time.sleep(0.2)
-    raise AssertionError(f"document {document_id} did not settle")
+    settled = {DocumentStatus.INDEXED, DocumentStatus.FAILED}
+    status = poll_until(
+        lambda: Document.objects.get(pk=document_id).status,
+        lambda status: status in settled,
+        timeout=timeout,
+    )
+    assert status in settled, f"document {document_id} did not settle"
 
 
 def _metrics() -> str:
