@@ -12,9 +12,11 @@ from django.dispatch import receiver
 from ingestion.pipeline import ingest_document
 from kb.access import CONSOLE
 from kb.answering import prompt_sent
+from kb.celery import app
 from kb.documents import document_add
 from kb.llm.chat import Message
 from kb.uploads import IncomingFile
+from kb.worker import EmbeddedWorker
 from tests.support import samples
 from tests.support.personas import TOPIC, IndexedWorld, build_world, canary
 
@@ -37,6 +39,16 @@ def indexed_world(transactional_db: None, stores: Path, tmp_path: Path) -> Index
         assert ingest_document(document_id=document.pk, version=document.version) == "indexed"
         documents[title] = document
     return IndexedWorld(world, documents)
+
+
+@pytest.fixture
+def worker(transactional_db: None, stores: Path) -> Iterator[EmbeddedWorker]:
+    """The in-process Celery worker on the ingest queue, as kb_serve runs it, on fresh stores.
+    transactional_db: it works in its own thread, which sees only what the test committed."""
+    embedded = EmbeddedWorker(app, queues=["ingest"])
+    embedded.start()
+    yield embedded
+    embedded.stop()
 
 
 @pytest.fixture

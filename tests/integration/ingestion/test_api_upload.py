@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -11,7 +10,6 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from pytest_django.fixtures import Settings
 from rest_framework.test import APIClient
 
-from kb.celery import app
 from kb.models import Collection, Document, DocumentStatus
 from kb.stores.factory import graph_store, vector_index
 from kb.worker import EmbeddedWorker
@@ -21,14 +19,6 @@ from tests.support.factories import CollectionFactory, GroupFactory, UserFactory
 from tests.support.waiting import poll_until
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
-
-
-@pytest.fixture
-def worker(transactional_db: None, stores: Path) -> Iterator[EmbeddedWorker]:
-    embedded = EmbeddedWorker(app, queues=["ingest"])
-    embedded.start()
-    yield embedded
-    embedded.stop()
 
 
 @pytest.fixture

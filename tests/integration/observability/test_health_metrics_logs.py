@@ -5,7 +5,6 @@ question or who asked it."""
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -13,7 +12,6 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import Client
 from pytest_django.fixtures import Settings
 
-from kb.celery import app
 from kb.llm.factory import forget_chat_model
 from kb.models import Document, DocumentStatus
 from kb.stores import factory
@@ -85,14 +83,6 @@ def test_metrics_count_answers_retrieval_and_ingestion(
     assert _value(after, "quarry_ingest_documents_total") >= 6  # the world's documents
     assert 'quarry_queue_depth{queue="ingest"}' in after
     assert "django_http_requests_total_by_method_total" in after
-
-
-@pytest.fixture
-def worker(transactional_db: None, stores: Path) -> Iterator[EmbeddedWorker]:
-    embedded = EmbeddedWorker(app, queues=["ingest"])
-    embedded.start()
-    yield embedded
-    embedded.stop()
 
 
 def test_a_request_id_follows_an_upload_into_the_worker(
