@@ -23,7 +23,7 @@ from rest_framework.test import APIClient
 
 from ingestion.pipeline import ingest_document
 from kb.models import Collection, Document
-from tests.support.clients import api_client_as, signed_in_as
+from tests.support.clients import api_client_as, api_upload, signed_in_as
 from tests.support.factories import CollectionFactory, GroupFactory, UserFactory
 from tests.support.paths import ROOT
 
@@ -47,11 +47,6 @@ def editor(ops: Collection) -> Any:
 @pytest.fixture
 def api(editor: Any) -> APIClient:
     return api_client_as(editor)
-
-
-def _upload(api: APIClient, collection: Collection, *files: tuple[str, bytes]) -> Any:
-    payload = {"files": [SimpleUploadedFile(name, data) for name, data in files]}
-    return api.post(f"/api/v1/collections/{collection.pk}/documents", payload, format="multipart")
 
 
 def _stored_files(stores: Path) -> list[Path]:
@@ -134,7 +129,7 @@ BAD_ARCHIVES: dict[str, Callable[[], bytes]] = {
 def test_a_broken_archive_is_a_400_in_the_json_shape_and_stores_nothing(
     ops: Collection, api: APIClient, stores: Path, build: Callable[[], bytes]
 ) -> None:
-    response = _upload(api, ops, ("first.txt", b"A good file first."), ("bad.zip", build()))
+    response = api_upload(api, ops, ("first.txt", b"A good file first."), ("bad.zip", build()))
 
     assert response.status_code == 400, response.content
     error = response.json()["error"]
@@ -171,7 +166,7 @@ def test_a_file_name_longer_than_the_file_system_allows_is_stored_under_a_short_
     body = b"Quarterly numbers, in words."
     upload = ("reports.zip", _zip({name: body})) if in_zip else (name, body)
 
-    response = _upload(api, ops, upload)
+    response = api_upload(api, ops, upload)
 
     assert response.status_code == 202, response.content
     document = Document.objects.get()
@@ -190,7 +185,7 @@ def test_more_files_than_the_limit_in_one_request_are_refused(
     settings.KB_MAX_UPLOAD_FILES = 3
     files = [(f"f{n}.txt", f"file {n}".encode()) for n in range(4)]
 
-    response = _upload(api, ops, *files)
+    response = api_upload(api, ops, *files)
 
     assert response.status_code == 413
     assert response.json()["error"] == {
@@ -207,7 +202,7 @@ def test_more_files_than_django_parses_are_refused_in_the_json_shape(
     settings.KB_MAX_UPLOAD_FILES = settings.DATA_UPLOAD_MAX_NUMBER_FILES = 3
     files = [(f"f{n}.txt", f"file {n}".encode()) for n in range(4)]
 
-    response = _upload(api, ops, *files)
+    response = api_upload(api, ops, *files)
 
     assert response.status_code == 413
     assert response.json()["error"]["message"] == (
@@ -222,7 +217,7 @@ def test_many_archives_cannot_add_up_to_more_files_than_one_may_hold(
     settings.KB_MAX_ZIP_ENTRIES = 5
     archives = [(f"a{n}.zip", _zip({f"a{n}/{m}.txt": b"x" for m in range(4)})) for n in range(2)]
 
-    response = _upload(api, ops, *archives)
+    response = api_upload(api, ops, *archives)
 
     assert response.status_code == 413
     assert "more than 5 files" in response.json()["error"]["message"]
@@ -235,7 +230,7 @@ def test_an_upload_body_over_the_limit_is_a_json_413(
     settings.KB_MAX_REQUEST_MB = 1  # every file is under KB_MAX_UPLOAD_MB; the body is not
     files = [(f"part{n}.txt", b"y" * 600_000) for n in range(2)]
 
-    response = _upload(api, ops, *files)
+    response = api_upload(api, ops, *files)
 
     assert response.status_code == 413
     assert response.json()["error"] == {
@@ -461,7 +456,7 @@ def test_a_file_that_breaks_the_parser_fails_without_server_paths_in_its_error(
 ) -> None:
     """PIL names the file it could not read, with its full path under the media root."""
     broken_png = b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR" + b"garbage" * 20
-    (created,) = _upload(api, ops, ("scan.png", broken_png)).json()["results"]
+    (created,) = api_upload(api, ops, ("scan.png", broken_png)).json()["results"]
 
     outcome = ingest_document(document_id=created["id"], version=1)
 

@@ -1,14 +1,17 @@
 """Test clients signed in the two ways Quarry lets people in: a browser session (pages, chat,
 manage, admin) and a bearer token (the REST API). The anonymous persona gets a client that is
-signed out, so one parametrized test covers every persona."""
+signed out, so one parametrized test covers every persona. Below them, the API requests that
+several tests make the same way."""
 
 from __future__ import annotations
 
 from typing import Any
 
+from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import Client
 from rest_framework.test import APIClient
 
+from kb.models import Collection
 from kb.services import api_token_create
 from tests.support.personas import World
 
@@ -45,3 +48,11 @@ def bearer_client(token: str | None) -> APIClient:
     if token is not None:
         client.credentials(HTTP_AUTHORIZATION=f"Bearer {token}")
     return client
+
+
+def api_upload(client: APIClient, collection: Collection, *files: tuple[str, bytes]) -> Any:
+    """Uploads (name, content) files to `collection` in one REST request."""
+    payload = {"files": [SimpleUploadedFile(name, data) for name, data in files]}
+    return client.post(
+        f"/api/v1/collections/{collection.pk}/documents", payload, format="multipart"
+    )

@@ -6,7 +6,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from django.core.files.uploadedfile import SimpleUploadedFile
 from pytest_django.fixtures import Settings
 from rest_framework.test import APIClient
 
@@ -14,7 +13,7 @@ from kb.models import Collection, Document, DocumentStatus
 from kb.stores.factory import graph_store, vector_index
 from kb.worker import EmbeddedWorker
 from tests.support import samples
-from tests.support.clients import api_client_as, signed_in_as
+from tests.support.clients import api_client_as, api_upload, signed_in_as
 from tests.support.factories import CollectionFactory, GroupFactory, UserFactory
 from tests.support.waiting import poll_until
 
@@ -29,13 +28,6 @@ def editors(transactional_db: None) -> Collection:
 
 def _editor(collection: Collection):
     return UserFactory.create(username="ed", groups=list(collection.editor_groups.all()))
-
-
-def _upload(client: APIClient, collection: Collection, *files: tuple[str, bytes]):
-    payload = {"files": [SimpleUploadedFile(name, data) for name, data in files]}
-    return client.post(
-        f"/api/v1/collections/{collection.pk}/documents", payload, format="multipart"
-    )
 
 
 def _wait(client: APIClient, document_id: int, timeout: float = 120) -> dict[str, Any]:
@@ -61,7 +53,7 @@ def test_several_files_and_a_zip_are_indexed_by_the_worker(
         "docs/deploy.md": samples.markdown(tmp_path / "deploy.md"),
     })  # fmt: skip
 
-    response = _upload(
+    response = api_upload(
         client, editors, ("g.pdf", pdf.read_bytes()), ("docs.zip", folder.read_bytes())
     )
 
@@ -94,7 +86,7 @@ def test_a_bad_file_fails_with_its_reason_and_the_worker_keeps_going(
 ) -> None:
     client = api_client_as(_editor(editors))
 
-    results = _upload(
+    results = api_upload(
         client,
         editors,
         ("broken.pdf", b"%PDF-1.7 nothing here"),
@@ -113,7 +105,7 @@ def test_an_oversized_file_is_refused_with_413_naming_the_limit(
 ) -> None:
     settings.KB_MAX_UPLOAD_MB = 1
 
-    response = _upload(
+    response = api_upload(
         api_client_as(_editor(editors)), editors, ("big.txt", b"x" * (1024 * 1024 + 1))
     )
 
@@ -132,7 +124,9 @@ def test_a_zip_with_a_traversal_name_is_refused_and_creates_nothing(
         zf.writestr("ok.txt", "fine")
         zf.writestr("../../etc/cron.d/evil", "bad")
 
-    response = _upload(api_client_as(_editor(editors)), editors, ("evil.zip", archive.read_bytes()))
+    response = api_upload(
+        api_client_as(_editor(editors)), editors, ("evil.zip", archive.read_bytes())
+    )
 
     assert response.status_code == 400
     assert "points outside the archive" in response.json()["error"]["message"]
@@ -147,8 +141,8 @@ def test_readers_may_not_upload_and_strangers_do_not_see_the_collection(
     reader = UserFactory.create(username="reader", groups=[readers])
     stranger = UserFactory.create(username="stranger")
 
-    as_reader = _upload(api_client_as(reader), editors, ("a.txt", b"text"))
-    as_stranger = _upload(api_client_as(stranger), editors, ("a.txt", b"text"))
+    as_reader = api_upload(api_client_as(reader), editors, ("a.txt", b"text"))
+    as_stranger = api_upload(api_client_as(stranger), editors, ("a.txt", b"text"))
 
     assert as_reader.status_code == 403
     assert as_stranger.status_code == 404
@@ -159,7 +153,7 @@ def test_documents_are_404_to_those_who_may_not_read_them_and_deletable_by_edito
     worker: EmbeddedWorker, editors: Collection
 ) -> None:
     editor_client = api_client_as(_editor(editors))
-    document_id = _upload(editor_client, editors, ("a.txt", b"Delete me later."))
+    document_id = api_upload(editor_client, editors, ("a.txt", b"Delete me later."))
     document_id = document_id.json()["results"][0]["id"]
     _wait(editor_client, document_id)
     stranger = api_client_as(UserFactory.create(username="stranger"))
@@ -197,7 +191,7 @@ def test_changing_readers_restamps_the_chunks(worker: EmbeddedWorker, editors: C
     from kb.documents import collection_set_access
 
     editor_client = api_client_as(_editor(editors))
-    document_id = _upload(editor_client, editors, ("a.txt", b"Quarterly numbers.")).json()
+    document_id = api_upload(editor_client, editors, ("a.txt", b"Quarterly numbers.")).json()
     document_id = document_id["results"][0]["id"]
     _wait(editor_client, document_id)
     newcomer = UserFactory.create(username="new", groups=[GroupFactory.create(name="finance")])
@@ -222,7 +216,7 @@ def test_narrowing_a_documents_readers_in_the_admin_restamps_its_chunks(
     editors.reader_groups.add(ops)
     operator = UserFactory.create(username="op", groups=[ops])
     editor_client = api_client_as(_editor(editors))
-    document_id = _upload(editor_client, editors, ("a.txt", b"Night shift roster.")).json()
+    document_id = api_upload(editor_client, editors, ("a.txt", b"Night shift roster.")).json()
     document_id = document_id["results"][0]["id"]
     _wait(editor_client, document_id)
     assert vector_index().query(scope=access_scope(operator), limit=10, dense=[1.0] * 384)
