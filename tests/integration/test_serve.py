@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from tests.support.environment import unconfigured_environ
+from tests.support.llm import SMALL_MODEL_NAME
 from tests.support.paths import ROOT
 from tests.support.ports import free_port
 from tests.support.processes import manage, wait_until_serving
@@ -26,7 +27,7 @@ def _env(data_dir: Path, port: int) -> dict[str, str]:
         KB_DATA_DIR=str(data_dir),
         PORT=str(port),
         DJANGO_SETTINGS_MODULE="kb.settings.base",
-        KB_LLM_MODEL_NAME="qwen2.5-coder-0.5b-instruct-q4_k_m",  # what `make test` assembles
+        KB_LLM_MODEL_NAME=SMALL_MODEL_NAME,  # what `make test` assembles
         KB_ANSWER_MAX_TOKENS="48",
     )
 

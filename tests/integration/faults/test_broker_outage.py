@@ -18,6 +18,7 @@ from typing import Any
 import pytest
 
 from tests.support.environment import unconfigured_environ
+from tests.support.llm import SMALL_MODEL_NAME
 from tests.support.paths import ROOT
 from tests.support.ports import free_port
 from tests.support.processes import manage, wait_until_serving
@@ -104,7 +105,7 @@ def served(tmp_path: Path) -> Iterator[tuple[str, str, PrivateRedis]]:
     env = unconfigured_environ(
         KB_DATA_DIR=str(tmp_path / "data"), PORT=str(port),
         DJANGO_SETTINGS_MODULE="kb.settings.base", CELERY_BROKER_URL=redis.url,
-        KB_LLM_MODEL_NAME="qwen2.5-coder-0.5b-instruct-q4_k_m",
+        KB_LLM_MODEL_NAME=SMALL_MODEL_NAME,
     )  # fmt: skip
     manage(env, "migrate", "--noinput")
     token = manage(env, "kb_user", "olga", "--staff", "--token").strip()
