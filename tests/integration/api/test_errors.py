@@ -32,7 +32,7 @@ def test_an_unknown_page_is_the_html_404_page(db: None) -> None:
     assert "Not found" in response.content.decode()
 
 
-@pytest.mark.urls("tests.integration.failing_urls")
+@pytest.mark.urls("tests.integration.api.failing_urls")
 def test_a_bug_in_an_api_view_is_a_json_500_naming_the_request_id(db: None) -> None:
     response = Client(raise_request_exception=False).get("/api/v1/broken")
 
