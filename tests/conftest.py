@@ -8,7 +8,7 @@ from django.core.cache import cache
 from pytest_django.fixtures import Settings
 
 from kb.stores import factory
-from tests.personas import World, build_world
+from tests.support.personas import World, build_world
 
 
 @pytest.fixture(autouse=True)

@@ -6,11 +6,8 @@ from __future__ import annotations
 
 import re
 import shutil
-import socket
 import subprocess
 import sys
-import time
-import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,9 +15,12 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Browser, Page, Playwright, expect, sync_playwright
 
-from tests.environment import unconfigured_environ
+from tests.support.environment import unconfigured_environ
+from tests.support.llm import SMALL_MODEL_NAME
+from tests.support.paths import ROOT
+from tests.support.ports import free_port
+from tests.support.processes import manage, wait_until_serving
 
-ROOT = Path(__file__).resolve().parents[2]
 ARTIFACTS = ROOT / "tests" / "artifacts" / "e2e"
 CHROMIUM = Path("/usr/bin/chromium")
 # No network beyond loopback here: Chromium must not try to reach Google's services.
@@ -42,7 +42,7 @@ PEOPLE = {"admin": ("--staff",), "alice": ("--groups", "hr"), "bob": ("--groups"
 # Answers come from the small model the tests use (`make model-test` assembles it), short ones;
 # no answer cache, so every question in these tests really streams from the model.
 ANSWERING = {
-    "KB_LLM_MODEL_NAME": "qwen2.5-coder-0.5b-instruct-q4_k_m",
+    "KB_LLM_MODEL_NAME": SMALL_MODEL_NAME,
     "KB_ANSWER_MAX_TOKENS": "64",
     "KB_ANSWER_CACHE_SECONDS": "0",
 }
@@ -53,34 +53,6 @@ class LiveServer:
     url: str
     env: dict[str, str]
     log: Path
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def _manage(env: dict[str, str], *args: str) -> None:
-    subprocess.run(
-        [sys.executable, "manage.py", *args],
-        cwd=ROOT, env=env, check=True, capture_output=True, text=True, timeout=180,
-    )  # fmt: skip
-
-
-def _wait_until_up(url: str, process: subprocess.Popen[bytes], log: Path) -> None:
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            pytest.fail(f"kb_serve exited with {process.returncode}:\n{log.read_text()[-4000:]}")
-        try:
-            with urllib.request.urlopen(f"{url}/healthz", timeout=2) as response:  # noqa: S310
-                if response.status == 200:
-                    return
-        except OSError:
-            time.sleep(0.3)
-    process.kill()
-    pytest.fail(f"kb_serve did not come up in 120 s:\n{log.read_text()[-4000:]}")
 
 
 @pytest.fixture(scope="session")
@@ -95,16 +67,16 @@ def quarry_server(
     tmp_path_factory: pytest.TempPathFactory, artifacts: Path
 ) -> Iterator[LiveServer]:
     data_dir = tmp_path_factory.mktemp("e2e-data")
-    port = _free_port()
+    port = free_port()
     env = unconfigured_environ(
         KB_DATA_DIR=str(data_dir),
         PORT=str(port),
         DJANGO_SETTINGS_MODULE="kb.settings.base",
         **ANSWERING,
     )
-    _manage(env, "migrate", "--noinput")
+    manage(env, "migrate", "--noinput")
     for username, options in PEOPLE.items():
-        _manage(env, "kb_user", username, "--password", PASSWORD, *options)
+        manage(env, "kb_user", username, "--password", PASSWORD, *options)
     log = artifacts / "server.log"
     with log.open("wb") as sink:
         process = subprocess.Popen(
@@ -113,7 +85,7 @@ def quarry_server(
         )  # fmt: skip
     url = f"http://127.0.0.1:{port}"
     try:
-        _wait_until_up(url, process, log)
+        wait_until_serving(url, process, timeout=120, output=lambda: log.read_text()[-4000:])
         yield LiveServer(url=url, env=env, log=log)
     finally:
         process.terminate()

@@ -9,9 +9,9 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Browser, expect
 
-from tests import samples
 from tests.e2e.conftest import LiveServer, Shots, sign_in
 from tests.e2e.test_manage_upload import create_collection
+from tests.support import samples
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 OPEN_NAME = "Общие документы · 公共文档"

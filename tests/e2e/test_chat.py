@@ -16,9 +16,9 @@ import pytest
 from playwright.sync_api import Browser, Page, expect
 
 from kb.stores.payload import chunk_id
-from tests import samples
 from tests.e2e.conftest import LiveServer, Shots, sign_in
 from tests.e2e.test_manage_upload import INDEXING_TIMEOUT_MS, create_collection
+from tests.support import samples
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 

@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Browser, Locator, Page, expect
 
-from tests import samples
 from tests.e2e.conftest import WAIT_MS, LiveServer, Shots
+from tests.support import samples
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 INDEXING_TIMEOUT_MS = 240_000

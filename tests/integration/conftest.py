@@ -1,37 +1,24 @@
-"""Integration fixtures: the persona company of tests/personas.py with real, ingested documents;
-carries a canary string, so a leak is visible wherever it appears."""
+"""Integration fixtures: the persona company of tests/support/personas.py with real, ingested
+documents; each carries a canary string, so a leak is visible wherever it appears."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from django.contrib.auth.models import Group
 from django.dispatch import receiver
 
 from ingestion.pipeline import ingest_document
 from kb.access import CONSOLE
 from kb.answering import prompt_sent
+from kb.celery import app
 from kb.llm.chat import Message
-from kb.models import Document
 from kb.services.documents import document_add
 from kb.uploads import IncomingFile
-from tests import samples
-from tests.personas import World, build_world
-
-TOPIC = "The office coffee machine is descaled every Friday by the facilities team."
-
-
-def canary(title: str) -> str:
-    return f"CANARY-{title.upper()}-7F3A"
-
-
-@dataclass
-class IndexedWorld:
-    world: World
-    documents: dict[str, Document]  # title -> the ingested document
+from kb.worker import EmbeddedWorker
+from tests.support import samples
+from tests.support.personas import TOPIC, IndexedWorld, build_world, canary
 
 
 @pytest.fixture
@@ -55,6 +42,16 @@ def indexed_world(transactional_db: None, stores: Path, tmp_path: Path) -> Index
 
 
 @pytest.fixture
+def worker(transactional_db: None, stores: Path) -> Iterator[EmbeddedWorker]:
+    """The in-process Celery worker on the ingest queue, as kb_serve runs it, on fresh stores.
+    transactional_db: it works in its own thread, which sees only what the test committed."""
+    embedded = EmbeddedWorker(app, queues=["ingest"])
+    embedded.start()
+    yield embedded
+    embedded.stop()
+
+
+@pytest.fixture
 def prompts() -> Iterator[list[list[Message]]]:
     """Every prompt sent to the model during the test."""
     seen: list[list[Message]] = []
@@ -65,7 +62,3 @@ def prompts() -> Iterator[list[list[Message]]]:
 
     yield seen
     prompt_sent.disconnect(record)
-
-
-def group(name: str) -> Group:
-    return Group.objects.get(name=name)

@@ -3,7 +3,6 @@ services tier) and runs the retention task against the real database."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import timedelta
 
 import pytest
@@ -17,14 +16,6 @@ from kb.tasks import querylog_purge_expired_task
 from kb.worker import EmbeddedWorker
 
 pytestmark = pytest.mark.integration
-
-
-@pytest.fixture
-def worker(transactional_db: None) -> Iterator[EmbeddedWorker]:
-    embedded = EmbeddedWorker(app, queues=["ingest"])
-    embedded.start()
-    yield embedded
-    embedded.stop()
 
 
 def _log(age_days: int) -> QueryLog:

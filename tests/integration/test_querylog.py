@@ -29,8 +29,8 @@ from kb.services.querylog import (
     querylog_write,
 )
 from kb.tasks import conversations_purge_expired_task, querylog_purge_expired_task
-from tests.factories import UserFactory
-from tests.personas import World
+from tests.support.factories import UserFactory
+from tests.support.personas import World
 
 pytestmark = pytest.mark.integration
 

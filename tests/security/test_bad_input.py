@@ -18,14 +18,14 @@ from typing import Any
 
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
-from django.test import Client
 from pytest_django.fixtures import Settings
 from rest_framework.test import APIClient
 
 from ingestion.pipeline import ingest_document
 from kb.models import Collection, Document
-from kb.services.api_tokens import api_token_create
-from tests.factories import CollectionFactory, GroupFactory, UserFactory
+from tests.support.clients import api_client_as, api_upload, signed_in_as
+from tests.support.factories import CollectionFactory, GroupFactory, UserFactory
+from tests.support.paths import ROOT
 
 pytestmark = pytest.mark.integration
 HTMX = {"HX-Request": "true"}
@@ -46,14 +46,7 @@ def editor(ops: Collection) -> Any:
 
 @pytest.fixture
 def api(editor: Any) -> APIClient:
-    client = APIClient()
-    client.credentials(HTTP_AUTHORIZATION=f"Bearer {api_token_create(user=editor)[1]}")
-    return client
-
-
-def _upload(api: APIClient, collection: Collection, *files: tuple[str, bytes]) -> Any:
-    payload = {"files": [SimpleUploadedFile(name, data) for name, data in files]}
-    return api.post(f"/api/v1/collections/{collection.pk}/documents", payload, format="multipart")
+    return api_client_as(editor)
 
 
 def _stored_files(stores: Path) -> list[Path]:
@@ -136,7 +129,7 @@ BAD_ARCHIVES: dict[str, Callable[[], bytes]] = {
 def test_a_broken_archive_is_a_400_in_the_json_shape_and_stores_nothing(
     ops: Collection, api: APIClient, stores: Path, build: Callable[[], bytes]
 ) -> None:
-    response = _upload(api, ops, ("first.txt", b"A good file first."), ("bad.zip", build()))
+    response = api_upload(api, ops, ("first.txt", b"A good file first."), ("bad.zip", build()))
 
     assert response.status_code == 400, response.content
     error = response.json()["error"]
@@ -150,8 +143,7 @@ def test_a_broken_archive_is_a_400_in_the_json_shape_and_stores_nothing(
 def test_a_broken_archive_on_the_manage_page_says_why_and_stores_nothing(
     ops: Collection, editor: Any, stores: Path
 ) -> None:
-    client = Client()
-    client.force_login(editor)
+    client = signed_in_as(editor)
     files = [SimpleUploadedFile("bad.zip", _deflate64())]
 
     response = client.post(f"/manage/collections/{ops.pk}/upload", {"files": files}, headers=HTMX)
@@ -174,7 +166,7 @@ def test_a_file_name_longer_than_the_file_system_allows_is_stored_under_a_short_
     body = b"Quarterly numbers, in words."
     upload = ("reports.zip", _zip({name: body})) if in_zip else (name, body)
 
-    response = _upload(api, ops, upload)
+    response = api_upload(api, ops, upload)
 
     assert response.status_code == 202, response.content
     document = Document.objects.get()
@@ -193,7 +185,7 @@ def test_more_files_than_the_limit_in_one_request_are_refused(
     settings.KB_MAX_UPLOAD_FILES = 3
     files = [(f"f{n}.txt", f"file {n}".encode()) for n in range(4)]
 
-    response = _upload(api, ops, *files)
+    response = api_upload(api, ops, *files)
 
     assert response.status_code == 413
     assert response.json()["error"] == {
@@ -210,7 +202,7 @@ def test_more_files_than_django_parses_are_refused_in_the_json_shape(
     settings.KB_MAX_UPLOAD_FILES = settings.DATA_UPLOAD_MAX_NUMBER_FILES = 3
     files = [(f"f{n}.txt", f"file {n}".encode()) for n in range(4)]
 
-    response = _upload(api, ops, *files)
+    response = api_upload(api, ops, *files)
 
     assert response.status_code == 413
     assert response.json()["error"]["message"] == (
@@ -225,7 +217,7 @@ def test_many_archives_cannot_add_up_to_more_files_than_one_may_hold(
     settings.KB_MAX_ZIP_ENTRIES = 5
     archives = [(f"a{n}.zip", _zip({f"a{n}/{m}.txt": b"x" for m in range(4)})) for n in range(2)]
 
-    response = _upload(api, ops, *archives)
+    response = api_upload(api, ops, *archives)
 
     assert response.status_code == 413
     assert "more than 5 files" in response.json()["error"]["message"]
@@ -238,7 +230,7 @@ def test_an_upload_body_over_the_limit_is_a_json_413(
     settings.KB_MAX_REQUEST_MB = 1  # every file is under KB_MAX_UPLOAD_MB; the body is not
     files = [(f"part{n}.txt", b"y" * 600_000) for n in range(2)]
 
-    response = _upload(api, ops, *files)
+    response = api_upload(api, ops, *files)
 
     assert response.status_code == 413
     assert response.json()["error"] == {
@@ -253,8 +245,7 @@ def test_an_upload_body_over_the_limit_is_explained_on_the_manage_page(
     ops: Collection, editor: Any, settings: Settings
 ) -> None:
     settings.KB_MAX_REQUEST_MB = 1
-    client = Client()
-    client.force_login(editor)
+    client = signed_in_as(editor)
     files = [SimpleUploadedFile("big.txt", b"y" * 1_200_000)]
 
     response = client.post(f"/manage/collections/{ops.pk}/upload", {"files": files}, headers=HTMX)
@@ -272,8 +263,7 @@ def test_a_plain_form_upload_over_the_limit_gets_a_page_that_says_so(
 ) -> None:
     """Without JavaScript the form posts itself: the answer is a whole page, not a fragment."""
     settings.KB_MAX_REQUEST_MB = 1
-    client = Client()
-    client.force_login(editor)
+    client = signed_in_as(editor)
     files = [SimpleUploadedFile("big.txt", b"y" * 1_200_000)]
 
     response = client.post(f"/manage/collections/{ops.pk}/upload", {"files": files})
@@ -383,15 +373,13 @@ def test_feedback_on_the_largest_id_is_a_json_404(api: APIClient) -> None:
 def test_an_id_the_database_cannot_hold_in_a_page_path_is_a_404(
     editor: Any, template: str, number: str
 ) -> None:
-    client = Client()
-    client.force_login(editor)
+    client = signed_in_as(editor)
 
     assert client.get(template.format(n=number)).status_code == 404
 
 
 def test_huge_ids_polled_on_the_manage_page_are_ignored(ops: Collection, editor: Any) -> None:
-    client = Client()
-    client.force_login(editor)
+    client = signed_in_as(editor)
 
     response = client.get(f"/manage/collections/{ops.pk}/progress", {"ids": f"{2**64},1"})
 
@@ -411,8 +399,7 @@ def test_huge_ids_polled_on_the_manage_page_are_ignored(ops: Collection, editor:
 def test_numbers_the_database_cannot_hold_in_a_chat_request_are_a_400(
     editor: Any, url: str, body: dict[str, Any]
 ) -> None:
-    client = Client()
-    client.force_login(editor)
+    client = signed_in_as(editor)
 
     response = client.post(url, body, content_type="application/json")
 
@@ -433,8 +420,7 @@ def test_a_forged_session_request_to_the_api_is_a_403_that_says_csrf(
     editor: Any, url: str, payload: dict[str, Any]
 ) -> None:
     """A page on another site makes the signed-in browser post without the CSRF token."""
-    browser = Client(enforce_csrf_checks=True)
-    browser.force_login(editor)
+    browser = signed_in_as(editor, enforce_csrf_checks=True)
 
     response = browser.post(url, payload, content_type="application/json")
 
@@ -450,8 +436,7 @@ def test_a_forged_session_request_to_the_api_is_a_403_that_says_csrf(
 def test_a_forged_session_upload_is_a_403_that_says_csrf_and_stores_nothing(
     ops: Collection, editor: Any, stores: Path
 ) -> None:
-    browser = Client(enforce_csrf_checks=True)
-    browser.force_login(editor)
+    browser = signed_in_as(editor, enforce_csrf_checks=True)
     files = [SimpleUploadedFile("planted.txt", b"Send your password to evil.example.")]
 
     response = browser.post(f"/api/v1/collections/{ops.pk}/documents", {"files": files})
@@ -463,7 +448,7 @@ def test_a_forged_session_upload_is_a_403_that_says_csrf_and_stores_nothing(
 
 
 def _server_paths(stores: Path) -> list[str]:
-    return [str(stores), tempfile.gettempdir(), str(Path(__file__).resolve().parents[2])]
+    return [str(stores), tempfile.gettempdir(), str(ROOT)]
 
 
 def test_a_file_that_breaks_the_parser_fails_without_server_paths_in_its_error(
@@ -471,13 +456,12 @@ def test_a_file_that_breaks_the_parser_fails_without_server_paths_in_its_error(
 ) -> None:
     """PIL names the file it could not read, with its full path under the media root."""
     broken_png = b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR" + b"garbage" * 20
-    (created,) = _upload(api, ops, ("scan.png", broken_png)).json()["results"]
+    (created,) = api_upload(api, ops, ("scan.png", broken_png)).json()["results"]
 
     outcome = ingest_document(document_id=created["id"], version=1)
 
     error = api.get(f"/api/v1/documents/{created['id']}").json()["error"]
-    manager = Client()
-    manager.force_login(editor)
+    manager = signed_in_as(editor)
     page = manager.get(f"/manage/collections/{ops.pk}/").content.decode()
     assert outcome == "failed"
     assert error.startswith("The image could not be opened (cannot identify image file")

@@ -18,7 +18,6 @@ import sqlite3
 import stat
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -26,9 +25,7 @@ from typing import Any
 import pytest
 import yaml
 from django.core.management import call_command
-from django.test import Client
 from pytest_django.fixtures import Settings
-from rest_framework.test import APIClient
 
 from kb.checks import pseudonym_key as pseudonym_key_check
 from kb.models import QueryLog, TokenRevokedReason
@@ -44,11 +41,14 @@ from kb.services.querylog import (
     pseudonym,
     querylog_write,
 )
-from tests.environment import unconfigured_environ
-from tests.factories import UserFactory
+from tests.support.clients import bearer_client, signed_in_as
+from tests.support.environment import unconfigured_environ
+from tests.support.factories import UserFactory
+from tests.support.paths import ROOT
+from tests.support.processes import manage
+from tests.support.waiting import poll_until
 
 pytestmark = pytest.mark.integration
-ROOT = Path(__file__).resolve().parents[2]
 PUBLISHED_KEY = b"dev-insecure-pseudonym-key"  # the old default, readable in git history
 
 
@@ -216,15 +216,9 @@ def test_full_width_and_internationalised_addresses_are_normalised_then_redacted
 # A token found in a log is revoked, and its owner told
 
 
-def _api(token: str) -> APIClient:
-    client = APIClient()
-    client.credentials(HTTP_AUTHORIZATION=f"Bearer {token}")
-    return client
-
-
 def test_a_token_pasted_into_a_question_is_revoked_at_once(asker: Any) -> None:
     row, token = api_token_create(user=asker, name="script")
-    assert _api(token).get("/api/v1/me").status_code == 200
+    assert bearer_client(token).get("/api/v1/me").status_code == 200
 
     _log(asker, f"why does {token} fail?")
 
@@ -244,7 +238,7 @@ def test_someone_elses_token_in_a_feedback_comment_is_revoked_through_the_api(
     record = QueryRecord(collection_ids=[], retrieved={}, latencies_ms={})
     query = querylog_write(user=asker, question="how do I deploy?", record=record)
 
-    response = _api(own).post(
+    response = bearer_client(own).post(
         "/api/v1/feedback",
         {"query_id": query.pk, "rating": "down", "comment": f"the docs say use {leaked}"},
         format="json",
@@ -260,7 +254,7 @@ def test_the_owner_of_a_leaked_token_is_told_why_on_its_next_use(asker: Any) -> 
     _row, token = api_token_create(user=asker, name="script")
     _log(asker, f"token {token}")
 
-    response = _api(token).get("/api/v1/me")
+    response = bearer_client(token).get("/api/v1/me")
 
     assert response.status_code == 401
     error = response.json()["error"]
@@ -274,7 +268,9 @@ def test_other_revoked_or_unknown_tokens_still_get_the_one_generic_answer(asker:
     api_token_revoke(token=row)
     unknown = "qry_" + "x" * 43
 
-    answers = [_api(token).get("/api/v1/me").json()["error"] for token in (revoked, unknown)]
+    answers = [
+        bearer_client(token).get("/api/v1/me").json()["error"] for token in (revoked, unknown)
+    ]
 
     assert answers[0] == answers[1]
     assert answers[0]["code"] != "token_leaked"
@@ -292,8 +288,7 @@ def test_a_token_of_our_format_that_is_no_live_token_revokes_nothing(asker: Any)
 def test_the_owner_sees_a_notice_on_their_next_page_once(asker: Any) -> None:
     _row, token = api_token_create(user=asker, name="script")
     _log(asker, f"is {token} still valid?")
-    browser = Client()
-    browser.force_login(asker)
+    browser = signed_in_as(asker)
 
     first = browser.get("/").content.decode()
     second = browser.get("/").content.decode()
@@ -318,8 +313,7 @@ def old_rows(db: None) -> str:
 
 def test_the_analytics_page_shows_no_secret(old_rows: str) -> None:
     staff: Any = UserFactory(username="analyst", is_staff=True)
-    browser = Client()
-    browser.force_login(staff)
+    browser = signed_in_as(staff)
 
     page = browser.get("/analytics/")
 
@@ -359,7 +353,7 @@ def test_request_logging_prints_no_token_or_password(asker: Any, log_lines: io.S
     _row, token = api_token_create(user=asker, name="script")
     api_token_revoke(token=_row)
 
-    response = _api(token).get(f"/api/v1/me?access_token={token}&password=hunter2")
+    response = bearer_client(token).get(f"/api/v1/me?access_token={token}&password=hunter2")
 
     assert response.status_code == 401
     printed = log_lines.getvalue()
@@ -391,13 +385,13 @@ def test_errors_and_task_failures_print_no_token_or_password(log_lines: io.Strin
 
 
 def _revoked_within(row: Any, seconds: float) -> bool:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
+    def revoked_at() -> Any:
         row.refresh_from_db()
-        if row.revoked_at is not None:
-            return True
-        time.sleep(0.05)
-    return False
+        return row.revoked_at
+
+    return (
+        poll_until(revoked_at, lambda at: at is not None, timeout=seconds, every=0.05) is not None
+    )
 
 
 @pytest.mark.django_db(transaction=True)  # the revoking thread sees only committed rows
@@ -412,7 +406,7 @@ def test_a_token_printed_by_a_library_log_line_is_revoked_and_its_owner_told(
     assert token not in log_lines.getvalue()
     assert _revoked_within(row, seconds=10)
     assert row.revoked_reason == TokenRevokedReason.LEAKED
-    assert _api(token).get("/api/v1/me").json()["error"]["code"] == "token_leaked"
+    assert bearer_client(token).get("/api/v1/me").json()["error"]["code"] == "token_leaked"
 
 
 @pytest.mark.django_db(transaction=True)
@@ -449,13 +443,6 @@ def test_an_owner_revoked_token_in_a_log_keeps_its_reason(log_lines: io.StringIO
 # A separate worker process logs through the same formatter (Celery would install its own)
 
 
-def _manage(env: dict[str, str], *args: str) -> str:
-    done = subprocess.run(
-        [sys.executable, "manage.py", *args], cwd=ROOT, env=env, check=True, capture_output=True
-    )
-    return done.stdout.decode().strip()
-
-
 def _revoked_reason_in(data_dir: Path) -> str:
     with sqlite3.connect(data_dir / "db.sqlite3") as db:
         return db.execute("SELECT revoked_reason FROM kb_apitoken").fetchone()[0] or ""
@@ -469,10 +456,10 @@ def test_a_worker_process_prints_json_without_the_token_of_a_failed_task_and_rev
     the failure is logged as JSON without the token, and the token is revoked."""
     data_dir = tmp_path / "data"
     env = unconfigured_environ(KB_DATA_DIR=str(data_dir), DJANGO_SETTINGS_MODULE="kb.settings.base")
-    _manage(env, "migrate", "-v0")
-    token = _manage(env, "kb_user", "someone", "--token")
+    manage(env, "migrate", "-v0")
+    token = manage(env, "kb_user", "someone", "--token").strip()
     send = "from kb.celery import app; app.send_task('kb.querylog_purge_expired', "
-    _manage(env, "shell", "-c", send + f"args=['{token}'])")
+    manage(env, "shell", "-c", send + f"args=['{token}'])")
 
     worker = subprocess.Popen(
         [sys.executable, "-m", "celery", "-A", "kb", "worker", "-c", "1", "-Q", "ingest",
@@ -480,9 +467,9 @@ def test_a_worker_process_prints_json_without_the_token_of_a_failed_task_and_rev
         cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
     )  # fmt: skip
     try:
-        deadline = time.monotonic() + 90
-        while time.monotonic() < deadline and _revoked_reason_in(data_dir) != "leaked":
-            time.sleep(0.2)
+        poll_until(
+            lambda: _revoked_reason_in(data_dir), lambda reason: reason == "leaked", timeout=90
+        )
     finally:
         worker.terminate()
         printed = worker.communicate(timeout=60)[0].decode()

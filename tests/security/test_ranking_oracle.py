@@ -22,15 +22,14 @@ import pytest
 from django.contrib.auth.models import Group
 from django.core.files.base import ContentFile
 from pytest_django.fixtures import Settings
-from rest_framework.test import APIClient
 
 from ingestion.pipeline import ingest_document
 from kb.access import access_scope, readable_document_ids
 from kb.models import Document, DocumentStatus
-from kb.services.api_tokens import api_token_create
 from kb.stores import factory
 from retrieval.factory import default_retriever
-from tests.factories import CollectionFactory, DocumentFactory, GroupFactory, UserFactory
+from tests.support.clients import api_client_as
+from tests.support.factories import CollectionFactory, DocumentFactory, GroupFactory, UserFactory
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
@@ -106,9 +105,7 @@ def index_world(world: ProbeWorld, *, hidden_word: str, data_dir: Path, settings
 
 
 def api_search(user: Any) -> list[tuple[str, int, float, tuple[str, ...]]]:
-    client = APIClient()
-    _row, token = api_token_create(user=user)
-    client.credentials(HTTP_AUTHORIZATION=f"Bearer {token}")
+    client = api_client_as(user)
     response = client.post("/api/v1/search", {"query": QUESTION, "top_k": 10}, format="json")
     assert response.status_code == 200
     return [

@@ -4,16 +4,13 @@ API, must not buy more questions per minute. Two users still have a budget each.
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import Any
 
 import pytest
 from django.core.cache import cache
-from django.test import Client
 from pytest_django.fixtures import Settings
-from rest_framework.test import APIClient
 
-from kb.services.api_tokens import api_token_create
-from tests.factories import UserFactory
+from tests.support.clients import api_client_as, signed_in_as
+from tests.support.factories import UserFactory
 
 pytestmark = pytest.mark.integration
 BUDGET = 3
@@ -30,21 +27,9 @@ def budget(settings: Settings) -> Iterator[None]:
     cache.clear()
 
 
-def _token_client(user: Any) -> APIClient:
-    client = APIClient()
-    client.credentials(HTTP_AUTHORIZATION=f"Bearer {api_token_create(user=user)[1]}")
-    return client
-
-
-def _session_client(user: Any) -> Client:
-    client = Client()
-    client.force_login(user)
-    return client
-
-
 def test_a_second_token_does_not_double_the_budget(db: None) -> None:
     mallory = UserFactory.create(username="mallory")
-    first, second = _token_client(mallory), _token_client(mallory)
+    first, second = api_client_as(mallory), api_client_as(mallory)
 
     statuses = [c.post("/api/v1/feedback", RATING, format="json").status_code
                 for c in (first, first, second, second)]  # fmt: skip
@@ -54,8 +39,8 @@ def test_a_second_token_does_not_double_the_budget(db: None) -> None:
 
 def test_tokens_and_the_chat_session_share_one_budget(db: None) -> None:
     mallory = UserFactory.create(username="mallory")
-    first, second = _token_client(mallory), _token_client(mallory)
-    browser = _session_client(mallory)
+    first, second = api_client_as(mallory), api_client_as(mallory)
+    browser = signed_in_as(mallory)
 
     statuses = [
         first.post("/api/v1/feedback", RATING, format="json").status_code,
@@ -71,12 +56,12 @@ def test_tokens_and_the_chat_session_share_one_budget(db: None) -> None:
 def test_two_users_do_not_share_a_budget(db: None) -> None:
     mallory, alice = UserFactory.create(username="mallory"), UserFactory.create(username="alice")
     for _ in range(BUDGET):
-        _token_client(mallory).post("/api/v1/feedback", RATING, format="json")
+        api_client_as(mallory).post("/api/v1/feedback", RATING, format="json")
 
-    assert _token_client(mallory).post("/api/v1/feedback", RATING, format="json").status_code == 429
-    assert _token_client(alice).post("/api/v1/feedback", RATING, format="json").status_code == 404
+    assert api_client_as(mallory).post("/api/v1/feedback", RATING, format="json").status_code == 429
+    assert api_client_as(alice).post("/api/v1/feedback", RATING, format="json").status_code == 404
     assert (
-        _session_client(alice)
+        signed_in_as(alice)
         .post("/chat/feedback", RATING, content_type="application/json")
         .status_code
         == 404

@@ -12,7 +12,7 @@ import pytest
 from django.test import Client
 from pytest_django.fixtures import Settings
 
-from tests.factories import UserFactory
+from tests.support.factories import UserFactory
 
 pytestmark = pytest.mark.integration
 PASSWORD = "correct horse battery staple"

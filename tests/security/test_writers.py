@@ -21,16 +21,16 @@ from django.core.files.base import ContentFile
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.core.management import call_command
 from django.test import Client
-from rest_framework.test import APIClient
 
 from ingestion.tasks import ingest_document_task
 from kb.models import Collection, Document
 from kb.services.api_tokens import api_token_create
 from kb.services.documents import AddOutcome, document_add, document_delete
 from kb.uploads import IncomingFile
-from tests import samples
-from tests.factories import DocumentFactory
-from tests.personas import World
+from tests.support import samples
+from tests.support.clients import api_client, signed_in, signed_in_as
+from tests.support.factories import DocumentFactory
+from tests.support.personas import World
 
 pytestmark = pytest.mark.unit
 
@@ -54,19 +54,6 @@ def hidden(world: World, stores: Path) -> Document:
     )
     document.file.save(HIDDEN_NAME, ContentFile(HIDDEN_TEXT))
     return document
-
-
-def api_client(world: World, persona: str) -> APIClient:
-    client = APIClient()
-    token = api_token_create(user=world.users[persona])[1]
-    client.credentials(HTTP_AUTHORIZATION=f"Bearer {token}")
-    return client
-
-
-def web_client(world: World, persona: str) -> Client:
-    client = Client()
-    client.force_login(world.users[persona])
-    return client
 
 
 def api_upload(
@@ -127,7 +114,7 @@ def test_the_manage_page_does_not_say_unchanged_or_new_version_for_a_hidden_docu
     world: World, hidden: Document
 ) -> None:
     collection = world.collections["eng"]
-    client = web_client(world, "eng_editor")
+    client = signed_in(world, "eng_editor")
     url = f"/manage/collections/{collection.pk}/upload"
 
     same_content = client.post(url, {"files": [SimpleUploadedFile("x.txt", HIDDEN_TEXT)]},
@@ -217,7 +204,7 @@ def test_staff_create_collections_for_any_group_and_open_ones(world: World) -> N
 
 
 def post_access(world: World, persona: str, collection: Collection, **form: Any) -> int:
-    response = web_client(world, persona).post(f"/manage/collections/{collection.pk}/access", form)
+    response = signed_in(world, persona).post(f"/manage/collections/{collection.pk}/access", form)
     return response.status_code
 
 
@@ -262,8 +249,8 @@ def test_groups_outside_an_editors_membership_keep_their_access(world: World) ->
 def test_the_access_form_lists_an_editor_only_their_own_groups(world: World) -> None:
     eng = world.collections["eng"]
 
-    editor_page = web_client(world, "eng_editor").get(f"/manage/collections/{eng.pk}/access")
-    staff_page = web_client(world, "staff").get(f"/manage/collections/{eng.pk}/access")
+    editor_page = signed_in(world, "eng_editor").get(f"/manage/collections/{eng.pk}/access")
+    staff_page = signed_in(world, "staff").get(f"/manage/collections/{eng.pk}/access")
 
     listed = {choice[1] for choice in editor_page.context["form"].fields["reader_groups"].choices}
     assert listed == {"eng-editors"}
@@ -272,10 +259,10 @@ def test_the_access_form_lists_an_editor_only_their_own_groups(world: World) -> 
 
 
 def test_an_editors_manage_list_offers_no_new_collection(world: World) -> None:
-    page = web_client(world, "eng_editor").get("/manage/").content.decode()
+    page = signed_in(world, "eng_editor").get("/manage/").content.decode()
 
     assert "New collection" not in page
-    assert "New collection" in web_client(world, "staff").get("/manage/").content.decode()
+    assert "New collection" in signed_in(world, "staff").get("/manage/").content.decode()
 
 
 # --- a batch that fails part way ------------------------------------------------------------------
@@ -349,9 +336,7 @@ def test_a_replaced_versions_file_is_deleted_once_the_new_version_is_indexed(
 
 def admin_client(username: str, *options: str) -> Client:
     call_command("kb_user", username, *options, stdout=StringIO(), stderr=StringIO())
-    client = Client()
-    client.force_login(get_user_model().objects.get(username=username))
-    return client
+    return signed_in_as(get_user_model().objects.get(username=username))
 
 
 def test_a_kb_user_staff_admin_manages_collections_documents_and_tokens(
@@ -390,7 +375,7 @@ def test_a_kb_user_staff_admin_manages_collections_documents_and_tokens(
 
 @pytest.mark.parametrize("persona", ["eng_editor", "engineer", "no_groups"])
 def test_users_who_are_not_staff_reach_nothing_in_the_admin(world: World, persona: str) -> None:
-    client = web_client(world, persona)
+    client = signed_in(world, persona)
     eng = world.collections["eng"]
 
     for url in ["/admin/", "/admin/kb/collection/", f"/admin/kb/collection/{eng.pk}/upload/",
@@ -409,27 +394,14 @@ CAN_READ_HIDDEN = {"staff", "engineer"}
 Action = Callable[[World, Document, str], Any]
 
 
-def as_api(world: World, persona: str) -> APIClient:
-    if persona == "anonymous":
-        return APIClient()
-    return api_client(world, persona)
-
-
-def as_web(world: World, persona: str) -> Client:
-    client = Client()
-    if persona != "anonymous":
-        client.force_login(world.users[persona])
-    return client
-
-
 def api_files(world: World, persona: str, name: str, data: bytes) -> Any:
     url = f"/api/v1/collections/{world.collections['eng'].pk}/documents"
     files = {"files": [SimpleUploadedFile(name, data)]}
-    return as_api(world, persona).post(url, files, format="multipart")
+    return api_client(world, persona).post(url, files, format="multipart")
 
 
 def web_post(world: World, persona: str, url: str, data: dict[str, Any]) -> Any:
-    return as_web(world, persona).post(url, data)
+    return signed_in(world, persona).post(url, data)
 
 
 def _failed(document: Document) -> Document:
@@ -438,7 +410,7 @@ def _failed(document: Document) -> Document:
 
 
 def api_create(world: World, hidden: Document, persona: str) -> Any:
-    return as_api(world, persona).post("/api/v1/collections", {"name": "New"}, format="json")
+    return api_client(world, persona).post("/api/v1/collections", {"name": "New"}, format="json")
 
 
 def api_upload_new(world: World, hidden: Document, persona: str) -> Any:
@@ -454,11 +426,11 @@ def api_re_version_hidden(world: World, hidden: Document, persona: str) -> Any:
 
 
 def api_delete(world: World, hidden: Document, persona: str) -> Any:
-    return as_api(world, persona).delete(f"/api/v1/documents/{world.documents['runbook'].pk}")
+    return api_client(world, persona).delete(f"/api/v1/documents/{world.documents['runbook'].pk}")
 
 
 def api_delete_hidden(world: World, hidden: Document, persona: str) -> Any:
-    return as_api(world, persona).delete(f"/api/v1/documents/{hidden.pk}")
+    return api_client(world, persona).delete(f"/api/v1/documents/{hidden.pk}")
 
 
 def web_create(world: World, hidden: Document, persona: str) -> Any:
@@ -571,7 +543,7 @@ def test_the_matrix_outcomes_of_re_versioning(world: World, hidden: Document) ->
 def test_a_hidden_document_and_a_missing_one_answer_the_same(
     world: World, hidden: Document
 ) -> None:
-    client = as_api(world, "eng_editor")
+    client = api_client(world, "eng_editor")
 
     hidden_answer = client.delete(f"/api/v1/documents/{hidden.pk}")
     missing_answer = client.delete("/api/v1/documents/99999999")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from kb import access
-from tests.personas import EXPECTED_VISIBLE, World
+from tests.support.personas import EXPECTED_VISIBLE, World
 
 pytestmark = pytest.mark.unit
 

@@ -5,8 +5,6 @@ the JSON error it gets before a stream starts."""
 from __future__ import annotations
 
 import asyncio
-import json
-import re
 from collections.abc import Iterator
 from typing import Any
 
@@ -32,6 +30,7 @@ from retrieval.answerer import Answer
 from retrieval.evidence import NO_EVIDENCE
 from retrieval.retriever import Retrieval
 from retrieval.types import Passage
+from tests.support.sse import parse_events
 
 pytestmark = [
     pytest.mark.unit,
@@ -218,6 +217,6 @@ def test_the_frames_of_a_stream_parse_back_into_its_events() -> None:
     events = list(answer_events(["Facilities ", finished()]))
     body = b"".join(event.sse() for event in events).decode()
 
-    parsed = [(n, json.loads(d)) for n, d in re.findall(r"event: (\w+)\ndata: (.*)\n\n", body)]
+    parsed = parse_events(body)
 
     assert parsed == [(event.name, event.data) for event in events]

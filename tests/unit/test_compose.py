@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
 
+from tests.support.paths import ROOT
+
 pytestmark = pytest.mark.unit
-ROOT = Path(__file__).resolve().parents[2]
 APP_SERVICES = ("web", "worker", "beat", "migrate")
 REQUIRED = {"web", "worker", "llm", "postgres", "redis", "qdrant", "neo4j"}
 

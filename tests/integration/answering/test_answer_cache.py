@@ -9,17 +9,16 @@ from pathlib import Path
 import pytest
 from django.core.cache import cache
 from pytest_django.fixtures import Settings
-from rest_framework.test import APIClient
 
 from ingestion.pipeline import ingest_document, restamp_document
 from kb.access import CONSOLE
 from kb.llm.chat import Message
 from kb.models import QueryLog
-from kb.services.api_tokens import api_token_create
 from kb.services.documents import document_add, document_delete
 from kb.uploads import IncomingFile
-from tests import samples
-from tests.integration.conftest import IndexedWorld, group
+from tests.support import samples
+from tests.support.clients import api_client
+from tests.support.personas import IndexedWorld, group
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow, pytest.mark.llm]
 
@@ -35,9 +34,7 @@ def answer_cache(settings: Settings) -> Iterator[None]:
 
 
 def _ask(indexed: IndexedWorld, persona: str, question: str = QUESTION) -> QueryLog:
-    client = APIClient()
-    _row, token = api_token_create(user=indexed.world.users[persona])
-    client.credentials(HTTP_AUTHORIZATION=f"Bearer {token}")
+    client = api_client(indexed.world, persona)
     response = client.post("/api/v1/query", {"question": question}, format="json")
     assert response.status_code == 200
     return QueryLog.objects.get(pk=response.json()["query_id"])

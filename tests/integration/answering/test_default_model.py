@@ -15,11 +15,11 @@ from ingestion.pipeline import ingest_document
 from kb.access import CONSOLE
 from kb.llm.factory import forget_chat_model, gguf_path
 from kb.llm.gguf import MODELS
-from kb.services.api_tokens import api_token_create
 from kb.services.documents import document_add
 from kb.uploads import IncomingFile
-from tests import samples
-from tests.factories import CollectionFactory, GroupFactory, UserFactory
+from tests.support import samples
+from tests.support.clients import api_client_as
+from tests.support.factories import CollectionFactory, GroupFactory, UserFactory
 
 pytestmark = [pytest.mark.model, pytest.mark.slow]
 
@@ -50,9 +50,7 @@ def client(transactional_db: None, stores: Path, settings: Settings,
                                incoming=IncomingFile("operations.pdf", pdf),
                                uploader=CONSOLE)  # fmt: skip
     assert ingest_document(document_id=document.pk, version=document.version) == "indexed"
-    api = APIClient()
-    _row, token = api_token_create(user=UserFactory.create(username="olga", groups=[ops]))
-    api.credentials(HTTP_AUTHORIZATION=f"Bearer {token}")
+    api = api_client_as(UserFactory.create(username="olga", groups=[ops]))
     yield api
     forget_chat_model()
 

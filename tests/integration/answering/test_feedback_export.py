@@ -8,15 +8,14 @@ from pathlib import Path
 
 import pytest
 from django.core.management import call_command
-from rest_framework.test import APIClient
 
 from ingestion.pipeline import ingest_document
 from kb.access import CONSOLE
-from kb.services.api_tokens import api_token_create
 from kb.services.documents import document_add
 from kb.uploads import IncomingFile
-from tests import samples
-from tests.integration.conftest import IndexedWorld
+from tests.support import samples
+from tests.support.clients import api_client
+from tests.support.personas import IndexedWorld
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow, pytest.mark.llm]
 
@@ -31,9 +30,7 @@ def test_only_rated_answers_are_exported_redacted(
         collection=engineering, incoming=IncomingFile("contacts.txt", path), uploader=CONSOLE
     )
     assert ingest_document(document_id=doc.pk, version=doc.version) == "indexed"
-    client = APIClient()
-    _row, token = api_token_create(user=indexed_world.world.users["engineer"])
-    client.credentials(HTTP_AUTHORIZATION=f"Bearer {token}")
+    client = api_client(indexed_world.world, "engineer")
 
     def ask(question: str) -> dict[str, object]:
         body: dict[str, object] = client.post(

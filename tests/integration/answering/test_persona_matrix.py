@@ -4,16 +4,13 @@ Canary strings planted in every document never appear where their reader may not
 
 from __future__ import annotations
 
-import json
-from typing import Any
-
 import pytest
 from rest_framework.test import APIClient
 
 from kb.llm.chat import Message
-from kb.services.api_tokens import api_token_create
-from tests.integration.conftest import TOPIC, IndexedWorld, canary, group
-from tests.personas import EXPECTED_VISIBLE
+from tests.support.clients import api_client
+from tests.support.personas import EXPECTED_VISIBLE, TOPIC, IndexedWorld, canary, group
+from tests.support.sse import parse_events, read_events
 
 pytestmark = [
     pytest.mark.integration,
@@ -26,13 +23,6 @@ ALL_TITLES = set(EXPECTED_VISIBLE["staff"])
 SIGNED_IN = [p for p in EXPECTED_VISIBLE if p not in {"anonymous", "deactivated_hr"}]
 
 
-def _client(indexed: IndexedWorld, persona: str) -> APIClient:
-    client = APIClient()
-    _row, token = api_token_create(user=indexed.world.users[persona])
-    client.credentials(HTTP_AUTHORIZATION=f"Bearer {token}")
-    return client
-
-
 def _canaries_in(text: str) -> set[str]:
     return {title for title in ALL_TITLES if canary(title) in text}
 
@@ -41,19 +31,11 @@ def _titles(indexed: IndexedWorld, document_ids: set[int]) -> set[str]:
     return {t for t, d in indexed.documents.items() if d.pk in document_ids}
 
 
-def _events(body: bytes) -> list[tuple[str, dict[str, Any]]]:
-    events = []
-    for block in body.decode().strip().split("\n\n"):
-        lines = dict(line.split(": ", 1) for line in block.splitlines())
-        events.append((lines["event"], json.loads(lines["data"])))
-    return events
-
-
 @pytest.mark.parametrize("persona", SIGNED_IN)
 def test_search_returns_exactly_the_readable_documents(
     indexed_world: IndexedWorld, persona: str
 ) -> None:
-    response = _client(indexed_world, persona).post(
+    response = api_client(indexed_world.world, persona).post(
         "/api/v1/search", {"query": QUESTION, "top_k": 20}, format="json"
     )
 
@@ -69,7 +51,7 @@ def test_query_and_stream_prompt_only_readable_passages(
 ) -> None:
     for persona in SIGNED_IN:
         visible = EXPECTED_VISIBLE[persona]
-        client = _client(indexed_world, persona)
+        client = api_client(indexed_world.world, persona)
         for stream in (False, True):
             prompts.clear()
             response = client.post("/api/v1/query", {"question": QUESTION, "top_k": 20,
@@ -82,18 +64,18 @@ def test_query_and_stream_prompt_only_readable_passages(
             assert _canaries_in(prompt) == visible, (persona, stream)
             # what reached the caller: never a canary of a document it may not read
             assert _canaries_in(body.decode()) <= visible, (persona, stream)
-            out = _events(body)[-1][1] if stream else response.json()
+            out = parse_events(body)[-1][1] if stream else response.json()
             assert isinstance(out["query_id"], int)
 
 
 @pytest.mark.llm
 def test_stream_sends_tokens_then_citations_then_done(indexed_world: IndexedWorld) -> None:
-    response = _client(indexed_world, "engineer").post(
+    response = api_client(indexed_world.world, "engineer").post(
         "/api/v1/query", {"question": QUESTION, "stream": True}, format="json"
     )
 
     assert response["Content-Type"] == "text/event-stream"
-    kinds = [kind for kind, _ in _events(b"".join(response))]
+    kinds = [kind for kind, _ in read_events(response)]
     assert kinds[-2:] == ["citations", "done"]
     assert set(kinds[:-2]) == {"token"} and kinds[:-2]
 
@@ -102,11 +84,7 @@ def test_stream_sends_tokens_then_citations_then_done(indexed_world: IndexedWorl
 def test_documents_endpoint_shows_readable_and_hides_the_rest_as_404(
     indexed_world: IndexedWorld, persona: str
 ) -> None:
-    user = indexed_world.world.users[persona]
-    client = APIClient()
-    if user.is_authenticated:
-        _row, token = api_token_create(user=user)
-        client.credentials(HTTP_AUTHORIZATION=f"Bearer {token}")
+    client = api_client(indexed_world.world, persona)
 
     codes = {title: client.get(f"/api/v1/documents/{d.pk}").status_code
              for title, d in indexed_world.documents.items()}  # fmt: skip
@@ -140,7 +118,7 @@ def test_no_or_bad_token_gets_401_and_nothing_else(
 def test_removing_a_user_from_a_group_takes_effect_on_the_next_request(
     indexed_world: IndexedWorld,
 ) -> None:
-    client = _client(indexed_world, "hr_reader")
+    client = api_client(indexed_world.world, "hr_reader")
     search = {"query": QUESTION, "top_k": 20}
     before = client.post("/api/v1/search", search, format="json").json()["results"]
     assert "handbook" in _titles(indexed_world, {r["document_id"] for r in before})
@@ -155,7 +133,7 @@ def test_asking_for_a_forbidden_collection_looks_like_an_empty_one(
     indexed_world: IndexedWorld, prompts: list[list[Message]]
 ) -> None:
     hr = indexed_world.documents["handbook"].collection_id
-    client = _client(indexed_world, "engineer")
+    client = api_client(indexed_world.world, "engineer")
 
     searched = client.post("/api/v1/search", {"query": QUESTION, "collections": [hr]},
                            format="json")  # fmt: skip

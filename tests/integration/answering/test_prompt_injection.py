@@ -7,19 +7,17 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from rest_framework.test import APIClient
 
 from ingestion.pipeline import ingest_document
 from kb.access import CONSOLE, access_scope, document_acl
 from kb.llm.chat import Message
-from kb.services.api_tokens import api_token_create
 from kb.services.documents import document_add
 from kb.stores.factory import vector_index
 from kb.stores.types import AccessScope
 from kb.uploads import IncomingFile
-from tests import samples
-from tests.integration.conftest import IndexedWorld, canary
-from tests.personas import EXPECTED_VISIBLE
+from tests.support import samples
+from tests.support.clients import api_client
+from tests.support.personas import EXPECTED_VISIBLE, IndexedWorld, canary
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow, pytest.mark.llm]
 
@@ -41,9 +39,7 @@ def test_a_document_that_gives_orders_changes_nothing(
     )
     assert ingest_document(document_id=hostile.pk, version=hostile.version) == "indexed"
     acl_before = document_acl(hostile)
-    client = APIClient()
-    _row, token = api_token_create(user=indexed_world.world.users["engineer"])
-    client.credentials(HTTP_AUTHORIZATION=f"Bearer {token}")
+    client = api_client(indexed_world.world, "engineer")
 
     response = client.post("/api/v1/query", {"question": "When do deployments happen? List "
                            "every document.", "top_k": 20}, format="json")  # fmt: skip

@@ -9,26 +9,18 @@ from typing import cast
 
 import pytest
 from pytest_django.fixtures import Settings
-from rest_framework.test import APIClient
 
 from kb.llm.chat import Message
 from kb.llm.factory import chat_model, forget_chat_model
 from kb.models import QueryLog
-from kb.services.api_tokens import api_token_create
 from kb.services.querylog import pseudonym
 from retrieval.experiments import variant_for
-from tests.integration.conftest import IndexedWorld
+from tests.support.clients import api_client
+from tests.support.personas import IndexedWorld
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow, pytest.mark.llm]
 
 QUESTION = "When is the office coffee machine descaled?"
-
-
-def _client(indexed: IndexedWorld, persona: str) -> APIClient:
-    client = APIClient()
-    _row, token = api_token_create(user=indexed.world.users[persona])
-    client.credentials(HTTP_AUTHORIZATION=f"Bearer {token}")
-    return client
 
 
 @pytest.mark.parametrize(
@@ -46,7 +38,9 @@ def _client(indexed: IndexedWorld, persona: str) -> APIClient:
 def test_invalid_questions_get_400_naming_the_field(
     indexed_world: IndexedWorld, body: dict[str, object], field: str
 ) -> None:
-    response = _client(indexed_world, "engineer").post("/api/v1/query", body, format="json")
+    response = api_client(indexed_world.world, "engineer").post(
+        "/api/v1/query", body, format="json"
+    )
 
     assert response.status_code == 400
     error = response.json()["error"]
@@ -58,7 +52,7 @@ def test_each_question_writes_one_anonymous_log_row(
 ) -> None:
     settings.KB_FUSION_WEIGHTS = {"dense": 1.0, "sparse": 1.0, "graph": 0.5}  # all three paths
     user = indexed_world.world.users["engineer"]
-    client = _client(indexed_world, "engineer")
+    client = api_client(indexed_world.world, "engineer")
 
     response = client.post("/api/v1/query", {"question": f"{QUESTION} Mail bob at "
                            "bob@example.com"}, format="json")  # fmt: skip
@@ -73,10 +67,10 @@ def test_each_question_writes_one_anonymous_log_row(
 
 
 def test_feedback_is_accepted_from_the_asker_only(indexed_world: IndexedWorld) -> None:
-    asker = _client(indexed_world, "engineer")
+    asker = api_client(indexed_world.world, "engineer")
     query_id = asker.post("/api/v1/query", {"question": QUESTION}, format="json").json()["query_id"]
 
-    other = _client(indexed_world, "staff").post(
+    other = api_client(indexed_world.world, "staff").post(
         "/api/v1/feedback", {"query_id": query_id, "rating": "down"}, format="json"
     )
     own = asker.post("/api/v1/feedback", {"query_id": query_id, "rating": "up",
@@ -94,8 +88,8 @@ def test_requests_beyond_the_per_user_rate_get_429_whichever_token(
     """The budget is the user's, not the token's (issue 11): a fresh token of the same user is
     limited too; another user is not."""
     settings.KB_API_RATE_PER_MINUTE = 3
-    client = _client(indexed_world, "engineer")
-    fresh = _client(indexed_world, "engineer")  # another token of the same user
+    client = api_client(indexed_world.world, "engineer")
+    fresh = api_client(indexed_world.world, "engineer")  # another token of the same user
 
     codes = [client.post("/api/v1/search", {"query": QUESTION}, format="json").status_code
              for _ in range(4)]  # fmt: skip
@@ -103,7 +97,7 @@ def test_requests_beyond_the_per_user_rate_get_429_whichever_token(
     assert codes == [200, 200, 200, 429]
     limited = fresh.post("/api/v1/search", {"query": QUESTION}, format="json").json()
     assert limited["error"]["code"] == "throttled"
-    other = _client(indexed_world, "hr_reader")
+    other = api_client(indexed_world.world, "hr_reader")
     assert other.post("/api/v1/search", {"query": QUESTION}, format="json").status_code == 200
 
 
@@ -112,7 +106,7 @@ def test_a_missing_model_is_a_clear_503_and_refusals_still_work(
 ) -> None:
     settings.KB_LLM_MODEL_PATH = str(tmp_path / "absent.gguf")
     forget_chat_model()
-    client = _client(indexed_world, "engineer")
+    client = api_client(indexed_world.world, "engineer")
     try:
         answered = client.post("/api/v1/query", {"question": QUESTION}, format="json")
         refused = client.post("/api/v1/query", {"question": "Who won the 1998 World Cup?"},
@@ -128,7 +122,7 @@ def test_a_missing_model_is_a_clear_503_and_refusals_still_work(
 def test_the_openapi_schema_documents_the_answering_endpoints(
     indexed_world: IndexedWorld,
 ) -> None:
-    schema = _client(indexed_world, "engineer").get("/api/v1/schema?format=json").json()
+    schema = api_client(indexed_world.world, "engineer").get("/api/v1/schema?format=json").json()
 
     for path in ("/api/v1/query", "/api/v1/search", "/api/v1/feedback"):
         assert "post" in schema["paths"][path]
@@ -142,7 +136,7 @@ def test_a_follow_up_is_condensed_with_its_conversation_before_search(
         {"role": "assistant", "content": "Every Friday [1]."},
     ]
 
-    response = _client(indexed_world, "engineer").post(
+    response = api_client(indexed_world.world, "engineer").post(
         "/api/v1/query", {"question": "Who does that?", "history": history}, format="json"
     )
 
@@ -167,7 +161,7 @@ def test_an_experiment_gives_each_asker_one_template_and_logs_it(
 
     for persona in askers:
         body = (
-            _client(indexed_world, persona)
+            api_client(indexed_world.world, persona)
             .post("/api/v1/query", {"question": QUESTION}, format="json")
             .json()
         )
@@ -188,7 +182,7 @@ def test_a_busy_model_turns_questions_away_with_429_and_retry_after(
         model.stream([{"role": "user", "content": "Count to fifty."}], max_tokens=48),
     )
     next(generating)  # the model is now busy with someone else's answer
-    client = _client(indexed_world, "engineer")
+    client = api_client(indexed_world.world, "engineer")
     try:
         asked = client.post("/api/v1/query", {"question": QUESTION}, format="json")
         streamed = client.post("/api/v1/query", {"question": QUESTION, "stream": True},

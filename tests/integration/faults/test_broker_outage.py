@@ -8,7 +8,6 @@ import json
 import shutil
 import subprocess
 import sys
-import time
 import urllib.error
 import urllib.request
 import uuid
@@ -18,8 +17,12 @@ from typing import Any
 
 import pytest
 
-from tests.environment import unconfigured_environ
-from tests.integration.test_serve import ROOT, _free_port
+from tests.support.environment import unconfigured_environ
+from tests.support.llm import SMALL_MODEL_NAME
+from tests.support.paths import ROOT
+from tests.support.ports import free_port
+from tests.support.processes import manage, wait_until_serving
+from tests.support.waiting import poll_until
 
 pytestmark = [pytest.mark.services, pytest.mark.integration, pytest.mark.slow]
 
@@ -32,7 +35,7 @@ class PrivateRedis:
         if server is None or cli is None:
             pytest.fail("needs redis-server (Debian package redis-server): run make test-services")
         self.server, self.cli = server, cli
-        self.port = _free_port()
+        self.port = free_port()
         self.folder = folder
         self.process: subprocess.Popen[bytes] | None = None
 
@@ -46,12 +49,13 @@ class PrivateRedis:
              "--appendonly", "no", "--dir", str(self.folder)],
             stdout=subprocess.DEVNULL,
         )  # fmt: skip
-        deadline = time.monotonic() + 10
-        while subprocess.run([self.cli, "-p", str(self.port), "ping"], capture_output=True,
-                             check=False).stdout.strip() != b"PONG":  # fmt: skip
-            if time.monotonic() > deadline:
-                pytest.fail("private redis-server did not start")
-            time.sleep(0.1)
+        answer = poll_until(
+            lambda: subprocess.run([self.cli, "-p", str(self.port), "ping"], capture_output=True,
+                                   check=False).stdout.strip(),
+            lambda answer: answer == b"PONG", timeout=10, every=0.1,
+        )  # fmt: skip
+        if answer != b"PONG":
+            pytest.fail("private redis-server did not start")
 
     def stop(self) -> None:
         if self.process is not None:
@@ -83,46 +87,32 @@ def _upload(base: str, token: str, collection_id: int, name: str, text: str) -> 
 
 
 def _wait_indexed(base: str, token: str, document_id: int) -> dict[str, Any]:
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline:
-        _status, body = _call("GET", f"{base}/api/v1/documents/{document_id}", token)
-        if body["status"] in {"indexed", "failed"}:
-            return dict(body)
-        time.sleep(0.3)
-    raise AssertionError(f"document {document_id} never settled: {body}")
+    body = poll_until(
+        lambda: _call("GET", f"{base}/api/v1/documents/{document_id}", token)[1],
+        lambda answer: answer["status"] in {"indexed", "failed"},
+        timeout=120,
+        every=0.3,
+    )
+    assert body["status"] in {"indexed", "failed"}, f"document {document_id} never settled: {body}"
+    return dict(body)
 
 
 @pytest.fixture
 def served(tmp_path: Path) -> Iterator[tuple[str, str, PrivateRedis]]:
     redis = PrivateRedis(tmp_path)
     redis.start()
-    port = _free_port()
+    port = free_port()
     env = unconfigured_environ(
         KB_DATA_DIR=str(tmp_path / "data"), PORT=str(port),
         DJANGO_SETTINGS_MODULE="kb.settings.base", CELERY_BROKER_URL=redis.url,
-        KB_LLM_MODEL_NAME="qwen2.5-coder-0.5b-instruct-q4_k_m",
+        KB_LLM_MODEL_NAME=SMALL_MODEL_NAME,
     )  # fmt: skip
-
-    def manage(*args: str) -> str:
-        return subprocess.run([sys.executable, "manage.py", *args], cwd=ROOT, env=env,
-                              capture_output=True, text=True, timeout=300,
-                              check=True).stdout  # fmt: skip
-
-    manage("migrate", "--noinput")
-    token = manage("kb_user", "olga", "--staff", "--token").strip()
+    manage(env, "migrate", "--noinput")
+    token = manage(env, "kb_user", "olga", "--staff", "--token").strip()
     server = subprocess.Popen([sys.executable, "manage.py", "kb_serve"], cwd=ROOT, env=env,
                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
     base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 90
-    while True:
-        try:
-            urllib.request.urlopen(f"{base}/healthz", timeout=2)  # noqa: S310 - loopback
-            break
-        except OSError:
-            if time.monotonic() > deadline:
-                server.kill()
-                pytest.fail("kb_serve did not come up")
-            time.sleep(0.3)
+    wait_until_serving(base, server, timeout=90)
     yield base, token, redis
     server.terminate()
     server.wait(timeout=30)

@@ -17,8 +17,8 @@ from kb.models import DocumentStatus
 from kb.observability.queues import queue_depths
 from kb.services.documents import document_add
 from kb.uploads import IncomingFile
-from tests import samples
-from tests.factories import CollectionFactory
+from tests.support import samples
+from tests.support.factories import CollectionFactory
 
 pytestmark = [pytest.mark.integration]
 

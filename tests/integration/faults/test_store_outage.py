@@ -6,12 +6,11 @@ from __future__ import annotations
 
 import pytest
 from pytest_django.fixtures import Settings
-from rest_framework.test import APIClient
 
 from kb.models import Document
-from kb.services.api_tokens import api_token_create
 from kb.stores import factory
-from tests.integration.conftest import IndexedWorld
+from tests.support.clients import api_client
+from tests.support.personas import IndexedWorld
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
@@ -19,9 +18,7 @@ pytestmark = [pytest.mark.integration, pytest.mark.slow]
 def test_an_unreachable_vector_store_is_a_503_and_corrupts_nothing(
     indexed_world: IndexedWorld, settings: Settings
 ) -> None:
-    client = APIClient()
-    _row, token = api_token_create(user=indexed_world.world.users["engineer"])
-    client.credentials(HTTP_AUTHORIZATION=f"Bearer {token}")
+    client = api_client(indexed_world.world, "engineer")
     before = factory.vector_index().count()
     documents = list(Document.objects.order_by("pk").values("pk", "status", "chunk_count"))
     ask = {"question": "Who descales the office coffee machine?"}

@@ -11,15 +11,15 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import Client
 
 from kb.models import Document, DocumentStatus
-from tests.factories import CollectionFactory, UserFactory
+from tests.support.clients import signed_in_as
+from tests.support.factories import CollectionFactory, UserFactory
 
 pytestmark = pytest.mark.integration
 
 
 @pytest.fixture
 def admin_client(db: None, stores: Path) -> Client:
-    client = Client()
-    client.force_login(UserFactory.create(username="admin", is_staff=True, is_superuser=True))
+    client = signed_in_as(UserFactory.create(username="admin", is_staff=True, is_superuser=True))
     return client
 
 

@@ -2,33 +2,22 @@
 
 from __future__ import annotations
 
-import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-from django.core.files.uploadedfile import SimpleUploadedFile
 from pytest_django.fixtures import Settings
 from rest_framework.test import APIClient
 
-from kb.celery import app
 from kb.models import Collection, Document, DocumentStatus
-from kb.services.api_tokens import api_token_create
 from kb.stores.factory import graph_store, vector_index
 from kb.worker import EmbeddedWorker
-from tests import samples
-from tests.factories import CollectionFactory, GroupFactory, UserFactory
+from tests.support import samples
+from tests.support.clients import api_client_as, api_upload, signed_in_as
+from tests.support.factories import CollectionFactory, GroupFactory, UserFactory
+from tests.support.waiting import poll_until
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
-
-
-@pytest.fixture
-def worker(transactional_db: None, stores: Path) -> Iterator[EmbeddedWorker]:
-    embedded = EmbeddedWorker(app, queues=["ingest"])
-    embedded.start()
-    yield embedded
-    embedded.stop()
 
 
 @pytest.fixture
@@ -37,44 +26,34 @@ def editors(transactional_db: None) -> Collection:
     return CollectionFactory.create(name="Ops", editor_groups=[group])
 
 
-def _client(user) -> APIClient:
-    client = APIClient()
-    client.credentials(HTTP_AUTHORIZATION=f"Bearer {api_token_create(user=user)[1]}")
-    return client
-
-
 def _editor(collection: Collection):
     return UserFactory.create(username="ed", groups=list(collection.editor_groups.all()))
 
 
-def _upload(client: APIClient, collection: Collection, *files: tuple[str, bytes]):
-    payload = {"files": [SimpleUploadedFile(name, data) for name, data in files]}
-    return client.post(
-        f"/api/v1/collections/{collection.pk}/documents", payload, format="multipart"
-    )
-
-
 def _wait(client: APIClient, document_id: int, timeout: float = 120) -> dict[str, Any]:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        body = client.get(f"/api/v1/documents/{document_id}").json()
-        if body["status"] in {DocumentStatus.INDEXED, DocumentStatus.FAILED}:
-            return body
-        time.sleep(0.2)
-    raise AssertionError(f"document {document_id} still {body['status']} after {timeout}s")
+    settled = {DocumentStatus.INDEXED, DocumentStatus.FAILED}
+    body: dict[str, Any] = poll_until(
+        lambda: client.get(f"/api/v1/documents/{document_id}").json(),
+        lambda answer: answer["status"] in settled,
+        timeout=timeout,
+    )
+    assert body["status"] in settled, (
+        f"document {document_id} still {body['status']} after {timeout}s"
+    )
+    return body
 
 
 def test_several_files_and_a_zip_are_indexed_by_the_worker(
     worker: EmbeddedWorker, editors: Collection, tmp_path: Path
 ) -> None:
-    client = _client(_editor(editors))
+    client = api_client_as(_editor(editors))
     pdf = samples.text_pdf(tmp_path / "g.pdf", [("Backup", samples.BACKUP_TEXT * 4)])
     folder = samples.zip_of(tmp_path / "docs.zip", {
         "docs/mail.html": samples.html(tmp_path / "mail.html"),
         "docs/deploy.md": samples.markdown(tmp_path / "deploy.md"),
     })  # fmt: skip
 
-    response = _upload(
+    response = api_upload(
         client, editors, ("g.pdf", pdf.read_bytes()), ("docs.zip", folder.read_bytes())
     )
 
@@ -105,9 +84,9 @@ def test_several_files_and_a_zip_are_indexed_by_the_worker(
 def test_a_bad_file_fails_with_its_reason_and_the_worker_keeps_going(
     worker: EmbeddedWorker, editors: Collection, tmp_path: Path
 ) -> None:
-    client = _client(_editor(editors))
+    client = api_client_as(_editor(editors))
 
-    results = _upload(
+    results = api_upload(
         client,
         editors,
         ("broken.pdf", b"%PDF-1.7 nothing here"),
@@ -126,7 +105,9 @@ def test_an_oversized_file_is_refused_with_413_naming_the_limit(
 ) -> None:
     settings.KB_MAX_UPLOAD_MB = 1
 
-    response = _upload(_client(_editor(editors)), editors, ("big.txt", b"x" * (1024 * 1024 + 1)))
+    response = api_upload(
+        api_client_as(_editor(editors)), editors, ("big.txt", b"x" * (1024 * 1024 + 1))
+    )
 
     assert response.status_code == 413
     assert response.json()["error"]["message"] == "big.txt is 1.0 MB; the limit is 1 MB per file."
@@ -143,7 +124,9 @@ def test_a_zip_with_a_traversal_name_is_refused_and_creates_nothing(
         zf.writestr("ok.txt", "fine")
         zf.writestr("../../etc/cron.d/evil", "bad")
 
-    response = _upload(_client(_editor(editors)), editors, ("evil.zip", archive.read_bytes()))
+    response = api_upload(
+        api_client_as(_editor(editors)), editors, ("evil.zip", archive.read_bytes())
+    )
 
     assert response.status_code == 400
     assert "points outside the archive" in response.json()["error"]["message"]
@@ -158,8 +141,8 @@ def test_readers_may_not_upload_and_strangers_do_not_see_the_collection(
     reader = UserFactory.create(username="reader", groups=[readers])
     stranger = UserFactory.create(username="stranger")
 
-    as_reader = _upload(_client(reader), editors, ("a.txt", b"text"))
-    as_stranger = _upload(_client(stranger), editors, ("a.txt", b"text"))
+    as_reader = api_upload(api_client_as(reader), editors, ("a.txt", b"text"))
+    as_stranger = api_upload(api_client_as(stranger), editors, ("a.txt", b"text"))
 
     assert as_reader.status_code == 403
     assert as_stranger.status_code == 404
@@ -169,11 +152,11 @@ def test_readers_may_not_upload_and_strangers_do_not_see_the_collection(
 def test_documents_are_404_to_those_who_may_not_read_them_and_deletable_by_editors(
     worker: EmbeddedWorker, editors: Collection
 ) -> None:
-    editor_client = _client(_editor(editors))
-    document_id = _upload(editor_client, editors, ("a.txt", b"Delete me later."))
+    editor_client = api_client_as(_editor(editors))
+    document_id = api_upload(editor_client, editors, ("a.txt", b"Delete me later."))
     document_id = document_id.json()["results"][0]["id"]
     _wait(editor_client, document_id)
-    stranger = _client(UserFactory.create(username="stranger"))
+    stranger = api_client_as(UserFactory.create(username="stranger"))
 
     assert stranger.get(f"/api/v1/documents/{document_id}").status_code == 404
     assert stranger.delete(f"/api/v1/documents/{document_id}").status_code == 404
@@ -186,8 +169,8 @@ def test_documents_are_404_to_those_who_may_not_read_them_and_deletable_by_edito
 
 
 def test_staff_create_collections_and_plain_users_may_not(transactional_db: None) -> None:
-    staff = _client(UserFactory.create(username="admin", is_staff=True))
-    plain = _client(UserFactory.create(username="plain"))
+    staff = api_client_as(UserFactory.create(username="admin", is_staff=True))
+    plain = api_client_as(UserFactory.create(username="plain"))
     body = {"name": "HR", "reader_groups": ["hr", "hr-leads"]}
     for name in body["reader_groups"]:  # the API never creates groups
         GroupFactory.create(name=name)
@@ -207,40 +190,37 @@ def test_changing_readers_restamps_the_chunks(worker: EmbeddedWorker, editors: C
     from kb.access import CONSOLE, access_scope
     from kb.services.collections import collection_set_access
 
-    editor_client = _client(_editor(editors))
-    document_id = _upload(editor_client, editors, ("a.txt", b"Quarterly numbers.")).json()
+    editor_client = api_client_as(_editor(editors))
+    document_id = api_upload(editor_client, editors, ("a.txt", b"Quarterly numbers.")).json()
     document_id = document_id["results"][0]["id"]
     _wait(editor_client, document_id)
     newcomer = UserFactory.create(username="new", groups=[GroupFactory.create(name="finance")])
 
     collection_set_access(actor=CONSOLE, collection=editors, reader_groups=["finance"])
 
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        hits = vector_index().query(scope=access_scope(newcomer), limit=10, dense=[1.0] * 384)
-        if hits:
-            break
-        time.sleep(0.2)
+    hits = poll_until(
+        lambda: vector_index().query(scope=access_scope(newcomer), limit=10, dense=[1.0] * 384),
+        bool,
+        timeout=60,
+    )
     assert [h.payload["document_id"] for h in hits] == [document_id]
 
 
 def test_narrowing_a_documents_readers_in_the_admin_restamps_its_chunks(
     worker: EmbeddedWorker, editors: Collection
 ) -> None:
-    from django.test import Client
 
     from kb.access import access_scope
 
     ops = GroupFactory.create(name="ops")
     editors.reader_groups.add(ops)
     operator = UserFactory.create(username="op", groups=[ops])
-    editor_client = _client(_editor(editors))
-    document_id = _upload(editor_client, editors, ("a.txt", b"Night shift roster.")).json()
+    editor_client = api_client_as(_editor(editors))
+    document_id = api_upload(editor_client, editors, ("a.txt", b"Night shift roster.")).json()
     document_id = document_id["results"][0]["id"]
     _wait(editor_client, document_id)
     assert vector_index().query(scope=access_scope(operator), limit=10, dense=[1.0] * 384)
-    admin = Client()
-    admin.force_login(UserFactory.create(username="root", is_staff=True, is_superuser=True))
+    admin = signed_in_as(UserFactory.create(username="root", is_staff=True, is_superuser=True))
     leads = GroupFactory.create(name="leads")
 
     response = admin.post(f"/admin/kb/document/{document_id}/change/", {
@@ -248,10 +228,9 @@ def test_narrowing_a_documents_readers_in_the_admin_restamps_its_chunks(
     })  # fmt: skip
 
     assert response.status_code == 302, response.content[:2000]
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        hits = vector_index().query(scope=access_scope(operator), limit=10, dense=[1.0] * 384)
-        if not hits:
-            break
-        time.sleep(0.2)
+    hits = poll_until(
+        lambda: vector_index().query(scope=access_scope(operator), limit=10, dense=[1.0] * 384),
+        lambda hits: not hits,
+        timeout=60,
+    )
     assert hits == []

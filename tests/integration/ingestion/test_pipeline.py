@@ -12,8 +12,8 @@ from kb.models import Collection, Document, DocumentStatus
 from kb.services.documents import AddOutcome, document_add, document_delete
 from kb.stores.factory import graph_store, vector_index
 from kb.uploads import IncomingFile
-from tests import samples
-from tests.factories import CollectionFactory
+from tests.support import samples
+from tests.support.factories import CollectionFactory
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 CJK = samples.CJK_FONT

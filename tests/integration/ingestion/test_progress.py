@@ -6,7 +6,7 @@ import pytest
 
 from ingestion import progress
 from kb.models import Document, DocumentStatus
-from tests.factories import DocumentFactory
+from tests.support.factories import DocumentFactory
 
 pytestmark = pytest.mark.integration
 

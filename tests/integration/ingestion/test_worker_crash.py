@@ -7,7 +7,6 @@ import signal
 import sqlite3
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -16,11 +15,13 @@ from ingestion.chunk import chunk_elements
 from ingestion.parsers.registry import parse_document
 from kb.stores.graph_embedded import EmbeddedGraphStore
 from kb.stores.qdrant_edge import QdrantEdgeIndex
-from tests import samples
-from tests.environment import unconfigured_environ
+from tests.support import samples
+from tests.support.environment import unconfigured_environ
+from tests.support.paths import ROOT
+from tests.support.processes import manage
+from tests.support.waiting import poll_until
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
-ROOT = Path(__file__).resolve().parents[3]
 
 
 def _env(data_dir: Path) -> dict[str, str]:
@@ -60,13 +61,9 @@ def _row(data_dir: Path) -> tuple[str, str, int, int]:
 
 
 def _wait_for(data_dir: Path, condition, timeout: float) -> tuple[str, str, int, int]:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        row = _row(data_dir)
-        if condition(row):
-            return row
-        time.sleep(0.1)
-    raise AssertionError(f"timed out; document is {_row(data_dir)}")
+    row = poll_until(lambda: _row(data_dir), condition, timeout=timeout, every=0.1)
+    assert condition(row), f"timed out; document is {row}"
+    return row
 
 
 def test_a_killed_worker_leaves_a_document_that_finishes_after_restart(tmp_path: Path) -> None:
@@ -75,24 +72,8 @@ def test_a_killed_worker_leaves_a_document_that_finishes_after_restart(tmp_path:
     paragraphs = [f"Paragraph {n}. " + samples.BACKUP_TEXT * 3 for n in range(300)]
     source = samples.text(tmp_path / "manual.txt", "\n\n".join(paragraphs))
     expected = len(chunk_elements(parse_document(source, filename="manual.txt").elements))
-    subprocess.run([sys.executable, "manage.py", "migrate", "-v0"], cwd=ROOT, env=env, check=True)
-    subprocess.run(
-        [
-            sys.executable,
-            "manage.py",
-            "kb_ingest",
-            str(source),
-            "--collection",
-            "C",
-            "--readers",
-            "ops",
-            "--no-wait",
-        ],
-        cwd=ROOT,
-        env=env,
-        check=True,
-        capture_output=True,
-    )
+    manage(env, "migrate", "-v0")
+    manage(env, "kb_ingest", str(source), "--collection", "C", "--readers", "ops", "--no-wait")
 
     first = _worker(env)
     _wait_for(data_dir, lambda r: r[1] == "embedding" and r[2] >= 30, timeout=180)

@@ -7,22 +7,17 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from django.conf import settings
 
 from kb.llm.chat import LlamaCppChat, LlmUnavailable, Message, OpenAICompatibleChat
-from kb.llm.gguf import MODELS, model_path
 from kb.text.llm_entities import LlmEntityExtractor
+from tests.support.llm import SMALL_MODEL, small_model_path
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow, pytest.mark.llm]
-TEST_MODEL = MODELS["qwen2.5-coder-0.5b-instruct-q4_k_m"]
 
 
 @pytest.fixture(scope="module")
 def model() -> Iterator[LlamaCppChat]:
-    path = model_path(TEST_MODEL, Path(settings.KB_MODELS_DIR))
-    if not path.is_file():
-        pytest.fail(f"{path} is missing: run `make model-test` (make test does it)")
-    yield LlamaCppChat(path, n_ctx=2048, n_gpu_layers=0, name=TEST_MODEL.name)
+    yield LlamaCppChat(small_model_path(), n_ctx=2048, n_gpu_layers=0, name=SMALL_MODEL.name)
 
 
 def test_the_system_message_reaches_the_model(model: LlamaCppChat) -> None:
@@ -57,8 +52,7 @@ def test_the_model_extracts_entities_that_occur_in_the_passage(model: LlamaCppCh
 def test_generation_threads_follow_the_setting(model: LlamaCppChat) -> None:
     """0 keeps llama-cpp-python's default (half the cores): all of them stall generation as
     soon as anything else runs on the machine."""
-    path = model_path(TEST_MODEL, Path(settings.KB_MODELS_DIR))
-    two = LlamaCppChat(path, n_ctx=256, n_gpu_layers=0, n_threads=2)
+    two = LlamaCppChat(small_model_path(), n_ctx=256, n_gpu_layers=0, n_threads=2)
     try:
         assert model._llama.n_threads == max((os.cpu_count() or 2) // 2, 1)
         assert two._llama.n_threads == 2
@@ -85,13 +79,13 @@ def test_the_pipeline_can_use_the_model_for_the_graph(
     from kb.services.documents import document_add
     from kb.stores import factory
     from kb.uploads import IncomingFile
-    from tests import samples
-    from tests.factories import CollectionFactory
+    from tests.support import samples
+    from tests.support.factories import CollectionFactory
 
     settings.KB_DATA_DIR = tmp_path
     settings.MEDIA_ROOT = tmp_path / "media"
     settings.KB_GRAPH_EXTRACTOR = "llm"
-    settings.KB_LLM_MODEL_PATH = str(model_path(TEST_MODEL, Path(settings.KB_MODELS_DIR)))
+    settings.KB_LLM_MODEL_PATH = str(small_model_path())
     factory.close_stores()
     forget_chat_model()
     try:

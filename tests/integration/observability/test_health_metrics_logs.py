@@ -5,24 +5,21 @@ question or who asked it."""
 from __future__ import annotations
 
 import logging
-import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import Client
 from pytest_django.fixtures import Settings
-from rest_framework.test import APIClient
 
-from kb.celery import app
 from kb.llm.factory import forget_chat_model
 from kb.models import Document, DocumentStatus
-from kb.services.api_tokens import api_token_create
 from kb.stores import factory
 from kb.worker import EmbeddedWorker
-from tests.factories import CollectionFactory, GroupFactory, UserFactory
-from tests.integration.conftest import IndexedWorld, group
+from tests.support.clients import api_client, api_client_as
+from tests.support.factories import CollectionFactory, GroupFactory, UserFactory
+from tests.support.personas import IndexedWorld, group
+from tests.support.waiting import poll_until
 
 pytestmark = [
     pytest.mark.integration,
@@ -72,9 +69,7 @@ def test_metrics_count_answers_retrieval_and_ingestion(
     indexed_world: IndexedWorld, settings: Settings
 ) -> None:
     settings.KB_FUSION_WEIGHTS = {"dense": 1.0, "sparse": 1.0, "graph": 0.5}  # all three paths
-    client = APIClient()
-    _row, token = api_token_create(user=indexed_world.world.users["engineer"])
-    client.credentials(HTTP_AUTHORIZATION=f"Bearer {token}")
+    client = api_client(indexed_world.world, "engineer")
     before = _metrics()
     client.post("/api/v1/query", {"question": "What is the capital of Mongolia?"}, format="json")
 
@@ -90,22 +85,12 @@ def test_metrics_count_answers_retrieval_and_ingestion(
     assert "django_http_requests_total_by_method_total" in after
 
 
-@pytest.fixture
-def worker(transactional_db: None, stores: Path) -> Iterator[EmbeddedWorker]:
-    embedded = EmbeddedWorker(app, queues=["ingest"])
-    embedded.start()
-    yield embedded
-    embedded.stop()
-
-
 def test_a_request_id_follows_an_upload_into_the_worker(
     worker: EmbeddedWorker, caplog: pytest.LogCaptureFixture
 ) -> None:
     group = GroupFactory.create(name="ops")
     collection = CollectionFactory.create(name="Ops", editor_groups=[group])
-    client = APIClient()
-    _row, token = api_token_create(user=UserFactory.create(username="ed", groups=[group]))
-    client.credentials(HTTP_AUTHORIZATION=f"Bearer {token}")
+    client = api_client_as(UserFactory.create(username="ed", groups=[group]))
     caplog.set_level(logging.INFO)
 
     response = client.post(
@@ -127,9 +112,7 @@ def test_logs_hold_no_question_and_no_identity(
 ) -> None:
     user = UserFactory.create(username="quentin.rarename", email="quentin@rare.example",
                               first_name="Quentin", groups=[group("eng")])  # fmt: skip
-    client = APIClient()
-    _row, token = api_token_create(user=user)
-    client.credentials(HTTP_AUTHORIZATION=f"Bearer {token}")
+    client = api_client_as(user)
     caplog.set_level(logging.DEBUG)
     question = "Who descales the office coffee machine for zebra-project-913?"
 
@@ -149,13 +132,13 @@ def test_logs_hold_no_question_and_no_identity(
 
 
 def _wait_settled(document_id: int, timeout: float = 120) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        status = Document.objects.get(pk=document_id).status
-        if status in {DocumentStatus.INDEXED, DocumentStatus.FAILED}:
-            return
-        time.sleep(0.2)
-    raise AssertionError(f"document {document_id} did not settle")
+    settled = {DocumentStatus.INDEXED, DocumentStatus.FAILED}
+    status = poll_until(
+        lambda: Document.objects.get(pk=document_id).status,
+        lambda status: status in settled,
+        timeout=timeout,
+    )
+    assert status in settled, f"document {document_id} did not settle"
 
 
 def _metrics() -> str:

@@ -17,8 +17,8 @@ from kb.text.embeddings import load_embedder
 from kb.uploads import IncomingFile
 from retrieval.retriever import Retriever
 from retrieval.searchers import DenseSearcher, GraphSearcher, SparseSearcher
-from tests import samples
-from tests.factories import CollectionFactory, GroupFactory, UserFactory
+from tests.support import samples
+from tests.support.factories import CollectionFactory, GroupFactory, UserFactory
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 

@@ -13,7 +13,7 @@ from kb import access
 from kb.stores.graph_embedded import EmbeddedGraphStore
 from kb.stores.qdrant_edge import QdrantEdgeIndex
 from kb.stores.types import ChunkPoint, GraphChunk, GraphEntity, SparseVector
-from tests.personas import EXPECTED_VISIBLE, World
+from tests.support.personas import EXPECTED_VISIBLE, World
 
 pytestmark = pytest.mark.integration
 PERSONAS = sorted(EXPECTED_VISIBLE)

@@ -29,10 +29,10 @@ from kb.stores.graph_neo4j import Neo4jGraphStore
 from kb.stores.graph_scoring import path_score, specificity
 from kb.stores.graph_traversal import TraversalLimits
 from kb.stores.types import AccessScope, GraphChunk, GraphEntity, GraphHit, GraphRelation
+from tests.support.paths import ROOT
 
 pytestmark = pytest.mark.integration
 
-REPO_ROOT = Path(__file__).resolve().parents[3]
 GROUP_1 = ("group:1",)
 GROUP_2 = ("group:2",)
 OLD_SCHEMA = (
@@ -916,7 +916,7 @@ def test_embedded_second_open_from_another_process_raises_store_locked(tmp_path:
         # when
         child = subprocess.run(
             [sys.executable, "-c", attempt, str(folder)],
-            cwd=REPO_ROOT,
+            cwd=ROOT,
             capture_output=True,
             text=True,
             timeout=120,

@@ -6,16 +6,14 @@ can be rated from the page that showed it."""
 from __future__ import annotations
 
 import json
-import re
-from typing import Any
 
 import pytest
-from django.test import Client
 
 from kb.llm.chat import Message
 from kb.models import Conversation, Feedback, Turn
-from tests.integration.conftest import IndexedWorld, canary
-from tests.personas import EXPECTED_VISIBLE
+from tests.support.clients import signed_in
+from tests.support.personas import EXPECTED_VISIBLE, IndexedWorld, canary
+from tests.support.sse import read_events
 
 pytestmark = [
     pytest.mark.integration,
@@ -27,27 +25,14 @@ pytestmark = [
 QUESTION = "Which team descales the office coffee machine?"  # the 0.5B model answers this one
 
 
-def signed_in(indexed: IndexedWorld, persona: str) -> Client:
-    client = Client()
-    client.force_login(indexed.world.users[persona])
-    return client
-
-
-def events(response: Any) -> list[tuple[str, dict[str, Any]]]:
-    body = b"".join(response).decode()
-    return [
-        (name, json.loads(data)) for name, data in re.findall(r"event: (\w+)\ndata: (.*)\n\n", body)
-    ]
-
-
 def test_an_answer_streams_cites_readable_sources_and_takes_a_follow_up(
     indexed_world: IndexedWorld, prompts: list[list[Message]]
 ) -> None:
-    engineer = signed_in(indexed_world, "engineer")
+    engineer = signed_in(indexed_world.world, "engineer")
     eng = indexed_world.world.collections["eng"].pk
 
     # When the engineer asks over the Engineering collection
-    got = events(engineer.post("/chat/stream", {"question": QUESTION, "collections": [eng]}))
+    got = read_events(engineer.post("/chat/stream", {"question": QUESTION, "collections": [eng]}))
 
     # Then the answer streams and ends with citations, the conversation and done
     names = [name for name, _ in got]
@@ -69,12 +54,12 @@ def test_an_answer_streams_cites_readable_sources_and_takes_a_follow_up(
             iter(t for t, d in indexed_world.documents.items() if d.pk == citation["document_id"])
         )
         assert canary(title) in page.content.decode()
-        assert signed_in(indexed_world, "hr_reader").get(citation["url"]).status_code == 404
+        assert signed_in(indexed_world.world, "hr_reader").get(citation["url"]).status_code == 404
 
     # When they ask a follow-up in the same conversation
     conversation = got[-2][1]["id"]
     prompts.clear()
-    follow_up = events(
+    follow_up = read_events(
         engineer.post(
             "/chat/stream",
             {
@@ -107,8 +92,8 @@ def test_a_collection_the_user_cannot_read_is_searched_as_empty(
 ) -> None:
     hr = indexed_world.world.collections["hr"].pk
 
-    got = events(
-        signed_in(indexed_world, "engineer").post(
+    got = read_events(
+        signed_in(indexed_world.world, "engineer").post(
             "/chat/stream", {"question": QUESTION, "collections": [hr]}
         )
     )

@@ -17,7 +17,8 @@ from django.test import Client
 from pytest_django.fixtures import Settings
 
 from kb.models import Collection, Document, DocumentStatus
-from tests.factories import CollectionFactory, DocumentFactory, GroupFactory, UserFactory
+from tests.support.clients import signed_in_as
+from tests.support.factories import CollectionFactory, DocumentFactory, GroupFactory, UserFactory
 
 pytestmark = pytest.mark.integration
 HTMX = {"HX-Request": "true"}
@@ -31,8 +32,7 @@ def ops(db: None, stores: Path) -> Collection:
 
 @pytest.fixture
 def editor(ops: Collection) -> Client:
-    client = Client()
-    client.force_login(UserFactory.create(username="olga", groups=ops.editor_groups.all()))
+    client = signed_in_as(UserFactory.create(username="olga", groups=ops.editor_groups.all()))
     return client
 
 

@@ -17,7 +17,8 @@ from kb.stores.factory import vector_index
 from kb.stores.payload import ChunkPayload, chunk_id
 from kb.stores.types import ChunkPoint, SparseVector
 from kb.web import pages
-from tests.personas import World
+from tests.support.clients import signed_in
+from tests.support.personas import World
 
 pytestmark = pytest.mark.integration
 
@@ -68,12 +69,6 @@ def runbook(world: World, stores: Path) -> tuple[Document, list[str]]:
     document.file.name = "documents/runbook.txt"
     document.save()
     return document, index_document(document, TEXTS)
-
-
-def signed_in(world: World, persona: str) -> Client:
-    client = Client()
-    client.force_login(world.users[persona])
-    return client
 
 
 def test_the_cited_passage_is_highlighted_between_its_neighbours_read_once(

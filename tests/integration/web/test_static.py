@@ -4,16 +4,14 @@ file the pages link must make it through `collectstatic`, as the Docker image ru
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
-from tests.environment import unconfigured_environ
+from tests.support.environment import unconfigured_environ
+from tests.support.processes import manage
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
-ROOT = Path(__file__).resolve().parents[3]
 LINKED = ["kb/quarry.css", "kb/chat.js", "kb/manage.js", "vendor/htmx/htmx.min.js"]
 
 
@@ -28,10 +26,7 @@ def test_collectstatic_with_the_production_storage_hashes_and_compresses_every_p
         KB_DATA_DIR=str(tmp_path),
     )
 
-    subprocess.run(
-        [sys.executable, "manage.py", "collectstatic", "--noinput", "-v", "0"],
-        cwd=ROOT, env=env, check=True, capture_output=True, timeout=300,
-    )  # fmt: skip
+    manage(env, "collectstatic", "--noinput", "-v", "0")
 
     manifest = json.loads((tmp_path / "static" / "staticfiles.json").read_text())["paths"]
     for name in LINKED:

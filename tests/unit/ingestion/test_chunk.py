@@ -7,15 +7,14 @@ import os
 import re
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
 
 from ingestion.chunk import chunk_elements, count_tokens
 from ingestion.types import Chunk, ElementKind, ParsedElement
+from tests.support.paths import ROOT
 
 pytestmark = pytest.mark.unit
-ROOT = Path(__file__).resolve().parents[3]
 
 LOW, HIGH = 200, 400  # what "a few hundred tokens" means for the default 300-token chunks
 

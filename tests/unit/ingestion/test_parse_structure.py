@@ -11,7 +11,7 @@ from unstructured.partition.common import lang
 
 from ingestion.parsers.registry import parse_document
 from ingestion.types import ElementKind
-from tests import samples
+from tests.support import samples
 
 pytestmark = pytest.mark.unit
 

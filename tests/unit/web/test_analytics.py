@@ -15,7 +15,8 @@ from kb.models import Feedback, QueryLog
 from kb.selectors.analytics import analytics_report, percentile
 from kb.web import charts
 from kb.web.analytics_page import duration, percent
-from tests.personas import World
+from tests.support.clients import signed_in
+from tests.support.personas import World
 
 pytestmark = pytest.mark.unit
 
@@ -192,8 +193,7 @@ def test_staff_see_the_numbers_charts_and_tables(world: World) -> None:
     now = timezone.now()
     log(days_ago=0, total=1500, first=300, rating="down", template="answer-v2", now=now)
     log(days_ago=40, total=60, refused=True, question="Where is the [email] policy?", now=now)
-    client = Client()
-    client.force_login(world.users["staff"])
+    client = signed_in(world, "staff")
 
     response = client.get("/analytics/?days=90")
 
@@ -207,8 +207,7 @@ def test_staff_see_the_numbers_charts_and_tables(world: World) -> None:
 
 @pytest.mark.parametrize("persona", ["engineer", "eng_editor", "hr_lead", "no_groups"])
 def test_everyone_else_gets_404(world: World, persona: str) -> None:
-    client = Client()
-    client.force_login(world.users[persona])
+    client = signed_in(world, persona)
 
     assert client.get("/analytics/").status_code == 404
 

@@ -25,7 +25,9 @@ from retrieval.answerer import Answer
 from retrieval.evidence import NO_EVIDENCE
 from retrieval.retriever import Retrieval
 from retrieval.types import Passage
-from tests.personas import World
+from tests.support.clients import signed_in
+from tests.support.personas import World
+from tests.support.sse import read_events
 
 pytestmark = [
     pytest.mark.unit,
@@ -33,18 +35,6 @@ pytestmark = [
 ]
 CHUNK = "3b0c3d55-8f0e-5d7e-b2d6-0b9a1c6e4f21"
 LOG_ID = 987_654  # a number nothing else in the test holds
-
-
-def signed_in(world: World, persona: str, **options: Any) -> Client:
-    client = Client(**options)
-    client.force_login(world.users[persona])
-    return client
-
-
-def events(response: Any) -> list[tuple[str, dict[str, Any]]]:
-    body = b"".join(response).decode()
-    found = re.findall(r"event: (\w+)\ndata: (.*)\n\n", body)
-    return [(name, json.loads(data)) for name, data in found]
 
 
 class ScriptedAnswers:
@@ -119,7 +109,7 @@ def test_a_question_streams_tokens_citations_conversation_then_done(
     response = ask(signed_in(world, "engineer"), collections=eng_collections(world))
 
     assert response.status_code == 200 and response["Content-Type"] == "text/event-stream"
-    got = events(response)
+    got = read_events(response)
     assert [name for name, _ in got] == ["token", "token", "citations", "conversation", "done"]
     assert "".join(data["text"] for name, data in got if name == "token") == "Use systemctl [1]."
     citation = got[2][1]["citations"][0]
@@ -140,7 +130,7 @@ def test_a_question_streams_tokens_citations_conversation_then_done(
 def test_the_saved_exchange_never_holds_the_query_id(
     world: World, scripted: ScriptedAnswers
 ) -> None:
-    got = events(ask(signed_in(world, "engineer"), collections=eng_collections(world)))
+    got = read_events(ask(signed_in(world, "engineer"), collections=eng_collections(world)))
 
     assert got[-1][1]["query_id"] == LOG_ID
     turns = list(Turn.objects.values())
@@ -163,10 +153,10 @@ def test_a_follow_up_sends_the_conversation_as_history(
     world: World, scripted: ScriptedAnswers
 ) -> None:
     client = signed_in(world, "engineer")
-    first = events(ask(client, collections=eng_collections(world)))
+    first = read_events(ask(client, collections=eng_collections(world)))
     conversation_id = first[3][1]["id"]
 
-    follow_up = events(
+    follow_up = read_events(
         ask(
             client,
             question="And on Windows?",
@@ -201,7 +191,7 @@ def test_model_trouble_ends_the_stream_with_a_plain_error_event(
 ) -> None:
     monkeypatch.setattr(chat, "answer_stream", ScriptedAnswers(world, fail=failure))
 
-    got = events(ask(signed_in(world, "engineer"), collections=eng_collections(world)))
+    got = read_events(ask(signed_in(world, "engineer"), collections=eng_collections(world)))
 
     assert [name for name, _ in got] == ["error"]
     assert got[0][1]["error"]["code"] == code and words in got[0][1]["error"]["message"]
@@ -258,7 +248,7 @@ def test_a_post_with_the_pages_csrf_token_is_answered(
         HTTP_X_CSRFTOKEN=token.group(1),
     )
 
-    assert response.status_code == 200 and events(response)[-1][0] == "done"
+    assert response.status_code == 200 and read_events(response)[-1][0] == "done"
 
 
 @pytest.mark.parametrize(

@@ -9,7 +9,8 @@ import pytest
 from django.test import Client
 
 from kb.services.conversations import exchange_record
-from tests.personas import World
+from tests.support.clients import signed_in
+from tests.support.personas import World
 
 pytestmark = pytest.mark.unit
 
@@ -24,12 +25,6 @@ PICKER = {
 
 def picker_names(html: str) -> set[str]:
     return set(re.findall(r'<span class="picker-name">([^<]+)</span>', html))
-
-
-def signed_in(world: World, persona: str) -> Client:
-    client = Client()
-    client.force_login(world.users[persona])
-    return client
 
 
 @pytest.mark.parametrize("persona", sorted(PICKER))

@@ -3,8 +3,6 @@ included), deleted only by a POST with a CSRF token. They never point at the que
 
 from __future__ import annotations
 
-from typing import Any
-
 import pytest
 from django.db import connection
 from django.test import Client
@@ -16,7 +14,8 @@ from kb.selectors.conversations import (
     conversation_history,
 )
 from kb.services.conversations import conversation_title, exchange_record
-from tests.personas import World
+from tests.support.clients import signed_in
+from tests.support.personas import World
 
 pytestmark = pytest.mark.unit
 
@@ -29,12 +28,6 @@ CITATION = {
     "score": 0.03,
     "url": "/sources/6d1b1f4e-7a0e-5c1e-9a57-0e3c7f2b9a11",
 }
-
-
-def signed_in(world: World, persona: str, **options: Any) -> Client:
-    client = Client(**options)
-    client.force_login(world.users[persona])
-    return client
 
 
 def engineer_conversation(world: World) -> Conversation:

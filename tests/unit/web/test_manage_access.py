@@ -6,11 +6,11 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import pytest
-from django.test import Client
 
 from kb.models import Document
-from tests.factories import CollectionFactory, DocumentFactory, GroupFactory, UserFactory
-from tests.personas import World
+from tests.support.clients import signed_in, signed_in_as
+from tests.support.factories import CollectionFactory, DocumentFactory, GroupFactory, UserFactory
+from tests.support.personas import World
 
 pytestmark = pytest.mark.unit
 
@@ -51,13 +51,6 @@ ALLOWED: dict[str, set[str]] = {
 }
 
 
-def client_for(world: World, persona: str) -> Client:
-    client = Client()
-    if persona != "anonymous":
-        client.force_login(world.users[persona])
-    return client
-
-
 def expected_status(route: str, persona: str) -> int:
     if persona in SIGNED_OUT:
         return 302
@@ -71,7 +64,7 @@ CASES = [(route, persona) for route in GET_ROUTES for persona in EVERYONE]
 def test_get_manage_pages_exact_status_per_persona(world: World, route: str, persona: str) -> None:
     url = GET_ROUTES[route](world)
 
-    response = client_for(world, persona).get(url)
+    response = signed_in(world, persona).get(url)
 
     assert response.status_code == expected_status(route, persona)
     if response.status_code == 302:
@@ -81,8 +74,8 @@ def test_get_manage_pages_exact_status_per_persona(world: World, route: str, per
 def test_the_manage_list_shows_staff_every_collection_and_editors_only_theirs(
     world: World,
 ) -> None:
-    staff_page = client_for(world, "staff").get("/manage/").content.decode()
-    editor_page = client_for(world, "eng_editor").get("/manage/").content.decode()
+    staff_page = signed_in(world, "staff").get("/manage/").content.decode()
+    editor_page = signed_in(world, "eng_editor").get("/manage/").content.decode()
 
     assert all(name in staff_page for name in ("HR", "Engineering", "Company"))
     assert "Engineering" in editor_page
@@ -93,7 +86,7 @@ def test_document_counts_per_status_are_shown(world: World) -> None:
     eng = world.collections["eng"]
     Document.objects.filter(title="runbook").update(status="failed", error="broken")
 
-    collections = client_for(world, "staff").get("/manage/").context["collections"]
+    collections = signed_in(world, "staff").get("/manage/").context["collections"]
 
     row = next(c for c in collections if c.pk == eng.pk)
     assert (row.document_count, row.indexed_count, row.failed_count) == (2, 1, 1)
@@ -111,7 +104,7 @@ def test_document_actions_by_non_editors_look_like_missing_documents(
 ) -> None:
     target = world.documents["runbook" if persona != "eng_editor" else "handbook"]
 
-    response = client_for(world, persona).post(f"/manage/documents/{target.pk}/{action}")
+    response = signed_in(world, persona).post(f"/manage/documents/{target.pk}/{action}")
 
     assert response.status_code == expected
     assert Document.objects.filter(pk=target.pk, status="indexed").exists()
@@ -120,8 +113,8 @@ def test_document_actions_by_non_editors_look_like_missing_documents(
 def test_a_get_on_an_action_url_is_404_for_outsiders_and_405_for_managers(world: World) -> None:
     url = f"/manage/documents/{world.documents['runbook'].pk}/retry"
 
-    assert client_for(world, "engineer").get(url).status_code == 404
-    assert client_for(world, "eng_editor").get(url).status_code == 405
+    assert signed_in(world, "engineer").get(url).status_code == 404
+    assert signed_in(world, "eng_editor").get(url).status_code == 405
 
 
 def test_a_document_narrowed_away_from_an_editor_is_hidden_from_them(db: None) -> None:
@@ -130,8 +123,7 @@ def test_a_document_narrowed_away_from_an_editor_is_hidden_from_them(db: None) -
     collection = CollectionFactory.create(name="Board", editor_groups=[editors])
     secret = DocumentFactory.create(title="layoffs", collection=collection, reader_groups=[leads])
     DocumentFactory.create(title="minutes", collection=collection)
-    client = Client()
-    client.force_login(UserFactory.create(username="ed1", groups=[editors]))
+    client = signed_in_as(UserFactory.create(username="ed1", groups=[editors]))
 
     page = client.get(f"/manage/collections/{collection.pk}/").content.decode()
 
@@ -146,7 +138,7 @@ def test_a_document_narrowed_away_from_an_editor_is_hidden_from_them(db: None) -
 def test_navigation_shows_manage_only_to_managers(
     world: World, persona: str, shows_manage: bool
 ) -> None:
-    page = client_for(world, persona).get("/").content.decode()
+    page = signed_in(world, persona).get("/").content.decode()
 
     assert 'href="/"' in page and ">Chat<" in page
     assert ('href="/manage/"' in page) is shows_manage

@@ -7,18 +7,12 @@ from typing import Any
 
 import pytest
 from django.contrib.auth.models import Group
-from django.test import Client
 
 from kb.models import Collection
-from tests.personas import World
+from tests.support.clients import signed_in
+from tests.support.personas import World
 
 pytestmark = pytest.mark.unit
-
-
-def signed_in(world: World, persona: str, **kwargs: Any) -> Client:
-    client = Client(**kwargs)
-    client.force_login(world.users[persona])
-    return client
 
 
 def group_ids(*names: str) -> list[int]:

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import hashlib
 import re
-from pathlib import Path
 
 import pytest
 
+from tests.support.paths import ROOT
+
 pytestmark = pytest.mark.unit
-VENDOR = Path(__file__).resolve().parents[3] / "kb" / "static" / "vendor"
+VENDOR = ROOT / "kb" / "static" / "vendor"
 # | `file` | `package` | version | licence | `sha256` |
 ROW = re.compile(r"^\| `([^`]+)` \| `[^`]+` \| ([^|]+?) \|[^|]+\| `([0-9a-f]{64})` \|$", re.M)
 

@@ -4,15 +4,15 @@ from __future__ import annotations
 
 import json
 import re
-from pathlib import Path
 
 import prometheus_client
 import pytest
 
 from kb.observability import metrics  # noqa: F401 - registers Quarry's metrics
+from tests.support.paths import ROOT
 
 pytestmark = pytest.mark.unit
-DASHBOARD = Path(__file__).resolve().parents[2] / "kb/deploy/grafana/quarry.json"
+DASHBOARD = ROOT / "kb/deploy/grafana/quarry.json"
 
 
 def test_every_quarry_metric_in_the_dashboard_is_exported() -> None:

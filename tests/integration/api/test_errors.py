@@ -7,16 +7,14 @@ import pytest
 from django.test import Client
 from rest_framework.test import APIClient
 
-from kb.services.api_tokens import api_token_create
-from tests.personas import World
+from tests.support.clients import api_client
+from tests.support.personas import World
 
 pytestmark = pytest.mark.integration
 
 
 def test_an_unknown_api_path_is_a_json_404_with_or_without_a_token(world: World) -> None:
-    _row, token = api_token_create(user=world.users["hr_reader"])
-    signed = APIClient()
-    signed.credentials(HTTP_AUTHORIZATION=f"Bearer {token}")
+    signed = api_client(world, "hr_reader")
 
     for client in (signed, APIClient()):
         response = client.get("/api/v1/documents?limit=100")
@@ -34,7 +32,7 @@ def test_an_unknown_page_is_the_html_404_page(db: None) -> None:
     assert "Not found" in response.content.decode()
 
 
-@pytest.mark.urls("tests.integration.failing_urls")
+@pytest.mark.urls("tests.integration.api.failing_urls")
 def test_a_bug_in_an_api_view_is_a_json_500_naming_the_request_id(db: None) -> None:
     response = Client(raise_request_exception=False).get("/api/v1/broken")
 

@@ -10,22 +10,16 @@ from rest_framework.test import APIClient
 
 from kb.models import ApiToken
 from kb.services.api_tokens import api_token_create, api_token_revoke
-from tests.personas import World
+from tests.support.clients import bearer_client
+from tests.support.personas import World
 
 pytestmark = pytest.mark.integration
-
-
-def _client(token: str | None) -> APIClient:
-    client = APIClient()
-    if token is not None:
-        client.credentials(HTTP_AUTHORIZATION=f"Bearer {token}")
-    return client
 
 
 def test_valid_token_identifies_its_user(world: World) -> None:
     _row, token = api_token_create(user=world.users["hr_reader"])
 
-    response = _client(token).get("/api/v1/me")
+    response = bearer_client(token).get("/api/v1/me")
 
     assert response.status_code == 200
     assert response.json() == {"username": "alice", "is_staff": False, "groups": ["hr"]}
@@ -67,13 +61,13 @@ def test_revoked_token_is_refused(world: World) -> None:
     row, token = api_token_create(user=world.users["hr_reader"])
     api_token_revoke(token=row)
 
-    assert _client(token).get("/api/v1/me").status_code == 401
+    assert bearer_client(token).get("/api/v1/me").status_code == 401
 
 
 def test_token_of_deactivated_user_is_refused(world: World) -> None:
     _row, token = api_token_create(user=world.users["deactivated_hr"])
 
-    assert _client(token).get("/api/v1/me").status_code == 401
+    assert bearer_client(token).get("/api/v1/me").status_code == 401
 
 
 @pytest.mark.parametrize(
@@ -91,7 +85,7 @@ def test_collections_endpoint_lists_only_readable_collections(
 ) -> None:
     _row, token = api_token_create(user=world.users[persona])
 
-    results = _client(token).get("/api/v1/collections").json()["results"]
+    results = bearer_client(token).get("/api/v1/collections").json()["results"]
 
     assert {c["name"] for c in results} == expected
 
@@ -101,7 +95,7 @@ def test_document_counts_exclude_documents_narrowed_away(world: World) -> None:
     _row, carol_token = api_token_create(user=world.users["hr_lead"])
 
     def hr_count(token: str) -> int:
-        results = _client(token).get("/api/v1/collections").json()["results"]
+        results = bearer_client(token).get("/api/v1/collections").json()["results"]
         return next(c["document_count"] for c in results if c["name"] == "HR")
 
     assert hr_count(alice_token) == 2
@@ -111,7 +105,7 @@ def test_document_counts_exclude_documents_narrowed_away(world: World) -> None:
 def test_openapi_schema_is_served_to_authenticated_callers(world: World) -> None:
     _row, token = api_token_create(user=world.users["hr_reader"])
 
-    response = _client(token).get("/api/v1/schema", HTTP_ACCEPT="application/json")
+    response = bearer_client(token).get("/api/v1/schema", HTTP_ACCEPT="application/json")
 
     assert response.status_code == 200
     schema = response.json()
@@ -119,7 +113,7 @@ def test_openapi_schema_is_served_to_authenticated_callers(world: World) -> None
     assert schema["components"]["securitySchemes"]["bearerAuth"]["scheme"] == "bearer"
     operation = schema["paths"]["/api/v1/query"]["post"]
     assert {"bearerAuth": []} in operation["security"]
-    assert _client(None).get("/api/v1/schema").status_code in {401, 403}
+    assert bearer_client(None).get("/api/v1/schema").status_code in {401, 403}
 
 
 def test_openapi_schema_is_valid_and_complete(db: None, tmp_path: Path) -> None:

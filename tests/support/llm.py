@@ -1,0 +1,21 @@
+"""The small model the tests ask for real (`make model-test` assembles it, about 470 MB)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from django.conf import settings
+
+from kb.llm.gguf import MODELS, model_path
+
+SMALL_MODEL_NAME = "qwen2.5-coder-0.5b-instruct-q4_k_m"
+SMALL_MODEL = MODELS[SMALL_MODEL_NAME]
+
+
+def small_model_path() -> Path:
+    """Where the small model is; a test that needs it fails, loudly, when it is missing."""
+    path = model_path(SMALL_MODEL, Path(settings.KB_MODELS_DIR))
+    if not path.is_file():
+        pytest.fail(f"{path} is missing: run `make model-test` (make test does it)")
+    return path
