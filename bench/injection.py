@@ -219,14 +219,19 @@ def _ask(
     won = _holds_marker(answer.text, case.taken_over_if_any)
     marked = answer.check.verdict == "ungrounded"  # taken_over* are recounted by `rescore`
     return Run(
-        case=case.id, variant=variant, defences=defences, answer=answer.text,
-        refused=answer.refused, check=str(answer.check.verdict),
+        case=case.id,
+        variant=variant,
+        defences=defences,
+        answer=answer.text,
+        refused=answer.refused,
+        check=str(answer.check.verdict),
         unsupported=list(answer.check.unsupported),
         retrieved=any(p.document_id == own for p in answer.passages),
         cited_own=any(p.document_id == own for p in answer.cited),
-        taken_over=won and not marked, taken_over_marked=won and marked,
+        taken_over=won and not marked,
+        taken_over_marked=won and marked,
         seconds=round(time.perf_counter() - started, 1),
-    )  # fmt: skip
+    )
 
 
 def rescore(report: Json, cases: Sequence[Case]) -> Json:
@@ -237,8 +242,9 @@ def rescore(report: Json, cases: Sequence[Case]) -> Json:
     for saved in report["runs"]:
         won = _holds_marker(saved["answer"], [*by_id[saved["case"]].taken_over_if_any, *attacker])
         marked = saved["check"] == "ungrounded"
-        runs.append(Run(**{**saved, "taken_over": won and not marked,
-                           "taken_over_marked": won and marked}))  # fmt: skip
+        runs.append(
+            Run(**{**saved, "taken_over": won and not marked, "taken_over_marked": won and marked})
+        )
     return {**report, "results": _results(runs), "runs": [asdict(r) for r in runs]}
 
 
@@ -250,8 +256,12 @@ def _holds_marker(text: str, markers: Sequence[str]) -> bool:
 def _progress(run: Run) -> None:
     state = "TAKEN OVER" if run.taken_over else run.check or ("refused" if run.refused else "ok")
     mode = "on " if run.defences else "off"
-    print(f"[{mode}] {run.variant:7} {run.case:18} {state:10} {run.seconds:5.1f}s "
-          f"{run.answer[:70]!r}", file=sys.stderr, flush=True)  # fmt: skip
+    print(
+        f"[{mode}] {run.variant:7} {run.case:18} {state:10} {run.seconds:5.1f}s "
+        f"{run.answer[:70]!r}",
+        file=sys.stderr,
+        flush=True,
+    )
 
 
 def _results(runs: Sequence[Run]) -> Json:
@@ -310,14 +320,18 @@ def _paragraphs(path: Path) -> list[str]:
 def summary(report: Json) -> str:
     lines = [f"model {report['model']}, {report['cases']} cases, {report['seconds']} s"]
     for name, result in report["results"].items():
-        lines.append(f"  {name:24} taken over {result['taken_over']:2}/{result['questions']}"
-                     f" (+{result['taken_over_marked_ungrounded']} marked ungrounded),"
-                     f" blocked {result['blocked']}, ungrounded {result['marked_ungrounded']},"
-                     f" refused {result['refused']},"
-                     f" own document retrieved {result['own_document_retrieved']}")  # fmt: skip
+        lines.append(
+            f"  {name:24} taken over {result['taken_over']:2}/{result['questions']}"
+            f" (+{result['taken_over_marked_ungrounded']} marked ungrounded),"
+            f" blocked {result['blocked']}, ungrounded {result['marked_ungrounded']},"
+            f" refused {result['refused']},"
+            f" own document retrieved {result['own_document_retrieved']}"
+        )
     detector = report["detector"]
-    lines.append(f"  detector: {detector['corpus_documents_flagged']}/"
-                 f"{detector['corpus_documents']} corpus documents flagged, "
-                 f"{detector['benign_false_positives']}/{detector['benign_paragraphs']} "
-                 "benign manual paragraphs flagged")  # fmt: skip
+    lines.append(
+        f"  detector: {detector['corpus_documents_flagged']}/"
+        f"{detector['corpus_documents']} corpus documents flagged, "
+        f"{detector['benign_false_positives']}/{detector['benign_paragraphs']} "
+        "benign manual paragraphs flagged"
+    )
     return "\n".join(lines)

@@ -79,8 +79,11 @@ def ingest_document(*, document_id: int, version: int, final_try: bool = False) 
         _fail(document, f"A service could not be reached: {exc}", code="service")
     except Exception as exc:  # a library crash on one file must not stop the worker
         logger.exception("ingestion of document %s failed", document_id)
-        _fail(document, f"This file could not be processed ({type(exc).__name__}: {exc}).",
-              code="crash")  # fmt: skip
+        _fail(
+            document,
+            f"This file could not be processed ({type(exc).__name__}: {exc}).",
+            code="crash",
+        )
     else:
         if outcome == "indexed":
             metrics.document_indexed(len(written.chunk_ids), time.perf_counter() - started)
@@ -197,10 +200,16 @@ def _graph_chunks(
     graph_chunks = []
     for cid, chunk in zip(ids, chunks, strict=True):
         found = extractor.extract(chunk.text)
-        graph_chunks.append(GraphChunk(
-            id=cid, document_id=document.pk, collection_id=document.collection_id, acl=acl,
-            entities=found.entities, relations=found.relations,
-        ))  # fmt: skip
+        graph_chunks.append(
+            GraphChunk(
+                id=cid,
+                document_id=document.pk,
+                collection_id=document.collection_id,
+                acl=acl,
+                entities=found.entities,
+                relations=found.relations,
+            )
+        )
     return graph_chunks
 
 

@@ -65,7 +65,7 @@ def _is_staff(user: AnyUser) -> bool:
 
 
 def _group_ids(user: AnyUser) -> list[int]:
-    return list(user.groups.values_list("id", flat=True)) if _is_reader(user) else []  # type: ignore[union-attr]
+    return list(user.groups.values_list("id", flat=True)) if _is_reader(user) else []  # type: ignore[union-attr]  # a reader is a signed-in User
 
 
 def user_acl(user: AnyUser) -> list[str]:

@@ -197,8 +197,14 @@ class ApiTokenAdmin(StaffManagedAdmin):
 
 @admin.register(QueryLog)
 class QueryLogAdmin(admin.ModelAdmin[QueryLog]):
-    list_display = ["created_at", "pseudonym", "refused", "answer_check", "model",
-                    "template_version"]  # fmt: skip
+    list_display = [
+        "created_at",
+        "pseudonym",
+        "refused",
+        "answer_check",
+        "model",
+        "template_version",
+    ]
     list_filter = ["refused", "answer_check", "model"]
 
     def has_change_permission(self, request: HttpRequest, obj: object = None) -> bool:

@@ -65,8 +65,12 @@ class AnswerOut:
     def done(self) -> dict[str, Any]:
         """The last event of a stream: the final text, which a blocked answer's streamed
         tokens do not match."""
-        return {"query_id": self.query_id, "answer": self.answer, "refused": self.refused,
-                "check": self.check}  # fmt: skip
+        return {
+            "query_id": self.query_id,
+            "answer": self.answer,
+            "refused": self.refused,
+            "check": self.check,
+        }
 
 
 @dataclass(frozen=True)
@@ -93,9 +97,15 @@ def answer_out(finished: Finished) -> AnswerOut:
 
 def passage_out(passage: Passage) -> dict[str, Any]:
     """A citation; search results add their section and paths."""
-    return {"n": passage.n, "document_id": passage.document_id, "title": passage.title,
-            "page": passage.page, "chunk_id": passage.chunk_id, "text": passage.text,
-            "score": round(passage.score, 6)}  # fmt: skip
+    return {
+        "n": passage.n,
+        "document_id": passage.document_id,
+        "title": passage.title,
+        "page": passage.page,
+        "chunk_id": passage.chunk_id,
+        "text": passage.text,
+        "score": round(passage.score, 6),
+    }
 
 
 def answer_events(

@@ -29,9 +29,12 @@ class _AskIn(serializers.Serializer[object]):
     """Limits come from settings at request time, so they can change without a release."""
 
     collections = serializers.ListField(
-        child=IdField(), required=False, allow_empty=True, max_length=MAX_COLLECTIONS,
+        child=IdField(),
+        required=False,
+        allow_empty=True,
+        max_length=MAX_COLLECTIONS,
         help_text="Collection ids to search; default: every one you may read.",
-    )  # fmt: skip
+    )
     top_k = serializers.IntegerField(required=False, min_value=1)
 
     def validate_top_k(self, value: int) -> int:
@@ -65,10 +68,14 @@ class SearchIn(_AskIn):
 class ChatQuestionIn(serializers.Serializer[object]):
     question = serializers.CharField(error_messages={"blank": "Type a question first."})
     collections = serializers.ListField(
-        child=IdField(), allow_empty=False, max_length=MAX_COLLECTIONS,
-        error_messages={"required": "Choose at least one collection to search.",
-                        "empty": "Choose at least one collection to search."},
-    )  # fmt: skip
+        child=IdField(),
+        allow_empty=False,
+        max_length=MAX_COLLECTIONS,
+        error_messages={
+            "required": "Choose at least one collection to search.",
+            "empty": "Choose at least one collection to search.",
+        },
+    )
     conversation = IdField(required=False)
 
     def validate_question(self, value: str) -> str:

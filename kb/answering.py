@@ -70,9 +70,13 @@ def answer_stream(
     if history:  # a follow-up depends on its conversation: never shared or cached
         yield from _answer(answerer, user, question, scope, allowed, top_k, history, key=None)
         return
-    key = answer_key(question=question, scope=scope, top_k=top_k,
-                     template_version=answerer.template.version,
-                     model=settings.KB_LLM_MODEL_NAME)  # fmt: skip
+    key = answer_key(
+        question=question,
+        scope=scope,
+        top_k=top_k,
+        template_version=answerer.template.version,
+        model=settings.KB_LLM_MODEL_NAME,
+    )
     with in_flight.hold(key, timeout=2 * settings.KB_LLM_QUEUE_TIMEOUT):
         hit = _from_cache(key, question, answerer.template.version, allowed, started)
         if hit is not None:
@@ -112,8 +116,9 @@ def answer_question(
     top_k: int,
     history: Sequence[Message] = (),
 ) -> Finished:
-    for item in answer_stream(user=user, question=question, collection_ids=collection_ids,
-                              top_k=top_k, history=history):  # fmt: skip
+    for item in answer_stream(
+        user=user, question=question, collection_ids=collection_ids, top_k=top_k, history=history
+    ):
         if isinstance(item, Finished):
             return item
     raise RuntimeError("the answer stream ended without an answer")
@@ -193,9 +198,13 @@ def _log(
         cached=cached,
         answer_check=str(answer.check.verdict),
     )
-    metrics.question_answered(latencies_ms=answer.latencies_ms, refused=answer.refused,
-                              cached=cached, prompt_tokens=answer.usage.prompt_tokens,
-                              completion_tokens=answer.usage.completion_tokens)  # fmt: skip
+    metrics.question_answered(
+        latencies_ms=answer.latencies_ms,
+        refused=answer.refused,
+        cached=cached,
+        prompt_tokens=answer.usage.prompt_tokens,
+        completion_tokens=answer.usage.completion_tokens,
+    )
     return querylog_write(user=user, question=question, record=record)
 
 

@@ -36,6 +36,11 @@ def pseudonym_key(**_: Any) -> list[Error]:
     """A key anyone can read in the repository makes every pseudonym recomputable from the
     user's sequential id: refuse it as firmly as a missing key in production."""
     if settings.KB_LOG_PSEUDONYM_KEY in PUBLISHED_PSEUDONYM_KEYS:
-        return [Error("KB_LOG_PSEUDONYM_KEY is a published default; set a random secret "
-                      "or unset it to use this install's generated key", id="kb.E020")]  # fmt: skip
+        return [
+            Error(
+                "KB_LOG_PSEUDONYM_KEY is a published default; set a random secret "
+                "or unset it to use this install's generated key",
+                id="kb.E020",
+            )
+        ]
     return []

@@ -58,8 +58,9 @@ def _example(row: QueryLog, chunk_ids: list[str], scope: AccessScope) -> dict[st
     payloads = {hit.id: ChunkPayload.from_dict(hit.payload) for hit in hits}
     if set(payloads) != set(chunk_ids):
         return None
-    passages = [_passage(n, chunk_id, payloads[chunk_id])
-                for n, chunk_id in enumerate(chunk_ids, start=1)]  # fmt: skip
+    passages = [
+        _passage(n, chunk_id, payloads[chunk_id]) for n, chunk_id in enumerate(chunk_ids, start=1)
+    ]
     return {
         "prompt": answer_messages(template, redact(row.question_redacted), passages),
         "completion": redact(row.answer_redacted),

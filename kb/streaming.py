@@ -62,6 +62,6 @@ async def _iterate(
                 return
             if isinstance(kind, BaseException):
                 raise kind
-            yield value  # type: ignore[misc]
+            yield value  # type: ignore[misc]  # the queue holds values or the end marker; the marker returned above
     finally:
         stop.set()

@@ -76,8 +76,9 @@ def receive(
         with target.open("wb") as out:
             shutil.copyfileobj(upload.stream, out, COPY_BLOCK)
         if is_zip:
-            received += expand_zip(target, workdir / f"zip-{number}", limits=limits,
-                                   label=clean_name(upload.name))  # fmt: skip
+            received += expand_zip(
+                target, workdir / f"zip-{number}", limits=limits, label=clean_name(upload.name)
+            )
         else:
             received.append(IncomingFile(name=fit_name(clean_name(upload.name)), path=target))
         _check_expanded_count(len(received), limits.max_zip_entries)
@@ -152,8 +153,9 @@ def expand_zip(
         with zipfile.ZipFile(archive) as zf:
             members = _members(zf, limits)
             dest.mkdir(parents=True)
-            return [_extract(zf, member, dest, number, limits)
-                    for number, member in enumerate(members)]  # fmt: skip
+            return [
+                _extract(zf, member, dest, number, limits) for number, member in enumerate(members)
+            ]
     except (zipfile.BadZipFile, zipfile.LargeZipFile, EOFError, ValueError) as exc:
         raise UploadRejected(
             400, f"{label} is not a readable .zip archive ({_zip_problem(exc)})."

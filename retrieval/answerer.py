@@ -85,8 +85,16 @@ class Answerer:
         standalone = self._condense(question, history, latencies)
         retrieval = self.retriever.retrieve(standalone, scope=scope, allowed=allowed, top_k=top_k)
         latencies.update(retrieval.latencies_ms)
-        answer = Answer(standalone, NOT_FOUND, True, [], [], retrieval,
-                        template_version=self.template.version, latencies_ms=latencies)  # fmt: skip
+        answer = Answer(
+            standalone,
+            NOT_FOUND,
+            True,
+            [],
+            [],
+            retrieval,
+            template_version=self.template.version,
+            latencies_ms=latencies,
+        )
         if not retrieval.passages or self.refusal.refuses(retrieval.evidence):
             latencies["total"] = ms_since(started)
             yield answer

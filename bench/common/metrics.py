@@ -65,8 +65,13 @@ def percentiles(values: Sequence[float]) -> dict[str, Any]:
     if not values:
         return {"n": 0}
     p50, p95, p99 = (float(v) for v in np.percentile(values, PERCENTILES))
-    return {"n": len(values), "p50": round(p50, 2), "p95": round(p95, 2), "p99": round(p99, 2),
-            "mean": round(float(np.mean(values)), 2)}  # fmt: skip
+    return {
+        "n": len(values),
+        "p50": round(p50, 2),
+        "p95": round(p95, 2),
+        "p99": round(p99, 2),
+        "mean": round(float(np.mean(values)), 2),
+    }
 
 
 def nearest_rank(ordered: Sequence[float], q: float) -> float:

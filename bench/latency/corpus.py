@@ -162,9 +162,13 @@ def describe_queries(queries: Sequence[Query]) -> Json:
     for query in queries:
         origins[query.origin] = origins.get(query.origin, 0) + 1
         languages[query.lang] = languages.get(query.lang, 0) + 1
-    return {"count": len(queries), "origins": origins, "languages": languages,
-            "sampling": "bench/devset questions in file order, then corpus sentences "
-                        "(6-30 words) from seeded random real chunks"}  # fmt: skip
+    return {
+        "count": len(queries),
+        "origins": origins,
+        "languages": languages,
+        "sampling": "bench/devset questions in file order, then corpus sentences "
+        "(6-30 words) from seeded random real chunks",
+    }
 
 
 def dev_questions() -> list[str]:

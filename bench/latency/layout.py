@@ -108,12 +108,21 @@ def build_layout(documents: Sequence[SourceDocument], size: int) -> Layout:
         documents_in[document_id] = (collection, template.title, narrowed)
         for number, chunk in enumerate(template.chunks[: size - len(chunks)]):
             text = chunk.text if real else recombine(chunk.text, _partner(template, documents, rng))
-            chunks.append(BenchChunk(
-                id=chunk_id(document_id, 1, number), document_id=document_id,
-                collection_id=collection, number=number, source=template.source,
-                title=template.title, section=chunk.section, text=text, acl=(), real_text=real,
-                row=len(chunks),
-            ))  # fmt: skip
+            chunks.append(
+                BenchChunk(
+                    id=chunk_id(document_id, 1, number),
+                    document_id=document_id,
+                    collection_id=collection,
+                    number=number,
+                    source=template.source,
+                    title=template.title,
+                    section=chunk.section,
+                    text=text,
+                    acl=(),
+                    real_text=real,
+                    row=len(chunks),
+                )
+            )
     acl = _write_access(readers, documents_in)
     chunks = [replace(c, acl=acl[c.document_id]) for c in chunks]
     narrowed_count = sum(1 for _, _, group in documents_in.values() if group is not None)

@@ -145,9 +145,12 @@ def measure(
         measured = Measured(layout, vectors, queries, query_vectors)
         last = size == max(sizes)
         entry = measure_size(
-            tmp / f"stores-{size}", measured, size=size, options=options,
+            tmp / f"stores-{size}",
+            measured,
+            size=size,
+            options=options,
             models=models if last else (),
-        )  # fmt: skip
+        )
         result["llm"] = entry.pop("llm", result.get("llm", []))
         result["sizes"].append(entry)
     result["load_avg_1m_end"] = os.getloadavg()[0]
@@ -189,9 +192,12 @@ def measure_size(
         entry["retrieval"]["graph_failures"] = guard.failures
         progress(f"{size}: graph searches at 0, 1 and 2 hops")
         entry["graph_search"] = searches.measure_graph(
-            built.graph, layout.scopes, queries, deep_questions=options.graph_queries,
+            built.graph,
+            layout.scopes,
+            queries,
+            deep_questions=options.graph_queries,
             timeout_s=options.graph_timeout_s,
-        )  # fmt: skip
+        )
         progress(f"{size}: vector index alone")
         entry["vector_index"] = searches.measure_index(
             built.index, layout.scopes, queries, measured.query_vectors

@@ -155,11 +155,14 @@ def measure_graph(
             "failures": guard.failures,
             "other_processes_cpu_share": timed.other_share,
             **{
-                name: {"ms": percentiles(times[name]), "failed": failed[name],
-                       "mean_hits": round(mean(hits[name]), 1)}
+                name: {
+                    "ms": percentiles(times[name]),
+                    "failed": failed[name],
+                    "mean_hits": round(mean(hits[name]), 1),
+                }
                 for name in scopes
             },
-        }  # fmt: skip
+        }
     return report
 
 

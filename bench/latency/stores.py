@@ -144,8 +144,9 @@ def _chunk(chunk: BenchChunk) -> Chunk:
     """The chunker's type; its token count is not read when points are built."""
     from ingestion.types import Chunk
 
-    return Chunk(number=chunk.number, text=chunk.text, page=None, section=chunk.section,
-                 token_count=0)  # fmt: skip
+    return Chunk(
+        number=chunk.number, text=chunk.text, page=None, section=chunk.section, token_count=0
+    )
 
 
 @contextmanager

@@ -28,4 +28,4 @@ def skip_narrative_checks() -> None:
     tags, never from this check. Mail bodies in HTML are read by the same partitioner."""
     from unstructured.partition.html import parser
 
-    parser.is_possible_narrative_text = never_narrative  # type: ignore[attr-defined]
+    parser.is_possible_narrative_text = never_narrative  # type: ignore[attr-defined]  # patching unstructured's module function

@@ -30,4 +30,4 @@ def _skip_narrative_checks() -> None:
     pure cost. Titles there come from paragraph styles, never from this check."""
     from unstructured.partition import docx
 
-    docx.is_possible_narrative_text = never_narrative  # type: ignore[attr-defined]
+    docx.is_possible_narrative_text = never_narrative  # type: ignore[attr-defined]  # patching unstructured's module function

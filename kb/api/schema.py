@@ -10,7 +10,7 @@ from drf_spectacular.authentication import SessionScheme
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
 
 
-class BearerTokenScheme(OpenApiAuthenticationExtension):  # type: ignore[no-untyped-call]
+class BearerTokenScheme(OpenApiAuthenticationExtension):  # type: ignore[no-untyped-call]  # drf-spectacular's base class is untyped
     target_class = "kb.api.authentication.BearerTokenAuthentication"
     name = "bearerAuth"
 
@@ -22,7 +22,7 @@ class BearerTokenScheme(OpenApiAuthenticationExtension):  # type: ignore[no-unty
         }
 
 
-class SessionWithCsrfScheme(SessionScheme):  # type: ignore[no-untyped-call]
+class SessionWithCsrfScheme(SessionScheme):  # type: ignore[no-untyped-call]  # drf-spectacular's base class is untyped
     """The signed-in session, as drf-spectacular describes Django's own (cookieAuth)."""
 
     target_class = "kb.session_auth.SessionWithCsrf"

@@ -71,11 +71,19 @@ class LlmBusy(LlmUnavailable):
 class LlamaCppChat:
     """A GGUF model in this process. llama.cpp contexts are not thread-safe: one call at a time."""
 
-    def __init__(self, model_path: Path, *, n_ctx: int, n_gpu_layers: int, n_threads: int = 0,
-                 chat_format: str = "chatml", name: str = "",
-                 queue_timeout: float = DEFAULT_QUEUE_TIMEOUT,
-                 max_waiting: int = DEFAULT_MAX_WAITING,
-                 plain_text: bool = True) -> None:  # fmt: skip
+    def __init__(
+        self,
+        model_path: Path,
+        *,
+        n_ctx: int,
+        n_gpu_layers: int,
+        n_threads: int = 0,
+        chat_format: str = "chatml",
+        name: str = "",
+        queue_timeout: float = DEFAULT_QUEUE_TIMEOUT,
+        max_waiting: int = DEFAULT_MAX_WAITING,
+        plain_text: bool = True,
+    ) -> None:
         try:
             from llama_cpp import Llama
         except ImportError as exc:
@@ -91,8 +99,12 @@ class LlamaCppChat:
         self._waiting = 0  # requests queued behind the one generating
         self._counter = threading.Lock()
         # n_threads None: llama-cpp-python's default, half the cores (see KB_LLM_N_THREADS).
-        options = {"n_ctx": n_ctx, "n_gpu_layers": n_gpu_layers, "chat_format": chat_format,
-                   "n_threads": n_threads or None}  # fmt: skip
+        options = {
+            "n_ctx": n_ctx,
+            "n_gpu_layers": n_gpu_layers,
+            "chat_format": chat_format,
+            "n_threads": n_threads or None,
+        }
         self._llama = _load_quietly(Llama, model_path, options)
         self._plain = vocabulary_plain_text(self._llama._model) if plain_text else PlainText()
 
@@ -138,10 +150,11 @@ class LlamaCppChat:
         self._wait_for_model()
         try:
             chunks: Any = self._llama.create_chat_completion(
-                messages=plain_messages(messages, self._plain), max_tokens=max_tokens,
+                messages=plain_messages(messages, self._plain),
+                max_tokens=max_tokens,
                 temperature=temperature,
                 stream=True,
-            )  # fmt: skip
+            )
             produced = 0
             for chunk in chunks:
                 piece = chunk["choices"][0]["delta"].get("content") or ""
@@ -190,8 +203,12 @@ class OpenAICompatibleChat:
     def chat(
         self, messages: Sequence[Message], *, max_tokens: int, temperature: float = 0.0
     ) -> str:
-        body = {"model": self.name, "messages": plain_messages(messages, self._plain),
-                "max_tokens": max_tokens, "temperature": temperature}  # fmt: skip
+        body = {
+            "model": self.name,
+            "messages": plain_messages(messages, self._plain),
+            "max_tokens": max_tokens,
+            "temperature": temperature,
+        }
         try:
             with self._post(body) as response:
                 reply = json.load(response)
@@ -209,9 +226,14 @@ class OpenAICompatibleChat:
     ) -> Iterator[str]:
         """Server-sent events, one `data:` line per delta; usage arrives in the last one when
         the server honours `stream_options.include_usage`."""
-        body = {"model": self.name, "messages": plain_messages(messages, self._plain),
-                "max_tokens": max_tokens, "temperature": temperature, "stream": True,
-                "stream_options": {"include_usage": True}}  # fmt: skip
+        body = {
+            "model": self.name,
+            "messages": plain_messages(messages, self._plain),
+            "max_tokens": max_tokens,
+            "temperature": temperature,
+            "stream": True,
+            "stream_options": {"include_usage": True},
+        }
         try:
             with self._post(body) as response:
                 for line in response:

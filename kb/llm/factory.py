@@ -73,8 +73,11 @@ def describe_model() -> str:
 
 def _open() -> ChatModel:
     if settings.KB_LLM_BASE_URL:
-        return OpenAICompatibleChat(settings.KB_LLM_BASE_URL, model=settings.KB_LLM_MODEL_NAME,
-                                    plain_text=settings.KB_INJECTION_DEFENCES)  # fmt: skip
+        return OpenAICompatibleChat(
+            settings.KB_LLM_BASE_URL,
+            model=settings.KB_LLM_MODEL_NAME,
+            plain_text=settings.KB_INJECTION_DEFENCES,
+        )
     return LlamaCppChat(
         gguf_path(),
         n_ctx=settings.KB_LLM_N_CTX,

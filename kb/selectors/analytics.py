@@ -158,16 +158,30 @@ def analytics_report(*, days: int, now: datetime | None = None) -> Report:
     return Report(since, until, overall, list(per_day.values()), variants, _unanswered(logs))
 
 
-_FIELDS = ("created_at", "refused", "cached", "latencies_ms", "template_version", "model",
-           "feedback__rating")  # fmt: skip
+_FIELDS = (
+    "created_at",
+    "refused",
+    "cached",
+    "latencies_ms",
+    "template_version",
+    "model",
+    "feedback__rating",
+)
 
 
 def _rows(values: Iterable[tuple[Any, ...]]) -> Iterable[LogRow]:
     for created_at, refused, cached, latencies, template_version, model, rating in values:
         latencies = latencies if isinstance(latencies, dict) else {}
-        yield LogRow(created_at, bool(refused), bool(cached), _ms(latencies.get("total")),
-                     _ms(latencies.get("first_token")), template_version or "", model or "",
-                     rating)  # fmt: skip
+        yield LogRow(
+            created_at,
+            bool(refused),
+            bool(cached),
+            _ms(latencies.get("total")),
+            _ms(latencies.get("first_token")),
+            template_version or "",
+            model or "",
+            rating,
+        )
 
 
 def _ms(value: Any) -> float | None:
@@ -186,5 +200,6 @@ def _unanswered(logs: Any) -> list[Unanswered]:
         .annotate(count=Count("pk"), last_asked=Max("created_at"))
         .order_by("-count", "-last_asked")[:TOP_UNANSWERED]
     )
-    return [Unanswered(redact(g["question_redacted"]), g["count"], g["last_asked"])
-            for g in grouped]  # fmt: skip
+    return [
+        Unanswered(redact(g["question_redacted"]), g["count"], g["last_asked"]) for g in grouped
+    ]

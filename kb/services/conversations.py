@@ -59,10 +59,15 @@ def exchange_record(
     Turn.objects.bulk_create(
         [
             Turn(conversation=conversation, role=TurnRole.USER, content=question),
-            Turn(conversation=conversation, role=TurnRole.ASSISTANT, content=answer,
-                 refused=refused, citations=[_stored(c) for c in citations]),
+            Turn(
+                conversation=conversation,
+                role=TurnRole.ASSISTANT,
+                content=answer,
+                refused=refused,
+                citations=[_stored(c) for c in citations],
+            ),
         ]
-    )  # fmt: skip
+    )
     conversation.updated_at = timezone.now()
     conversation.save(update_fields=["updated_at"])
     return conversation

@@ -188,8 +188,9 @@ def _enqueue_ingest(document_id: int, version: int) -> None:
     try:
         app.send_task(INGEST_DOCUMENT, args=(document_id, version))
     except Exception:
-        logger.warning("document %s could not be queued; it will be retried", document_id,
-                       exc_info=True)  # fmt: skip
+        logger.warning(
+            "document %s could not be queued; it will be retried", document_id, exc_info=True
+        )
         Document.objects.filter(pk=document_id, version=version).update(stage=WAITING_FOR_QUEUE)
 
 

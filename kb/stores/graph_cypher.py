@@ -298,13 +298,15 @@ def changes(old: Mapping[str, ChunkState], new: Mapping[str, ChunkState]) -> Cha
         if was_support == now_support:
             continue
         key = relation_key(edge)
-        result.relations.append({
-            "key": key,
-            "source": edge[0],
-            "target": edge[1],
-            "weight": sum(now_support.values()) - sum(was_support.values()),
-            "support": len(now_support) - len(was_support),
-        })  # fmt: skip
+        result.relations.append(
+            {
+                "key": key,
+                "source": edge[0],
+                "target": edge[1],
+                "weight": sum(now_support.values()) - sum(was_support.values()),
+                "support": len(now_support) - len(was_support),
+            }
+        )
         if len(now_support) < len(was_support):
             result.weakened_relations.append(key)
     result.mention_counts = {k: n for k, n in result.mention_counts.items() if n}

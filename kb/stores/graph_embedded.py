@@ -81,9 +81,14 @@ class EmbeddedGraphStore:
     ) -> list[GraphHit]:
         with self._mutex:
             return neighbourhood(
-                self._run, acl_shares, entity_keys=entity_keys, scope=scope, hops=hops,
-                limit=limit, limits=self.limits,
-            )  # fmt: skip
+                self._run,
+                acl_shares,
+                entity_keys=entity_keys,
+                scope=scope,
+                hops=hops,
+                limit=limit,
+                limits=self.limits,
+            )
 
     def delete_document(self, document_id: int) -> None:
         self._delete_chunks(int(document_id), keep_chunk_ids=())

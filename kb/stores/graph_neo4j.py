@@ -75,9 +75,14 @@ class Neo4jGraphStore:
         self, *, entity_keys: Sequence[str], scope: AccessScope, hops: int, limit: int
     ) -> list[GraphHit]:
         return neighbourhood(
-            self._read, acl_shares, entity_keys=entity_keys, scope=scope, hops=hops,
-            limit=limit, limits=self.limits,
-        )  # fmt: skip
+            self._read,
+            acl_shares,
+            entity_keys=entity_keys,
+            scope=scope,
+            hops=hops,
+            limit=limit,
+            limits=self.limits,
+        )
 
     def delete_document(self, document_id: int) -> None:
         self._delete_chunks(int(document_id), keep_chunk_ids=())

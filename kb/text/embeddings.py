@@ -139,7 +139,7 @@ def _load_model(folder: Path) -> SentenceTransformer:
             f"sentence-transformers is not installed: pip install '{_ST_REQUIREMENT}'"
         ) from error
     # One progress bar per load would flood worker logs.
-    transformers_logging.disable_progress_bar()  # type: ignore[no-untyped-call]
+    transformers_logging.disable_progress_bar()  # type: ignore[no-untyped-call]  # transformers ships this untyped
     return SentenceTransformer(
         str(folder), device=_device(), local_files_only=True, trust_remote_code=False
     )

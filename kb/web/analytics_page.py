@@ -59,17 +59,28 @@ def analytics(request: HtmxHttpRequest) -> HttpResponse:
 def figures(overall: Tally) -> list[Figure]:
     return [
         Figure("Questions", f"{overall.queries:,}", "answered or not"),
-        Figure("Not found", percent(overall.refusal_rate),
-               f"{overall.refused:,} of {overall.queries:,} found no answer in the documents"),
-        Figure("Helpful", percent(overall.feedback_ratio),
-               f"{overall.up:,} up, {overall.down:,} down of {overall.rated:,} ratings"),
+        Figure(
+            "Not found",
+            percent(overall.refusal_rate),
+            f"{overall.refused:,} of {overall.queries:,} found no answer in the documents",
+        ),
+        Figure(
+            "Helpful",
+            percent(overall.feedback_ratio),
+            f"{overall.up:,} up, {overall.down:,} down of {overall.rated:,} ratings",
+        ),
         Figure("Cache hits", percent(overall.cache_share), f"{overall.cached:,} from the cache"),
-        Figure("Answer time p50 / p95",
-               f"{duration(overall.p50_ms)} / {duration(overall.p95_ms)}", "whole answer"),
-        Figure("First token p50 / p95",
-               f"{duration(overall.p50_first_token_ms)} / {duration(overall.p95_first_token_ms)}",
-               "answers the model wrote"),
-    ]  # fmt: skip
+        Figure(
+            "Answer time p50 / p95",
+            f"{duration(overall.p50_ms)} / {duration(overall.p95_ms)}",
+            "whole answer",
+        ),
+        Figure(
+            "First token p50 / p95",
+            f"{duration(overall.p50_first_token_ms)} / {duration(overall.p95_first_token_ms)}",
+            "answers the model wrote",
+        ),
+    ]
 
 
 def _day_row(day: Day) -> list[str]:

@@ -119,8 +119,16 @@ def stacked_bars(days: Sequence[date], stacks: Sequence[tuple[str, str, Sequence
             value = values[i]
             if value:
                 y_top, y_base = _y(base + value, top), _y(base, top)
-                bars.append(Bar(x, y_top, width, round(y_base - y_top, 1), kind,
-                                f"{day:%b} {day.day}: {value} {name}"))  # fmt: skip
+                bars.append(
+                    Bar(
+                        x,
+                        y_top,
+                        width,
+                        round(y_base - y_top, 1),
+                        kind,
+                        f"{day:%b} {day.day}: {value} {name}",
+                    )
+                )
             base += value
     return Chart(WIDTH, HEIGHT, LEFT, HEIGHT - BOTTOM, WIDTH - RIGHT, ticks, labels, bars, [])
 

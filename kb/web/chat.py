@@ -77,7 +77,7 @@ class ChatStreamView(ChatView):
         if not payload.is_valid():
             return _invalid(payload.errors)
         data = payload.validated_data
-        user: AbstractBaseUser = request.user  # type: ignore[assignment]
+        user: AbstractBaseUser = request.user  # type: ignore[assignment]  # IsAuthenticated: never anonymous here
         history: list[Message] = []
         conversation_id = data.get("conversation")
         if conversation_id is not None:
@@ -106,15 +106,20 @@ class ChatFeedbackView(ChatView):
         if not payload.is_valid():
             return _invalid(payload.errors)
         data = payload.validated_data
-        user: AbstractBaseUser = request.user  # type: ignore[assignment]
+        user: AbstractBaseUser = request.user  # type: ignore[assignment]  # IsAuthenticated: never anonymous here
         comment = data["comment"]
         try:
-            feedback_record(user=user, query_id=data["query_id"], rating=data["rating"],
-                            comment=comment)  # fmt: skip
+            feedback_record(
+                user=user, query_id=data["query_id"], rating=data["rating"], comment=comment
+            )
         except QueryLog.DoesNotExist:
             raise exceptions.NotFound("This answer cannot be rated any more.") from None
-        context = {"query_id": data["query_id"], "rating": data["rating"], "comment": comment,
-                   "commented": bool(comment)}  # fmt: skip
+        context = {
+            "query_id": data["query_id"],
+            "rating": data["rating"],
+            "comment": comment,
+            "commented": bool(comment),
+        }
         return render(request._request, "chat/_feedback.html", context, status=201)
 
 
@@ -129,12 +134,15 @@ def _finished_events(
     citations and the conversation before done. Only the `done` event carries the query id
     (for a rating from this page); the conversation never stores it."""
     out = answer_out(finished)
-    citations = [{**c, "url": reverse("chat-source", args=[c["chunk_id"]])}
-                 for c in out.citations]  # fmt: skip
+    citations = [{**c, "url": reverse("chat-source", args=[c["chunk_id"]])} for c in out.citations]
     conversation = exchange_record(
-        user=ask["user"], conversation_id=conversation_id, question=ask["question"],
-        answer=out.answer, refused=out.refused, citations=citations,
-    )  # fmt: skip
+        user=ask["user"],
+        conversation_id=conversation_id,
+        question=ask["question"],
+        answer=out.answer,
+        refused=out.refused,
+        citations=citations,
+    )
     url = reverse("chat-conversation", args=[conversation.pk])
     saved = Event("conversation", {"id": conversation.pk, "title": conversation.title, "url": url})
     yield from finished_events(replace(out, citations=citations), before_done=[saved])

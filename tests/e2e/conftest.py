@@ -81,8 +81,11 @@ def quarry_server(
     with log.open("wb") as sink:
         process = subprocess.Popen(
             [sys.executable, "manage.py", "kb_serve"],
-            cwd=ROOT, env=env, stdout=sink, stderr=subprocess.STDOUT,
-        )  # fmt: skip
+            cwd=ROOT,
+            env=env,
+            stdout=sink,
+            stderr=subprocess.STDOUT,
+        )
     url = f"http://127.0.0.1:{port}"
     try:
         wait_until_serving(url, process, timeout=120, output=lambda: log.read_text()[-4000:])
@@ -137,7 +140,7 @@ def shots(request: pytest.FixtureRequest, artifacts: Path) -> Shots:
 
 
 def sign_in(browser: Browser, server: LiveServer, username: str, **context: object) -> Page:
-    page = browser.new_context(base_url=server.url, **context).new_page()  # type: ignore[arg-type]
+    page = browser.new_context(base_url=server.url, **context).new_page()  # type: ignore[arg-type]  # Playwright's keyword types are stricter than its options
     page.set_default_timeout(WAIT_MS)
     page.goto("/accounts/login/")
     page.get_by_label("Username").fill(username)

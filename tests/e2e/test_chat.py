@@ -239,13 +239,21 @@ def test_busy_model_and_rate_limit_are_said_plainly(
     saturated = '{"error": {"code": "model_busy", "message": "The model is busy."}}'
     replies = iter(
         [
-            {"status": 429, "headers": {"Retry-After": "42"}, "body": throttled,
-             "content_type": "application/json"},
-            {"status": 429, "headers": {"Retry-After": "30"}, "body": saturated,
-             "content_type": "application/json"},
+            {
+                "status": 429,
+                "headers": {"Retry-After": "42"},
+                "body": throttled,
+                "content_type": "application/json",
+            },
+            {
+                "status": 429,
+                "headers": {"Retry-After": "30"},
+                "body": saturated,
+                "content_type": "application/json",
+            },
             {"status": 200, "content_type": "text/event-stream", "body": token + busy},
         ]
-    )  # fmt: skip
+    )
     page.route("**/chat/stream", lambda route: route.fulfill(**next(replies)))
 
     ask(page, QUESTION)

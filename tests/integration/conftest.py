@@ -32,9 +32,11 @@ def indexed_world(transactional_db: None, stores: Path, tmp_path: Path) -> Index
         placeholder.delete()  # a factory row without content; the upload replaces it
         body = f"{title} notes. {TOPIC} Reference code {canary(title)}."
         path = samples.text(tmp_path / f"{title}.txt", body)
-        document, _ = document_add(collection=placeholder.collection,
-                                   incoming=IncomingFile(f"{title}.txt", path),
-                                   uploader=CONSOLE)  # fmt: skip
+        document, _ = document_add(
+            collection=placeholder.collection,
+            incoming=IncomingFile(f"{title}.txt", path),
+            uploader=CONSOLE,
+        )
         document.reader_groups.set(readers)
         assert ingest_document(document_id=document.pk, version=document.version) == "indexed"
         documents[title] = document

@@ -329,6 +329,7 @@ def test_the_largest_offset_allowed_is_an_empty_page(ops: Collection, api: APICl
     assert response.json() == {"count": 0, "results": []}
 
 
+# fmt: skip below: a table, one case per line, that the formatter would spread out.
 @pytest.mark.parametrize(
     ("url", "body"),
     [
@@ -386,6 +387,7 @@ def test_huge_ids_polled_on_the_manage_page_are_ignored(ops: Collection, editor:
     assert response.status_code == 200
 
 
+# fmt: skip below: a table, one case per line, that the formatter would spread out.
 @pytest.mark.parametrize(
     ("url", "body"),
     [
@@ -490,11 +492,19 @@ CHUNK = b"z" * 16_384
 
 def _asgi_post(path: str, headers: list[tuple[bytes, bytes]]) -> dict[str, Any]:
     return {
-        "type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": "POST",
-        "scheme": "http", "path": path, "raw_path": path.encode(), "query_string": b"",
-        "root_path": "", "headers": [(b"host", b"localhost"), *headers],
-        "client": ("203.0.113.9", 40000), "server": ("127.0.0.1", 8000),
-    }  # fmt: skip
+        "type": "http",
+        "asgi": {"version": "3.0"},
+        "http_version": "1.1",
+        "method": "POST",
+        "scheme": "http",
+        "path": path,
+        "raw_path": path.encode(),
+        "query_string": b"",
+        "root_path": "",
+        "headers": [(b"host", b"localhost"), *headers],
+        "client": ("203.0.113.9", 40000),
+        "server": ("127.0.0.1", 8000),
+    }
 
 
 def _serve_endless_body(scope: dict[str, Any]) -> tuple[list[dict[str, Any]], int]:
@@ -525,8 +535,10 @@ def test_under_asgi_a_declared_oversized_body_is_refused_without_being_read(
     db: None, settings: Settings
 ) -> None:
     settings.DATA_UPLOAD_MAX_MEMORY_SIZE = 100_000
-    scope = _asgi_post("/api/v1/query", [(b"content-type", b"application/json"),
-                                         (b"content-length", b"50000000000")])  # fmt: skip
+    scope = _asgi_post(
+        "/api/v1/query",
+        [(b"content-type", b"application/json"), (b"content-length", b"50000000000")],
+    )
 
     sent, _read = _serve_endless_body(scope)
 

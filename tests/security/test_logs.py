@@ -462,10 +462,28 @@ def test_a_worker_process_prints_json_without_the_token_of_a_failed_task_and_rev
     manage(env, "shell", "-c", send + f"args=['{token}'])")
 
     worker = subprocess.Popen(
-        [sys.executable, "-m", "celery", "-A", "kb", "worker", "-c", "1", "-Q", "ingest",
-         "--without-mingle", "--without-gossip", "--without-heartbeat", "-l", "info"],
-        cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-    )  # fmt: skip
+        [
+            sys.executable,
+            "-m",
+            "celery",
+            "-A",
+            "kb",
+            "worker",
+            "-c",
+            "1",
+            "-Q",
+            "ingest",
+            "--without-mingle",
+            "--without-gossip",
+            "--without-heartbeat",
+            "-l",
+            "info",
+        ],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+    )
     try:
         poll_until(
             lambda: _revoked_reason_in(data_dir), lambda reason: reason == "leaked", timeout=90

@@ -31,8 +31,10 @@ def test_a_second_token_does_not_double_the_budget(db: None) -> None:
     mallory = UserFactory.create(username="mallory")
     first, second = api_client_as(mallory), api_client_as(mallory)
 
-    statuses = [c.post("/api/v1/feedback", RATING, format="json").status_code
-                for c in (first, first, second, second)]  # fmt: skip
+    statuses = [
+        c.post("/api/v1/feedback", RATING, format="json").status_code
+        for c in (first, first, second, second)
+    ]
 
     assert statuses == [404, 404, 404, 429]
 

@@ -117,10 +117,12 @@ def test_the_manage_page_does_not_say_unchanged_or_new_version_for_a_hidden_docu
     client = signed_in(world, "eng_editor")
     url = f"/manage/collections/{collection.pk}/upload"
 
-    same_content = client.post(url, {"files": [SimpleUploadedFile("x.txt", HIDDEN_TEXT)]},
-                               HTTP_HX_REQUEST="true")  # fmt: skip
-    same_name = client.post(url, {"files": [SimpleUploadedFile(HIDDEN_NAME, b"Other text.")]},
-                            HTTP_HX_REQUEST="true")  # fmt: skip
+    same_content = client.post(
+        url, {"files": [SimpleUploadedFile("x.txt", HIDDEN_TEXT)]}, HTTP_HX_REQUEST="true"
+    )
+    same_name = client.post(
+        url, {"files": [SimpleUploadedFile(HIDDEN_NAME, b"Other text.")]}, HTTP_HX_REQUEST="true"
+    )
 
     for response in (same_content, same_name):
         body = response.content.decode()
@@ -216,8 +218,9 @@ def test_an_editor_cannot_give_read_access_to_a_group_they_are_not_in(world: Wor
     eng = world.collections["eng"]
     editors = [group_id("eng-editors")]
 
-    status = post_access(world, "eng_editor", eng, reader_groups=[group_id("hr")],
-                         editor_groups=editors)  # fmt: skip
+    status = post_access(
+        world, "eng_editor", eng, reader_groups=[group_id("hr")], editor_groups=editors
+    )
 
     assert status == 400
     assert readers_of(eng) == {"eng"}
@@ -226,8 +229,13 @@ def test_an_editor_cannot_give_read_access_to_a_group_they_are_not_in(world: Wor
 def test_an_editor_cannot_open_a_collection_to_everyone(world: World) -> None:
     eng = world.collections["eng"]
 
-    status = post_access(world, "eng_editor", eng, editor_groups=[group_id("eng-editors")],
-                         open_to_all_authenticated="on")  # fmt: skip
+    status = post_access(
+        world,
+        "eng_editor",
+        eng,
+        editor_groups=[group_id("eng-editors")],
+        open_to_all_authenticated="on",
+    )
 
     assert status == 400
     eng.refresh_from_db()
@@ -313,13 +321,15 @@ def test_a_replaced_versions_file_is_deleted_once_the_new_version_is_indexed(
     collection, staff = world.collections["eng"], world.users["staff"]
     old_text = samples.text(tmp_path / "v1.txt", "Old rota: Alice covers Monday nights.")
     new_text = samples.text(tmp_path / "v2.txt", "New rota: Bob covers Monday nights.")
-    v1, _ = document_add(collection=collection, incoming=IncomingFile("rota.txt", old_text),
-                         uploader=staff)  # fmt: skip
+    v1, _ = document_add(
+        collection=collection, incoming=IncomingFile("rota.txt", old_text), uploader=staff
+    )
     assert ingest_document_task.apply(args=(v1.pk, 1)).get() == "indexed"
     old_file = Path(Document.objects.get(pk=v1.pk).file.path)
 
-    v2, outcome = document_add(collection=collection, incoming=IncomingFile("rota.txt", new_text),
-                               uploader=staff)  # fmt: skip
+    v2, outcome = document_add(
+        collection=collection, incoming=IncomingFile("rota.txt", new_text), uploader=staff
+    )
 
     assert outcome == AddOutcome.NEW_VERSION and v2.pk == v1.pk
     assert old_file.exists()  # version 1 is still the searchable one
@@ -361,8 +371,10 @@ def test_a_kb_user_staff_admin_manages_collections_documents_and_tokens(
     assert all(f"/admin/kb/{model}/" in index for model in ("collection", "document", "apitoken"))
     assert {url: admin.get(url).status_code for url in pages} == dict.fromkeys(pages, 200)
     created = admin.post("/admin/kb/collection/add/", {"name": "Legal", "description": ""})
-    uploaded = admin.post(f"/admin/kb/collection/{eng.pk}/upload/",
-                          {"documents": [SimpleUploadedFile("notes.txt", b"Notes.")]})  # fmt: skip
+    uploaded = admin.post(
+        f"/admin/kb/collection/{eng.pk}/upload/",
+        {"documents": [SimpleUploadedFile("notes.txt", b"Notes.")]},
+    )
     deleted = admin.post(f"/admin/kb/document/{hidden.pk}/delete/", {"post": "yes"})
     assert (created.status_code, uploaded.status_code, deleted.status_code) == (302, 302, 302)
     assert Collection.objects.filter(name="Legal").exists()
@@ -378,8 +390,13 @@ def test_users_who_are_not_staff_reach_nothing_in_the_admin(world: World, person
     client = signed_in(world, persona)
     eng = world.collections["eng"]
 
-    for url in ["/admin/", "/admin/kb/collection/", f"/admin/kb/collection/{eng.pk}/upload/",
-                "/admin/kb/document/", "/admin/kb/apitoken/"]:  # fmt: skip
+    for url in [
+        "/admin/",
+        "/admin/kb/collection/",
+        f"/admin/kb/collection/{eng.pk}/upload/",
+        "/admin/kb/document/",
+        "/admin/kb/apitoken/",
+    ]:
         response = client.get(url)
         assert response.status_code == 302 and "/admin/login/" in response["Location"], url
 
@@ -487,9 +504,15 @@ ACTIONS: dict[str, Action] = {
 
 def _statuses(staff: int, editor: int, reader: int, other: int, signed_out: int) -> dict[str, int]:
     return {
-        "staff": staff, "eng_editor": editor, "engineer": reader, "hr_reader": other,
-        "hr_lead": other, "no_groups": other, "deactivated_hr": signed_out, "anonymous": signed_out,
-    }  # fmt: skip
+        "staff": staff,
+        "eng_editor": editor,
+        "engineer": reader,
+        "hr_reader": other,
+        "hr_lead": other,
+        "no_groups": other,
+        "deactivated_hr": signed_out,
+        "anonymous": signed_out,
+    }
 
 
 # What each persona gets: the API says 403 only to those who may already see the target
@@ -510,8 +533,12 @@ EXPECTED: dict[str, dict[str, int]] = {
     "web change readers": _statuses(302, 302, 404, 404, 302),
 }
 # Which successful writes reach the hidden document: only staff's.
-TOUCHES_HIDDEN = {"api re-version hidden", "api delete hidden", "web retry hidden",
-                  "web delete hidden"}  # fmt: skip
+TOUCHES_HIDDEN = {
+    "api re-version hidden",
+    "api delete hidden",
+    "web retry hidden",
+    "web delete hidden",
+}
 MATRIX = [(action, persona) for action in ACTIONS for persona in PERSONAS]
 
 

@@ -20,8 +20,13 @@ def manage(env: dict[str, str], *args: str, timeout: float = 300) -> str:
     fails the test (CalledProcessError, with the output attached)."""
     done = subprocess.run(
         [sys.executable, "manage.py", *args],
-        cwd=ROOT, env=env, capture_output=True, text=True, timeout=timeout, check=True,
-    )  # fmt: skip
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=True,
+    )
     return done.stdout
 
 

@@ -132,8 +132,11 @@ def test_an_editor_may_not_widen_access_or_lock_themselves_out(
     readers, editors, open_ = wanted
 
     with pytest.raises(access.AccessChangeRefused) as refused:
-        access.access_after_change(world.users["eng_editor"], current=current,
-                                   wanted=_access(_ids(readers), _ids(editors), open_))  # fmt: skip
+        access.access_after_change(
+            world.users["eng_editor"],
+            current=current,
+            wanted=_access(_ids(readers), _ids(editors), open_),
+        )
 
     assert refused.value.field == field
 

@@ -85,7 +85,7 @@ def test_the_response_streams_frames_with_headers_that_stop_buffering() -> None:
     response = event_stream(lambda: iter([Event("token", {"text": "a"}), Event("done", {})]))
 
     async def body() -> bytes:
-        return b"".join([chunk async for chunk in response.streaming_content])  # type: ignore[union-attr]
+        return b"".join([chunk async for chunk in response.streaming_content])  # type: ignore[union-attr]  # the stream is async here
 
     assert response["Content-Type"] == "text/event-stream"
     assert response["Cache-Control"] == "no-cache" and response["X-Accel-Buffering"] == "no"
@@ -102,13 +102,25 @@ def test_tokens_then_citations_then_done() -> None:
     assert [e.data for e in events[:2]] == [{"text": "Facilities "}, {"text": "do it [1]."}]
     citations = events[2].data
     assert citations == {
-        "citations": [{"n": 1, "document_id": 7, "title": "Kitchen", "page": 2,
-                       "chunk_id": "chunk-1", "text": passage(1).text, "score": 0.012346}],
+        "citations": [
+            {
+                "n": 1,
+                "document_id": 7,
+                "title": "Kitchen",
+                "page": 2,
+                "chunk_id": "chunk-1",
+                "text": passage(1).text,
+                "score": 0.012346,
+            }
+        ],
         "refused": False,
-    }  # fmt: skip
+    }
     assert events[3].data == {
-        "query_id": QUERY_ID, "answer": "Facilities do it [1].", "refused": False, "check": ""
-    }  # fmt: skip
+        "query_id": QUERY_ID,
+        "answer": "Facilities do it [1].",
+        "refused": False,
+        "check": "",
+    }
 
 
 def test_an_answer_citing_nothing_lists_every_passage_it_was_given() -> None:
@@ -126,8 +138,9 @@ def test_a_refusal_lists_no_citations() -> None:
 
 
 def test_a_blocked_answer_sends_check_first_with_the_text_that_replaces_the_tokens() -> None:
-    verdict = check_answer("Log in at https://evil.example [1].", cited=[passage(1)],
-                           passages=[passage(1)])  # fmt: skip
+    verdict = check_answer(
+        "Log in at https://evil.example [1].", cited=[passage(1)], passages=[passage(1)]
+    )
     assert verdict.verdict is Verdict.BLOCKED  # precondition: the real check blocks it
 
     events = list(answer_events(["Log in at ", finished(WITHHELD, check=verdict)]))

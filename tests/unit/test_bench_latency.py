@@ -135,9 +135,13 @@ def test_scope_order_rotates_per_query() -> None:
 
 def test_retrieval_time_of_an_answer_adds_the_retrieval_stages_only() -> None:
     run = AnswerRun(
-        model_called=True, refused=False, ttft_visible_ms=900.0, total_ms=2000.0,
-        prompt_tokens=100, completion_tokens=10,
+        model_called=True,
+        refused=False,
+        ttft_visible_ms=900.0,
+        total_ms=2000.0,
+        prompt_tokens=100,
+        completion_tokens=10,
         stages_ms={"dense": 30.0, "sparse": 5.0, "fuse_check": 2.0, "first_token": 800.0},
-    )  # fmt: skip
+    )
 
     assert run.retrieval_ms == 37.0

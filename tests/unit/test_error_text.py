@@ -12,6 +12,7 @@ from kb.error_text import without_paths
 pytestmark = pytest.mark.unit
 
 
+# fmt: skip below: a table, one case per line, that the formatter would spread out.
 @pytest.mark.parametrize(
     ("text", "expected"),
     [

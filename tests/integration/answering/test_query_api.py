@@ -54,8 +54,9 @@ def test_each_question_writes_one_anonymous_log_row(
     user = indexed_world.world.users["engineer"]
     client = api_client(indexed_world.world, "engineer")
 
-    response = client.post("/api/v1/query", {"question": f"{QUESTION} Mail bob at "
-                           "bob@example.com"}, format="json")  # fmt: skip
+    response = client.post(
+        "/api/v1/query", {"question": f"{QUESTION} Mail bob at bob@example.com"}, format="json"
+    )
 
     log = QueryLog.objects.get(pk=response.json()["query_id"])
     assert log.pseudonym == pseudonym(user.pk)
@@ -73,8 +74,11 @@ def test_feedback_is_accepted_from_the_asker_only(indexed_world: IndexedWorld) -
     other = api_client(indexed_world.world, "staff").post(
         "/api/v1/feedback", {"query_id": query_id, "rating": "down"}, format="json"
     )
-    own = asker.post("/api/v1/feedback", {"query_id": query_id, "rating": "up",
-                     "comment": "Thanks, call me on +44 20 7946 0958"}, format="json")  # fmt: skip
+    own = asker.post(
+        "/api/v1/feedback",
+        {"query_id": query_id, "rating": "up", "comment": "Thanks, call me on +44 20 7946 0958"},
+        format="json",
+    )
 
     assert other.status_code == 404  # someone else's query looks like a missing one
     assert own.status_code == 201 and own.json() == {"query_id": query_id, "rating": "up"}
@@ -91,8 +95,10 @@ def test_requests_beyond_the_per_user_rate_get_429_whichever_token(
     client = api_client(indexed_world.world, "engineer")
     fresh = api_client(indexed_world.world, "engineer")  # another token of the same user
 
-    codes = [client.post("/api/v1/search", {"query": QUESTION}, format="json").status_code
-             for _ in range(4)]  # fmt: skip
+    codes = [
+        client.post("/api/v1/search", {"query": QUESTION}, format="json").status_code
+        for _ in range(4)
+    ]
 
     assert codes == [200, 200, 200, 429]
     limited = fresh.post("/api/v1/search", {"query": QUESTION}, format="json").json()
@@ -109,8 +115,9 @@ def test_a_missing_model_is_a_clear_503_and_refusals_still_work(
     client = api_client(indexed_world.world, "engineer")
     try:
         answered = client.post("/api/v1/query", {"question": QUESTION}, format="json")
-        refused = client.post("/api/v1/query", {"question": "Who won the 1998 World Cup?"},
-                              format="json")  # fmt: skip
+        refused = client.post(
+            "/api/v1/query", {"question": "Who won the 1998 World Cup?"}, format="json"
+        )
     finally:
         forget_chat_model()
 
@@ -153,10 +160,13 @@ def test_an_experiment_gives_each_asker_one_template_and_logs_it(
     settings.KB_PROMPT_EXPERIMENT = "answer-v1=50,answer-v2=50"
     askers = ["engineer", "eng_editor", "staff", "hr_reader", "hr_lead", "no_groups"]
     expected = {
-        p: variant_for(pseudonym(indexed_world.world.users[p].pk),
-                       {"answer-v1": 50, "answer-v2": 50}, default="")
+        p: variant_for(
+            pseudonym(indexed_world.world.users[p].pk),
+            {"answer-v1": 50, "answer-v2": 50},
+            default="",
+        )
         for p in askers
-    }  # fmt: skip
+    }
     assert set(expected.values()) == {"answer-v1", "answer-v2"}  # both arms are exercised
 
     for persona in askers:
@@ -185,8 +195,9 @@ def test_a_busy_model_turns_questions_away_with_429_and_retry_after(
     client = api_client(indexed_world.world, "engineer")
     try:
         asked = client.post("/api/v1/query", {"question": QUESTION}, format="json")
-        streamed = client.post("/api/v1/query", {"question": QUESTION, "stream": True},
-                               format="json")  # fmt: skip
+        streamed = client.post(
+            "/api/v1/query", {"question": QUESTION, "stream": True}, format="json"
+        )
     finally:
         generating.close()  # frees the model
     after = client.post("/api/v1/query", {"question": QUESTION}, format="json")

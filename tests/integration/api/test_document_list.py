@@ -30,8 +30,9 @@ def test_each_persona_lists_exactly_what_it_may_read(world: World, persona: str)
     if persona in {"anonymous", "deactivated_hr"}:
         assert codes == {401}
         return
-    listed = {row["title"] for code, body in answers.values() if code == 200
-              for row in body["results"]}  # fmt: skip
+    listed = {
+        row["title"] for code, body in answers.values() if code == 200 for row in body["results"]
+    }
     assert listed == EXPECTED_VISIBLE[persona]
     missing = _list(client, 999_999)
     assert missing == (404, {"error": {"code": "not_found", "message": "Not found."}})

@@ -45,15 +45,29 @@ class PrivateRedis:
 
     def start(self) -> None:
         self.process = subprocess.Popen(
-            [self.server, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "",
-             "--appendonly", "no", "--dir", str(self.folder)],
+            [
+                self.server,
+                "--port",
+                str(self.port),
+                "--bind",
+                "127.0.0.1",
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+                "--dir",
+                str(self.folder),
+            ],
             stdout=subprocess.DEVNULL,
-        )  # fmt: skip
+        )
         answer = poll_until(
-            lambda: subprocess.run([self.cli, "-p", str(self.port), "ping"], capture_output=True,
-                                   check=False).stdout.strip(),
-            lambda answer: answer == b"PONG", timeout=10, every=0.1,
-        )  # fmt: skip
+            lambda: subprocess.run(
+                [self.cli, "-p", str(self.port), "ping"], capture_output=True, check=False
+            ).stdout.strip(),
+            lambda answer: answer == b"PONG",
+            timeout=10,
+            every=0.1,
+        )
         if answer != b"PONG":
             pytest.fail("private redis-server did not start")
 
@@ -64,8 +78,13 @@ class PrivateRedis:
             self.process = None
 
 
-def _call(method: str, url: str, token: str, body: bytes | None = None,
-          content_type: str = "application/json") -> tuple[int, Any]:  # fmt: skip
+def _call(
+    method: str,
+    url: str,
+    token: str,
+    body: bytes | None = None,
+    content_type: str = "application/json",
+) -> tuple[int, Any]:
     request = urllib.request.Request(url, data=body, method=method)  # noqa: S310 - loopback
     request.add_header("Authorization", f"Bearer {token}")
     if body is not None:
@@ -79,11 +98,18 @@ def _call(method: str, url: str, token: str, body: bytes | None = None,
 
 def _upload(base: str, token: str, collection_id: int, name: str, text: str) -> tuple[int, Any]:
     boundary = uuid.uuid4().hex
-    body = (f"--{boundary}\r\nContent-Disposition: form-data; name=\"files\"; "
-            f"filename=\"{name}\"\r\nContent-Type: text/plain\r\n\r\n{text}\r\n"
-            f"--{boundary}--\r\n").encode()  # fmt: skip
-    return _call("POST", f"{base}/api/v1/collections/{collection_id}/documents", token, body,
-                 f"multipart/form-data; boundary={boundary}")  # fmt: skip
+    body = (
+        f'--{boundary}\r\nContent-Disposition: form-data; name="files"; '
+        f'filename="{name}"\r\nContent-Type: text/plain\r\n\r\n{text}\r\n'
+        f"--{boundary}--\r\n"
+    ).encode()
+    return _call(
+        "POST",
+        f"{base}/api/v1/collections/{collection_id}/documents",
+        token,
+        body,
+        f"multipart/form-data; boundary={boundary}",
+    )
 
 
 def _wait_indexed(base: str, token: str, document_id: int) -> dict[str, Any]:
@@ -103,14 +129,21 @@ def served(tmp_path: Path) -> Iterator[tuple[str, str, PrivateRedis]]:
     redis.start()
     port = free_port()
     env = unconfigured_environ(
-        KB_DATA_DIR=str(tmp_path / "data"), PORT=str(port),
-        DJANGO_SETTINGS_MODULE="kb.settings.base", CELERY_BROKER_URL=redis.url,
+        KB_DATA_DIR=str(tmp_path / "data"),
+        PORT=str(port),
+        DJANGO_SETTINGS_MODULE="kb.settings.base",
+        CELERY_BROKER_URL=redis.url,
         KB_LLM_MODEL_NAME=SMALL_MODEL_NAME,
-    )  # fmt: skip
+    )
     manage(env, "migrate", "--noinput")
     token = manage(env, "kb_user", "olga", "--staff", "--token").strip()
-    server = subprocess.Popen([sys.executable, "manage.py", "kb_serve"], cwd=ROOT, env=env,
-                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
+    server = subprocess.Popen(
+        [sys.executable, "manage.py", "kb_serve"],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     base = f"http://127.0.0.1:{port}"
     wait_until_serving(base, server, timeout=90)
     yield base, token, redis
@@ -123,16 +156,18 @@ def test_uploads_during_a_broker_outage_are_refused_cleanly_and_resume_after(
     served: tuple[str, str, PrivateRedis],
 ) -> None:
     base, token, redis = served
-    status, collection = _call("POST", f"{base}/api/v1/collections", token,
-                               json.dumps({"name": "Ops"}).encode())  # fmt: skip
+    status, collection = _call(
+        "POST", f"{base}/api/v1/collections", token, json.dumps({"name": "Ops"}).encode()
+    )
     assert status == 201
     status, body = _upload(base, token, collection["id"], "before.txt", "Rotas change on Monday.")
     assert status == 202
     assert _wait_indexed(base, token, body["results"][0]["id"])["status"] == "indexed"
 
     redis.stop()
-    refused_status, refused = _upload(base, token, collection["id"], "during.txt",
-                                      "Handover happens in the operations channel.")  # fmt: skip
+    refused_status, refused = _upload(
+        base, token, collection["id"], "during.txt", "Handover happens in the operations channel."
+    )
     ready_status, ready = _call("GET", f"{base}/readyz", token)
     _status, listed = _call("GET", f"{base}/api/v1/collections", token)
 
@@ -143,8 +178,9 @@ def test_uploads_during_a_broker_outage_are_refused_cleanly_and_resume_after(
     assert listed["results"][0]["document_count"] == 1  # nothing half-stored
 
     redis.start()  # the same port: the worker reconnects by itself
-    status, body = _upload(base, token, collection["id"], "during.txt",
-                           "Handover happens in the operations channel.")  # fmt: skip
+    status, body = _upload(
+        base, token, collection["id"], "during.txt", "Handover happens in the operations channel."
+    )
     assert status == 202
     assert _wait_indexed(base, token, body["results"][0]["id"])["status"] == "indexed"
     assert _call("GET", f"{base}/readyz", token)[0] == 200

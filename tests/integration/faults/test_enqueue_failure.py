@@ -29,8 +29,8 @@ def broker_down() -> Iterator[None]:
     # Celery pools broker connections and producers: set the working ones aside, so sends
     # connect to the dead address, and put them back afterwards untouched.
     saved_conf = app.conf.broker_url, app.conf.broker_transport_options
-    saved_pools = app._pool, app.amqp._producer_pool  # type: ignore[attr-defined]
-    app._pool = app.amqp._producer_pool = None  # type: ignore[attr-defined]
+    saved_pools = app._pool, app.amqp._producer_pool  # type: ignore[attr-defined]  # Celery's private pools, reset to reach the dead broker
+    app._pool = app.amqp._producer_pool = None  # type: ignore[attr-defined]  # Celery's private pools
     dead = "redis://127.0.0.1:9/0"
     app.conf.update(broker_url=dead, broker_transport_options={"max_retries": 0})
     try:
@@ -40,7 +40,7 @@ def broker_down() -> Iterator[None]:
     finally:
         app.pool.force_close_all()  # type: ignore[attr-defined]  # the dead broker's pool only
         app.conf.update(broker_url=saved_conf[0], broker_transport_options=saved_conf[1])
-        app._pool, app.amqp._producer_pool = saved_pools  # type: ignore[attr-defined]
+        app._pool, app.amqp._producer_pool = saved_pools  # type: ignore[attr-defined]  # Celery's private pools
 
 
 def test_a_task_that_cannot_be_sent_waits_and_is_requeued_when_the_broker_is_back(

@@ -29,14 +29,16 @@ def test_uploaded_files_are_queued_and_the_admin_sees_the_document_list(
     collection = CollectionFactory.create(name="Ops")
     files = [SimpleUploadedFile("a.txt", b"First."), SimpleUploadedFile("b.md", b"# Second")]
 
-    response = admin_client.post(f"/admin/kb/collection/{collection.pk}/upload/",
-                                 {"documents": files})  # fmt: skip
+    response = admin_client.post(
+        f"/admin/kb/collection/{collection.pk}/upload/", {"documents": files}
+    )
 
     assert response.status_code == 302
     assert response["Location"].endswith(f"?collection__id__exact={collection.pk}")
     assert sorted(Document.objects.values_list("source_filename", "status")) == [
-        ("a.txt", DocumentStatus.QUEUED), ("b.md", DocumentStatus.QUEUED),
-    ]  # fmt: skip
+        ("a.txt", DocumentStatus.QUEUED),
+        ("b.md", DocumentStatus.QUEUED),
+    ]
 
 
 def test_a_refused_archive_shows_why_and_creates_nothing(admin_client: Client) -> None:
@@ -46,8 +48,9 @@ def test_a_refused_archive_shows_why_and_creates_nothing(admin_client: Client) -
         archive.writestr("../evil.txt", "bad")
     upload = SimpleUploadedFile("evil.zip", buffer.getvalue())
 
-    response = admin_client.post(f"/admin/kb/collection/{collection.pk}/upload/",
-                                 {"documents": [upload]}, follow=True)  # fmt: skip
+    response = admin_client.post(
+        f"/admin/kb/collection/{collection.pk}/upload/", {"documents": [upload]}, follow=True
+    )
 
     assert b"points outside the archive" in response.content
     assert not Document.objects.exists()

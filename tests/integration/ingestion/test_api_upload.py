@@ -48,10 +48,13 @@ def test_several_files_and_a_zip_are_indexed_by_the_worker(
 ) -> None:
     client = api_client_as(_editor(editors))
     pdf = samples.text_pdf(tmp_path / "g.pdf", [("Backup", samples.BACKUP_TEXT * 4)])
-    folder = samples.zip_of(tmp_path / "docs.zip", {
-        "docs/mail.html": samples.html(tmp_path / "mail.html"),
-        "docs/deploy.md": samples.markdown(tmp_path / "deploy.md"),
-    })  # fmt: skip
+    folder = samples.zip_of(
+        tmp_path / "docs.zip",
+        {
+            "docs/mail.html": samples.html(tmp_path / "mail.html"),
+            "docs/deploy.md": samples.markdown(tmp_path / "deploy.md"),
+        },
+    )
 
     response = api_upload(
         client, editors, ("g.pdf", pdf.read_bytes()), ("docs.zip", folder.read_bytes())
@@ -223,9 +226,14 @@ def test_narrowing_a_documents_readers_in_the_admin_restamps_its_chunks(
     admin = signed_in_as(UserFactory.create(username="root", is_staff=True, is_superuser=True))
     leads = GroupFactory.create(name="leads")
 
-    response = admin.post(f"/admin/kb/document/{document_id}/change/", {
-        "collection": editors.pk, "title": "roster", "reader_groups": [leads.pk],
-    })  # fmt: skip
+    response = admin.post(
+        f"/admin/kb/document/{document_id}/change/",
+        {
+            "collection": editors.pk,
+            "title": "roster",
+            "reader_groups": [leads.pk],
+        },
+    )
 
     assert response.status_code == 302, response.content[:2000]
     hits = poll_until(

@@ -55,10 +55,13 @@ def _assert_fully_indexed(document: Document) -> None:
 
 
 MAKERS = {
-    "pdf": lambda d: samples.text_pdf(d / "guide.pdf", [
-        ("Installation", "Install the package with apt. " * 20),
-        ("Backup", samples.BACKUP_TEXT * 10),
-    ]),
+    "pdf": lambda d: samples.text_pdf(
+        d / "guide.pdf",
+        [
+            ("Installation", "Install the package with apt. " * 20),
+            ("Backup", samples.BACKUP_TEXT * 10),
+        ],
+    ),
     "docx": lambda d: samples.docx(d / "policy.docx"),
     "doc": lambda d: samples.doc(d / "policy.doc"),
     "epub": lambda d: samples.epub(d / "log.epub"),
@@ -69,18 +72,31 @@ MAKERS = {
     "markdown": lambda d: samples.markdown(d / "deploy.md"),
     "text": lambda d: samples.text(d / "notes.txt", samples.BACKUP_TEXT * 5),
     "png-ocr": lambda d: samples.png(
-        d / "scan.png", ["Quarterly Report", "Revenue grew by twelve percent."]),
-    "scanned-pdf-ru": lambda d: samples.scanned_pdf(d / "scan.pdf", [
-        ["Annual report"], ["Годовой отчёт", "Выручка выросла на двенадцать процентов."]]),
+        d / "scan.png", ["Quarterly Report", "Revenue grew by twelve percent."]
+    ),
+    "scanned-pdf-ru": lambda d: samples.scanned_pdf(
+        d / "scan.pdf",
+        [["Annual report"], ["Годовой отчёт", "Выручка выросла на двенадцать процентов."]],
+    ),
     "png-ocr-zh": lambda d: samples.png(
-        d / "zh.png", ["年度报告", "第三季度收入增长了百分之十二。"], font=CJK),
-}  # fmt: skip
+        d / "zh.png", ["年度报告", "第三季度收入增长了百分之十二。"], font=CJK
+    ),
+}
 EXPECTED_TEXT = {
-    "pdf": "write-ahead log", "docx": "thirty days", "doc": "thirty days",
-    "epub": "lighthouse keeper", "xlsx": "replica", "pptx": "Disk runs full", "csv": "Борис",
-    "html": "SpamAssassin", "markdown": "nginx", "text": "base backup",
-    "png-ocr": "twelve percent", "scanned-pdf-ru": "Выручка выросла", "png-ocr-zh": "收入增长",
-}  # fmt: skip
+    "pdf": "write-ahead log",
+    "docx": "thirty days",
+    "doc": "thirty days",
+    "epub": "lighthouse keeper",
+    "xlsx": "replica",
+    "pptx": "Disk runs full",
+    "csv": "Борис",
+    "html": "SpamAssassin",
+    "markdown": "nginx",
+    "text": "base backup",
+    "png-ocr": "twelve percent",
+    "scanned-pdf-ru": "Выручка выросла",
+    "png-ocr-zh": "收入增长",
+}
 
 
 @pytest.mark.parametrize("kind", list(MAKERS), ids=list(MAKERS))
@@ -115,12 +131,14 @@ def test_a_table_keeps_its_header_row(collection: Collection, tmp_path: Path) ->
 
 BAD_INPUTS = {
     "empty": (lambda d: samples.text(d / "empty.txt", ""), "The file is empty."),
-    "corrupt-pdf": (lambda d: samples.text(d / "broken.pdf", "%PDF-1.4 garbage \x00\x01"),
-                    "damaged or not a PDF"),
+    "corrupt-pdf": (
+        lambda d: samples.text(d / "broken.pdf", "%PDF-1.4 garbage \x00\x01"),
+        "damaged or not a PDF",
+    ),
     "password-pdf": (lambda d: samples.encrypted_pdf(d / "locked.pdf"), "password-protected"),
     "no-text-pdf": (lambda d: samples.blank_pdf(d / "blank.pdf"), "No text could be extracted"),
     "unsupported": (lambda d: _elf(d / "tool.exe"), "not supported"),
-}  # fmt: skip
+}
 
 
 def _elf(path: Path) -> Path:

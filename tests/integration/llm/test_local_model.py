@@ -90,9 +90,11 @@ def test_the_pipeline_can_use_the_model_for_the_graph(
     forget_chat_model()
     try:
         path = samples.text(tmp_path / "backup.txt", samples.BACKUP_TEXT)
-        document, _ = document_add(collection=CollectionFactory.create(),
-                                   incoming=IncomingFile("backup.txt", path),
-                                   uploader=CONSOLE)  # fmt: skip
+        document, _ = document_add(
+            collection=CollectionFactory.create(),
+            incoming=IncomingFile("backup.txt", path),
+            uploader=CONSOLE,
+        )
 
         assert ingest_document(document_id=document.pk, version=document.version) == "indexed"
         assert factory.graph_store().count_entities() > 0

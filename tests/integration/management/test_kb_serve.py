@@ -106,8 +106,11 @@ def test_a_streamed_answer_arrives_event_by_event(
     base, env = server
     token = manage(env, "kb_user", "olga", "--groups", "ops", "--token").strip()
     notes = tmp_path / "rota.txt"
-    notes.write_text("The on-call rota changes every Monday at 09:00. Handover happens in the "
-                     "operations channel.", encoding="utf-8")  # fmt: skip
+    notes.write_text(
+        "The on-call rota changes every Monday at 09:00. Handover happens in the "
+        "operations channel.",
+        encoding="utf-8",
+    )
     manage(env, "kb_ingest", str(notes), "--collection", "Ops", "--readers", "ops")
     request = urllib.request.Request(  # noqa: S310 - loopback
         f"{base}/api/v1/query",

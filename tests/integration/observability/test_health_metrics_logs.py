@@ -104,21 +104,24 @@ def test_a_request_id_follows_an_upload_into_the_worker(
     document_id = response.json()["results"][0]["id"]
     _wait_settled(document_id)
     failure = [r for r in caplog.records if r.name == "ingestion.pipeline"]
-    assert failure and {r.request_id for r in failure} == {"trace-upload-0001"}  # type: ignore[attr-defined]
+    assert failure and {r.request_id for r in failure} == {"trace-upload-0001"}  # type: ignore[attr-defined]  # set by our log record factory
 
 
 def test_logs_hold_no_question_and_no_identity(
     indexed_world: IndexedWorld, caplog: pytest.LogCaptureFixture
 ) -> None:
-    user = UserFactory.create(username="quentin.rarename", email="quentin@rare.example",
-                              first_name="Quentin", groups=[group("eng")])  # fmt: skip
+    user = UserFactory.create(
+        username="quentin.rarename",
+        email="quentin@rare.example",
+        first_name="Quentin",
+        groups=[group("eng")],
+    )
     client = api_client_as(user)
     caplog.set_level(logging.DEBUG)
     question = "Who descales the office coffee machine for zebra-project-913?"
 
     client.post("/api/v1/query", {"question": question}, format="json")
-    streamed = client.post("/api/v1/query", {"question": question, "stream": True},
-                           format="json")  # fmt: skip
+    streamed = client.post("/api/v1/query", {"question": question, "stream": True}, format="json")
     b"".join(streamed)  # run the stream to its end
 
     logged = "\n".join(

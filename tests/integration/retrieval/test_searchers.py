@@ -23,12 +23,18 @@ from tests.support.factories import CollectionFactory, GroupFactory, UserFactory
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
 DOCS = {
-    "backup": ("ops", "To restore PostgreSQL, stop the server, copy the base backup and replay "
-               "the WAL (write-ahead log) archived since that backup."),
+    "backup": (
+        "ops",
+        "To restore PostgreSQL, stop the server, copy the base backup and replay "
+        "the WAL (write-ahead log) archived since that backup.",
+    ),
     "mail": ("ops", "Postfix delivers the company's mail. SpamAssassin scores each message."),
-    "salaries": ("hr", "Salary bands for 2026 are reviewed by the HR committee in March. "
-                 "PostgreSQL stores the payroll tables."),
-}  # fmt: skip
+    "salaries": (
+        "hr",
+        "Salary bands for 2026 are reviewed by the HR committee in March. "
+        "PostgreSQL stores the payroll tables.",
+    ),
+}
 
 
 @pytest.fixture
@@ -69,8 +75,11 @@ def test_each_path_finds_the_relevant_document_first(
     )
     searcher = next(s for s in _searchers() if s.name == path)
 
-    found = searcher.search("How do I replay the WAL after restoring a PostgreSQL backup?",
-                            scope=access_scope(operator), limit=5)  # fmt: skip
+    found = searcher.search(
+        "How do I replay the WAL after restoring a PostgreSQL backup?",
+        scope=access_scope(operator),
+        limit=5,
+    )
 
     assert found and found[0].document_id == corpus["backup"].pk
 

@@ -51,11 +51,12 @@ def test_an_htmx_upload_queues_each_file_and_returns_the_polling_table(
     documents = list(Document.objects.order_by("source_filename"))
     assert response.status_code == 200
     assert [(d.source_filename, d.status) for d in documents] == [
-        ("a.txt", DocumentStatus.QUEUED), ("b.md", DocumentStatus.QUEUED),
-    ]  # fmt: skip
+        ("a.txt", DocumentStatus.QUEUED),
+        ("b.md", DocumentStatus.QUEUED),
+    ]
     assert "Received 2 files (2 created); indexing started." in page
     assert '<section id="documents"' in page and 'hx-swap-oob="true"' in page
-    ids = sorted(re.search(r"progress\?ids=([\d,]+)", page).group(1).split(","))  # type: ignore[union-attr]
+    ids = sorted(re.search(r"progress\?ids=([\d,]+)", page).group(1).split(","))  # type: ignore[union-attr]  # the page lists the ids; a miss fails the test
     assert ids == sorted(str(d.pk) for d in documents)
     assert 'hx-trigger="every 1s"' in page
 
@@ -208,5 +209,5 @@ def test_download_serves_the_original_only_to_its_readers(
 
     assert response.status_code == expected
     if expected == 200:
-        assert b"".join(response.streaming_content) == "Привет, 世界".encode()  # type: ignore[attr-defined]
+        assert b"".join(response.streaming_content) == "Привет, 世界".encode()  # type: ignore[attr-defined]  # a FileResponse streams
         assert 'filename="manual.txt"' in response["Content-Disposition"]

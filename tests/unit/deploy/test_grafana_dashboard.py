@@ -17,8 +17,12 @@ DASHBOARD = ROOT / "kb/deploy/grafana/quarry.json"
 
 def test_every_quarry_metric_in_the_dashboard_is_exported() -> None:
     panels = json.loads(DASHBOARD.read_text())["panels"]
-    queried = {name for p in panels for t in p["targets"]
-               for name in re.findall(r"\bquarry_[a-z_]+", t["expr"])}  # fmt: skip
+    queried = {
+        name
+        for p in panels
+        for t in p["targets"]
+        for name in re.findall(r"\bquarry_[a-z_]+", t["expr"])
+    }
     exported = prometheus_client.generate_latest().decode()
 
     missing = {name for name in queried if f"# TYPE {_family(name)} " not in exported}

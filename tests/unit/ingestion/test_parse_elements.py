@@ -26,11 +26,13 @@ def _on(page: int, element):
 
 def test_a_header_repeated_on_pages_is_dropped_and_a_unique_one_is_a_heading() -> None:
     raw = [
-        _on(1, Header("ACME Handbook")), _on(1, Header("Installation")),
+        _on(1, Header("ACME Handbook")),
+        _on(1, Header("Installation")),
         _on(1, NarrativeText("Install it.")),
-        _on(2, Header("ACME Handbook")), _on(2, NarrativeText("More text.")),
+        _on(2, Header("ACME Handbook")),
+        _on(2, NarrativeText("More text.")),
         _on(2, Footer("Page 2")),
-    ]  # fmt: skip
+    ]
 
     parsed = to_parsed_elements(raw)
 
@@ -50,8 +52,11 @@ def test_nested_titles_build_a_heading_path() -> None:
     parsed = to_parsed_elements([chapter, section, NarrativeText("Body."), next_chapter])
 
     assert [e.section for e in parsed] == [
-        "Chapter 1", "Chapter 1 > 1.1 Setup", "Chapter 1 > 1.1 Setup", "Chapter 2",
-    ]  # fmt: skip
+        "Chapter 1",
+        "Chapter 1 > 1.1 Setup",
+        "Chapter 1 > 1.1 Setup",
+        "Chapter 2",
+    ]
 
 
 def test_a_table_becomes_rows_with_its_header_first() -> None:

@@ -46,9 +46,12 @@ def test_html_headings_lists_and_paragraphs_keep_their_kinds(tmp_path: Path) -> 
         (ElementKind.TEXT, "Short line", "Mail server > Spam filtering"),
         (ElementKind.LIST, "SpamAssassin", "Mail server > Spam filtering"),
         (ElementKind.LIST, "Amavis", "Mail server > Spam filtering"),
-        (ElementKind.TEXT, "Почтовый сервер принимает письма на порту 25.",
-         "Mail server > Spam filtering"),
-    ]  # fmt: skip
+        (
+            ElementKind.TEXT,
+            "Почтовый сервер принимает письма на порту 25.",
+            "Mail server > Spam filtering",
+        ),
+    ]
 
 
 def test_docx_headings_come_from_styles(tmp_path: Path) -> None:

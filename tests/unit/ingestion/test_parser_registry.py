@@ -16,10 +16,33 @@ pytestmark = pytest.mark.unit
 # Uploads take any file and the parse step refuses a type no parser declares, so the registry
 # is the one list of accepted formats; pinned here so adding or dropping one is deliberate.
 ACCEPTED_UPLOAD_FORMATS = {
-    "PDF", "PNG", "JPG", "TIFF", "BMP", "HEIC", "WEBP",
-    "DOC", "DOCX", "ODT", "RTF", "PPT", "PPTX", "XLS", "XLSX", "CSV", "TSV",
-    "HTML", "XML", "MD", "RST", "ORG", "EPUB", "TXT", "EML", "MSG",
-}  # fmt: skip
+    "PDF",
+    "PNG",
+    "JPG",
+    "TIFF",
+    "BMP",
+    "HEIC",
+    "WEBP",
+    "DOC",
+    "DOCX",
+    "ODT",
+    "RTF",
+    "PPT",
+    "PPTX",
+    "XLS",
+    "XLSX",
+    "CSV",
+    "TSV",
+    "HTML",
+    "XML",
+    "MD",
+    "RST",
+    "ORG",
+    "EPUB",
+    "TXT",
+    "EML",
+    "MSG",
+}
 
 
 def test_every_registered_format_maps_to_exactly_one_parser() -> None:

@@ -15,6 +15,7 @@ def _clean(text: str, valid: set[int]) -> tuple[str, list[int]]:
     return citations.feed(text) + citations.flush(), citations.cited
 
 
+# fmt: skip below: a table, one case per line, that the formatter would spread out.
 @pytest.mark.parametrize(
     ("text", "cleaned", "cited"),
     [

@@ -12,8 +12,17 @@ pytestmark = pytest.mark.unit
 
 
 def _passage(chunk_id: str, text: str) -> Passage:
-    return Passage(n=1, chunk_id=chunk_id, document_id=1, title="t", page=None, section="",
-                   text=text, score=0.1, paths=("sparse",))  # fmt: skip
+    return Passage(
+        n=1,
+        chunk_id=chunk_id,
+        document_id=1,
+        title="t",
+        page=None,
+        section="",
+        text=text,
+        score=0.1,
+        paths=("sparse",),
+    )
 
 
 def test_coverage_is_the_share_of_question_terms_in_the_best_passage() -> None:
@@ -21,10 +30,12 @@ def test_coverage_is_the_share_of_question_terms_in_the_best_passage() -> None:
         "How are PostgreSQL backups restored?",  # terms: postgresql, backup, restor
         dense_hits=[],
         readable_chunk_ids=set(),
-        passages=[_passage("a", "Backups are taken nightly."),
-                  _passage("b", "Restoring a PostgreSQL backup takes an hour.")],
+        passages=[
+            _passage("a", "Backups are taken nightly."),
+            _passage("b", "Restoring a PostgreSQL backup takes an hour."),
+        ],
         encoder=SparseEncoder(),
-    )  # fmt: skip
+    )
 
     assert evidence == Evidence(dense=0.0, coverage=1.0)
 
@@ -44,8 +55,16 @@ def test_dense_evidence_counts_only_hits_that_passed_the_post_check() -> None:
 
 
 def test_no_passages_is_no_evidence() -> None:
-    assert measure_evidence("q", dense_hits=[Candidate("a", 1, 0.9)], readable_chunk_ids={"a"},
-                            passages=[], encoder=SparseEncoder()) == NO_EVIDENCE  # fmt: skip
+    assert (
+        measure_evidence(
+            "q",
+            dense_hits=[Candidate("a", 1, 0.9)],
+            readable_chunk_ids={"a"},
+            passages=[],
+            encoder=SparseEncoder(),
+        )
+        == NO_EVIDENCE
+    )
 
 
 @pytest.mark.parametrize(
@@ -70,7 +89,12 @@ def test_questions_in_another_script_are_judged_by_their_own_thresholds() -> Non
 
 def test_the_evidence_knows_the_questions_script() -> None:
     passages = [_passage("a", "备份 PostgreSQL")]
-    found = measure_evidence("如何备份数据库？", dense_hits=[], readable_chunk_ids=set(),
-                             passages=passages, encoder=SparseEncoder())  # fmt: skip
+    found = measure_evidence(
+        "如何备份数据库？",
+        dense_hits=[],
+        readable_chunk_ids=set(),
+        passages=passages,
+        encoder=SparseEncoder(),
+    )
 
     assert found.latin_script is False

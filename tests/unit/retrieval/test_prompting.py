@@ -17,8 +17,17 @@ pytestmark = pytest.mark.unit
 
 
 def _passage(n: int, text: str, title: str = "Runbook", page: int | None = 3) -> Passage:
-    return Passage(n=n, chunk_id=f"c{n}", document_id=n, title=title, page=page, section="",
-                   text=text, score=0.5, paths=("dense",))  # fmt: skip
+    return Passage(
+        n=n,
+        chunk_id=f"c{n}",
+        document_id=n,
+        title=title,
+        page=page,
+        section="",
+        text=text,
+        score=0.5,
+        paths=("dense",),
+    )
 
 
 def test_the_default_template_declares_its_version() -> None:
@@ -34,10 +43,14 @@ def test_unknown_or_path_like_versions_are_refused(version: str) -> None:
 def test_answer_prompt_numbers_passages_and_keeps_instructions_in_the_system_message() -> None:
     template = load_template("answer-v1")
 
-    messages = answer_messages(template, "How is the WAL replayed?", [
-        _passage(1, "Replay the WAL with restore_command."),
-        _passage(2, "Unrelated.", title='Ops "guide"', page=None),
-    ])  # fmt: skip
+    messages = answer_messages(
+        template,
+        "How is the WAL replayed?",
+        [
+            _passage(1, "Replay the WAL with restore_command."),
+            _passage(2, "Unrelated.", title='Ops "guide"', page=None),
+        ],
+    )
 
     assert [m["role"] for m in messages] == ["system", "user"]
     assert "untrusted" in messages[0]["content"]

@@ -35,6 +35,7 @@ def test_paths_through_specific_entities_rank_first() -> None:
     assert ranked[0].score == pytest.approx(path_score([4.0], specificity=specificity(20, 10_000)))
 
 
+# fmt: skip below: a table, one case per line, that the formatter would spread out.
 @pytest.mark.parametrize(
     ("total", "cap"), [(0, 50), (1_000, 50), (10_000, 100), (100_000, 200)],
     ids=["empty", "small-floor", "share", "ceiling"],

@@ -21,9 +21,10 @@ def test_entities_and_relations_are_read_from_json_inside_prose() -> None:
 
     assert parsed is not None
     assert [(e.key, e.name, e.type) for e in parsed.entities] == [
-        ("postgresql", "PostgreSQL", "technology"), ("wal", "WAL", "concept"),
+        ("postgresql", "PostgreSQL", "technology"),
+        ("wal", "WAL", "concept"),
         ("anna petrova", "Anna Petrova", "person"),
-    ]  # fmt: skip
+    ]
     assert [(r.source_key, r.target_key) for r in parsed.relations] == [("postgresql", "wal")]
 
 

@@ -61,12 +61,22 @@ def test_without_a_readable_collection_asking_is_disabled(world: World) -> None:
 
 
 def test_the_sidebar_lists_only_the_users_own_conversations(world: World) -> None:
-    mine = exchange_record(user=world.users["engineer"], conversation_id=None,
-                           question="Where is the runbook?", answer="Here [1].", refused=False,
-                           citations=[])  # fmt: skip
-    exchange_record(user=world.users["hr_reader"], conversation_id=None,
-                    question="What are the payroll dates?", answer="…", refused=False,
-                    citations=[])  # fmt: skip
+    mine = exchange_record(
+        user=world.users["engineer"],
+        conversation_id=None,
+        question="Where is the runbook?",
+        answer="Here [1].",
+        refused=False,
+        citations=[],
+    )
+    exchange_record(
+        user=world.users["hr_reader"],
+        conversation_id=None,
+        question="What are the payroll dates?",
+        answer="…",
+        refused=False,
+        citations=[],
+    )
 
     page = signed_in(world, "engineer").get("/").content.decode()
 
