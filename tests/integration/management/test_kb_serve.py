@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 import subprocess
 import sys
@@ -129,6 +130,9 @@ def test_a_streamed_answer_arrives_event_by_event(
 
     kinds = [kind for kind, _ in arrivals]
     assert kinds[0] == "token" and kinds[-2:] == ["citations", "done"], kinds
-    # tokens were sent as the model produced them, not all at once when it finished
-    first_token, done = arrivals[0][1], arrivals[-1][1]
-    assert done - first_token > 0.2, "the answer arrived in one piece"
+    # Tokens were sent as the model produced them, not all at once when it finished: a buffered
+    # answer is read out of one buffer (microseconds between lines), a streamed one arrives a
+    # generation step at a time (tens of milliseconds per token on a CPU, more under load).
+    times = [at for _, at in arrivals]
+    separate = sum(1 for a, b in itertools.pairwise(times) if b - a > 0.005)
+    assert separate >= 3, f"the answer arrived in {separate + 1} pieces"
