@@ -45,7 +45,7 @@ from tests.support.clients import bearer_client, signed_in_as
 from tests.support.environment import unconfigured_environ
 from tests.support.factories import UserFactory
 from tests.support.paths import ROOT
-from tests.support.processes import manage
+from tests.support.processes import celery_worker, manage
 from tests.support.waiting import poll_until
 
 pytestmark = pytest.mark.integration
@@ -461,29 +461,7 @@ def test_a_worker_process_prints_json_without_the_token_of_a_failed_task_and_rev
     send = "from kb.celery import app; app.send_task('kb.querylog_purge_expired', "
     manage(env, "shell", "-c", send + f"args=['{token}'])")
 
-    worker = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "celery",
-            "-A",
-            "kb",
-            "worker",
-            "-c",
-            "1",
-            "-Q",
-            "ingest",
-            "--without-mingle",
-            "--without-gossip",
-            "--without-heartbeat",
-            "-l",
-            "info",
-        ],
-        cwd=ROOT,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-    )
+    worker = celery_worker(env, "-c", "1", "-l", "info", output=subprocess.PIPE)
     try:
         poll_until(
             lambda: _revoked_reason_in(data_dir), lambda reason: reason == "leaked", timeout=90

@@ -30,6 +30,28 @@ def manage(env: dict[str, str], *args: str, timeout: float = 300) -> str:
     return done.stdout
 
 
+def celery_worker(env: dict[str, str], *options: str, output: int) -> subprocess.Popen[bytes]:
+    """`celery -A kb worker` on the ingest queue as compose runs it, without the cluster chatter
+    (mingle, gossip, heartbeat); `options` add the pool, concurrency and log level. `output`
+    is where its stdout and stderr go (subprocess.PIPE or DEVNULL)."""
+    command = [
+        sys.executable,
+        "-m",
+        "celery",
+        "-A",
+        "kb",
+        "worker",
+        "-Q",
+        "ingest",
+        "--without-mingle",
+        "--without-gossip",
+        "--without-heartbeat",
+        *options,
+    ]
+    stderr = subprocess.STDOUT if output == subprocess.PIPE else output
+    return subprocess.Popen(command, cwd=ROOT, env=env, stdout=output, stderr=stderr)
+
+
 def wait_until_serving(
     url: str,
     process: subprocess.Popen[Any],

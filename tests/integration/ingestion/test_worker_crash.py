@@ -6,7 +6,6 @@ from __future__ import annotations
 import signal
 import sqlite3
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -17,8 +16,7 @@ from kb.stores.graph_embedded import EmbeddedGraphStore
 from kb.stores.qdrant_edge import QdrantEdgeIndex
 from tests.support import samples
 from tests.support.environment import unconfigured_environ
-from tests.support.paths import ROOT
-from tests.support.processes import manage
+from tests.support.processes import celery_worker, manage
 from tests.support.waiting import poll_until
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
@@ -31,26 +29,7 @@ def _env(data_dir: Path) -> dict[str, str]:
 
 
 def _worker(env: dict[str, str]) -> subprocess.Popen[bytes]:
-    command = [
-        sys.executable,
-        "-m",
-        "celery",
-        "-A",
-        "kb",
-        "worker",
-        "-P",
-        "solo",
-        "-Q",
-        "ingest",
-        "--without-mingle",
-        "--without-gossip",
-        "--without-heartbeat",
-        "-l",
-        "warning",
-    ]
-    return subprocess.Popen(
-        command, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
-    )
+    return celery_worker(env, "-P", "solo", "-l", "warning", output=subprocess.DEVNULL)
 
 
 def _row(data_dir: Path) -> tuple[str, str, int, int]:
