@@ -68,10 +68,9 @@ def drain() -> int:
 
 
 def _revoke(tokens: list[str]) -> int:
-    from django.apps import apps
     from django.db import connections
 
-    if not apps.ready or _revoker is None:
+    if _revoker is None:  # set by kb.apps once the apps are ready
         raise RuntimeError("apps not loaded yet")
     try:
         return _revoker(texts=tokens)
