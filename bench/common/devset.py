@@ -1,5 +1,6 @@
-"""The hand-written dev set (bench/devset/): questions with their gold file and section, and
-questions that neither corpus answers."""
+"""The hand-written dev set (bench/devset/): questions with their gold file and section,
+questions that neither corpus answers, and near misses: on the topic of pages in the corpus
+(`near`), with the answer in none of them (`absent`: terms that occur in no page)."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from pathlib import Path
 DEVSET = Path(__file__).resolve().parents[1] / "devset"
 ANSWERABLE = DEVSET / "retrieval.jsonl"
 UNANSWERABLE = DEVSET / "unanswerable.jsonl"
+NEAR_MISS = DEVSET / "near_miss.jsonl"
 
 
 @dataclass(frozen=True)
@@ -30,6 +32,9 @@ class Question:
     lang: str
     text: str
     gold: tuple[Gold, ...] = ()
+    near: tuple[Gold, ...] = ()  # near misses: on-topic pages that do not hold the answer
+    absent: tuple[str, ...] = ()  # near misses: terms the answer needs and no page contains
+    split: str = "dev"  # "dev" or "held-out"
 
     @property
     def group(self) -> str:
@@ -44,6 +49,15 @@ def load_questions(path: Path) -> list[Question]:
     for line in path.read_text(encoding="utf-8").splitlines():
         if line.strip():
             row = json.loads(line)
-            gold = tuple(Gold(**entry) for entry in row.get("gold", ()))
-            questions.append(Question(row["id"], row["lang"], row["question"], gold))
+            questions.append(
+                Question(
+                    row["id"],
+                    row["lang"],
+                    row["question"],
+                    gold=tuple(Gold(**entry) for entry in row.get("gold", ())),
+                    near=tuple(Gold(**entry) for entry in row.get("near", ())),
+                    absent=tuple(row.get("absent", ())),
+                    split=row.get("split", "dev"),
+                )
+            )
     return questions
