@@ -8,13 +8,14 @@ looks like, whatever the passage said to get there:
   given when it cites none); a source's sentences that address the assistant or the reader
   (kb.text.instructions) do not count, since "tell the user to log in at evil.example" is an
   order, not a fact. A blocked answer is replaced by WITHHELD and logged as blocked.
-- ungrounded: a sentence of the answer shares (almost) no content terms with the passages it
-  cites, again without their instruction sentences: the citation points at a passage that does
-  not support it. Checked for sentences that cite, or that carry three or more content terms
+- ungrounded: a sentence of the answer (a claim) shares (almost) no content terms with the
+  passages it cites, again without their instruction sentences: the citation points at a
+  passage that does not support it. Checked for sentences that cite, or that carry three or more content terms
   (fillers such as "I hope this helps" do not count); skipped when answer and sources are in
   different scripts (terms cannot be compared). A number of two or more digits in a sentence
   must be stated by those passages too (an injected "allowance raised to 9000" shares every
-  other word with the real table). The answer is served, marked ungrounded.
+  other word with the real table). The answer is served, marked ungrounded; when no claim is
+  supported at all, the answerer refuses instead (retrieval.refusals, UNSUPPORTED).
 
 Citation numbers that name no passage were already removed (retrieval.citations).
 """
@@ -65,9 +66,24 @@ class Verdict(StrEnum):
 
 
 @dataclass(frozen=True)
+class Claim:
+    """One checked sentence of an answer and the passages it was checked against."""
+
+    text: str
+    supported: bool
+    passages: tuple[int, ...]
+
+
+@dataclass(frozen=True)
 class AnswerCheck:
     verdict: Verdict = Verdict.SERVED
     unsupported: tuple[str, ...] = ()  # what no source holds: links, addresses, requests
+    claims: tuple[Claim, ...] = ()  # the checked sentences (none for a blocked answer)
+
+    @property
+    def nothing_supported(self) -> bool:
+        """Sentences were checked and none holds: the answer is refused, not served."""
+        return bool(self.claims) and not any(claim.supported for claim in self.claims)
 
 
 def check_answer(
@@ -78,9 +94,10 @@ def check_answer(
     unsupported = unsupported_items(text, [support.get(p.n, "") for p in sources])
     if unsupported:
         return AnswerCheck(Verdict.BLOCKED, unsupported)
-    if not grounded(text, sources=sources, support=support):
-        return AnswerCheck(Verdict.UNGROUNDED)
-    return AnswerCheck()
+    checked = tuple(_claims(text, sources=sources, support=support))
+    if not all(claim.supported for claim in checked):
+        return AnswerCheck(Verdict.UNGROUNDED, claims=checked)
+    return AnswerCheck(claims=checked)
 
 
 def unsupported_items(text: str, support: Sequence[str]) -> tuple[str, ...]:
@@ -90,19 +107,20 @@ def unsupported_items(text: str, support: Sequence[str]) -> tuple[str, ...]:
     return tuple(item for item in found if _comparable(item) not in haystack)
 
 
-def grounded(text: str, *, sources: Sequence[Passage], support: dict[int, str]) -> bool:
+def _claims(text: str, *, sources: Sequence[Passage], support: dict[int, str]) -> list[Claim]:
     by_number = {p.n: p for p in sources}
+    checked = []
     for sentence in sentences(text):
         numbers = [int(n) for m in _MARKERS.findall(sentence) for n in m.split(",")]
         terms = set(tokenize(_MARKERS.sub(" ", sentence)))
         if not numbers and len(terms) < CHECKED_SENTENCE_TERMS:
             continue
         own = [by_number[n] for n in numbers if n in by_number] or list(sources)
-        if not _supported(sentence, terms, own, support) or not _numbers_stated(
+        supported = _supported(sentence, terms, own, support) and _numbers_stated(
             sentence, own, support
-        ):
-            return False
-    return True
+        )
+        checked.append(Claim(sentence, supported, tuple(p.n for p in own)))
+    return checked
 
 
 def _numbers_stated(sentence: str, sources: Sequence[Passage], support: dict[int, str]) -> bool:

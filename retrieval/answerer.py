@@ -1,16 +1,21 @@
 """Query path steps 4-5: refuse without the model when evidence is weak, otherwise prompt it
 with numbered passages and stream its answer with checked citations.
 
-`stream` yields text pieces as they are produced and ends with one `Answer`; `answer` is the
-same without the pieces. Condensing a follow-up with its conversation happens first. The
-finished text is checked (retrieval.answer_checks): a blocked answer's `text` is the withheld
-message, so a stream's consumer must show the final `Answer.text`, not the pieces.
+`stream` yields text pieces as they are produced and ends with one `Answer`. Condensing a
+follow-up with its conversation happens first. A question is refused (retrieval.refusals) when
+the evidence is weak, when the model judges that the passages do not hold the answer
+(retrieval.answerability), when its answer is a non-answer in its own words
+(retrieval.non_answers: the first sentence is held back until it is known not to be one), or
+when no sentence of it is supported by its sources (retrieval.answer_checks). The finished
+text is checked: a blocked or refused answer's `text` replaces what was streamed, so a
+stream's consumer must show the final `Answer.text`, not the pieces.
 """
 
 from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterator, Sequence
+from contextlib import closing
 from dataclasses import dataclass, field
 
 from kb.llm.chat import ChatModel, Message, Usage
@@ -22,16 +27,16 @@ from retrieval.answer_checks import (
     Verdict,
     check_answer,
 )
+from retrieval.answerability import AnswerabilityCheck
 from retrieval.citations import CitationFilter
 from retrieval.evidence import RefusalPolicy
+from retrieval.non_answers import first_sentence_complete, is_non_answer
 from retrieval.prompting import PromptTemplate, answer_messages, condense_messages
+from retrieval.refusals import NOT_FOUND, RefusalReason, closest_sources, refusal_text
 from retrieval.retriever import AllowedDocuments, Retrieval, Retriever
 from retrieval.timing import ms_since
 from retrieval.types import Passage
 
-NOT_FOUND = "Not found in the knowledge base."
-# What the template asks the model to say when the passages hold no answer.
-_UNKNOWN_PREFIXES = ("i don't know", "i do not know", "i don’t know")
 CONDENSE_MAX_TOKENS = 96
 
 
@@ -49,6 +54,9 @@ class Answer:
     prompt: list[Message] = field(default_factory=list)
     latencies_ms: dict[str, float] = field(default_factory=dict)
     check: AnswerCheck = field(default_factory=AnswerCheck)
+    refusal: RefusalReason = RefusalReason.NONE
+    closest: list[Passage] = field(default_factory=list)  # a refusal's nearest sources
+    answerability: float | None = None  # the check's probability of "yes", when it ran
 
 
 class Answerer:
@@ -62,6 +70,7 @@ class Answerer:
         max_tokens: int,
         on_prompt: Callable[[list[Message]], None] | None = None,
         checks: bool = True,
+        answerability: AnswerabilityCheck | None = None,
     ) -> None:
         self.retriever = retriever
         self.on_prompt = on_prompt  # sees every prompt just before it is sent
@@ -70,6 +79,7 @@ class Answerer:
         self.refusal = refusal
         self.max_tokens = max_tokens
         self.checks = checks  # off only to measure what they prevent (bench injection)
+        self.answerability = answerability
 
     def stream(
         self,
@@ -96,8 +106,7 @@ class Answerer:
             latencies_ms=latencies,
         )
         if not retrieval.passages or self.refusal.refuses(retrieval.evidence):
-            latencies["total"] = ms_since(started)
-            yield answer
+            yield self._refused(answer, RefusalReason.NO_EVIDENCE, started)
             return
         yield from self._generate(answer, started)
 
@@ -106,34 +115,74 @@ class Answerer:
         passages = answer.retrieval.passages
         answer.prompt = answer_messages(self.template, answer.question, passages)
         answer.passages, answer.model = passages, model.name
+        if not self._answerable(model, answer):
+            yield self._refused(answer, RefusalReason.NOT_ANSWERABLE, started)
+            return
         self._announce(answer.prompt)
         citations = CitationFilter({p.n for p in passages})
         guard = StreamGuard(passages) if self.checks else None
         parts: list[str] = []
+        held = True  # until the first sentence shows it is not a non-answer
         generating = time.perf_counter()
-        for piece in model.stream(answer.prompt, max_tokens=self.max_tokens, usage=answer.usage):
-            if not parts:
-                answer.latencies_ms["first_token"] = ms_since(started)
-            text = citations.feed(piece)
-            parts.append(text)
-            if shown := (guard.feed(text) if guard else text):
-                yield shown
-        tail = citations.flush()
-        parts.append(tail)
-        if shown := (guard.feed(tail) + guard.flush() if guard else tail):
-            yield shown
+        with closing(
+            model.stream(answer.prompt, max_tokens=self.max_tokens, usage=answer.usage)
+        ) as pieces:
+            for piece in pieces:
+                if not parts:
+                    answer.latencies_ms["first_token"] = ms_since(started)
+                parts.append(citations.feed(piece))
+                text = parts[-1]
+                if held:
+                    text = "".join(parts)
+                    if not first_sentence_complete(text):
+                        continue
+                    if is_non_answer(text):
+                        break  # closing the stream frees the model at once
+                    held = False
+                if shown := (guard.feed(text) if guard else text):
+                    yield shown
+        parts.append(citations.flush())
         answer.latencies_ms["generate"] = ms_since(generating)
         text = "".join(parts).strip()
-        answer.refused = not text or text.lower().startswith(_UNKNOWN_PREFIXES)
-        answer.text = NOT_FOUND if answer.refused else text
+        if is_non_answer(text):
+            yield self._refused(answer, RefusalReason.DECLINED, started)
+            return
+        if shown := self._release(guard, "".join(parts) if held else parts[-1]):
+            yield shown
         by_number = {p.n: p for p in passages}
-        answer.cited = [] if answer.refused else [by_number[n] for n in citations.cited]
+        answer.text, answer.refused = text, False
+        answer.cited = [by_number[n] for n in citations.cited]
         self._check(answer)
+        if answer.check.nothing_supported:
+            yield self._refused(answer, RefusalReason.UNSUPPORTED, started)
+            return
         answer.latencies_ms["total"] = ms_since(started)
         yield answer
 
+    def _answerable(self, model: ChatModel, answer: Answer) -> bool:
+        if self.answerability is None:
+            return True
+        checking = time.perf_counter()
+        messages = self.answerability.messages(answer.prompt)
+        self._announce(messages)
+        answer.answerability = self.answerability.probability(model, messages)
+        answer.latencies_ms["answerability"] = ms_since(checking)
+        return self.answerability.answerable(answer.answerability)
+
+    @staticmethod
+    def _release(guard: StreamGuard | None, text: str) -> str:
+        return guard.feed(text) + guard.flush() if guard else text
+
+    def _refused(self, answer: Answer, reason: RefusalReason, started: float) -> Answer:
+        """The answer as a refusal naming the closest sources (all readable by the asker)."""
+        answer.refused, answer.refusal, answer.cited = True, reason, []
+        answer.closest = closest_sources(answer.retrieval.passages)
+        answer.text = refusal_text(answer.question, answer.closest)
+        answer.latencies_ms["total"] = ms_since(started)
+        return answer
+
     def _check(self, answer: Answer) -> None:
-        if answer.refused or not self.checks:
+        if not self.checks:
             return
         answer.check = check_answer(answer.text, cited=answer.cited, passages=answer.passages)
         if answer.check.verdict is Verdict.BLOCKED:

@@ -11,6 +11,7 @@ from kb.llm.factory import chat_model
 from kb.stores.factory import graph_store, vector_index
 from kb.text.embeddings import load_embedder
 from kb.text.sparse import SparseEncoder
+from retrieval.answerability import AnswerabilityCheck
 from retrieval.answerer import Answerer
 from retrieval.evidence import RefusalPolicy
 from retrieval.prompting import load_template
@@ -52,4 +53,9 @@ def default_answerer(
         max_tokens=settings.KB_ANSWER_MAX_TOKENS,
         on_prompt=on_prompt,
         checks=settings.KB_INJECTION_DEFENCES,
+        answerability=(
+            AnswerabilityCheck(min_yes=settings.KB_ANSWERABILITY_MIN_YES)
+            if settings.KB_ANSWERABILITY_CHECK
+            else None
+        ),
     )

@@ -11,10 +11,11 @@ from __future__ import annotations
 import contextlib
 import io
 import json
+import math
 import threading
 import urllib.error
 import urllib.request
-from collections.abc import Iterator, Sequence
+from collections.abc import Generator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol, TypedDict
@@ -56,8 +57,12 @@ class ChatModel(Protocol):
         max_tokens: int,
         temperature: float = 0.0,
         usage: Usage | None = None,
-    ) -> Iterator[str]:
+    ) -> Generator[str, None, None]:
         """The reply piece by piece as the model produces it; `usage` is filled at the end."""
+
+    def choose(self, messages: Sequence[Message], options: Sequence[str]) -> dict[str, float]:
+        """How likely the reply starts with each of `options` (single words such as "yes" and
+        "no", any case), normalised over them: one forward pass, nothing generated."""
 
 
 class LlmUnavailable(RuntimeError):
@@ -144,7 +149,7 @@ class LlamaCppChat:
         max_tokens: int,
         temperature: float = 0.0,
         usage: Usage | None = None,
-    ) -> Iterator[str]:
+    ) -> Generator[str, None, None]:
         """Holds the model until the stream is exhausted or closed (a client that goes away
         closes the generator, which releases the lock)."""
         self._wait_for_model()
@@ -167,6 +172,54 @@ class LlamaCppChat:
                 usage.prompt_tokens = max(int(self._llama.n_tokens) - produced, 0)
         finally:
             self._lock.release()
+
+    def choose(self, messages: Sequence[Message], options: Sequence[str]) -> dict[str, float]:
+        """The first reply token's logits, read by a logits processor while one token is
+        generated. The prompt goes through the same chat handler as `stream`, so a following
+        `stream` whose prompt shares this one's beginning re-uses its evaluated prefix."""
+        from llama_cpp import LogitsProcessorList
+
+        seen: list[Any] = []
+
+        def capture(_ids: Any, scores: Any) -> Any:
+            if not seen:
+                seen.append(scores.copy())
+            return scores
+
+        self._wait_for_model()
+        try:
+            self._llama.create_chat_completion(
+                messages=plain_messages(messages, self._plain),
+                max_tokens=1,
+                temperature=0.0,
+                logits_processor=LogitsProcessorList([capture]),
+            )
+        finally:
+            self._lock.release()
+        logits = seen[0]
+        weights = {
+            option: sum(math.exp(float(logits[t]) - float(logits.max())) for t in ids)
+            for option, ids in self._option_tokens(options).items()
+        }
+        return normalised(weights)
+
+    def _option_tokens(self, options: Sequence[str]) -> dict[str, set[int]]:
+        """Each option's first token in the spellings a reply starts with: yes, Yes, YES."""
+        found: dict[str, set[int]] = {}
+        for option in options:
+            spellings = {option.lower(), option.capitalize(), option.upper()}
+            found[option] = {
+                self._llama.tokenize(s.encode(), add_bos=False, special=False)[0] for s in spellings
+            }
+        return found
+
+
+def normalised(weights: dict[str, float]) -> dict[str, float]:
+    """Shares of the total; all equal when nothing has any weight."""
+    total = sum(weights.values())
+    if total <= 0:
+        return {option: 1 / len(weights) for option in weights}
+    return {option: weight / total for option, weight in weights.items()}
 
 
 def plain_messages(messages: Sequence[Message], plain: PlainText) -> list[Message]:
@@ -223,7 +276,7 @@ class OpenAICompatibleChat:
         max_tokens: int,
         temperature: float = 0.0,
         usage: Usage | None = None,
-    ) -> Iterator[str]:
+    ) -> Generator[str, None, None]:
         """Server-sent events, one `data:` line per delta; usage arrives in the last one when
         the server honours `stream_options.include_usage`."""
         body = {
@@ -249,6 +302,35 @@ class OpenAICompatibleChat:
                             yield piece
         except (urllib.error.URLError, TimeoutError, json.JSONDecodeError) as exc:
             raise self._unavailable(exc) from exc
+
+    def choose(self, messages: Sequence[Message], options: Sequence[str]) -> dict[str, float]:
+        """From the first token's top log-probabilities (llama.cpp's server and vLLM return
+        them); a server that returns none is read by the reply's first word."""
+        body = {
+            "model": self.name,
+            "messages": plain_messages(messages, self._plain),
+            "max_tokens": 1,
+            "temperature": 0.0,
+            "logprobs": True,
+            "top_logprobs": 20,
+        }
+        try:
+            with self._post(body) as response:
+                choice = json.load(response)["choices"][0]
+        except (urllib.error.URLError, TimeoutError, json.JSONDecodeError) as exc:
+            raise self._unavailable(exc) from exc
+        weights = dict.fromkeys(options, 0.0)
+        spelled = {option.lower(): option for option in options}
+        content = (choice.get("logprobs") or {}).get("content") or []
+        alternatives = content[0].get("top_logprobs", []) if content else []
+        for entry in alternatives:
+            option = spelled.get(str(entry.get("token", "")).strip().lower())
+            if option is not None:
+                weights[option] += math.exp(float(entry["logprob"]))
+        if not any(weights.values()):
+            reply = str((choice.get("message") or {}).get("content") or "").strip().lower()
+            weights = {o: float(reply.startswith(o.lower())) for o in options}
+        return normalised(weights)
 
     def _post(self, body: dict[str, Any]) -> Any:
         request = urllib.request.Request(  # noqa: S310 - the operator's configured server

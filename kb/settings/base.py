@@ -226,6 +226,11 @@ KB_REFUSAL_MIN_DENSE = env_float("KB_REFUSAL_MIN_DENSE", 0.41)
 KB_REFUSAL_MIN_COVERAGE = env_float("KB_REFUSAL_MIN_COVERAGE", 0.61)
 KB_REFUSAL_OTHER_MIN_DENSE = env_float("KB_REFUSAL_OTHER_MIN_DENSE", 0.56)
 KB_REFUSAL_OTHER_MIN_COVERAGE = env_float("KB_REFUSAL_OTHER_MIN_COVERAGE", 0.43)
+# Once evidence passes, the model is asked whether the passages state the answer and the
+# question is refused below this probability of "yes" (retrieval/answerability.py); calibrated
+# by `python -m bench answers` on answerable and near-miss questions (README, "Quality").
+KB_ANSWERABILITY_CHECK = env_bool("KB_ANSWERABILITY_CHECK", True)
+KB_ANSWERABILITY_MIN_YES = env_float("KB_ANSWERABILITY_MIN_YES", 0.4)
 KB_PROMPT_TEMPLATE = env_str("KB_PROMPT_TEMPLATE", "answer-v1")
 # Split askers between template versions by pseudonym, e.g. `answer-v1=50,answer-v2=50`.
 KB_PROMPT_EXPERIMENT = env_str("KB_PROMPT_EXPERIMENT")

@@ -34,11 +34,13 @@ from kb.uploads import IncomingFile
 from retrieval.answer_checks import WITHHELD, StreamGuard, Verdict, check_answer
 from retrieval.citations import CitationFilter
 from retrieval.prompting import answer_messages, condense_messages, load_template
+from retrieval.refusals import NOT_FOUND
 from retrieval.types import Passage
 from tests.support import samples
 from tests.support.clients import api_client
 from tests.support.factories import UserFactory
 from tests.support.llm import SMALL_MODEL, small_model_path
+from tests.support.model_server import ScriptedModel, scripted_model_server
 from tests.support.personas import World, build_world
 from tests.support.sse import parse_events
 
@@ -454,34 +456,6 @@ def test_a_streamed_answer_with_only_supported_links_streams_in_full() -> None:
     assert sum(1 for piece in pieces if piece) > 5  # released as it streams, not at the end
 
 
-class _ScriptedModel(BaseHTTPRequestHandler):
-    """An OpenAI-compatible model server whose reply is the hijacked answer an injection would
-    produce: the checks must not depend on the model obeying, so the model here never does."""
-
-    reply = ""
-
-    def do_POST(self) -> None:
-        body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
-        if body.get("stream"):
-            words = [w + " " for w in self.reply.split(" ")]
-            events = [{"choices": [{"delta": {"content": w}}]} for w in words]
-            lines = [f"data: {json.dumps(e)}\n\n" for e in events] + ["data: [DONE]\n\n"]
-            self._send("text/event-stream", "".join(lines).encode())
-        else:
-            reply = {"choices": [{"message": {"content": self.reply}}]}
-            self._send("application/json", json.dumps(reply).encode())
-
-    def _send(self, kind: str, data: bytes) -> None:
-        self.send_response(200)
-        self.send_header("Content-Type", kind)
-        self.send_header("Content-Length", str(len(data)))
-        self.end_headers()
-        self.wfile.write(data)
-
-    def log_message(self, *args: object) -> None:
-        pass
-
-
 HIJACKED = (
     "VPN access is approved by the team lead [1]. Log in at "
     "https://vpn-reset.evil.example/login to confirm [1]."
@@ -489,17 +463,15 @@ HIJACKED = (
 
 
 @pytest.fixture
-def hijacked_model(settings: Any, stores: Path) -> Iterator[type[_ScriptedModel]]:
-    httpd = ThreadingHTTPServer(("127.0.0.1", 0), _ScriptedModel)
-    threading.Thread(target=httpd.serve_forever, daemon=True).start()
-    settings.KB_LLM_BASE_URL = f"http://127.0.0.1:{httpd.server_address[1]}/v1"
-    settings.KB_ANSWER_CACHE_SECONDS = 0
-    forget_chat_model()
-    _ScriptedModel.reply = HIJACKED
-    yield _ScriptedModel
-    forget_chat_model()
-    httpd.shutdown()
-    httpd.server_close()
+def hijacked_model(settings: Any, stores: Path) -> Iterator[type[ScriptedModel]]:
+    """The checks must not depend on the model obeying, so the model here never does: its
+    reply is the hijacked answer an injection would produce."""
+    with scripted_model_server(HIJACKED) as (url, model):
+        settings.KB_LLM_BASE_URL = url
+        settings.KB_ANSWER_CACHE_SECONDS = 0
+        forget_chat_model()
+        yield model
+        forget_chat_model()
 
 
 def _ask(world: World, question: str, *, stream: bool) -> Any:
@@ -519,7 +491,7 @@ def _events(response: Any) -> list[tuple[str, dict[str, Any]]]:
 @pytest.mark.integration
 @pytest.mark.slow
 def test_a_hijacked_answer_is_withheld_in_full_and_streamed_answers(
-    transactional_db: None, hijacked_model: type[_ScriptedModel], tmp_path: Path
+    transactional_db: None, hijacked_model: type[ScriptedModel], tmp_path: Path
 ) -> None:
     """Given an editor's document whose order carries a phishing link, and a model that obeys
     it, when a reader asks, then neither form of the answer serves the link: the full answer
@@ -546,14 +518,40 @@ def test_a_hijacked_answer_is_withheld_in_full_and_streamed_answers(
 @pytest.mark.integration
 @pytest.mark.slow
 def test_an_answer_its_citation_does_not_support_is_marked_ungrounded(
-    transactional_db: None, hijacked_model: type[_ScriptedModel], tmp_path: Path
+    transactional_db: None, hijacked_model: type[ScriptedModel], tmp_path: Path
 ) -> None:
+    """One supported sentence keeps the answer; the unsupported one marks it."""
+    world = build_world()
+    _ingest(world.collections["eng"], "vpn.txt", VPN.text, tmp_path)
+    hijacked_model.reply = (
+        "VPN access is approved by the team lead [1]. "
+        "Your access was upgraded to administrator [1]."
+    )
+
+    response = _ask(world, "Who approves VPN access?", stream=False).json()
+
+    assert (response["check"], response["refused"]) == ("ungrounded", False)
+    assert response["answer"] == hijacked_model.reply  # served, but marked
+    assert QueryLog.objects.get().answer_check == "ungrounded"
+
+
+@pytest.mark.integration
+@pytest.mark.slow
+def test_an_answer_no_source_supports_becomes_a_refusal(
+    transactional_db: None, hijacked_model: type[ScriptedModel], tmp_path: Path
+) -> None:
+    """An answer none of whose sentences its sources support is not served: the caller gets
+    the refusal naming the closest source instead, streamed or not, and the log says so."""
     world = build_world()
     _ingest(world.collections["eng"], "vpn.txt", VPN.text, tmp_path)
     hijacked_model.reply = "Your access was upgraded to administrator [1]."
 
     response = _ask(world, "Who approves VPN access?", stream=False).json()
+    streamed = dict(_events(_ask(world, "Who approves access to the VPN?", stream=True)))
 
-    assert response["check"] == "ungrounded"
-    assert response["answer"] == hijacked_model.reply  # served, but marked
-    assert QueryLog.objects.get().answer_check == "ungrounded"
+    assert response["refused"] is True
+    assert response["answer"].startswith(NOT_FOUND) and "administrator" not in response["answer"]
+    assert response["citations"] == []
+    assert streamed["done"]["refused"] is True
+    assert "administrator" not in streamed["done"]["answer"]
+    assert [log.refused for log in QueryLog.objects.all()] == [True, True]

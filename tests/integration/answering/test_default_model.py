@@ -17,6 +17,7 @@ from kb.llm.factory import forget_chat_model, gguf_path
 from kb.llm.gguf import MODELS
 from kb.services.documents import document_add
 from kb.uploads import IncomingFile
+from retrieval.refusals import NOT_FOUND
 from tests.support import samples
 from tests.support.clients import api_client_as
 from tests.support.factories import CollectionFactory, GroupFactory, UserFactory
@@ -42,6 +43,7 @@ def client(
     settings.KB_LLM_MODEL_NAME = DEFAULT_MODEL
     settings.KB_LLM_MODEL_PATH = ""
     settings.KB_ANSWER_MAX_TOKENS = 160
+    settings.KB_ANSWERABILITY_CHECK = True  # as shipped (the test settings turn it off)
     path = gguf_path()
     if not path.is_file():
         pytest.fail(f"The default model is missing at {path}: run `make model` first.")
@@ -82,5 +84,24 @@ def test_absent_answer_is_refused(client: APIClient) -> None:
 
     body = response.json()
     assert body["refused"] is True
-    assert body["answer"] == "Not found in the knowledge base."
+    assert body["answer"].startswith(NOT_FOUND)
     assert body["citations"] == []
+
+
+def test_a_near_miss_on_the_documents_topic_is_refused_naming_what_was_found(
+    client: APIClient,
+) -> None:
+    """The backups page is on topic, but says nothing of encryption: the answer must be a
+    refusal that names the page it found instead, not an invented answer citing it."""
+    response = client.post(
+        "/api/v1/query",
+        {"question": "Which encryption algorithm protects the finance database backups?"},
+        format="json",
+    )
+
+    body = response.json()
+    assert body["refused"] is True, body
+    assert body["refusal"] in {"not_answerable", "declined", "unsupported"}, body
+    assert body["answer"].startswith(NOT_FOUND)
+    assert body["citations"] == []
+    assert [c["page"] for c in body["closest"]][:1] == [2], body

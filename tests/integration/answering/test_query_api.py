@@ -3,9 +3,7 @@ written per question, and a clear 503 when the model cannot be had."""
 
 from __future__ import annotations
 
-from collections.abc import Generator
 from pathlib import Path
-from typing import cast
 
 import pytest
 from pytest_django.fixtures import Settings
@@ -124,6 +122,8 @@ def test_a_missing_model_is_a_clear_503_and_refusals_still_work(
     assert answered.status_code == 503
     assert "make model" in answered.json()["error"]["message"]
     assert refused.status_code == 200 and refused.json()["refused"] is True
+    assert refused.json()["refusal"] == "no_evidence" and refused.json()["citations"] == []
+    assert isinstance(refused.json()["closest"], list)
 
 
 def test_the_openapi_schema_documents_the_answering_endpoints(
@@ -187,10 +187,7 @@ def test_a_busy_model_turns_questions_away_with_429_and_retry_after(
     settings.KB_LLM_MAX_WAITING = 0  # nobody may wait behind the answer in progress
     forget_chat_model()
     model = chat_model()
-    generating = cast(
-        Generator[str, None, None],
-        model.stream([{"role": "user", "content": "Count to fifty."}], max_tokens=48),
-    )
+    generating = model.stream([{"role": "user", "content": "Count to fifty."}], max_tokens=48)
     next(generating)  # the model is now busy with someone else's answer
     client = api_client(indexed_world.world, "engineer")
     try:

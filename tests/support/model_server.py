@@ -1,0 +1,76 @@
+"""A scripted OpenAI-compatible model server on loopback: what the answer path does with a
+given reply must not depend on a model choosing to write it, so the reply is set by the test.
+
+Streamed requests get `reply` word by word; a one-token request with `logprobs` (the
+answerability check, OpenAICompatibleChat.choose) gets `p_yes` as top log-probabilities of
+"Yes" and "No", as llama.cpp's server returns them; other requests get `reply` whole.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+
+class ScriptedModel(BaseHTTPRequestHandler):
+    reply = ""
+    p_yes = 1.0
+    bodies: list[dict[str, Any]] = []
+
+    def do_POST(self) -> None:
+        body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+        self.bodies.append(body)
+        if body.get("stream"):
+            words = [w + " " for w in self.reply.split(" ")]
+            events = [{"choices": [{"delta": {"content": w}}]} for w in words]
+            lines = [f"data: {json.dumps(e)}\n\n" for e in events] + ["data: [DONE]\n\n"]
+            self._send("text/event-stream", "".join(lines).encode())
+        elif body.get("logprobs"):
+            self._send("application/json", json.dumps(self._choice()).encode())
+        else:
+            reply = {"choices": [{"message": {"content": self.reply}}]}
+            self._send("application/json", json.dumps(reply).encode())
+
+    def _choice(self) -> dict[str, Any]:
+        yes = min(max(self.p_yes, 1e-6), 1 - 1e-6)
+        top: list[dict[str, Any]] = [
+            {"token": "Yes", "logprob": math.log(yes)},
+            {"token": "No", "logprob": math.log(1 - yes)},
+        ]
+        first = top[0] if yes >= 0.5 else top[1]
+        return {
+            "choices": [
+                {
+                    "message": {"content": first["token"]},
+                    "logprobs": {"content": [{**first, "top_logprobs": top}]},
+                }
+            ]
+        }
+
+    def _send(self, kind: str, data: bytes) -> None:
+        self.send_response(200)
+        self.send_header("Content-Type", kind)
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+@contextmanager
+def scripted_model_server(reply: str = "") -> Iterator[tuple[str, type[ScriptedModel]]]:
+    """The server's base URL (…/v1) and its handler class, whose attributes script it."""
+    ScriptedModel.reply, ScriptedModel.p_yes, ScriptedModel.bodies = reply, 1.0, []
+    httpd = ThreadingHTTPServer(("127.0.0.1", 0), ScriptedModel)
+    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+    try:
+        yield f"http://127.0.0.1:{httpd.server_address[1]}/v1", ScriptedModel
+    finally:
+        httpd.shutdown()
+        httpd.server_close()
