@@ -30,12 +30,13 @@ class Corpus:
 
 
 def corpus_files(questions: Sequence[Question], distractors: int | None) -> list[InputFile]:
-    """Every gold file, then the deterministic selection of `bench ingest` (`None`: all)."""
+    """Every gold file and every near-miss question's on-topic file, then the deterministic
+    selection of `bench ingest` (`None`: all)."""
     folders = dict(SOURCES)
     gold = [
         InputFile(entry.source, folders[entry.source] / entry.file)
         for question in questions
-        for entry in question.gold
+        for entry in (*question.gold, *question.near)
     ]
     return list(dict.fromkeys([*gold, *select_files(distractors)]))
 

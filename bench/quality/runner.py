@@ -12,9 +12,9 @@ from pathlib import Path
 from typing import Any
 
 from bench.common.corpus import InputFile, corpus_summary
-from bench.common.devset import ANSWERABLE, UNANSWERABLE, Question, load_questions
+from bench.common.devset import ANSWERABLE, NEAR_MISS, UNANSWERABLE, Question, load_questions
 from bench.common.environment import Timed, code_state, machine, setup_django
-from bench.quality import report
+from bench.quality import answers, report
 from bench.quality.corpus import corpus_files, selected
 from bench.quality.fusion import fusion_alternatives, parse_weights
 from bench.quality.metrics import CANDIDATE, path_metrics
@@ -75,16 +75,29 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         default="",
         help="comma-separated question id prefixes to keep (development runs), e.g. hb-0,un-1",
     )
+    parser.add_argument(
+        "--answers",
+        action="store_true",
+        help="also answer every question with the model in settings (the default model) and "
+        "report false answers and false refusals, near-miss questions included (about an hour "
+        "on 2 cores); JSON in <out>-answers.json",
+    )
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT, help="JSON path")
 
 
 def run(args: argparse.Namespace, *, command: str) -> int:
     answerable = selected(load_questions(ANSWERABLE), args.ids)
     unanswerable = selected(load_questions(UNANSWERABLE), args.ids)
-    files = corpus_files(answerable, None if args.full else args.distractors)
+    near_miss = selected(load_questions(NEAR_MISS), args.ids) if args.answers else []
+    files = corpus_files([*answerable, *near_miss], None if args.full else args.distractors)
     started = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix="quarry-quality-") as tmp:
         result, runs = measure(answerable, unanswerable, files, Path(tmp), args=args)
+        if args.answers:
+            answers_result = measure_answers(
+                {"answerable": answerable, "near_miss": near_miss, "off_topic": unanswerable},
+                args=args,
+            )
     result["wall_s_whole_run"] = round(time.perf_counter() - started, 1)
     result["command"] = command
     args.out.parent.mkdir(parents=True, exist_ok=True)
@@ -93,7 +106,35 @@ def run(args: argparse.Namespace, *, command: str) -> int:
     runs_path.write_text(json.dumps(runs, ensure_ascii=False) + "\n")
     print(args.out, runs_path, file=sys.stderr)
     print(report.summary(result), file=sys.stderr)
+    if args.answers:
+        answers_result["command"] = command
+        answers_path = args.out.with_name(f"{args.out.stem}-answers.json")
+        answers_path.write_text(json.dumps(answers_result, indent=2, ensure_ascii=False) + "\n")
+        print(answers_path, file=sys.stderr)
+        print(answers.summary(answers_result), file=sys.stderr)
     return 0
+
+
+def measure_answers(questions: dict[str, list[Question]], *, args: argparse.Namespace) -> Json:
+    """After `measure`, over the same index (the stores are re-opened on demand)."""
+    from django.conf import settings
+
+    from kb.models import Document
+    from kb.stores.factory import close_stores
+
+    ask = build_asker(limit=args.limit, graph_hops=args.graph_hops, username="answers-reader")
+    names = dict(Document.objects.values_list("id", "source_filename"))
+    with Timed() as timed:
+        runs = answers.answer_all(questions, ask, names=names, hops=args.graph_hops)
+    close_stores()
+    return {
+        "model": settings.KB_LLM_MODEL_NAME,
+        "questions": {kind: len(group) for kind, group in questions.items()},
+        "wall_s": round(timed.seconds, 1),
+        "other_processes_cpu_share": timed.other_share,
+        **answers.report(runs, shipped_threshold=settings.KB_ANSWERABILITY_MIN_YES),
+        "code": code_state(("ingestion", "kb", "retrieval")),
+    }
 
 
 def measure(

@@ -131,7 +131,7 @@ def _script_blind_retriever() -> type[Retriever]:
     return ScriptBlindRetriever
 
 
-def build_asker(*, limit: int, graph_hops: int) -> Asker:
+def build_asker(*, limit: int, graph_hops: int, username: str = "quality-reader") -> Asker:
     """A non-staff reader of the collection, through a group, and the Retriever that
     `retrieval.factory.default_retriever` builds with this run's per-path limit and graph hops."""
     from django.conf import settings
@@ -141,7 +141,7 @@ def build_asker(*, limit: int, graph_hops: int) -> Asker:
     from kb.access import access_scope, readable_document_ids
     from retrieval.factory import default_retriever
 
-    reader = User.objects.create_user(username="quality-reader")
+    reader = User.objects.create_user(username=username)
     reader.groups.add(Group.objects.get(name=READERS))
     with override_settings(KB_RETRIEVAL_PATH_LIMIT=limit, KB_GRAPH_HOPS=graph_hops):
         shipped = default_retriever()

@@ -1,0 +1,221 @@
+"""`python -m bench quality --answers`: whole answers from the production Answerer and the
+model in settings (the default model unless KB_LLM_MODEL_NAME says otherwise), on the
+answerable, near-miss and off-topic questions of the dev set.
+
+Reported: false refusals and gold-cited answers on answerable questions, false answers on
+near-miss and off-topic ones, per language and per split, and what the answerability check
+costs. The run generates every answer with the check's threshold at 0 and records its
+probability, so the rates at any threshold are exact from one run: a question counts as
+refused at threshold t when it was refused without the check (weak evidence, the model's own
+non-answer, no supported sentence) or its probability is below t.
+"""
+
+from __future__ import annotations
+
+import statistics
+import time
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from bench.common.devset import Question
+
+if TYPE_CHECKING:
+    from bench.quality.search import Asker
+
+Json = dict[str, Any]
+THRESHOLDS = (0.0, 0.1, 0.2, 0.3, 0.35, 0.4, 0.45, 0.5, 0.6, 0.7)
+KINDS = ("answerable", "near_miss", "off_topic")
+
+
+@dataclass(frozen=True)
+class AnswerRun:
+    """One question's answer, as much as the rates and the report need."""
+
+    question: Question
+    kind: str  # one of KINDS
+    refusal: str  # retrieval.refusals.RefusalReason with the check at threshold 0
+    probability: float | None  # the check's P(yes); None when refused before it
+    cited_documents: tuple[str, ...]
+    text: str
+    latencies_ms: dict[str, float]
+
+    def refused_at(self, threshold: float) -> bool:
+        if self.refusal:
+            return True
+        return self.probability is not None and self.probability < threshold
+
+    def gold_cited(self, threshold: float) -> bool:
+        gold = {entry.document for entry in self.question.gold}
+        return not self.refused_at(threshold) and bool(gold & set(self.cited_documents))
+
+
+def answer_all(
+    questions: Mapping[str, Sequence[Question]], ask: Asker, *, names: dict[int, str], hops: int
+) -> list[AnswerRun]:
+    """Every question through the production Answerer (retrieval.factory.default_answerer) with
+    the run's path limit and graph hops, as the benchmark's reader; `names` maps document ids
+    to the files' corpus names."""
+    from django.test import override_settings
+
+    from retrieval.answerer import Answer
+    from retrieval.factory import default_answerer
+
+    with override_settings(
+        KB_ANSWERABILITY_CHECK=True,
+        KB_ANSWERABILITY_MIN_YES=0.0,
+        KB_RETRIEVAL_PATH_LIMIT=ask.shipped.path_limit,
+        KB_GRAPH_HOPS=hops,
+    ):
+        answerer = default_answerer()
+    runs = []
+    for kind, group in questions.items():
+        for number, question in enumerate(group, 1):
+            started = time.perf_counter()
+            answer = _final(
+                answerer.stream(
+                    question.text, scope=ask.scope, allowed=ask.allowed, top_k=ask.top_k
+                ),
+                Answer,
+            )
+            runs.append(
+                AnswerRun(
+                    question=question,
+                    kind=kind,
+                    refusal=str(answer.refusal),
+                    probability=answer.answerability,
+                    cited_documents=tuple(names.get(p.document_id, "") for p in answer.cited),
+                    text=answer.text,
+                    latencies_ms=dict(answer.latencies_ms),
+                )
+            )
+            seconds = time.perf_counter() - started
+            print(
+                f"{kind} {number}/{len(group)} {question.id}: {answer.refusal or 'answered'} "
+                f"p={answer.answerability} {seconds:.0f} s",
+                flush=True,
+            )
+    return runs
+
+
+def _final(stream: Iterable[Any], kind: type) -> Any:
+    last = None
+    for item in stream:
+        last = item
+    if not isinstance(last, kind):
+        raise RuntimeError("the answer stream ended without an answer")
+    return last
+
+
+def report(runs: Sequence[AnswerRun], *, shipped_threshold: float) -> Json:
+    """Rates at the shipped threshold, without the check, and across THRESHOLDS."""
+    return {
+        "shipped_threshold": shipped_threshold,
+        "at_shipped": rates(runs, shipped_threshold),
+        "without_check": rates(runs, 0.0),
+        "sweep": [{"threshold": t, **rates(runs, t)["all"]} for t in THRESHOLDS],
+        "check_ms": _check_cost(runs),
+        "refusal_reasons": _reasons(runs),
+        "per_question": [_row(run) for run in runs],
+    }
+
+
+def rates(runs: Sequence[AnswerRun], threshold: float) -> Json:
+    """The three error rates over all questions, per language and per split."""
+    languages = sorted({run.question.lang for run in runs})
+    splits = sorted({run.question.split for run in runs if run.kind == "near_miss"})
+    return {
+        "all": _rates(runs, threshold),
+        "by_lang": {
+            lang: _rates([r for r in runs if r.question.lang == lang], threshold)
+            for lang in languages
+        },
+        "near_miss_by_split": {
+            split: _rates(
+                [r for r in runs if r.kind == "near_miss" and r.question.split == split], threshold
+            )
+            for split in splits
+        },
+    }
+
+
+def _rates(runs: Sequence[AnswerRun], threshold: float) -> Json:
+    answerable = [r for r in runs if r.kind == "answerable"]
+    near_miss = [r for r in runs if r.kind == "near_miss"]
+    off_topic = [r for r in runs if r.kind == "off_topic"]
+    return {
+        "answerable": len(answerable),
+        "false_refusals": _share(sum(r.refused_at(threshold) for r in answerable), answerable),
+        "gold_cited": _share(sum(r.gold_cited(threshold) for r in answerable), answerable),
+        "near_miss": len(near_miss),
+        "near_miss_false_answers": _share(
+            sum(not r.refused_at(threshold) for r in near_miss), near_miss
+        ),
+        "off_topic": len(off_topic),
+        "off_topic_false_answers": _share(
+            sum(not r.refused_at(threshold) for r in off_topic), off_topic
+        ),
+    }
+
+
+def _share(count: int, runs: Sequence[AnswerRun]) -> float | None:
+    return round(count / len(runs), 3) if runs else None
+
+
+def _check_cost(runs: Sequence[AnswerRun]) -> Json:
+    """Milliseconds the check took, and the answer's first token and whole time, over the
+    questions that reached the model."""
+    checked = [r for r in runs if "answerability" in r.latencies_ms]
+    values = {
+        name: [r.latencies_ms[name] for r in checked if name in r.latencies_ms]
+        for name in ("answerability", "first_token", "total")
+    }
+    return {
+        "questions": len(checked),
+        **{
+            f"{name}_mean": round(statistics.fmean(v), 1) if v else None
+            for name, v in values.items()
+        },
+    }
+
+
+def _reasons(runs: Sequence[AnswerRun]) -> Json:
+    counts: dict[str, dict[str, int]] = {}
+    for run in runs:
+        kind = counts.setdefault(run.kind, {})
+        kind[run.refusal or "answered"] = kind.get(run.refusal or "answered", 0) + 1
+    return counts
+
+
+def _row(run: AnswerRun) -> Json:
+    return {
+        "id": run.question.id,
+        "kind": run.kind,
+        "lang": run.question.lang,
+        "split": run.question.split,
+        "refusal": run.refusal,
+        "p_yes": None if run.probability is None else round(run.probability, 4),
+        "cited": list(run.cited_documents),
+        "answer": run.text,
+        "ms": {k: round(v) for k, v in run.latencies_ms.items()},
+    }
+
+
+def summary(result: Json) -> str:
+    shipped, bare = result["at_shipped"]["all"], result["without_check"]["all"]
+    lines = [
+        f"answers at answerability threshold {result['shipped_threshold']}: false refusals "
+        f"{shipped['false_refusals']}, gold cited {shipped['gold_cited']}, near-miss false "
+        f"answers {shipped['near_miss_false_answers']}, off-topic false answers "
+        f"{shipped['off_topic_false_answers']}",
+        f"without the check: false refusals {bare['false_refusals']}, near-miss false answers "
+        f"{bare['near_miss_false_answers']}, off-topic false answers "
+        f"{bare['off_topic_false_answers']}",
+        f"check: {result['check_ms']}",
+    ]
+    for row in result["sweep"]:
+        lines.append(
+            f"  t={row['threshold']:<5} false refusals {row['false_refusals']} "
+            f"near-miss false answers {row['near_miss_false_answers']}"
+        )
+    return "\n".join(lines)
