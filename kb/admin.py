@@ -201,11 +201,12 @@ class QueryLogAdmin(admin.ModelAdmin[QueryLog]):
         "created_at",
         "pseudonym",
         "refused",
+        "refusal",
         "answer_check",
         "model",
         "template_version",
     ]
-    list_filter = ["refused", "answer_check", "model"]
+    list_filter = ["refused", "refusal", "answer_check", "model"]
 
     def has_change_permission(self, request: HttpRequest, obj: object = None) -> bool:
         return False

@@ -5,7 +5,8 @@ entries and collections (two users share an entry only when they may read exactl
 documents), each of those collections' content version (bumped by every upload, deletion and
 access change, so those invalidate what they touch), top_k, the prompt template and the model.
 Entries live in Django's cache: this process's memory by default, Redis with KB_CACHE_URL.
-A hit is still post-checked against the database before it is served.
+A hit is still post-checked against the database before it is served: every document its
+passages and, for a refusal, its closest sources come from must still be readable.
 """
 
 from __future__ import annotations
@@ -64,14 +65,27 @@ def remember_answer(key: str, answer: Answer) -> None:
         "passages": [asdict(p) for p in answer.passages],
         "cited": [p.n for p in answer.cited],
         "check": str(answer.check.verdict),
+        "refusal": str(answer.refusal),
+        "closest": [asdict(p) for p in answer.closest],
     }
     cache.set(key, entry, timeout=settings.KB_ANSWER_CACHE_SECONDS)
 
 
 def passages_of(entry: dict[str, Any]) -> tuple[list[Passage], list[Passage]]:
-    passages = [Passage(**{**p, "paths": tuple(p["paths"])}) for p in entry["passages"]]
+    passages = _passages(entry["passages"])
     by_number = {p.n: p for p in passages}
     return passages, [by_number[n] for n in entry["cited"] if n in by_number]
+
+
+def closest_of(entry: dict[str, Any]) -> list[Passage] | None:
+    """A refusal's closest sources; None for an entry written before refusals named them."""
+    if "closest" not in entry:
+        return None
+    return _passages(entry["closest"])
+
+
+def _passages(rows: list[dict[str, Any]]) -> list[Passage]:
+    return [Passage(**{**p, "paths": tuple(p["paths"])}) for p in rows]
 
 
 class SingleFlight:

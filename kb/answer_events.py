@@ -4,10 +4,16 @@ events, and the errors of a run that fails.
 
 A stream is `token` events ({text}) as the model writes, then `check` ({check, answer}) only
 when the answer was blocked (its `answer` replaces the streamed text) or is ungrounded, then
-`citations` ({citations, refused}), any events the caller adds (the chat: `conversation`), and
-`done` ({query_id, answer, refused, check}). A run that fails ends the stream with one `error`
-event ({error: {code, message}}) carrying the code of the JSON error (429 `model_busy`, 503
-`unavailable`) the same failure gets when it happens before a stream starts.
+`citations` ({citations, refused, refusal, closest}), any events the caller adds (the chat:
+`conversation`), and `done` ({query_id, answer, refused, refusal, check}). A question can be
+refused after its tokens were streamed (retrieval.answerer: the model's non-answer, or an answer
+none of whose sentences its sources support): `citations` with `refused: true` says that the
+streamed text, if any, is not the answer; `done`'s `answer` (the refusal text) replaces it.
+A refusal has no citations and no check; `refusal` says why (retrieval.refusals.RefusalReason)
+and `closest` lists the nearest sources the asker may read, in source_out's shape. A run that
+fails ends the stream with one `error` event ({error: {code, message}}) carrying the code of the
+JSON error (429 `model_busy`, 503 `unavailable`) the same failure gets when it happens before a
+stream starts.
 """
 
 from __future__ import annotations
@@ -59,16 +65,29 @@ class AnswerOut:
     query_id: int
     answer: str
     refused: bool
-    check: str  # "", "blocked" or "ungrounded" (retrieval.answer_checks.Verdict)
+    refusal: str  # why it was refused: "" or a retrieval.refusals.RefusalReason
+    check: str  # "", "blocked" or "ungrounded" (retrieval.answer_checks.Verdict); "" if refused
     citations: list[dict[str, Any]]
+    closest: list[dict[str, Any]]  # a refusal's nearest readable sources (source_out)
+
+    def sources(self) -> dict[str, Any]:
+        """The `citations` event: refused true also means "the streamed text is not the
+        answer: replace it with `done`'s"."""
+        return {
+            "citations": self.citations,
+            "refused": self.refused,
+            "refusal": self.refusal,
+            "closest": self.closest,
+        }
 
     def done(self) -> dict[str, Any]:
-        """The last event of a stream: the final text, which a blocked answer's streamed
-        tokens do not match."""
+        """The last event of a stream: the final text, which a blocked or refused answer's
+        streamed tokens do not match."""
         return {
             "query_id": self.query_id,
             "answer": self.answer,
             "refused": self.refused,
+            "refusal": self.refusal,
             "check": self.check,
         }
 
@@ -85,27 +104,36 @@ class Event:
 
 
 def answer_out(finished: Finished) -> AnswerOut:
+    """A refusal's text says why it has no citations; the check of an answer it replaced
+    (unsupported: ungrounded) is the query log's business, not the caller's."""
     answer = finished.answer
+    refused = answer.refused
     return AnswerOut(
         query_id=finished.log.pk,
         answer=answer.text,
-        refused=answer.refused,
-        check=str(answer.check.verdict),
-        citations=[] if answer.refused else [passage_out(p) for p in _sources(answer)],
+        refused=refused,
+        refusal=str(answer.refusal),
+        check="" if refused else str(answer.check.verdict),
+        citations=[] if refused else [passage_out(p) for p in _sources(answer)],
+        closest=[source_out(p) for p in answer.closest] if refused else [],
     )
 
 
-def passage_out(passage: Passage) -> dict[str, Any]:
-    """A citation; search results add their section and paths."""
+def source_out(passage: Passage) -> dict[str, Any]:
+    """Where a passage is: enough to name it and open it (a refusal's closest sources)."""
     return {
         "n": passage.n,
         "document_id": passage.document_id,
         "title": passage.title,
         "page": passage.page,
+        "section": passage.section,
         "chunk_id": passage.chunk_id,
-        "text": passage.text,
-        "score": round(passage.score, 6),
     }
+
+
+def passage_out(passage: Passage) -> dict[str, Any]:
+    """A citation: its source and the passage itself; search results add their paths."""
+    return {**source_out(passage), "text": passage.text, "score": round(passage.score, 6)}
 
 
 def answer_events(
@@ -126,10 +154,11 @@ def answer_events(
 
 def finished_events(out: AnswerOut, *, before_done: Sequence[Event] = ()) -> Iterator[Event]:
     """Tokens were streamed before the whole answer could be checked: a `check` event first
-    tells the client to replace them (blocked) or mark them (ungrounded)."""
+    tells the client to replace them (blocked) or mark them (ungrounded); `citations` with
+    refused true, to replace them with the refusal (`done`'s answer)."""
     if out.check:
         yield Event("check", {"check": out.check, "answer": out.answer})
-    yield Event("citations", {"citations": out.citations, "refused": out.refused})
+    yield Event("citations", out.sources())
     yield from before_done
     yield Event("done", out.done())
 

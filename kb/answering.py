@@ -18,6 +18,7 @@ from kb.access import AnyUser, access_scope, readable_document_ids
 from kb.answer_cache import (
     answer_key,
     cached_answer,
+    closest_of,
     in_flight,
     passages_of,
     remember_answer,
@@ -32,6 +33,7 @@ from retrieval.answerer import Answer, Answerer
 from retrieval.evidence import NO_EVIDENCE
 from retrieval.experiments import parse_split, variant_for
 from retrieval.factory import default_answerer, default_retriever
+from retrieval.refusals import RefusalReason
 from retrieval.retriever import Retrieval
 from retrieval.timing import ms_since
 from retrieval.types import Candidate, Passage
@@ -152,12 +154,16 @@ def _from_cache(
     allowed: Callable[[set[int]], set[int]],
     started: float,
 ) -> Answer | None:
-    """A cached answer, if every passage it was built from is still readable by the caller."""
+    """A cached answer, if every passage it was built from, and every closest source a
+    refusal names, is still readable by the caller."""
     entry = cached_answer(key)
     if entry is None:
         return None
     passages, cited = passages_of(entry)
-    documents = {p.document_id for p in passages}
+    closest = closest_of(entry)
+    if closest is None:  # cached before refusals named their closest sources
+        return None
+    documents = {p.document_id for p in [*passages, *closest]}
     if allowed(documents) != documents:
         return None
     elapsed = ms_since(started)
@@ -172,6 +178,8 @@ def _from_cache(
         template_version=template_version,
         latencies_ms={"cache": elapsed, "total": elapsed},
         check=AnswerCheck(Verdict(entry.get("check", ""))),  # its text is already the checked one
+        refusal=RefusalReason(entry.get("refusal", "")),
+        closest=closest,
     )
 
 
@@ -185,6 +193,7 @@ def _log(
 ) -> QueryLog:
     retrieved = {path: _top(c) for path, c in answer.retrieval.per_path.items()}
     retrieved["passages"] = [(p.chunk_id, round(p.score, 5)) for p in answer.passages]
+    retrieved["closest"] = [(p.chunk_id, round(p.score, 5)) for p in answer.closest]
     record = QueryRecord(
         collection_ids=list(collection_ids),
         retrieved=retrieved,
@@ -194,6 +203,7 @@ def _log(
         model=answer.model or settings.KB_LLM_MODEL_NAME,  # refused ones too: experiments
         template_version=answer.template_version,
         refused=answer.refused,
+        refusal=str(answer.refusal),
         answer=answer.text,
         cached=cached,
         answer_check=str(answer.check.verdict),

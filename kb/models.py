@@ -147,6 +147,12 @@ class QueryLog(models.Model):
     model = models.CharField(max_length=200, blank=True)
     template_version = models.CharField(max_length=50, blank=True)
     refused = models.BooleanField(default=False)
+    refusal = models.CharField(
+        max_length=20,
+        blank=True,
+        help_text="Why it was refused (retrieval.refusals.RefusalReason): 'no_evidence', "
+        "'not_answerable', 'declined' or 'unsupported'; empty for an answer.",
+    )
     cached = models.BooleanField(default=False, help_text="Answered from the answer cache.")
     answer_check = models.CharField(
         max_length=20,
@@ -205,7 +211,9 @@ class TurnRole(models.TextChoices):
 
 class Turn(models.Model):
     """One question or answer of a conversation, in order of `pk`. Citations keep only what
-    points at a source (n, document id, title, page, chunk id): reopening re-checks access."""
+    points at a source (n, document id, title, page, section, chunk id): reopening re-checks
+    access. A refused answer has no citations: its `citations` are the closest sources it
+    names instead."""
 
     conversation = models.ForeignKey(Conversation, on_delete=models.CASCADE, related_name="turns")
     role = models.CharField(max_length=10, choices=TurnRole.choices)

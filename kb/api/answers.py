@@ -42,8 +42,11 @@ class QueryApi(APIView):
                 description="With `stream: true`: `text/event-stream` of `token` events "
                 "({text}), then `check` ({check, answer}) only when the answer was blocked "
                 "(its `answer` replaces the streamed text) or is ungrounded, then `citations` "
-                "({citations, refused}), then `done` ({query_id, answer, refused, check}); an "
-                "`error` event ({error}) ends a failed stream.",
+                "({citations, refused, refusal, closest}), then `done` ({query_id, answer, "
+                "refused, refusal, check}); an `error` event ({error}) ends a failed stream. "
+                "A question can be refused after tokens were streamed: `citations` with "
+                "`refused: true` means the streamed text is not the answer; replace it with "
+                "`done`'s `answer`.",
             )
         },
         summary="Ask a question; the answer cites the passages it used",
@@ -83,9 +86,7 @@ class SearchApi(APIView):
                 collection_ids=data.get("collections"),
                 top_k=data.get("top_k") or _default_top_k(),
             )
-        results = [
-            {**passage_out(p), "section": p.section, "paths": list(p.paths)} for p in passages
-        ]
+        results = [{**passage_out(p), "paths": list(p.paths)} for p in passages]
         return Response(SearchOut({"results": results}).data)
 
 

@@ -3,6 +3,7 @@ from __future__ import annotations
 from rest_framework import serializers
 
 from kb.models import Document, DocumentStatus
+from retrieval.refusals import RefusalReason
 
 # Pages start at most this far in: any larger offset would only ever be an empty page.
 MAX_OFFSET = 2**31 - 1
@@ -86,27 +87,50 @@ class MeOut(serializers.Serializer[object]):
     groups = serializers.ListField(child=serializers.CharField())
 
 
-class CitationOut(serializers.Serializer[object]):
+class SourceOut(serializers.Serializer[object]):
+    """Where a passage is (kb.answer_events.source_out): a refusal's closest sources."""
+
     n = serializers.IntegerField()
     document_id = serializers.IntegerField()
     title = serializers.CharField()
     page = serializers.IntegerField(allow_null=True)
+    section = serializers.CharField(allow_blank=True)
     chunk_id = serializers.CharField()
+
+
+class CitationOut(SourceOut):
+    """A cited passage: its source and text (kb.answer_events.passage_out)."""
+
     text = serializers.CharField()
     score = serializers.FloatField()
 
 
 class QueryOut(serializers.Serializer[object]):
     query_id = serializers.IntegerField()
-    answer = serializers.CharField()
+    answer = serializers.CharField(
+        help_text="The answer; for a refusal, the refusal text in the question's language: "
+        "'Not found in the knowledge base.' and the closest sources found, if any."
+    )
     refused = serializers.BooleanField()
+    refusal = serializers.ChoiceField(
+        choices=[reason.value for reason in RefusalReason],
+        help_text="Why it was refused; empty for an answer. `no_evidence`: no passage you may "
+        "read is close enough to the question. `not_answerable`: the passages found do not "
+        "hold the answer. `declined`: the model said it does not know. `unsupported`: no "
+        "sentence of the model's answer is supported by its sources.",
+    )
     check = serializers.ChoiceField(
         choices=["", "blocked", "ungrounded"],
-        help_text="Empty: served as written. `blocked`: withheld, `answer` says so (it held a "
-        "link, address or credentials request its sources lack). `ungrounded`: its citations "
-        "do not support it; read the sources.",
+        help_text="Empty: served as written (and for a refusal). `blocked`: withheld, `answer` "
+        "says so (it held a link, address or credentials request its sources lack). "
+        "`ungrounded`: its citations do not support it; read the sources.",
     )
-    citations = CitationOut(many=True)
+    citations = CitationOut(many=True, help_text="Empty for a refusal.")
+    closest = SourceOut(
+        many=True,
+        help_text="A refusal's closest sources, which you may read (at most one per document "
+        "section); empty for an answer and when nothing came close.",
+    )
 
 
 class SearchResultOut(serializers.Serializer[object]):

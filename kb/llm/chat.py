@@ -153,6 +153,7 @@ class LlamaCppChat:
         """Holds the model until the stream is exhausted or closed (a client that goes away
         closes the generator, which releases the lock)."""
         self._wait_for_model()
+        produced = 0
         try:
             chunks: Any = self._llama.create_chat_completion(
                 messages=plain_messages(messages, self._plain),
@@ -160,17 +161,16 @@ class LlamaCppChat:
                 temperature=temperature,
                 stream=True,
             )
-            produced = 0
             for chunk in chunks:
                 piece = chunk["choices"][0]["delta"].get("content") or ""
                 if piece:
                     produced += 1
                     yield piece
-            if usage is not None:
-                # After a completion the context holds the prompt and the generated tokens.
+        finally:
+            if usage is not None:  # also when the caller stopped reading early
+                # The context holds the prompt and the tokens generated so far.
                 usage.completion_tokens = produced
                 usage.prompt_tokens = max(int(self._llama.n_tokens) - produced, 0)
-        finally:
             self._lock.release()
 
     def choose(self, messages: Sequence[Message], options: Sequence[str]) -> dict[str, float]:

@@ -8,6 +8,7 @@ SQLite and PostgreSQL; a window of up to `MAX_DAYS` (the longest retention) stay
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
@@ -18,10 +19,15 @@ from django.utils import timezone
 
 from kb.models import FeedbackRating, QueryLog
 from kb.redaction import redact
+from retrieval.refusals import is_stock_refusal
 
 DAY_CHOICES = (7, 30, 90)
 MAX_DAYS = max(DAY_CHOICES)
 TOP_UNANSWERED = 10
+# A refusal text (retrieval.refusals.refusal_text) is the stock sentence, then a lead-in such
+# as "The closest sources found:" and the sources, in English, Chinese or Russian punctuation.
+_STOCK_SENTENCE = re.compile(r"^[^.。]*[.。]\s*")
+_LEAD_IN = re.compile(r"^[^:：]*[:：]\s*")
 
 
 def percentile(values: Sequence[float], q: float) -> float | None:
@@ -125,6 +131,7 @@ class Unanswered:
     question: str
     count: int
     last_asked: datetime
+    found_instead: str  # the closest sources the latest refusal named ("" if none)
 
 
 @dataclass(frozen=True)
@@ -135,6 +142,7 @@ class Report:
     days: list[Day]
     variants: list[Variant]
     unanswered: list[Unanswered]
+    refusals: list[tuple[str, int]]  # (reason, count), most frequent first; "": not recorded
 
 
 def analytics_report(*, days: int, now: datetime | None = None) -> Report:
@@ -155,7 +163,25 @@ def analytics_report(*, days: int, now: datetime | None = None) -> Report:
         key = (row.template_version, row.model)
         per_variant.setdefault(key, Variant(template_version=key[0], model=key[1])).add(row)
     variants = sorted(per_variant.values(), key=lambda v: (-v.queries, v.template_version, v.model))
-    return Report(since, until, overall, list(per_day.values()), variants, _unanswered(logs))
+    return Report(
+        since,
+        until,
+        overall,
+        list(per_day.values()),
+        variants,
+        _unanswered(logs),
+        _refusal_reasons(logs),
+    )
+
+
+def found_instead(answer: str) -> str:
+    """The sources a logged refusal names, without its stock sentence and lead-in ("Not found
+    in the knowledge base. The closest sources found: “Scheduling” in Handbook." gives
+    "“Scheduling” in Handbook"); "" for a refusal that names none, or for any other text."""
+    if not is_stock_refusal(answer):
+        return ""
+    rest = _STOCK_SENTENCE.sub("", answer, count=1)
+    return _LEAD_IN.sub("", rest, count=1).rstrip(".。 ") if rest else ""
 
 
 _FIELDS = (
@@ -192,14 +218,39 @@ def _ms(value: Any) -> float | None:
 
 
 def _unanswered(logs: Any) -> list[Unanswered]:
-    """The most frequent refused questions, grouped by their exact redacted text. Redacted again
-    on the way out: rows logged under older, weaker rules must not show what today's find."""
+    """The most frequent refused questions, grouped by their exact redacted text, with what the
+    latest of them found instead. Redacted again on the way out: rows logged under older,
+    weaker rules must not show what today's find."""
+    refused = logs.filter(refused=True)
     grouped = (
-        logs.filter(refused=True)
-        .values("question_redacted")
+        refused.values("question_redacted")
         .annotate(count=Count("pk"), last_asked=Max("created_at"))
         .order_by("-count", "-last_asked")[:TOP_UNANSWERED]
     )
-    return [
-        Unanswered(redact(g["question_redacted"]), g["count"], g["last_asked"]) for g in grouped
-    ]
+    unanswered = []
+    for g in grouped:
+        latest = (
+            refused.filter(question_redacted=g["question_redacted"])
+            .order_by("-created_at", "-pk")
+            .values_list("answer_redacted", flat=True)
+            .first()
+        )
+        unanswered.append(
+            Unanswered(
+                redact(g["question_redacted"]),
+                g["count"],
+                g["last_asked"],
+                redact(found_instead(latest or "")),
+            )
+        )
+    return unanswered
+
+
+def _refusal_reasons(logs: Any) -> list[tuple[str, int]]:
+    counted = (
+        logs.filter(refused=True)
+        .values("refusal")
+        .annotate(count=Count("pk"))
+        .order_by("-count", "refusal")
+    )
+    return [(c["refusal"], c["count"]) for c in counted]

@@ -15,7 +15,7 @@ from django.db.models import QuerySet
 from kb.access import AnyUser, readable_document_ids
 from kb.llm.chat import Message
 from kb.models import Conversation, Turn, TurnRole
-from retrieval.answerer import NOT_FOUND
+from retrieval.refusals import is_stock_refusal
 
 # The API accepts this many earlier turns; older ones are dropped first.
 HISTORY_MESSAGES = 20
@@ -51,15 +51,18 @@ class Exchange:
     answer: str
     refused: bool
     citations: list[dict[str, Any]]
+    closest: list[dict[str, Any]]  # what a refusal found instead
 
     @property
     def shown_answer(self) -> str:
-        """A refusal before the model has only the stock text: the page says it better."""
-        return "" if self.refused and self.answer == NOT_FOUND else self.answer
+        """A refusal's stock text (and the sources it names, as they were when it was
+        written): the page says it better, with the closest sources still readable."""
+        return "" if self.refused and is_stock_refusal(self.answer) else self.answer
 
 
 def conversation_exchanges(*, user: AnyUser, conversation: Conversation) -> list[Exchange]:
-    """Pairs of turns; a citation whose document the user may no longer read is left out."""
+    """Pairs of turns; a citation or closest source (a refused turn's citations) whose document
+    the user may no longer read is left out."""
     turns = list(conversation.turns.all())
     cited = {int(c["document_id"]) for t in turns for c in t.citations if "document_id" in c}
     readable = readable_document_ids(user, cited)
@@ -69,8 +72,11 @@ def conversation_exchanges(*, user: AnyUser, conversation: Conversation) -> list
         if turn.role == TurnRole.USER:
             question = turn
             continue
-        citations = [c for c in turn.citations if int(c.get("document_id", 0)) in readable]
+        sources = [c for c in turn.citations if int(c.get("document_id", 0)) in readable]
         asked = question.content if question is not None else ""
-        exchanges.append(Exchange(asked, turn.content, turn.refused, citations))
+        if turn.refused:
+            exchanges.append(Exchange(asked, turn.content, True, [], sources))
+        else:
+            exchanges.append(Exchange(asked, turn.content, False, sources, []))
         question = None
     return exchanges

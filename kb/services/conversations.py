@@ -20,7 +20,7 @@ from kb.models import Conversation, Turn, TurnRole
 
 TITLE_CHARS = 80
 # What a stored citation keeps: enough to link the source again, never the passage text.
-CITATION_FIELDS = ("n", "document_id", "title", "page", "chunk_id")
+CITATION_FIELDS = ("n", "document_id", "title", "page", "section", "chunk_id")
 
 
 def conversation_title(question: str) -> str:
@@ -42,9 +42,11 @@ def exchange_record(
     answer: str,
     refused: bool,
     citations: Sequence[dict[str, Any]],
+    closest: Sequence[dict[str, Any]] = (),
 ) -> Conversation:
     """Appends a question and its answer; starts a conversation when there is none (or when
-    its owner deleted it while the answer was being written)."""
+    its owner deleted it while the answer was being written). A refusal has no citations: the
+    turn keeps the closest sources it names in their place (Turn)."""
     conversation = None
     if conversation_id is not None:
         conversation = (
@@ -64,7 +66,7 @@ def exchange_record(
                 role=TurnRole.ASSISTANT,
                 content=answer,
                 refused=refused,
-                citations=[_stored(c) for c in citations],
+                citations=[_stored(c) for c in (closest if refused else citations)],
             ),
         ]
     )

@@ -88,6 +88,7 @@ class QueryRecord:
     model: str = ""
     template_version: str = ""
     refused: bool = False
+    refusal: str = ""  # why: "" or a retrieval.refusals.RefusalReason
     answer: str = ""  # the model's answer, redacted like the question (feedback export)
     cached: bool = False
     answer_check: str = ""  # retrieval.answer_checks.Verdict: "", "blocked" or "ungrounded"
@@ -109,6 +110,7 @@ def querylog_write(*, user: AbstractBaseUser, question: str, record: QueryRecord
         model=_fitted(record.model, "model"),
         template_version=_fitted(record.template_version, "template_version"),
         refused=bool(record.refused),
+        refusal=_fitted(record.refusal, "refusal"),
         cached=bool(record.cached),
         answer_check=_fitted(record.answer_check, "answer_check"),
     )

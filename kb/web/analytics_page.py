@@ -18,6 +18,14 @@ DEFAULT_DAYS = 30
 EMPTY = "—"
 # The log names no model for a refusal made before the answer step (too little evidence).
 NO_MODEL = "none (refused before answering)"
+# Why questions were refused (retrieval.refusals.RefusalReason), in the page's words.
+REFUSAL_LABELS = {
+    "no_evidence": "nothing close enough",
+    "not_answerable": "passages do not hold it",
+    "declined": "the model declined",
+    "unsupported": "answer unsupported",
+    "": "reason not logged",
+}
 
 
 def percent(value: float | None) -> str:
@@ -52,6 +60,7 @@ def analytics(request: HtmxHttpRequest) -> HttpResponse:
         "latency_chart": _latency_chart(report),
         "fmt_days": [_day_row(d) for d in reversed(report.days)],
         "fmt_variants": [_variant_row(v) for v in report.variants],
+        "fmt_refusals": [(REFUSAL_LABELS.get(r, r), f"{n:,}") for r, n in report.refusals],
     }
     return render(request, "analytics/page.html", context)
 

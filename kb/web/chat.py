@@ -3,7 +3,8 @@
 They are DRF views for the same per-user rate limit as the API (PerUserRateThrottle), with
 session authentication only, which enforces CSRF; an API token does not open them. The answer
 streams the events of `POST /api/v1/query` (kb/answer_events.py) plus `conversation`
-({id, title, url}) before `done`, and each citation carries the `url` of its source view.
+({id, title, url}) before `done`, and each citation and closest source carries the `url` of its
+source view.
 Questions and ratings are checked by the serializers the API uses (kb/answer_serializers.py).
 """
 
@@ -134,18 +135,23 @@ def _finished_events(
     citations and the conversation before done. Only the `done` event carries the query id
     (for a rating from this page); the conversation never stores it."""
     out = answer_out(finished)
-    citations = [{**c, "url": reverse("chat-source", args=[c["chunk_id"]])} for c in out.citations]
+    out = replace(out, citations=_linked(out.citations), closest=_linked(out.closest))
     conversation = exchange_record(
         user=ask["user"],
         conversation_id=conversation_id,
         question=ask["question"],
         answer=out.answer,
         refused=out.refused,
-        citations=citations,
+        citations=out.citations,
+        closest=out.closest,
     )
     url = reverse("chat-conversation", args=[conversation.pk])
     saved = Event("conversation", {"id": conversation.pk, "title": conversation.title, "url": url})
-    yield from finished_events(replace(out, citations=citations), before_done=[saved])
+    yield from finished_events(out, before_done=[saved])
+
+
+def _linked(sources: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    return [{**s, "url": reverse("chat-source", args=[s["chunk_id"]])} for s in sources]
 
 
 def _invalid(errors: Any) -> Response:

@@ -250,6 +250,7 @@ def test_json_lines_match_the_rows(asker: Any) -> None:
         "model": "qwen2.5-coder-1.5b-instruct-q4_k_m",
         "template_version": "answer-v1",
         "refused": False,
+        "refusal": "",
         "cached": False,
         "feedback": {"rating": "down", "comment": "wrong, [user]"},
     }

@@ -28,6 +28,7 @@ from kb.stores.errors import StoreError, StoreLockedError
 from retrieval.answer_checks import WITHHELD, AnswerCheck, Verdict, check_answer
 from retrieval.answerer import Answer
 from retrieval.evidence import NO_EVIDENCE
+from retrieval.refusals import NOT_FOUND, RefusalReason, refusal_text
 from retrieval.retriever import Retrieval
 from retrieval.types import Passage
 from tests.support.sse import parse_events
@@ -49,6 +50,8 @@ def finished(
     refused: bool = False,
     cited: list[Passage] | None = None,
     check: AnswerCheck | None = None,
+    refusal: RefusalReason = RefusalReason.NONE,
+    closest: list[Passage] | None = None,
 ) -> Finished:
     passages = [passage(1), passage(2)]
     answer = Answer(
@@ -59,8 +62,16 @@ def finished(
         passages[:1] if cited is None else cited,
         Retrieval({}, passages, NO_EVIDENCE),
         check=check or AnswerCheck(),
+        refusal=refusal,
+        closest=closest or [],
     )
     return Finished(answer, QueryLog(pk=QUERY_ID))  # unsaved: only its id is read
+
+
+def refusal(reason: RefusalReason, closest: list[Passage]) -> Finished:
+    """As retrieval.answerer refuses: no citations, the refusal text naming `closest`."""
+    text = refusal_text("Who descales it?", closest)
+    return finished(text, refused=True, cited=[], refusal=reason, closest=closest)
 
 
 def names(events: list[Event]) -> list[str]:
@@ -108,17 +119,21 @@ def test_tokens_then_citations_then_done() -> None:
                 "document_id": 7,
                 "title": "Kitchen",
                 "page": 2,
+                "section": "Coffee",
                 "chunk_id": "chunk-1",
                 "text": passage(1).text,
                 "score": 0.012346,
             }
         ],
         "refused": False,
+        "refusal": "",
+        "closest": [],
     }
     assert events[3].data == {
         "query_id": QUERY_ID,
         "answer": "Facilities do it [1].",
         "refused": False,
+        "refusal": "",
         "check": "",
     }
 
@@ -130,11 +145,53 @@ def test_an_answer_citing_nothing_lists_every_passage_it_was_given() -> None:
 
 
 def test_a_refusal_lists_no_citations() -> None:
-    events = list(answer_events([finished("Not found in the knowledge base.", refused=True)]))
+    events = list(answer_events([refusal(RefusalReason.NO_EVIDENCE, [])]))
 
     assert names(events) == ["citations", "done"]
-    assert events[0].data == {"citations": [], "refused": True}
-    assert events[1].data["refused"] is True
+    assert events[0].data == {
+        "citations": [],
+        "refused": True,
+        "refusal": "no_evidence",
+        "closest": [],
+    }
+    assert events[1].data == {
+        "query_id": QUERY_ID,
+        "answer": NOT_FOUND,
+        "refused": True,
+        "refusal": "no_evidence",
+        "check": "",
+    }
+
+
+def test_a_refusal_names_its_closest_sources_without_their_text() -> None:
+    events = list(answer_events([refusal(RefusalReason.NOT_ANSWERABLE, [passage(2)])]))
+
+    assert events[0].data["refusal"] == "not_answerable"
+    assert events[0].data["closest"] == [
+        {
+            "n": 2,
+            "document_id": 7,
+            "title": "Kitchen",
+            "page": 2,
+            "section": "Coffee",
+            "chunk_id": "chunk-2",
+        }
+    ]
+    assert events[1].data["answer"] == refusal_text("Who descales it?", [passage(2)])
+
+
+def test_a_refusal_after_tokens_says_to_replace_them_and_is_not_marked_as_a_check() -> None:
+    """An unsupported answer was streamed, then refused: its ungrounded verdict stays in the
+    query log; the client gets refused true and the refusal text in done."""
+    refused = refusal(RefusalReason.UNSUPPORTED, [passage(1)])
+    refused.answer.check = AnswerCheck(Verdict.UNGROUNDED)
+
+    events = list(answer_events(["AES-256 ", "is used [1].", refused]))
+
+    assert names(events) == ["token", "token", "citations", "done"]
+    assert events[2].data["refused"] is True and events[2].data["citations"] == []
+    assert events[3].data["refusal"] == "unsupported" and events[3].data["check"] == ""
+    assert events[3].data["answer"].startswith(NOT_FOUND + " ")
 
 
 def test_a_blocked_answer_sends_check_first_with_the_text_that_replaces_the_tokens() -> None:

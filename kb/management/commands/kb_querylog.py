@@ -81,6 +81,7 @@ def _as_dict(row: QueryLog) -> dict[str, Any]:
         "model": row.model,
         "template_version": row.template_version,
         "refused": row.refused,
+        "refusal": row.refusal,
         "cached": row.cached,
         "feedback": _feedback(row),
     }

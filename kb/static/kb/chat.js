@@ -5,12 +5,16 @@
 // as Server-Sent Events from the fetch body. The events are those of `POST /api/v1/query` with
 // `stream: true` (kb/answer_events.py), data always JSON, plus `conversation`:
 //   token         {"text": "..."}                        appended to the answer as it arrives
-//   citations     {"citations": [{"n", "title", "page", "url", ...}], "refused": bool}
-//                 refused: the "not found in the knowledge base" state; otherwise numbered sources
+//   citations     {"citations": [{"n", "title", "page", "url", ...}], "refused": bool,
+//                  "refusal": reason, "closest": [{"title", "section", "page", "url", ...}]}
+//                 refused: the "not found in the knowledge base" state (any streamed text is
+//                 cleared: a refusal can come after tokens) with the closest sources as
+//                 "Found instead"; otherwise numbered sources
 //   check         {"check": "blocked" | "ungrounded", "answer"}   only for a checked answer:
 //                 blocked replaces the streamed text with `answer`; ungrounded marks it
 //   conversation  {"id", "title", "url"}                 where the exchange was saved
-//   done          {"query_id", "answer", "refused"}      query_id is used only to rate this answer
+//   done          {"query_id", "answer", "refused", "refusal", "check"}
+//                 query_id is used only to rate this answer
 //   error         {"error": {"code": "model_busy" | "unavailable" | ..., "message": "..."}}
 // An HTTP error before the stream starts (400, 403, 404, 429, 503) is shown plainly as well.
 (function () {
@@ -52,6 +56,7 @@
     unavailable: "Answering is unavailable right now: the model or the search index cannot be reached. Try again later, or tell your administrator.",
   };
   const NOT_FOUND = "Not found in the knowledge base: no passage you may read answers this.";
+  const FOUND_INSTEAD = "Found instead:";
   const UNGROUNDED = "The cited sources do not seem to support this answer. Read them before relying on it.";
   const NEW_TAB = " (opens in a new tab)";
 
@@ -82,8 +87,9 @@
     answer.append(node);
   }
 
-  function sourceLink(item) {
-    const link = el("a", "", item.title + (item.page ? ", page " + item.page : ""));
+  function sourceLink(item, withSection) {
+    const section = withSection && item.section ? " — " + item.section : "";
+    const link = el("a", "", item.title + section + (item.page ? ", page " + item.page : ""));
     link.href = item.url;
     link.target = "_blank";
     link.rel = "noopener";
@@ -91,9 +97,26 @@
     return link;
   }
 
+  // A refusal, possibly after tokens (the model's own non-answer): they are not the answer.
+  function refused(parts, payload) {
+    parts.text.replaceChildren();
+    notice(parts.answer, "empty", NOT_FOUND);
+    const closest = payload.closest || [];
+    if (!closest.length) return;
+    parts.answer.append(el("p", "found-instead-label small", FOUND_INSTEAD));
+    const list = el("ul", "found-instead");
+    list.setAttribute("aria-label", "Found instead");
+    for (const item of closest) {
+      const entry = el("li");
+      entry.append(sourceLink(item, true));
+      list.append(entry);
+    }
+    parts.answer.append(list);
+  }
+
   function citations(parts, payload) {
     if (payload.refused) {
-      notice(parts.answer, "empty", NOT_FOUND);
+      refused(parts, payload);
       return;
     }
     if (!payload.citations.length) return;

@@ -101,3 +101,21 @@ def test_the_pipeline_can_use_the_model_for_the_graph(
     finally:
         forget_chat_model()
         factory.close_stores()
+
+
+def test_choose_reads_the_models_yes_and_no_from_one_forward_pass(model: LlamaCppChat) -> None:
+    """The answerability check's primitive: probabilities over the options, summing to one,
+    and leaning the way the model plainly would."""
+
+    def asked(fact: str) -> list[Message]:
+        return [
+            {"role": "system", "content": "Reply with one English word: yes or no."},
+            {"role": "user", "content": f"{fact}\nIs the sky blue on a clear day?"},
+        ]
+
+    yes = model.choose(asked("The sky is blue on a clear day."), ("yes", "no"))
+    no = model.choose(asked("The sky is green on a clear day."), ("yes", "no"))
+
+    assert set(yes) == {"yes", "no"} and abs(sum(yes.values()) - 1) < 1e-6
+    assert yes["yes"] > 0.5
+    assert no["yes"] < yes["yes"]

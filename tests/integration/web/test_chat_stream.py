@@ -99,7 +99,12 @@ def test_a_collection_the_user_cannot_read_is_searched_as_empty(
     )
 
     assert [name for name, _ in got] == ["citations", "conversation", "done"]
-    assert got[0][1] == {"citations": [], "refused": True}
+    assert got[0][1] == {
+        "citations": [],
+        "refused": True,
+        "refusal": "no_evidence",
+        "closest": [],  # nothing of HR is named either
+    }
     assert prompts == []  # refused before the model: nothing of HR reached a prompt
     body = json.dumps(got)
     assert not [t for t in EXPECTED_VISIBLE["staff"] if canary(t) in body]

@@ -12,9 +12,11 @@ from django.test import Client
 from django.utils import timezone
 
 from kb.models import Feedback, QueryLog
-from kb.selectors.analytics import analytics_report, percentile
+from kb.selectors.analytics import analytics_report, found_instead, percentile
 from kb.web import charts
 from kb.web.analytics_page import duration, percent
+from retrieval.refusals import NOT_FOUND, is_stock_refusal, refusal_text
+from retrieval.types import Passage
 from tests.support.clients import signed_in
 from tests.support.personas import World
 
@@ -34,6 +36,8 @@ def log(
     template: str = "answer-v1",
     model: str = "qwen-0.5b",
     question: str = "q",
+    refusal: str = "",
+    answer: str = "",
     now: datetime = NOW,
 ) -> QueryLog:
     latencies: dict[str, Any] = {}
@@ -44,7 +48,9 @@ def log(
     row = QueryLog.objects.create(
         pseudonym="p",
         question_redacted=question,
+        answer_redacted=answer,
         refused=refused,
+        refusal=refusal,
         cached=cached,
         latencies_ms=latencies,
         model=model,
@@ -116,6 +122,50 @@ def test_the_most_frequent_unanswered_questions_are_grouped_by_redacted_text(
     ]
 
 
+def scheduling(n: int = 1) -> Passage:
+    """A lower-case "handbook": two capitalised words may be redacted as a person's name."""
+    return Passage(n, f"c{n}", 3, "Debian handbook", 12, "9.7 Scheduling", "cron…", 0.5, ())
+
+
+@pytest.mark.parametrize(
+    "question",
+    ["How do I schedule a job?", "如何安排定时任务？", "Как запланировать задачу?"],
+    ids=["en", "zh", "ru"],
+)
+def test_found_instead_is_the_refusal_text_without_its_stock_sentence(question: str) -> None:
+    named = refusal_text(question, [scheduling(1), Passage(2, "c2", 4, "FAQ", None, "", "", 0, ())])
+
+    found = found_instead(named)
+
+    assert "9.7 Scheduling" in found and "Debian handbook" in found and "FAQ" in found
+    assert not is_stock_refusal(found) and not found.endswith((".", "。"))
+    assert found == named[named.index(found[0]) :].rstrip(".。")  # all the sources, nothing else
+    assert found_instead(refusal_text(question, [])) == ""
+
+
+def test_found_instead_of_other_text_is_empty() -> None:
+    assert found_instead("Use systemctl [1].") == "" and found_instead("") == ""
+
+
+def test_unanswered_questions_show_what_their_latest_refusal_found_instead(db: None) -> None:
+    older = refusal_text("Who schedules jobs?", [])
+    newer = refusal_text("Who schedules jobs?", [scheduling()])
+    log(days_ago=2, refused=True, refusal="no_evidence", question="Jobs?", answer=older)
+    log(days_ago=1, refused=True, refusal="declined", question="Jobs?", answer=newer)
+    log(days_ago=1, refused=True, refusal="declined", question="Other?", answer=older)
+    log(days_ago=2, refused=True, question="Logged before reasons?", answer=NOT_FOUND)
+    log(days_ago=1, refusal="", question="Answered", answer="Cron does [1].")
+
+    report = analytics_report(days=7, now=NOW)
+
+    assert [(u.question, u.count, u.found_instead) for u in report.unanswered] == [
+        ("Jobs?", 2, "“9.7 Scheduling” in Debian handbook"),
+        ("Other?", 1, ""),
+        ("Logged before reasons?", 1, ""),
+    ]
+    assert report.refusals == [("declined", 2), ("", 1), ("no_evidence", 1)]
+
+
 def test_variants_compare_feedback_and_refusals_per_template_and_model(
     hand_built_log: None,
 ) -> None:
@@ -136,7 +186,7 @@ def test_an_empty_log_gives_empty_figures_not_errors(db: None) -> None:
 
     assert len(report.days) == 30 and report.overall.queries == 0
     assert report.overall.refusal_rate is None and report.overall.p95_ms is None
-    assert report.variants == [] and report.unanswered == []
+    assert report.variants == [] and report.unanswered == [] and report.refusals == []
 
 
 @pytest.mark.parametrize(
@@ -192,7 +242,15 @@ def test_figures_are_formatted_plainly() -> None:
 def test_staff_see_the_numbers_charts_and_tables(world: World) -> None:
     now = timezone.now()
     log(days_ago=0, total=1500, first=300, rating="down", template="answer-v2", now=now)
-    log(days_ago=40, total=60, refused=True, question="Where is the [email] policy?", now=now)
+    log(
+        days_ago=40,
+        total=60,
+        refused=True,
+        refusal="not_answerable",
+        question="Where is the [email] policy?",
+        answer=refusal_text("Where is the policy?", [scheduling()]),
+        now=now,
+    )
     client = signed_in(world, "staff")
 
     response = client.get("/analytics/?days=90")
@@ -203,6 +261,8 @@ def test_staff_see_the_numbers_charts_and_tables(world: World) -> None:
     assert "Where is the [email] policy?" in html
     assert "answer-v2" in html and "Most frequent unanswered questions" in html
     assert 'aria-current="page">90 days' in html
+    assert "Found instead" in html and "“9.7 Scheduling” in Debian handbook" in html
+    assert "passages do not hold it 1" in html
 
 
 @pytest.mark.parametrize("persona", ["engineer", "eng_editor", "hr_lead", "no_groups"])

@@ -23,6 +23,7 @@ from kb.services.querylog import pseudonym
 from kb.web import chat
 from retrieval.answerer import Answer
 from retrieval.evidence import NO_EVIDENCE
+from retrieval.refusals import RefusalReason, refusal_text
 from retrieval.retriever import Retrieval
 from retrieval.types import Passage
 from tests.support.clients import signed_in
@@ -73,6 +74,13 @@ class ScriptedAnswers:
             [passage],
             Retrieval({}, [passage], NO_EVIDENCE),
         )
+        if self.refused:  # after its tokens, as the answerer refuses an unsupported answer
+            answer.refusal, answer.cited, answer.closest = (
+                RefusalReason.UNSUPPORTED,
+                [],
+                [passage],
+            )
+            answer.text = refusal_text(ask["question"], [passage])
         log = QueryLog.objects.create(
             pk=LOG_ID + len(self.calls) - 1,
             pseudonym=pseudonym(ask["user"].pk),
@@ -120,7 +128,13 @@ def test_a_question_streams_tokens_citations_conversation_then_done(
         "title": "How do I restart the service?",
         "url": f"/conversations/{conversation.pk}",
     }
-    done = {"query_id": LOG_ID, "answer": "Use systemctl [1].", "refused": False, "check": ""}
+    done = {
+        "query_id": LOG_ID,
+        "answer": "Use systemctl [1].",
+        "refused": False,
+        "refusal": "",
+        "check": "",
+    }
     assert got[4][1] == done  # check "": the answer passed the answer checks
     assert scripted.calls[0]["collection_ids"] == eng_collections(world)
     assert scripted.calls[0]["history"] == []
@@ -141,11 +155,38 @@ def test_the_saved_exchange_never_holds_the_query_id(
             "document_id": world.documents["runbook"].pk,
             "title": "runbook",
             "page": 3,
+            "section": "Restarts",
             "chunk_id": CHUNK,
         }
     ]
     stored = json.dumps([turns, list(Conversation.objects.values())], default=str)
     assert str(LOG_ID) not in stored
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_refusal_streams_its_closest_sources_as_links_and_reopens_with_them(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(chat, "answer_stream", ScriptedAnswers(world, refused=True))
+    client = signed_in(world, "engineer")
+
+    got = dict(read_events(ask(client, collections=eng_collections(world))))
+
+    assert got["citations"]["refused"] is True and got["citations"]["citations"] == []
+    assert got["citations"]["refusal"] == "unsupported"
+    (closest,) = got["citations"]["closest"]
+    assert (closest["title"], closest["section"], closest["url"]) == (
+        "runbook",
+        "Restarts",
+        f"/sources/{CHUNK}",
+    )
+    assert got["done"]["answer"].startswith("Not found in the knowledge base. ")
+    turn = Turn.objects.get(role="assistant")
+    assert turn.refused and [c["chunk_id"] for c in turn.citations] == [CHUNK]
+    page = client.get(got["conversation"]["url"]).content.decode()
+    assert "Found instead:" in page and f'href="/sources/{CHUNK}"' in page
+    assert "runbook — Restarts, page 3" in page
+    assert "The closest sources found" not in page  # the stock text is not shown twice
 
 
 @pytest.mark.django_db(transaction=True)

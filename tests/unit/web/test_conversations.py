@@ -14,6 +14,7 @@ from kb.selectors.conversations import (
     conversation_history,
 )
 from kb.services.conversations import conversation_title, exchange_record
+from retrieval.refusals import NOT_FOUND
 from tests.support.clients import signed_in
 from tests.support.personas import World
 
@@ -23,6 +24,7 @@ CITATION = {
     "n": 1,
     "title": "runbook",
     "page": 2,
+    "section": "Restarts",
     "chunk_id": "6d1b1f4e-7a0e-5c1e-9a57-0e3c7f2b9a11",
     "text": "Restart the service.",
     "score": 0.03,
@@ -108,7 +110,49 @@ def test_a_refusal_reopens_as_the_not_found_state(world: World) -> None:
     page = signed_in(world, "engineer").get(f"/conversations/{conversation.pk}").content.decode()
 
     assert "Not found in the knowledge base: no passage you may read answers this." in page
-    assert '<p class="answer-text">' not in page
+    assert '<p class="answer-text">' not in page and "Found instead" not in page
+
+
+def refusal_naming(world: World, persona: str, document: str) -> Conversation:
+    """A refusal whose closest source is `document`, as the chat page records it."""
+    source = {**CITATION, "document_id": world.documents[document].pk, "title": document}
+    return exchange_record(
+        user=world.users[persona],
+        conversation_id=None,
+        question="Who won in 1998?",
+        answer=f"{NOT_FOUND} The closest sources found: “Restarts” in {document}.",
+        refused=True,
+        citations=[],
+        closest=[source],
+    )
+
+
+def test_a_refusal_reopens_with_what_it_found_instead_and_the_stock_text_once(
+    world: World,
+) -> None:
+    conversation = refusal_naming(world, "engineer", "runbook")
+
+    page = signed_in(world, "engineer").get(f"/conversations/{conversation.pk}").content.decode()
+
+    assert page.count("Not found in the knowledge base") == 1  # the notice, not the text
+    assert "Found instead:" in page and "The closest sources found" not in page
+    assert f'href="{CITATION["url"]}" target="_blank"' in page
+    assert "runbook — Restarts, page 2" in page
+
+
+def test_a_closest_source_no_longer_readable_is_not_shown_again(world: World) -> None:
+    conversation = refusal_naming(world, "hr_lead", "salaries")
+    lead = world.users["hr_lead"]
+    salaries = world.documents["salaries"]
+
+    (before,) = conversation_exchanges(user=lead, conversation=conversation)
+    lead.groups.remove(salaries.reader_groups.get())
+    (after,) = conversation_exchanges(user=lead, conversation=conversation)
+    page = signed_in(world, "hr_lead").get(f"/conversations/{conversation.pk}").content.decode()
+
+    assert [c["title"] for c in before.closest] == ["salaries"] and before.citations == []
+    assert after.closest == [] and after.shown_answer == ""
+    assert str(CITATION["url"]) not in page and "Found instead" not in page
 
 
 def test_deleting_needs_the_owner_and_a_post(world: World) -> None:
@@ -203,6 +247,7 @@ def test_stored_citations_keep_only_what_links_a_source(world: World) -> None:
             "document_id": world.documents["runbook"].pk,
             "title": "runbook",
             "page": 2,
+            "section": "Restarts",
             "chunk_id": CITATION["chunk_id"],
         }
     ]
