@@ -12,8 +12,8 @@ non-answer, no supported sentence) or its probability is below t.
 
 from __future__ import annotations
 
+import json
 import statistics
-import time
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -69,33 +69,39 @@ def answer_all(
     ):
         answerer = default_answerer()
     runs = []
-    for kind, group in questions.items():
-        for number, question in enumerate(group, 1):
-            started = time.perf_counter()
-            answer = _final(
-                answerer.stream(
-                    question.text, scope=ask.scope, allowed=ask.allowed, top_k=ask.top_k
-                ),
-                Answer,
-            )
-            runs.append(
-                AnswerRun(
-                    question=question,
-                    kind=kind,
-                    refusal=str(answer.refusal),
-                    probability=answer.answerability,
-                    cited_documents=tuple(names.get(p.document_id, "") for p in answer.cited),
-                    text=answer.text,
-                    latencies_ms=dict(answer.latencies_ms),
-                )
-            )
-            seconds = time.perf_counter() - started
-            print(
-                f"{kind} {number}/{len(group)} {question.id}: {answer.refusal or 'answered'} "
-                f"p={answer.answerability} {seconds:.0f} s",
-                flush=True,
-            )
+    for number, (kind, question) in enumerate(_interleaved(questions), 1):
+        answer = _final(
+            answerer.stream(question.text, scope=ask.scope, allowed=ask.allowed, top_k=ask.top_k),
+            Answer,
+        )
+        run = AnswerRun(
+            question=question,
+            kind=kind,
+            refusal=str(answer.refusal),
+            probability=answer.answerability,
+            cited_documents=tuple(names.get(p.document_id, "") for p in answer.cited),
+            text=answer.text,
+            latencies_ms=dict(answer.latencies_ms),
+        )
+        runs.append(run)
+        # One JSON line per question: an interrupted run can still be scored.
+        print(
+            json.dumps(
+                {"n": number, **_row(run), "gold_cited": run.gold_cited(0.0)}, ensure_ascii=False
+            ),
+            flush=True,
+        )
     return runs
+
+
+def _interleaved(questions: Mapping[str, Sequence[Question]]) -> list[tuple[str, Question]]:
+    """The kinds taken in turn, so any prefix of the run holds each kind in proportion."""
+    keyed = [
+        ((index + 0.5) / len(group), kind, question)
+        for kind, group in questions.items()
+        for index, question in enumerate(group)
+    ]
+    return [(kind, question) for _, kind, question in sorted(keyed, key=lambda item: item[0])]
 
 
 def _final(stream: Iterable[Any], kind: type) -> Any:
