@@ -4,13 +4,13 @@ with numbered passages and stream its answer with checked citations.
 `stream` yields text pieces as they are produced and ends with one `Answer`; a question that
 goes to the model first yields `Sources`, the passages its prompt holds, before the model is
 opened, so a caller can show them while the model reads. Condensing a follow-up with its
-conversation happens first. A question is refused (retrieval.refusals) when
-the evidence is weak, when the model judges that the passages do not hold the answer
-(retrieval.answerability), when its answer is a non-answer in its own words
-(retrieval.non_answers: the first sentence is held back until it is known not to be one), or
-when no sentence of it is supported by its sources (retrieval.answer_checks). The finished
-text is checked: a blocked or refused answer's `text` replaces what was streamed, so a
-stream's consumer must show the final `Answer.text`, not the pieces.
+conversation happens first. A question is refused (retrieval.refusals) when the evidence is
+weak, when the model judges that the passages do not hold the answer (retrieval.answerability),
+when its answer is a non-answer in its own words (retrieval.non_answers: the first sentence is
+held back until it is known not to be one), or when no sentence of it is supported by its
+sources (retrieval.answer_checks). The finished text is checked: a blocked or refused answer's
+`text` replaces what was streamed, so a stream's consumer must show the final `Answer.text`,
+not the pieces.
 """
 
 from __future__ import annotations
