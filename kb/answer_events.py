@@ -2,13 +2,16 @@
 page alike: the finished answer's JSON, the events of a streamed answer framed as server-sent
 events, and the errors of a run that fails.
 
-A stream is `token` events ({text}) as the model writes, then `check` ({check, answer}) only
-when the answer was blocked (its `answer` replaces the streamed text) or is ungrounded, then
-`citations` ({citations, refused, refusal, closest}), any events the caller adds (the chat:
-`conversation`), and `done` ({query_id, answer, refused, refusal, check}). A question can be
-refused after its tokens were streamed (retrieval.answerer: the model's non-answer, or an answer
-none of whose sentences its sources support): `citations` with `refused: true` says that the
-streamed text, if any, is not the answer; `done`'s `answer` (the refusal text) replaces it.
+A stream is `sources` ({sources}: the passages the prompt holds, in snippet_out's shape) as
+soon as they are retrieved and post-checked, before the model starts (a question refused before
+the model has none; a cached answer sends its own), then `token` events ({text}) as the model
+writes, then `check` ({check, answer}) only when the answer was blocked (its `answer` replaces
+the streamed text) or is ungrounded, then `citations` ({citations, refused, refusal, closest}),
+any events the caller adds (the chat: `conversation`), and `done` ({query_id, answer, refused,
+refusal, check}). A question can be refused after its sources and tokens were streamed
+(retrieval.answerer: the answerability check, the model's non-answer, or an answer none of
+whose sentences its sources support): `citations` with `refused: true` says that the streamed
+text, if any, is not the answer; `done`'s `answer` (the refusal text) replaces it.
 A refusal has no citations and no check; `refusal` says why (retrieval.refusals.RefusalReason)
 and `closest` lists the nearest sources the asker may read, in source_out's shape. A run that
 fails ends the stream with one `error` event ({error: {code, message}}) carrying the code of the
@@ -32,11 +35,14 @@ from kb.error_text import without_paths
 from kb.llm.chat import BUSY_MESSAGE, LlmBusy, LlmUnavailable
 from kb.stores.errors import StoreError
 from kb.streaming import iterate_in_thread
-from retrieval.answerer import Answer
+from kb.text.shorten import shortened
+from retrieval.answerer import Answer, Sources
 from retrieval.types import Passage
 
 # Seconds a busy model's callers are told to wait before asking again.
 BUSY_RETRY_AFTER = 30
+# Characters of a passage's text its `sources` entry shows.
+SNIPPET_CHARS = 240
 
 
 class ModelBusy(exceptions.Throttled):
@@ -136,16 +142,31 @@ def passage_out(passage: Passage) -> dict[str, Any]:
     return {**source_out(passage), "text": passage.text, "score": round(passage.score, 6)}
 
 
+def snippet_out(passage: Passage) -> dict[str, Any]:
+    """A passage the model is about to read: its source and the start of its text, enough to
+    recognise it while the answer is written (the cited ones' whole text comes in `citations`)."""
+    return {**source_out(passage), "snippet": shortened(passage.text, SNIPPET_CHARS)}
+
+
+def sources_event(found: Sources) -> Event:
+    """Exactly the passages of the prompt: retrieved, post-checked, readable by the asker."""
+    return Event("sources", {"sources": [snippet_out(p) for p in found.passages]})
+
+
 def answer_events(
-    stream: Iterable[str | Finished],
+    stream: Iterable[str | Sources | Finished],
     finish: Callable[[Finished], Iterator[Event]] | None = None,
+    sources: Callable[[Sources], Event] = sources_event,
 ) -> Iterator[Event]:
     """The events of `stream` (kb.answering.answer_stream). `finish` gives the closing events
-    of its Finished; by default those of finished_events with nothing added."""
+    of its Finished, by default those of finished_events with nothing added; `sources` the
+    event of its Sources."""
     try:
         for item in stream:
             if isinstance(item, Finished):
                 yield from (finish or _finished)(item)
+            elif isinstance(item, Sources):
+                yield sources(item)
             else:
                 yield Event("token", {"text": item})
     except FAILURES as exc:

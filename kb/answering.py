@@ -29,7 +29,7 @@ from kb.observability import metrics
 from kb.services.querylog import QueryRecord, pseudonym, querylog_write
 from kb.stores.types import AccessScope
 from retrieval.answer_checks import AnswerCheck, Verdict
-from retrieval.answerer import Answer, Answerer
+from retrieval.answerer import Answer, Answerer, Sources
 from retrieval.evidence import NO_EVIDENCE
 from retrieval.experiments import parse_split, variant_for
 from retrieval.factory import default_answerer, default_retriever
@@ -60,8 +60,10 @@ def answer_stream(
     collection_ids: Sequence[int] | None = None,
     top_k: int,
     history: Sequence[Message] = (),
-) -> Iterator[str | Finished]:
-    """Text pieces as the model writes them, then `Finished` (after the log is written)."""
+) -> Iterator[str | Sources | Finished]:
+    """`Sources` (the passages the prompt holds) before the model starts, text pieces as the
+    model writes them, then `Finished` (after the log is written). A cached answer yields its
+    sources and its whole text at once; a question refused before the model has no sources."""
     started = time.perf_counter()
     answerer = default_answerer(template_version=_template_for(user), on_prompt=_announce)
     scope = access_scope(user, collection_ids=_ids(collection_ids))
@@ -82,6 +84,8 @@ def answer_stream(
     with in_flight.hold(key, timeout=2 * settings.KB_LLM_QUEUE_TIMEOUT):
         hit = _from_cache(key, question, answerer.template.version, allowed, started)
         if hit is not None:
+            if hit.passages:  # post-checked with the rest of the entry
+                yield Sources(hit.passages)
             yield hit.text
             yield Finished(hit, _log(user, question, scope.collection_ids, hit, cached=True))
             return
@@ -98,7 +102,7 @@ def _answer(
     history: Sequence[Message],
     *,
     key: str | None,
-) -> Iterator[str | Finished]:
+) -> Iterator[str | Sources | Finished]:
     for item in answerer.stream(
         question, scope=scope, allowed=allowed, top_k=top_k, history=history
     ):

@@ -1,14 +1,16 @@
 """Query path steps 4-5: refuse without the model when evidence is weak, otherwise prompt it
 with numbered passages and stream its answer with checked citations.
 
-`stream` yields text pieces as they are produced and ends with one `Answer`. Condensing a
-follow-up with its conversation happens first. A question is refused (retrieval.refusals) when
-the evidence is weak, when the model judges that the passages do not hold the answer
-(retrieval.answerability), when its answer is a non-answer in its own words
-(retrieval.non_answers: the first sentence is held back until it is known not to be one), or
-when no sentence of it is supported by its sources (retrieval.answer_checks). The finished
-text is checked: a blocked or refused answer's `text` replaces what was streamed, so a
-stream's consumer must show the final `Answer.text`, not the pieces.
+`stream` yields text pieces as they are produced and ends with one `Answer`; a question that
+goes to the model first yields `Sources`, the passages its prompt holds, before the model is
+opened, so a caller can show them while the model reads. Condensing a follow-up with its
+conversation happens first. A question is refused (retrieval.refusals) when the evidence is
+weak, when the model judges that the passages do not hold the answer (retrieval.answerability),
+when its answer is a non-answer in its own words (retrieval.non_answers: the first sentence is
+held back until it is known not to be one), or when no sentence of it is supported by its
+sources (retrieval.answer_checks). The finished text is checked: a blocked or refused answer's
+`text` replaces what was streamed, so a stream's consumer must show the final `Answer.text`,
+not the pieces.
 """
 
 from __future__ import annotations
@@ -59,6 +61,14 @@ class Answer:
     answerability: float | None = None  # the check's probability of "yes", when it ran
 
 
+@dataclass(frozen=True)
+class Sources:
+    """The passages about to reach the prompt (post-checked, readable by the asker), yielded
+    before the model starts: a question refused before the model yields none."""
+
+    passages: list[Passage]
+
+
 class Answerer:
     def __init__(
         self,
@@ -89,7 +99,7 @@ class Answerer:
         allowed: AllowedDocuments,
         top_k: int,
         history: Sequence[Message] = (),
-    ) -> Iterator[str | Answer]:
+    ) -> Iterator[str | Sources | Answer]:
         started = time.perf_counter()
         latencies: dict[str, float] = {}
         standalone = self._condense(question, history, latencies)
@@ -110,9 +120,11 @@ class Answerer:
             return
         yield from self._generate(answer, started)
 
-    def _generate(self, answer: Answer, started: float) -> Iterator[str | Answer]:
-        model = self.model()
+    def _generate(self, answer: Answer, started: float) -> Iterator[str | Sources | Answer]:
         passages = answer.retrieval.passages
+        answer.latencies_ms["sources"] = ms_since(started)
+        yield Sources(passages)
+        model = self.model()
         answer.prompt = answer_messages(self.template, answer.question, passages)
         answer.passages, answer.model = passages, model.name
         if not self._answerable(model, answer):

@@ -200,7 +200,7 @@ def _answer_run(answerer: Answerer, question: str, scope: AccessScope) -> Answer
     for item in answerer.stream(question, scope=scope, allowed=pass_through, top_k=top_k()):
         if isinstance(item, Answer):
             answer = item
-        else:
+        elif isinstance(item, str):  # not the Sources that come before the model starts
             first = first or time.perf_counter()
     ended = time.perf_counter()
     if answer is None:

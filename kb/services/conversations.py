@@ -17,6 +17,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from kb.models import Conversation, Turn, TurnRole
+from kb.text.shorten import shortened
 
 TITLE_CHARS = 80
 # What a stored citation keeps: enough to link the source again, never the passage text.
@@ -25,12 +26,7 @@ CITATION_FIELDS = ("n", "document_id", "title", "page", "section", "chunk_id")
 
 def conversation_title(question: str) -> str:
     """The first question on one line, shortened at a word boundary where there is one."""
-    line = " ".join(question.split())
-    if len(line) <= TITLE_CHARS:
-        return line
-    cut = line[: TITLE_CHARS - 1]
-    space = cut.rfind(" ")
-    return (cut[:space] if space > TITLE_CHARS // 2 else cut).rstrip() + "…"
+    return shortened(question, TITLE_CHARS)
 
 
 @transaction.atomic

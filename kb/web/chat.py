@@ -3,8 +3,8 @@
 They are DRF views for the same per-user rate limit as the API (PerUserRateThrottle), with
 session authentication only, which enforces CSRF; an API token does not open them. The answer
 streams the events of `POST /api/v1/query` (kb/answer_events.py) plus `conversation`
-({id, title, url}) before `done`, and each citation and closest source carries the `url` of its
-source view.
+({id, title, url}) before `done`, and each source (in `sources`), citation and closest source
+carries the `url` of its source view.
 Questions and ratings are checked by the serializers the API uses (kb/answer_serializers.py).
 """
 
@@ -35,6 +35,7 @@ from kb.answer_events import (
     answer_out,
     event_stream,
     finished_events,
+    sources_event,
 )
 from kb.answer_serializers import ChatQuestionIn, FeedbackIn
 from kb.answering import Finished, answer_stream
@@ -46,6 +47,7 @@ from kb.services.conversations import exchange_record
 from kb.services.querylog import feedback_record
 from kb.session_auth import SessionWithCsrf
 from kb.throttling import PerUserRateThrottle
+from retrieval.answerer import Sources
 
 
 class JsonErrors(DefaultContentNegotiation):
@@ -125,7 +127,15 @@ class ChatFeedbackView(ChatView):
 
 
 def _chat_events(ask: dict[str, Any], conversation_id: int | None) -> Iterator[Event]:
-    return answer_events(answer_stream(**ask), partial(_finished_events, ask, conversation_id))
+    return answer_events(
+        answer_stream(**ask), partial(_finished_events, ask, conversation_id), _sources_event
+    )
+
+
+def _sources_event(found: Sources) -> Event:
+    """The API's `sources` event with source links: the page shows them as cards at once."""
+    event = sources_event(found)
+    return replace(event, data={"sources": _linked(event.data["sources"])})
 
 
 def _finished_events(

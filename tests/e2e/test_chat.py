@@ -1,4 +1,5 @@
-"""An employee asks, watches the answer stream in, opens a citation, rates the answer, reopens
+"""An employee asks, sees the source cards before the answer, watches the answer stream in above
+them, opens a citation, rates the answer, reopens
 the conversation and asks a follow-up; a question in Chinese and Russian finds nothing and says
 so. A staff-only collection never reaches the employee, and the analytics page counts it all.
 
@@ -31,7 +32,8 @@ QUESTION = "Which team descales the office coffee machine?"
 FOLLOW_UP = "How often do they do it?"
 ABSENT = "Сколько дней длится отпуск? 年假有多少天？"
 
-# Records the answer text each time the conversation changes, and whether `done` had arrived.
+# Records the answer text and the source cards shown each time the conversation changes, and
+# whether `done` had arrived.
 WATCH_GROWTH = """() => {
   window.quarryGrowth = [];
   const conversation = document.getElementById("conversation");
@@ -40,9 +42,14 @@ WATCH_GROWTH = """() => {
     const turn = turns[turns.length - 1];
     if (!turn) return;
     const text = turn.querySelector(".answer-text")?.textContent || "";
-    window.quarryGrowth.push({ length: text.length, done: Boolean(turn.dataset.queryId) });
+    window.quarryGrowth.push({ length: text.length, done: Boolean(turn.dataset.queryId),
+                               cards: turn.querySelectorAll(".source-card").length });
   }).observe(conversation, { childList: true, subtree: true, characterData: true,
                              attributes: true });
+}"""
+SOURCES_FIRST = """() => {
+  const turn = [...document.querySelectorAll("#conversation .turn")].pop();
+  return Boolean(turn && turn.querySelector(".source-card"));
 }"""
 STREAMING = """() => {
   const turn = [...document.querySelectorAll("#conversation .turn")].pop();
@@ -127,15 +134,20 @@ def test_an_employee_asks_opens_a_source_rates_and_follows_up(
     only_collection(page, FACILITIES)
     shots(page, "chat-before-asking")
 
-    # When he asks, the answer arrives piece by piece before the stream is done
+    # When he asks, the source cards come first, then the answer arrives piece by piece above
+    # them before the stream is done
     page.evaluate(WATCH_GROWTH)
     ask(page, QUESTION)
+    page.wait_for_function(SOURCES_FIRST, timeout=ANSWER_TIMEOUT_MS)
+    shots(page, "sources-before-the-answer")
     page.wait_for_function(STREAMING, timeout=ANSWER_TIMEOUT_MS)
     shots(page, "answer-streaming")
     last_turn_done(page)
     growth: list[dict[str, Any]] = page.evaluate("window.quarryGrowth")
     before_done = {g["length"] for g in growth if not g["done"] and g["length"]}
     assert len(before_done) >= 2, f"the answer did not grow while streaming: {growth}"
+    first_cards = next(g for g in growth if g["cards"])
+    assert first_cards["length"] == 0, f"the answer began before the source cards: {growth}"
 
     turn = page.locator("#conversation .turn").last
     if turn.locator(".notice-empty").count():
@@ -143,6 +155,12 @@ def test_an_employee_asks_opens_a_source_rates_and_follows_up(
     expect(turn.locator(".answer-text")).to_contain_text("facilities", ignore_case=True)
     sources = turn.get_by_role("list", name="Sources").get_by_role("link")
     expect(sources.first).to_contain_text("office-kitchen")
+    expect(turn.locator(".source-card.is-cited").first).to_contain_text("descaled every Friday")
+    # The answer's [n] markers lead to the cards
+    marker = turn.locator(".answer-text a.marker").first
+    if marker.count():
+        card = (marker.get_attribute("href") or "").removeprefix("#")
+        expect(turn.locator(f"#{card}.source-card")).to_have_count(1)
     assert BOARD_CANARY not in page.content() and "board-2026" not in page.content()
     # The exchange is saved: the address names the conversation, the sidebar lists it
     expect(page).to_have_url(re.compile(r"/conversations/\d+$"))

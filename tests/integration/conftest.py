@@ -8,16 +8,19 @@ from pathlib import Path
 
 import pytest
 from django.dispatch import receiver
+from pytest_django.fixtures import Settings
 
 from ingestion.pipeline import ingest_document
 from kb.access import CONSOLE
 from kb.answering import prompt_sent
 from kb.celery import app
 from kb.llm.chat import Message
+from kb.llm.factory import forget_chat_model
 from kb.services.documents import document_add
 from kb.uploads import IncomingFile
 from kb.worker import EmbeddedWorker
 from tests.support import samples
+from tests.support.model_server import ScriptedModel, scripted_model_server
 from tests.support.personas import TOPIC, IndexedWorld, build_world, canary
 
 
@@ -64,3 +67,15 @@ def prompts() -> Iterator[list[list[Message]]]:
 
     yield seen
     prompt_sent.disconnect(record)
+
+
+@pytest.fixture
+def scripted_model(settings: Settings) -> Iterator[type[ScriptedModel]]:
+    """The answering model as a scripted server on loopback (tests/support/model_server.py):
+    fast, and what the answer path does with a reply does not depend on a model writing it.
+    Script it through the class's attributes (`reply`, `p_yes`, `released`)."""
+    with scripted_model_server() as (url, scripted):
+        settings.KB_LLM_BASE_URL = url
+        forget_chat_model()
+        yield scripted
+        forget_chat_model()

@@ -3,7 +3,9 @@ given reply must not depend on a model choosing to write it, so the reply is set
 
 Streamed requests get `reply` word by word; a one-token request with `logprobs` (the
 answerability check, OpenAICompatibleChat.choose) gets `p_yes` as top log-probabilities of
-"Yes" and "No", as llama.cpp's server returns them; other requests get `reply` whole.
+"Yes" and "No", as llama.cpp's server returns them; other requests get `reply` whole. With
+`released` set to a threading.Event, every request waits for it (at most HOLD_SECONDS) before
+it is answered: a model still reading its prompt, to see what a caller gets meanwhile.
 """
 
 from __future__ import annotations
@@ -16,15 +18,20 @@ from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
+HOLD_SECONDS = 30
+
 
 class ScriptedModel(BaseHTTPRequestHandler):
     reply = ""
     p_yes = 1.0
     bodies: list[dict[str, Any]] = []
+    released: threading.Event | None = None
 
     def do_POST(self) -> None:
         body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
         self.bodies.append(body)
+        if self.released is not None:
+            self.released.wait(HOLD_SECONDS)
         if body.get("stream"):
             words = [w + " " for w in self.reply.split(" ")]
             events = [{"choices": [{"delta": {"content": w}}]} for w in words]
@@ -67,6 +74,7 @@ class ScriptedModel(BaseHTTPRequestHandler):
 def scripted_model_server(reply: str = "") -> Iterator[tuple[str, type[ScriptedModel]]]:
     """The server's base URL (…/v1) and its handler class, whose attributes script it."""
     ScriptedModel.reply, ScriptedModel.p_yes, ScriptedModel.bodies = reply, 1.0, []
+    ScriptedModel.released = None
     httpd = ThreadingHTTPServer(("127.0.0.1", 0), ScriptedModel)
     threading.Thread(target=httpd.serve_forever, daemon=True).start()
     try:

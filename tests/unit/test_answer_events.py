@@ -1,6 +1,6 @@
 """The answer stream as its callers see it (kb/answer_events.py): how an event is framed, the
-order of a finished answer's events, and how a failure ends the stream with the same code as
-the JSON error it gets before a stream starts."""
+sources sent before the model starts, the order of a finished answer's events, and how a
+failure ends the stream with the same code as the JSON error it gets before a stream starts."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ import pytest
 from rest_framework import status
 
 from kb.answer_events import (
+    SNIPPET_CHARS,
     Event,
     ModelBusy,
     ServiceUnavailable,
@@ -20,13 +21,14 @@ from kb.answer_events import (
     event_stream,
     failures_as_http,
     finished_events,
+    sources_event,
 )
 from kb.answering import Finished
 from kb.llm.chat import LlmBusy, LlmUnavailable
 from kb.models import QueryLog
 from kb.stores.errors import StoreError, StoreLockedError
 from retrieval.answer_checks import WITHHELD, AnswerCheck, Verdict, check_answer
-from retrieval.answerer import Answer
+from retrieval.answerer import Answer, Sources
 from retrieval.evidence import NO_EVIDENCE
 from retrieval.refusals import NOT_FOUND, RefusalReason, refusal_text
 from retrieval.retriever import Retrieval
@@ -101,6 +103,70 @@ def test_the_response_streams_frames_with_headers_that_stop_buffering() -> None:
     assert response["Content-Type"] == "text/event-stream"
     assert response["Cache-Control"] == "no-cache" and response["X-Accel-Buffering"] == "no"
     assert asyncio.run(body()) == b'event: token\ndata: {"text": "a"}\n\nevent: done\ndata: {}\n\n'
+
+
+# --- the sources, before the model starts ------------------------------------------------------
+
+
+def test_the_sources_come_first_each_with_its_source_and_a_snippet() -> None:
+    found = Sources([passage(1), passage(2)])
+
+    events = list(answer_events([found, "Facilities ", "do it [1].", finished()]))
+
+    assert names(events) == ["sources", "token", "token", "citations", "done"]
+    assert events[0].data == {
+        "sources": [
+            {
+                "n": n,
+                "document_id": 7,
+                "title": "Kitchen",
+                "page": 2,
+                "section": "Coffee",
+                "chunk_id": f"chunk-{n}",
+                "snippet": passage(n).text,
+            }
+            for n in (1, 2)
+        ]
+    }
+
+
+def test_a_snippet_is_the_start_of_the_passage_on_one_short_line() -> None:
+    text = "Descaling\n\n" + "The facilities team descales the coffee machine. " * 20
+
+    (source,) = sources_event(Sources([passage(1, text)])).data["sources"]
+
+    assert len(source["snippet"]) <= SNIPPET_CHARS and source["snippet"].endswith("…")
+    assert source["snippet"].startswith("Descaling The facilities team descales")
+    assert "text" not in source and "score" not in source  # the citations carry those
+
+
+def test_a_question_refused_before_the_model_sends_no_sources() -> None:
+    """As kb.answering streams it: no Sources item, only the refusal naming the closest."""
+    events = list(answer_events([refusal(RefusalReason.NO_EVIDENCE, [passage(1)])]))
+
+    assert names(events) == ["citations", "done"]
+
+
+def test_a_refusal_after_the_sources_keeps_them_and_names_the_closest() -> None:
+    found = Sources([passage(1), passage(2)])
+
+    events = list(answer_events([found, refusal(RefusalReason.DECLINED, [passage(1)])]))
+
+    assert names(events) == ["sources", "citations", "done"]
+    assert events[1].data["refused"] is True
+    assert [c["n"] for c in events[1].data["closest"]] == [1]
+
+
+def test_a_caller_can_add_to_the_sources_event() -> None:
+    """The chat page adds each source's link (kb/web/chat.py)."""
+
+    def linked(found: Sources) -> Event:
+        plain = sources_event(found)
+        return Event("sources", {"sources": [{**s, "url": "/s"} for s in plain.data["sources"]]})
+
+    events = list(answer_events([Sources([passage(1)]), finished()], sources=linked))
+
+    assert events[0].data["sources"][0]["url"] == "/s"
 
 
 # --- a finished answer --------------------------------------------------------------------------
@@ -284,7 +350,7 @@ def test_before_a_stream_the_same_failure_is_an_http_error_with_the_same_code(
 
 
 def test_the_frames_of_a_stream_parse_back_into_its_events() -> None:
-    events = list(answer_events(["Facilities ", finished()]))
+    events = list(answer_events([Sources([passage(1)]), "Facilities ", finished()]))
     body = b"".join(event.sse() for event in events).decode()
 
     parsed = parse_events(body)

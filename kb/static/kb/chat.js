@@ -4,12 +4,17 @@
 // one is open, the CSRF token) to its `data-stream-url` (kb/web/chat.py) and reads the response
 // as Server-Sent Events from the fetch body. The events are those of `POST /api/v1/query` with
 // `stream: true` (kb/answer_events.py), data always JSON, plus `conversation`:
+//   sources       {"sources": [{"n", "title", "page", "section", "snippet", "url", ...}]}
+//                 the passages the model is about to read, before it starts: shown at once as
+//                 numbered source cards under the answer, which streams in above them
 //   token         {"text": "..."}                        appended to the answer as it arrives
 //   citations     {"citations": [{"n", "title", "page", "url", ...}], "refused": bool,
 //                  "refusal": reason, "closest": [{"title", "section", "page", "url", ...}]}
 //                 refused: the "not found in the knowledge base" state (any streamed text is
-//                 cleared: a refusal can come after tokens) with the closest sources as
-//                 "Found instead"; otherwise numbered sources
+//                 cleared: a refusal can come after tokens); the source cards, if any, stay,
+//                 titled "Found instead", else the closest sources are listed as such.
+//                 Otherwise the cards the answer cites are marked "Cited" (one list of
+//                 sources, not a second one of citations)
 //   check         {"check": "blocked" | "ungrounded", "answer"}   only for a checked answer:
 //                 blocked replaces the streamed text with `answer`; ungrounded marks it
 //   conversation  {"id", "title", "url"}                 where the exchange was saved
@@ -17,6 +22,8 @@
 //                 query_id is used only to rate this answer
 //   error         {"error": {"code": "model_busy" | "unavailable" | ..., "message": "..."}}
 // An HTTP error before the stream starts (400, 403, 404, 429, 503) is shown plainly as well.
+// Once the answer is done, its "[n]" markers link to the cards (reopened conversations too:
+// templates/chat/_source_cards.html renders the same cards).
 (function () {
   "use strict";
 
@@ -57,6 +64,9 @@
   };
   const NOT_FOUND = "Not found in the knowledge base: no passage you may read answers this.";
   const FOUND_INSTEAD = "Found instead:";
+  const SOURCES = "Sources";
+  const WRITING = "Writing the answer from these sources…";
+  const CITED = "Cited";
   const UNGROUNDED = "The cited sources do not seem to support this answer. Read them before relying on it.";
   const NEW_TAB = " (opens in a new tab)";
 
@@ -81,10 +91,11 @@
     return { turn: turn, answer: answer, text: text, status: status, question: question };
   }
 
-  function notice(answer, kind, message) {
+  // Notices belong to the answer: above the source cards, whenever they come.
+  function notice(parts, kind, message) {
     const node = el("p", "notice notice-" + kind, message);
     if (kind === "error") node.setAttribute("role", "alert");
-    answer.append(node);
+    parts.answer.insertBefore(node, parts.sources ? parts.sources.section : null);
   }
 
   function sourceLink(item, withSection) {
@@ -97,10 +108,48 @@
     return link;
   }
 
+  // One card per passage (templates/chat/_source_cards.html renders the same for a reopened
+  // conversation, without snippets: a stored citation keeps no passage text).
+  function sourceCard(item) {
+    const card = el("li", "source-card");
+    card.value = item.n;
+    card.dataset.n = String(item.n);
+    const link = sourceLink(item, false);
+    link.className = "source-title";
+    card.append(el("span", "source-n", String(item.n)), link);
+    if (item.section) card.append(el("p", "source-section small muted", item.section));
+    if (item.snippet) card.append(el("p", "source-snippet small", item.snippet));
+    return card;
+  }
+
+  function showSources(parts, items) {
+    const section = el("section", "sources");
+    const label = el("p", "sources-label small", SOURCES);
+    const list = el("ol", "source-cards");
+    list.setAttribute("aria-label", SOURCES);
+    for (const item of items) list.append(sourceCard(item));
+    section.append(label, list);
+    parts.answer.append(section);
+    parts.sources = { section: section, label: label, list: list };
+  }
+
+  // Before the model starts: the cards now, and the status says what is happening meanwhile.
+  function sources(parts, payload) {
+    if (!payload.sources.length) return;
+    showSources(parts, payload.sources);
+    if (parts.status) parts.status.textContent = WRITING;
+  }
+
   // A refusal, possibly after tokens (the model's own non-answer): they are not the answer.
   function refused(parts, payload) {
     parts.text.replaceChildren();
-    notice(parts.answer, "empty", NOT_FOUND);
+    notice(parts, "empty", NOT_FOUND);
+    if (parts.sources) {  // the cards stay, as what was found instead
+      parts.sources.label.textContent = FOUND_INSTEAD;
+      parts.sources.list.setAttribute("aria-label", "Found instead");
+      parts.sources.section.classList.add("sources-found-instead");
+      return;
+    }
     const closest = payload.closest || [];
     if (!closest.length) return;
     parts.answer.append(el("p", "found-instead-label small", FOUND_INSTEAD));
@@ -114,43 +163,44 @@
     parts.answer.append(list);
   }
 
+  // The cited cards are marked; a stream without a sources event (not sent today) still
+  // gets its cited sources as cards.
   function citations(parts, payload) {
     if (payload.refused) {
       refused(parts, payload);
       return;
     }
     if (!payload.citations.length) return;
-    const list = el("ol", "citations");
-    list.setAttribute("aria-label", "Sources");
-    for (const item of payload.citations) {
-      const entry = el("li");
-      entry.value = item.n;
-      entry.append(sourceLink(item));
-      list.append(entry);
+    if (!parts.sources) showSources(parts, payload.citations);
+    const cited = new Set(payload.citations.map((item) => String(item.n)));
+    for (const card of parts.sources.list.querySelectorAll(".source-card")) {
+      if (!cited.has(card.dataset.n)) continue;
+      card.classList.add("is-cited");
+      card.append(el("span", "source-cited small", CITED));
     }
-    parts.answer.append(list);
   }
 
-  // "[2]" in an answer becomes a link to the second source, once the sources are known.
+  // "[2]" in an answer becomes a link to the second source card, once the answer is done.
+  let cardSets = 0;
   function linkMarkers(answer) {
     const text = answer.querySelector(".answer-text");
-    const hrefs = {};
-    for (const item of answer.querySelectorAll(".citations li")) {
-      const link = item.querySelector("a");
-      if (link) hrefs[String(item.value)] = link.href;
+    const cards = {};
+    cardSets += 1;
+    const prefix = "source-" + cardSets + "-";
+    for (const card of answer.querySelectorAll(".source-card[data-n]")) {
+      if (!card.id) card.id = prefix + card.dataset.n;
+      cards[card.dataset.n] = card.id;
     }
-    if (!text || !Object.keys(hrefs).length) return;
+    if (!text || !Object.keys(cards).length) return;
     const pieces = text.textContent.split(/(\[\d+\])/);
     if (pieces.length === 1) return;
     text.replaceChildren();
     for (const piece of pieces) {
       const n = (/^\[(\d+)\]$/.exec(piece) || [])[1];
-      if (n && hrefs[n]) {
+      if (n && cards[n]) {
         const link = el("a", "marker", piece);
-        link.href = hrefs[n];
-        link.target = "_blank";
-        link.rel = "noopener";
-        link.setAttribute("aria-label", "source " + n + NEW_TAB);
+        link.href = "#" + cards[n];
+        link.setAttribute("aria-label", "source " + n);
         text.append(link);
       } else {
         text.append(piece);
@@ -188,7 +238,7 @@
       parts.text.textContent = payload.answer;
       parts.answer.classList.add("answer-blocked");
     } else if (payload.check === "ungrounded") {
-      notice(parts.answer, "empty", UNGROUNDED);
+      notice(parts, "empty", UNGROUNDED);
     }
   }
 
@@ -198,8 +248,9 @@
   }
 
   function render(form, parts, name, payload) {
-    if (name !== "conversation") settle(parts);
-    if (name === "token") parts.text.append(payload.text);
+    if (name !== "conversation" && name !== "sources") settle(parts);
+    if (name === "sources") sources(parts, payload);
+    else if (name === "token") parts.text.append(payload.text);
     else if (name === "check") checked(parts, payload);
     else if (name === "citations") citations(parts, payload);
     else if (name === "conversation") joined(form, payload);
@@ -209,7 +260,7 @@
       linkMarkers(parts.answer);
       feedback(parts, payload.query_id);
     } else if (name === "error") {
-      notice(parts.answer, "error", STREAM_ERRORS[payload.error.code] || payload.error.message);
+      notice(parts, "error", STREAM_ERRORS[payload.error.code] || payload.error.message);
       parts.failed = true;
     }
   }
@@ -259,7 +310,7 @@
       });
       if (!response.ok || !response.body) {
         settle(parts);
-        notice(parts.answer, "error", await httpError(response));
+        notice(parts, "error", await httpError(response));
         parts.failed = true;
         return;
       }
@@ -275,7 +326,7 @@
       if (!parts.done && !parts.failed) throw new Error("the stream ended early");
     } catch (error) {
       settle(parts);
-      notice(parts.answer, "error", "The connection was lost before the answer finished. Ask again.");
+      notice(parts, "error", "The connection was lost before the answer finished. Ask again.");
       parts.failed = true;
     } finally {
       conversation.setAttribute("aria-busy", "false");

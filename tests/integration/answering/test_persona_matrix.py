@@ -1,6 +1,7 @@
 """Who sees what, over the REST API, with real stores and the real model: the exact visible
-set per persona on search, query, streamed query and documents, asserted on the prompt too.
-Canary strings planted in every document never appear where their reader may not look."""
+set per persona on search, query, streamed query (its sources shown before the answer too) and
+documents, asserted on the prompt too. Canary strings planted in every document never appear
+where their reader may not look."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from rest_framework.test import APIClient
 
 from kb.llm.chat import Message
 from tests.support.clients import api_client
+from tests.support.model_server import ScriptedModel
 from tests.support.personas import EXPECTED_VISIBLE, TOPIC, IndexedWorld, canary, group
 from tests.support.sse import parse_events, read_events
 
@@ -71,16 +73,57 @@ def test_query_and_stream_prompt_only_readable_passages(
             assert isinstance(out["query_id"], int)
 
 
+def test_the_sources_shown_before_the_answer_are_the_prompts_readable_passages(
+    indexed_world: IndexedWorld, scripted_model: type[ScriptedModel], prompts: list[list[Message]]
+) -> None:
+    """The `sources` event is sent before the model starts, ahead of every later check: what
+    it lists must already be exactly what the asker may read, and what the prompt holds."""
+    scripted_model.reply = "The facilities team descales it [1]."
+    for persona in SIGNED_IN:
+        visible = EXPECTED_VISIBLE[persona]
+        prompts.clear()
+
+        response = api_client(indexed_world.world, persona).post(
+            "/api/v1/query", {"question": QUESTION, "top_k": 20, "stream": True}, format="json"
+        )
+
+        body = b"".join(response)
+        (name, found), *_ = parse_events(body)
+        assert name == "sources", persona
+        shown = _titles(indexed_world, {s["document_id"] for s in found["sources"]})
+        assert shown == visible, persona
+        (prompt,) = prompts
+        assert _canaries_in("\n".join(m["content"] for m in prompt)) == shown, persona
+        assert _canaries_in(body.decode()) <= visible, persona
+
+
+def test_sources_are_never_sent_for_a_forbidden_collection(
+    indexed_world: IndexedWorld, scripted_model: type[ScriptedModel]
+) -> None:
+    """Asked for HR by name, the engineer gets the refusal of an empty collection: no
+    sources event, no HR title, no model call."""
+    hr = indexed_world.documents["handbook"].collection_id
+
+    response = api_client(indexed_world.world, "engineer").post(
+        "/api/v1/query", {"question": QUESTION, "collections": [hr], "stream": True}, format="json"
+    )
+
+    body = b"".join(response)
+    assert [name for name, _ in parse_events(body)] == ["citations", "done"]
+    assert _canaries_in(body.decode()) == set() and "handbook" not in body.decode()
+    assert scripted_model.bodies == []
+
+
 @pytest.mark.llm
-def test_stream_sends_tokens_then_citations_then_done(indexed_world: IndexedWorld) -> None:
+def test_stream_sends_sources_tokens_then_citations_then_done(indexed_world: IndexedWorld) -> None:
     response = api_client(indexed_world.world, "engineer").post(
         "/api/v1/query", {"question": QUESTION, "stream": True}, format="json"
     )
 
     assert response["Content-Type"] == "text/event-stream"
     kinds = [kind for kind, _ in read_events(response)]
-    assert kinds[-2:] == ["citations", "done"]
-    assert set(kinds[:-2]) == {"token"} and kinds[:-2]
+    assert kinds[0] == "sources" and kinds[-2:] == ["citations", "done"]
+    assert set(kinds[1:-2]) == {"token"} and kinds[1:-2]
 
 
 @pytest.mark.parametrize("persona", list(EXPECTED_VISIBLE))

@@ -7,7 +7,6 @@ test_default_model.py."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -16,14 +15,13 @@ from pytest_django.fixtures import Settings
 
 from ingestion.pipeline import ingest_document
 from kb.access import CONSOLE
-from kb.llm.factory import forget_chat_model
 from kb.models import QueryLog
 from kb.services.documents import document_add
 from kb.uploads import IncomingFile
 from retrieval.answerability import CHECK_QUESTION
 from retrieval.refusals import NOT_FOUND
 from tests.support.clients import api_client
-from tests.support.model_server import ScriptedModel, scripted_model_server
+from tests.support.model_server import ScriptedModel
 from tests.support.personas import World, build_world
 from tests.support.sse import parse_events
 
@@ -37,18 +35,9 @@ QUESTION = "Which encryption algorithm protects the finance database backups?"
 
 
 @pytest.fixture
-def model(
-    transactional_db: None, stores: Path, settings: Settings
-) -> Iterator[type[ScriptedModel]]:
-    with scripted_model_server() as (url, scripted):
-        settings.KB_LLM_BASE_URL = url
-        forget_chat_model()
-        yield scripted
-        forget_chat_model()
-
-
-@pytest.fixture
-def world(model: type[ScriptedModel], tmp_path: Path) -> World:
+def world(
+    transactional_db: None, stores: Path, scripted_model: type[ScriptedModel], tmp_path: Path
+) -> World:
     world = build_world()
     path = tmp_path / "backups.txt"
     path.write_text(BACKUPS, encoding="utf-8")
@@ -84,10 +73,10 @@ def _ask(world: World, question: str = QUESTION, *, stream: bool = False) -> Any
     ],
 )
 def test_a_non_answer_in_the_models_own_words_is_a_refusal(
-    world: World, model: type[ScriptedModel], reply: str
+    world: World, scripted_model: type[ScriptedModel], reply: str
 ) -> None:
     """Counted as a refusal in the API and the log, and its first sentence never streamed."""
-    model.reply = reply
+    scripted_model.reply = reply
 
     body = _ask(world)
     events = _ask(world, stream=True)
@@ -102,9 +91,9 @@ def test_a_non_answer_in_the_models_own_words_is_a_refusal(
 
 
 def test_an_answer_that_starts_answering_is_streamed_as_it_comes(
-    world: World, model: type[ScriptedModel]
+    world: World, scripted_model: type[ScriptedModel]
 ) -> None:
-    model.reply = (
+    scripted_model.reply = (
         "The finance database is backed up every night at 02:30 to Frankfurt [1]. Each backup "
         "is kept for 35 days [1]."
     )
@@ -113,46 +102,46 @@ def test_an_answer_that_starts_answering_is_streamed_as_it_comes(
 
     tokens = [data["text"] for name, data in events if name == "token"]
     assert len(tokens) > 3  # released piece by piece once the first sentence was complete
-    assert "".join(tokens).strip() == model.reply
+    assert "".join(tokens).strip() == scripted_model.reply
     assert dict(events)["done"]["refused"] is False
 
 
 def test_the_answerability_check_refuses_before_any_answer_is_generated(
-    world: World, model: type[ScriptedModel], settings: Settings
+    world: World, scripted_model: type[ScriptedModel], settings: Settings
 ) -> None:
     settings.KB_ANSWERABILITY_CHECK = True
     settings.KB_ANSWERABILITY_MIN_YES = 0.4
-    model.p_yes = 0.1
-    model.reply = "AES-256 protects the backups [1]."
+    scripted_model.p_yes = 0.1
+    scripted_model.reply = "AES-256 protects the backups [1]."
 
     body = _ask(world)
 
     assert (body["refused"], body["refusal"]) == (True, "not_answerable")
     assert "AES" not in body["answer"]
-    assert [b.get("stream", False) for b in model.bodies] == [False]  # the check, no answer
-    assert model.bodies[0]["messages"][-1]["content"] == CHECK_QUESTION
+    assert [b.get("stream", False) for b in scripted_model.bodies] == [False]  # the check only
+    assert scripted_model.bodies[0]["messages"][-1]["content"] == CHECK_QUESTION
 
 
 def test_an_answerable_question_shares_its_prompt_with_the_check(
-    world: World, model: type[ScriptedModel], settings: Settings
+    world: World, scripted_model: type[ScriptedModel], settings: Settings
 ) -> None:
     """The check's prompt is the answer's prompt and one more turn, so a model server that
     caches prompt prefixes (llama.cpp) evaluates the passages once."""
     settings.KB_ANSWERABILITY_CHECK = True
-    model.p_yes = 0.8
-    model.reply = "The backups are kept for 35 days [1]."
+    scripted_model.p_yes = 0.8
+    scripted_model.reply = "The backups are kept for 35 days [1]."
 
     body = _ask(world, "How long are finance database backups kept?")
 
-    check, answer = model.bodies
-    assert body["refused"] is False and body["answer"] == model.reply
+    check, answer = scripted_model.bodies
+    assert body["refused"] is False and body["answer"] == scripted_model.reply
     assert check["messages"][: len(answer["messages"])] == answer["messages"]
 
 
 def test_a_refusal_is_written_in_the_language_of_the_question(
-    world: World, model: type[ScriptedModel]
+    world: World, scripted_model: type[ScriptedModel]
 ) -> None:
-    model.reply = "资料中没有提到备份使用的加密算法。"
+    scripted_model.reply = "资料中没有提到备份使用的加密算法。"
 
     body = _ask(world, "财务数据库的备份使用哪种加密算法？")
 

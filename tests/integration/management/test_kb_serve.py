@@ -129,7 +129,7 @@ def test_a_streamed_answer_arrives_event_by_event(
                 arrivals.append((line[7:].decode().strip(), time.monotonic()))
 
     kinds = [kind for kind, _ in arrivals]
-    assert kinds[0] == "token" and kinds[-2:] == ["citations", "done"], kinds
+    assert kinds[:2] == ["sources", "token"] and kinds[-2:] == ["citations", "done"], kinds
     # Tokens were sent as the model produced them, not all at once when it finished: a buffered
     # answer is read out of one buffer (microseconds between lines), a streamed one arrives a
     # generation step at a time (tens of milliseconds per token on a CPU, more under load).

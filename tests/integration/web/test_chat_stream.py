@@ -1,7 +1,7 @@
-"""The chat endpoint end to end on the persona company's ingested documents and the real
-(small) model: the streamed answer cites only readable documents, its source links open for
-the asker and 404 for others, a follow-up is condensed with its conversation, and the answer
-can be rated from the page that showed it."""
+"""The chat endpoint end to end on the persona company's ingested documents: the sources come
+first, as links, before the model starts; with the real (small) model, the streamed answer cites
+only readable documents, its source links open for the asker and 404 for others, a follow-up is
+condensed with its conversation, and the answer can be rated from the page that showed it."""
 
 from __future__ import annotations
 
@@ -12,19 +12,48 @@ import pytest
 from kb.llm.chat import Message
 from kb.models import Conversation, Feedback, Turn
 from tests.support.clients import signed_in
+from tests.support.model_server import ScriptedModel
 from tests.support.personas import EXPECTED_VISIBLE, IndexedWorld, canary
 from tests.support.sse import read_events
 
 pytestmark = [
     pytest.mark.integration,
     pytest.mark.slow,
-    pytest.mark.llm,
     pytest.mark.filterwarnings("ignore:StreamingHttpResponse must consume asynchronous"),
 ]
 
 QUESTION = "Which team descales the office coffee machine?"  # the 0.5B model answers this one
 
 
+def test_the_sources_come_first_as_links_the_asker_alone_can_open(
+    indexed_world: IndexedWorld, scripted_model: type[ScriptedModel]
+) -> None:
+    scripted_model.reply = "The facilities team descales it every Friday [1]."
+    engineer = signed_in(indexed_world.world, "engineer")
+    eng = indexed_world.world.collections["eng"].pk
+
+    # When the engineer asks over the Engineering collection
+    got = read_events(engineer.post("/chat/stream", {"question": QUESTION, "collections": [eng]}))
+
+    # Then the sources come first, before any token, and the API's closing events follow
+    names = [name for name, _ in got]
+    assert names[0] == "sources" and names.index("sources") < names.index("token")
+    assert names[-3:] == ["citations", "conversation", "done"]
+    sources = got[0][1]["sources"]
+    titles = {s["title"] for s in sources}
+    assert titles == {"runbook", "architecture"}  # Engineering only: the question's scope
+    # And each is a card's worth: where it is, a snippet, and the link its citation has
+    cited = {c["n"]: c["url"] for c in dict(got)["citations"]["citations"]}
+    assert cited and set(cited) <= {s["n"] for s in sources}
+    for source in sources:
+        assert source["url"] == f"/sources/{source['chunk_id']}"
+        assert source["url"] == cited.get(source["n"], source["url"])
+        assert canary(source["title"]) in source["snippet"]
+        assert engineer.get(source["url"]).status_code == 200
+        assert signed_in(indexed_world.world, "hr_reader").get(source["url"]).status_code == 404
+
+
+@pytest.mark.llm
 def test_an_answer_streams_cites_readable_sources_and_takes_a_follow_up(
     indexed_world: IndexedWorld, prompts: list[list[Message]]
 ) -> None:
@@ -34,13 +63,14 @@ def test_an_answer_streams_cites_readable_sources_and_takes_a_follow_up(
     # When the engineer asks over the Engineering collection
     got = read_events(engineer.post("/chat/stream", {"question": QUESTION, "collections": [eng]}))
 
-    # Then the answer streams and ends with citations, the conversation and done
+    # Then the sources come first, the answer streams and ends with citations, the
+    # conversation and done
     names = [name for name, _ in got]
     assert names[-3:] == ["citations", "conversation", "done"] and "error" not in names
     done = got[-1][1]
     if done["refused"]:
         pytest.fail(f"precondition: the 0.5B model must answer {QUESTION!r}; it refused: {done}")
-    assert names.count("token") >= 2, names
+    assert names[0] == "sources" and names.count("token") >= 2, names
     citations = got[-3][1]["citations"]
     titles = {
         t for c in citations for t, d in indexed_world.documents.items() if d.pk == c["document_id"]
@@ -87,6 +117,7 @@ def test_an_answer_streams_cites_readable_sources_and_takes_a_follow_up(
     assert Feedback.objects.get(query_log_id=done["query_id"]).comment_redacted == "Too short"
 
 
+@pytest.mark.llm
 def test_a_collection_the_user_cannot_read_is_searched_as_empty(
     indexed_world: IndexedWorld, prompts: list[list[Message]]
 ) -> None:
@@ -98,7 +129,7 @@ def test_a_collection_the_user_cannot_read_is_searched_as_empty(
         )
     )
 
-    assert [name for name, _ in got] == ["citations", "conversation", "done"]
+    assert [name for name, _ in got] == ["citations", "conversation", "done"]  # no sources
     assert got[0][1] == {
         "citations": [],
         "refused": True,

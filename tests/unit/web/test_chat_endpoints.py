@@ -21,7 +21,7 @@ from kb.models import Conversation, Feedback, QueryLog, Turn
 from kb.services.api_tokens import api_token_create
 from kb.services.querylog import pseudonym
 from kb.web import chat
-from retrieval.answerer import Answer
+from retrieval.answerer import Answer, Sources
 from retrieval.evidence import NO_EVIDENCE
 from retrieval.refusals import RefusalReason, refusal_text
 from retrieval.retriever import Retrieval
@@ -39,8 +39,8 @@ LOG_ID = 987_654  # a number nothing else in the test holds
 
 
 class ScriptedAnswers:
-    """Stands in for kb.answering.answer_stream: records each call, streams two pieces, then
-    finishes with a real QueryLog row of the asker (as the pipeline would write)."""
+    """Stands in for kb.answering.answer_stream: records each call, streams the sources and two
+    pieces, then finishes with a real QueryLog row of the asker (as the pipeline would write)."""
 
     def __init__(self, world: World, *, refused: bool = False, fail: Exception | None = None):
         self.world = world
@@ -48,12 +48,10 @@ class ScriptedAnswers:
         self.fail = fail
         self.calls: list[dict[str, Any]] = []
 
-    def __call__(self, **ask: Any) -> Iterator[str | Finished]:
+    def __call__(self, **ask: Any) -> Iterator[str | Sources | Finished]:
         self.calls.append(ask)
         if self.fail is not None:
             raise self.fail
-        yield "Use "
-        yield "systemctl [1]."
         runbook = self.world.documents["runbook"]
         passage = Passage(
             1,
@@ -66,6 +64,9 @@ class ScriptedAnswers:
             0.0312,
             ("dense",),
         )
+        yield Sources([passage])
+        yield "Use "
+        yield "systemctl [1]."
         answer = Answer(
             ask["question"],
             "Use systemctl [1].",
@@ -111,19 +112,40 @@ def eng_collections(world: World) -> list[int]:
 
 
 @pytest.mark.django_db(transaction=True)  # the answer streams from its own thread
-def test_a_question_streams_tokens_citations_conversation_then_done(
+def test_a_question_streams_sources_tokens_citations_conversation_then_done(
     world: World, scripted: ScriptedAnswers
 ) -> None:
     response = ask(signed_in(world, "engineer"), collections=eng_collections(world))
 
     assert response.status_code == 200 and response["Content-Type"] == "text/event-stream"
     got = read_events(response)
-    assert [name for name, _ in got] == ["token", "token", "citations", "conversation", "done"]
+    assert [name for name, _ in got] == [
+        "sources",
+        "token",
+        "token",
+        "citations",
+        "conversation",
+        "done",
+    ]
+    assert got[0][1] == {
+        "sources": [
+            {
+                "n": 1,
+                "document_id": world.documents["runbook"].pk,
+                "title": "runbook",
+                "page": 3,
+                "section": "Restarts",
+                "chunk_id": CHUNK,
+                "snippet": "systemctl restart x",
+                "url": f"/sources/{CHUNK}",  # the same link as its citation's
+            }
+        ]
+    }
     assert "".join(data["text"] for name, data in got if name == "token") == "Use systemctl [1]."
-    citation = got[2][1]["citations"][0]
+    citation = got[3][1]["citations"][0]
     assert citation["url"] == f"/sources/{CHUNK}" and citation["title"] == "runbook"
     conversation = Conversation.objects.get(user=world.users["engineer"])
-    assert got[3][1] == {
+    assert got[4][1] == {
         "id": conversation.pk,
         "title": "How do I restart the service?",
         "url": f"/conversations/{conversation.pk}",
@@ -135,7 +157,7 @@ def test_a_question_streams_tokens_citations_conversation_then_done(
         "refusal": "",
         "check": "",
     }
-    assert got[4][1] == done  # check "": the answer passed the answer checks
+    assert got[5][1] == done  # check "": the answer passed the answer checks
     assert scripted.calls[0]["collection_ids"] == eng_collections(world)
     assert scripted.calls[0]["history"] == []
 
@@ -195,7 +217,7 @@ def test_a_follow_up_sends_the_conversation_as_history(
 ) -> None:
     client = signed_in(world, "engineer")
     first = read_events(ask(client, collections=eng_collections(world)))
-    conversation_id = first[3][1]["id"]
+    conversation_id = dict(first)["conversation"]["id"]
 
     follow_up = read_events(
         ask(
@@ -206,7 +228,7 @@ def test_a_follow_up_sends_the_conversation_as_history(
         )
     )
 
-    assert follow_up[3][1]["id"] == conversation_id
+    assert dict(follow_up)["conversation"]["id"] == conversation_id
     assert scripted.calls[1]["history"] == [
         {"role": "user", "content": "How do I restart the service?"},
         {"role": "assistant", "content": "Use systemctl [1]."},

@@ -92,6 +92,9 @@ def test_a_reopened_conversation_shows_its_exchanges_with_source_links_and_no_ra
     assert '<p class="turn-question">How do I restart the service?</p>' in page
     assert "Use systemctl [1]." in page
     assert f'href="{CITATION["url"]}"' in page and "runbook, page 2" in page
+    # as the live chat's source cards (chat.js links the answer's [1] to data-n="1")
+    assert '<li class="source-card is-cited" value="1" data-n="1">' in page
+    assert '<p class="source-section small muted">Restarts</p>' in page
     assert f'<input type="hidden" name="conversation" value="{conversation.pk}">' in page
     assert "cannot be rated" in page
     assert 'class="feedback"' not in page.split('<template id="feedback-template">')[0]

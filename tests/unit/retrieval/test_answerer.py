@@ -1,0 +1,113 @@
+"""What the answerer yields before the model starts (retrieval/answerer.py): the passages its
+prompt will hold, so a caller can show them while the model reads, and nothing for a question
+refused before the model. Retrieval and the model are stood in for: only the order is tested."""
+
+from __future__ import annotations
+
+from collections.abc import Generator, Sequence
+
+import pytest
+
+from kb.llm.chat import Message, Usage
+from kb.stores.types import AccessScope
+from retrieval.answerer import Answer, Answerer, Sources
+from retrieval.evidence import NO_EVIDENCE, Evidence, RefusalPolicy
+from retrieval.prompting import load_template
+from retrieval.retriever import AllowedDocuments, Retrieval, Retriever
+from retrieval.types import Passage
+
+pytestmark = pytest.mark.unit
+
+QUESTION = "Who descales the coffee machine?"
+SCOPE = AccessScope(collection_ids=[1], acl=["group:1"])
+STRONG = Evidence(dense=0.9, coverage=1.0)
+
+
+def passage(n: int) -> Passage:
+    text = "Facilities descale the coffee machine every Friday."
+    return Passage(n, f"chunk-{n}", 7, "Kitchen", 2, "Coffee", text, 0.03, ("dense",))
+
+
+class Found(Retriever):
+    def __init__(self, retrieval: Retrieval) -> None:  # no stores: the result is given
+        self.retrieval = retrieval
+
+    def retrieve(
+        self, question: str, *, scope: AccessScope, allowed: AllowedDocuments, top_k: int
+    ) -> Retrieval:
+        return self.retrieval
+
+
+class Model:
+    """Records when it is opened and whether it was asked anything."""
+
+    name = "scripted"
+
+    def __init__(self, events: list[str]) -> None:
+        self.events = events
+
+    def chat(
+        self, messages: Sequence[Message], *, max_tokens: int, temperature: float = 0.0
+    ) -> str:
+        raise AssertionError("no follow-up here: nothing to condense")
+
+    def stream(
+        self,
+        messages: Sequence[Message],
+        *,
+        max_tokens: int,
+        temperature: float = 0.0,
+        usage: Usage | None = None,
+    ) -> Generator[str, None, None]:
+        self.events.append("model streams")
+        yield from ["Facilities ", "descale it [1]."]
+
+    def choose(self, messages: Sequence[Message], options: Sequence[str]) -> dict[str, float]:
+        raise AssertionError("the answerability check is off here")
+
+
+def answerer(retrieval: Retrieval, events: list[str]) -> Answerer:
+    def opened() -> Model:
+        events.append("model opened")
+        return Model(events)
+
+    return Answerer(
+        retriever=Found(retrieval),
+        model=opened,
+        template=load_template("answer-v1"),
+        refusal=RefusalPolicy(min_dense=0.5, min_coverage=0.5),
+        max_tokens=32,
+    )
+
+
+def run(retrieval: Retrieval) -> list[tuple[object, list[str]]]:
+    """The stream's items, each with what had happened to the model when it arrived."""
+    events: list[str] = []
+    return [
+        (item, list(events))
+        for item in answerer(retrieval, events).stream(
+            QUESTION, scope=SCOPE, allowed=lambda ids: ids, top_k=4
+        )
+    ]
+
+
+def test_the_prompts_passages_come_first_before_the_model_is_even_opened() -> None:
+    passages = [passage(1), passage(2)]
+
+    (first, before), (token, after), *_, (last, _) = run(Retrieval({}, passages, STRONG))
+
+    assert isinstance(first, Sources) and first.passages == passages and before == []
+    assert isinstance(token, str) and after == ["model opened", "model streams"]
+    assert isinstance(last, Answer) and last.passages == passages  # exactly what was prompted
+    assert last.latencies_ms["sources"] <= last.latencies_ms["total"]
+
+
+@pytest.mark.parametrize(
+    "retrieval",
+    [Retrieval({}, [], NO_EVIDENCE), Retrieval({}, [passage(1)], NO_EVIDENCE)],
+    ids=["nothing-found", "weak-evidence"],
+)
+def test_a_question_refused_before_the_model_yields_no_sources(retrieval: Retrieval) -> None:
+    ((answer, events),) = run(retrieval)
+
+    assert isinstance(answer, Answer) and answer.refused and events == []
