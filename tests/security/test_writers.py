@@ -314,7 +314,7 @@ def test_a_batch_failing_part_way_leaves_no_document_file_or_task_behind(
 
 @pytest.mark.integration
 def test_a_replaced_versions_file_is_deleted_once_the_new_version_is_indexed(
-    world: World, stores: Path, tmp_path: Path
+    world: World, stores: Path, tmp_path: Path, django_capture_on_commit_callbacks: Any
 ) -> None:
     """Old content must not linger on disk after nothing serves it any more; until the new
     version is indexed, the old one is still searchable and keeps its file."""
@@ -337,7 +337,8 @@ def test_a_replaced_versions_file_is_deleted_once_the_new_version_is_indexed(
     assert not old_file.exists()
     new_file = Path(Document.objects.get(pk=v2.pk).file.path)
     assert new_file.read_text() == "New rota: Bob covers Monday nights."
-    document_delete(document=Document.objects.get(pk=v2.pk))
+    with django_capture_on_commit_callbacks(execute=True):  # the purge runs after commit
+        document_delete(document=Document.objects.get(pk=v2.pk))
     assert stored_files(stores / "media") == []
 
 
@@ -350,7 +351,7 @@ def admin_client(username: str, *options: str) -> Client:
 
 
 def test_a_kb_user_staff_admin_manages_collections_documents_and_tokens(
-    world: World, hidden: Document
+    world: World, hidden: Document, django_capture_on_commit_callbacks: Any
 ) -> None:
     admin = admin_client("olga", "--staff")
     eng = world.collections["eng"]
@@ -375,12 +376,15 @@ def test_a_kb_user_staff_admin_manages_collections_documents_and_tokens(
         f"/admin/kb/collection/{eng.pk}/upload/",
         {"documents": [SimpleUploadedFile("notes.txt", b"Notes.")]},
     )
-    deleted = admin.post(f"/admin/kb/document/{hidden.pk}/delete/", {"post": "yes"})
+    with django_capture_on_commit_callbacks(execute=True):  # the purge runs after commit
+        deleted = admin.post(f"/admin/kb/document/{hidden.pk}/delete/", {"post": "yes"})
     assert (created.status_code, uploaded.status_code, deleted.status_code) == (302, 302, 302)
     assert Collection.objects.filter(name="Legal").exists()
     assert eng.documents.filter(source_filename="notes.txt").exists()
     assert not Document.objects.filter(pk=hidden.pk).exists()
-    assert admin.post(f"/admin/kb/collection/{eng.pk}/delete/", {"post": "yes"}).status_code == 302
+    with django_capture_on_commit_callbacks(execute=True):
+        gone = admin.post(f"/admin/kb/collection/{eng.pk}/delete/", {"post": "yes"})
+    assert gone.status_code == 302
     assert not Collection.objects.filter(pk=eng.pk).exists()
     assert stored_files(Path(settings.MEDIA_ROOT)) == []  # the uploaded file went with it
 
