@@ -91,11 +91,11 @@ class CollectionAdmin(StaffManagedAdmin):
         return access.may_create_collections(request.user)
 
     def delete_model(self, request: HttpRequest, obj: Collection) -> None:
-        collection_delete(collection=obj)
+        collection_delete(actor=request.user, collection=obj)
 
     def delete_queryset(self, request: HttpRequest, queryset: QuerySet[Collection]) -> None:
         for collection in queryset:
-            collection_delete(collection=collection)
+            collection_delete(actor=request.user, collection=collection)
 
     def save_related(self, request: HttpRequest, form: Any, formsets: Any, change: bool) -> None:
         super().save_related(request, form, formsets, change)
