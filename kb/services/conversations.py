@@ -79,6 +79,12 @@ def conversation_delete(*, conversation: Conversation) -> None:
     conversation.delete()  # its turns go with it
 
 
+def conversations_delete_of_user(*, user: AbstractBaseUser) -> tuple[int, int]:
+    """Every conversation of `user`; returns how many conversations and turns went."""
+    _total, by_model = Conversation.objects.filter(user_id=user.pk).delete()
+    return by_model.get(Conversation._meta.label, 0), by_model.get(Turn._meta.label, 0)
+
+
 def conversations_forget_documents(*, document_ids: Collection[int]) -> int:
     """Remove every citation (and every closest source a refusal named) that points at one of
     these documents, as they are deleted: a conversation keeps no title, section or chunk id of
