@@ -27,6 +27,7 @@ from ingestion import progress
 from ingestion.chunk import chunk_elements
 from ingestion.parsers.base import ParseError
 from ingestion.parsers.registry import parse_document
+from ingestion.purge import document_remove_from_stores
 from ingestion.types import Chunk
 from kb.access import document_acl
 from kb.error_text import without_paths
@@ -230,7 +231,7 @@ def _commit(document: Document, written: Written) -> str:
     with transaction.atomic():
         row = Document.objects.select_for_update().filter(pk=document.pk).first()
         if row is None:
-            _remove_everything(document.pk)
+            document_remove_from_stores(document.pk)
             return "skipped"
         if row.version != document.version:
             return "superseded"  # the newer version's commit removes these chunks
@@ -271,16 +272,11 @@ def _fail(document: Document, reason: str, *, code: str) -> None:
 def _remove_attempt(document: Document) -> None:
     live = document.indexed_version
     if not live:
-        _remove_everything(document.pk)
+        document_remove_from_stores(document.pk)
         return
     vector_index().delete_points(document_id=document.pk, keep_version=live)
     keep = version_chunk_ids(document.pk, live, document.chunk_count)
     graph_store().delete_stale_chunks(document_id=document.pk, keep_chunk_ids=keep)
-
-
-def _remove_everything(document_id: int) -> None:
-    vector_index().delete_document(document_id)
-    graph_store().delete_document(document_id)
 
 
 def _batched(items: Sequence[T], size: int) -> Iterator[list[T]]:

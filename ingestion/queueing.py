@@ -6,5 +6,6 @@ from __future__ import annotations
 
 INGEST_DOCUMENT = "ingestion.ingest_document"
 RESTAMP_DOCUMENT = "ingestion.restamp_document"
+PURGE_PENDING = "ingestion.purge_pending"  # periodic (CELERY_BEAT_SCHEDULE), not sent by kb
 # Stage of a queued document whose task could not be sent (shown in the UI as such).
 WAITING_FOR_QUEUE = "waiting for queue"

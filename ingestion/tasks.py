@@ -18,7 +18,8 @@ from django.db import OperationalError
 
 from ingestion import pipeline
 from ingestion.files import document_prune_superseded_files
-from ingestion.queueing import INGEST_DOCUMENT, RESTAMP_DOCUMENT
+from ingestion.purge import purges_run
+from ingestion.queueing import INGEST_DOCUMENT, PURGE_PENDING, RESTAMP_DOCUMENT
 from ingestion.recovery import documents_requeue_waiting, requeue_unfinished
 from kb.llm.chat import LlmUnavailable
 from kb.stores.errors import StoreError
@@ -53,12 +54,21 @@ def requeue_waiting_task() -> int:
     return documents_requeue_waiting()
 
 
+@shared_task(name=PURGE_PENDING)
+def purge_pending_task() -> int:
+    """Periodic: deleted documents whose chunks or files a store outage kept get removed now;
+    returns how many are still waiting."""
+    return purges_run().waiting
+
+
 @worker_ready.connect
 def resume_unfinished(**kwargs: Any) -> None:
     """The folder broker cannot redeliver a message whose worker died; with it, the one
     embedded worker re-queues what was left queued or half done. Brokers that redeliver
-    unacknowledged messages (Redis) only need the documents whose task was never sent."""
+    unacknowledged messages (Redis) only need the documents whose task was never sent. Either
+    way, deletions a store outage left unfinished are finished (or wait for the sweep)."""
     if settings.CELERY_BROKER_URL.startswith("filesystem://"):
         requeue_unfinished()
     else:
         documents_requeue_waiting()
+    purges_run()

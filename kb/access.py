@@ -13,7 +13,8 @@ Rules:
   `open_to_all_authenticated` is set. A user with no groups reads only open collections.
 - A document with its own reader groups narrows its collection's readers to those groups.
 - Writers reach only what they read: an upload deduplicates against or re-versions only
-  documents its uploader may read and edit (`matchable_documents`).
+  documents its uploader may read and edit (`matchable_documents`), and an editor deletes a
+  collection only when every document in it is one they may manage (`may_delete_collection`).
 - Only staff create collections, open one to every signed-in user, or give read or edit
   access to groups they are not in. An editor changing a collection they edit adds or removes
   only groups they belong to; every other group keeps its setting (`access_after_change`).
@@ -215,6 +216,24 @@ def editable_documents(user: AnyUser) -> QuerySet[Document]:
     """Documents a user may retry and delete: ones they may read, in collections they edit.
     A document narrowed to groups an editor is not in stays out of the editor's sight."""
     return readable_documents(user).filter(collection__in=editable_collections(user))
+
+
+DELETE_NEEDS_EVERY_DOCUMENT = (
+    "This collection holds documents you may not manage, so only an administrator can delete it."
+)
+
+
+def may_delete_collection(writer: Writer, *, collection: Collection) -> bool:
+    """Deleting a collection deletes every document in it. Staff (and the console) may; an
+    editor of it only when every document in it is one they may manage: a document narrowed
+    to groups the editor is not in is not theirs to destroy (writers reach only what they
+    read)."""
+    if isinstance(writer, ConsoleOperator) or _is_staff(writer):
+        return True
+    if not editable_collections(writer).filter(pk=collection.pk).exists():
+        return False
+    unmanageable = collection.documents.exclude(pk__in=editable_documents(writer).values("pk"))
+    return not unmanageable.exists()
 
 
 def matchable_documents(writer: Writer, *, collection: Collection) -> QuerySet[Document]:

@@ -20,12 +20,21 @@ from django.template.response import TemplateResponse
 from django.urls import URLPattern, path, reverse
 
 from kb import access
-from kb.models import ApiToken, Collection, Document, DocumentStatus, Feedback, QueryLog
+from kb.models import (
+    ApiToken,
+    Collection,
+    Document,
+    DocumentStatus,
+    Feedback,
+    PendingPurge,
+    QueryLog,
+)
 from kb.services.collections import collection_delete, collection_restamp_later
 from kb.services.documents import (
     document_delete,
     document_retry,
     documents_add_uploads,
+    documents_delete,
     restamp_later,
 )
 from kb.uploads import Upload, UploadRejected
@@ -82,11 +91,11 @@ class CollectionAdmin(StaffManagedAdmin):
         return access.may_create_collections(request.user)
 
     def delete_model(self, request: HttpRequest, obj: Collection) -> None:
-        collection_delete(collection=obj)
+        collection_delete(actor=request.user, collection=obj)
 
     def delete_queryset(self, request: HttpRequest, queryset: QuerySet[Collection]) -> None:
         for collection in queryset:
-            collection_delete(collection=collection)
+            collection_delete(actor=request.user, collection=collection)
 
     def save_related(self, request: HttpRequest, form: Any, formsets: Any, change: bool) -> None:
         super().save_related(request, form, formsets, change)
@@ -174,8 +183,7 @@ class DocumentAdmin(StaffManagedAdmin):
         document_delete(document=obj)
 
     def delete_queryset(self, request: HttpRequest, queryset: QuerySet[Document]) -> None:
-        for document in queryset:
-            document_delete(document=document)
+        documents_delete(documents=queryset)
 
     @admin.action(description="Retry the selected failed documents")
     def retry_failed(self, request: HttpRequest, queryset: QuerySet[Document]) -> None:
@@ -183,6 +191,23 @@ class DocumentAdmin(StaffManagedAdmin):
         for document in failed:
             document_retry(document=document)
         self.message_user(request, f"Queued {len(failed)} documents again.")
+
+
+@admin.register(PendingPurge)
+class PendingPurgeAdmin(StaffManagedAdmin):
+    """Deleted documents whose chunks or files a store outage kept: the sweep retries them every
+    5 minutes (ingestion.purge). Read-only: a row goes once the purge succeeds."""
+
+    list_display = ["document_id", "collection_id", "created_at", "attempts", "last_error"]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False  # deleting the row would forget chunks and files still to be removed
 
 
 @admin.register(ApiToken)

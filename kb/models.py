@@ -101,6 +101,28 @@ class Document(models.Model):
         return self.title
 
 
+class PendingPurge(models.Model):
+    """What a deleted document left in the stores and on disk, until it is gone from there too.
+
+    Written in the transaction that deletes the document, so the rows can never go while their
+    chunks and files stay unaccounted for; deleted once both stores and the storage have let go
+    of them (`ingestion.purge`). A row that stays means a store was down: the sweep retries it.
+    The document id is not a foreign key: the document is gone when this is read."""
+
+    document_id = models.BigIntegerField(db_index=True)
+    collection_id = models.BigIntegerField()
+    files = models.JSONField(default=list, help_text="Stored names of every version's file.")
+    created_at = models.DateTimeField(auto_now_add=True)
+    attempts = models.PositiveIntegerField(default=0)
+    last_error = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["pk"]
+
+    def __str__(self) -> str:
+        return f"purge of document {self.document_id}"
+
+
 class TokenRevokedReason(models.TextChoices):
     OWNER = "owner", "revoked by its owner or an administrator"
     LEAKED = "leaked", "appeared in a logged question, answer or comment"

@@ -6,6 +6,7 @@ from kb.api import answers, views
 urlpatterns = [
     path("me", views.MeApi.as_view(), name="api-me"),
     path("collections", views.CollectionListApi.as_view(), name="api-collections"),
+    path("collections/<int:collection_id>", views.CollectionApi.as_view(), name="api-collection"),
     path(
         "collections/<int:collection_id>/documents",
         views.CollectionDocumentsApi.as_view(),

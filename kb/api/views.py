@@ -6,7 +6,7 @@ Objects the caller may not read answer 404, exactly like objects that do not exi
 from __future__ import annotations
 
 from django.db import IntegrityError
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import exceptions, status
 from rest_framework.parsers import MultiPartParser
 from rest_framework.request import Request
@@ -28,13 +28,14 @@ from kb.api.serializers import (
 )
 from kb.models import Collection, Document
 from kb.selectors.collections import (
+    collection_get_editable,
     collection_get_readable,
     collection_is_editable,
     collection_list_for_user,
 )
 from kb.selectors.documents import document_get_readable, document_list_readable
 from kb.selectors.users import user_group_names
-from kb.services.collections import UnknownGroups, collection_create
+from kb.services.collections import UnknownGroups, collection_create, collection_delete
 from kb.services.documents import document_delete, documents_add_uploads
 from kb.uploads import Upload, UploadRejected
 
@@ -85,6 +86,36 @@ class CollectionListApi(APIView):
         except access.AccessChangeRefused as exc:
             raise ActionForbidden(exc.message) from None
         return Response(CollectionCreatedOut(collection).data, status=status.HTTP_201_CREATED)
+
+
+class CollectionApi(APIView):
+    @extend_schema(
+        responses={
+            204: OpenApiResponse(
+                description="Deleted: the collection, its documents, their passages in every "
+                "index, their files (every version), the citations of them in conversations "
+                "and the answers cached over them. A passage a store that is down still holds "
+                "is removed when it is back (nothing of it can be found meanwhile)."
+            ),
+            403: OpenApiResponse(
+                description="You edit this collection, but it holds documents you may not "
+                "manage: only an administrator can delete it."
+            ),
+            404: OpenApiResponse(
+                description="No such collection, or not one you edit (readers included)."
+            ),
+        },
+        summary="Delete a collection you edit, with everything in it",
+    )
+    def delete(self, request: Request, collection_id: int) -> Response:
+        collection = collection_get_editable(user=request.user, collection_id=collection_id)
+        if collection is None:  # a reader may not delete: it is as missing as any other
+            raise exceptions.NotFound()
+        try:
+            collection_delete(actor=request.user, collection=collection)
+        except access.AccessChangeRefused as exc:
+            raise ActionForbidden(exc.message) from None
+        return Response(status=status.HTTP_204_NO_CONTENT)
 
 
 class CollectionDocumentsApi(APIView):

@@ -54,6 +54,11 @@ def collection_get_readable(*, user: AnyUser, collection_id: int) -> Collection 
     return readable_collections(user).filter(pk=collection_id).first()
 
 
+def collection_get_editable(*, user: AnyUser, collection_id: int) -> Collection | None:
+    """None both when it does not exist and when the user may not edit it (readers included)."""
+    return editable_collections(user).filter(pk=collection_id).first()
+
+
 def collection_is_editable(*, user: AnyUser, collection_id: int) -> bool:
     """Whether the user may upload to and delete from this collection."""
     return editable_collections(user).filter(pk=collection_id).exists()

@@ -1,5 +1,6 @@
-"""Writes on collections: creation, access (as far as kb.access lets the actor), deletion. Each
-access change re-stamps the collection's chunks once the transaction commits."""
+"""Writes on collections: creation, access and deletion (as far as kb.access lets the actor).
+Each access change re-stamps the collection's chunks once the transaction commits; a deletion
+takes its documents out of every store and the storage once it commits."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ from django.db import transaction
 from kb import access
 from kb.access import Writer
 from kb.models import Collection
-from kb.services.documents import document_delete, restamp_later
+from kb.services.documents import documents_delete, restamp_later
 
 
 class UnknownGroups(ValueError):
@@ -109,8 +110,18 @@ def collection_restamp_later(*, collection: Collection) -> None:
         restamp_later(document_id)
 
 
-def collection_delete(*, collection: Collection) -> None:
-    """Each document goes the way `document_delete` takes it (stores, files), then the row."""
-    for document in collection.documents.all():
-        document_delete(document=document)
-    collection.delete()
+@transaction.atomic
+def collection_delete(*, actor: Writer, collection: Collection) -> int:
+    """The collection and every document in it, if `actor` may (kb.access decides:
+    AccessChangeRefused otherwise, before anything is deleted). The documents go as
+    `documents_delete` takes them: rows now, with their conversations' citations and the
+    answers cached over them; chunks and files once this commits, or by the sweep when a store
+    is down. Returns how many documents went."""
+    locked = Collection.objects.select_for_update().filter(pk=collection.pk).first()
+    if locked is None:
+        return 0  # deleted by someone else meanwhile
+    if not access.may_delete_collection(actor, collection=locked):
+        raise access.AccessChangeRefused(access.DELETE_NEEDS_EVERY_DOCUMENT)
+    deleted = documents_delete(documents=locked.documents.all())
+    locked.delete()
+    return deleted

@@ -7,7 +7,7 @@ user.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from datetime import timedelta
 from typing import Any
 
@@ -73,6 +73,35 @@ def exchange_record(
 
 def conversation_delete(*, conversation: Conversation) -> None:
     conversation.delete()  # its turns go with it
+
+
+def conversations_delete_of_user(*, user: AbstractBaseUser) -> tuple[int, int]:
+    """Every conversation of `user`; returns how many conversations and turns went."""
+    _total, by_model = Conversation.objects.filter(user_id=user.pk).delete()
+    return by_model.get(Conversation._meta.label, 0), by_model.get(Turn._meta.label, 0)
+
+
+def conversations_forget_documents(*, document_ids: Collection[int]) -> int:
+    """Remove every citation (and every closest source a refusal named) that points at one of
+    these documents, as they are deleted: a conversation keeps no title, section or chunk id of
+    a document that is gone. Returns how many turns changed."""
+    if not document_ids:
+        return 0
+    gone = {str(document_id) for document_id in document_ids}
+    changed = []
+    cited = Turn.objects.filter(role=TurnRole.ASSISTANT).exclude(citations=[]).only("citations")
+    for turn in cited.iterator():
+        kept = [c for c in turn.citations if not _cites(c, gone)]
+        if len(kept) != len(turn.citations):
+            turn.citations = kept
+            changed.append(turn)
+    Turn.objects.bulk_update(changed, ["citations"], batch_size=500)
+    return len(changed)
+
+
+def _cites(citation: dict[str, Any], document_ids: set[str]) -> bool:
+    """Compared as text: a stored id is an int, but JSON written by hand could hold "7"."""
+    return str(citation.get("document_id")) in document_ids
 
 
 def conversations_purge_expired() -> int:

@@ -14,12 +14,21 @@ from pathlib import Path
 from django.conf import settings
 from django.core.files import File
 from django.db import transaction
+from django.db.models import QuerySet
 
+from ingestion.purge import purges_run
 from ingestion.queueing import INGEST_DOCUMENT, RESTAMP_DOCUMENT, WAITING_FOR_QUEUE
 from kb import access
 from kb.access import Writer
 from kb.celery import app
-from kb.models import Collection, Document, DocumentStatus, collection_content_changed
+from kb.models import (
+    Collection,
+    Document,
+    DocumentStatus,
+    PendingPurge,
+    collection_content_changed,
+)
+from kb.services.conversations import conversations_forget_documents
 from kb.uploads import (
     IncomingFile,
     Upload,
@@ -31,6 +40,7 @@ from kb.uploads import (
 
 logger = logging.getLogger(__name__)
 HASH_BLOCK = 1024 * 1024
+DELETE_BATCH = 500
 
 
 class AddOutcome(StrEnum):
@@ -166,18 +176,45 @@ def _mark_queued(document: Document) -> None:
 
 
 def document_delete(*, document: Document) -> None:
-    """Gone from the database first (so no reader sees it), then from every store. A task still
-    working on it notices the row is gone and removes what it wrote."""
-    from kb.stores.factory import graph_store, vector_index
+    """One document, as `documents_delete` deletes them."""
+    documents_delete(documents=Document.objects.filter(pk=document.pk))
 
-    document_id = document.pk
-    stored_files = [document.file.name, *(name for _v, name in document.superseded_files)]
-    document.delete()
-    vector_index().delete_document(document_id)
-    graph_store().delete_document(document_id)
-    collection_content_changed(collection_id=document.collection_id)
-    for name in filter(None, stored_files):
-        document.file.storage.delete(name)
+
+@transaction.atomic
+def documents_delete(*, documents: QuerySet[Document]) -> int:
+    """Gone from the database in one transaction, so no reader sees them any more, together
+    with a `PendingPurge` per document naming what it left in the stores and on disk; once that
+    commits, their chunks go from both stores and the files of every version from the storage
+    (ingestion.purge). A store that is down keeps its PendingPurge, and the sweep finishes the
+    job when it is back: rows can never go while their chunks and files stay unaccounted for.
+    Conversations lose their citations of them, and cached answers over their collections go
+    stale. A task still working on one notices the row is gone and removes what it wrote.
+    Returns how many documents went."""
+    rows = list(documents.select_for_update().order_by("pk"))
+    if not rows:
+        return 0
+    purges = [
+        PendingPurge.objects.create(
+            document_id=row.pk, collection_id=row.collection_id, files=_stored_files(row)
+        )
+        for row in rows
+    ]
+    ids = [row.pk for row in rows]
+    conversations_forget_documents(document_ids=ids)
+    for start in range(0, len(ids), DELETE_BATCH):  # within every database's parameter limit
+        Document.objects.filter(pk__in=ids[start : start + DELETE_BATCH]).delete()
+    for collection_id in sorted({row.collection_id for row in rows}):
+        collection_content_changed(collection_id=collection_id)
+    purge_ids = [purge.pk for purge in purges]
+    # robust: the rows are gone either way, and the sweep retries whatever this left
+    transaction.on_commit(lambda: purges_run(ids=purge_ids), robust=True)
+    return len(rows)
+
+
+def _stored_files(document: Document) -> list[str]:
+    """The current version's file and every replaced version's not yet pruned."""
+    names = [document.file.name, *(name for _version, name in document.superseded_files)]
+    return list(dict.fromkeys(name for name in names if name))
 
 
 def _enqueue_ingest(document_id: int, version: int) -> None:

@@ -1,12 +1,19 @@
-"""Writes on users and their groups, for the server console (`kb_user`, `kb_ingest --readers`)."""
+"""Writes on users and their groups, for the server console (`kb_user`, `kb_ingest --readers`,
+`kb_forget_user`)."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 
+from axes.models import AccessAttempt, AccessFailureLog, AccessLog
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group, User
 from django.db import transaction
+
+from kb.models import ApiToken, Feedback, QueryLog
+from kb.services.conversations import conversations_delete_of_user
+from kb.services.querylog import pseudonym
 
 
 @transaction.atomic
@@ -38,3 +45,55 @@ def groups_get_or_create(*, names: Sequence[str]) -> list[Group]:
     `kb_ingest --readers`). Request paths never create groups
     (kb.services.collections.groups_by_name)."""
     return [Group.objects.get_or_create(name=name.strip())[0] for name in names if name.strip()]
+
+
+@dataclass(frozen=True)
+class Forgotten:
+    """What `user_forget` removed, counted."""
+
+    account: int
+    api_tokens: int
+    conversations: int
+    turns: int
+    feedback_comments: int
+    query_logs: int  # 0 unless they were asked for
+    query_logs_kept: int  # found by the pseudonym and left, because they were not asked for
+    signin_records: int
+
+
+@transaction.atomic
+def user_forget(*, user: User, query_logs: bool = False) -> Forgotten:
+    """Erase a person: their account, API tokens, conversations (with every turn), the
+    comments they wrote on answers, the sign-in records kept under their username, and, when
+    `query_logs` is set, their rows of the anonymised query log (with the ratings on them).
+    The log holds no user id: their rows are the ones carrying the pseudonym recomputed from
+    their id with the current key (rows written under an earlier key cannot be found, and
+    age out with retention). Without `query_logs` those rows stay, anonymous, without the
+    comments; the ratings stay on them."""
+    logged = QueryLog.objects.filter(pseudonym=pseudonym(user.pk))
+    comments = (
+        Feedback.objects.filter(query_log__in=logged)
+        .exclude(comment_redacted="")
+        .update(comment_redacted="")
+    )
+    logs_found = logged.count()
+    if query_logs:
+        logged.delete()  # their feedback goes with them
+    conversations, turns = conversations_delete_of_user(user=user)
+    username = user.get_username()
+    signins = sum(
+        model.objects.filter(username=username).delete()[0]
+        for model in (AccessAttempt, AccessFailureLog, AccessLog)
+    )
+    tokens, _by_model = ApiToken.objects.filter(user=user).delete()
+    user.delete()
+    return Forgotten(
+        account=1,
+        api_tokens=tokens,
+        conversations=conversations,
+        turns=turns,
+        feedback_comments=comments,
+        query_logs=logs_found if query_logs else 0,
+        query_logs_kept=0 if query_logs else logs_found,
+        signin_records=signins,
+    )

@@ -296,6 +296,8 @@ PORT = env_int("PORT", 8000)
 CELERY_BEAT_SCHEDULE = {
     "querylog-retention": {"task": "kb.querylog_purge_expired", "schedule": 24 * 60 * 60},
     "requeue-waiting-documents": {"task": "ingestion.requeue_waiting", "schedule": 5 * 60},
+    # Deleted documents' chunks and files that a store outage kept (kb.models.PendingPurge).
+    "purge-deleted-documents": {"task": "ingestion.purge_pending", "schedule": 5 * 60},
     "conversations-retention": {
         "task": "kb.conversations_purge_expired",
         "schedule": 24 * 60 * 60,

@@ -17,7 +17,12 @@ from django.shortcuts import render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from kb.access import AccessChangeRefused, may_create_collections
+from kb.access import (
+    DELETE_NEEDS_EVERY_DOCUMENT,
+    AccessChangeRefused,
+    may_create_collections,
+    may_delete_collection,
+)
 from kb.ids import MAX_ID
 from kb.models import Collection, Document, DocumentStatus
 from kb.selectors.collections import collection_get_for_manager, collection_list_for_manager
@@ -27,7 +32,12 @@ from kb.selectors.documents import (
     document_ids_unsettled,
     document_list_for_manager,
 )
-from kb.services.collections import UnknownGroups, collection_create, collection_set_access
+from kb.services.collections import (
+    UnknownGroups,
+    collection_create,
+    collection_delete,
+    collection_set_access,
+)
 from kb.services.documents import AddOutcome, document_delete, document_retry, documents_add_uploads
 from kb.uploads import Upload, UploadRejected
 from kb.web.forms import AccessForm, CollectionForm
@@ -104,6 +114,32 @@ def collection_access(request: HtmxHttpRequest, collection_id: int) -> HttpRespo
     return render(
         request, "manage/collection_access.html", context, status=400 if form.errors else 200
     )
+
+
+@manager_required
+@require_http_methods(["GET", "POST"])
+def collection_delete_view(request: HtmxHttpRequest, collection_id: int) -> HttpResponse:
+    """GET asks to confirm, POST deletes (kb.services.collections.collection_delete). An editor
+    whose collection holds documents narrowed away from them is told only an administrator can
+    delete it, and nothing goes."""
+    collection = _collection_or_404(request, collection_id)
+    if request.method == "POST":
+        try:
+            collection_delete(actor=request.user, collection=collection)
+        except AccessChangeRefused as exc:
+            return _delete_page(request, collection, refusal=exc.message, status=403)
+        messages.success(request, f"Deleted {collection.name}.")
+        return HttpResponseRedirect(reverse("manage-collections"))
+    allowed = may_delete_collection(request.user, collection=collection)
+    refusal = None if allowed else DELETE_NEEDS_EVERY_DOCUMENT
+    return _delete_page(request, collection, refusal=refusal, status=200)
+
+
+def _delete_page(
+    request: HtmxHttpRequest, collection: Collection, *, refusal: str | None, status: int
+) -> HttpResponse:
+    context = {"collection": collection, "refusal": refusal}
+    return render(request, "manage/collection_delete.html", context, status=status)
 
 
 @manager_required

@@ -12,6 +12,11 @@ urlpatterns = [
         name="manage-collection-access",
     ),
     path(
+        "collections/<int:collection_id>/delete",
+        manage.collection_delete_view,
+        name="manage-collection-delete",
+    ),
+    path(
         "collections/<int:collection_id>/upload",
         manage.collection_upload,
         name="manage-collection-upload",

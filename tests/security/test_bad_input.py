@@ -298,8 +298,15 @@ HUGE = [str(2**63), "99999999999999999999", str(2**64 + 1)]
         ("delete", "/api/v1/documents/{n}"),
         ("get", "/api/v1/collections/{n}/documents"),
         ("post", "/api/v1/collections/{n}/documents"),
+        ("delete", "/api/v1/collections/{n}"),
     ],
-    ids=["document", "delete-document", "collection-documents", "upload-to-collection"],
+    ids=[
+        "document",
+        "delete-document",
+        "collection-documents",
+        "upload-to-collection",
+        "delete-collection",
+    ],
 )
 def test_an_id_the_database_cannot_hold_in_an_api_path_is_a_json_404(
     api: APIClient, method: str, template: str, number: str
@@ -369,6 +376,7 @@ def test_feedback_on_the_largest_id_is_a_json_404(api: APIClient) -> None:
         "/manage/collections/{n}/",
         "/manage/collections/{n}/access",
         "/manage/collections/{n}/progress",
+        "/manage/collections/{n}/delete",
     ],
 )
 def test_an_id_the_database_cannot_hold_in_a_page_path_is_a_404(

@@ -314,7 +314,7 @@ def test_a_batch_failing_part_way_leaves_no_document_file_or_task_behind(
 
 @pytest.mark.integration
 def test_a_replaced_versions_file_is_deleted_once_the_new_version_is_indexed(
-    world: World, stores: Path, tmp_path: Path
+    world: World, stores: Path, tmp_path: Path, django_capture_on_commit_callbacks: Any
 ) -> None:
     """Old content must not linger on disk after nothing serves it any more; until the new
     version is indexed, the old one is still searchable and keeps its file."""
@@ -337,7 +337,8 @@ def test_a_replaced_versions_file_is_deleted_once_the_new_version_is_indexed(
     assert not old_file.exists()
     new_file = Path(Document.objects.get(pk=v2.pk).file.path)
     assert new_file.read_text() == "New rota: Bob covers Monday nights."
-    document_delete(document=Document.objects.get(pk=v2.pk))
+    with django_capture_on_commit_callbacks(execute=True):  # the purge runs after commit
+        document_delete(document=Document.objects.get(pk=v2.pk))
     assert stored_files(stores / "media") == []
 
 
@@ -350,7 +351,7 @@ def admin_client(username: str, *options: str) -> Client:
 
 
 def test_a_kb_user_staff_admin_manages_collections_documents_and_tokens(
-    world: World, hidden: Document
+    world: World, hidden: Document, django_capture_on_commit_callbacks: Any
 ) -> None:
     admin = admin_client("olga", "--staff")
     eng = world.collections["eng"]
@@ -375,12 +376,15 @@ def test_a_kb_user_staff_admin_manages_collections_documents_and_tokens(
         f"/admin/kb/collection/{eng.pk}/upload/",
         {"documents": [SimpleUploadedFile("notes.txt", b"Notes.")]},
     )
-    deleted = admin.post(f"/admin/kb/document/{hidden.pk}/delete/", {"post": "yes"})
+    with django_capture_on_commit_callbacks(execute=True):  # the purge runs after commit
+        deleted = admin.post(f"/admin/kb/document/{hidden.pk}/delete/", {"post": "yes"})
     assert (created.status_code, uploaded.status_code, deleted.status_code) == (302, 302, 302)
     assert Collection.objects.filter(name="Legal").exists()
     assert eng.documents.filter(source_filename="notes.txt").exists()
     assert not Document.objects.filter(pk=hidden.pk).exists()
-    assert admin.post(f"/admin/kb/collection/{eng.pk}/delete/", {"post": "yes"}).status_code == 302
+    with django_capture_on_commit_callbacks(execute=True):
+        gone = admin.post(f"/admin/kb/collection/{eng.pk}/delete/", {"post": "yes"})
+    assert gone.status_code == 302
     assert not Collection.objects.filter(pk=eng.pk).exists()
     assert stored_files(Path(settings.MEDIA_ROOT)) == []  # the uploaded file went with it
 
@@ -450,6 +454,10 @@ def api_delete_hidden(world: World, hidden: Document, persona: str) -> Any:
     return api_client(world, persona).delete(f"/api/v1/documents/{hidden.pk}")
 
 
+def api_delete_collection(world: World, hidden: Document, persona: str) -> Any:
+    return api_client(world, persona).delete(f"/api/v1/collections/{world.collections['eng'].pk}")
+
+
 def web_create(world: World, hidden: Document, persona: str) -> Any:
     return web_post(world, persona, "/manage/collections/new", {"name": "New"})
 
@@ -485,6 +493,11 @@ def web_change_readers(world: World, hidden: Document, persona: str) -> Any:
     return web_post(world, persona, url, form)
 
 
+def web_delete_collection(world: World, hidden: Document, persona: str) -> Any:
+    url = f"/manage/collections/{world.collections['eng'].pk}/delete"
+    return web_post(world, persona, url, {})
+
+
 ACTIONS: dict[str, Action] = {
     "api create": api_create,
     "api upload": api_upload_new,
@@ -492,6 +505,7 @@ ACTIONS: dict[str, Action] = {
     "api re-version hidden": api_re_version_hidden,
     "api delete": api_delete,
     "api delete hidden": api_delete_hidden,
+    "api delete collection": api_delete_collection,
     "web create": web_create,
     "web upload": web_upload,
     "web retry": web_retry,
@@ -499,6 +513,7 @@ ACTIONS: dict[str, Action] = {
     "web delete": web_delete,
     "web delete hidden": web_delete_hidden,
     "web change readers": web_change_readers,
+    "web delete collection": web_delete_collection,
 }
 
 
@@ -517,6 +532,8 @@ def _statuses(staff: int, editor: int, reader: int, other: int, signed_out: int)
 
 # What each persona gets: the API says 403 only to those who may already see the target
 # (readers), 404 to everyone else; signed-out visitors get 401 (API) or the sign-in page (302).
+# Deleting a collection is 404 to everyone who does not edit it, readers included, and 403 to
+# erin, who edits Engineering but may not destroy the document hidden from her in it.
 EXPECTED: dict[str, dict[str, int]] = {
     "api create": _statuses(201, 403, 403, 403, 401),
     "api upload": _statuses(202, 202, 403, 404, 401),
@@ -524,6 +541,7 @@ EXPECTED: dict[str, dict[str, int]] = {
     "api re-version hidden": _statuses(202, 202, 403, 404, 401),
     "api delete": _statuses(204, 204, 403, 404, 401),
     "api delete hidden": _statuses(204, 404, 403, 404, 401),
+    "api delete collection": _statuses(204, 403, 404, 404, 401),
     "web create": _statuses(302, 404, 404, 404, 302),
     "web upload": _statuses(302, 302, 404, 404, 302),
     "web retry": _statuses(302, 302, 404, 404, 302),
@@ -531,6 +549,7 @@ EXPECTED: dict[str, dict[str, int]] = {
     "web delete": _statuses(302, 302, 404, 404, 302),
     "web delete hidden": _statuses(302, 404, 404, 404, 302),
     "web change readers": _statuses(302, 302, 404, 404, 302),
+    "web delete collection": _statuses(302, 403, 404, 404, 302),
 }
 # Which successful writes reach the hidden document: only staff's.
 TOUCHES_HIDDEN = {
@@ -538,6 +557,8 @@ TOUCHES_HIDDEN = {
     "api delete hidden",
     "web retry hidden",
     "web delete hidden",
+    "api delete collection",
+    "web delete collection",
 }
 MATRIX = [(action, persona) for action in ACTIONS for persona in PERSONAS]
 
@@ -579,3 +600,21 @@ def test_a_hidden_document_and_a_missing_one_answer_the_same(
         missing_answer.status_code,
         missing_answer.json(),
     )
+
+
+@pytest.mark.parametrize("action", ["api delete collection", "web delete collection"])
+def test_an_editor_cannot_delete_a_collection_holding_a_document_hidden_from_her(
+    world: World, hidden: Document, action: str
+) -> None:
+    """Deleting Engineering would destroy the document narrowed to bob's group: erin hears that
+    only an administrator can, and nothing of the collection goes, not even what she manages."""
+    eng = world.collections["eng"]
+    before = set(eng.documents.values_list("pk", flat=True))
+
+    response = ACTIONS[action](world, hidden, "eng_editor")
+
+    assert response.status_code == 403
+    assert "only an administrator can delete it" in response.content.decode()
+    assert Collection.objects.filter(pk=eng.pk).exists()
+    assert set(eng.documents.values_list("pk", flat=True)) == before
+    assert_untouched(hidden)

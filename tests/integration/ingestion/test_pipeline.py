@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -249,12 +250,13 @@ def test_a_failed_new_version_keeps_the_old_one_searchable(
 
 
 def test_deleting_a_document_removes_it_from_every_store(
-    collection: Collection, tmp_path: Path
+    collection: Collection, tmp_path: Path, django_capture_on_commit_callbacks: Any
 ) -> None:
     document = _ingest(collection, MAKERS["pdf"](tmp_path))
     document_id = document.pk
 
-    document_delete(document=document)
+    with django_capture_on_commit_callbacks(execute=True):  # the purge runs after commit
+        document_delete(document=document)
 
     assert not Document.objects.filter(pk=document_id).exists()
     assert vector_index().count(document_id=document_id) == 0

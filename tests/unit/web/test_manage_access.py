@@ -32,9 +32,11 @@ GET_ROUTES: dict[str, Route] = {
     "eng detail": _collection("eng"),
     "eng access": _collection("eng", "access"),
     "eng progress": _collection("eng", "progress"),
+    "eng delete": _collection("eng", "delete"),
     "hr detail": _collection("hr"),
     "hr access": _collection("hr", "access"),
     "hr progress": _collection("hr", "progress"),
+    "hr delete": _collection("hr", "delete"),
     "missing detail": lambda world: "/manage/collections/999999/",
 }
 # Who gets 200; every other signed-in persona gets 404, signed-out ones a redirect.
@@ -44,9 +46,11 @@ ALLOWED: dict[str, set[str]] = {
     "eng detail": {"staff", "eng_editor"},
     "eng access": {"staff", "eng_editor"},
     "eng progress": {"staff", "eng_editor"},
+    "eng delete": {"staff", "eng_editor"},  # the confirmation; POST deletes
     "hr detail": {"staff"},
     "hr access": {"staff"},
     "hr progress": {"staff"},
+    "hr delete": {"staff"},
     "missing detail": set(),
 }
 
