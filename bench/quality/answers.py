@@ -16,6 +16,7 @@ import json
 import statistics
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from bench.common.devset import Question
@@ -30,13 +31,17 @@ KINDS = ("answerable", "near_miss", "off_topic")
 
 @dataclass(frozen=True)
 class AnswerRun:
-    """One question's answer, as much as the rates and the report need."""
+    """One question's answer, as much as the rates and the report need; also one JSON line of
+    the run's output (`row`, `from_row`), from which `--answers-rescore` reports."""
 
-    question: Question
+    id: str
     kind: str  # one of KINDS
+    lang: str
+    split: str
     refusal: str  # retrieval.refusals.RefusalReason with the check at threshold 0
     probability: float | None  # the check's P(yes); None when refused before it
-    cited_documents: tuple[str, ...]
+    gold_hit: bool  # the answer cites a gold document (answerable questions)
+    cited: tuple[str, ...]
     text: str
     latencies_ms: dict[str, float]
 
@@ -46,8 +51,46 @@ class AnswerRun:
         return self.probability is not None and self.probability < threshold
 
     def gold_cited(self, threshold: float) -> bool:
-        gold = {entry.document for entry in self.question.gold}
-        return not self.refused_at(threshold) and bool(gold & set(self.cited_documents))
+        return self.gold_hit and not self.refused_at(threshold)
+
+    def row(self) -> Json:
+        return {
+            "id": self.id,
+            "kind": self.kind,
+            "lang": self.lang,
+            "split": self.split,
+            "refusal": self.refusal,
+            "p_yes": None if self.probability is None else round(self.probability, 4),
+            "gold_hit": self.gold_hit,
+            "cited": list(self.cited),
+            "answer": self.text,
+            "ms": {k: round(v) for k, v in self.latencies_ms.items()},
+        }
+
+    @classmethod
+    def from_row(cls, row: Json) -> AnswerRun:
+        return cls(
+            id=row["id"],
+            kind=row["kind"],
+            lang=row["lang"],
+            split=row["split"],
+            refusal=row["refusal"],
+            probability=row["p_yes"],
+            gold_hit=row["gold_hit"],
+            cited=tuple(row["cited"]),
+            text=row["answer"],
+            latencies_ms=row["ms"],
+        )
+
+
+def load_rows(path: Path) -> list[AnswerRun]:
+    """The runs of an answers output: its JSON report, or the JSON lines a run printed (an
+    interrupted run's log)."""
+    text = path.read_text(encoding="utf-8")
+    if path.suffix == ".json":
+        return [AnswerRun.from_row(row) for row in json.loads(text)["per_question"]]
+    lines = [line for line in text.splitlines() if line.startswith('{"n": ')]
+    return [AnswerRun.from_row(json.loads(line)) for line in lines]
 
 
 def answer_all(
@@ -74,23 +117,22 @@ def answer_all(
             answerer.stream(question.text, scope=ask.scope, allowed=ask.allowed, top_k=ask.top_k),
             Answer,
         )
+        cited = tuple(names.get(p.document_id, "") for p in answer.cited)
         run = AnswerRun(
-            question=question,
+            id=question.id,
             kind=kind,
+            lang=question.lang,
+            split=question.split,
             refusal=str(answer.refusal),
             probability=answer.answerability,
-            cited_documents=tuple(names.get(p.document_id, "") for p in answer.cited),
+            gold_hit=bool({g.document for g in question.gold} & set(cited)),
+            cited=cited,
             text=answer.text,
             latencies_ms=dict(answer.latencies_ms),
         )
         runs.append(run)
         # One JSON line per question: an interrupted run can still be scored.
-        print(
-            json.dumps(
-                {"n": number, **_row(run), "gold_cited": run.gold_cited(0.0)}, ensure_ascii=False
-            ),
-            flush=True,
-        )
+        print(json.dumps({"n": number, **run.row()}, ensure_ascii=False), flush=True)
     return runs
 
 
@@ -122,23 +164,22 @@ def report(runs: Sequence[AnswerRun], *, shipped_threshold: float) -> Json:
         "sweep": [{"threshold": t, **rates(runs, t)["all"]} for t in THRESHOLDS],
         "check_ms": _check_cost(runs),
         "refusal_reasons": _reasons(runs),
-        "per_question": [_row(run) for run in runs],
+        "per_question": [run.row() for run in runs],
     }
 
 
 def rates(runs: Sequence[AnswerRun], threshold: float) -> Json:
     """The three error rates over all questions, per language and per split."""
-    languages = sorted({run.question.lang for run in runs})
-    splits = sorted({run.question.split for run in runs if run.kind == "near_miss"})
+    languages = sorted({run.lang for run in runs})
+    splits = sorted({run.split for run in runs if run.kind == "near_miss"})
     return {
         "all": _rates(runs, threshold),
         "by_lang": {
-            lang: _rates([r for r in runs if r.question.lang == lang], threshold)
-            for lang in languages
+            lang: _rates([r for r in runs if r.lang == lang], threshold) for lang in languages
         },
         "near_miss_by_split": {
             split: _rates(
-                [r for r in runs if r.kind == "near_miss" and r.question.split == split], threshold
+                [r for r in runs if r.kind == "near_miss" and r.split == split], threshold
             )
             for split in splits
         },
@@ -191,20 +232,6 @@ def _reasons(runs: Sequence[AnswerRun]) -> Json:
         kind = counts.setdefault(run.kind, {})
         kind[run.refusal or "answered"] = kind.get(run.refusal or "answered", 0) + 1
     return counts
-
-
-def _row(run: AnswerRun) -> Json:
-    return {
-        "id": run.question.id,
-        "kind": run.kind,
-        "lang": run.question.lang,
-        "split": run.question.split,
-        "refusal": run.refusal,
-        "p_yes": None if run.probability is None else round(run.probability, 4),
-        "cited": list(run.cited_documents),
-        "answer": run.text,
-        "ms": {k: round(v) for k, v in run.latencies_ms.items()},
-    }
 
 
 def summary(result: Json) -> str:

@@ -82,10 +82,19 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "report false answers and false refusals, near-miss questions included (about an hour "
         "on 2 cores); JSON in <out>-answers.json",
     )
+    parser.add_argument(
+        "--answers-rescore",
+        type=Path,
+        metavar="FILE",
+        help="report the answers of an earlier run (its -answers.json, or the log of an "
+        "interrupted run) at the thresholds in settings and the sweep, without running anything",
+    )
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT, help="JSON path")
 
 
 def run(args: argparse.Namespace, *, command: str) -> int:
+    if args.answers_rescore:
+        return rescore_answers(args.answers_rescore, command=command)
     answerable = selected(load_questions(ANSWERABLE), args.ids)
     unanswerable = selected(load_questions(UNANSWERABLE), args.ids)
     near_miss = selected(load_questions(NEAR_MISS), args.ids) if args.answers else []
@@ -112,6 +121,24 @@ def run(args: argparse.Namespace, *, command: str) -> int:
         answers_path.write_text(json.dumps(answers_result, indent=2, ensure_ascii=False) + "\n")
         print(answers_path, file=sys.stderr)
         print(answers.summary(answers_result), file=sys.stderr)
+    return 0
+
+
+def rescore_answers(path: Path, *, command: str) -> int:
+    """The report of `--answers` from an earlier run's rows (the shipped threshold is read from
+    the settings defaults, as the run would have)."""
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "kb.settings.base")
+    from django.conf import settings
+
+    runs = answers.load_rows(path)
+    result = {
+        "rescored_from": str(path),
+        "questions": {kind: sum(r.kind == kind for r in runs) for kind in answers.KINDS},
+        **answers.report(runs, shipped_threshold=settings.KB_ANSWERABILITY_MIN_YES),
+        "command": command,
+    }
+    print(json.dumps({k: v for k, v in result.items() if k != "per_question"}, indent=2))
+    print(answers.summary(result), file=sys.stderr)
     return 0
 
 

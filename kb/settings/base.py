@@ -230,7 +230,7 @@ KB_REFUSAL_OTHER_MIN_COVERAGE = env_float("KB_REFUSAL_OTHER_MIN_COVERAGE", 0.43)
 # question is refused below this probability of "yes" (retrieval/answerability.py); calibrated
 # by `python -m bench answers` on answerable and near-miss questions (README, "Quality").
 KB_ANSWERABILITY_CHECK = env_bool("KB_ANSWERABILITY_CHECK", True)
-KB_ANSWERABILITY_MIN_YES = env_float("KB_ANSWERABILITY_MIN_YES", 0.4)
+KB_ANSWERABILITY_MIN_YES = env_float("KB_ANSWERABILITY_MIN_YES", 0.5)
 KB_PROMPT_TEMPLATE = env_str("KB_PROMPT_TEMPLATE", "answer-v1")
 # Split askers between template versions by pseudonym, e.g. `answer-v1=50,answer-v2=50`.
 KB_PROMPT_EXPERIMENT = env_str("KB_PROMPT_EXPERIMENT")

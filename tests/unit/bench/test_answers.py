@@ -1,0 +1,78 @@
+"""`python -m bench quality --answers`: rates at any answerability threshold from one run, the
+interleaved order that keeps an interrupted run balanced, and rescoring from its rows."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from bench.common.devset import Question
+from bench.quality.answers import AnswerRun, _interleaved, load_rows, rates, report
+
+pytestmark = pytest.mark.unit
+
+
+def _run(kind: str, refusal: str = "", p: float | None = 0.5, gold: bool = True) -> AnswerRun:
+    return AnswerRun(
+        id=f"{kind}-{refusal}-{p}",
+        kind=kind,
+        lang="en",
+        split="dev",
+        refusal=refusal,
+        probability=p,
+        gold_hit=gold,
+        cited=("doc",),
+        text="answer",
+        latencies_ms={"answerability": 100.0, "total": 900.0},
+    )
+
+
+RUNS = [
+    _run("answerable", p=0.9),
+    _run("answerable", p=0.45),
+    _run("answerable", refusal="declined", p=0.8),
+    _run("answerable", refusal="no_evidence", p=None),
+    _run("near_miss", p=0.3),
+    _run("near_miss", p=0.55),
+    _run("near_miss", refusal="declined", p=0.6),
+    _run("off_topic", refusal="no_evidence", p=None),
+]
+
+
+def test_a_question_counts_as_refused_below_the_threshold_or_for_another_reason() -> None:
+    at_zero = rates(RUNS, 0.0)["all"]
+    at_half = rates(RUNS, 0.5)["all"]
+
+    assert (at_zero["false_refusals"], at_zero["near_miss_false_answers"]) == (0.5, 0.667)
+    assert (at_half["false_refusals"], at_half["near_miss_false_answers"]) == (0.75, 0.333)
+    assert at_half["gold_cited"] == 0.25  # only the answer above the threshold still counts
+    assert at_half["off_topic_false_answers"] == 0.0
+
+
+def test_rows_written_by_a_run_rescore_to_the_same_report(tmp_path: Path) -> None:
+    log = tmp_path / "run.log"
+    lines = [json.dumps({"n": n, **run.row()}) for n, run in enumerate(RUNS, 1)]
+    log.write_text("indexing…\n" + "\n".join(lines) + "\n")
+
+    rescored = load_rows(log)
+
+    assert (
+        report(rescored, shipped_threshold=0.5)["sweep"]
+        == report(RUNS, shipped_threshold=0.5)["sweep"]
+    )
+
+
+def test_kinds_are_interleaved_so_any_prefix_is_balanced() -> None:
+    questions = {
+        "answerable": [Question(f"a{i}", "en", "q") for i in range(4)],
+        "near_miss": [Question(f"n{i}", "en", "q") for i in range(4)],
+        "off_topic": [Question(f"o{i}", "en", "q") for i in range(2)],
+    }
+
+    order = [kind for kind, _ in _interleaved(questions)]
+
+    assert len(order) == 10
+    assert set(order[:5]) == {"answerable", "near_miss", "off_topic"}
+    assert order[:5].count("answerable") == order[:5].count("near_miss") == 2
