@@ -16,7 +16,7 @@ import pytest
 from playwright.sync_api import Browser, Page, Playwright, expect, sync_playwright
 
 from tests.support.environment import unconfigured_environ
-from tests.support.llm import SMALL_MODEL_NAME
+from tests.support.llm import SMALL_MODEL_ENV
 from tests.support.paths import ROOT
 from tests.support.ports import free_port
 from tests.support.processes import manage, wait_until_serving
@@ -42,7 +42,7 @@ PEOPLE = {"admin": ("--staff",), "alice": ("--groups", "hr"), "bob": ("--groups"
 # Answers come from the small model the tests use (`make model-test` assembles it), short ones;
 # no answer cache, so every question in these tests really streams from the model.
 ANSWERING = {
-    "KB_LLM_MODEL_NAME": SMALL_MODEL_NAME,
+    **SMALL_MODEL_ENV,
     "KB_ANSWER_MAX_TOKENS": "64",
     "KB_ANSWER_CACHE_SECONDS": "0",
 }

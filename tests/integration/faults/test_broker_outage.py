@@ -18,7 +18,7 @@ from typing import Any
 import pytest
 
 from tests.support.environment import unconfigured_environ
-from tests.support.llm import SMALL_MODEL_NAME
+from tests.support.llm import SMALL_MODEL_ENV
 from tests.support.paths import ROOT
 from tests.support.ports import free_port
 from tests.support.processes import manage, wait_until_serving
@@ -133,7 +133,7 @@ def served(tmp_path: Path) -> Iterator[tuple[str, str, PrivateRedis]]:
         PORT=str(port),
         DJANGO_SETTINGS_MODULE="kb.settings.base",
         CELERY_BROKER_URL=redis.url,
-        KB_LLM_MODEL_NAME=SMALL_MODEL_NAME,
+        **SMALL_MODEL_ENV,
     )
     manage(env, "migrate", "--noinput")
     token = manage(env, "kb_user", "olga", "--staff", "--token").strip()

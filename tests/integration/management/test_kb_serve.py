@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from tests.support.environment import unconfigured_environ
-from tests.support.llm import SMALL_MODEL_NAME
+from tests.support.llm import SMALL_MODEL_ENV
 from tests.support.paths import ROOT
 from tests.support.ports import free_port
 from tests.support.processes import manage, wait_until_serving
@@ -28,7 +28,7 @@ def _env(data_dir: Path, port: int) -> dict[str, str]:
         KB_DATA_DIR=str(data_dir),
         PORT=str(port),
         DJANGO_SETTINGS_MODULE="kb.settings.base",
-        KB_LLM_MODEL_NAME=SMALL_MODEL_NAME,  # what `make test` assembles
+        **SMALL_MODEL_ENV,  # what `make test` assembles
         KB_ANSWER_MAX_TOKENS="48",
     )
 
@@ -106,30 +106,35 @@ def test_a_streamed_answer_arrives_event_by_event(
 ) -> None:
     base, env = server
     token = manage(env, "kb_user", "olga", "--groups", "ops", "--token").strip()
-    notes = tmp_path / "rota.txt"
+    # A text and question the small model answers in two sentences (it says "I don't know" to
+    # many others): the first is held back until complete, the second streams token by token.
+    notes = tmp_path / "backups.txt"
     notes.write_text(
-        "The on-call rota changes every Monday at 09:00. Handover happens in the "
-        "operations channel.",
+        "The finance database is backed up every night at 02:30 to the Frankfurt data centre, "
+        "and each backup is kept for 35 days. Restores are requested through the service desk.",
         encoding="utf-8",
     )
     manage(env, "kb_ingest", str(notes), "--collection", "Ops", "--readers", "ops")
     request = urllib.request.Request(  # noqa: S310 - loopback
         f"{base}/api/v1/query",
         data=json.dumps(
-            {"question": "When does the on-call rota change?", "stream": True}
+            {"question": "Describe how the finance database is backed up.", "stream": True}
         ).encode(),
         headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json"},
     )
 
     arrivals: list[tuple[str, float]] = []
+    last = b""
     with urllib.request.urlopen(request, timeout=120) as response:  # noqa: S310 - loopback
         assert response.headers["Content-Type"] == "text/event-stream"
         for line in response:
             if line.startswith(b"event: "):
                 arrivals.append((line[7:].decode().strip(), time.monotonic()))
+            elif line.startswith(b"data: "):
+                last = line
 
     kinds = [kind for kind, _ in arrivals]
-    assert kinds[:2] == ["sources", "token"] and kinds[-2:] == ["citations", "done"], kinds
+    assert kinds[:2] == ["sources", "token"] and kinds[-2:] == ["citations", "done"], (kinds, last)
     # Tokens were sent as the model produced them, not all at once when it finished: a buffered
     # answer is read out of one buffer (microseconds between lines), a streamed one arrives a
     # generation step at a time (tens of milliseconds per token on a CPU, more under load).
