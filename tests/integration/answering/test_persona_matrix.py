@@ -114,8 +114,13 @@ def test_sources_are_never_sent_for_a_forbidden_collection(
     assert scripted_model.bodies == []
 
 
-@pytest.mark.llm
-def test_stream_sends_sources_tokens_then_citations_then_done(indexed_world: IndexedWorld) -> None:
+def test_stream_sends_sources_tokens_then_citations_then_done(
+    indexed_world: IndexedWorld, scripted_model: type[ScriptedModel]
+) -> None:
+    """The framing, with a scripted answer: the small model says "I don't know" to this
+    question, which is a refusal and streams no token (the real model's stream is in
+    tests/integration/management/test_kb_serve.py)."""
+    scripted_model.reply = f"{TOPIC} [1]"
     response = api_client(indexed_world.world, "engineer").post(
         "/api/v1/query", {"question": QUESTION, "stream": True}, format="json"
     )
