@@ -58,6 +58,18 @@ def refusal_text(question: str, closest: Sequence[Passage]) -> str:
     return f"{not_found} {found.format(items=items)}"
 
 
+def found_instead(text: str) -> str:
+    """The sources a refusal's text names, read back with the wording that wrote it
+    ("Not found in the knowledge base. The closest sources found: “Scheduling” in Handbook."
+    gives "“Scheduling” in Handbook"); "" for a refusal that names none, or any other text."""
+    for not_found, found, _, _ in _WORDING.values():
+        lead, _, end = found.partition("{items}")
+        start = f"{not_found} {lead}"
+        if text.startswith(start) and text.endswith(end) and len(text) > len(start) + len(end):
+            return text[len(start) : len(text) - len(end)]
+    return ""
+
+
 def is_stock_refusal(text: str) -> bool:
     """Refusal text that starts with one of the stock sentences (any language)."""
     return text.startswith(tuple(wording[0] for wording in _WORDING.values()))

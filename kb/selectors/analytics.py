@@ -8,7 +8,6 @@ SQLite and PostgreSQL; a window of up to `MAX_DAYS` (the longest retention) stay
 from __future__ import annotations
 
 import math
-import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
@@ -19,15 +18,13 @@ from django.utils import timezone
 
 from kb.models import FeedbackRating, QueryLog
 from kb.redaction import redact
-from retrieval.refusals import is_stock_refusal
+from retrieval.refusals import found_instead
 
 DAY_CHOICES = (7, 30, 90)
 MAX_DAYS = max(DAY_CHOICES)
 TOP_UNANSWERED = 10
 # A refusal text (retrieval.refusals.refusal_text) is the stock sentence, then a lead-in such
 # as "The closest sources found:" and the sources, in English, Chinese or Russian punctuation.
-_STOCK_SENTENCE = re.compile(r"^[^.。]*[.。]\s*")
-_LEAD_IN = re.compile(r"^[^:：]*[:：]\s*")
 
 
 def percentile(values: Sequence[float], q: float) -> float | None:
@@ -172,16 +169,6 @@ def analytics_report(*, days: int, now: datetime | None = None) -> Report:
         _unanswered(logs),
         _refusal_reasons(logs),
     )
-
-
-def found_instead(answer: str) -> str:
-    """The sources a logged refusal names, without its stock sentence and lead-in ("Not found
-    in the knowledge base. The closest sources found: “Scheduling” in Handbook." gives
-    "“Scheduling” in Handbook"); "" for a refusal that names none, or for any other text."""
-    if not is_stock_refusal(answer):
-        return ""
-    rest = _STOCK_SENTENCE.sub("", answer, count=1)
-    return _LEAD_IN.sub("", rest, count=1).rstrip(".。 ") if rest else ""
 
 
 _FIELDS = (

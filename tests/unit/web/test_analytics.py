@@ -12,10 +12,10 @@ from django.test import Client
 from django.utils import timezone
 
 from kb.models import Feedback, QueryLog
-from kb.selectors.analytics import analytics_report, found_instead, percentile
+from kb.selectors.analytics import analytics_report, percentile
 from kb.web import charts
 from kb.web.analytics_page import duration, percent
-from retrieval.refusals import NOT_FOUND, is_stock_refusal, refusal_text
+from retrieval.refusals import NOT_FOUND, found_instead, is_stock_refusal, refusal_text
 from retrieval.types import Passage
 from tests.support.clients import signed_in
 from tests.support.personas import World
