@@ -12,6 +12,8 @@ from typing import Any
 
 from django import forms
 from django.contrib import admin, messages
+from django.contrib.auth.admin import UserAdmin
+from django.contrib.auth.models import User
 from django.core.exceptions import PermissionDenied
 from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
@@ -25,7 +27,9 @@ from kb.models import (
     Collection,
     Document,
     DocumentStatus,
+    ExternalIdentity,
     Feedback,
+    IdentitySource,
     PendingPurge,
     QueryLog,
 )
@@ -218,6 +222,40 @@ class ApiTokenAdmin(StaffManagedAdmin):
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False  # tokens are created with `manage.py kb_user --token`, shown once
+
+
+@admin.register(ExternalIdentity)
+class ExternalIdentityAdmin(StaffManagedAdmin):
+    """Which accounts came from single sign-on or the directory, and when their groups were
+    last copied from there; a user missing here is a local account. Read-only: the source
+    writes these rows (kb.services.identities)."""
+
+    list_display = ["user", "source", "subject", "groups_synced_at"]
+    list_filter = ["source"]
+    search_fields = ["user__username", "subject"]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
+class QuarryUserAdmin(UserAdmin):
+    """Django's user admin with where each account came from beside its name."""
+
+    list_display = (*UserAdmin.list_display, "identity_source")
+    list_select_related = ["external_identity"]
+
+    @admin.display(description="identity source")
+    def identity_source(self, user: User) -> str:
+        identity = getattr(user, "external_identity", None)
+        source = identity.source if identity else IdentitySource.LOCAL
+        return str(IdentitySource(source).label)
+
+
+admin.site.unregister(User)
+admin.site.register(User, QuarryUserAdmin)
 
 
 @admin.register(QueryLog)

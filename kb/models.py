@@ -248,3 +248,34 @@ class Turn(models.Model):
 
     def __str__(self) -> str:
         return f"{self.role} in conversation {self.conversation_id}"
+
+
+class IdentitySource(models.TextChoices):
+    LOCAL = "local", "Quarry (password set here)"
+    OIDC = "oidc", "single sign-on (OpenID Connect)"
+    LDAP = "ldap", "directory (LDAP)"
+
+
+class ExternalIdentity(models.Model):
+    """Where an account came from when it is not a local one: the identity provider or
+    directory, and the person's stable id there (OIDC `iss` + `sub`, an LDAP DN). Sign-ins are
+    matched on that id, never on a name the source lets people choose, so a person cannot take
+    over a local account by calling themselves "admin" at the provider. A user without a row
+    is a local account."""
+
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="external_identity"
+    )
+    source = models.CharField(max_length=10, choices=IdentitySource.choices)
+    subject = models.CharField(max_length=500, help_text="The person's stable id at the source.")
+    groups_synced_at = models.DateTimeField(
+        null=True, blank=True, help_text="When the groups were last copied from the source."
+    )
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["source", "subject"], name="unique_external_subject")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_source_display()}: {self.subject}"
