@@ -241,10 +241,10 @@ class ExternalIdentityAdmin(StaffManagedAdmin):
         return False
 
 
-class QuarryUserAdmin(UserAdmin):
+class QuarryUserAdmin(UserAdmin[User]):
     """Django's user admin with where each account came from beside its name."""
 
-    list_display = (*UserAdmin.list_display, "identity_source")
+    list_display = ("username", "email", "is_staff", "is_active", "identity_source")
     list_select_related = ["external_identity"]
 
     @admin.display(description="identity source")

@@ -56,10 +56,7 @@ def identity_sign_in(*, person: SourcePerson, mapping: Mapping[str, str] | None)
         .filter(source=person.source, subject=person.subject)
         .first()
     )
-    if identity is None:
-        user = _account_create(person=person)
-    else:
-        user = identity.user
+    user = _account_create(person=person) if identity is None else identity.user
     if not user.is_active:
         raise SignInRefused("This account is deactivated. Ask an administrator.")
     identity_groups_replace(

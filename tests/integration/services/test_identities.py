@@ -103,3 +103,16 @@ def test_a_mapping_keeps_only_the_groups_it_names() -> None:
         "engineering"
     }
     assert mapped_groups(source_groups=["eng-all", " x "], mapping=None) == {"eng-all", "x"}
+
+
+def test_the_admin_shows_where_each_account_came_from(client) -> None:
+    identity_sign_in(person=person(), mapping=None)
+    admin = User.objects.create_superuser(username="root", password="x")
+    client.force_login(admin)
+
+    users = client.get("/admin/auth/user/").content.decode()
+    identities = client.get("/admin/kb/externalidentity/").content.decode()
+
+    assert "single sign-on (OpenID Connect)" in users  # mia
+    assert "Quarry (password set here)" in users  # root
+    assert "https://idp.example sub-1" in identities
