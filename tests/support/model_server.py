@@ -5,7 +5,9 @@ Streamed requests get `reply` word by word; a one-token request with `logprobs` 
 answerability check, OpenAICompatibleChat.choose) gets `p_yes` as top log-probabilities of
 "Yes" and "No", as llama.cpp's server returns them; other requests get `reply` whole. With
 `released` set to a threading.Event, every request waits for it (at most HOLD_SECONDS) before
-it is answered: a model still reading its prompt, to see what a caller gets meanwhile.
+it is answered: a model still reading its prompt, to see what a caller gets meanwhile. With
+`api_key` set, a request without `Authorization: Bearer <api_key>` gets 401, as from a server
+that requires a key.
 """
 
 from __future__ import annotations
@@ -26,8 +28,12 @@ class ScriptedModel(BaseHTTPRequestHandler):
     p_yes = 1.0
     bodies: list[dict[str, Any]] = []
     released: threading.Event | None = None
+    api_key = ""
 
     def do_POST(self) -> None:
+        if self.api_key and self.headers.get("Authorization") != f"Bearer {self.api_key}":
+            self.send_error(401, "Invalid API key")
+            return
         body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
         self.bodies.append(body)
         if self.released is not None:
@@ -74,7 +80,7 @@ class ScriptedModel(BaseHTTPRequestHandler):
 def scripted_model_server(reply: str = "") -> Iterator[tuple[str, type[ScriptedModel]]]:
     """The server's base URL (…/v1) and its handler class, whose attributes script it."""
     ScriptedModel.reply, ScriptedModel.p_yes, ScriptedModel.bodies = reply, 1.0, []
-    ScriptedModel.released = None
+    ScriptedModel.released, ScriptedModel.api_key = None, ""
     httpd = ThreadingHTTPServer(("127.0.0.1", 0), ScriptedModel)
     threading.Thread(target=httpd.serve_forever, daemon=True).start()
     try:
