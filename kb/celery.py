@@ -16,6 +16,14 @@ app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks(["kb", "ingestion"])
 
 
+def all_queues() -> list[str]:
+    """Every queue: documents (`ingest`) and periodic upkeep (`maintenance`, where beat sends
+    its tasks). A worker that serves everything, like kb_serve's embedded one, consumes both."""
+    from django.conf import settings
+
+    return [settings.CELERY_TASK_DEFAULT_QUEUE, settings.KB_MAINTENANCE_QUEUE]
+
+
 @app.on_after_configure.connect
 def _create_local_folders(sender: Celery, **kwargs: Any) -> None:
     """The filesystem broker and file result backend expect their folders to exist."""

@@ -10,11 +10,14 @@ from typing import Any
 from django.conf import settings
 
 logger = logging.getLogger(__name__)
-QUEUES = ("ingest",)
 
 
-def queue_depths(queues: Sequence[str] = QUEUES) -> dict[str, int]:
-    """Best effort: an unreachable broker reports nothing here (readiness says it is down)."""
+def queue_depths(queues: Sequence[str] | None = None) -> dict[str, int]:
+    """Best effort: an unreachable broker reports nothing here (readiness says it is down).
+    Every queue unless `queues` names some."""
+    from kb.celery import all_queues
+
+    queues = all_queues() if queues is None else queues
     try:
         if settings.CELERY_BROKER_URL.startswith("filesystem://"):
             return {queue: _folder_depth(queue) for queue in queues}

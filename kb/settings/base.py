@@ -7,6 +7,7 @@ from pathlib import Path
 
 import dj_database_url
 import django_stubs_ext
+from celery.schedules import crontab
 
 from kb.settings.env import (
     env_bool,
@@ -295,15 +296,33 @@ KB_WORKER_METRICS_PORT = env_int("KB_WORKER_METRICS_PORT", 0)
 KB_BIND = env_str("KB_BIND", "127.0.0.1")
 PORT = env_int("PORT", 8000)
 
+# Periodic upkeep at fixed times of day (UTC), not at intervals counted from start-up: a beat
+# process recreated at every deploy would otherwise restart a daily countdown each time and may
+# never reach it. Beat sends each task to the `maintenance` queue (its own worker in compose),
+# so retention never waits behind a large upload on `ingest`.
+KB_MAINTENANCE_HOUR = env_int("KB_MAINTENANCE_HOUR", 3)
+KB_MAINTENANCE_QUEUE = "maintenance"
 CELERY_BEAT_SCHEDULE = {
-    "querylog-retention": {"task": "kb.querylog_purge_expired", "schedule": 24 * 60 * 60},
-    "requeue-waiting-documents": {"task": "ingestion.requeue_waiting", "schedule": 5 * 60},
-    # Deleted documents' chunks and files that a store outage kept (kb.models.PendingPurge).
-    "purge-deleted-documents": {"task": "ingestion.purge_pending", "schedule": 5 * 60},
+    "querylog-retention": {
+        "task": "kb.querylog_purge_expired",
+        "schedule": crontab(hour=KB_MAINTENANCE_HOUR, minute=15),
+    },
     "conversations-retention": {
         "task": "kb.conversations_purge_expired",
-        "schedule": 24 * 60 * 60,
+        "schedule": crontab(hour=KB_MAINTENANCE_HOUR, minute=30),
     },
+    "requeue-waiting-documents": {
+        "task": "ingestion.requeue_waiting",
+        "schedule": crontab(minute="*/5"),
+    },
+    # Deleted documents' chunks and files that a store outage kept (kb.models.PendingPurge).
+    "purge-deleted-documents": {
+        "task": "ingestion.purge_pending",
+        "schedule": crontab(minute="*/5"),
+    },
+}
+CELERY_TASK_ROUTES = {
+    entry["task"]: {"queue": KB_MAINTENANCE_QUEUE} for entry in CELERY_BEAT_SCHEDULE.values()
 }
 
 # Django's cache (API rate limits; answer cache later): this process's memory by default,

@@ -13,7 +13,7 @@ from pytest_django.fixtures import Settings
 from ingestion.pipeline import ingest_document
 from kb.access import CONSOLE
 from kb.answering import prompt_sent
-from kb.celery import app
+from kb.celery import all_queues, app
 from kb.llm.chat import Message
 from kb.llm.factory import forget_chat_model
 from kb.services.documents import document_add
@@ -50,7 +50,7 @@ def indexed_world(transactional_db: None, stores: Path, tmp_path: Path) -> Index
 def worker(transactional_db: None, stores: Path) -> Iterator[EmbeddedWorker]:
     """The in-process Celery worker on the ingest queue, as kb_serve runs it, on fresh stores.
     transactional_db: it works in its own thread, which sees only what the test committed."""
-    embedded = EmbeddedWorker(app, queues=["ingest"])
+    embedded = EmbeddedWorker(app, queues=all_queues())
     embedded.start()
     yield embedded
     embedded.stop()

@@ -8,6 +8,7 @@ import sys
 import time
 import urllib.request
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -30,8 +31,10 @@ def manage(env: dict[str, str], *args: str, timeout: float = 300) -> str:
     return done.stdout
 
 
-def celery_worker(env: dict[str, str], *options: str, output: int) -> subprocess.Popen[bytes]:
-    """`celery -A kb worker` on the ingest queue as compose runs it, without the cluster chatter
+def celery_worker(
+    env: dict[str, str], *options: str, output: int, queue: str = "ingest"
+) -> subprocess.Popen[bytes]:
+    """`celery -A kb worker` on `queue` as compose runs it, without the cluster chatter
     (mingle, gossip, heartbeat); `options` add the pool, concurrency and log level. `output`
     is where its stdout and stderr go (subprocess.PIPE or DEVNULL)."""
     command = [
@@ -42,11 +45,31 @@ def celery_worker(env: dict[str, str], *options: str, output: int) -> subprocess
         "kb",
         "worker",
         "-Q",
-        "ingest",
+        queue,
         "--without-mingle",
         "--without-gossip",
         "--without-heartbeat",
         *options,
+    ]
+    stderr = subprocess.STDOUT if output == subprocess.PIPE else output
+    return subprocess.Popen(command, cwd=ROOT, env=env, stdout=output, stderr=stderr)
+
+
+def celery_beat(env: dict[str, str], schedule: Path, *, output: int) -> subprocess.Popen[bytes]:
+    """`celery -A kb beat` as compose runs it, with its schedule (and pid) file at `schedule`."""
+    command = [
+        sys.executable,
+        "-m",
+        "celery",
+        "-A",
+        "kb",
+        "beat",
+        "--schedule",
+        str(schedule),
+        "--pidfile",
+        str(schedule.with_suffix(".pid")),
+        "--loglevel",
+        "info",
     ]
     stderr = subprocess.STDOUT if output == subprocess.PIPE else output
     return subprocess.Popen(command, cwd=ROOT, env=env, stdout=output, stderr=stderr)

@@ -7,6 +7,7 @@ from typing import Any
 import pytest
 import yaml
 
+from kb.celery import all_queues
 from tests.support.paths import ROOT
 
 pytestmark = pytest.mark.unit
@@ -69,9 +70,16 @@ def test_llm_reserves_the_gpu_and_offloads_every_layer(compose: dict[str, Any]) 
     assert llm["command"][llm["command"].index("--n_gpu_layers") + 1] == "-1"
 
 
-def test_worker_consumes_the_ingest_queue(compose: dict[str, Any]) -> None:
-    command = compose["services"]["worker"]["command"]
-    assert command[command.index("-Q") + 1] == "ingest"
+def test_documents_and_upkeep_have_their_own_workers(compose: dict[str, Any]) -> None:
+    """Every queue a task can be sent to is consumed, each by its own service."""
+    consumed = {}
+    for name, service in compose["services"].items():
+        command = service.get("command") or []
+        if "worker" in command:
+            consumed[command[command.index("-Q") + 1]] = name
+
+    assert consumed == {"ingest": "worker", "maintenance": "maintenance"}
+    assert set(consumed) == set(all_queues())
 
 
 def test_dockerfiles_named_by_compose_exist(compose: dict[str, Any]) -> None:

@@ -9,6 +9,7 @@ import uvicorn
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
+from kb.celery import all_queues
 from kb.celery import app as celery_app
 from kb.llm.factory import describe_model
 from kb.stores.errors import StoreError
@@ -36,7 +37,7 @@ class Command(BaseCommand):
             if options["no_worker"]
             else EmbeddedWorker(
                 celery_app,
-                queues=["ingest"],
+                queues=all_queues(),
                 beat_schedule=Path(settings.KB_DATA_DIR) / "celerybeat-schedule",
             )
         )
