@@ -19,6 +19,7 @@ from itertools import islice
 from pathlib import Path
 from typing import TypeVar
 
+from celery.exceptions import SoftTimeLimitExceeded
 from django.conf import settings
 from django.db import OperationalError, transaction
 from django.utils import timezone
@@ -72,24 +73,47 @@ def ingest_document(*, document_id: int, version: int, final_try: bool = False) 
     try:
         written = _index(document)
         outcome = _commit(document, written)
-    except ParseError as exc:
-        _fail(document, str(exc), code=exc.code)
-    except (StoreError, LlmUnavailable, OperationalError) as exc:
-        if not final_try:
-            raise
-        _fail(document, f"A service could not be reached: {exc}", code="service")
-    except Exception as exc:  # a library crash on one file must not stop the worker
-        logger.exception("ingestion of document %s failed", document_id)
-        _fail(
-            document,
-            f"This file could not be processed ({type(exc).__name__}: {exc}).",
-            code="crash",
+    except Exception as exc:
+        if not final_try and _retryable(exc):
+            raise  # a store or model outage: the task retries with backoff
+        reason, code = _failure(document_id, exc)
+        _fail(document, reason, code=code)
+        return "failed"
+    if outcome == "indexed":
+        metrics.document_indexed(len(written.chunk_ids), time.perf_counter() - started)
+    return outcome
+
+
+def _retryable(exc: Exception) -> bool:
+    return isinstance(exc, StoreError | LlmUnavailable | OperationalError) and not _timed_out(exc)
+
+
+def _failure(document_id: int, exc: Exception) -> tuple[str, str]:
+    """What the uploader reads, and the failure's code for the metrics. Never re-raises: a
+    library crash on one file must not stop the worker."""
+    if _timed_out(exc):  # a separate worker's KB_TASK_TIME_LIMIT: give up, live on
+        limit = settings.KB_TASK_TIME_LIMIT
+        return (
+            f"Processing timed out after {limit} s (KB_TASK_TIME_LIMIT). Split the file, or "
+            "ask an administrator to raise the limit.",
+            "timeout",
         )
-    else:
-        if outcome == "indexed":
-            metrics.document_indexed(len(written.chunk_ids), time.perf_counter() - started)
-        return outcome
-    return "failed"
+    if isinstance(exc, ParseError):
+        return str(exc), exc.code
+    if isinstance(exc, StoreError | LlmUnavailable | OperationalError):
+        return f"A service could not be reached: {exc}", "service"
+    logger.exception("ingestion of document %s failed", document_id)
+    return f"This file could not be processed ({type(exc).__name__}: {exc}).", "crash"
+
+
+def _timed_out(exc: BaseException | None) -> bool:
+    """The time limit interrupts whatever runs, and a parser's catch-all may have wrapped the
+    interruption in its own error: look down the chain."""
+    while exc is not None:
+        if isinstance(exc, SoftTimeLimitExceeded):
+            return True
+        exc = exc.__cause__ or exc.__context__
+    return False
 
 
 def restamp_document(*, document_id: int) -> None:

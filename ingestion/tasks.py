@@ -12,7 +12,7 @@ from __future__ import annotations
 from typing import Any
 
 from celery import Task, shared_task
-from celery.signals import worker_ready
+from celery.signals import worker_process_init, worker_ready
 from django.conf import settings
 from django.db import OperationalError
 
@@ -23,6 +23,7 @@ from ingestion.queueing import INGEST_DOCUMENT, PURGE_PENDING, RESTAMP_DOCUMENT
 from ingestion.recovery import documents_requeue_waiting, requeue_unfinished
 from kb.llm.chat import LlmUnavailable
 from kb.stores.errors import StoreError
+from kb.text.embeddings import load_embedder
 
 RETRY_OPTIONS: dict[str, Any] = {
     "acks_late": True,
@@ -59,6 +60,14 @@ def purge_pending_task() -> int:
     """Periodic: deleted documents whose chunks or files a store outage kept get removed now;
     returns how many are still waiting."""
     return purges_run().waiting
+
+
+@worker_process_init.connect
+def load_models(**kwargs: Any) -> None:
+    """Each worker process loads the embedding model before its first task, not inside one: a
+    time limit (KB_TASK_TIME_LIMIT) that interrupted a task during torch's seconds-long import
+    would leave it half imported, failing every later task of that process."""
+    load_embedder(settings.KB_EMBED_MODEL)
 
 
 @worker_ready.connect

@@ -174,7 +174,18 @@ def filesystem_broker_options(broker_url: str, data_dir: Path) -> dict[str, obje
     }
 
 
-CELERY_BROKER_TRANSPORT_OPTIONS = filesystem_broker_options(CELERY_BROKER_URL, KB_DATA_DIR)
+# Seconds a task may run in a separate worker (prefork): a document's parsing, OCR, office
+# conversion and indexing together. Then it fails "timed out" and the worker lives on; a task
+# that ignores the interruption is killed a minute later. The embedded worker of `make run`
+# (solo pool, a thread) cannot interrupt a task and ignores both.
+KB_TASK_TIME_LIMIT = env_int("KB_TASK_TIME_LIMIT", 7200)
+CELERY_TASK_SOFT_TIME_LIMIT = KB_TASK_TIME_LIMIT
+CELERY_TASK_TIME_LIMIT = KB_TASK_TIME_LIMIT + 60
+# Redis hands an unacknowledged task to another worker after this long (tasks are acknowledged
+# when done): it must outlast the longest task, or a long document would be ingested twice.
+CELERY_BROKER_TRANSPORT_OPTIONS = filesystem_broker_options(CELERY_BROKER_URL, KB_DATA_DIR) or {
+    "visibility_timeout": CELERY_TASK_TIME_LIMIT + 300
+}
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
