@@ -157,7 +157,8 @@ def _refused(request: HttpRequest, message: str, *, status: int) -> HttpResponse
 
 
 def _unreachable() -> str:
-    return f"{settings.KB_OIDC_PROVIDER_NAME.capitalize()} cannot be reached. Try again later."
+    name = settings.KB_OIDC_PROVIDER_NAME
+    return f"{name[:1].upper()}{name[1:]} cannot be reached. Try again later."
 
 
 def _incomplete() -> str:

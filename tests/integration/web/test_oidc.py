@@ -25,6 +25,7 @@ from tests.support.oidc_provider import (
     oidc_provider,
     sign_in,
 )
+from tests.support.ports import free_port
 
 pytestmark = pytest.mark.integration
 
@@ -238,6 +239,18 @@ def test_where_the_person_was_going_is_kept_but_only_on_this_site(
 
     assert kept.url == f"{site}/api/v1/me" and kept.json()["username"] == "mia"
     assert elsewhere.url == f"{site}/"
+
+
+def test_an_unreachable_provider_gets_a_page_not_an_error(
+    live_server: LiveServer, settings: Settings
+) -> None:
+    settings.KB_OIDC_ISSUER = f"http://127.0.0.1:{free_port()}"  # nothing listens there
+    settings.KB_OIDC_PROVIDER_NAME = "Acme Login"
+
+    response = requests.get(f"{live_server.url}/accounts/oidc/login/", timeout=10)
+
+    assert response.status_code == 502
+    assert "Acme Login cannot be reached" in response.text
 
 
 def test_without_local_passwords_a_password_is_refused_and_single_sign_on_works(
