@@ -50,6 +50,7 @@ def site(live_server: LiveServer, provider: OidcProvider, settings: Settings) ->
     settings.KB_OIDC_CLIENT_SECRET = CLIENT_SECRET
     settings.KB_OIDC_GROUP_MAP = GROUP_MAP
     settings.KB_OIDC_PROVIDER_NAME = "Test IdP"
+    settings.AXES_ENABLED = True  # as in production: throttling sees every sign-in
     provider.people.clear()
     CollectionFactory.create(name="Engineering", reader_groups=[GroupFactory(name="engineering")])
     CollectionFactory.create(name="HR", reader_groups=[GroupFactory(name="hr")])
