@@ -5,7 +5,10 @@ deactivated people and names of local accounts are refused with a page that says
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from collections.abc import Iterator
+from pathlib import Path
 from urllib.parse import parse_qs, urlencode, urljoin, urlsplit
 
 import pytest
@@ -16,6 +19,7 @@ from pytest_django.live_server_helper import LiveServer
 
 from kb.models import ExternalIdentity
 from kb.services.identities import identity_deactivate
+from tests.support.environment import unconfigured_environ
 from tests.support.factories import CollectionFactory, GroupFactory, UserFactory
 from tests.support.oidc_provider import (
     CLIENT_ID,
@@ -25,7 +29,9 @@ from tests.support.oidc_provider import (
     oidc_provider,
     sign_in,
 )
+from tests.support.paths import ROOT
 from tests.support.ports import free_port
+from tests.support.processes import manage, wait_until_serving
 
 pytestmark = pytest.mark.integration
 
@@ -283,3 +289,53 @@ def test_without_local_passwords_a_password_is_refused_and_single_sign_on_works(
 
     sign_in(site, "mia", browser=browser)
     assert signed_in_as(browser, site) == "mia"
+
+
+@pytest.mark.slow
+def test_configured_from_the_environment_as_an_operator_runs_it(tmp_path: Path) -> None:
+    """`kb_serve` (what `make run` starts) with KB_OIDC_* and KB_LOCAL_LOGIN=false in its
+    environment: single sign-on works, a password does not."""
+    port = free_port()
+    site = f"http://127.0.0.1:{port}"
+    with oidc_provider(tmp_path, redirect_uri=f"{site}/accounts/oidc/callback/") as idp:
+        idp.set_person("mia", sub="u-1001", groups=["eng-all", "unmapped"])
+        env = unconfigured_environ(
+            KB_DATA_DIR=str(tmp_path / "data"),
+            PORT=str(port),
+            DJANGO_SETTINGS_MODULE="kb.settings.base",
+            KB_LOCAL_LOGIN="false",
+            KB_OIDC_ISSUER=idp.issuer,
+            KB_OIDC_CLIENT_ID=CLIENT_ID,
+            KB_OIDC_CLIENT_SECRET=CLIENT_SECRET,
+            KB_OIDC_GROUP_MAP="eng-all=engineering",
+            KB_OIDC_PROVIDER_NAME="Test IdP",
+        )
+        manage(env, "migrate", "--noinput")
+        manage(env, "kb_user", "olga", "--password", "right-password")
+        with (tmp_path / "kb_serve.log").open("wb") as log:
+            server = subprocess.Popen(
+                [sys.executable, "manage.py", "kb_serve"], cwd=ROOT, env=env, stdout=log, stderr=log
+            )
+        try:
+            wait_until_serving(
+                site, server, timeout=120, output=(tmp_path / "kb_serve.log").read_text
+            )
+            browser = requests.Session()
+            form = browser.get(f"{site}/accounts/login/", timeout=10)
+            refused = browser.post(
+                form.url,
+                data={
+                    "username": "olga",
+                    "password": "right-password",
+                    "csrfmiddlewaretoken": browser.cookies["csrftoken"],
+                },
+                timeout=10,
+            )
+            assert refused.status_code == 200 and signed_in_as(browser, site) is None
+
+            sign_in(site, "mia", browser=browser)
+            me = browser.get(f"{site}/api/v1/me", timeout=10).json()
+            assert (me["username"], me["groups"]) == ("mia", ["engineering"])
+        finally:
+            server.terminate()
+            server.wait(timeout=30)
