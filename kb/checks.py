@@ -59,6 +59,10 @@ def sign_in_methods(**_: Any) -> list[Error | Warning]:
         ]
         if missing:
             return [Error(f"KB_OIDC_ISSUER is set but {', '.join(missing)} is not", id="kb.E030")]
+        if "openid" not in settings.KB_OIDC_SCOPES.split():
+            return [
+                Error("KB_OIDC_SCOPES must include openid (no ID token without it)", id="kb.E032")
+            ]
     elif not password_sign_in_enabled():
         return [
             Warning(

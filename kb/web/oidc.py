@@ -119,11 +119,12 @@ def oidc_callback(request: HttpRequest) -> HttpResponse:
         username_claim=settings.KB_OIDC_USERNAME_CLAIM,
         groups_claim=settings.KB_OIDC_GROUPS_CLAIM,
     )
+    wanted = request.session.pop(_NEXT_KEY, "")
     try:
         user = identity_sign_in(person=person, mapping=settings.KB_OIDC_GROUP_MAP)
     except SignInRefused as refused:
+        log.info("single sign-on refused: %s", refused)  # the message names no account
         return _refused(request, str(refused), status=403)
-    wanted = request.session.pop(_NEXT_KEY, "")
     login(request, user, backend=SESSION_BACKEND)
     return redirect(wanted or settings.LOGIN_REDIRECT_URL)
 

@@ -44,9 +44,14 @@ WITHOUT_PASSWORDS = ["axes.backends.AxesStandaloneBackend", "kb.session_auth.Ses
             },
             [],
         ),
+        (
+            {"KB_OIDC_ISSUER": "i", "KB_OIDC_CLIENT_ID": "q", "KB_OIDC_CLIENT_SECRET": "s"}
+            | {"KB_OIDC_SCOPES": "email groups"},
+            ["kb.E032"],
+        ),
         ({"AUTHENTICATION_BACKENDS": WITHOUT_PASSWORDS}, ["kb.W031"]),
     ],
-    ids=["passwords-only", "sso-without-secret", "sso-complete", "no-way-to-sign-in"],
+    ids=["passwords-only", "sso-without-secret", "sso-complete", "no-openid", "no-way-to-sign-in"],
 )
 def test_sign_in_configuration(overrides: dict[str, object], expected: list[str]) -> None:
     with override_settings(**overrides):
