@@ -130,9 +130,10 @@ def oidc_callback(request: HttpRequest) -> HttpResponse:
 
 
 def _verified_claims(request: HttpRequest) -> dict[str, Any]:
-    """The ID token's claims, verified, with the userinfo endpoint's on top (many providers
-    send groups only there). Authlib checks state, PKCE, signature, nonce and expiry; issuer
-    and audience are pinned here to the configured ones, not to what discovery said."""
+    """The ID token's claims, verified, completed by the userinfo endpoint's (many providers
+    send groups only there; where both name a claim, the signed token's wins). Authlib checks
+    state, PKCE, signature, nonce and expiry; issuer and audience are pinned here to the
+    configured ones, not to what discovery said."""
     client = oidc_client()
     token = client.authorize_access_token(
         request,
