@@ -25,7 +25,8 @@ export HF_HUB_OFFLINE := 1
 export DO_NOT_TRACK := true
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: help install run test test-e2e test-services test-model lint model model-test clean-data
+.PHONY: help install run test test-e2e test-services test-model lint model model-test clean-data \
+	test-oidc-provider
 
 help:
 	@echo "make run            install what is missing, migrate, serve on http://127.0.0.1:$${PORT:-8000}"
@@ -70,8 +71,28 @@ model: install
 model-test: install
 	$(PY) manage.py kb_model $(TEST_MODEL)
 
-test: install model-test
+test: install model-test test-oidc-provider
 	$(PY) -m pytest -m "not services and not e2e and not model"
+
+# The OpenID Connect provider that the single sign-on tests start on loopback
+# (tests/support/oidc/: the `oidc-provider` npm package at the versions its package-lock.json
+# pins), with Debian's Node.js when the machine has none. Installed once; no network at test time.
+OIDC_PROVIDER_DIR := tests/support/oidc
+OIDC_STAMP := $(OIDC_PROVIDER_DIR)/node_modules/.quarry-installed
+test-oidc-provider: $(OIDC_STAMP)
+
+$(OIDC_STAMP): $(OIDC_PROVIDER_DIR)/package.json $(OIDC_PROVIDER_DIR)/package-lock.json
+	@if ! command -v node >/dev/null || ! command -v npm >/dev/null; then \
+		echo "Installing Debian packages: nodejs npm"; \
+		SUDO=$$([ "$$(id -u)" = 0 ] || echo sudo); \
+		$$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq \
+			--no-install-recommends nodejs npm; \
+	fi
+	@node -e 'process.exit(+process.versions.node.split(".")[0] >= 20 ? 0 : 1)' || { \
+		echo "The test OpenID Connect provider needs Node.js 20 or later, found $$(node --version)" >&2; \
+		exit 1; }
+	cd $(OIDC_PROVIDER_DIR) && npm ci --no-audit --no-fund --ignore-scripts --loglevel=error
+	@touch $@
 
 # End to end with the default answering model (assembled first, about 1 GB).
 test-model: install model
@@ -93,7 +114,7 @@ test-e2e: install model-test
 # The integration suite on PostgreSQL and a Redis broker, plus the tests that need those
 # servers. Tests that ask the model (marker llm) ran in `make test`; their database writes (the
 # query log) are covered here by the query-log tests, so CI does not pay for the model twice.
-test-services: install model-test
+test-services: install model-test test-oidc-provider
 	DATABASE_URL=$(SERVICES_DATABASE_URL) CELERY_BROKER_URL=$(SERVICES_REDIS_URL) \
 	CELERY_RESULT_BACKEND=$(SERVICES_REDIS_URL) \
 	$(PY) -m pytest -m "(integration or services) and not llm"

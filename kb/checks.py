@@ -6,8 +6,9 @@ from __future__ import annotations
 from typing import Any
 
 from django.conf import settings
-from django.core.checks import Error, register
+from django.core.checks import Error, Warning, register
 
+from kb.session_auth import password_sign_in_enabled
 from retrieval.experiments import parse_split
 from retrieval.prompting import UnknownTemplate, load_template
 
@@ -41,6 +42,33 @@ def pseudonym_key(**_: Any) -> list[Error]:
                 "KB_LOG_PSEUDONYM_KEY is a published default; set a random secret "
                 "or unset it to use this install's generated key",
                 id="kb.E020",
+            )
+        ]
+    return []
+
+
+@register()
+def sign_in_methods(**_: Any) -> list[Error | Warning]:
+    """Single sign-on half configured fails at start, not at someone's first sign-in; a site
+    nobody can sign in to says so."""
+    if settings.KB_OIDC_ISSUER:
+        missing = [
+            name
+            for name in ("KB_OIDC_CLIENT_ID", "KB_OIDC_CLIENT_SECRET")
+            if not getattr(settings, name)
+        ]
+        if missing:
+            return [Error(f"KB_OIDC_ISSUER is set but {', '.join(missing)} is not", id="kb.E030")]
+        if "openid" not in settings.KB_OIDC_SCOPES.split():
+            return [
+                Error("KB_OIDC_SCOPES must include openid (no ID token without it)", id="kb.E032")
+            ]
+    elif not password_sign_in_enabled():
+        return [
+            Warning(
+                "KB_LOCAL_LOGIN is false and no single sign-on (KB_OIDC_ISSUER) or other "
+                "password backend is configured: nobody can sign in to the pages",
+                id="kb.W031",
             )
         ]
     return []

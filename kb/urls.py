@@ -4,6 +4,7 @@ from django.urls import include, path
 
 from kb import views
 from kb.observability import views as ops
+from kb.web import oidc
 
 urlpatterns = [
     path("", views.home, name="home"),
@@ -19,6 +20,8 @@ urlpatterns = [
     path("", include("kb.web.chat_urls")),
     path("accounts/login/", auth_views.LoginView.as_view(), name="login"),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("accounts/oidc/login/", oidc.oidc_login, name="oidc-login"),
+    path("accounts/oidc/callback/", oidc.oidc_callback, name="oidc-callback"),
     path("admin/", admin.site.urls),
     path("api/v1/", include("kb.api.urls")),
 ]

@@ -15,6 +15,7 @@ from kb.settings.env import (
     env_float,
     env_int,
     env_list,
+    env_mapping,
     env_path,
     env_str,
     env_weights,
@@ -79,6 +80,7 @@ TEMPLATES = [
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
                 "kb.web.context.navigation",
+                "kb.web.context.sign_in",
             ],
         },
     },
@@ -109,9 +111,16 @@ AUTH_PASSWORD_VALIDATORS = [
 # Sign-in throttling (django-axes): an account, or an address, with KB_SIGNIN_FAILURE_LIMIT
 # failed sign-ins is refused (429, the lockout page) for KB_SIGNIN_COOLOFF_MINUTES, whatever
 # the password; the sign-in page and the admin's alike. Counted in the database (axes' tables).
+#
+# Local passwords (KB_LOCAL_LOGIN, Django's ModelBackend) can be turned off when people sign in
+# through the company's identity provider. SessionBackend checks no password: it keeps the
+# sessions and permissions of people signed in by single sign-on. The sign-in pages show the
+# password form only while a backend that checks passwords is configured (kb/web/signin.py).
+KB_LOCAL_LOGIN = env_bool("KB_LOCAL_LOGIN", True)
 AUTHENTICATION_BACKENDS = [
     "axes.backends.AxesStandaloneBackend",  # first: refuses a locked-out sign-in
-    "django.contrib.auth.backends.ModelBackend",
+    *(["django.contrib.auth.backends.ModelBackend"] if KB_LOCAL_LOGIN else []),
+    "kb.session_auth.SessionBackend",
 ]
 AXES_FAILURE_LIMIT = env_int("KB_SIGNIN_FAILURE_LIMIT", 5)
 AXES_COOLOFF_TIME = timedelta(minutes=env_int("KB_SIGNIN_COOLOFF_MINUTES", 15))
@@ -119,6 +128,19 @@ AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]  # each on its own: per acc
 AXES_RESET_ON_SUCCESS = True
 AXES_LOCKOUT_CALLABLE = "kb.web.signin.lockout_response"
 AXES_VERBOSE = False  # axes' own log lines would carry usernames and addresses
+
+# Single sign-on with OpenID Connect (authorization code flow with PKCE), off unless
+# KB_OIDC_ISSUER is set; the provider's endpoints and keys come from its discovery document.
+# Every sign-in replaces the person's Quarry groups by the groups claim (mapped through
+# KB_OIDC_GROUP_MAP when it is set: then only the groups it names count).
+KB_OIDC_ISSUER = env_str("KB_OIDC_ISSUER")
+KB_OIDC_CLIENT_ID = env_str("KB_OIDC_CLIENT_ID")
+KB_OIDC_CLIENT_SECRET = env_str("KB_OIDC_CLIENT_SECRET")
+KB_OIDC_SCOPES = env_str("KB_OIDC_SCOPES", "openid email profile groups")
+KB_OIDC_USERNAME_CLAIM = env_str("KB_OIDC_USERNAME_CLAIM", "preferred_username")
+KB_OIDC_GROUPS_CLAIM = env_str("KB_OIDC_GROUPS_CLAIM", "groups")
+KB_OIDC_GROUP_MAP = env_mapping("KB_OIDC_GROUP_MAP")
+KB_OIDC_PROVIDER_NAME = env_str("KB_OIDC_PROVIDER_NAME", "single sign-on")
 LOGIN_URL = "/accounts/login/"
 LOGIN_REDIRECT_URL = "/"
 LOGOUT_REDIRECT_URL = "/accounts/login/"

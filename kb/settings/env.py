@@ -76,6 +76,21 @@ def env_list(name: str, default: list[str]) -> list[str]:
     return [item.strip() for item in raw.split(",") if item.strip()]
 
 
+def env_mapping(name: str) -> dict[str, str] | None:
+    """`eng-all=engineering,hr=hr`: each name on the left stands for the one on the right.
+    Unset: None (no mapping), which is not the same as an empty one."""
+    items = env_list(name, [])
+    if not items:
+        return None
+    mapping: dict[str, str] = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip() or not value.strip():
+            raise ImproperlyConfigured(f"{name} takes name=name pairs, got {item!r}")
+        mapping[key.strip()] = value.strip()
+    return mapping
+
+
 def env_path(name: str, default: Path) -> Path:
     raw = env_str(name)
     return Path(raw).expanduser().resolve() if raw else default.resolve()

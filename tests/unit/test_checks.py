@@ -1,11 +1,11 @@
-"""Start-up checks name a bad prompt configuration before any question is asked."""
+"""Start-up checks name a bad prompt or sign-in configuration before anyone meets it."""
 
 from __future__ import annotations
 
 import pytest
 from django.test import override_settings
 
-from kb.checks import prompt_templates
+from kb.checks import prompt_templates, sign_in_methods
 
 pytestmark = pytest.mark.unit
 
@@ -26,3 +26,33 @@ def test_the_default_configuration_passes() -> None:
 def test_bad_prompt_settings_are_errors(overrides: dict[str, str], error_id: str) -> None:
     with override_settings(**overrides):
         assert [e.id for e in prompt_templates()] == [error_id]
+
+
+WITHOUT_PASSWORDS = ["axes.backends.AxesStandaloneBackend", "kb.session_auth.SessionBackend"]
+
+
+@pytest.mark.parametrize(
+    ("overrides", "expected"),
+    [
+        ({}, []),
+        ({"KB_OIDC_ISSUER": "https://idp", "KB_OIDC_CLIENT_ID": "q"}, ["kb.E030"]),
+        (
+            {
+                "KB_OIDC_ISSUER": "https://idp",
+                "KB_OIDC_CLIENT_ID": "q",
+                "KB_OIDC_CLIENT_SECRET": "s",
+            },
+            [],
+        ),
+        (
+            {"KB_OIDC_ISSUER": "i", "KB_OIDC_CLIENT_ID": "q", "KB_OIDC_CLIENT_SECRET": "s"}
+            | {"KB_OIDC_SCOPES": "email groups"},
+            ["kb.E032"],
+        ),
+        ({"AUTHENTICATION_BACKENDS": WITHOUT_PASSWORDS}, ["kb.W031"]),
+    ],
+    ids=["passwords-only", "sso-without-secret", "sso-complete", "no-openid", "no-way-to-sign-in"],
+)
+def test_sign_in_configuration(overrides: dict[str, object], expected: list[str]) -> None:
+    with override_settings(**overrides):
+        assert [e.id for e in sign_in_methods()] == expected

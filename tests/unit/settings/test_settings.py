@@ -84,3 +84,39 @@ def test_env_helpers_reject_malformed_values(monkeypatch: pytest.MonkeyPatch) ->
         env.env_int("KB_SOME_INT", 1)
     with pytest.raises(ImproperlyConfigured, match="KB_SOME_BOOL must be true or false"):
         env.env_bool("KB_SOME_BOOL", False)
+
+
+def _backends(extra: dict[str, str]) -> list[str]:
+    code = "from kb.settings import base as s; print(' '.join(s.AUTHENTICATION_BACKENDS))"
+    result = subprocess.run(
+        [sys.executable, "-c", code],
+        cwd=ROOT,
+        env=unconfigured_environ(**extra),
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
+    return result.stdout.split()
+
+
+def test_local_passwords_are_on_by_default_and_kb_local_login_false_removes_them() -> None:
+    on = _backends({})
+    off = _backends({"KB_LOCAL_LOGIN": "false"})
+
+    assert on[0] == off[0] == "axes.backends.AxesStandaloneBackend"  # throttling stays first
+    assert "django.contrib.auth.backends.ModelBackend" in on
+    assert "django.contrib.auth.backends.ModelBackend" not in off
+    assert "kb.session_auth.SessionBackend" in off  # single sign-on sessions keep working
+
+
+def test_a_group_map_is_read_as_pairs(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("KB_SOME_MAP", " eng-all = engineering , hr-staff=hr ")
+    assert env.env_mapping("KB_SOME_MAP") == {"eng-all": "engineering", "hr-staff": "hr"}
+
+    monkeypatch.setenv("KB_SOME_MAP", "")
+    assert env.env_mapping("KB_SOME_MAP") is None  # unset: names mirrored, not "no group"
+
+    monkeypatch.setenv("KB_SOME_MAP", "eng-all=engineering,hr")
+    with pytest.raises(ImproperlyConfigured, match="KB_SOME_MAP takes name=name pairs"):
+        env.env_mapping("KB_SOME_MAP")
