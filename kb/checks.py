@@ -8,6 +8,7 @@ from typing import Any
 from django.conf import settings
 from django.core.checks import Error, register
 
+from kb.directory import configuration_problems
 from retrieval.experiments import parse_split
 from retrieval.prompting import UnknownTemplate, load_template
 
@@ -44,3 +45,10 @@ def pseudonym_key(**_: Any) -> list[Error]:
             )
         ]
     return []
+
+
+@register()
+def ldap_settings(**_: Any) -> list[Error]:
+    """With KB_LDAP_SERVER_URI set, the rest of the directory's description must be there: a
+    sign-in that cannot find people or groups would fail only when someone tries."""
+    return [Error(f"LDAP: {problem}", id="kb.E030") for problem in configuration_problems()]

@@ -51,6 +51,22 @@ def env_weights(name: str, default: dict[str, float]) -> dict[str, float]:
     return weights
 
 
+def env_mapping(name: str) -> dict[str, str] | None:
+    """`eng-all=engineering,hr-staff=hr`: names at an identity source to Quarry names. Unset is
+    None (no mapping), which is not the same as a mapping that names nothing."""
+    if not env_str(name):
+        return None
+    mapping: dict[str, str] = {}
+    for item in env_list(name, []):
+        key, sep, value = (part.strip() for part in item.partition("="))
+        if not sep or not key or not value:
+            raise ImproperlyConfigured(
+                f"{name} takes source=quarry pairs separated by commas, got {item!r}"
+            )
+        mapping[key] = value
+    return mapping
+
+
 def env_bool(name: str, default: bool) -> bool:
     raw = env_str(name).lower()
     if not raw:

@@ -12,7 +12,9 @@ pytestmark = pytest.mark.unit
 
 
 def _variables_read_by_settings() -> set[str]:
-    pattern = re.compile(r"env_(?:str|int|bool|list|path|required|choice)\(\s*\"([A-Z0-9_]+)\"")
+    pattern = re.compile(
+        r"env_(?:str|int|bool|list|path|required|choice|mapping)\(\s*\"([A-Z0-9_]+)\""
+    )
     names: set[str] = set()
     for path in (ROOT / "kb" / "settings").glob("*.py"):
         names |= set(pattern.findall(path.read_text()))
