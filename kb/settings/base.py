@@ -357,6 +357,9 @@ CELERY_BEAT_SCHEDULE = {
         "task": "ingestion.purge_pending",
         "schedule": crontab(minute="*/5"),
     },
+    # Groups re-read from the directory, accounts gone from it deactivated, every hour (nothing
+    # when KB_LDAP_SERVER_URI is unset): access removed in the directory goes within the hour.
+    "directory-sync": {"task": "kb.directory_sync", "schedule": crontab(minute=45)},
 }
 CELERY_TASK_ROUTES = {
     entry["task"]: {"queue": KB_MAINTENANCE_QUEUE} for entry in CELERY_BEAT_SCHEDULE.values()

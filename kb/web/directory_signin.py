@@ -26,6 +26,8 @@ logger = logging.getLogger(__name__)
 
 
 class DirectoryBackend(LDAPBackend):  # type: ignore[misc]  # django-auth-ldap is untyped
+    _settings: LDAPSettings | None = None
+
     @property
     def settings(self) -> LDAPSettings:
         if self._settings is None:
