@@ -142,17 +142,14 @@ KB_LDAP_USER_FILTER = env_str("KB_LDAP_USER_FILTER", "(uid=%(user)s)")
 KB_LDAP_USER_DN_TEMPLATE = env_str("KB_LDAP_USER_DN_TEMPLATE")
 # Groups: where they are and how they name members (kb/directory.py GROUP_TYPES).
 KB_LDAP_GROUP_SEARCH_BASE = env_str("KB_LDAP_GROUP_SEARCH_BASE")
-KB_LDAP_GROUP_TYPE = env_choice(
-    "KB_LDAP_GROUP_TYPE",
+LDAP_GROUP_TYPE_CHOICES = (
     "groupofnames",
-    (
-        "groupofnames",
-        "groupofuniquenames",
-        "posixgroup",
-        "activedirectory",
-        "nestedactivedirectory",
-    ),
+    "groupofuniquenames",
+    "posixgroup",
+    "activedirectory",
+    "nestedactivedirectory",
 )
+KB_LDAP_GROUP_TYPE = env_choice("KB_LDAP_GROUP_TYPE", "groupofnames", LDAP_GROUP_TYPE_CHOICES)
 # `directory group=Quarry group,…`: only the groups named count. Unset: names are mirrored.
 KB_LDAP_GROUP_MAP = env_mapping("KB_LDAP_GROUP_MAP")
 if KB_LDAP_SERVER_URI:
