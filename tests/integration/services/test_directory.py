@@ -13,7 +13,6 @@ from celery.schedules import crontab
 from django.conf import settings as django_settings
 from django.contrib.auth import authenticate
 from django.contrib.auth.models import User
-from django.test import Client
 from pytest_django.fixtures import Settings
 
 from kb.celery import app
@@ -23,6 +22,7 @@ from kb.services.api_tokens import api_token_create
 from kb.services.directory import GroupChange, directory_sync
 from kb.services.identities import SourcePerson, identity_sign_in
 from kb.tasks import directory_sync_task
+from tests.support.clients import bearer_client
 from tests.support.factories import GroupFactory, UserFactory
 from tests.support.ldap import PASSWORDS, PrivateSlapd, group_dn, person_dn
 
@@ -41,7 +41,7 @@ def groups_of(user: Any) -> set[str]:
 
 
 def me_status(token: str) -> int:
-    return Client().get("/api/v1/me", HTTP_AUTHORIZATION=f"Bearer {token}").status_code
+    return bearer_client(token).get("/api/v1/me").status_code
 
 
 def test_groups_changed_in_the_directory_are_replaced_without_a_sign_in(
