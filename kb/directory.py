@@ -9,7 +9,7 @@ One configuration serves both, so a sign-in and a sync read the same groups the 
 from __future__ import annotations
 
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from typing import Any
 
@@ -119,11 +119,6 @@ def connection_options() -> dict[int, Any]:
     return options
 
 
-def person_name(entry: DirectoryPerson) -> str:
-    """How a person is named in reports: the first value of their DN."""
-    return entry.dn.split(",", 1)[0]
-
-
 class Directory:
     """A connection bound with the search bind, reading people by DN."""
 
@@ -177,19 +172,25 @@ class Directory:
 def directory_connection() -> Iterator[Directory]:
     """The directory, bound with KB_LDAP_BIND_DN; DirectoryUnavailable when that fails."""
     config = auth_ldap_settings()
+    step = "connecting"
     try:
         connection = ldap.initialize(config.SERVER_URI, bytes_mode=False)
         for option, value in config.CONNECTION_OPTIONS.items():
             connection.set_option(option, value)
         if config.START_TLS:
+            step = "StartTLS (is KB_LDAP_CA_FILE the CA of the directory's certificate?)"
             connection.start_tls_s()
+        step = "the search bind (KB_LDAP_BIND_DN)"
         connection.simple_bind_s(config.BIND_DN, config.BIND_PASSWORD)
+    except ldap.SERVER_DOWN as error:
+        raise DirectoryUnavailable(f"{config.SERVER_URI}: {describe(error)}") from error
     except ldap.LDAPError as error:
-        raise DirectoryUnavailable(describe(error)) from error
+        raise DirectoryUnavailable(f"{step}: {describe(error)}") from error
     try:
         yield Directory(connection)
     finally:
-        connection.unbind_s()
+        with suppress(ldap.LDAPError):  # a connection that broke has nothing left to close
+            connection.unbind_s()
 
 
 def describe(error: ldap.LDAPError) -> str:

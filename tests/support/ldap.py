@@ -5,16 +5,22 @@ may change or delete entries freely."""
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import pwd
 import shutil
 import subprocess
 import tempfile
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import ldap
 import pytest
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
 
 from tests.support.paths import ROOT
 from tests.support.ports import free_port
@@ -46,6 +52,9 @@ modulepath /usr/lib/ldap
 moduleload back_mdb
 pidfile {folder}/slapd.pid
 argsfile {folder}/slapd.args
+
+TLSCertificateFile {folder}/server.pem
+TLSCertificateKeyFile {folder}/server.key
 
 database mdb
 maxsize 16777216
@@ -90,9 +99,15 @@ class PrivateSlapd:
     def uri(self) -> str:
         return f"ldap://127.0.0.1:{self.port}"
 
+    @property
+    def ca_file(self) -> Path:
+        """The PEM that signed the server's certificate (self-signed, for 127.0.0.1)."""
+        return self.folder / "server.pem"
+
     def start(self) -> None:
         config = self.folder / "slapd.conf"
         (self.folder / "data").mkdir()
+        self_signed_certificate(self.folder / "server.pem", self.folder / "server.key")
         includes = "\n".join(f"include /etc/ldap/schema/{name}.schema" for name in SCHEMAS)
         config.write_text(
             CONFIG.format(
@@ -151,6 +166,36 @@ class PrivateSlapd:
 
 
 _SBIN = os.pathsep.join(["/usr/sbin", "/sbin", os.environ.get("PATH", "")])
+
+
+def self_signed_certificate(certificate: Path, key: Path) -> None:
+    """For StartTLS: a certificate for 127.0.0.1 (IP subject alternative name) valid a day."""
+    private = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")])
+    now = datetime.now(UTC)
+    issued = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(private.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - timedelta(minutes=5))
+        .not_valid_after(now + timedelta(days=1))
+        .add_extension(
+            x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]),
+            critical=False,
+        )
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .sign(private, hashes.SHA256())
+    )
+    certificate.write_bytes(issued.public_bytes(serialization.Encoding.PEM))
+    key.write_bytes(
+        private.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+    )
 
 
 def _drop_privileges_to(folder: Path) -> list[str]:

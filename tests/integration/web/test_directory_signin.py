@@ -6,6 +6,7 @@ throttles."""
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import ldap
@@ -18,7 +19,14 @@ from pytest_django.fixtures import Settings
 from kb.models import ExternalIdentity
 from kb.services.identities import identity_deactivate
 from tests.support.factories import CollectionFactory, GroupFactory, UserFactory
-from tests.support.ldap import PASSWORDS, POSIX_GROUPS, PrivateSlapd, group_dn, person_dn
+from tests.support.ldap import (
+    PASSWORDS,
+    POSIX_GROUPS,
+    PrivateSlapd,
+    group_dn,
+    person_dn,
+    self_signed_certificate,
+)
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db]
 LOGIN = "/accounts/login/"
@@ -181,4 +189,25 @@ def test_a_directory_that_is_down_refuses_the_sign_in_without_an_error_page(
 
     assert response.status_code == 200
     assert "didn't match" in response.content.decode()
+    assert not User.objects.filter(username="mia").exists()
+
+
+def test_start_tls_with_the_ca_that_signed_the_directory(
+    directory: PrivateSlapd, settings: Settings
+) -> None:
+    settings.KB_LDAP_START_TLS = True
+    settings.KB_LDAP_CA_FILE = str(directory.ca_file)
+
+    assert signed_in(sign_in("mia", PASSWORDS["mia"]))
+
+
+def test_start_tls_refuses_a_directory_another_ca_signed(
+    directory: PrivateSlapd, settings: Settings, tmp_path: Path
+) -> None:
+    """The password is never sent to a server that cannot prove it is the directory."""
+    self_signed_certificate(tmp_path / "other-ca.pem", tmp_path / "other-ca.key")
+    settings.KB_LDAP_START_TLS = True
+    settings.KB_LDAP_CA_FILE = str(tmp_path / "other-ca.pem")
+
+    assert not signed_in(sign_in("mia", PASSWORDS["mia"]))
     assert not User.objects.filter(username="mia").exists()
