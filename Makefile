@@ -7,9 +7,15 @@ PIP := $(PY) -m pip
 STAMP := $(VENV)/.quarry-installed
 # torch first, CPU build: anything later that depends on torch must not pull a CUDA build.
 TORCH_SPEC ?= torch==2.13.0
-# Debian packages the project needs at run time (parsers, OCR) beside a Python with venv.
+# Debian packages the project needs at run time (parsers, OCR) beside a Python with venv;
+# python-ldap builds against libldap2-dev and libsasl2-dev.
 SYSTEM_PACKAGES ?= libmagic1 poppler-utils tesseract-ocr tesseract-ocr-eng tesseract-ocr-rus \
-	tesseract-ocr-chi-sim libreoffice-writer-nogui fonts-dejavu-core fonts-wqy-microhei
+	tesseract-ocr-chi-sim libreoffice-writer-nogui fonts-dejavu-core fonts-wqy-microhei \
+	libldap2-dev libsasl2-dev
+# What the test tiers run besides Quarry: OpenLDAP's slapd, which the LDAP tests start themselves
+# (own configuration, free loopback port; tests/support/ldap.py). Preseeded to configure no
+# directory of its own, so installing it never starts a system slapd.
+TEST_PACKAGES ?= slapd ldap-utils
 # llama-cpp-python compiles llama.cpp (minutes on 2 cores): built once into this cache.
 # Portable AVX2 build: a native build picks up AMX on some Xeons, where llama.cpp's AMX matmul
 # segfaults, and a cached wheel must not depend on the CPU it was built on.
@@ -26,7 +32,7 @@ export DO_NOT_TRACK := true
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
 .PHONY: help install run test test-e2e test-services test-model lint model model-test clean-data \
-	test-oidc-provider
+	test-oidc-provider test-packages
 
 help:
 	@echo "make run            install what is missing, migrate, serve on http://127.0.0.1:$${PORT:-8000}"
@@ -71,7 +77,7 @@ model: install
 model-test: install
 	$(PY) manage.py kb_model $(TEST_MODEL)
 
-test: install model-test test-oidc-provider
+test: install model-test test-packages test-oidc-provider
 	$(PY) -m pytest -m "not services and not e2e and not model"
 
 # The OpenID Connect provider that the single sign-on tests start on loopback
@@ -94,6 +100,18 @@ $(OIDC_STAMP): $(OIDC_PROVIDER_DIR)/package.json $(OIDC_PROVIDER_DIR)/package-lo
 	cd $(OIDC_PROVIDER_DIR) && npm ci --no-audit --no-fund --ignore-scripts --loglevel=error
 	@touch $@
 
+# Debian packages only the tests use: OpenLDAP's slapd for the directory sign-in tests (never
+# configured or started as a system service: each test runs its own on loopback).
+test-packages:
+	@missing=""; for p in $(TEST_PACKAGES); do dpkg -s "$$p" >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ]; then \
+		echo "Installing Debian packages:$$missing"; \
+		SUDO=$$([ "$$(id -u)" = 0 ] || echo sudo); \
+		echo "slapd slapd/no_configuration boolean true" | $$SUDO debconf-set-selections; \
+		$$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq \
+			--no-install-recommends $$missing; \
+	fi
+
 # End to end with the default answering model (assembled first, about 1 GB).
 test-model: install model
 	$(PY) -m pytest -m model
@@ -114,7 +132,7 @@ test-e2e: install model-test
 # The integration suite on PostgreSQL and a Redis broker, plus the tests that need those
 # servers. Tests that ask the model (marker llm) ran in `make test`; their database writes (the
 # query log) are covered here by the query-log tests, so CI does not pay for the model twice.
-test-services: install model-test test-oidc-provider
+test-services: install model-test test-packages test-oidc-provider
 	DATABASE_URL=$(SERVICES_DATABASE_URL) CELERY_BROKER_URL=$(SERVICES_REDIS_URL) \
 	CELERY_RESULT_BACKEND=$(SERVICES_REDIS_URL) \
 	$(PY) -m pytest -m "(integration or services) and not llm"

@@ -8,6 +8,7 @@ from typing import Any
 from django.conf import settings
 from django.core.checks import Error, Warning, register
 
+from kb.directory import configuration_problems
 from kb.session_auth import password_sign_in_enabled
 from retrieval.experiments import parse_split
 from retrieval.prompting import UnknownTemplate, load_template
@@ -72,3 +73,10 @@ def sign_in_methods(**_: Any) -> list[Error | Warning]:
             )
         ]
     return []
+
+
+@register()
+def ldap_settings(**_: Any) -> list[Error]:
+    """With KB_LDAP_SERVER_URI set, the rest of the directory's description must be there: a
+    sign-in that cannot find people or groups would fail only when someone tries."""
+    return [Error(f"LDAP: {problem}", id="kb.E033") for problem in configuration_problems()]

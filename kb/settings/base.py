@@ -145,6 +145,39 @@ LOGIN_URL = "/accounts/login/"
 LOGIN_REDIRECT_URL = "/"
 LOGOUT_REDIRECT_URL = "/accounts/login/"
 
+# LDAP / Active Directory (README, "LDAP / Active Directory"): off unless KB_LDAP_SERVER_URI is
+# set. A person signs in with their directory password (a bind as their entry); their account is
+# created at the first sign-in (kb.services.identities), their groups replaced by the
+# directory's at every sign-in and by `manage.py kb_sync_directory` (hourly, below), which also
+# deactivates accounts gone from the directory. `manage.py check` names missing settings.
+KB_LDAP_SERVER_URI = env_str("KB_LDAP_SERVER_URI")  # ldap://dc1.corp.example or ldaps://…
+KB_LDAP_START_TLS = env_bool("KB_LDAP_START_TLS", False)
+KB_LDAP_CA_FILE = env_str("KB_LDAP_CA_FILE")  # PEM of the CA that signed the server (TLS)
+KB_LDAP_TIMEOUT_SECONDS = env_int("KB_LDAP_TIMEOUT_SECONDS", 10)
+# The search bind: looks people up and reads groups (empty: anonymous).
+KB_LDAP_BIND_DN = env_str("KB_LDAP_BIND_DN")
+KB_LDAP_BIND_PASSWORD = env_str("KB_LDAP_BIND_PASSWORD")
+# People: searched for under the base with the filter, or found at the DN template directly.
+KB_LDAP_USER_SEARCH_BASE = env_str("KB_LDAP_USER_SEARCH_BASE")
+KB_LDAP_USER_FILTER = env_str("KB_LDAP_USER_FILTER", "(uid=%(user)s)")
+KB_LDAP_USER_DN_TEMPLATE = env_str("KB_LDAP_USER_DN_TEMPLATE")
+# Groups: where they are and how they name members (kb/directory.py GROUP_TYPES).
+KB_LDAP_GROUP_SEARCH_BASE = env_str("KB_LDAP_GROUP_SEARCH_BASE")
+LDAP_GROUP_TYPE_CHOICES = (
+    "groupofnames",
+    "groupofuniquenames",
+    "posixgroup",
+    "activedirectory",
+    "nestedactivedirectory",
+)
+KB_LDAP_GROUP_TYPE = env_choice("KB_LDAP_GROUP_TYPE", "groupofnames", LDAP_GROUP_TYPE_CHOICES)
+# `directory group=Quarry group,…`: only the groups named count. Unset: names are mirrored.
+KB_LDAP_GROUP_MAP = env_mapping("KB_LDAP_GROUP_MAP")
+if KB_LDAP_SERVER_URI:
+    # After the local accounts' backend, whatever else signs in: a local account's password is
+    # checked without a round trip to the directory, and works while the directory is down.
+    AUTHENTICATION_BACKENDS.append("kb.web.directory_signin.DirectoryBackend")
+
 LANGUAGE_CODE = "en-us"
 TIME_ZONE = "UTC"
 USE_I18N = True
@@ -353,6 +386,9 @@ CELERY_BEAT_SCHEDULE = {
         "task": "ingestion.purge_pending",
         "schedule": crontab(minute="*/5"),
     },
+    # Groups re-read from the directory, accounts gone from it deactivated, every hour (nothing
+    # when KB_LDAP_SERVER_URI is unset): access removed in the directory goes within the hour.
+    "directory-sync": {"task": "kb.directory_sync", "schedule": crontab(minute=45)},
 }
 CELERY_TASK_ROUTES = {
     entry["task"]: {"queue": KB_MAINTENANCE_QUEUE} for entry in CELERY_BEAT_SCHEDULE.values()

@@ -51,6 +51,22 @@ def env_weights(name: str, default: dict[str, float]) -> dict[str, float]:
     return weights
 
 
+def env_mapping(name: str) -> dict[str, str] | None:
+    """`eng-all=engineering,hr-staff=hr`: names at an identity source to Quarry names. Unset is
+    None (no mapping), which is not the same as a mapping that names nothing."""
+    if not env_str(name):
+        return None
+    mapping: dict[str, str] = {}
+    for item in env_list(name, []):
+        key, sep, value = (part.strip() for part in item.partition("="))
+        if not sep or not key or not value:
+            raise ImproperlyConfigured(
+                f"{name} takes source=quarry pairs separated by commas, got {item!r}"
+            )
+        mapping[key] = value
+    return mapping
+
+
 def env_bool(name: str, default: bool) -> bool:
     raw = env_str(name).lower()
     if not raw:
@@ -74,21 +90,6 @@ def env_list(name: str, default: list[str]) -> list[str]:
     if not raw:
         return default
     return [item.strip() for item in raw.split(",") if item.strip()]
-
-
-def env_mapping(name: str) -> dict[str, str] | None:
-    """`eng-all=engineering,hr=hr`: each name on the left stands for the one on the right.
-    Unset: None (no mapping), which is not the same as an empty one."""
-    items = env_list(name, [])
-    if not items:
-        return None
-    mapping: dict[str, str] = {}
-    for item in items:
-        key, sep, value = item.partition("=")
-        if not sep or not key.strip() or not value.strip():
-            raise ImproperlyConfigured(f"{name} takes name=name pairs, got {item!r}")
-        mapping[key.strip()] = value.strip()
-    return mapping
 
 
 def env_path(name: str, default: Path) -> Path:

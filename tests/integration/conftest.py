@@ -20,6 +20,14 @@ from kb.services.documents import document_add
 from kb.uploads import IncomingFile
 from kb.worker import EmbeddedWorker
 from tests.support import samples
+from tests.support.ldap import (
+    DIRECTORY_BACKEND,
+    GROUPS,
+    PEOPLE,
+    SEARCH_DN,
+    SEARCH_PASSWORD,
+    PrivateSlapd,
+)
 from tests.support.model_server import ScriptedModel, scripted_model_server
 from tests.support.personas import TOPIC, IndexedWorld, build_world, canary
 
@@ -79,3 +87,27 @@ def scripted_model(settings: Settings) -> Iterator[type[ScriptedModel]]:
         forget_chat_model()
         yield scripted
         forget_chat_model()
+
+
+@pytest.fixture
+def directory(settings: Settings) -> Iterator[PrivateSlapd]:
+    """A fresh OpenLDAP slapd loaded from tests/support/ldap/directory.ldif, and Quarry's LDAP
+    settings pointing at it: the search bind, people found by uid under ou=people, groupOfNames
+    groups under ou=groups, the directory backend after the local one."""
+    server = PrivateSlapd()
+    try:
+        server.start()
+        settings.KB_LDAP_SERVER_URI = server.uri
+        settings.KB_LDAP_BIND_DN = SEARCH_DN
+        settings.KB_LDAP_BIND_PASSWORD = SEARCH_PASSWORD
+        settings.KB_LDAP_USER_SEARCH_BASE = PEOPLE
+        settings.KB_LDAP_USER_FILTER = "(uid=%(user)s)"
+        settings.KB_LDAP_USER_DN_TEMPLATE = ""
+        settings.KB_LDAP_GROUP_SEARCH_BASE = GROUPS
+        settings.KB_LDAP_GROUP_TYPE = "groupofnames"
+        settings.KB_LDAP_GROUP_MAP = None
+        settings.KB_LDAP_TIMEOUT_SECONDS = 5
+        settings.AUTHENTICATION_BACKENDS = [*settings.AUTHENTICATION_BACKENDS, DIRECTORY_BACKEND]
+        yield server
+    finally:
+        server.remove()

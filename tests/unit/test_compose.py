@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import re
+import subprocess
+import sys
 from typing import Any
 
 import pytest
 import yaml
 
 from kb.celery import all_queues
+from tests.support.environment import unconfigured_environ
 from tests.support.paths import ROOT
 
 pytestmark = pytest.mark.unit
@@ -87,3 +91,32 @@ def test_dockerfiles_named_by_compose_exist(compose: dict[str, Any]) -> None:
         build = service.get("build")
         if build:
             assert (ROOT / build["context"] / build["dockerfile"]).is_file()
+
+
+def test_ldap_settings_left_unset_in_env_leave_ldap_off_and_start(compose: dict[str, Any]) -> None:
+    """Compose passes every KB_LDAP_* variable; unset in .env, each becomes its `:-` default,
+    and the settings must load from those (an empty group type or filter would not)."""
+    env = compose["services"]["web"]["environment"]
+    ldap_env = {}
+    for name, value in env.items():
+        if name.startswith("KB_LDAP_"):
+            default = re.fullmatch(r"\$\{" + name + r":-(.*)\}", value)
+            assert default, f"{name} should be passed through from .env: {value}"
+            ldap_env[name] = default.group(1)
+    code = (
+        "from kb.settings import base as s; "
+        "print(s.KB_LDAP_SERVER_URI == '', s.KB_LDAP_USER_FILTER)"
+    )
+
+    result = subprocess.run(
+        [sys.executable, "-c", code],
+        cwd=ROOT,
+        env=unconfigured_environ(**ldap_env),
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+    assert len(ldap_env) == 12
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == ["True", "(uid=%(user)s)"]

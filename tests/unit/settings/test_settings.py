@@ -118,5 +118,5 @@ def test_a_group_map_is_read_as_pairs(monkeypatch: pytest.MonkeyPatch) -> None:
     assert env.env_mapping("KB_SOME_MAP") is None  # unset: names mirrored, not "no group"
 
     monkeypatch.setenv("KB_SOME_MAP", "eng-all=engineering,hr")
-    with pytest.raises(ImproperlyConfigured, match="KB_SOME_MAP takes name=name pairs"):
+    with pytest.raises(ImproperlyConfigured, match="KB_SOME_MAP takes source=quarry pairs"):
         env.env_mapping("KB_SOME_MAP")
