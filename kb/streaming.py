@@ -2,8 +2,9 @@
 
 Django consumes a synchronous streaming iterator whole before sending anything under ASGI,
 which would defeat token streaming. The generator runs instead in its own thread and hands
-each item to the event loop as soon as it exists; a client that disconnects stops it (the
-generator is closed, releasing the model).
+each item to the event loop as soon as it exists. A client that disconnects stops it: the
+model gives up at once, even in the middle of reading the prompt (kb.llm.cancel), and the
+generator is closed, releasing the model for the next question.
 """
 
 from __future__ import annotations
@@ -15,6 +16,8 @@ from collections.abc import AsyncIterator, Callable, Iterator
 from typing import TypeVar
 
 from django.db import connections
+
+from kb.llm.cancel import GenerationCancelled, cancellable
 
 T = TypeVar("T")
 _DONE = object()
@@ -38,17 +41,20 @@ async def _iterate(
 
     def produce() -> None:
         try:
-            iterator = start()
-            try:
-                for item in iterator:
-                    if stop.is_set():
-                        break
-                    put(None, item)
-            finally:
-                close = getattr(iterator, "close", None)
-                if close is not None:
-                    close()
+            with cancellable(stop):
+                iterator = start()
+                try:
+                    for item in iterator:
+                        if stop.is_set():
+                            break
+                        put(None, item)
+                finally:
+                    close = getattr(iterator, "close", None)
+                    if close is not None:
+                        close()
             put(_DONE, None)
+        except GenerationCancelled:
+            pass  # nobody is listening: nothing to say, and the model is free again
         except BaseException as exc:
             put(exc, None)
         finally:

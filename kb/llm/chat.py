@@ -13,19 +13,22 @@ import io
 import json
 import math
 import threading
+import time
 import urllib.error
 import urllib.request
-from collections.abc import Generator, Sequence
+from collections.abc import Generator, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol, TypedDict
 
+from kb.llm.cancel import GenerationCancelled, cancelled, raise_if_cancelled
 from kb.llm.control import PlainText, generic_plain_text, vocabulary_plain_text
 
 # How long a request waits for the in-process model while another one is generating, and how
 # many may wait at once.
 DEFAULT_QUEUE_TIMEOUT = 60.0
 DEFAULT_MAX_WAITING = 4
+WAIT_STEP_SECONDS = 0.25  # how often a waiting caller checks whether it was cancelled
 BUSY_MESSAGE = "The model is busy answering other questions; try again in a minute."
 
 
@@ -112,6 +115,7 @@ class LlamaCppChat:
         }
         self._llama = _load_quietly(Llama, model_path, options)
         self._plain = vocabulary_plain_text(self._llama._model) if plain_text else PlainText()
+        self._abort = _abort_when_cancelled(self._llama)
 
     def chat(
         self, messages: Sequence[Message], *, max_tokens: int, temperature: float = 0.0
@@ -136,8 +140,11 @@ class LlamaCppChat:
                 raise LlmBusy(BUSY_MESSAGE)
             self._waiting += 1
         try:
-            if not self._lock.acquire(timeout=self._queue_timeout):
-                raise LlmBusy(BUSY_MESSAGE)
+            deadline = time.monotonic() + self._queue_timeout
+            while not self._lock.acquire(timeout=WAIT_STEP_SECONDS):
+                raise_if_cancelled()  # a caller who left gives up their place
+                if time.monotonic() >= deadline:
+                    raise LlmBusy(BUSY_MESSAGE)
         finally:
             with self._counter:
                 self._waiting -= 1
@@ -151,7 +158,9 @@ class LlamaCppChat:
         usage: Usage | None = None,
     ) -> Generator[str, None, None]:
         """Holds the model until the stream is exhausted or closed (a client that goes away
-        closes the generator, which releases the lock)."""
+        closes the generator, which releases the lock). Raises GenerationCancelled, with the
+        model free, within a fraction of a second of the caller's cancellation (kb.llm.cancel),
+        also while it reads the prompt."""
         self._wait_for_model()
         produced = 0
         try:
@@ -161,11 +170,13 @@ class LlamaCppChat:
                 temperature=temperature,
                 stream=True,
             )
-            for chunk in chunks:
-                piece = chunk["choices"][0]["delta"].get("content") or ""
-                if piece:
-                    produced += 1
-                    yield piece
+            with _aborts_as_cancellation():
+                for chunk in chunks:
+                    raise_if_cancelled()
+                    piece = chunk["choices"][0]["delta"].get("content") or ""
+                    if piece:
+                        produced += 1
+                        yield piece
         finally:
             if usage is not None:  # also when the caller stopped reading early
                 # The context holds the prompt and the tokens generated so far.
@@ -188,12 +199,13 @@ class LlamaCppChat:
 
         self._wait_for_model()
         try:
-            self._llama.create_chat_completion(
-                messages=plain_messages(messages, self._plain),
-                max_tokens=1,
-                temperature=0.0,
-                logits_processor=LogitsProcessorList([capture]),
-            )
+            with _aborts_as_cancellation():
+                self._llama.create_chat_completion(
+                    messages=plain_messages(messages, self._plain),
+                    max_tokens=1,
+                    temperature=0.0,
+                    logits_processor=LogitsProcessorList([capture]),
+                )
         finally:
             self._lock.release()
         logits = seen[0]
@@ -212,6 +224,30 @@ class LlamaCppChat:
                 self._llama.tokenize(s.encode(), add_bos=False, special=False)[0] for s in spellings
             }
         return found
+
+
+def _abort_when_cancelled(llama: Any) -> Any:
+    """llama.cpp asks this between the steps of every evaluation, prompt included: a cancelled
+    caller stops the model within a step (milliseconds) instead of after the whole prompt. It
+    runs in the thread that called the model, so it sees that thread's cancellation. The
+    returned callback must stay referenced as long as the model lives."""
+    import llama_cpp
+
+    callback = llama_cpp.ggml_abort_callback(lambda _data: cancelled())
+    llama_cpp.llama_set_abort_callback(llama._ctx.ctx, callback, None)
+    return callback
+
+
+@contextlib.contextmanager
+def _aborts_as_cancellation() -> Iterator[None]:
+    """An evaluation aborted for a cancelled caller surfaces from llama-cpp-python as a failed
+    decode (RuntimeError "llama_decode returned 2"); say what it was."""
+    try:
+        yield
+    except RuntimeError as exc:
+        if cancelled():
+            raise GenerationCancelled() from exc
+        raise
 
 
 def normalised(weights: dict[str, float]) -> dict[str, float]:
