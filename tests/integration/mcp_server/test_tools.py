@@ -11,6 +11,7 @@ import pytest
 from prometheus_client import REGISTRY
 from pytest_django.fixtures import Settings
 
+from kb.llm.factory import forget_chat_model
 from kb.models import QueryLog
 from kb.stores.payload import chunk_id
 from retrieval.refusals import NOT_FOUND
@@ -208,19 +209,21 @@ def test_arguments_are_checked_by_the_apis_rules(
     assert empty.isError and "question:" in text_of(empty)
 
 
-def test_a_model_that_cannot_be_reached_is_a_tool_error_that_says_so(
+def test_a_model_that_cannot_be_reached_is_a_tool_error_in_the_apis_words(
     indexed_world: IndexedWorld, live_url: str, settings: Settings
 ) -> None:
     with socket.socket() as closed:  # a port nothing listens on
         closed.bind(("127.0.0.1", 0))
         settings.KB_LLM_BASE_URL = f"http://127.0.0.1:{closed.getsockname()[1]}/v1"
-        from kb.llm.factory import forget_chat_model
-
         forget_chat_model()
         try:
+            rest = api_client(indexed_world.world, "engineer").post(
+                "/api/v1/query", {"question": QUESTION}, format="json"
+            )
             result = call_tool(live_url, _token(indexed_world), "ask", {"question": QUESTION})
         finally:
             forget_chat_model()
 
+    assert rest.status_code == 503
     assert result.isError
-    assert "Traceback" not in text_of(result) and "/" not in text_of(result).split(":", 1)[0]
+    assert text_of(result).endswith(rest.json()["error"]["message"])
