@@ -9,6 +9,7 @@ import httpx
 import pytest
 
 from tests.support.personas import World
+from tests.support.waiting import poll_until
 
 pytestmark = [pytest.mark.integration]
 
@@ -24,7 +25,11 @@ def test_the_request_id_is_echoed_and_stamped_on_the_access_line(
 
     assert response.status_code == 401  # no token: refused, and still followed
     assert response.headers["X-Request-ID"] == REQUEST_ID
-    (line,) = [r for r in caplog.records if r.name == "quarry.access"]
+    # written once the response has gone out: the client can read it first
+    lines = poll_until(
+        lambda: [r for r in caplog.records if r.name == "quarry.access"], bool, timeout=5
+    )
+    (line,) = lines
     assert line.getMessage() == "POST /mcp 401"
     assert line.request_id == REQUEST_ID  # type: ignore[attr-defined]  # the record factory's
 
