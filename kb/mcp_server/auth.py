@@ -56,8 +56,7 @@ async def _user_of(header: bytes) -> User | None:
     raw = bearer_credentials(header)
     if raw is None:
         return None
-    token = await in_thread(lambda: token_authenticate(token=raw))
-    return token.user
+    return await in_thread(lambda: token_authenticate(token=raw).user)
 
 
 def _host_allowed(host: str) -> bool:

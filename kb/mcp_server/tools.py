@@ -8,9 +8,8 @@ from __future__ import annotations
 
 import logging
 import uuid
-from collections.abc import Iterator
-from contextlib import contextmanager
-from typing import Annotated, Any
+from collections.abc import Callable
+from typing import Annotated, Any, TypeVar
 
 from django.conf import settings
 from django.contrib.auth.models import User
@@ -42,13 +41,17 @@ from kb.selectors.sources import source_passage_for_user
 from kb.throttling import question_wait
 
 logger = logging.getLogger(__name__)
+T = TypeVar("T")
 
 Ctx = Context[ServerSession, Any, Request]
 CollectionIds = Annotated[
     list[int] | None,
     Field(description="Collection ids (from list_collections) to search; default: all yours."),
 ]
-TopK = Annotated[int | None, Field(description="How many passages to use (default 5, at most 20).")]
+TopK = Annotated[
+    int | None,
+    Field(description="How many passages to use; default and limit: the server's (5 and 20)."),
+]
 # The same words for a chunk that does not exist and one the caller may not read.
 NO_PASSAGE = "No passage with this chunk id."
 # The API's field names, as the tools name them.
@@ -58,7 +61,7 @@ ARGUMENTS = {"collections": "collection_ids"}
 async def list_collections(ctx: Ctx) -> Collections:
     user = caller(ctx)
     fields = ("id", "name", "description", "document_count")
-    rows = await in_thread(lambda: list(collection_list_for_user(user=user).values(*fields)))
+    rows = await _run(lambda: list(collection_list_for_user(user=user).values(*fields)))
     return collections_result(rows)
 
 
@@ -72,13 +75,15 @@ async def search(
     data: dict[str, Any] = {"query": query, "collections": collection_ids, "top_k": top_k}
 
     def run() -> Any:
-        ask = _admitted(SearchIn(data=_given(data)), user)
-        with _served():
-            return search_passages(
-                user=user, query=ask["query"], collection_ids=ask.get("collections"), top_k=_k(ask)
-            )
+        given = _admitted(SearchIn(data=_given(data)), user)
+        return search_passages(
+            user=user,
+            query=given["query"],
+            collection_ids=given.get("collections"),
+            top_k=_k(given),
+        )
 
-    return search_result(await in_thread(run), base_url(ctx))
+    return search_result(await _run(run), base_url(ctx))
 
 
 async def ask(
@@ -91,17 +96,16 @@ async def ask(
     data: dict[str, Any] = {"question": question, "collections": collection_ids, "top_k": top_k}
 
     def run() -> Any:
-        ask = _admitted(QueryIn(data=_given(data)), user)
-        with _served():
-            finished = answer_question(
-                user=user,
-                question=ask["question"],
-                collection_ids=ask.get("collections"),
-                top_k=_k(ask),
-            )
+        given = _admitted(QueryIn(data=_given(data)), user)
+        finished = answer_question(
+            user=user,
+            question=given["question"],
+            collection_ids=given.get("collections"),
+            top_k=_k(given),
+        )
         return answer_out(finished)
 
-    return answer_result(await in_thread(run), base_url(ctx))
+    return answer_result(await _run(run), base_url(ctx))
 
 
 async def get_passage(
@@ -113,11 +117,7 @@ async def get_passage(
     except ValueError:
         raise ToolError(NO_PASSAGE) from None  # malformed: missing, like any other
 
-    def run() -> Any:
-        with _served():
-            return source_passage_for_user(user=user, chunk_id=canonical)
-
-    passage = await in_thread(run)
+    passage = await _run(lambda: source_passage_for_user(user=user, chunk_id=canonical))
     if passage is None:
         raise ToolError(NO_PASSAGE)
     return passage_result(passage, base_url(ctx))
@@ -167,16 +167,19 @@ def _first(problems: Any) -> str:
     return str(problems)
 
 
-def _k(ask: dict[str, Any]) -> int:
-    return int(ask.get("top_k") or settings.KB_TOP_K)
+def _k(given: dict[str, Any]) -> int:
+    return int(given.get("top_k") or settings.KB_TOP_K)
 
 
-@contextmanager
-def _served() -> Iterator[None]:
+async def _run(work: Callable[[], T]) -> T:
+    return await in_thread(lambda: _served(work))
+
+
+def _served(work: Callable[[], T]) -> T:
     """The model or a store is down or busy: its message (the REST API's 429/503 text);
     anything else is a bug, logged here and not described to the caller (the API's 500)."""
     try:
-        yield
+        return work()
     except ToolError:
         raise
     except FAILURES as exc:
