@@ -43,6 +43,13 @@ def text_of(result: CallToolResult) -> str:
     return " ".join(c.text for c in result.content if isinstance(c, TextContent))
 
 
+def raised_messages(error: BaseException) -> str:
+    """What the client raised, with everything inside an exception group (the SDK's task
+    groups wrap an HTTP error such as a 401)."""
+    inner = getattr(error, "exceptions", ())
+    return " ".join([repr(error), *(raised_messages(e) for e in inner)])
+
+
 def _in_session(
     base_url: str, token: str | None, use: Callable[[ClientSession], Awaitable[T]]
 ) -> T:

@@ -12,7 +12,7 @@ from rest_framework.test import APIClient
 
 from kb.models import TokenRevokedReason
 from kb.services.api_tokens import api_token_create, api_token_revoke
-from tests.support.mcp_client import call_tool, structured
+from tests.support.mcp_client import call_tool, raised_messages, structured
 from tests.support.personas import World
 
 pytestmark = [pytest.mark.integration]
@@ -111,7 +111,7 @@ def test_the_official_client_gets_no_session_without_a_live_token(
     for token in (None, "qry_forged"):
         with pytest.raises(BaseException) as refused:
             call_tool(live_url, token, "list_collections")
-        assert "401" in _messages(refused.value), token
+        assert "401" in raised_messages(refused.value), token
     # and the same client with a live token works
     assert structured(call_tool(live_url, _token(world, "engineer"), "list_collections"))
 
@@ -124,9 +124,3 @@ def test_a_host_outside_allowed_hosts_is_refused_as_django_refuses_it(
     response = _post(live_url, {"Authorization": f"Bearer {token}", "Host": "evil.example"})
 
     assert response.status_code == 400
-
-
-def _messages(error: BaseException) -> str:
-    """The error and, for an exception group, everything inside it."""
-    inner = getattr(error, "exceptions", ())
-    return " ".join([repr(error), *(_messages(e) for e in inner)])

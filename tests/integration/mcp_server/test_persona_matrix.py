@@ -12,7 +12,7 @@ import pytest
 from kb.llm.chat import Message
 from kb.stores.payload import chunk_id
 from tests.support.clients import api_token_of
-from tests.support.mcp_client import call_tool, structured, text_of
+from tests.support.mcp_client import call_tool, raised_messages, structured, text_of
 from tests.support.model_server import ScriptedModel
 from tests.support.personas import EXPECTED_VISIBLE, IndexedWorld, canary
 
@@ -112,3 +112,16 @@ def test_ask_prompts_and_cites_only_readable_passages(
         cited = _titles(indexed_world, {c["document_id"] for c in answer["citations"]})
         assert cited and cited <= visible, persona
         assert _canaries_in(text_of(result)) <= visible, persona
+
+
+@pytest.mark.parametrize("persona", ["deactivated_hr", "anonymous"])
+def test_without_a_live_token_no_tool_runs(
+    indexed_world: IndexedWorld, live_url: str, persona: str
+) -> None:
+    """A deactivated user's token, or none at all: refused (401) before any MCP message."""
+    token = api_token_of(indexed_world.world.users[persona])
+
+    with pytest.raises(BaseException) as refused:  # the SDK wraps the HTTP error
+        call_tool(live_url, token, "list_collections")
+
+    assert "401" in raised_messages(refused.value)
