@@ -1,5 +1,6 @@
-"""`Authorization: Bearer <token>` for tools calling the REST API. The signed-in session, which
-the API accepts too, is kb.session_auth's (shared with the chat endpoints)."""
+"""`Authorization: Bearer <token>` for tools calling the REST API (the lookup and its refusals
+are kb.bearer_tokens', shared with the MCP server). The signed-in session, which the API
+accepts too, is kb.session_auth's (shared with the chat endpoints)."""
 
 from __future__ import annotations
 
@@ -8,9 +9,8 @@ from rest_framework import exceptions
 from rest_framework.authentication import BaseAuthentication, get_authorization_header
 from rest_framework.request import Request
 
+from kb.bearer_tokens import LEAKED, TokenRefused, bearer_credentials, token_authenticate
 from kb.models import ApiToken
-from kb.selectors.api_tokens import api_token_get_active, api_token_revoked_as_leaked
-from kb.services.api_tokens import api_token_touch
 
 
 class TokenLeaked(exceptions.AuthenticationFailed):
@@ -18,29 +18,20 @@ class TokenLeaked(exceptions.AuthenticationFailed):
     its owner learns why, and how to get another, on their next call."""
 
     default_code = "token_leaked"
-    default_detail = (
-        "This token was revoked automatically because it appeared in a logged question, "
-        "answer or feedback comment, where others could read it. Ask an administrator for a "
-        "new one (`manage.py kb_user USERNAME --token`), and never paste tokens into questions."
-    )
+    default_detail = LEAKED
 
 
 class BearerTokenAuthentication(BaseAuthentication):
-    keyword = b"bearer"
-
     def authenticate(self, request: Request) -> tuple[AbstractBaseUser, ApiToken] | None:
-        parts = get_authorization_header(request).split()
-        if not parts or parts[0].lower() != self.keyword:
-            return None
-        if len(parts) != 2:
-            raise exceptions.AuthenticationFailed("Malformed Authorization header.")
-        token = api_token_get_active(token=parts[1].decode("latin-1"))
-        if token is None:
-            if api_token_revoked_as_leaked(token=parts[1].decode("latin-1")):
-                raise TokenLeaked()  # only its holder can ask: the token is the proof
-            # One message for unknown, revoked and deactivated: nothing to probe.
-            raise exceptions.AuthenticationFailed("Invalid or revoked token.")
-        api_token_touch(token=token)
+        try:
+            raw = bearer_credentials(get_authorization_header(request))
+            if raw is None:
+                return None
+            token = token_authenticate(token=raw)
+        except TokenRefused as refused:
+            if refused.code == TokenLeaked.default_code:
+                raise TokenLeaked() from None
+            raise exceptions.AuthenticationFailed(refused.message) from None
         return token.user, token
 
     def authenticate_header(self, request: Request) -> str:

@@ -30,6 +30,11 @@ def new_request_id() -> str:
     return uuid.uuid4().hex
 
 
+def request_id_for(incoming: str) -> str:
+    """The proxy's id when it looks like one, else a new one."""
+    return incoming if _VALID.fullmatch(incoming) else new_request_id()
+
+
 class RequestIdMiddleware:
     """Sync and async: Django runs it either way (contextvars follow both)."""
 
@@ -40,7 +45,7 @@ class RequestIdMiddleware:
         incoming = request.headers.get(HEADER, "")
         # Not reset afterwards: Django logs errors after the middleware returns, and those
         # lines should carry the id too. The next request on this thread sets its own.
-        request_id.set(incoming if _VALID.fullmatch(incoming) else new_request_id())
+        request_id.set(request_id_for(incoming))
         started = time.perf_counter()
         response = self.get_response(request)
         response[HEADER] = request_id.get()

@@ -351,7 +351,12 @@ LOGGING = {
     },
     "root": {"handlers": ["console"], "level": env_str("KB_LOG_LEVEL", "INFO")},
     # Parsers log every oddity of every file; the document's error says what matters.
-    "loggers": {name: {"level": "ERROR"} for name in ("unstructured", "pypdf", "pdfminer")},
+    "loggers": {
+        **{name: {"level": "ERROR"} for name in ("unstructured", "pypdf", "pdfminer")},
+        # The MCP SDK logs every request and every stateless session at INFO; ours
+        # (kb.mcp_server.observed) logs one access line per request instead.
+        "mcp": {"level": "WARNING"},
+    },
 }
 # `/readyz` and `/metrics` answer loopback callers, and others presenting this bearer token.
 KB_METRICS_TOKEN = env_str("KB_METRICS_TOKEN")

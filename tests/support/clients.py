@@ -1,7 +1,7 @@
 """Test clients signed in the two ways Quarry lets people in: a browser session (pages, chat,
 manage, admin) and a bearer token (the REST API). The anonymous persona gets a client that is
-signed out, so one parametrized test covers every persona. Below them, the API requests that
-several tests make the same way."""
+signed out (and has no token: `api_token_of`), so one parametrized test covers every persona.
+Below them, the API requests that several tests make the same way."""
 
 from __future__ import annotations
 
@@ -36,10 +36,15 @@ def api_client(world: World, persona: str) -> APIClient:
 
 def api_client_as(user: Any) -> APIClient:
     """An API client with a fresh token of `user`."""
+    return bearer_client(api_token_of(user))
+
+
+def api_token_of(user: Any) -> str | None:
+    """A fresh API token of `user`; None for the anonymous user, who sends none."""
     if not user.is_authenticated:
-        return bearer_client(None)
+        return None
     _row, token = api_token_create(user=user)
-    return bearer_client(token)
+    return token
 
 
 def bearer_client(token: str | None) -> APIClient:

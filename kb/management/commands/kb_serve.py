@@ -52,7 +52,9 @@ class Command(BaseCommand):
                 workers=1,
                 log_level="info",
                 access_log=False,  # ours (kb.observability) leaves out client addresses
-                lifespan="off",
+                # The MCP server's session manager starts and stops with the ASGI lifespan
+                # (kb/mcp_server/app.py); "on": a failure to start it stops start-up.
+                lifespan="on",
             )
         finally:
             if worker is not None:

@@ -16,6 +16,7 @@ import pytest
 
 from tests.support.environment import unconfigured_environ
 from tests.support.llm import SMALL_MODEL_ENV
+from tests.support.mcp_client import call_tool, structured
 from tests.support.paths import ROOT
 from tests.support.ports import free_port
 from tests.support.processes import manage, wait_until_serving
@@ -141,3 +142,25 @@ def test_a_streamed_answer_arrives_event_by_event(
     times = [at for _, at in arrivals]
     separate = sum(1 for a, b in itertools.pairwise(times) if b - a > 0.005)
     assert separate >= 3, f"the answer arrived in {separate + 1} pieces"
+
+
+def test_the_mcp_server_answers_at_mcp_under_kb_serve(
+    server: tuple[str, dict[str, str]], tmp_path: Path
+) -> None:
+    """kb_serve runs the ASGI lifespan that starts the MCP session manager: the official
+    client finds the collection, the passage and its full text through the running site."""
+    base, env = server
+    token = manage(env, "kb_user", "mina", "--groups", "facilities", "--token").strip()
+    notes = tmp_path / "coffee.txt"
+    notes.write_text("The coffee machine is descaled every Friday by facilities.", "utf-8")
+    manage(env, "kb_ingest", str(notes), "--collection", "Facilities", "--readers", "facilities")
+
+    collections = structured(call_tool(base, token, "list_collections"))["collections"]
+    (hit, *_) = structured(
+        call_tool(base, token, "search", {"query": "When is the coffee machine descaled?"})
+    )["passages"]
+    passage = structured(call_tool(base, token, "get_passage", {"chunk_id": hit["chunk_id"]}))
+
+    assert [(c["name"], c["document_count"]) for c in collections] == [("Facilities", 1)]
+    assert hit["title"] == "coffee" and hit["link"] == f"{base}/sources/{hit['chunk_id']}"
+    assert passage["text"] == notes.read_text("utf-8")
