@@ -84,6 +84,7 @@ class CollectionAdmin(StaffManagedAdmin):
     list_display = ["name", "open_to_all_authenticated", "created_at"]
     filter_horizontal = ["reader_groups", "editor_groups"]
     readonly_fields = ["content_version"]  # bumped by the system, part of cached answers' key
+    prepopulated_fields = {"slug": ["name"]}  # filled as the name is typed; unique, editable
     search_fields = ["name"]
     change_form_template = "admin/kb/collection/change_form.html"
 
