@@ -25,10 +25,10 @@ from typing import Any
 from kb.answer_events import FAILURES, AnswerOut, answer_out, error_event
 from kb.answering import Finished
 from kb.openai_api.errors import error_object
+from retrieval.answer_checks import Verdict
 from retrieval.answerer import Sources
 
 WITHDRAWN = "Withdrawn: the text above is not the answer."
-BLOCKED = "blocked"  # retrieval.answer_checks.Verdict.BLOCKED as AnswerOut.check says it
 # The HTTP status a failure gets before a stream (kb.answer_events.failures_as_http).
 _FAILURE_STATUS = {"model_busy": 429}
 
@@ -99,7 +99,7 @@ class Reply:
 
 def replaced(out: AnswerOut) -> bool:
     """Whether the answer's final text replaces what was streamed (a refusal, a blocked answer)."""
-    return out.refused or out.check == BLOCKED
+    return out.refused or out.check == Verdict.BLOCKED
 
 
 def message_text(out: AnswerOut) -> str:
@@ -109,8 +109,8 @@ def message_text(out: AnswerOut) -> str:
 
 
 def footnotes(citations: Sequence[dict[str, Any]]) -> str:
-    """ "\\n\\n[1] Handbook, p. 3\\n[2] Runbook", in the numbers the answer's [n] markers use;
-    "" without citations."""
+    """A blank line, then one line per citation ("[1] Handbook, p. 3", "[2] Runbook") in the
+    numbers the answer's [n] markers use; "" without citations."""
     lines = [
         f"[{c['n']}] {c['title']}" + (f", p. {c['page']}" if c["page"] is not None else "")
         for c in citations

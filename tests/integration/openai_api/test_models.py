@@ -46,3 +46,10 @@ def test_a_readable_model_is_retrieved_by_its_id(connect: Connect) -> None:
     model = connect("hr_reader").models.retrieve("quarry/hr")
 
     assert (model.id, model.model_extra["name"]) == ("quarry/hr", "HR")  # type: ignore[index]
+
+
+def test_an_endpoint_quarry_does_not_have_is_an_openai_404(connect: Connect) -> None:
+    with pytest.raises(openai.NotFoundError) as raised:
+        connect("engineer").embeddings.create(model="quarry", input="coffee")
+
+    assert (raised.value.code, raised.value.type) == ("not_found", "invalid_request_error")
