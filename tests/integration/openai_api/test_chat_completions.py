@@ -205,6 +205,16 @@ def test_a_key_that_is_no_active_token_gets_401(connect: Connect, persona: str) 
     assert QueryLog.objects.count() == 0
 
 
+def test_a_request_without_a_key_gets_401(connect: Connect) -> None:
+    no_key = {"Authorization": openai.omit}
+
+    with pytest.raises(openai.AuthenticationError) as raised:
+        connect("engineer").chat.completions.create(**ask(QUESTION), extra_headers=no_key)
+
+    assert "authorization" not in raised.value.response.request.headers
+    assert raised.value.status_code == 401 and raised.value.code == "invalid_api_key"
+
+
 def test_the_rate_limit_is_the_query_apis_budget_and_says_when_to_come_back(
     connect: Connect, indexed_world: IndexedWorld, settings: Settings
 ) -> None:
