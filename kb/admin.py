@@ -33,7 +33,11 @@ from kb.models import (
     PendingPurge,
     QueryLog,
 )
-from kb.services.collections import collection_delete, collection_restamp_later
+from kb.services.collections import (
+    collection_delete,
+    collection_restamp_later,
+    collection_slug,
+)
 from kb.services.documents import (
     document_delete,
     document_retry,
@@ -83,7 +87,9 @@ class StaffManagedAdmin(admin.ModelAdmin[Any]):
 class CollectionAdmin(StaffManagedAdmin):
     list_display = ["name", "open_to_all_authenticated", "created_at"]
     filter_horizontal = ["reader_groups", "editor_groups"]
-    readonly_fields = ["content_version"]  # bumped by the system, part of cached answers' key
+    # Bumped by the system, part of cached answers' key; and set once from the name, as
+    # kb.services.collections.collection_create does, so a rename keeps model names working.
+    readonly_fields = ["slug", "content_version"]
     search_fields = ["name"]
     change_form_template = "admin/kb/collection/change_form.html"
 
@@ -93,6 +99,11 @@ class CollectionAdmin(StaffManagedAdmin):
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return access.may_create_collections(request.user)
+
+    def save_model(self, request: HttpRequest, obj: Collection, form: Any, change: bool) -> None:
+        if not change:
+            obj.slug = collection_slug(name=obj.name)
+        super().save_model(request, obj, form, change)
 
     def delete_model(self, request: HttpRequest, obj: Collection) -> None:
         collection_delete(actor=request.user, collection=obj)

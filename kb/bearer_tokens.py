@@ -1,7 +1,7 @@
 """`Authorization: Bearer <token>`: who a Quarry API token belongs to, and the refusals its
 caller hears. One lookup and one wording for every interface that takes the tokens (the REST
-API's kb.api.authentication, the MCP server's kb.mcp_server.auth), so none can be probed for
-something another does not reveal."""
+and OpenAI-compatible APIs' kb.bearer_auth, the MCP server's kb.mcp_server.auth), so none can
+be probed for something another does not reveal."""
 
 from __future__ import annotations
 

@@ -6,9 +6,14 @@ from django.conf import settings
 from django.contrib.auth.models import Group
 from django.db import models
 
+SLUG_CHARS = 220  # a slugified 200-character name plus "-<n>" when it is taken
+
 
 class Collection(models.Model):
     name = models.CharField(max_length=200, unique=True)
+    # Names a collection where an id is awkward: the OpenAI-compatible API's model
+    # `quarry/<slug>`. Set once at creation (kb.services.collections): renaming keeps it.
+    slug = models.SlugField(max_length=SLUG_CHARS, unique=True)
     description = models.TextField(blank=True)
     reader_groups = models.ManyToManyField(Group, blank=True, related_name="readable_collections")
     editor_groups = models.ManyToManyField(Group, blank=True, related_name="editable_collections")

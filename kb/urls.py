@@ -24,6 +24,7 @@ urlpatterns = [
     path("accounts/oidc/callback/", oidc.oidc_callback, name="oidc-callback"),
     path("admin/", admin.site.urls),
     path("api/v1/", include("kb.api.urls")),
+    path("v1/", include("kb.openai_api.urls")),  # OpenAI-compatible: clients expect /v1
 ]
 
 handler400 = views.bad_request

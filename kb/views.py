@@ -12,6 +12,7 @@ from django.shortcuts import render
 from django.views import defaults
 from django.views.decorators.http import require_GET
 
+from kb.openai_api.errors import error_object
 from kb.request_limits import refusal_message
 from kb.selectors.documents import document_get_readable
 from kb.web.http import HtmxHttpRequest
@@ -51,11 +52,15 @@ def healthz(request: HttpRequest) -> JsonResponse:
 
 
 # Errors Django answers before (or instead of) a REST framework view: an unknown path under the
-# API, or an exception no view handled. API clients get the API's JSON error shape there too.
+# API, or an exception no view handled. API clients get the API's JSON error shape there too,
+# and OpenAI clients OpenAI's (an endpoint Quarry lacks, such as /v1/embeddings, is a clean 404).
 API_PREFIX = "/api/"
+OPENAI_PREFIX = "/v1/"
 
 
 def page_not_found(request: HttpRequest, exception: Exception) -> HttpResponse:
+    if request.path.startswith(OPENAI_PREFIX):
+        return _openai_error(404, "not_found", "Not found.")
     if request.path.startswith(API_PREFIX):
         return _api_error(404, "not_found", "Not found.")
     return defaults.page_not_found(request, exception)
@@ -77,14 +82,21 @@ def bad_request(request: HttpRequest, exception: Exception) -> HttpResponse:
 
 
 def server_error(request: HttpRequest) -> HttpResponse:
+    message = (
+        "Something went wrong on our side. An administrator can find it in the logs by "
+        "this response's X-Request-ID."
+    )
+    if request.path.startswith(OPENAI_PREFIX):
+        return _openai_error(500, "server_error", message)
     if request.path.startswith(API_PREFIX):
-        message = (
-            "Something went wrong on our side. An administrator can find it in the logs by "
-            "this response's X-Request-ID."
-        )
         return _api_error(500, "server_error", message)
     return defaults.server_error(request)
 
 
 def _api_error(status: int, code: str, message: str) -> JsonResponse:
     return JsonResponse({"error": {"code": code, "message": message}}, status=status)
+
+
+def _openai_error(status: int, code: str, message: str) -> JsonResponse:
+    body = error_object(message=message, code=code, status_code=status)
+    return JsonResponse(body, status=status)

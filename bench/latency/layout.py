@@ -170,7 +170,9 @@ def _write_access(
 
     Group.objects.bulk_create([Group(id=g, name=f"bench-group-{g}") for g in range(1, GROUPS + 1)])
     for collection_id, groups in readers.items():
-        collection = Collection.objects.create(id=collection_id, name=f"bench-{collection_id}")
+        collection = Collection.objects.create(
+            id=collection_id, name=f"bench-{collection_id}", slug=f"bench-{collection_id}"
+        )
         collection.reader_groups.set(groups)
     rows = [
         Document(

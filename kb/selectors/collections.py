@@ -54,6 +54,11 @@ def collection_get_readable(*, user: AnyUser, collection_id: int) -> Collection 
     return readable_collections(user).filter(pk=collection_id).first()
 
 
+def collection_get_readable_by_slug(*, user: AnyUser, slug: str) -> Collection | None:
+    """None both when no collection has this slug and when the user may not read it."""
+    return readable_collections(user).filter(slug=slug).first()
+
+
 def collection_get_editable(*, user: AnyUser, collection_id: int) -> Collection | None:
     """None both when it does not exist and when the user may not edit it (readers included)."""
     return editable_collections(user).filter(pk=collection_id).first()

@@ -37,7 +37,7 @@ def api_token_revoke(
 def api_tokens_revoke_leaked(*, texts: Sequence[str]) -> int:
     """Revoke every live token of ours written into text that is being logged (a question,
     answer or comment): whoever reads the log could use it. Its owner is told on their next
-    request (kb.api.authentication, kb.web.token_notice). Returns how many went."""
+    request (kb.bearer_auth, kb.web.token_notice). Returns how many went."""
     hashes = {token_hash(token) for text in texts for token in leaked_tokens(text)}
     if not hashes:
         return 0

@@ -8,6 +8,7 @@ from collections.abc import Sequence
 
 from django.contrib.auth.models import Group
 from django.db import transaction
+from django.utils.text import slugify
 
 from kb import access
 from kb.access import Writer
@@ -64,9 +65,22 @@ def collection_create(
         open_to_all_authenticated=open_to_all_authenticated,
     )
     granted = access.access_after_change(actor, current=None, wanted=wanted)
-    collection = Collection.objects.create(name=name, description=description)
+    collection = Collection.objects.create(
+        name=name, slug=collection_slug(name=name), description=description
+    )
     _apply_access(collection, granted)
     return collection
+
+
+def collection_slug(*, name: str) -> str:
+    """A free slug for a new collection named `name`: its slugified name, "-2", "-3"... when
+    taken ("R&D" and "R D"), "collection" for a name with no ASCII letter or digit ("人事")."""
+    base = slugify(name) or "collection"
+    taken = set(Collection.objects.filter(slug__startswith=base).values_list("slug", flat=True))
+    slug, n = base, 2
+    while slug in taken:
+        slug, n = f"{base}-{n}", n + 1
+    return slug
 
 
 @transaction.atomic

@@ -195,7 +195,7 @@ WHITENOISE_USE_FINDERS = True
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
-        "kb.api.authentication.BearerTokenAuthentication",
+        "kb.bearer_auth.BearerTokenAuthentication",
         "kb.session_auth.SessionWithCsrf",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],

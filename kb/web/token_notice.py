@@ -1,6 +1,6 @@
 """Tells a signed-in user, once, on their next page, that one of their API tokens was revoked
 because it appeared in a logged question, answer or comment (kb.services.api_tokens).
-The API says so on the token's next use (kb.api.authentication.TokenLeaked); this is for owners
+The API says so on the token's next use (kb.bearer_auth.TokenLeaked); this is for owners
 who only use the pages, or whose script does not show error messages."""
 
 from __future__ import annotations

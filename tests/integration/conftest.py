@@ -81,7 +81,7 @@ def prompts() -> Iterator[list[list[Message]]]:
 def scripted_model(settings: Settings) -> Iterator[type[ScriptedModel]]:
     """The answering model as a scripted server on loopback (tests/support/model_server.py):
     fast, and what the answer path does with a reply does not depend on a model writing it.
-    Script it through the class's attributes (`reply`, `p_yes`, `released`)."""
+    Script it through the class's attributes (`reply`, `p_yes`, `released`, `status_code`)."""
     with scripted_model_server() as (url, scripted):
         settings.KB_LLM_BASE_URL = url
         forget_chat_model()

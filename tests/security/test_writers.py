@@ -379,7 +379,7 @@ def test_a_kb_user_staff_admin_manages_collections_documents_and_tokens(
     with django_capture_on_commit_callbacks(execute=True):  # the purge runs after commit
         deleted = admin.post(f"/admin/kb/document/{hidden.pk}/delete/", {"post": "yes"})
     assert (created.status_code, uploaded.status_code, deleted.status_code) == (302, 302, 302)
-    assert Collection.objects.filter(name="Legal").exists()
+    assert Collection.objects.get(name="Legal").slug == "legal"  # its model: quarry/legal
     assert eng.documents.filter(source_filename="notes.txt").exists()
     assert not Document.objects.filter(pk=hidden.pk).exists()
     with django_capture_on_commit_callbacks(execute=True):

@@ -7,6 +7,7 @@ from typing import Any
 import factory
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
+from django.utils.text import slugify
 
 from kb.models import Collection, Document, DocumentStatus
 
@@ -41,6 +42,7 @@ class CollectionFactory(factory.django.DjangoModelFactory[Collection]):
         skip_postgeneration_save = True
 
     name = factory.Sequence(lambda n: f"collection-{n}")
+    slug = factory.LazyAttribute(lambda c: slugify(c.name))  # "HR" -> model "quarry/hr"
 
     @factory.post_generation
     def reader_groups(self, create: bool, extracted: list[Group] | None, **kwargs: Any) -> None:

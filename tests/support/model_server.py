@@ -7,7 +7,8 @@ answerability check, OpenAICompatibleChat.choose) gets `p_yes` as top log-probab
 `released` set to a threading.Event, every request waits for it (at most HOLD_SECONDS) before
 it is answered: a model still reading its prompt, to see what a caller gets meanwhile. With
 `api_key` set, a request without `Authorization: Bearer <api_key>` gets 401, as from a server
-that requires a key.
+that requires a key. With `status_code` set to 503 (or 429), every request gets that status: a
+model server that is busy.
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ class ScriptedModel(BaseHTTPRequestHandler):
     bodies: list[dict[str, Any]] = []
     released: threading.Event | None = None
     api_key = ""
+    status_code = 200
 
     def do_POST(self) -> None:
         if self.api_key and self.headers.get("Authorization") != f"Bearer {self.api_key}":
@@ -38,7 +40,9 @@ class ScriptedModel(BaseHTTPRequestHandler):
         self.bodies.append(body)
         if self.released is not None:
             self.released.wait(HOLD_SECONDS)
-        if body.get("stream"):
+        if self.status_code != 200:
+            self._send("application/json", b'{"error": "busy"}', status=self.status_code)
+        elif body.get("stream"):
             words = [w + " " for w in self.reply.split(" ")]
             events = [{"choices": [{"delta": {"content": w}}]} for w in words]
             lines = [f"data: {json.dumps(e)}\n\n" for e in events] + ["data: [DONE]\n\n"]
@@ -65,8 +69,8 @@ class ScriptedModel(BaseHTTPRequestHandler):
             ]
         }
 
-    def _send(self, kind: str, data: bytes) -> None:
-        self.send_response(200)
+    def _send(self, kind: str, data: bytes, status: int = 200) -> None:
+        self.send_response(status)
         self.send_header("Content-Type", kind)
         self.send_header("Content-Length", str(len(data)))
         self.end_headers()
@@ -81,6 +85,7 @@ def scripted_model_server(reply: str = "") -> Iterator[tuple[str, type[ScriptedM
     """The server's base URL (…/v1) and its handler class, whose attributes script it."""
     ScriptedModel.reply, ScriptedModel.p_yes, ScriptedModel.bodies = reply, 1.0, []
     ScriptedModel.released, ScriptedModel.api_key = None, ""
+    ScriptedModel.status_code = 200
     httpd = ThreadingHTTPServer(("127.0.0.1", 0), ScriptedModel)
     threading.Thread(target=httpd.serve_forever, daemon=True).start()
     try:

@@ -13,6 +13,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from openai import OpenAI
 
 from tests.support.environment import unconfigured_environ
 from tests.support.llm import SMALL_MODEL_ENV
@@ -164,3 +165,37 @@ def test_the_mcp_server_answers_at_mcp_under_kb_serve(
     assert [(c["name"], c["document_count"]) for c in collections] == [("Facilities", 1)]
     assert hit["title"] == "coffee" and hit["link"] == f"{base}/sources/{hit['chunk_id']}"
     assert passage["text"] == notes.read_text("utf-8")
+
+
+def test_the_openai_compatible_stream_arrives_chunk_by_chunk(
+    server: tuple[str, dict[str, str]], tmp_path: Path
+) -> None:
+    """The official `openai` client, as a chat front-end uses it, against the real server
+    (ASGI: live_server's WSGI in tests/integration/openai_api/ hands a stream over whole)."""
+    base, env = server
+    token = manage(env, "kb_user", "oscar", "--groups", "storage", "--token").strip()
+    notes = tmp_path / "backups.txt"
+    notes.write_text(
+        "The finance database is backed up every night at 02:30 to the Frankfurt data centre, "
+        "and each backup is kept for 35 days. Restores are requested through the service desk.",
+        encoding="utf-8",
+    )
+    manage(env, "kb_ingest", str(notes), "--collection", "Storage", "--readers", "storage")
+    client = OpenAI(base_url=f"{base}/v1", api_key=token, max_retries=0, timeout=120)
+
+    assert [m.id for m in client.models.list().data] == ["quarry", "quarry/storage"]
+    arrivals: list[tuple[str, float]] = []
+    for chunk in client.chat.completions.create(
+        model="quarry/storage",
+        messages=[{"role": "user", "content": "Describe how the finance database is backed up."}],
+        stream=True,
+    ):
+        arrivals.append((chunk.choices[0].delta.content or "", time.monotonic()))
+        last = chunk
+
+    extra = last.model_extra or {}
+    assert last.choices[0].finish_reason == "stop" and extra["refused"] is False, arrivals
+    assert [c["title"] for c in extra["citations"]] == ["backups"]
+    times = [at for text, at in arrivals if text]
+    separate = sum(1 for a, b in itertools.pairwise(times) if b - a > 0.005)
+    assert separate >= 3, f"the answer arrived in {separate + 1} pieces"

@@ -1,0 +1,139 @@
+"""Quarry's answers as OpenAI objects: a `chat.completion`, or the `chat.completion.chunk`s of a
+stream, built from kb.answering's items through kb.answer_events.answer_out, so the API and
+the chat page never disagree on what the answer, its citations or a refusal are.
+
+The assistant message is the answer with its citations appended as numbered footnotes (title
+and page); the citations also go in an extra top-level `citations` field, in `/api/v1/query`'s
+shape, beside `query_id` (for `/api/v1/feedback`), `refused` and `check`. A refusal is a normal
+assistant message: Quarry's own refusal text, in the question's language.
+
+A stream can turn into a refusal after its tokens were sent (the answerability check, the
+model's own "I don't know", an unsupported or a blocked answer: kb/answer_events.py). Sent
+text cannot be taken back in this protocol, so the last content chunk says so (WITHDRAWN)
+and carries the refusal (or the withheld notice with its sources), and the final chunk has
+`refused: true` (or `check: "blocked"`).
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from kb.answer_events import FAILURES, AnswerOut, answer_out, error_event
+from kb.answering import Finished
+from kb.openai_api.errors import error_object
+from retrieval.answer_checks import Verdict
+from retrieval.answerer import Sources
+
+WITHDRAWN = "Withdrawn: the text above is not the answer."
+# The HTTP status a failure gets before a stream (kb.answer_events.failures_as_http).
+_FAILURE_STATUS = {"model_busy": 429}
+
+
+@dataclass(frozen=True)
+class Reply:
+    """One completion: every chunk of a stream carries the same id, created time and model."""
+
+    model: str
+    id: str = field(default_factory=lambda: f"chatcmpl-{uuid.uuid4().hex}")
+    created: int = field(default_factory=lambda: int(time.time()))
+
+    def completion(self, finished: Finished) -> dict[str, Any]:
+        out = answer_out(finished)
+        usage = finished.answer.usage
+        message = {"role": "assistant", "content": message_text(out), "refusal": None}
+        return {
+            **self._head("chat.completion"),
+            "choices": [
+                {"index": 0, "message": message, "finish_reason": "stop", "logprobs": None}
+            ],
+            "usage": {
+                "prompt_tokens": usage.prompt_tokens,
+                "completion_tokens": usage.completion_tokens,
+                "total_tokens": usage.prompt_tokens + usage.completion_tokens,
+            },
+            **quarry_fields(out),
+        }
+
+    def chunks(self, stream: Iterable[str | Sources | Finished]) -> Iterator[dict[str, Any]]:
+        """The chunks of kb.answering.answer_stream's items; a failure ends them with an error
+        object (the `openai` client raises it as an APIError)."""
+        yield self.chunk({"role": "assistant", "content": ""})
+        streamed = False
+        try:
+            for item in stream:
+                if isinstance(item, Finished):
+                    yield from self._closing(answer_out(item), streamed=streamed)
+                elif isinstance(item, str) and item:
+                    streamed = True
+                    yield self.chunk({"content": item})
+                # Sources: OpenAI's protocol has no place for passages before the answer.
+        except FAILURES as exc:
+            error = error_event(exc).data["error"]
+            status = _FAILURE_STATUS.get(error["code"], 503)
+            yield error_object(message=error["message"], code=error["code"], status_code=status)
+
+    def chunk(
+        self, delta: dict[str, Any], finish_reason: str | None = None, **extra: Any
+    ) -> dict[str, Any]:
+        choice = {"index": 0, "delta": delta, "finish_reason": finish_reason, "logprobs": None}
+        return {**self._head("chat.completion.chunk"), "choices": [choice], **extra}
+
+    def _closing(self, out: AnswerOut, *, streamed: bool) -> Iterator[dict[str, Any]]:
+        if not replaced(out):
+            tail = footnotes(out.citations)
+        elif streamed:
+            tail = f"\n\n---\n{WITHDRAWN}\n\n{message_text(out)}"
+        else:
+            tail = message_text(out)
+        if tail:
+            yield self.chunk({"content": tail})
+        yield self.chunk({}, "stop", **quarry_fields(out))
+
+    def _head(self, kind: str) -> dict[str, Any]:
+        return {"id": self.id, "object": kind, "created": self.created, "model": self.model}
+
+
+def replaced(out: AnswerOut) -> bool:
+    """Whether the answer's final text replaces what was streamed (a refusal, a blocked answer)."""
+    return out.refused or out.check == Verdict.BLOCKED
+
+
+def message_text(out: AnswerOut) -> str:
+    """The whole assistant message: the text with its footnotes. A refusal has none; a blocked
+    answer keeps its sources, which the withheld notice tells the reader to read instead."""
+    return out.answer + footnotes(out.citations)
+
+
+def footnotes(citations: Sequence[dict[str, Any]]) -> str:
+    """A blank line, then one line per citation ("[1] Handbook, p. 3", "[2] Runbook") in the
+    numbers the answer's [n] markers use; "" without citations."""
+    lines = [
+        f"[{c['n']}] {c['title']}" + (f", p. {c['page']}" if c["page"] is not None else "")
+        for c in citations
+    ]
+    return "\n\n" + "\n".join(lines) if lines else ""
+
+
+def quarry_fields(out: AnswerOut) -> dict[str, Any]:
+    """What OpenAI's objects have no field for, as extra top-level fields."""
+    return {
+        "citations": out.citations,
+        "query_id": out.query_id,
+        "refused": out.refused,
+        "check": out.check,
+    }
+
+
+def model_object(model_id: str, *, created: int, name: str) -> dict[str, Any]:
+    """A `model` of `GET /v1/models`; `name` is extra, for front-ends that show one."""
+    return {
+        "id": model_id,
+        "object": "model",
+        "created": created,
+        "owned_by": "quarry",
+        "name": name,
+    }
