@@ -117,5 +117,10 @@ class SingleFlight:
                 else:
                     self._locks[key] = (lock, users - 1)
 
+    def others_waiting(self, key: str) -> bool:
+        """Someone besides its first asker wants the answer to `key`."""
+        with self._guard:
+            return self._locks.get(key, (None, 0))[1] > 1
+
 
 in_flight = SingleFlight()

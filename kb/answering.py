@@ -23,6 +23,7 @@ from kb.answer_cache import (
     passages_of,
     remember_answer,
 )
+from kb.llm.cancel import unless
 from kb.llm.chat import Message
 from kb.models import QueryLog
 from kb.observability import metrics
@@ -81,7 +82,12 @@ def answer_stream(
         template_version=answerer.template.version,
         model=settings.KB_LLM_MODEL_NAME,
     )
-    with in_flight.hold(key, timeout=2 * settings.KB_LLM_QUEUE_TIMEOUT):
+    # Whoever else asks the same question meanwhile waits for this answer: it is finished for
+    # them (and the cache) even when its first asker leaves.
+    with (
+        in_flight.hold(key, timeout=2 * settings.KB_LLM_QUEUE_TIMEOUT),
+        unless(lambda: in_flight.others_waiting(key)),
+    ):
         hit = _from_cache(key, question, answerer.template.version, allowed, started)
         if hit is not None:
             if hit.passages:  # post-checked with the rest of the entry

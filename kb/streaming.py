@@ -17,7 +17,7 @@ from typing import TypeVar
 
 from django.db import connections
 
-from kb.llm.cancel import GenerationCancelled, cancellable
+from kb.llm.cancel import GenerationCancelled, cancellable, cancelled
 
 T = TypeVar("T")
 _DONE = object()
@@ -45,7 +45,7 @@ async def _iterate(
                 iterator = start()
                 try:
                     for item in iterator:
-                        if stop.is_set():
+                        if cancelled():  # not when others wait for the same answer (unless)
                             break
                         put(None, item)
                 finally:

@@ -8,12 +8,17 @@ layer between the view and the model passing it along.
 
 from __future__ import annotations
 
-import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
+from typing import Protocol
 
-_stop: ContextVar[threading.Event | None] = ContextVar("quarry_generation_stop", default=None)
+
+class StopSignal(Protocol):
+    def is_set(self) -> bool: ...
+
+
+_stop: ContextVar[StopSignal | None] = ContextVar("quarry_generation_stop", default=None)
 
 
 class GenerationCancelled(Exception):
@@ -21,13 +26,34 @@ class GenerationCancelled(Exception):
 
 
 @contextmanager
-def cancellable(stop: threading.Event) -> Iterator[None]:
+def cancellable(stop: StopSignal) -> Iterator[None]:
     """Within this block, the model gives up as soon as `stop` is set."""
     token = _stop.set(stop)
     try:
         yield
     finally:
         _stop.reset(token)
+
+
+@contextmanager
+def unless(still_wanted: Callable[[], bool]) -> Iterator[None]:
+    """Within this block, a cancellation counts only while `still_wanted()` is false: an answer
+    that others wait for too goes on when its first asker leaves."""
+    outer = _stop.get()
+    if outer is None:
+        yield
+        return
+    with cancellable(_Unless(outer, still_wanted)):
+        yield
+
+
+class _Unless:
+    def __init__(self, stop: StopSignal, still_wanted: Callable[[], bool]) -> None:
+        self._stop = stop
+        self._still_wanted = still_wanted
+
+    def is_set(self) -> bool:
+        return self._stop.is_set() and not self._still_wanted()
 
 
 def cancelled() -> bool:

@@ -335,6 +335,7 @@ class OpenAICompatibleChat:
         try:
             with self._post(body) as response:
                 for line in response:
+                    raise_if_cancelled()  # leaving the block closes the connection: it stops
                     event = _sse_data(line)
                     if event is None:
                         continue

@@ -50,3 +50,23 @@ def test_a_waiter_gives_up_after_its_timeout_and_goes_ahead() -> None:
 def _enter(flight: SingleFlight) -> bool:
     with flight.hold("q", timeout=0.05) as first:
         return first
+
+
+def test_others_waiting_counts_everyone_but_the_first() -> None:
+    flight = SingleFlight()
+    seen: list[bool] = []
+
+    def second() -> None:
+        with flight.hold("q", timeout=5):
+            pass
+
+    with flight.hold("q", timeout=5):
+        seen.append(flight.others_waiting("q"))
+        waiter = threading.Thread(target=second)
+        waiter.start()
+        time.sleep(0.2)
+        seen.append(flight.others_waiting("q"))
+    waiter.join(5)
+
+    assert seen == [False, True]
+    assert not flight.others_waiting("q")
