@@ -33,6 +33,8 @@ from rest_framework import exceptions, status
 from kb.answering import Finished
 from kb.error_text import without_paths
 from kb.llm.chat import BUSY_MESSAGE, LlmBusy, LlmUnavailable
+from kb.llm.factory import model_saturated
+from kb.observability import metrics
 from kb.stores.errors import StoreError
 from kb.streaming import iterate_in_thread
 from kb.text.shorten import shortened
@@ -184,6 +186,14 @@ def finished_events(out: AnswerOut, *, before_done: Sequence[Event] = ()) -> Ite
     yield Event("done", out.done())
 
 
+def refuse_when_saturated() -> None:
+    """Before a stream starts: a model whose queue is full gets the caller a 429 now, not an
+    error event in a started stream."""
+    if model_saturated():
+        metrics.question_turned_away()
+        raise ModelBusy()
+
+
 def error_event(exc: Exception) -> Event:
     """The code of the JSON error the failure gets before a stream (failures_as_http), in the
     failure's own words (that JSON error's 429 message adds when to come back)."""
@@ -211,7 +221,11 @@ def failures_as_http() -> Iterator[None]:
 
 
 def _http_error(exc: Exception) -> type[ModelBusy | ServiceUnavailable]:
-    return ModelBusy if isinstance(exc, LlmBusy) else ServiceUnavailable
+    """Every model_busy, before or during a stream, passes here once: it is counted here."""
+    if isinstance(exc, LlmBusy):
+        metrics.question_turned_away()
+        return ModelBusy
+    return ServiceUnavailable
 
 
 def _finished(finished: Finished) -> Iterator[Event]:

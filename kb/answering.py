@@ -103,15 +103,16 @@ def _answer(
     *,
     key: str | None,
 ) -> Iterator[str | Sources | Finished]:
-    for item in answerer.stream(
-        question, scope=scope, allowed=allowed, top_k=top_k, history=history
-    ):
-        if isinstance(item, Answer):
-            if key is not None:  # refusals too: the model's "I don't know" costs as much
-                remember_answer(key, item)
-            yield Finished(item, _log(user, question, scope.collection_ids, item))
-        else:
-            yield item
+    with metrics.ANSWERS_IN_PROGRESS.track_inprogress():  # until the stream ends or is closed
+        for item in answerer.stream(
+            question, scope=scope, allowed=allowed, top_k=top_k, history=history
+        ):
+            if isinstance(item, Answer):
+                if key is not None:  # refusals too: the model's "I don't know" costs as much
+                    remember_answer(key, item)
+                yield Finished(item, _log(user, question, scope.collection_ids, item))
+            else:
+                yield item
 
 
 def answer_question(
