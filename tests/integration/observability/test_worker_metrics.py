@@ -77,9 +77,9 @@ def _earlier_run_counted(metrics_dir: Path, *, documents: float) -> None:
     """A value file as a worker process of an earlier run leaves it."""
     metrics_dir.mkdir()
     key = mmap_key("quarry_ingest_documents", DOCUMENTS, [], [], "Documents indexed")
-    stale = MmapedDict(str(metrics_dir / "counter_1.db"))  # type: ignore[no-untyped-call]  # prometheus_client ships this untyped
-    stale.write_value(key, documents, 0.0)  # type: ignore[no-untyped-call]
-    stale.close()  # type: ignore[no-untyped-call]
+    stale = MmapedDict(str(metrics_dir / "counter_1.db"))
+    stale.write_value(key, documents, 0.0)
+    stale.close()
 
 
 def _ingest(env: dict[str, str], source: Path) -> None:

@@ -1,0 +1,77 @@
+"""What a scrape of one process holds (build info, the registry served) and the bookkeeping of a
+worker's multiprocess folder."""
+
+from __future__ import annotations
+
+import platform
+from importlib import metadata
+from pathlib import Path
+
+import prometheus_client
+import pytest
+from pytest_django.fixtures import Settings
+
+from kb.observability.metric_files import metric_files_clear, metric_files_process_exited
+from kb.observability.metrics import serving_registry
+
+pytestmark = pytest.mark.unit
+
+
+def test_build_info_names_the_version_python_and_model(settings: Settings) -> None:
+    settings.KB_LLM_MODEL_NAME = "qwen-test-model"
+    labels = {
+        "version": metadata.version("quarry"),
+        "python": platform.python_version(),
+        "model": "qwen-test-model",
+    }
+
+    value = prometheus_client.REGISTRY.get_sample_value("quarry_build_info", labels)
+
+    assert value == 1
+
+
+def test_one_process_serves_its_own_registry(monkeypatch: pytest.MonkeyPatch) -> None:
+    """`make run`: the embedded worker counts in the web process, no folder involved."""
+    monkeypatch.delenv("PROMETHEUS_MULTIPROC_DIR", raising=False)
+
+    assert serving_registry() is prometheus_client.REGISTRY
+
+
+@pytest.fixture
+def folder(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    monkeypatch.setenv("PROMETHEUS_MULTIPROC_DIR", str(tmp_path / "metrics"))
+    return tmp_path / "metrics"
+
+
+def test_a_starting_worker_empties_the_folder_it_was_given(folder: Path) -> None:
+    folder.mkdir()
+    for name in ("counter_41.db", "histogram_41.db", "gauge_livesum_41.db"):
+        (folder / name).write_bytes(b"earlier run")
+
+    metric_files_clear()
+
+    assert folder.is_dir() and not list(folder.iterdir())
+
+
+def test_a_child_that_exits_keeps_its_counts_but_not_its_live_gauges(folder: Path) -> None:
+    folder.mkdir()
+    for name in ("counter_41.db", "histogram_41.db", "gauge_livesum_41.db", "gauge_livesum_42.db"):
+        (folder / name).write_bytes(b"")
+
+    metric_files_process_exited(41)
+
+    left = sorted(path.name for path in folder.iterdir())
+    assert left == ["counter_41.db", "gauge_livesum_42.db", "histogram_41.db"]
+
+
+def test_without_a_folder_nothing_is_touched(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("PROMETHEUS_MULTIPROC_DIR", raising=False)
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "counter_41.db").write_bytes(b"")
+
+    metric_files_clear()
+    metric_files_process_exited(41)
+
+    assert [path.name for path in tmp_path.iterdir()] == ["counter_41.db"]
