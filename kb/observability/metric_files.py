@@ -23,10 +23,17 @@ from prometheus_client import multiprocess
 logger = logging.getLogger(__name__)
 
 
+def multiprocess_dir() -> str:
+    """The folder several processes write their values to; empty for one process. The
+    Prometheus client reads the variable itself when it is first imported, so this only
+    repeats what it already chose."""
+    return os.environ.get("PROMETHEUS_MULTIPROC_DIR", "")
+
+
 def metric_files_clear() -> None:
     """Removes the value files in the folder, not the folder (it may be a mounted volume).
     One folder per worker: a second worker started on it would clear the first one's counts."""
-    folder = os.environ.get("PROMETHEUS_MULTIPROC_DIR", "")
+    folder = multiprocess_dir()
     if not folder:
         return
     path = Path(folder)
@@ -37,5 +44,5 @@ def metric_files_clear() -> None:
 
 
 def metric_files_process_exited(pid: int) -> None:
-    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+    if multiprocess_dir():
         multiprocess.mark_process_dead(pid)  # type: ignore[no-untyped-call]  # prometheus_client ships this untyped

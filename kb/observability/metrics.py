@@ -11,7 +11,6 @@ a child's counts never sit in a registry nobody scrapes.
 
 from __future__ import annotations
 
-import os
 import platform
 from collections.abc import Iterator, Mapping
 from importlib import metadata
@@ -19,6 +18,8 @@ from importlib import metadata
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, multiprocess
 from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import REGISTRY, Collector
+
+from kb.observability.metric_files import multiprocess_dir
 
 _LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60)
 _LONG_BUCKETS = (0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600, 1800)
@@ -136,13 +137,6 @@ def _version() -> str:
         return metadata.version("quarry")
     except metadata.PackageNotFoundError:  # a checkout run without `pip install -e .`
         return "unknown"
-
-
-def multiprocess_dir() -> str:
-    """The folder several processes write their values to; empty for one process. The
-    Prometheus client reads the variable itself when it is first imported, so this only
-    repeats what it already chose."""
-    return os.environ.get("PROMETHEUS_MULTIPROC_DIR", "")
 
 
 def serving_registry() -> CollectorRegistry:
