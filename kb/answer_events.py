@@ -188,7 +188,8 @@ def finished_events(out: AnswerOut, *, before_done: Sequence[Event] = ()) -> Ite
 
 def refuse_when_saturated() -> None:
     """Before a stream starts: a model whose queue is full gets the caller a 429 now, not an
-    error event in a started stream."""
+    error event in a started stream. Counted like the busy model a started answer meets
+    (kb.answering)."""
     if model_saturated():
         metrics.question_turned_away()
         raise ModelBusy()
@@ -221,11 +222,7 @@ def failures_as_http() -> Iterator[None]:
 
 
 def _http_error(exc: Exception) -> type[ModelBusy | ServiceUnavailable]:
-    """Every model_busy, before or during a stream, passes here once: it is counted here."""
-    if isinstance(exc, LlmBusy):
-        metrics.question_turned_away()
-        return ModelBusy
-    return ServiceUnavailable
+    return ModelBusy if isinstance(exc, LlmBusy) else ServiceUnavailable
 
 
 def _finished(finished: Finished) -> Iterator[Event]:

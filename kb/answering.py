@@ -23,7 +23,7 @@ from kb.answer_cache import (
     passages_of,
     remember_answer,
 )
-from kb.llm.chat import Message
+from kb.llm.chat import LlmBusy, Message
 from kb.models import QueryLog
 from kb.observability import metrics
 from kb.services.querylog import QueryRecord, pseudonym, querylog_write
@@ -64,6 +64,20 @@ def answer_stream(
     """`Sources` (the passages the prompt holds) before the model starts, text pieces as the
     model writes them, then `Finished` (after the log is written). A cached answer yields its
     sources and its whole text at once; a question refused before the model has no sources."""
+    try:
+        yield from _answer_stream(user, question, collection_ids, top_k, history)
+    except LlmBusy:  # every interface's busy model, counted once here
+        metrics.question_turned_away()
+        raise
+
+
+def _answer_stream(
+    user: AbstractBaseUser,
+    question: str,
+    collection_ids: Sequence[int] | None,
+    top_k: int,
+    history: Sequence[Message],
+) -> Iterator[str | Sources | Finished]:
     started = time.perf_counter()
     answerer = default_answerer(template_version=_template_for(user), on_prompt=_announce)
     scope = access_scope(user, collection_ids=_ids(collection_ids))
