@@ -1,12 +1,10 @@
-"""What a scrape of one process holds (build info, the registry served) and the bookkeeping of a
-worker's multiprocess folder."""
+"""What a scrape of one process holds: build info, the registry served, questions in progress."""
 
 from __future__ import annotations
 
 import platform
 from collections.abc import Generator, Iterator
 from importlib import metadata
-from pathlib import Path
 from typing import Any
 
 import prometheus_client
@@ -14,7 +12,6 @@ import pytest
 from pytest_django.fixtures import Settings
 
 from kb import answering
-from kb.observability.metric_files import metric_files_clear, metric_files_process_exited
 from kb.observability.metrics import serving_registry
 
 pytestmark = pytest.mark.unit
@@ -68,43 +65,3 @@ def test_a_question_is_in_progress_until_its_stream_ends_or_is_closed() -> None:
 
 def _in_progress() -> float:
     return prometheus_client.REGISTRY.get_sample_value("quarry_answers_in_progress") or 0.0
-
-
-@pytest.fixture
-def folder(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    monkeypatch.setenv("PROMETHEUS_MULTIPROC_DIR", str(tmp_path / "metrics"))
-    return tmp_path / "metrics"
-
-
-def test_a_starting_worker_empties_the_folder_it_was_given(folder: Path) -> None:
-    folder.mkdir()
-    for name in ("counter_41.db", "histogram_41.db", "gauge_livesum_41.db"):
-        (folder / name).write_bytes(b"earlier run")
-
-    metric_files_clear()
-
-    assert folder.is_dir() and not list(folder.iterdir())
-
-
-def test_a_child_that_exits_keeps_its_counts_but_not_its_live_gauges(folder: Path) -> None:
-    folder.mkdir()
-    for name in ("counter_41.db", "histogram_41.db", "gauge_livesum_41.db", "gauge_livesum_42.db"):
-        (folder / name).write_bytes(b"")
-
-    metric_files_process_exited(41)
-
-    left = sorted(path.name for path in folder.iterdir())
-    assert left == ["counter_41.db", "gauge_livesum_42.db", "histogram_41.db"]
-
-
-def test_without_a_folder_nothing_is_touched(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.delenv("PROMETHEUS_MULTIPROC_DIR", raising=False)
-    monkeypatch.chdir(tmp_path)
-    (tmp_path / "counter_41.db").write_bytes(b"")
-
-    metric_files_clear()
-    metric_files_process_exited(41)
-
-    assert [path.name for path in tmp_path.iterdir()] == ["counter_41.db"]
