@@ -33,6 +33,8 @@ from rest_framework import exceptions, status
 from kb.answering import Finished
 from kb.error_text import without_paths
 from kb.llm.chat import BUSY_MESSAGE, LlmBusy, LlmUnavailable
+from kb.llm.factory import model_saturated
+from kb.observability import metrics
 from kb.stores.errors import StoreError
 from kb.streaming import iterate_in_thread
 from kb.text.shorten import shortened
@@ -182,6 +184,15 @@ def finished_events(out: AnswerOut, *, before_done: Sequence[Event] = ()) -> Ite
     yield Event("citations", out.sources())
     yield from before_done
     yield Event("done", out.done())
+
+
+def refuse_when_saturated() -> None:
+    """Before a stream starts: a model whose queue is full gets the caller a 429 now, not an
+    error event in a started stream. Counted like the busy model a started answer meets
+    (kb.answering)."""
+    if model_saturated():
+        metrics.question_turned_away()
+        raise ModelBusy()
 
 
 def error_event(exc: Exception) -> Event:

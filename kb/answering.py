@@ -24,7 +24,7 @@ from kb.answer_cache import (
     remember_answer,
 )
 from kb.llm.cancel import unless
-from kb.llm.chat import Message
+from kb.llm.chat import LlmBusy, Message
 from kb.models import QueryLog
 from kb.observability import metrics
 from kb.services.querylog import QueryRecord, pseudonym, querylog_write
@@ -65,6 +65,20 @@ def answer_stream(
     """`Sources` (the passages the prompt holds) before the model starts, text pieces as the
     model writes them, then `Finished` (after the log is written). A cached answer yields its
     sources and its whole text at once; a question refused before the model has no sources."""
+    try:
+        yield from _answer_stream(user, question, collection_ids, top_k, history)
+    except LlmBusy:  # every interface's busy model, counted once here
+        metrics.question_turned_away()
+        raise
+
+
+def _answer_stream(
+    user: AbstractBaseUser,
+    question: str,
+    collection_ids: Sequence[int] | None,
+    top_k: int,
+    history: Sequence[Message],
+) -> Iterator[str | Sources | Finished]:
     started = time.perf_counter()
     answerer = default_answerer(template_version=_template_for(user), on_prompt=_announce)
     scope = access_scope(user, collection_ids=_ids(collection_ids))
@@ -109,15 +123,16 @@ def _answer(
     *,
     key: str | None,
 ) -> Iterator[str | Sources | Finished]:
-    for item in answerer.stream(
-        question, scope=scope, allowed=allowed, top_k=top_k, history=history
-    ):
-        if isinstance(item, Answer):
-            if key is not None:  # refusals too: the model's "I don't know" costs as much
-                remember_answer(key, item)
-            yield Finished(item, _log(user, question, scope.collection_ids, item))
-        else:
-            yield item
+    with metrics.ANSWERS_IN_PROGRESS.track_inprogress():  # until the stream ends or is closed
+        for item in answerer.stream(
+            question, scope=scope, allowed=allowed, top_k=top_k, history=history
+        ):
+            if isinstance(item, Answer):
+                if key is not None:  # refusals too: the model's "I don't know" costs as much
+                    remember_answer(key, item)
+                yield Finished(item, _log(user, question, scope.collection_ids, item))
+            else:
+                yield item
 
 
 def answer_question(

@@ -7,7 +7,9 @@ from pathlib import Path
 from typing import Any
 
 from celery import Celery
-from celery.signals import worker_ready
+from celery.signals import celeryd_init, worker_process_shutdown, worker_ready
+
+from kb.observability.metric_files import metric_files_clear, metric_files_process_exited
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "kb.settings.base")
 
@@ -37,12 +39,27 @@ def _create_local_folders(sender: Celery, **kwargs: Any) -> None:
         Path(folder).mkdir(parents=True, exist_ok=True)
 
 
+@celeryd_init.connect
+def _clear_metric_files(**kwargs: Any) -> None:
+    """`celery worker` only (not the embedded worker, not `celery inspect`), before Django."""
+    metric_files_clear()
+
+
+@worker_process_shutdown.connect
+def _forget_pool_process(pid: int, **kwargs: Any) -> None:
+    metric_files_process_exited(pid)
+
+
 @worker_ready.connect
 def _serve_worker_metrics(**kwargs: Any) -> None:
-    """A separate worker process has no web server: its ingestion metrics get their own port."""
+    """A separate worker process has no web server: its ingestion metrics get their own port,
+    served by the main process with what its pool children counted (kb.observability.metrics
+    serving_registry)."""
     from django.conf import settings
 
     if settings.KB_WORKER_METRICS_PORT:
         from prometheus_client import start_http_server
 
-        start_http_server(settings.KB_WORKER_METRICS_PORT)
+        from kb.observability.metrics import serving_registry
+
+        start_http_server(settings.KB_WORKER_METRICS_PORT, registry=serving_registry())

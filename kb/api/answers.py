@@ -15,17 +15,16 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from kb.answer_events import (
-    ModelBusy,
     answer_events,
     answer_out,
     event_stream,
     failures_as_http,
     passage_out,
+    refuse_when_saturated,
 )
 from kb.answer_serializers import FeedbackIn, QueryIn, SearchIn
 from kb.answering import answer_question, answer_stream, search_passages
 from kb.api.serializers import FeedbackOut, QueryOut, SearchOut
-from kb.llm.factory import model_saturated
 from kb.models import QueryLog
 from kb.services.querylog import feedback_record
 from kb.throttling import PerUserRateThrottle
@@ -67,8 +66,7 @@ class QueryApi(APIView):
             "history": data.get("history") or [],
         }
         if data["stream"]:
-            if model_saturated():  # say so now, not as an error event in a started stream
-                raise ModelBusy()
+            refuse_when_saturated()
             return event_stream(lambda: answer_events(answer_stream(**ask)))
         with failures_as_http():
             finished = answer_question(**ask)

@@ -2,17 +2,24 @@
 
 Rates (documents and chunks per second, tokens per second, refusal rate, feedback ratio) are
 computed by Prometheus from these counters: see kb/deploy/grafana/quarry.json for the queries.
-The worker process exposes them on KB_WORKER_METRICS_PORT; in the embedded default the worker
-runs inside the web process, so `/metrics` holds everything.
+A separate Celery worker serves them on KB_WORKER_METRICS_PORT; in the embedded default the
+worker runs inside the web process, so `/metrics` holds everything. Where several processes count
+(uvicorn's web workers, a prefork worker's children), each writes its values to files in
+PROMETHEUS_MULTIPROC_DIR and the process that serves a scrape merges them (`serving_registry`):
+a child's counts never sit in a registry nobody scrapes.
 """
 
 from __future__ import annotations
 
+import platform
 from collections.abc import Iterator, Mapping
+from importlib import metadata
 
-from prometheus_client import Counter, Histogram
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, multiprocess
 from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import REGISTRY, Collector
+
+from kb.observability.metric_files import multiprocess_dir
 
 _LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60)
 _LONG_BUCKETS = (0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600, 1800)
@@ -39,6 +46,15 @@ ANSWER_SECONDS = Histogram(
     "quarry_answer_seconds", "Whole question, retrieval to last token", buckets=_LATENCY_BUCKETS
 )
 FEEDBACK = Counter("quarry_feedback", "Feedback given on answers", ["rating"])
+MODEL_BUSY = Counter(
+    "quarry_model_busy", "Questions turned away with 429 model_busy: the model's queue was full"
+)
+# livesum: what every live web worker holds now; a dead worker's share goes with it.
+ANSWERS_IN_PROGRESS = Gauge(
+    "quarry_answers_in_progress",
+    "Questions in retrieval or with the model right now (cache hits not counted)",
+    multiprocess_mode="livesum",
+)
 
 # Paths and stages as the query log names them.
 _PATHS = ("dense", "sparse", "graph")
@@ -80,6 +96,10 @@ def feedback_given(rating: str) -> None:
     FEEDBACK.labels(rating=rating).inc()
 
 
+def question_turned_away() -> None:
+    MODEL_BUSY.inc()
+
+
 class QueueDepthCollector(Collector):
     """Messages waiting in each Celery queue, read from the broker at scrape time."""
 
@@ -94,6 +114,48 @@ class QueueDepthCollector(Collector):
         yield gauge
 
 
+class BuildInfoCollector(Collector):
+    """`quarry_build_info` 1, labelled with what runs: a constant read at scrape time, so no
+    process has to set it and no multiprocess file holds it."""
+
+    def collect(self) -> Iterator[Metric]:
+        from django.conf import settings
+
+        gauge = GaugeMetricFamily(
+            "quarry_build_info",
+            "Quarry's version, the Python running it and the answering model",
+            labels=["version", "python", "model"],
+        )
+        gauge.add_metric(
+            [_version(), platform.python_version(), str(settings.KB_LLM_MODEL_NAME)], 1
+        )
+        yield gauge
+
+
+def _version() -> str:
+    try:
+        return metadata.version("quarry")
+    except metadata.PackageNotFoundError:  # a checkout run without `pip install -e .`
+        return "unknown"
+
+
+def serving_registry() -> CollectorRegistry:
+    """What a scrape of this process returns (`/metrics`, the worker's port): with a
+    multiprocess folder, the values of every process that wrote there merged, else this
+    process's own registry. Either way the scrape-time collectors come along."""
+    if not multiprocess_dir():
+        return REGISTRY
+    registry = CollectorRegistry()
+    multiprocess.MultiProcessCollector(registry)  # type: ignore[no-untyped-call]  # prometheus_client ships this untyped
+    for collector in _scrape_time_collectors():
+        registry.register(collector)
+    return registry
+
+
+def _scrape_time_collectors() -> list[Collector]:
+    return [QueueDepthCollector(), BuildInfoCollector()]
+
+
 _registered = False
 
 
@@ -101,5 +163,6 @@ def register_collectors() -> None:
     """Once per process (AppConfig.ready)."""
     global _registered
     if not _registered:
-        REGISTRY.register(QueueDepthCollector())
+        for collector in _scrape_time_collectors():
+            REGISTRY.register(collector)
         _registered = True

@@ -8,15 +8,13 @@ stays open and says nothing else.
 from __future__ import annotations
 
 import hmac
-import os
 
 import prometheus_client
 from django.conf import settings
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.views.decorators.http import require_GET
-from prometheus_client import multiprocess
 
-from kb.observability.metrics import QueueDepthCollector
+from kb.observability.metrics import serving_registry
 from kb.observability.readiness import readiness
 
 _LOOPBACK = {"127.0.0.1", "::1"}
@@ -45,13 +43,7 @@ def readyz(request: HttpRequest) -> JsonResponse:
 def metrics(request: HttpRequest) -> HttpResponse:
     if not _trusted(request):
         raise Http404
-    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):  # several web workers: merge their files
-        registry = prometheus_client.CollectorRegistry()
-        multiprocess.MultiProcessCollector(registry)  # type: ignore[no-untyped-call]  # prometheus_client ships this untyped
-        registry.register(QueueDepthCollector())
-    else:
-        registry = prometheus_client.REGISTRY
     return HttpResponse(
-        prometheus_client.generate_latest(registry),
+        prometheus_client.generate_latest(serving_registry()),  # several web workers: merged
         content_type=prometheus_client.CONTENT_TYPE_LATEST,
     )

@@ -16,10 +16,9 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from kb.answer_events import ModelBusy, failures_as_http
+from kb.answer_events import failures_as_http, refuse_when_saturated
 from kb.answering import answer_question, answer_stream
 from kb.bearer_auth import BearerTokenAuthentication
-from kb.llm.factory import model_saturated
 from kb.openai_api.catalog import collection_ids_for, model_get, model_list
 from kb.openai_api.conversation import conversation_from
 from kb.openai_api.errors import openai_exception_handler
@@ -68,8 +67,7 @@ class ChatCompletionsApi(OpenAIView):
         }
         reply = Reply(model=data["model"])
         if data["stream"]:
-            if model_saturated():  # a 429 now, not an error chunk in a started stream
-                raise ModelBusy()
+            refuse_when_saturated()  # a 429 now, not an error chunk in a started stream
             return _event_stream(lambda: reply.chunks(answer_stream(**ask)))
         with failures_as_http():
             finished = answer_question(**ask)

@@ -30,17 +30,16 @@ from rest_framework.views import APIView
 
 from kb.answer_events import (
     Event,
-    ModelBusy,
     answer_events,
     answer_out,
     event_stream,
     finished_events,
+    refuse_when_saturated,
     sources_event,
 )
 from kb.answer_serializers import ChatQuestionIn, FeedbackIn
 from kb.answering import Finished, answer_stream
 from kb.llm.chat import Message
-from kb.llm.factory import model_saturated
 from kb.models import QueryLog
 from kb.selectors.conversations import conversation_get_for_user, conversation_history
 from kb.services.conversations import exchange_record
@@ -95,8 +94,7 @@ class ChatStreamView(ChatView):
             "top_k": int(settings.KB_TOP_K),
             "history": history,
         }
-        if model_saturated():  # as the API: a 429 now, not an error event in a started stream
-            raise ModelBusy()
+        refuse_when_saturated()
         return event_stream(lambda: _chat_events(ask, conversation_id))
 
 

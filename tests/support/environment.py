@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 
-SETTING_PREFIXES = ("KB_", "DJANGO", "DATABASE", "CELERY", "QDRANT", "NEO4J")
+SETTING_PREFIXES = ("KB_", "DJANGO", "DATABASE", "CELERY", "QDRANT", "NEO4J", "PROMETHEUS")
 
 
 def unconfigured_environ(**settings: str) -> dict[str, str]:

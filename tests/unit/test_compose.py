@@ -86,6 +86,22 @@ def test_documents_and_upkeep_have_their_own_workers(compose: dict[str, Any]) ->
     assert set(consumed) == set(all_queues())
 
 
+@pytest.mark.parametrize("name", ["web", "worker", "maintenance"])
+def test_processes_that_count_in_several_processes_merge_a_metrics_folder(
+    compose: dict[str, Any], name: str
+) -> None:
+    """uvicorn's web workers and a Celery pool's children each count on their own: without the
+    folder, a scrape would see one process's numbers (a worker's main process: none)."""
+    service = compose["services"][name]
+    folder = service["environment"]["PROMETHEUS_MULTIPROC_DIR"]
+
+    assert folder
+    if name == "web":  # emptied by its command; a Celery worker empties its own at start
+        assert f"rm -rf {folder} " in " ".join(service["command"])
+    else:
+        assert int(service["environment"]["KB_WORKER_METRICS_PORT"]) > 0
+
+
 def test_dockerfiles_named_by_compose_exist(compose: dict[str, Any]) -> None:
     for service in compose["services"].values():
         build = service.get("build")

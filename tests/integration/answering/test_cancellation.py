@@ -12,14 +12,12 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
-from django.contrib.auth.models import User
 from pytest_django.fixtures import Settings
 
 from ingestion.pipeline import ingest_document
 from kb.access import CONSOLE
 from kb.llm.chat import LlamaCppChat, Message
 from kb.llm.factory import chat_model, forget_chat_model
-from kb.models import Collection
 from kb.services.api_tokens import api_token_create
 from kb.services.documents import document_add
 from kb.uploads import IncomingFile
@@ -43,15 +41,15 @@ def asker(transactional_db: None, stores: Path, settings: Settings, tmp_path: Pa
     settings.KB_LLM_MODEL_PATH = str(small_model_path())
     settings.KB_LLM_MODEL_NAME = SMALL_MODEL.name
     forget_chat_model()
-    readers = GroupFactory(name="dba")
-    collection: Collection = CollectionFactory(name="Runbooks", reader_groups=[readers])
+    readers = GroupFactory.create(name="dba")
+    collection = CollectionFactory.create(name="Runbooks", reader_groups=[readers])
     sections = [f"Section {n}. " + samples.BACKUP_TEXT * 8 for n in range(12)]
     path = samples.text(tmp_path / "restore-runbook.txt", "\n\n".join(sections))
     document, _ = document_add(
         collection=collection, incoming=IncomingFile(path.name, path), uploader=CONSOLE
     )
     assert ingest_document(document_id=document.pk, version=document.version) == "indexed"
-    user: User = UserFactory(username="dora", groups=[readers])
+    user = UserFactory.create(username="dora", groups=[readers])
     return api_token_create(user=user)[1]
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import prometheus_client
 import pytest
 from pytest_django.fixtures import Settings
 
@@ -190,6 +191,7 @@ def test_a_busy_model_turns_questions_away_with_429_and_retry_after(
     generating = model.stream([{"role": "user", "content": "Count to fifty."}], max_tokens=48)
     next(generating)  # the model is now busy with someone else's answer
     client = api_client(indexed_world.world, "engineer")
+    turned_away = _turned_away()
     try:
         asked = client.post("/api/v1/query", {"question": QUESTION}, format="json")
         streamed = client.post(
@@ -205,3 +207,8 @@ def test_a_busy_model_turns_questions_away_with_429_and_retry_after(
         assert response.json()["error"]["code"] == "model_busy"
         assert int(response["Retry-After"]) > 0
     assert after.status_code == 200
+    assert _turned_away() == turned_away + 2  # quarry_model_busy_total, for the alert rules
+
+
+def _turned_away() -> float:
+    return prometheus_client.REGISTRY.get_sample_value("quarry_model_busy_total") or 0.0

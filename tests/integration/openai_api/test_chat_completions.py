@@ -8,6 +8,7 @@ from __future__ import annotations
 from typing import Any
 
 import openai
+import prometheus_client
 import pytest
 from pytest_django.fixtures import Settings
 
@@ -235,6 +236,7 @@ def test_a_busy_model_is_a_429_with_retry_after_or_an_error_in_a_started_stream(
 ) -> None:
     scripted_model.status_code = 503
     client = connect("engineer")
+    turned_away = _turned_away()
 
     with pytest.raises(openai.RateLimitError) as raised:
         client.chat.completions.create(**ask(QUESTION))
@@ -245,3 +247,8 @@ def test_a_busy_model_is_a_429_with_retry_after_or_an_error_in_a_started_stream(
     assert raised.value.code == "model_busy"
     assert int(raised.value.response.headers["retry-after"]) > 0
     assert failed.value.code == "model_busy"
+    assert _turned_away() == turned_away + 2  # quarry_model_busy_total, the alert's series
+
+
+def _turned_away() -> float:
+    return prometheus_client.REGISTRY.get_sample_value("quarry_model_busy_total") or 0.0

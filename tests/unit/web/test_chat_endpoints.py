@@ -10,11 +10,13 @@ import re
 from collections.abc import Iterator
 from typing import Any
 
+import prometheus_client
 import pytest
 from django.core.cache import cache
 from django.test import Client
 from pytest_django.fixtures import Settings
 
+from kb import answer_events
 from kb.answering import Finished
 from kb.llm.chat import LlmBusy, LlmUnavailable
 from kb.models import Conversation, Feedback, QueryLog, Turn
@@ -339,13 +341,15 @@ def test_invalid_questions_get_400_with_a_plain_message(
 def test_a_saturated_model_is_a_429_before_the_stream_starts(
     world: World, scripted: ScriptedAnswers, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(chat, "model_saturated", lambda: True)
+    monkeypatch.setattr(answer_events, "model_saturated", lambda: True)
+    turned_away = _turned_away()
 
     response = ask(signed_in(world, "engineer"), collections=eng_collections(world))
 
     assert response.status_code == 429 and response["Retry-After"] == "30"
     assert response.json()["error"]["code"] == "model_busy"
     assert "busy" in response.json()["error"]["message"] and not scripted.calls
+    assert _turned_away() == turned_away + 1
 
 
 def test_someone_elses_conversation_is_404(world: World, scripted: ScriptedAnswers) -> None:
@@ -446,3 +450,7 @@ def test_the_page_endpoints_stay_out_of_the_rest_apis_schema(world: World) -> No
 
     paths = set(response.json()["paths"])
     assert "/api/v1/query" in paths and not [p for p in paths if not p.startswith("/api/")]
+
+
+def _turned_away() -> float:
+    return prometheus_client.REGISTRY.get_sample_value("quarry_model_busy_total") or 0.0
