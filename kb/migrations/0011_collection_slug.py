@@ -30,7 +30,9 @@ class Migration(migrations.Migration):
         migrations.AddField(
             model_name="collection",
             name="slug",
-            field=models.SlugField(max_length=220, default=""),
+            # No index yet: the unique one below makes it (PostgreSQL would create its
+            # `_like` index twice otherwise).
+            field=models.SlugField(max_length=220, default="", db_index=False),
             preserve_default=False,
         ),
         migrations.RunPython(fill_slugs, migrations.RunPython.noop),

@@ -461,7 +461,9 @@ def test_a_worker_process_prints_json_without_the_token_of_a_failed_task_and_rev
     send = "from kb.celery import app; app.send_task('kb.querylog_purge_expired', "
     manage(env, "shell", "-c", send + f"args=['{token}'])")
 
-    worker = celery_worker(env, "-c", "1", "-l", "info", output=subprocess.PIPE)
+    worker = celery_worker(
+        env, "-c", "1", "-l", "info", queue="maintenance", output=subprocess.PIPE
+    )
     try:
         poll_until(
             lambda: _revoked_reason_in(data_dir), lambda reason: reason == "leaked", timeout=90
