@@ -13,7 +13,6 @@ from django.core.exceptions import FieldError, ImproperlyConfigured
 from django.db import connection
 from pytest_django.fixtures import Settings
 
-from kb.checks import conversation_key as conversation_key_check
 from kb.conversation_crypto import (
     KEY_FILE,
     NONCE_BYTES,
@@ -177,26 +176,6 @@ def test_a_configured_key_wins_and_no_file_is_made(settings: Settings, tmp_path:
     keyring().encrypt("x")
 
     assert list(tmp_path.iterdir()) == []
-
-
-@pytest.mark.parametrize(
-    ("current", "previous", "errors"),
-    [
-        ("change-me-32-random-bytes", [], ["kb.E021"]),
-        ("too-short", [], ["kb.E022"]),
-        (NEW, ["too-short"], ["kb.E022"]),
-        (NEW, [OLD], []),
-        ("", [], []),
-    ],
-    ids=["env-example", "short", "short-previous", "private", "unset-generated"],
-)
-def test_a_published_or_short_key_stops_the_start(
-    settings: Settings, current: str, previous: list[str], errors: list[str]
-) -> None:
-    settings.KB_CONVERSATION_KEY = current
-    settings.KB_CONVERSATION_KEY_PREVIOUS = previous
-
-    assert [error.id for error in conversation_key_check()] == errors
 
 
 # --- the model field -----------------------------------------------------------------------------
