@@ -23,7 +23,11 @@ from pytest_django.fixtures import Settings
 
 from kb.answering import Finished
 from kb.models import Conversation, QueryLog, Turn
-from kb.services.conversations import conversations_purge_expired, exchange_record
+from kb.services.conversations import (
+    conversations_forget_documents,
+    conversations_purge_expired,
+    exchange_record,
+)
 from kb.services.querylog import QueryRecord, querylog_write
 from kb.web import chat
 from retrieval.answerer import Answer
@@ -244,3 +248,24 @@ def test_erasing_a_person_and_retention_need_no_key(world: World, wrong_key: Con
     assert "  conversations: 1 (6 questions and answers)" in out.getvalue().splitlines()
     assert expired == 1
     assert not Conversation.objects.exists() and not Turn.objects.exists()
+
+
+def test_a_deleted_document_leaves_conversations_without_the_key(
+    world: World, settings: Settings
+) -> None:
+    runbook = world.documents["runbook"]
+    citation = {"n": 1, "document_id": runbook.pk, "title": "runbook", "chunk_id": "c"}
+    conversation = exchange_record(
+        user=world.users["engineer"],
+        conversation_id=None,
+        question=EXCHANGES[0][0],
+        answer=EXCHANGES[0][1],
+        refused=False,
+        citations=[citation],
+    )
+    settings.KB_CONVERSATION_KEY = OTHER_KEY
+
+    changed = conversations_forget_documents(document_ids=[runbook.pk])
+
+    assert changed == 1
+    assert Turn.objects.filter(conversation=conversation).exclude(citations=[]).count() == 0
