@@ -9,6 +9,7 @@ from django.conf import settings
 from django.core.checks import Error, Warning, register
 
 from kb.directory import configuration_problems
+from kb.install_keys import MIN_KEY_CHARS
 from kb.session_auth import password_sign_in_enabled
 from retrieval.experiments import parse_split
 from retrieval.prompting import UnknownTemplate, load_template
@@ -46,6 +47,34 @@ def pseudonym_key(**_: Any) -> list[Error]:
             )
         ]
     return []
+
+
+# The .env.example placeholder: a key in git encrypts nothing.
+PUBLISHED_CONVERSATION_KEYS = frozenset({"change-me-32-random-bytes"})
+
+
+@register()
+def conversation_key(**_: Any) -> list[Error]:
+    """A configured conversation key that is published or too short stops the site at start,
+    not at the first page that shows a history. Unset, the install's generated key is used."""
+    current = settings.KB_CONVERSATION_KEY
+    if current in PUBLISHED_CONVERSATION_KEYS:
+        return [
+            Error(
+                "KB_CONVERSATION_KEY is a published example; set a random secret "
+                "(openssl rand -hex 32) or unset it to use this install's generated key",
+                id="kb.E021",
+            )
+        ]
+    configured = [("KB_CONVERSATION_KEY", current)] if current else []
+    configured += [
+        ("KB_CONVERSATION_KEY_PREVIOUS", k) for k in settings.KB_CONVERSATION_KEY_PREVIOUS
+    ]
+    return [
+        Error(f"{name} holds a key of fewer than {MIN_KEY_CHARS} characters", id="kb.E022")
+        for name, key in configured
+        if len(key) < MIN_KEY_CHARS
+    ]
 
 
 @register()

@@ -6,6 +6,8 @@ from django.conf import settings
 from django.contrib.auth.models import Group
 from django.db import models
 
+from kb.conversation_crypto import EncryptedTextField
+
 SLUG_CHARS = 220  # a slugified 200-character name plus "-<n>" when it is taken
 
 
@@ -215,12 +217,13 @@ class Conversation(models.Model):
     """A user's chat history: private to its owner (staff included), deleted on request.
 
     Never linked to the query log: no QueryLog id is stored here or on a Turn, so the log's
-    pseudonyms cannot be joined back to the person through this table."""
+    pseudonyms cannot be joined back to the person through this table; and the title and the
+    turns' text are encrypted (kb.conversation_crypto), so neither can their words."""
 
     user = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="conversations"
     )
-    title = models.CharField(max_length=200, help_text="The first question, shortened.")
+    title = EncryptedTextField(help_text="The first question, shortened; encrypted at rest.")
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True, db_index=True)
 
@@ -244,7 +247,7 @@ class Turn(models.Model):
 
     conversation = models.ForeignKey(Conversation, on_delete=models.CASCADE, related_name="turns")
     role = models.CharField(max_length=10, choices=TurnRole.choices)
-    content = models.TextField()
+    content = EncryptedTextField(help_text="The question or answer; encrypted at rest.")
     citations = models.JSONField(default=list, blank=True)
     refused = models.BooleanField(default=False)
 

@@ -76,8 +76,9 @@ def conversation_delete(*, conversation: Conversation) -> None:
 
 
 def conversations_delete_of_user(*, user: AbstractBaseUser) -> tuple[int, int]:
-    """Every conversation of `user`; returns how many conversations and turns went."""
-    _total, by_model = Conversation.objects.filter(user_id=user.pk).delete()
+    """Every conversation of `user`; returns how many conversations and turns went. Nothing is
+    decrypted on the way (only ids are loaded): erasing works without the conversation key."""
+    _total, by_model = Conversation.objects.filter(user_id=user.pk).only("pk").delete()
     return by_model.get(Conversation._meta.label, 0), by_model.get(Turn._meta.label, 0)
 
 
@@ -111,7 +112,7 @@ def conversations_purge_expired() -> int:
     if settings.KB_CONVERSATION_RETENTION_DAYS <= 0:
         return 0
     cutoff = timezone.now() - timedelta(days=settings.KB_CONVERSATION_RETENTION_DAYS)
-    stale = Conversation.objects.filter(updated_at__lt=cutoff)
+    stale = Conversation.objects.filter(updated_at__lt=cutoff).only("pk")  # nothing decrypted
     count = stale.count()
     stale.delete()
     return count

@@ -8,13 +8,9 @@ before it is stored. An API token found in that text is revoked (kb.services.api
 
 from __future__ import annotations
 
-import functools
 import hashlib
 import hmac
 import math
-import os
-import secrets
-import tempfile
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import timedelta
@@ -23,10 +19,10 @@ from typing import Any
 
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
-from django.core.exceptions import ImproperlyConfigured
 from django.db import transaction
 from django.utils import timezone
 
+from kb.install_keys import install_key
 from kb.models import Feedback, FeedbackRating, QueryLog
 from kb.observability import metrics
 from kb.redaction import redact
@@ -34,7 +30,6 @@ from kb.services.api_tokens import api_tokens_revoke_leaked
 
 MAX_COUNT = 2**31 - 1
 PSEUDONYM_KEY_FILE = "pseudonym.key"  # in KB_DATA_DIR, when KB_LOG_PSEUDONYM_KEY is not set
-MIN_KEY_CHARS = 32
 SCORE_DIGITS = 4  # significant digits: tells ranks apart for cosine (0.8123) and RRF (0.01639)
 
 
@@ -50,29 +45,7 @@ def pseudonym_key() -> bytes:
     configured = settings.KB_LOG_PSEUDONYM_KEY
     if configured:
         return configured.encode()
-    return _install_key(Path(settings.KB_DATA_DIR) / PSEUDONYM_KEY_FILE)
-
-
-@functools.lru_cache(maxsize=4)
-def _install_key(path: Path) -> bytes:
-    """Read the key file, creating it on first use. The file is written whole under another
-    name and then hard-linked into place, which fails if it already exists: two processes
-    starting together both end up reading the one key that won, never a half-written one."""
-    if not path.exists():
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, temporary = tempfile.mkstemp(dir=path.parent, prefix=".pseudonym-")  # mode 0600
-        try:
-            with os.fdopen(fd, "w") as handle:
-                handle.write(secrets.token_hex(32))
-            os.link(temporary, path)
-        except FileExistsError:
-            pass  # another process won the race: use its key
-        finally:
-            os.unlink(temporary)
-    key = path.read_text().strip()
-    if len(key) < MIN_KEY_CHARS:
-        raise ImproperlyConfigured(f"{path} holds no usable pseudonym key; delete it to renew")
-    return key.encode()
+    return install_key(Path(settings.KB_DATA_DIR) / PSEUDONYM_KEY_FILE)
 
 
 @dataclass(frozen=True)

@@ -61,6 +61,7 @@ MIDDLEWARE = [
     "kb.web.token_notice.TokenLeakNoticeMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
+    "kb.web.unreadable_history.UnreadableHistoryMiddleware",
     "django_prometheus.middleware.PrometheusAfterMiddleware",
     "axes.middleware.AxesMiddleware",  # last: turns a locked-out sign-in into the lockout page
 ]
@@ -324,6 +325,12 @@ KB_LOG_PSEUDONYM_KEY = env_str("KB_LOG_PSEUDONYM_KEY")
 KB_LOG_RETENTION_DAYS = env_int("KB_LOG_RETENTION_DAYS", 90)
 # Chat histories untouched this long are deleted (0: kept until their owner deletes them).
 KB_CONVERSATION_RETENTION_DAYS = env_int("KB_CONVERSATION_RETENTION_DAYS", 90)
+# Chat history (titles and turns) is encrypted at rest with this key (kb/conversation_crypto.py).
+# Unset: a random key made once per install in KB_DATA_DIR on first use, never a default written
+# here; production requires it set. Older keys (comma-separated) still decrypt while
+# `manage.py kb_rotate_conversation_key` re-encrypts under the current one.
+KB_CONVERSATION_KEY = env_str("KB_CONVERSATION_KEY")
+KB_CONVERSATION_KEY_PREVIOUS = env_list("KB_CONVERSATION_KEY_PREVIOUS", [])
 
 KB_MAX_UPLOAD_MB = env_int("KB_MAX_UPLOAD_MB", 100)
 DATA_UPLOAD_MAX_MEMORY_SIZE = 10 * 1024 * 1024

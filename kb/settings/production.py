@@ -7,6 +7,7 @@ from kb.settings.env import env_bool, env_int, env_required
 
 SECRET_KEY = env_required("DJANGO_SECRET_KEY")
 KB_LOG_PSEUDONYM_KEY = env_required("KB_LOG_PSEUDONYM_KEY")
+KB_CONVERSATION_KEY = env_required("KB_CONVERSATION_KEY")
 env_required("DATABASE_URL")  # never fall back to SQLite in production
 DEBUG = False
 KB_INJECTION_DEFENCES = True  # switchable only to measure them (kb/settings/base.py)

@@ -25,6 +25,7 @@ STORAGES = {
     "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
 }
 KB_LOG_PSEUDONYM_KEY = "test-pseudonym-key"
+KB_CONVERSATION_KEY = "test-conversation-key-of-at-least-32-characters"
 
 # A file, not SQLite's shared-cache memory database: the in-process worker thread and the test
 # thread then wait for each other's locks as they do in production, instead of failing at once.

@@ -28,6 +28,7 @@ from django.core.management import call_command
 from pytest_django.fixtures import Settings
 
 from kb.checks import pseudonym_key as pseudonym_key_check
+from kb.install_keys import install_key
 from kb.models import QueryLog, TokenRevokedReason
 from kb.observability import leaked_tokens
 from kb.observability.json_logs import JsonFormatter, PlainFormatter
@@ -36,7 +37,6 @@ from kb.services.api_tokens import api_token_create, api_token_revoke
 from kb.services.querylog import (
     PSEUDONYM_KEY_FILE,
     QueryRecord,
-    _install_key,
     feedback_record,
     pseudonym,
     querylog_write,
@@ -97,7 +97,7 @@ def test_two_installs_get_two_keys_and_one_install_keeps_its_key(
     settings.KB_DATA_DIR = tmp_path / "install-b"
     other_install = pseudonym(42)
     settings.KB_DATA_DIR = no_configured_key
-    _install_key.cache_clear()  # as a restarted process would read it
+    install_key.cache_clear()  # as a restarted process would read it
 
     assert other_install != first
     assert pseudonym(42) == first
@@ -112,8 +112,8 @@ def test_the_generated_key_file_is_readable_by_its_owner_only(no_configured_key:
 
 
 def _key_in_new_process(path: str) -> bytes:
-    _install_key.cache_clear()
-    return _install_key(Path(path))
+    install_key.cache_clear()
+    return install_key(Path(path))
 
 
 def test_processes_starting_together_agree_on_one_key(tmp_path: Path) -> None:

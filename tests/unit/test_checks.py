@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from django.test import override_settings
 
-from kb.checks import prompt_templates, sign_in_methods
+from kb.checks import conversation_key, prompt_templates, sign_in_methods
 
 pytestmark = pytest.mark.unit
 
@@ -56,3 +56,21 @@ WITHOUT_PASSWORDS = ["axes.backends.AxesStandaloneBackend", "kb.session_auth.Ses
 def test_sign_in_configuration(overrides: dict[str, object], expected: list[str]) -> None:
     with override_settings(**overrides):
         assert [e.id for e in sign_in_methods()] == expected
+
+
+@pytest.mark.parametrize(
+    ("current", "previous", "errors"),
+    [
+        ("change-me-32-random-bytes", [], ["kb.E021"]),
+        ("too-short", [], ["kb.E022"]),
+        ("n" * 32, ["too-short"], ["kb.E022"]),
+        ("n" * 32, ["o" * 32], []),
+        ("", [], []),
+    ],
+    ids=["env-example", "short", "short-previous", "private", "unset-generated"],
+)
+def test_a_published_or_short_conversation_key_stops_the_start(
+    current: str, previous: list[str], errors: list[str]
+) -> None:
+    with override_settings(KB_CONVERSATION_KEY=current, KB_CONVERSATION_KEY_PREVIOUS=previous):
+        assert [error.id for error in conversation_key()] == errors

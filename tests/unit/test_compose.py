@@ -40,7 +40,10 @@ def test_app_services_point_at_the_compose_servers(compose: dict[str, Any], name
     assert env["KB_LLM_BASE_URL"].startswith("http://llm:8080/")
 
 
-@pytest.mark.parametrize("secret", ["DJANGO_SECRET_KEY", "KB_LOG_PSEUDONYM_KEY", "NEO4J_PASSWORD"])
+@pytest.mark.parametrize(
+    "secret",
+    ["DJANGO_SECRET_KEY", "KB_LOG_PSEUDONYM_KEY", "KB_CONVERSATION_KEY", "NEO4J_PASSWORD"],
+)
 def test_secrets_are_required_not_defaulted(compose: dict[str, Any], secret: str) -> None:
     value = compose["services"]["web"]["environment"][secret]
     assert value.startswith("${" + secret + ":?"), "a missing secret must stop `compose up`"

@@ -275,6 +275,7 @@
     const wait = response.headers.get("Retry-After");
     const again = wait ? " Ask again in " + wait + " seconds." : "";
     if (error.code === "model_busy") return BUSY + (again || " Try again in a moment.");
+    if (error.code === "history_unreadable") return error.message;
     if (response.status === 429) return again ? RATE_LIMITED + again : HTTP_ERRORS[429];
     if (HTTP_ERRORS[response.status]) return HTTP_ERRORS[response.status];
     return error.message || "The answer failed (HTTP " + response.status + "). Try again.";

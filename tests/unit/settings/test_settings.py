@@ -40,10 +40,19 @@ def test_production_refuses_to_start_without_pseudonym_key() -> None:
     assert "KB_LOG_PSEUDONYM_KEY is not set" in result.stderr
 
 
+def test_production_refuses_to_start_without_conversation_key() -> None:
+    secrets = {"DJANGO_SECRET_KEY": "x" * 50, "KB_LOG_PSEUDONYM_KEY": "y" * 32}
+    result = _import_settings("kb.settings.production", secrets)
+
+    assert result.returncode != 0
+    assert "KB_CONVERSATION_KEY is not set" in result.stderr
+
+
 def test_production_starts_with_every_secret_set() -> None:
     secrets = {
         "DJANGO_SECRET_KEY": "x" * 50,
         "KB_LOG_PSEUDONYM_KEY": "y" * 32,
+        "KB_CONVERSATION_KEY": "z" * 32,
         "DATABASE_URL": "postgres://quarry@db:5432/quarry",
     }
     result = _import_settings("kb.settings.production", secrets)
