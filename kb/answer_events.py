@@ -202,10 +202,15 @@ def error_event(exc: Exception) -> Event:
     return Event("error", {"error": {"code": code, "message": without_paths(str(exc))}})
 
 
-def event_stream(start: Callable[[], Iterator[Event]]) -> StreamingHttpResponse:
-    """`start` runs in its own thread (kb.streaming), not in the view."""
+def event_stream(
+    start: Callable[[], Iterator[Event]], *, patient: bool = False
+) -> StreamingHttpResponse:
+    """`start` runs in its own thread (kb.streaming), not in the view. A `patient` stream (the
+    chat's) waits for a busy model as long as it takes, with `queue` events ({ahead}: questions
+    before it; 0 when the model starts on it) instead of failing after the queue timeout."""
+    place = _queue_place if patient else None
     response = StreamingHttpResponse(
-        iterate_in_thread(lambda: _framed(start())), content_type="text/event-stream"
+        iterate_in_thread(lambda: _framed(start()), place), content_type="text/event-stream"
     )
     response["Cache-Control"] = "no-cache"
     response["X-Accel-Buffering"] = "no"  # nginx: pass each event on at once
@@ -227,6 +232,10 @@ def _http_error(exc: Exception) -> type[ModelBusy | ServiceUnavailable]:
 
 def _finished(finished: Finished) -> Iterator[Event]:
     return finished_events(answer_out(finished))
+
+
+def _queue_place(ahead: int) -> bytes:
+    return Event("queue", {"ahead": ahead}).sse()
 
 
 def _framed(events: Iterator[Event]) -> Iterator[bytes]:

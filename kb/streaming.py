@@ -10,6 +10,7 @@ generator is closed, releasing the model for the next question.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import contextvars
 import threading
 from collections.abc import AsyncIterator, Callable, Iterator
@@ -17,31 +18,42 @@ from typing import TypeVar
 
 from django.db import connections
 
-from kb.llm.cancel import GenerationCancelled, cancellable, cancelled
+from kb.llm.cancel import GenerationCancelled, Stop, cancellable, cancelled, reporting_place
 
 T = TypeVar("T")
 _DONE = object()
 
 
-def iterate_in_thread(start: Callable[[], Iterator[T]]) -> AsyncIterator[T]:
+def iterate_in_thread(
+    start: Callable[[], Iterator[T]], place: Callable[[int], T] | None = None
+) -> AsyncIterator[T]:
     """Called in the view: the context (request id for logs) is captured now, while the
-    request is being handled, and the generator runs inside it."""
-    return _iterate(start, contextvars.copy_context())
+    request is being handled, and the generator runs inside it. With `place`, a wait for the
+    model sends `place(questions ahead)` to the client whenever the count changes, and lasts
+    until the model is free or the client leaves (kb.llm.cancel.reporting_place)."""
+    return _iterate(start, place, contextvars.copy_context())
 
 
 async def _iterate(
-    start: Callable[[], Iterator[T]], context: contextvars.Context
+    start: Callable[[], Iterator[T]],
+    place: Callable[[int], T] | None,
+    context: contextvars.Context,
 ) -> AsyncIterator[T]:
     loop = asyncio.get_running_loop()
     queue: asyncio.Queue[tuple[object, object]] = asyncio.Queue()
-    stop = threading.Event()
+    stop = Stop()
 
     def put(kind: object, value: object) -> None:
         loop.call_soon_threadsafe(queue.put_nowait, (kind, value))
 
+    def report(ahead: int) -> None:
+        if place is not None:
+            put(None, place(ahead))
+
     def produce() -> None:
+        waiting = reporting_place(report) if place is not None else contextlib.nullcontext()
         try:
-            with cancellable(stop):
+            with cancellable(stop), waiting:
                 iterator = start()
                 try:
                     for item in iterator:

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol, TypedDict
 
-from kb.llm.cancel import GenerationCancelled, cancelled, raise_if_cancelled
+from kb.llm.cancel import GenerationCancelled, cancelled, place_reporter, raise_if_cancelled
 from kb.llm.control import PlainText, generic_plain_text, vocabulary_plain_text
 
 # How long a request waits for the in-process model while another one is generating, and how
@@ -104,7 +104,7 @@ class LlamaCppChat:
         self._lock = threading.Lock()
         self._queue_timeout = queue_timeout
         self._max_waiting = max_waiting
-        self._waiting = 0  # requests queued behind the one generating
+        self._line: list[object] = []  # callers waiting for the model, first come first
         self._counter = threading.Lock()
         # n_threads None: llama-cpp-python's default, half the cores (see KB_LLM_N_THREADS).
         options = {
@@ -130,24 +130,41 @@ class LlamaCppChat:
     @property
     def saturated(self) -> bool:
         """The wait queue is full: a new request would be turned away at once."""
-        return self._waiting >= self._max_waiting and self._lock.locked()
+        return len(self._line) >= self._max_waiting and self._lock.locked()
 
     def _wait_for_model(self) -> None:
-        """A bounded queue: beyond `max_waiting` waiting requests, or after `queue_timeout`,
-        the caller is told the model is busy instead of waiting without end."""
+        """A bounded line, first come first served: beyond `max_waiting` waiting requests, or
+        after `queue_timeout`, the caller is told the model is busy instead of waiting without
+        end. A caller that reports its place (the chat) waits as long as it takes and hears
+        its place as it changes; a cancelled caller leaves the line."""
+        ticket = object()
         with self._counter:
             if self.saturated:
                 raise LlmBusy(BUSY_MESSAGE)
-            self._waiting += 1
+            self._line.append(ticket)
+        report = place_reporter()
+        deadline = math.inf if report else time.monotonic() + self._queue_timeout
+        told: int | None = None
         try:
-            deadline = time.monotonic() + self._queue_timeout
-            while not self._lock.acquire(timeout=WAIT_STEP_SECONDS):
+            while True:
+                with self._counter:
+                    first = self._line[0] is ticket
+                    ahead = self._line.index(ticket) + int(self._lock.locked())
+                if first and self._lock.acquire(timeout=WAIT_STEP_SECONDS):
+                    break
+                if report and ahead != told:
+                    report(ahead)
+                    told = ahead
+                if not first:
+                    time.sleep(WAIT_STEP_SECONDS)
                 raise_if_cancelled()  # a caller who left gives up their place
                 if time.monotonic() >= deadline:
                     raise LlmBusy(BUSY_MESSAGE)
         finally:
             with self._counter:
-                self._waiting -= 1
+                self._line.remove(ticket)
+        if report and told:
+            report(0)  # its turn: the model starts on its prompt
 
     def stream(
         self,

@@ -3,8 +3,10 @@
 They are DRF views for the same per-user rate limit as the API (PerUserRateThrottle), with
 session authentication only, which enforces CSRF; an API token does not open them. The answer
 streams the events of `POST /api/v1/query` (kb/answer_events.py) plus `conversation`
-({id, title, url}) before `done`, and each source (in `sources`), citation and closest source
-carries the `url` of its source view.
+({id, title, url}) before `done` and, while the model answers others first, `queue` ({ahead});
+each source (in `sources`), citation and closest source carries the `url` of its source view.
+The stream waits for a busy model as long as it takes; the page's Stop button (or a closed
+tab) ends it, and the model with it.
 Questions and ratings are checked by the serializers the API uses (kb/answer_serializers.py).
 """
 
@@ -95,7 +97,7 @@ class ChatStreamView(ChatView):
             "history": history,
         }
         refuse_when_saturated()
-        return event_stream(lambda: _chat_events(ask, conversation_id))
+        return event_stream(lambda: _chat_events(ask, conversation_id), patient=True)
 
 
 class ChatFeedbackView(ChatView):

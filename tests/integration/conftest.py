@@ -28,6 +28,7 @@ from tests.support.ldap import (
     SEARCH_PASSWORD,
     PrivateSlapd,
 )
+from tests.support.live_asgi import serving
 from tests.support.model_server import ScriptedModel, scripted_model_server
 from tests.support.personas import TOPIC, IndexedWorld, build_world, canary
 
@@ -111,3 +112,15 @@ def directory(settings: Settings) -> Iterator[PrivateSlapd]:
         yield server
     finally:
         server.remove()
+
+
+@pytest.fixture(scope="session")
+def live_url() -> Iterator[str]:
+    """Quarry's whole ASGI application (kb.asgi: Django with `/mcp` beside it) served live by
+    uvicorn in this process, with the lifespan on as kb_serve runs it. One server for the
+    session: the MCP session manager runs once per application, and the application is
+    kb.asgi's own. Each test's database, settings and model are the server's."""
+    from kb.asgi import application
+
+    with serving(application) as url:
+        yield url

@@ -20,7 +20,11 @@
 //   conversation  {"id", "title", "url"}                 where the exchange was saved
 //   done          {"query_id", "answer", "refused", "refusal", "check"}
 //                 query_id is used only to rate this answer
+//   queue         {"ahead": n}   the model is answering others first: n questions before this
+//                 one (0: it starts now); the page waits as long as it takes
 //   error         {"error": {"code": "model_busy" | "unavailable" | ..., "message": "..."}}
+// The Stop button, shown while an answer streams, aborts the request: the server stops the model
+// at once (also while it reads the prompt) and the question goes back into the box.
 // An HTTP error before the stream starts (400, 403, 404, 429, 503) is shown plainly as well.
 // Once the answer is done, its "[n]" markers link to the cards (reopened conversations too:
 // templates/chat/_source_cards.html renders the same cards).
@@ -66,6 +70,7 @@
   const FOUND_INSTEAD = "Found instead:";
   const SOURCES = "Sources";
   const WRITING = "Writing the answer from these sources…";
+  const STOPPED = "Stopped. Nothing more is being computed for this question.";
   const CITED = "Cited";
   const UNGROUNDED = "The cited sources do not seem to support this answer. Read them before relying on it.";
   const NEW_TAB = " (opens in a new tab)";
@@ -138,6 +143,14 @@
     if (!payload.sources.length) return;
     showSources(parts, payload.sources);
     if (parts.status) parts.status.textContent = WRITING;
+  }
+
+  // Waiting for the model: how many questions are before this one, live.
+  function queued(parts, payload) {
+    if (!parts.status) return;
+    const n = payload.ahead;
+    parts.status.textContent = n === 0 ? WRITING
+      : "Waiting for the model: " + n + (n === 1 ? " question" : " questions") + " ahead of you…";
   }
 
   // A refusal, possibly after tokens (the model's own non-answer): they are not the answer.
@@ -248,8 +261,9 @@
   }
 
   function render(form, parts, name, payload) {
-    if (name !== "conversation" && name !== "sources") settle(parts);
+    if (name !== "conversation" && name !== "sources" && name !== "queue") settle(parts);
     if (name === "sources") sources(parts, payload);
+    else if (name === "queue") queued(parts, payload);
     else if (name === "token") parts.text.append(payload.text);
     else if (name === "check") checked(parts, payload);
     else if (name === "citations") citations(parts, payload);
@@ -297,10 +311,17 @@
     }
     note.classList.remove("composer-warning");
     const button = form.querySelector("button[type=submit]");
+    const stop = form.querySelector("[data-stop]");
     const parts = startTurn(conversation, question);
     const body = new FormData(form);
+    const controller = new AbortController();
+    const onStop = () => controller.abort();
     conversation.setAttribute("aria-busy", "true");
     button.disabled = true;
+    if (stop) {
+      stop.hidden = false;
+      stop.addEventListener("click", onStop);
+    }
     form.elements.question.value = "";
     try {
       const response = await fetch(form.dataset.streamUrl, {
@@ -308,6 +329,7 @@
         body: body,
         headers: { Accept: "text/event-stream", "X-CSRFToken": body.get("csrfmiddlewaretoken") },
         credentials: "same-origin",
+        signal: controller.signal,
       });
       if (!response.ok || !response.body) {
         settle(parts);
@@ -327,11 +349,16 @@
       if (!parts.done && !parts.failed) throw new Error("the stream ended early");
     } catch (error) {
       settle(parts);
-      notice(parts, "error", "The connection was lost before the answer finished. Ask again.");
+      if (controller.signal.aborted) notice(parts, "info", STOPPED);
+      else notice(parts, "error", "The connection was lost before the answer finished. Ask again.");
       parts.failed = true;
     } finally {
       conversation.setAttribute("aria-busy", "false");
       button.disabled = false;
+      if (stop) {
+        stop.hidden = true;
+        stop.removeEventListener("click", onStop);
+      }
       if (parts.failed && !form.elements.question.value) form.elements.question.value = question;
       parts.turn.scrollIntoView({ block: "end" });
     }

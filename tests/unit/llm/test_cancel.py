@@ -7,7 +7,14 @@ import threading
 
 import pytest
 
-from kb.llm.cancel import GenerationCancelled, cancellable, cancelled, raise_if_cancelled, unless
+from kb.llm.cancel import (
+    GenerationCancelled,
+    Stop,
+    cancellable,
+    cancelled,
+    raise_if_cancelled,
+    unless,
+)
 
 pytestmark = pytest.mark.unit
 
@@ -30,7 +37,7 @@ def test_a_set_stop_cancels_inside_the_block_only() -> None:
 
 
 def test_a_stop_counts_only_once_nobody_else_waits() -> None:
-    stop, others = threading.Event(), [True]
+    stop, others = Stop(), [True]
     stop.set()
     with cancellable(stop), unless(lambda: others[0]):
         assert not cancelled()
