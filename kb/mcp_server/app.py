@@ -1,9 +1,10 @@
-"""The MCP server and its place beside Django: `/mcp` goes to the MCP app behind BearerAuth
-(and Observed: request id and access log), everything else to Django. The MCP session manager
-must run for as long as the server does, which Starlette apps arrange in the ASGI lifespan;
-Django's handler refuses lifespan, so the mount hands it to the MCP app alone. Every uvicorn
-worker (kb_serve, compose's `--workers 4`) runs its own lifespan and so its own manager;
-stateless mode keeps no session between requests, so any worker may serve any request."""
+"""The MCP server and its place beside Django: `/mcp` goes to the MCP app behind BearerAuth,
+BodyLimit (Django's limit on a JSON body) and Observed (request id and access log), everything
+else to Django. The MCP session manager must run for as long as the server does, which
+Starlette apps arrange in the ASGI lifespan; Django's handler refuses lifespan, so the mount
+hands it to the MCP app alone. Every uvicorn worker (kb_serve, compose's `--workers 4`) runs
+its own lifespan and so its own manager; stateless mode keeps no session between requests,
+so any worker may serve any request."""
 
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from kb.mcp_server import tools
 from kb.mcp_server.auth import BearerAuth
+from kb.mcp_server.body_limit import BodyLimit
 from kb.mcp_server.observed import Observed
 
 PATH = "/mcp"
@@ -83,7 +85,7 @@ class McpMount:
 
 
 def with_mcp(django: AnyAsgi) -> ASGIApp:
-    mcp = Observed(BearerAuth(mcp_server().streamable_http_app()))
+    mcp = Observed(BearerAuth(BodyLimit(mcp_server().streamable_http_app())))
     return McpMount(django=django, mcp=mcp)
 
 

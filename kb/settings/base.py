@@ -126,6 +126,8 @@ AXES_FAILURE_LIMIT = env_int("KB_SIGNIN_FAILURE_LIMIT", 5)
 AXES_COOLOFF_TIME = timedelta(minutes=env_int("KB_SIGNIN_COOLOFF_MINUTES", 15))
 AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]  # each on its own: per account, per address
 AXES_RESET_ON_SUCCESS = True
+# Counted without regard to case: a directory's names match so (kb/web/signin.py).
+AXES_USERNAME_CALLABLE = "kb.web.signin.throttled_username"
 AXES_LOCKOUT_CALLABLE = "kb.web.signin.lockout_response"
 AXES_VERBOSE = False  # axes' own log lines would carry usernames and addresses
 

@@ -1,0 +1,253 @@
+"""The four integrations (the OpenAI-compatible API, the MCP server, single sign-on, the
+directory) attacked from an employee's side: a valid token or identity-provider account, and
+the wish to slow the server down, get around sign-in throttling or get groups it should not.
+Each test is a hole found in review, fixed (or marked xfail where the fix is large)."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import httpx
+import pytest
+from django.contrib.auth.models import User
+from django.test import Client
+from pytest_django.fixtures import Settings
+
+from kb.services.api_tokens import api_token_create
+from tests.integration.conftest import directory  # noqa: F401  (fixture)
+from tests.integration.mcp_server.conftest import live_url, world  # noqa: F401  (fixtures)
+from tests.support.ldap import PASSWORDS, PrivateSlapd
+from tests.support.personas import World
+
+pytestmark = [pytest.mark.integration]
+
+LOGIN = "/accounts/login/"
+INITIALIZE: dict[str, Any] = {
+    "jsonrpc": "2.0",
+    "id": 1,
+    "method": "initialize",
+    "params": {
+        "protocolVersion": "2025-06-18",
+        "capabilities": {},
+        "clientInfo": {"name": "test", "version": "0"},
+    },
+}
+
+
+# --- OpenAI-compatible API -----------------------------------------------------------------
+
+
+def test_openai_history_footnotes_cannot_pin_a_cpu(db: None) -> None:
+    """A front-end's assistant turn loses its footnotes before condensing. The footnote pattern
+    backtracked exponentially on `[1] [1] [1] …` not ending a message: one request with a
+    few dozen of them held a worker thread (and the GIL) for hours."""
+    from kb.openai_api.conversation import conversation_from
+
+    evil = "answer\n\n" + "[1] " * 26 + "\nnot a footnote"
+    messages = [{"role": "assistant", "content": evil}, {"role": "user", "content": "And?"}]
+
+    started = time.perf_counter()
+    conversation = conversation_from(messages)
+
+    assert time.perf_counter() - started < 0.5
+    assert conversation.history[0]["content"] == evil  # not footnotes: kept as sent
+
+
+def test_openai_history_footnotes_are_still_removed(db: None) -> None:
+    from kb.openai_api.conversation import conversation_from
+
+    sent = "It is 42 [1].\n\n[1] Handbook, p. 3\n[2] Runbook"
+    messages = [{"role": "assistant", "content": sent}, {"role": "user", "content": "Why?"}]
+
+    assert conversation_from(messages).history[0]["content"] == "It is 42 [1]."
+
+
+# --- MCP server --------------------------------------------------------------------------
+
+
+def _mcp_headers(token: str) -> dict[str, str]:
+    return {
+        "Authorization": f"Bearer {token}",
+        "Accept": "application/json, text/event-stream",
+        "Content-Type": "application/json",
+        "MCP-Protocol-Version": "2025-06-18",
+    }
+
+
+@pytest.fixture
+def engineer_token(world: World) -> str:  # noqa: F811
+    return api_token_create(user=world.users["engineer"])[1]
+
+
+def test_mcp_refuses_a_declared_body_over_the_limit(
+    live_url: str,  # noqa: F811
+    engineer_token: str,
+    settings: Settings,
+) -> None:
+    """kb/asgi.py put AsgiBodyLimit around Django only: `/mcp` read any body into memory."""
+    settings.DATA_UPLOAD_MAX_MEMORY_SIZE = 100_000
+    padded = {**INITIALIZE, "params": {**INITIALIZE["params"], "pad": "x" * 200_000}}
+
+    response = httpx.post(
+        f"{live_url}/mcp", content=json.dumps(padded), headers=_mcp_headers(engineer_token)
+    )
+
+    assert response.status_code == 413
+    assert response.json()["error"]["code"] == "too_large"
+
+
+def test_mcp_refuses_an_undeclared_body_over_the_limit(
+    live_url: str,  # noqa: F811
+    engineer_token: str,
+    settings: Settings,
+) -> None:
+    settings.DATA_UPLOAD_MAX_MEMORY_SIZE = 100_000
+
+    def chunked() -> Iterator[bytes]:  # no Content-Length: Transfer-Encoding chunked
+        yield b'{"jsonrpc": "2.0", "id": 1, "method": "ping", "params": {"pad": "'
+        for _ in range(20):
+            yield b"x" * 10_000
+        yield b'"}}'
+
+    response = httpx.post(
+        f"{live_url}/mcp", content=chunked(), headers=_mcp_headers(engineer_token)
+    )
+
+    assert response.status_code == 413
+
+
+def test_mcp_body_under_the_limit_still_works(
+    live_url: str,  # noqa: F811
+    engineer_token: str,
+) -> None:
+    response = httpx.post(f"{live_url}/mcp", json=INITIALIZE, headers=_mcp_headers(engineer_token))
+
+    assert response.status_code == 200
+    assert response.json()["result"]["serverInfo"]["name"] == "Quarry"
+
+
+def test_mcp_unauthenticated_body_is_never_read(
+    live_url: str,  # noqa: F811
+    world: World,  # noqa: F811
+    settings: Settings,
+) -> None:
+    settings.DATA_UPLOAD_MAX_MEMORY_SIZE = 100_000
+    headers = {**_mcp_headers("x"), "Authorization": ""}
+
+    response = httpx.post(f"{live_url}/mcp", content=b"x" * 200_000, headers=headers)
+
+    assert response.status_code == 401
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        pytest.param(b"{", id="malformed JSON"),
+        pytest.param(json.dumps([INITIALIZE, INITIALIZE]).encode(), id="batch"),
+        pytest.param(b'{"jsonrpc": "2.0", "id": 1}', id="no method"),
+        pytest.param(b'"just a string"', id="not an object"),
+        pytest.param(b"\xff\xfe", id="not UTF-8"),
+    ],
+)
+def test_mcp_bad_json_rpc_is_a_4xx_not_a_500(
+    live_url: str,  # noqa: F811
+    engineer_token: str,
+    body: bytes,
+) -> None:
+    response = httpx.post(f"{live_url}/mcp", content=body, headers=_mcp_headers(engineer_token))
+
+    assert 400 <= response.status_code < 500
+    assert "Traceback" not in response.text and "/work/" not in response.text
+
+
+@pytest.mark.parametrize(
+    ("name", "arguments"),
+    [
+        pytest.param("no_such_tool", {}, id="unknown tool"),
+        pytest.param("search", {"query": 12}, id="query not a string"),
+        pytest.param("search", {"query": "x", "collection_ids": "1"}, id="ids not a list"),
+        pytest.param("search", {"query": "x", "collection_ids": [2**70]}, id="id overflow"),
+        pytest.param("search", {"query": "x", "top_k": 2**70}, id="top_k overflow"),
+        pytest.param("search", {"query": "x", "top_k": -1}, id="top_k negative"),
+        pytest.param("get_passage", {"chunk_id": ["a"]}, id="chunk id not a string"),
+        pytest.param("get_passage", {}, id="chunk id missing"),
+        pytest.param("ask", {"question": ""}, id="empty question"),
+    ],
+)
+def test_mcp_bad_tool_arguments_are_tool_errors(
+    live_url: str,  # noqa: F811
+    engineer_token: str,
+    name: str,
+    arguments: dict[str, Any],
+) -> None:
+    call = {
+        "jsonrpc": "2.0",
+        "id": 2,
+        "method": "tools/call",
+        "params": {"name": name, "arguments": arguments},
+    }
+
+    response = httpx.post(f"{live_url}/mcp", json=call, headers=_mcp_headers(engineer_token))
+
+    assert response.status_code == 200, response.text
+    body = response.json()
+    failed = "error" in body or body["result"]["isError"]
+    assert failed, body
+    assert "Traceback" not in response.text and "/work/" not in response.text
+    assert "failed to do this" not in response.text  # a bug's wording: nothing crashed
+
+
+# --- Single sign-on ----------------------------------------------------------------------
+
+
+def _person(groups: Any) -> Any:
+    from kb.web.oidc import person_from_claims
+
+    claims = {"sub": "s1", "preferred_username": "eve", "groups": groups}
+    return person_from_claims(
+        claims, issuer="https://idp", username_claim="preferred_username", groups_claim="groups"
+    )
+
+
+def test_oidc_groups_claim_as_an_object_grants_no_group() -> None:
+    """A provider that sends groups as an object ({"hr": false}, or roles per client) must not
+    make its keys Quarry groups: iterating a dict gave them all."""
+    assert _person({"hr": False, "board": {"roles": []}}).groups == frozenset()
+
+
+@pytest.mark.parametrize("groups", [7, True, 1.5, None, [], [["hr"]], [{"name": "hr"}]])
+def test_oidc_odd_groups_claims_are_no_groups_and_no_500(groups: Any) -> None:
+    assert _person(groups).groups == frozenset()
+
+
+def test_oidc_lone_group_string_and_lists_still_work() -> None:
+    assert _person("eng").groups == {"eng"}
+    assert _person(["eng", "sales", 3]).groups == {"eng", "sales"}
+
+
+# --- Directory sign-in -------------------------------------------------------------------
+
+
+def _sign_in(username: str, password: str, address: str) -> Any:
+    return Client(REMOTE_ADDR=address).post(LOGIN, {"username": username, "password": password})
+
+
+@pytest.mark.django_db
+def test_directory_case_variants_share_one_lockout(
+    directory: PrivateSlapd,  # noqa: F811
+    settings: Settings,
+) -> None:
+    """The directory matches `uid` without regard to case, axes counted each spelling on its
+    own: `mia`, `Mia`, `MIA`… each got KB_SIGNIN_FAILURE_LIMIT guesses at one password."""
+    settings.AXES_ENABLED = True
+    settings.AXES_FAILURE_LIMIT = 3
+    for n, spelling in enumerate(["mia", "Mia", "mIa"]):
+        _sign_in(spelling, f"guess-{n}", f"198.51.100.{n + 1}")
+
+    response = _sign_in("MIA", PASSWORDS["mia"], "198.51.100.9")
+
+    assert response.status_code == 429
+    assert not User.objects.exists()
