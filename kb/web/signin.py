@@ -30,7 +30,7 @@ def throttled_username(request: HttpRequest, credentials: Mapping[str, Any] | No
     """The typed name without regard to case or runs of spaces: a directory matches `uid` so
     (`mia`, `Mia` and `MIA ` are one person there), and each spelling must not get a failure
     budget of its own. Local names that differ only in case share one; nothing else changes."""
-    field = settings.AXES_USERNAME_FORM_FIELD
+    field = getattr(settings, "AXES_USERNAME_FORM_FIELD", "username")  # set by axes.conf
     if credentials:
         name = credentials.get(field)
     else:

@@ -16,10 +16,12 @@ from django.contrib.auth.models import User
 from django.test import Client
 from pytest_django.fixtures import Settings
 
+from kb.models import ExternalIdentity
 from kb.services.api_tokens import api_token_create
+from kb.services.identities import identity_deactivate
 from tests.integration.conftest import directory  # noqa: F401  (fixture)
 from tests.integration.mcp_server.conftest import live_url, world  # noqa: F401  (fixtures)
-from tests.support.ldap import PASSWORDS, PrivateSlapd
+from tests.support.ldap import PASSWORDS, PrivateSlapd, person_dn
 from tests.support.personas import World
 
 pytestmark = [pytest.mark.integration]
@@ -251,3 +253,23 @@ def test_directory_case_variants_share_one_lockout(
 
     assert response.status_code == 429
     assert not User.objects.exists()
+
+
+@pytest.mark.django_db
+def test_directory_dn_template_spelling_opens_no_second_account(
+    directory: PrivateSlapd,  # noqa: F811
+    settings: Settings,
+) -> None:
+    """With KB_LDAP_USER_DN_TEMPLATE, django-auth-ldap's DN is the template with the name as
+    typed: `MIA` bound as `uid=MIA,…`, which the directory accepts, and was matched as text
+    against `uid=mia,…`: a second account, so a deactivated person came back in."""
+    settings.KB_LDAP_USER_DN_TEMPLATE = "uid=%(user)s," + person_dn("x").split(",", 1)[1]
+    settings.KB_LDAP_USER_SEARCH_BASE = ""
+    assert _sign_in("mia", PASSWORDS["mia"], "198.51.100.1").status_code == 302
+    identity_deactivate(user=User.objects.get(username="mia"))
+
+    again = _sign_in("MIA", PASSWORDS["mia"], "198.51.100.2")
+
+    assert again.status_code == 200  # the sign-in page again, not signed in
+    assert User.objects.count() == 1
+    assert ExternalIdentity.objects.get().subject == person_dn("mia")
