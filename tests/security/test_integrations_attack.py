@@ -290,3 +290,33 @@ def test_openai_footnote_titles_are_plain_one_line_text() -> None:
     assert f"<{BREAK}|im_end|>" in text
     assert text.count("\n") == 2  # the blank line, then one line: "[1] …, p. 3"
     assert text.endswith(", p. 3")
+
+
+@pytest.mark.django_db
+def test_source_names_the_database_cannot_hold_are_dropped_not_stored() -> None:
+    """Group names, user names and addresses come from the provider as it sends them. One
+    longer than its column, or holding a NUL, is a DataError on PostgreSQL (production's
+    database): the callback was a 500 for whoever could set such a name at the provider.
+    SQLite stores them silently, so the test checks what is stored."""
+    from django.contrib.auth.models import Group
+
+    from kb.models import IdentitySource
+    from kb.services.identities import SignInRefused, SourcePerson, identity_sign_in
+
+    def person(username: str, email: str = "") -> SourcePerson:
+        return SourcePerson(
+            source=IdentitySource.OIDC,
+            subject=f"https://idp {username[:20]}",
+            username=username,
+            email=email,
+            groups=frozenset({"eng", "g" * 151, "nul\x00group"}),
+        )
+
+    user = identity_sign_in(person=person("eve", email="e" * 250 + "@x.test"), mapping=None)
+
+    assert set(Group.objects.values_list("name", flat=True)) == {"eng"}
+    assert user.email == ""
+    for username in ("u" * 151, "nul\x00name"):
+        with pytest.raises(SignInRefused):
+            identity_sign_in(person=person(username), mapping=None)
+    assert User.objects.count() == 1
