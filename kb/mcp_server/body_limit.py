@@ -1,11 +1,15 @@
-"""`/mcp` request bodies under Django's limit for non-upload bodies (kb.request_limits): the MCP
-SDK reads a whole body into memory before parsing it, and kb/asgi.py's AsgiBodyLimit guards
-only Django. The body is read here, at most up to the limit, and handed on in one piece; one
-over it, declared or not, is a 413 in the REST API's error shape. Behind BearerAuth: a request
-without a live token is refused before any of its body is read."""
+"""`/mcp` request bodies under Quarry's limit for JSON bodies (kb.request_limits; the MCP SDK
+has its own, 4 MB, which Quarry's settings did not reach), and never nested deeper than
+Python's JSON decoder goes: the SDK answered that RecursionError with a 500 and a traceback in
+the error log. The body is read here, at most up to the limit, and handed on in one piece;
+one over it, declared or not, is a 413 in the REST API's error shape. Behind BearerAuth: a
+request without a live token is refused before any of its body is read."""
 
 from __future__ import annotations
 
+import json
+
+from mcp.types import PARSE_ERROR
 from starlette.datastructures import Headers
 from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -38,7 +42,22 @@ class BodyLimit:
                 return
             if not message.get("more_body", False):
                 break
+        if _too_deep(bytes(body)):
+            await _parse_error()(scope, receive, send)
+            return
         await self.app(scope, _replay(bytes(body), receive), send)
+
+
+def _too_deep(body: bytes) -> bool:
+    """Whether the decoder gives up on the body's nesting; any other error is the SDK's to
+    answer (a JSON-RPC parse error)."""
+    try:
+        json.loads(body)
+    except RecursionError:
+        return True
+    except ValueError:
+        return False
+    return False
 
 
 def _replay(body: bytes, receive: Receive) -> Receive:
@@ -53,6 +72,12 @@ def _replay(body: bytes, receive: Receive) -> Receive:
         return await receive()
 
     return replayed
+
+
+def _parse_error() -> JSONResponse:
+    """The SDK's answer to malformed JSON (JSON-RPC's parse error)."""
+    error = {"code": PARSE_ERROR, "message": "Parse error: nested too deeply."}
+    return JSONResponse({"jsonrpc": "2.0", "id": "server-error", "error": error}, status_code=400)
 
 
 def _too_large(limit: int) -> JSONResponse:

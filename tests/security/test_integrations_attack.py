@@ -20,8 +20,9 @@ from kb.models import ExternalIdentity
 from kb.services.api_tokens import api_token_create
 from kb.services.identities import identity_deactivate
 from tests.integration.conftest import directory  # noqa: F401  (fixture)
-from tests.integration.mcp_server.conftest import live_url, world  # noqa: F401  (fixtures)
+from tests.integration.mcp_server.conftest import world  # noqa: F401  (fixture)
 from tests.support.ldap import PASSWORDS, PrivateSlapd, person_dn
+from tests.support.live_asgi import serving
 from tests.support.personas import World
 
 pytestmark = [pytest.mark.integration]
@@ -79,17 +80,30 @@ def _mcp_headers(token: str) -> dict[str, str]:
     }
 
 
+@pytest.fixture(scope="module")
+def live_url() -> Iterator[str]:
+    """kb.asgi's composition (with_mcp around Django), served live with its lifespan. An
+    instance of its own: an MCP session manager runs once, and tests/integration/mcp_server's
+    server may run in the same session."""
+    from kb.asgi import django_application
+    from kb.mcp_server.app import with_mcp
+
+    with serving(with_mcp(django_application)) as url:
+        yield url
+
+
 @pytest.fixture
 def engineer_token(world: World) -> str:  # noqa: F811
     return api_token_create(user=world.users["engineer"])[1]
 
 
 def test_mcp_refuses_a_declared_body_over_the_limit(
-    live_url: str,  # noqa: F811
+    live_url: str,
     engineer_token: str,
     settings: Settings,
 ) -> None:
-    """kb/asgi.py put AsgiBodyLimit around Django only: `/mcp` read any body into memory."""
+    """kb/asgi.py put AsgiBodyLimit around Django only: `/mcp` had the MCP SDK's own 4 MB cap,
+    whatever the operator set (DATA_UPLOAD_MAX_MEMORY_SIZE), and a plain-text 413."""
     settings.DATA_UPLOAD_MAX_MEMORY_SIZE = 100_000
     padded = {**INITIALIZE, "params": {**INITIALIZE["params"], "pad": "x" * 200_000}}
 
@@ -102,7 +116,7 @@ def test_mcp_refuses_a_declared_body_over_the_limit(
 
 
 def test_mcp_refuses_an_undeclared_body_over_the_limit(
-    live_url: str,  # noqa: F811
+    live_url: str,
     engineer_token: str,
     settings: Settings,
 ) -> None:
@@ -122,7 +136,7 @@ def test_mcp_refuses_an_undeclared_body_over_the_limit(
 
 
 def test_mcp_body_under_the_limit_still_works(
-    live_url: str,  # noqa: F811
+    live_url: str,
     engineer_token: str,
 ) -> None:
     response = httpx.post(f"{live_url}/mcp", json=INITIALIZE, headers=_mcp_headers(engineer_token))
@@ -132,7 +146,7 @@ def test_mcp_body_under_the_limit_still_works(
 
 
 def test_mcp_unauthenticated_body_is_never_read(
-    live_url: str,  # noqa: F811
+    live_url: str,
     world: World,  # noqa: F811
     settings: Settings,
 ) -> None:
@@ -155,7 +169,7 @@ def test_mcp_unauthenticated_body_is_never_read(
     ],
 )
 def test_mcp_bad_json_rpc_is_a_4xx_not_a_500(
-    live_url: str,  # noqa: F811
+    live_url: str,
     engineer_token: str,
     body: bytes,
 ) -> None:
@@ -163,6 +177,39 @@ def test_mcp_bad_json_rpc_is_a_4xx_not_a_500(
 
     assert 400 <= response.status_code < 500
     assert "Traceback" not in response.text and "/work/" not in response.text
+
+
+DEEP = b"[" * 100_000 + b"]" * 100_000  # 200 kB, far deeper than Python's decoder goes
+
+
+def test_mcp_deeply_nested_json_is_a_parse_error_not_a_500(
+    live_url: str,
+    engineer_token: str,
+) -> None:
+    response = httpx.post(f"{live_url}/mcp", content=DEEP, headers=_mcp_headers(engineer_token))
+
+    assert response.status_code == 400
+    assert response.json()["error"]["code"] == -32700  # JSON-RPC's parse error
+
+
+@pytest.mark.parametrize(
+    ("path", "code"),
+    [("/v1/chat/completions", "parse_error"), ("/api/v1/search", "parse_error")],
+)
+def test_deeply_nested_json_is_a_400_on_the_django_side_too(
+    live_url: str,
+    engineer_token: str,
+    path: str,
+    code: str,
+) -> None:
+    """DRF's JSONParser turns ValueError into a 400; the decoder's RecursionError was a 500
+    (every JSON endpoint: the OpenAI-compatible API, the REST API, the chat)."""
+    headers = {"Authorization": f"Bearer {engineer_token}", "Content-Type": "application/json"}
+
+    response = httpx.post(f"{live_url}{path}", content=DEEP, headers=headers)
+
+    assert response.status_code == 400, response.text
+    assert response.json()["error"]["code"] == code
 
 
 @pytest.mark.parametrize(
@@ -180,7 +227,7 @@ def test_mcp_bad_json_rpc_is_a_4xx_not_a_500(
     ],
 )
 def test_mcp_bad_tool_arguments_are_tool_errors(
-    live_url: str,  # noqa: F811
+    live_url: str,
     engineer_token: str,
     name: str,
     arguments: dict[str, Any],
