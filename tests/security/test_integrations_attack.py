@@ -367,3 +367,37 @@ def test_source_names_the_database_cannot_hold_are_dropped_not_stored() -> None:
         with pytest.raises(SignInRefused):
             identity_sign_in(person=person(username), mapping=None)
     assert User.objects.count() == 1
+
+
+@pytest.mark.django_db
+@pytest.mark.xfail(
+    strict=True,
+    reason="Directory accounts are keyed on the DN, which a directory reuses (a new `uid=mia`, "
+    "or AD's `CN=John Smith` for a namesake). Needs the entry's own id (entryUUID, "
+    "objectGUID) as the subject, with a migration of existing identities: not a small fix.",
+)
+def test_directory_a_new_person_at_a_reused_dn_does_not_get_the_old_account(
+    directory: PrivateSlapd,  # noqa: F811
+) -> None:
+    """Mia leaves; before the hourly sync, a different person is created at the same DN. They
+    sign in to Mia's account: her conversations, feedback and tokens' owner."""
+    import ldap
+    import ldap.modlist
+
+    assert _sign_in("mia", PASSWORDS["mia"], "198.51.100.1").status_code == 302
+    old = User.objects.get(username="mia")
+    admin = directory.admin()
+    admin.delete_s(person_dn("mia"))
+    entry = {
+        "objectClass": [b"inetOrgPerson"],
+        "uid": [b"mia"],
+        "cn": [b"Mia Newcomer"],
+        "sn": [b"Newcomer"],
+        "userPassword": [b"the-newcomers-password"],
+    }
+    admin.add_s(person_dn("mia"), ldap.modlist.addModlist(entry))
+
+    newcomer = _sign_in("mia", "the-newcomers-password", "198.51.100.2")
+
+    signed_in_as = newcomer.wsgi_request.user if newcomer.status_code == 302 else None
+    assert signed_in_as is None or signed_in_as.pk != old.pk
