@@ -401,3 +401,32 @@ def test_directory_a_new_person_at_a_reused_dn_does_not_get_the_old_account(
 
     signed_in_as = newcomer.wsgi_request.user if newcomer.status_code == 302 else None
     assert signed_in_as is None or signed_in_as.pk != old.pk
+
+
+@pytest.mark.django_db
+@pytest.mark.xfail(
+    strict=True,
+    reason="kb_user upserts by name: an operator who means to create admin `alice` promotes "
+    "the single sign-on account someone registered as `alice` at a provider that lets people "
+    "choose their user name. Refusing (or asking for an explicit flag) on an account linked "
+    "to a source is a policy call for the operator's workflow: left open.",
+)
+def test_kb_user_staff_does_not_silently_promote_a_squatted_sso_account() -> None:
+    from django.core.management import call_command
+    from django.core.management.base import CommandError
+
+    from kb.models import IdentitySource
+    from kb.services.identities import SourcePerson, identity_sign_in
+
+    squatter = SourcePerson(
+        source=IdentitySource.OIDC,
+        subject="https://idp mallory-sub",
+        username="alice",  # chosen at the provider, before the real alice has an account
+        email="",
+        groups=frozenset(),
+    )
+    identity_sign_in(person=squatter, mapping=None)
+
+    with pytest.raises(CommandError):
+        call_command("kb_user", "alice", "--staff")
+    assert not identity_sign_in(person=squatter, mapping=None).is_staff
