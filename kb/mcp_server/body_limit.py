@@ -9,12 +9,13 @@ from __future__ import annotations
 
 import json
 
+from django.conf import settings
 from mcp.types import PARSE_ERROR
 from starlette.datastructures import Headers
 from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from kb.request_limits import limit_for, too_large_message
+from kb.request_limits import too_large_message
 
 
 class BodyLimit:
@@ -26,7 +27,9 @@ class BodyLimit:
             await self.app(scope, receive, send)
             return
         headers = Headers(scope=scope)
-        limit = limit_for(headers.get("content-type", ""))
+        # JSON's limit whatever the declared type: the SDK takes nothing else, and an upload's
+        # limit (a multipart type) would have this buffer gigabytes.
+        limit = int(settings.DATA_UPLOAD_MAX_MEMORY_SIZE)
         declared = headers.get("content-length", "")
         if declared.isdigit() and int(declared) > limit:
             await _too_large(limit)(scope, receive, send)

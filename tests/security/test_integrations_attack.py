@@ -115,6 +115,20 @@ def test_mcp_refuses_a_declared_body_over_the_limit(
     assert response.json()["error"]["code"] == "too_large"
 
 
+def test_mcp_limit_is_jsons_whatever_the_declared_type(
+    live_url: str,
+    engineer_token: str,
+    settings: Settings,
+) -> None:
+    """An upload's limit (KB_MAX_REQUEST_MB, for multipart) must not reach `/mcp`."""
+    settings.DATA_UPLOAD_MAX_MEMORY_SIZE = 100_000
+    headers = {**_mcp_headers(engineer_token), "Content-Type": "multipart/form-data; boundary=x"}
+
+    response = httpx.post(f"{live_url}/mcp", content=b"x" * 200_000, headers=headers)
+
+    assert response.status_code == 413
+
+
 def test_mcp_refuses_an_undeclared_body_over_the_limit(
     live_url: str,
     engineer_token: str,
