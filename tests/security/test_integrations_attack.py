@@ -444,3 +444,23 @@ def test_kb_user_staff_does_not_silently_promote_a_squatted_sso_account() -> Non
     with pytest.raises(CommandError):
         call_command("kb_user", "alice", "--staff")
     assert not identity_sign_in(person=squatter, mapping=None).is_staff
+
+
+@pytest.mark.parametrize("method", ["GET", "DELETE"])
+def test_mcp_get_is_a_405_not_a_stream_held_open(
+    live_url: str, engineer_token: str, method: str
+) -> None:
+    """Stateless, the server has nothing to say unasked: a GET's SSE stream stayed open until
+    the client left, one server task each, for any token holder to open by the thousand."""
+    headers = {**_mcp_headers(engineer_token), "Accept": "text/event-stream"}
+
+    response = httpx.request(method, f"{live_url}/mcp", headers=headers, timeout=5)
+
+    assert response.status_code == 405
+    assert response.headers["Allow"] == "POST"
+
+
+def test_mcp_get_without_a_token_is_still_a_401(live_url: str, world: World) -> None:  # noqa: F811
+    response = httpx.get(f"{live_url}/mcp", headers={"Accept": "text/event-stream"}, timeout=5)
+
+    assert response.status_code == 401
