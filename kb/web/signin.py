@@ -15,6 +15,8 @@ from django.conf import settings
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 
+from kb.services.users import signin_name
+
 LOCKED_OUT_STATUS = 429
 
 
@@ -37,4 +39,4 @@ def throttled_username(request: HttpRequest, credentials: Mapping[str, Any] | No
         name = getattr(request, "data", request.POST).get(field)
     if not isinstance(name, str):
         return name
-    return " ".join(name.split()).casefold()
+    return signin_name(name)

@@ -464,3 +464,22 @@ def test_mcp_get_without_a_token_is_still_a_401(live_url: str, world: World) -> 
     response = httpx.get(f"{live_url}/mcp", headers={"Accept": "text/event-stream"}, timeout=5)
 
     assert response.status_code == 401
+
+
+@pytest.mark.django_db
+def test_forgetting_a_person_removes_their_sign_in_records_under_every_spelling(
+    settings: Settings,
+) -> None:
+    """axes now keeps one record per name without regard to case: `kb_forget_user Alice`
+    must find the records typed `ALICE`."""
+    from axes.models import AccessAttempt
+
+    from kb.services.users import user_forget, user_upsert
+
+    settings.AXES_ENABLED = True
+    alice = user_upsert(username="Alice", password="alices-own-password")
+    _sign_in("ALICE", "a guess", "198.51.100.7")
+    assert AccessAttempt.objects.exists()
+
+    assert user_forget(user=alice).signin_records >= 1
+    assert not AccessAttempt.objects.exists()
