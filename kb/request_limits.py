@@ -34,15 +34,15 @@ class RequestBodyLimitMiddleware:
     def __call__(self, request: HttpRequest) -> HttpResponse:
         limit = body_limit(request)
         if _declared_length(request) > limit:
-            raise RequestTooLarge(f"The request is larger than {_size(limit)}; nothing was stored.")
+            raise RequestTooLarge(too_large_message(limit))
         return self.get_response(request)
 
 
 def body_limit(request: HttpRequest) -> int:
-    return _limit_for(request.content_type or "")
+    return limit_for(request.content_type or "")
 
 
-def _limit_for(content_type: str) -> int:
+def limit_for(content_type: str) -> int:
     """Uploads may be as large as KB_MAX_REQUEST_MB; anything else as a form field may."""
     if content_type.split(";")[0].strip().lower() == MULTIPART:
         return int(settings.KB_MAX_REQUEST_MB) * MB
@@ -68,7 +68,7 @@ class AsgiBodyLimit:
         if scope["type"] != "http":
             return await self.app(scope, receive, send)
         headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
-        limit = _limit_for(headers.get("content-type", ""))
+        limit = limit_for(headers.get("content-type", ""))
         declared = headers.get("content-length", "")
         if declared.isdigit() and int(declared) > limit:
             return await self.app(scope, _without_body(receive), send)
@@ -117,6 +117,10 @@ def refusal_message(exc: Exception) -> str | None:
         limit = int(settings.DATA_UPLOAD_MAX_MEMORY_SIZE)
         return f"The request's form fields are larger than {_size(limit)}; nothing was stored."
     return None
+
+
+def too_large_message(limit: int) -> str:
+    return f"The request is larger than {_size(limit)}; nothing was stored."
 
 
 def _declared_length(request: HttpRequest) -> int:

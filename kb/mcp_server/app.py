@@ -1,9 +1,10 @@
-"""The MCP server and its place beside Django: `/mcp` goes to the MCP app behind BearerAuth
-(and Observed: request id and access log), everything else to Django. The MCP session manager
-must run for as long as the server does, which Starlette apps arrange in the ASGI lifespan;
-Django's handler refuses lifespan, so the mount hands it to the MCP app alone. Every uvicorn
-worker (kb_serve, compose's `--workers 4`) runs its own lifespan and so its own manager;
-stateless mode keeps no session between requests, so any worker may serve any request."""
+"""The MCP server and its place beside Django: `/mcp` goes to the MCP app behind BearerAuth,
+PostOnly, BodyLimit (Django's limit on a JSON body) and Observed (request id and access log),
+everything else to Django. The MCP session manager must run for as long as the server does,
+which Starlette apps arrange in the ASGI lifespan; Django's handler refuses lifespan, so the
+mount hands it to the MCP app alone. Every uvicorn worker (kb_serve, compose's `--workers 4`)
+runs its own lifespan and so its own manager; stateless mode keeps no session between
+requests, so any worker may serve any request."""
 
 from __future__ import annotations
 
@@ -13,10 +14,12 @@ from typing import Any
 from mcp.server.fastmcp import FastMCP
 from mcp.server.transport_security import TransportSecuritySettings
 from mcp.types import ToolAnnotations
+from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from kb.mcp_server import tools
 from kb.mcp_server.auth import BearerAuth
+from kb.mcp_server.body_limit import BodyLimit
 from kb.mcp_server.observed import Observed
 
 PATH = "/mcp"
@@ -82,8 +85,27 @@ class McpMount:
             await self.django(scope, receive, send)
 
 
+class PostOnly:
+    """Stateless, the server never speaks first: a GET (the SSE stream for server-initiated
+    messages) is the 405 the protocol provides for that, not a stream held open for nothing
+    until the client leaves (any token holder could open thousands). DELETE (no session to
+    end) likewise."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and scope["method"] != "POST":
+            body = {"error": {"code": "method_not_allowed", "message": "Use POST."}}
+            response = JSONResponse(body, status_code=405, headers={"Allow": "POST"})
+            await response(scope, receive, send)
+            return
+        await self.app(scope, receive, send)
+
+
 def with_mcp(django: AnyAsgi) -> ASGIApp:
-    mcp = Observed(BearerAuth(mcp_server().streamable_http_app()))
+    app = mcp_server().streamable_http_app()
+    mcp = Observed(BearerAuth(PostOnly(BodyLimit(app))))
     return McpMount(django=django, mcp=mcp)
 
 

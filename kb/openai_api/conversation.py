@@ -17,8 +17,10 @@ from kb.llm.chat import Message
 from kb.openai_api.errors import flat
 
 # The footnotes kb.openai_api.objects appends to an answer: a front-end sends them back with
-# the assistant's turn, where they are only noise for condensing the next question.
-_FOOTNOTES = re.compile(r"\n\n(?:\[\d+\] [^\n]*\n?)+\Z")
+# the assistant's turn, where they are only noise for condensing the next question. Each line
+# runs to its newline or the end: an optional newline let `[1] [1] [1] …` split into lines in
+# exponentially many ways before failing (one request held a CPU for hours).
+_FOOTNOTES = re.compile(r"\n\n(?:\[\d+\] [^\n]*(?:\n|\Z))+\Z")
 
 
 @dataclass(frozen=True)

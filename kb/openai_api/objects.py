@@ -20,10 +20,12 @@ import time
 import uuid
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
+from functools import cache
 from typing import Any
 
 from kb.answer_events import FAILURES, AnswerOut, answer_out, error_event
 from kb.answering import Finished
+from kb.llm.control import PlainText, generic_plain_text
 from kb.openai_api.errors import error_object
 from retrieval.answer_checks import Verdict
 from retrieval.answerer import Sources
@@ -112,10 +114,22 @@ def footnotes(citations: Sequence[dict[str, Any]]) -> str:
     """A blank line, then one line per citation ("[1] Handbook, p. 3", "[2] Runbook") in the
     numbers the answer's [n] markers use; "" without citations."""
     lines = [
-        f"[{c['n']}] {c['title']}" + (f", p. {c['page']}" if c["page"] is not None else "")
+        f"[{c['n']}] {_one_line(c['title'])}"
+        + (f", p. {c['page']}" if c["page"] is not None else "")
         for c in citations
     ]
     return "\n\n" + "\n".join(lines) if lines else ""
+
+
+@cache
+def _plain_text() -> PlainText:
+    return generic_plain_text()
+
+
+def _one_line(title: str) -> str:
+    """A title is document text (the uploaded file's name): its control-token strings broken,
+    as the MCP results break them, and on one line, so that it cannot add footnotes."""
+    return _plain_text()(" ".join(title.split()))
 
 
 def quarry_fields(out: AnswerOut) -> dict[str, Any]:

@@ -10,7 +10,6 @@ from typing import Any
 
 from django.conf import settings
 from django.http import StreamingHttpResponse
-from rest_framework.parsers import JSONParser
 from rest_framework.renderers import JSONRenderer
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -24,6 +23,7 @@ from kb.openai_api.conversation import conversation_from
 from kb.openai_api.errors import openai_exception_handler
 from kb.openai_api.objects import Reply
 from kb.openai_api.serializers import ChatCompletionIn
+from kb.parsers import JSONParser
 from kb.streaming import iterate_in_thread
 from kb.throttling import PerUserRateThrottle
 

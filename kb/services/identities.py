@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group, User
 from django.db import transaction
+from django.db.models import Model
 from django.utils import timezone
 
 from kb.models import ExternalIdentity, IdentitySource
@@ -39,7 +40,7 @@ class SignInRefused(Exception):
 def mapped_groups(*, source_groups: Iterable[str], mapping: Mapping[str, str] | None) -> set[str]:
     """Quarry group names for a person's groups at the source. With a mapping, only the groups
     it names count (others at the source are ignored); without one, names are mirrored."""
-    names = {name.strip() for name in source_groups if name.strip()}
+    names = {name.strip() for name in source_groups if _storable(name.strip(), Group, "name")}
     if mapping is None:
         return names
     return {mapping[name] for name in names if name in mapping}
@@ -62,7 +63,7 @@ def identity_sign_in(*, person: SourcePerson, mapping: Mapping[str, str] | None)
     identity_groups_replace(
         user=user, groups=mapped_groups(source_groups=person.groups, mapping=mapping)
     )
-    if person.email and user.email != person.email:
+    if _storable(person.email, type(user), "email") and user.email != person.email:
         user.email = person.email
         user.save(update_fields=["email"])
     return user
@@ -88,6 +89,11 @@ def _account_create(*, person: SourcePerson) -> User:
     username = person.username.strip()
     if not username:
         raise SignInRefused("The sign-in service sent no user name.")
+    if not _storable(username, user_model, "username"):
+        raise SignInRefused(
+            "The sign-in service sent a user name Quarry cannot use (too long, or with a "
+            "control character). Ask an administrator."
+        )
     if user_model.objects.filter(username=username).exists():
         # Linking by name would let whoever controls a name at the source take over the local
         # account (or another source's) of the same name.
@@ -95,8 +101,16 @@ def _account_create(*, person: SourcePerson) -> User:
             "An account with your user name already exists here and is not linked to this "
             "sign-in service. Ask an administrator to link or rename it."
         )
-    user: User = user_model.objects.create_user(username=username, email=person.email)
+    email = person.email if _storable(person.email, user_model, "email") else ""
+    user: User = user_model.objects.create_user(username=username, email=email)
     user.set_unusable_password()  # the source checks passwords, never Quarry
     user.save(update_fields=["password"])
     ExternalIdentity.objects.create(user=user, source=person.source, subject=person.subject)
     return user
+
+
+def _storable(value: str, model: type[Model], field: str) -> bool:
+    """Whether the source's `value` fits `model.field`: not empty, not longer than the column,
+    no NUL (PostgreSQL refuses both with a DataError, a 500 for the person signing in)."""
+    max_length = getattr(model._meta.get_field(field), "max_length", None)
+    return bool(value) and "\x00" not in value and (max_length is None or len(value) <= max_length)

@@ -47,6 +47,12 @@ def groups_get_or_create(*, names: Sequence[str]) -> list[Group]:
     return [Group.objects.get_or_create(name=name.strip())[0] for name in names if name.strip()]
 
 
+def signin_name(name: str) -> str:
+    """A sign-in name as django-axes counts it (kb.web.signin.throttled_username): without
+    regard to case or runs of spaces, as a directory matches names."""
+    return " ".join(name.split()).casefold()
+
+
 @dataclass(frozen=True)
 class Forgotten:
     """What `user_forget` removed, counted."""
@@ -81,8 +87,9 @@ def user_forget(*, user: User, query_logs: bool = False) -> Forgotten:
         logged.delete()  # their feedback goes with them
     conversations, turns = conversations_delete_of_user(user=user)
     username = user.get_username()
+    spellings = {username, signin_name(username)}  # axes counts the latter (kb.web.signin)
     signins = sum(
-        model.objects.filter(username=username).delete()[0]
+        model.objects.filter(username__in=spellings).delete()[0]
         for model in (AccessAttempt, AccessFailureLog, AccessLog)
     )
     tokens, _by_model = ApiToken.objects.filter(user=user).delete()

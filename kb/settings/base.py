@@ -127,6 +127,8 @@ AXES_FAILURE_LIMIT = env_int("KB_SIGNIN_FAILURE_LIMIT", 5)
 AXES_COOLOFF_TIME = timedelta(minutes=env_int("KB_SIGNIN_COOLOFF_MINUTES", 15))
 AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]  # each on its own: per account, per address
 AXES_RESET_ON_SUCCESS = True
+# Counted without regard to case: a directory's names match so (kb/web/signin.py).
+AXES_USERNAME_CALLABLE = "kb.web.signin.throttled_username"
 AXES_LOCKOUT_CALLABLE = "kb.web.signin.lockout_response"
 AXES_VERBOSE = False  # axes' own log lines would carry usernames and addresses
 
@@ -200,6 +202,11 @@ REST_FRAMEWORK = {
         "kb.session_auth.SessionWithCsrf",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    "DEFAULT_PARSER_CLASSES": [
+        "kb.parsers.JSONParser",  # a body nested too deep is a 400, not a 500
+        "rest_framework.parsers.FormParser",
+        "rest_framework.parsers.MultiPartParser",
+    ],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "EXCEPTION_HANDLER": "kb.api.errors.json_exception_handler",
     "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",

@@ -13,10 +13,11 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+import ldap
 from django.conf import settings
 from django.contrib.auth.models import User
 from django_auth_ldap.backend import LDAPBackend
-from django_auth_ldap.config import LDAPSettings
+from django_auth_ldap.config import LDAPSearch, LDAPSettings
 
 from kb.directory import auth_ldap_settings
 from kb.models import IdentitySource
@@ -40,7 +41,7 @@ class DirectoryBackend(LDAPBackend):  # type: ignore[misc]  # django-auth-ldap i
         email = (ldap_user.attrs.get("mail") or [""])[0]
         person = SourcePerson(
             source=IdentitySource.LDAP,
-            subject=ldap_user.dn,
+            subject=entry_dn(ldap_user),
             username=username,
             email=email,
             groups=frozenset(name for name in ldap_user.group_names if name),
@@ -60,3 +61,20 @@ class DirectoryBackend(LDAPBackend):  # type: ignore[misc]  # django-auth-ldap i
         if user is None or not user.is_active:
             return None
         return user
+
+
+def entry_dn(ldap_user: Any) -> str:
+    """The person's DN in django-auth-ldap's normal form (the directory's, in lower case), as a
+    user search reports it. With KB_LDAP_USER_DN_TEMPLATE its DN is the template filled with
+    the name as typed (`uid=MIA,…`), which the directory accepts for `uid=mia,…`: matched as
+    text, each spelling would be an account of its own, and a deactivated person would be
+    back under another one. So the entry is read back; raises ldap.LDAPError (a failed
+    sign-in) when it cannot be."""
+    if not settings.KB_LDAP_USER_DN_TEMPLATE:
+        return str(ldap_user.dn)
+    found = LDAPSearch(ldap_user.dn, ldap.SCOPE_BASE, "(objectClass=*)", ["1.1"]).execute(
+        ldap_user.connection
+    )
+    if not found:
+        raise ldap.NO_SUCH_OBJECT({"desc": "the entry the user bound as cannot be read"})
+    return str(found[0][0])

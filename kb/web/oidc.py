@@ -70,9 +70,11 @@ def person_from_claims(
 ) -> SourcePerson:
     """The person the provider vouched for, in the terms of kb.services.identities. `sub` is
     unique only within its issuer, so the subject names both."""
-    groups = claims.get(groups_claim) or []
+    groups = claims.get(groups_claim)
     if isinstance(groups, str):  # some providers send a lone group as a string
         groups = [groups]
+    elif not isinstance(groups, list):  # an object's keys are not groups; a number is none
+        groups = []
     username = claims.get(username_claim)
     email = claims.get("email")
     return SourcePerson(
