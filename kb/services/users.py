@@ -11,9 +11,14 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group, User
 from django.db import transaction
 
-from kb.models import ApiToken, Feedback, QueryLog
+from kb.models import ApiToken, ExternalIdentity, Feedback, QueryLog
 from kb.services.conversations import conversations_delete_of_user
 from kb.services.querylog import pseudonym
+
+
+class ExternalAccount(Exception):
+    """Making an account from single sign-on or the directory staff needs a second look: its
+    name was chosen at the source, possibly by someone else than the person meant."""
 
 
 @transaction.atomic
@@ -23,11 +28,20 @@ def user_upsert(
     groups: Sequence[str] | None = None,
     staff: bool | None = None,
     password: str | None = None,
+    external_ok: bool = False,
 ) -> User:
     """Create or update a user. `groups`, when given, replaces the memberships (groups are
-    created on demand); None leaves them as they are."""
+    created on demand); None leaves them as they are. Refuses to make an account that came
+    from an identity source staff unless `external_ok` says it was checked."""
     user_model = get_user_model()
     user, _created = user_model.objects.get_or_create(username=username)
+    identity = ExternalIdentity.objects.filter(user=user).first()
+    if staff and not user.is_staff and identity is not None and not external_ok:
+        raise ExternalAccount(
+            f"{username} signs in through {identity.get_source_display()} as "
+            f"{identity.subject!r}; check that this is the person you mean, then pass "
+            "--external to make them staff."
+        )
     if staff is not None:
         user.is_staff = staff
     if password is not None:

@@ -418,13 +418,6 @@ def test_directory_a_new_person_at_a_reused_dn_does_not_get_the_old_account(
 
 
 @pytest.mark.django_db
-@pytest.mark.xfail(
-    strict=True,
-    reason="kb_user upserts by name: an operator who means to create admin `alice` promotes "
-    "the single sign-on account someone registered as `alice` at a provider that lets people "
-    "choose their user name. Refusing (or asking for an explicit flag) on an account linked "
-    "to a source is a policy call for the operator's workflow: left open.",
-)
 def test_kb_user_staff_does_not_silently_promote_a_squatted_sso_account() -> None:
     from django.core.management import call_command
     from django.core.management.base import CommandError
@@ -441,9 +434,12 @@ def test_kb_user_staff_does_not_silently_promote_a_squatted_sso_account() -> Non
     )
     identity_sign_in(person=squatter, mapping=None)
 
-    with pytest.raises(CommandError):
+    with pytest.raises(CommandError, match="--external"):
         call_command("kb_user", "alice", "--staff")
     assert not identity_sign_in(person=squatter, mapping=None).is_staff
+
+    call_command("kb_user", "alice", "--staff", "--external")  # checked, and meant
+    assert identity_sign_in(person=squatter, mapping=None).is_staff
 
 
 @pytest.mark.parametrize("method", ["GET", "DELETE"])

@@ -8,7 +8,7 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError
 
 from kb.services.api_tokens import api_token_create
-from kb.services.users import user_upsert
+from kb.services.users import ExternalAccount, user_upsert
 
 
 class Command(BaseCommand):
@@ -23,6 +23,13 @@ class Command(BaseCommand):
         parser.add_argument("--staff", action="store_true", help="Make the user an admin")
         parser.add_argument("--password", help="Set this password (web sign-in)")
         parser.add_argument("--token", action="store_true", help="Print a new API token")
+        parser.add_argument(
+            "--external",
+            action="store_true",
+            help="With --staff: USERNAME is an account from single sign-on or the directory, "
+            "and you have checked it is the person you mean (its source and subject are in "
+            "the admin, Identities)",
+        )
 
     def handle(self, *args: Any, **options: Any) -> None:
         username = options["username"].strip()
@@ -31,12 +38,16 @@ class Command(BaseCommand):
         groups = None
         if options["groups"] is not None:
             groups = [name.strip() for name in options["groups"].split(",") if name.strip()]
-        user = user_upsert(
-            username=username,
-            groups=groups,
-            staff=True if options["staff"] else None,
-            password=options["password"],
-        )
+        try:
+            user = user_upsert(
+                username=username,
+                groups=groups,
+                staff=True if options["staff"] else None,
+                password=options["password"],
+                external_ok=options["external"],
+            )
+        except ExternalAccount as exc:
+            raise CommandError(str(exc)) from None
         if options["token"]:
             _row, token = api_token_create(user=user, name="kb_user")
             self.stdout.write(token)
