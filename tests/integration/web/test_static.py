@@ -22,6 +22,7 @@ def test_collectstatic_with_the_production_storage_hashes_and_compresses_every_p
         DJANGO_SETTINGS_MODULE="kb.settings.production",
         DJANGO_SECRET_KEY="build",
         KB_LOG_PSEUDONYM_KEY="build",
+        KB_CONVERSATION_KEY="build",  # as kb/deploy/Dockerfile builds it
         DATABASE_URL=f"sqlite:///{tmp_path / 'db.sqlite3'}",
         KB_DATA_DIR=str(tmp_path),
     )
