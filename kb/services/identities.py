@@ -51,6 +51,11 @@ def identity_sign_in(*, person: SourcePerson, mapping: Mapping[str, str] | None)
     """The account for `person`, created on first sign-in, with its groups replaced by the
     source's (mapped). Refuses deactivated accounts, and a first sign-in whose username is
     already taken by an account the source does not own."""
+    if not _storable(person.subject, ExternalIdentity, "subject"):
+        raise SignInRefused(
+            "The sign-in service sent an identifier Quarry cannot use (too long, or with a "
+            "control character). Ask an administrator."
+        )
     identity = (
         ExternalIdentity.objects.select_related("user")
         .select_for_update()
