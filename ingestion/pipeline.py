@@ -10,6 +10,7 @@ this attempt wrote and leaves the last good version in place.
 
 from __future__ import annotations
 
+import functools
 import logging
 import time
 from collections.abc import Iterator, Sequence
@@ -144,6 +145,7 @@ def _index(document: Document) -> Written:
         Path(document.file.path),
         filename=document.source_filename,
         ocr_languages=settings.KB_OCR_LANGUAGES,
+        progress=functools.partial(_parsing_progress, document.pk),
     )
     progress.report(document.pk, "chunking")
     chunks = chunk_elements(parsed.elements)
@@ -161,6 +163,10 @@ def _index(document: Document) -> Written:
         graph_written.result()  # re-raises what failed in the graph thread
     flagged = sum(1 for found in cues if found)
     return Written(chunk_ids=ids, page_count=parsed.page_count, acl=acl, flagged=flagged)
+
+
+def _parsing_progress(document_id: int, fraction: float, detail: str) -> None:
+    progress.report(document_id, "parsing", fraction, detail=detail)
 
 
 def _embed(document_id: int, texts: list[str]) -> list[list[float]]:

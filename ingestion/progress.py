@@ -23,17 +23,20 @@ STAGE_START = {
 # The upload page and kb_ingest poll about once a second, so a stage that ends sooner is not
 # worth a database write: on a one-page file those writes were 7% of the ingestion time.
 MIN_INTERVAL_S = 0.5
+STAGE_LENGTH = Document._meta.get_field("stage").max_length or 50
 _clock = time.monotonic
 _last_write = (0, 0.0)  # document id, _clock() (reports come from one thread)
 
 
-def report(document_id: int, stage: str, fraction: float = 0.0) -> None:
-    """`fraction` of the way through `stage` (0..1). The first stage is always written: it
-    marks the document as processing."""
+def report(document_id: int, stage: str, fraction: float = 0.0, *, detail: str = "") -> None:
+    """`fraction` of the way through `stage` (0..1), and what is being done in it ("OCR page 3
+    of 148"), shown beside the stage. The start of the first stage is always written: it marks
+    the document as processing."""
     global _last_write
     now = _clock()
     last_document, last_at = _last_write
-    if stage != "parsing" and last_document == document_id and now - last_at < MIN_INTERVAL_S:
+    starting = stage == "parsing" and not fraction and not detail
+    if not starting and last_document == document_id and now - last_at < MIN_INTERVAL_S:
         return
     _last_write = (document_id, now)
     start = STAGE_START[stage]
@@ -43,7 +46,7 @@ def report(document_id: int, stage: str, fraction: float = 0.0) -> None:
     try:
         Document.objects.filter(pk=document_id).update(
             status=DocumentStatus.PROCESSING,
-            stage=stage,
+            stage=f"{stage}: {detail}"[:STAGE_LENGTH] if detail else stage,
             progress=percent,
             updated_at=timezone.now(),
         )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
@@ -28,8 +29,19 @@ class ParsedDocument:
     file_type: str
 
 
+# How far a long parse has come: the fraction of the file done and what is being done
+# ("OCR page 37 of 148"), for the document's progress bar.
+ParseProgress = Callable[[float, str], None]
+
+
+def no_progress(fraction: float, detail: str) -> None:
+    """For callers that show no progress (tests, benchmarks)."""
+
+
 class ParseFunction(Protocol):
-    def __call__(self, path: Path, *, file_type: str, ocr_languages: str) -> list[RawElement]: ...
+    def __call__(
+        self, path: Path, *, file_type: str, ocr_languages: str, progress: ParseProgress
+    ) -> list[RawElement]: ...
 
 
 @dataclass(frozen=True)

@@ -6,13 +6,15 @@ from __future__ import annotations
 import functools
 from pathlib import Path
 
-from ingestion.parsers.base import Parser, RawElement
+from ingestion.parsers.base import ParseProgress, Parser, RawElement
 from ingestion.parsers.partition import never_narrative, partition_as
 
 FORMATS = frozenset({"HTML", "XML", "MD", "RST", "ORG", "EPUB", "RTF"})
 
 
-def parse(path: Path, *, file_type: str, ocr_languages: str) -> list[RawElement]:
+def parse(
+    path: Path, *, file_type: str, ocr_languages: str, progress: ParseProgress
+) -> list[RawElement]:
     skip_narrative_checks()
     return partition_as(path, file_type)
 

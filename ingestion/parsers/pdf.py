@@ -1,17 +1,21 @@
-"""PDFs, and scans (images, and PDFs whose text layer is empty) read by tesseract page by page.
+"""PDFs, and scans (images, and PDF pages without a text layer) read by tesseract page by page.
 
-PDFs with a text layer use unstructured's `fast` strategy. OCR goes to tesseract directly
-because unstructured's `ocr_only` drops scripts without spaces between words (Chinese).
+A PDF's pages are read by unstructured's `fast` strategy (pdfminer). A page it returns nothing
+for is read again from its text layer by PDFium: pdfminer reads no text at all from some real
+manuals (asciidoctor's, with embedded TrueType fonts) that PDFium reads fine, and OCR of a page
+that has text is slow and worse. Only pages with no text and an image on them are OCRed, one
+at a time, with progress per page. OCR goes to tesseract directly because unstructured's
+`ocr_only` drops scripts without spaces between words (Chinese).
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
-from ingestion.parsers.base import ParseError, Parser, RawElement
+from ingestion.parsers.base import ParseError, ParseProgress, Parser, RawElement
 from ingestion.parsers.partition import use_packaged_spacy_model
 from kb.text.script import CJK_PUNCTUATION, HALFWIDTH_FULLWIDTH, HAN_BASIC
 
@@ -25,31 +29,78 @@ CJK_GAP = re.compile(f"(?<=[{_CHINESE_OCR}]) +(?=[{_CHINESE_OCR}])")
 IMAGE_TYPES = frozenset({"PNG", "JPG", "TIFF", "BMP", "HEIC", "WEBP"})
 
 
-def parse(path: Path, *, file_type: str, ocr_languages: str) -> list[RawElement]:
+def parse(
+    path: Path, *, file_type: str, ocr_languages: str, progress: ParseProgress
+) -> list[RawElement]:
     if file_type == "PDF":
-        return _partition_pdf(path, ocr_languages)
-    return _ocr_pages(_image_pages(path), ocr_languages)
+        return _partition_pdf(path, ocr_languages, progress)
+    frames = _image_frames(path)
+    return _ocr_pages(frames, range(1, len(frames) + 1), ocr_languages, progress)
 
 
 PARSER = Parser(name="pdf", formats=frozenset({"PDF"}) | IMAGE_TYPES, parse=parse)
 
 
-def _partition_pdf(path: Path, ocr_languages: str) -> list[RawElement]:
-    _check_pdf_opens(path)
+def _partition_pdf(path: Path, ocr_languages: str, progress: ParseProgress) -> list[RawElement]:
+    page_count = _check_pdf_opens(path)
     from unstructured.partition.pdf import partition_pdf
 
     use_packaged_spacy_model()
     try:
-        elements = partition_pdf(filename=str(path), strategy="fast")
+        elements = list(partition_pdf(filename=str(path), strategy="fast"))
     except Exception as exc:
         raise ParseError(f"The PDF could not be read ({type(exc).__name__}: {exc}).") from exc
-    if any(getattr(e, "text", "").strip() for e in elements):
-        return list(elements)
-    return _ocr_pages(_pdf_pages(path), ocr_languages)  # no text layer: a scan
+    read = {_page_of(e) for e in elements if getattr(e, "text", "").strip()}
+    unread = [n for n in range(1, page_count + 1) if n not in read]
+    if unread:
+        elements += _unread_pages(path, unread, ocr_languages, progress)
+    return sorted(elements, key=_page_of)  # stable: each page keeps its reading order
 
 
-def _check_pdf_opens(path: Path) -> None:
-    """pdfminer returns nothing, silently, for corrupt and locked PDFs; pypdf says why."""
+def _unread_pages(
+    path: Path, numbers: list[int], ocr_languages: str, progress: ParseProgress
+) -> list[RawElement]:
+    """Pages pdfminer read nothing from: their text layer by PDFium, else OCR where the page
+    holds an image (a page with neither is blank and stays empty)."""
+    import pypdfium2 as pdfium
+
+    elements: list[RawElement] = []
+    scans: list[int] = []
+    document = pdfium.PdfDocument(str(path))
+    try:
+        for number in numbers:
+            page = document[number - 1]
+            text = page.get_textpage().get_text_range().strip()
+            if text:
+                elements += _text_elements(text, number)
+            elif _has_image(page):
+                scans.append(number)
+        if scans:
+            scale = scan_dpi(path) / 72
+            renders = (document[n - 1].render(scale=scale).to_pil() for n in scans)
+            elements += _ocr_pages(renders, scans, ocr_languages, progress)
+    except ParseError:
+        raise
+    except Exception as exc:  # PDFium raises its own errors on damaged pages
+        raise ParseError(f"The PDF pages could not be read ({exc}).") from exc
+    finally:
+        document.close()
+    return elements
+
+
+def _has_image(page: Any) -> bool:
+    import pypdfium2.raw as pdfium_c
+
+    return any(True for _ in page.get_objects(filter=[pdfium_c.FPDF_PAGEOBJ_IMAGE]))
+
+
+def _page_of(element: RawElement) -> int:
+    return int(getattr(element.metadata, "page_number", None) or 0)
+
+
+def _check_pdf_opens(path: Path) -> int:
+    """pdfminer returns nothing, silently, for corrupt and locked PDFs; pypdf says why. The
+    number of pages."""
     from pypdf import PdfReader
     from pypdf.errors import PdfReadError
 
@@ -59,21 +110,14 @@ def _check_pdf_opens(path: Path) -> None:
             raise ParseError(
                 "The PDF is password-protected; upload an unlocked copy.", code="encrypted"
             )
-        if len(reader.pages) == 0:
+        page_count = len(reader.pages)
+        if page_count == 0:
             raise ParseError("The PDF has no pages.", code="no_text")
     except ParseError:
         raise
     except (PdfReadError, ValueError, OSError, KeyError) as exc:
         raise ParseError(f"The PDF is damaged or not a PDF ({exc}).", code="corrupt") from exc
-
-
-def _pdf_pages(path: Path) -> list[Any]:
-    from pdf2image import convert_from_path
-
-    try:
-        return list(convert_from_path(str(path), dpi=scan_dpi(path)))
-    except Exception as exc:
-        raise ParseError(f"The PDF pages could not be rendered for OCR ({exc}).") from exc
+    return page_count
 
 
 def scan_dpi(path: Path) -> int:
@@ -95,7 +139,7 @@ def scan_dpi(path: Path) -> int:
     return max(low, min(high, dpi))
 
 
-def _image_pages(path: Path) -> list[Any]:
+def _image_frames(path: Path) -> list[Any]:
     from PIL import Image, ImageSequence
 
     try:
@@ -105,20 +149,30 @@ def _image_pages(path: Path) -> list[Any]:
         raise ParseError(f"The image could not be opened ({exc}).") from exc
 
 
-def _ocr_pages(pages: Sequence[Any], languages: str) -> list[RawElement]:
+def _ocr_pages(
+    images: Iterable[Any], numbers: Sequence[int], languages: str, progress: ParseProgress
+) -> list[RawElement]:
+    """OCR one page at a time (a rendered page is held only while it is read), saying which."""
     import unstructured_pytesseract as tesseract
+
+    elements: list[RawElement] = []
+    for done, (number, image) in enumerate(zip(numbers, images, strict=True)):
+        progress(done / len(numbers), f"OCR page {done + 1} of {len(numbers)}")
+        try:
+            text = join_cjk(tesseract.image_to_string(image, lang=languages))
+        except Exception as exc:
+            raise ParseError(f"OCR failed on page {number} ({exc}).", code="ocr") from exc
+        elements += _text_elements(text, number)
+    return elements
+
+
+def _text_elements(text: str, page: int) -> list[RawElement]:
     from unstructured.partition.text import partition_text
 
     use_packaged_spacy_model()
-    elements: list[RawElement] = []
-    for number, page in enumerate(pages, start=1):
-        try:
-            text = join_cjk(tesseract.image_to_string(page, lang=languages))
-        except Exception as exc:
-            raise ParseError(f"OCR failed on page {number} ({exc}).", code="ocr") from exc
-        for element in partition_text(text=text, languages=["auto"]):
-            element.metadata.page_number = number
-            elements.append(element)
+    elements = list(partition_text(text=text, languages=["auto"]))
+    for element in elements:
+        element.metadata.page_number = page
     return elements
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from ingestion.parsers import markup, office, pdf, text
-from ingestion.parsers.base import ParsedDocument, ParseError, Parser
+from ingestion.parsers.base import ParsedDocument, ParseError, ParseProgress, Parser, no_progress
 from ingestion.parsers.elements import to_parsed_elements
 
 PARSERS: tuple[Parser, ...] = (pdf.PARSER, office.PARSER, markup.PARSER, text.PARSER)
@@ -20,7 +20,11 @@ FORMATS = frozenset(_BY_FORMAT)
 
 
 def parse_document(
-    path: Path, *, filename: str, ocr_languages: str = pdf.DEFAULT_OCR_LANGUAGES
+    path: Path,
+    *,
+    filename: str,
+    ocr_languages: str = pdf.DEFAULT_OCR_LANGUAGES,
+    progress: ParseProgress = no_progress,
 ) -> ParsedDocument:
     if path.stat().st_size == 0:
         raise ParseError("The file is empty.", code="empty")
@@ -30,7 +34,7 @@ def parse_document(
         raise ParseError(
             f"{_describe(file_type, filename)} files are not supported.", code="unsupported"
         )
-    raw = parser.parse(path, file_type=file_type, ocr_languages=ocr_languages)
+    raw = parser.parse(path, file_type=file_type, ocr_languages=ocr_languages, progress=progress)
     elements = to_parsed_elements(raw)
     if not any(e.text.strip() for e in elements):
         raise ParseError("No text could be extracted from this file.", code="no_text")

@@ -79,6 +79,24 @@ def scanned_pdf(path: Path, pages: list[list[str]], *, font: str = FONT) -> Path
     return path
 
 
+def mixed_pdf(path: Path, *, text: tuple[str, str], scan: list[str]) -> Path:
+    """Three pages as a scanned-in manual has them: one with a text layer, one scanned (an
+    image, no text layer) and an empty one."""
+    pdf = FPDF()
+    pdf.add_font("dj", "", FONT)
+    pdf.add_font("dj", "B", FONT_BOLD)
+    pdf.add_page()
+    pdf.set_font("dj", "B", 18)
+    pdf.cell(0, 12, text[0], new_x="LMARGIN", new_y="NEXT")
+    pdf.set_font("dj", "", 11)
+    pdf.multi_cell(0, 6, text[1])
+    pdf.add_page()
+    pdf.image(text_image(scan), x=0, y=0, w=pdf.w)
+    pdf.add_page()
+    pdf.output(str(path))
+    return path
+
+
 def docx(path: Path) -> Path:
     from docx import Document
 

@@ -6,7 +6,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from django.db import connection
 
+from ingestion import progress
 from ingestion.pipeline import ingest_document
 from kb.access import CONSOLE
 from kb.models import Collection, Document, DocumentStatus
@@ -128,6 +130,27 @@ def test_a_table_keeps_its_header_row(collection: Collection, tmp_path: Path) ->
     document = _ingest(collection, samples.xlsx(tmp_path / "servers.xlsx"))
 
     assert any("host | role | city" in text for text in _stored_texts(document))
+
+
+def test_ocr_progress_is_recorded_page_by_page(
+    collection: Collection, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(progress, "MIN_INTERVAL_S", 0.0)  # every report written, however quick
+    path = samples.scanned_pdf(
+        tmp_path / "scan.pdf", [["Annual report"], ["Revenue grew by twelve percent."]]
+    )
+    stages: list[str] = []
+
+    def record(execute: Any, sql: str, params: Any, many: bool, context: Any) -> Any:
+        if sql.startswith("UPDATE") and params:
+            stages.extend(p for p in params if isinstance(p, str) and "OCR page" in p)
+        return execute(sql, params, many, context)
+
+    with connection.execute_wrapper(record):
+        document = _ingest(collection, path)
+
+    _assert_fully_indexed(document)
+    assert stages == ["parsing: OCR page 1 of 2", "parsing: OCR page 2 of 2"]
 
 
 BAD_INPUTS = {

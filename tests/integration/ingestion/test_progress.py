@@ -52,3 +52,13 @@ def test_every_document_starts_with_a_write(db: None, clock: Clock) -> None:
     progress.report(first.pk, "parsing")  # a retry of the first, at once
 
     assert _state(first)[:2] == _state(second)[:2] == ("processing", "parsing")
+
+
+def test_what_a_stage_is_doing_is_shown_beside_it(db: None, clock: Clock) -> None:
+    document = DocumentFactory.create(status=DocumentStatus.QUEUED)
+
+    progress.report(document.pk, "parsing")
+    clock.now += progress.MIN_INTERVAL_S
+    progress.report(document.pk, "parsing", 0.5, detail="OCR page 2 of 4")
+
+    assert _state(document) == ("processing", "parsing: OCR page 2 of 4", 12)
