@@ -30,6 +30,7 @@ from ingestion.chunk import chunk_elements
 from ingestion.parsers.base import ParseError
 from ingestion.parsers.registry import parse_document
 from ingestion.purge import document_remove_from_stores
+from ingestion.titles import indexed_title
 from ingestion.types import Chunk
 from kb.access import document_acl
 from kb.error_text import without_paths
@@ -62,6 +63,7 @@ class Written:
     chunk_ids: list[str]
     page_count: int
     acl: list[str]
+    title: str
     flagged: int = 0  # chunks that address the assistant or the reader with instructions
 
 
@@ -147,6 +149,9 @@ def _index(document: Document) -> Written:
         ocr_languages=settings.KB_OCR_LANGUAGES,
         progress=functools.partial(_parsing_progress, document.pk),
     )
+    document.title = indexed_title(
+        document.title, filename=document.source_filename, parsed=parsed.title
+    )  # before the chunks are written: their payloads carry it
     progress.report(document.pk, "chunking")
     chunks = chunk_elements(parsed.elements)
     if not chunks:
@@ -162,7 +167,9 @@ def _index(document: Document) -> Written:
         progress.report(document.pk, "graph")
         graph_written.result()  # re-raises what failed in the graph thread
     flagged = sum(1 for found in cues if found)
-    return Written(chunk_ids=ids, page_count=parsed.page_count, acl=acl, flagged=flagged)
+    return Written(
+        chunk_ids=ids, page_count=parsed.page_count, acl=acl, title=document.title, flagged=flagged
+    )
 
 
 def _parsing_progress(document_id: int, fraction: float, detail: str) -> None:
@@ -272,6 +279,7 @@ def _commit(document: Document, written: Written) -> str:
         row.indexed_version = row.version
         row.chunk_count = len(written.chunk_ids)
         row.page_count = written.page_count
+        row.title = written.title
         row.flagged_chunks = written.flagged
         row.save()
     vector_index().delete_points(document_id=row.pk, keep_version=row.version)

@@ -24,9 +24,13 @@ class ParseError(Exception):
 
 @dataclass(frozen=True)
 class ParsedDocument:
+    """`title` is what the file calls itself (a PDF's metadata title, else its first heading),
+    empty when it says nothing better than its file name."""
+
     elements: list[ParsedElement]
     page_count: int
     file_type: str
+    title: str = ""
 
 
 # How far a long parse has come: the fraction of the file done and what is being done

@@ -1,5 +1,5 @@
-"""The step after every parser: unstructured's elements to ours, with section paths, running
-headers dropped and tables as rows."""
+"""The step after every parser: unstructured's elements to ours, with section paths, page
+furniture dropped, text normalised (`cleanup`) and tables as rows."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ from collections.abc import Iterable, Sequence
 from html.parser import HTMLParser
 
 from ingestion.parsers.base import RawElement
+from ingestion.parsers.cleanup import join_broken_words, normalise, page_furniture
 from ingestion.types import ElementKind, ParsedElement
 
 SKIPPED_CATEGORIES = {"Footer", "PageBreak", "PageNumber", "Image"}
@@ -18,22 +19,16 @@ KIND_BY_CATEGORY = {
 }
 
 
-def to_parsed_elements(raw: Iterable[RawElement]) -> list[ParsedElement]:
-    """Unstructured elements to ours, tracking the heading path for each element's section."""
+def to_parsed_elements(raw: Iterable[RawElement], *, paged: bool = False) -> list[ParsedElement]:
+    """Unstructured elements to ours, tracking the heading path for each element's section.
+    `paged`: the pages are printed pages (PDF, scans), whose top and bottom lines may be page
+    furniture; a slide's or a sheet's are content."""
     raw = list(raw)
-    running = running_headers(raw)
+    kept = _content(raw, paged=paged)
+    texts = join_broken_words([_element_text(e, kind) for e, kind in kept])
     headings: list[tuple[int, str]] = []
     parsed: list[ParsedElement] = []
-    for element in raw:
-        category = getattr(element, "category", "")
-        if category in SKIPPED_CATEGORIES or (category == "Header" and element.text in running):
-            continue
-        kind = (
-            ElementKind.TITLE
-            if category == "Header"
-            else KIND_BY_CATEGORY.get(category, ElementKind.TEXT)
-        )
-        text = _element_text(element, kind)
+    for (element, kind), text in zip(kept, texts, strict=True):
         if not text:
             continue
         if kind == ElementKind.TITLE:
@@ -42,6 +37,30 @@ def to_parsed_elements(raw: Iterable[RawElement]) -> list[ParsedElement]:
         section = " > ".join(t for _d, t in headings)
         parsed.append(ParsedElement(kind, text, element.metadata.page_number, section))
     return parsed
+
+
+def _content(raw: Sequence[RawElement], *, paged: bool) -> list[tuple[RawElement, ElementKind]]:
+    """The elements that are the document's text, each with its kind: not page furniture
+    (running headers and footers, page numbers), whether the partitioner named it or not."""
+    running = running_headers(raw)
+    furniture = page_furniture(raw) if paged else set()
+    furniture |= {
+        position
+        for position, element in enumerate(raw)
+        if getattr(element, "category", "") == "Header" and element.text in running
+    }
+    kept: list[tuple[RawElement, ElementKind]] = []
+    for position, element in enumerate(raw):
+        category = getattr(element, "category", "")
+        if category in SKIPPED_CATEGORIES or position in furniture:
+            continue
+        kind = (
+            ElementKind.TITLE
+            if category == "Header"
+            else KIND_BY_CATEGORY.get(category, ElementKind.TEXT)
+        )
+        kept.append((element, kind))
+    return kept
 
 
 def running_headers(raw: Sequence[RawElement]) -> set[str]:
@@ -60,8 +79,9 @@ def _element_text(element: RawElement, kind: ElementKind) -> str:
         if html:
             rows = table_rows(html)
             if rows:
-                return "\n".join(" | ".join(cells) for cells in rows)
-    return " ".join(str(element.text).split()) if kind != ElementKind.CODE else str(element.text)
+                return normalise("\n".join(" | ".join(cells) for cells in rows))
+    text = normalise(str(element.text))
+    return text if kind == ElementKind.CODE else " ".join(text.split())
 
 
 class _TableReader(HTMLParser):

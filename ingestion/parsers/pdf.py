@@ -98,6 +98,27 @@ def _page_of(element: RawElement) -> int:
     return int(getattr(element.metadata, "page_number", None) or 0)
 
 
+# Metadata titles that name a file or a template rather than the document.
+_NO_TITLE = re.compile(
+    r"^(untitled|title|document|microsoft (word|powerpoint) - .*|.*\.(pdf|docx?|odt|rtf|tex|"
+    r"dvi|ps|txt|md|indd|pptx?))$",
+    re.IGNORECASE,
+)
+TITLE_LENGTH = 200
+
+
+def metadata_title(path: Path) -> str:
+    """The title in the PDF's document information, when it is a title."""
+    from pypdf import PdfReader
+
+    try:
+        title = PdfReader(str(path)).metadata.title  # type: ignore[union-attr]
+    except Exception:  # no or broken metadata: the title is a nicety, never a failure
+        return ""
+    title = " ".join(str(title or "").split())
+    return "" if _NO_TITLE.match(title) else title[:TITLE_LENGTH]
+
+
 def _check_pdf_opens(path: Path) -> int:
     """pdfminer returns nothing, silently, for corrupt and locked PDFs; pypdf says why. The
     number of pages."""

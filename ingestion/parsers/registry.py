@@ -12,7 +12,9 @@ from pathlib import Path
 from ingestion.parsers import markup, office, pdf, text
 from ingestion.parsers.base import ParsedDocument, ParseError, ParseProgress, Parser, no_progress
 from ingestion.parsers.elements import to_parsed_elements
+from ingestion.types import ElementKind, ParsedElement
 
+TITLE_PAGES = 2  # a document's title is on its title page, or the page after a cover
 PARSERS: tuple[Parser, ...] = (pdf.PARSER, office.PARSER, markup.PARSER, text.PARSER)
 _BY_FORMAT = {file_type: parser for parser in PARSERS for file_type in parser.formats}
 # What an upload may be: anything else fails as unsupported once its type is detected.
@@ -35,11 +37,35 @@ def parse_document(
             f"{_describe(file_type, filename)} files are not supported.", code="unsupported"
         )
     raw = parser.parse(path, file_type=file_type, ocr_languages=ocr_languages, progress=progress)
-    elements = to_parsed_elements(raw)
+    elements = to_parsed_elements(raw, paged=parser is pdf.PARSER)
     if not any(e.text.strip() for e in elements):
         raise ParseError("No text could be extracted from this file.", code="no_text")
     pages = [e.page for e in elements if e.page]
-    return ParsedDocument(elements=elements, page_count=max(pages, default=1), file_type=file_type)
+    return ParsedDocument(
+        elements=elements,
+        page_count=max(pages, default=1),
+        file_type=file_type,
+        title=_title(path, file_type, elements),
+    )
+
+
+def _title(path: Path, file_type: str, elements: list[ParsedElement]) -> str:
+    """A PDF's metadata title, else its first heading; other formats keep their file name."""
+    if file_type != "PDF":
+        return ""
+    heading = next((e.text for e in elements if _is_document_heading(e)), "")
+    return pdf.metadata_title(path) or heading[: pdf.TITLE_LENGTH]
+
+
+def _is_document_heading(element: ParsedElement) -> bool:
+    """A heading on the first pages that reads as a title, not a line broken off a sentence."""
+    text = element.text.strip()
+    return (
+        element.kind is ElementKind.TITLE
+        and (element.page or 1) <= TITLE_PAGES
+        and sum(ch.isalpha() for ch in text) >= 3
+        and not text.endswith((".", ",", ";", ":"))
+    )
 
 
 def detect_type(path: Path) -> str:

@@ -18,6 +18,7 @@ from django.db.models import QuerySet
 
 from ingestion.purge import purges_run
 from ingestion.queueing import INGEST_DOCUMENT, RESTAMP_DOCUMENT, WAITING_FOR_QUEUE
+from ingestion.titles import filename_title
 from kb import access
 from kb.access import Writer
 from kb.celery import app
@@ -138,7 +139,7 @@ def document_add(
 
 
 def _store_content(document: Document, incoming: IncomingFile, sha256: str) -> None:
-    document.title = document.title or Path(incoming.name).stem.replace("_", " ")[:500]
+    document.title = document.title or filename_title(incoming.name)
     document.sha256 = sha256
     document.size_bytes = incoming.path.stat().st_size
     document.mime_type = mimetypes.guess_type(incoming.name)[0] or "application/octet-stream"

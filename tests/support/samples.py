@@ -19,9 +19,11 @@ BACKUP_TEXT = (
 )
 
 
-def text_pdf(path: Path, pages: list[tuple[str, str]]) -> Path:
-    """A PDF with a text layer: one (heading, body) per page."""
+def text_pdf(path: Path, pages: list[tuple[str, str]], *, title: str = "") -> Path:
+    """A PDF with a text layer: one (heading, body) per page; `title` in its metadata."""
     pdf = FPDF()
+    if title:
+        pdf.set_title(title)
     pdf.add_font("dj", "", FONT)
     pdf.add_font("dj", "B", FONT_BOLD)
     for heading, body in pages:
@@ -93,6 +95,25 @@ def mixed_pdf(path: Path, *, text: tuple[str, str], scan: list[str]) -> Path:
     pdf.add_page()
     pdf.image(text_image(scan), x=0, y=0, w=pdf.w)
     pdf.add_page()
+    pdf.output(str(path))
+    return path
+
+
+def printed_manual_pdf(path: Path, bodies: list[str], *, furniture: str) -> Path:
+    """Pages as a printed manual has them: a body in the middle, a running footer line at the
+    bottom of every page, and the page number in roman then arabic numerals."""
+    pdf = FPDF()
+    pdf.set_auto_page_break(False)
+    pdf.add_font("dj", "", FONT)
+    pdf.set_font("dj", "", 11)
+    labels = ["i", "ii", *(str(n) for n in range(1, len(bodies)))]
+    for body, label in zip(bodies, labels, strict=False):
+        pdf.add_page()
+        pdf.set_y(40)
+        pdf.multi_cell(120, 6, body)
+        pdf.set_y(-30)
+        pdf.multi_cell(150, 6, furniture)
+        pdf.cell(0, 6, label)
     pdf.output(str(path))
     return path
 

@@ -153,6 +153,27 @@ def test_ocr_progress_is_recorded_page_by_page(
     assert stages == ["parsing: OCR page 1 of 2", "parsing: OCR page 2 of 2"]
 
 
+def test_a_pdf_is_cited_by_its_own_title_unless_someone_chose_one(
+    collection: Collection, tmp_path: Path
+) -> None:
+    pages = [("Installation", "Install the widget with apt."), ("Backup", samples.BACKUP_TEXT)]
+    path = samples.text_pdf(tmp_path / "wm_v2_final.pdf", pages, title="Widget Manual 2.1")
+
+    document = _ingest(collection, path)
+
+    _assert_fully_indexed(document)
+    hits = vector_index().query(scope=_scope(document), limit=100, dense=[1.0] * 384)
+    assert document.title == "Widget Manual 2.1"
+    assert {h.payload["title"] for h in hits} == {"Widget Manual 2.1"}
+
+    Document.objects.filter(pk=document.pk).update(title="Widget handbook (ops)")
+    newer = samples.text_pdf(tmp_path / "next.pdf", [*pages, ("Upgrade", "Run apt upgrade.")])
+    again = _ingest(collection, newer, name="wm_v2_final.pdf")
+
+    assert again.pk == document.pk and again.version == 2
+    assert again.title == "Widget handbook (ops)"
+
+
 BAD_INPUTS = {
     "empty": (lambda d: samples.text(d / "empty.txt", ""), "The file is empty."),
     "corrupt-pdf": (
