@@ -19,7 +19,7 @@ from tests.support.paths import ROOT
 
 pytestmark = pytest.mark.unit
 APP_SERVICES = ("web", "worker", "beat", "migrate")
-REQUIRED = {"web", "worker", "llm", "postgres", "redis", "qdrant", "neo4j"}
+REQUIRED = {"web", "worker", "llm", "postgres", "redis", "qdrant", "neo4j", "proxy"}
 # name:tag@sha256:<digest>, as Renovate pins it: the tag says which, the digest makes it so.
 PINNED = re.compile(r"[a-z0-9][a-z0-9./_-]*:[A-Za-z0-9._-]+@sha256:[0-9a-f]{64}")
 DOCKERFILES = sorted((ROOT / "kb" / "deploy").glob("*Dockerfile"))
@@ -165,7 +165,7 @@ def test_every_image_pulled_from_a_registry_is_pinned_by_digest(compose: dict[st
         if "build" not in service  # built here: quarry, quarry-llm
     }
 
-    assert set(pulled) >= {"postgres", "redis", "qdrant", "neo4j"}
+    assert set(pulled) >= {"postgres", "redis", "qdrant", "neo4j", "proxy"}
     assert {name: image for name, image in pulled.items() if not PINNED.fullmatch(image)} == {}
 
 
@@ -175,3 +175,42 @@ def test_every_base_image_is_pinned_by_digest(dockerfile: Path) -> None:
 
     assert bases
     assert [base for base in bases if not PINNED.fullmatch(base)] == []
+
+
+def test_only_the_tls_proxy_is_reachable_from_outside(compose: dict[str, Any]) -> None:
+    """The production settings send cookies only over HTTPS: the way in is the proxy's 443
+    (80 redirects), never the app's plain HTTP."""
+    services = compose["services"]
+    published = {name for name, service in services.items() if service.get("ports")}
+    proxy = services["proxy"]
+
+    assert published == {"proxy"}
+    assert sorted(port.rsplit(":", 1)[1] for port in proxy["ports"]) == ["443", "80"]
+    assert "./kb/deploy/Caddyfile:/etc/caddy/Caddyfile:ro" in proxy["volumes"]
+    assert (ROOT / "kb" / "deploy" / "Caddyfile").is_file()
+    assert proxy["depends_on"]["web"]["condition"] == "service_healthy"
+
+
+def test_web_takes_the_client_address_and_https_from_the_proxy(compose: dict[str, Any]) -> None:
+    """Without trusting the proxy's X-Forwarded-For, every sign-in would come from its address,
+    and one person's failures would lock everyone out (KB_SIGNIN_FAILURE_LIMIT per address)."""
+    command = " ".join(compose["services"]["web"]["command"])
+
+    assert "--proxy-headers" in command
+    assert "--forwarded-allow-ips '*'" in command
+
+
+def test_the_proxy_refuses_bodies_at_the_apps_limit(compose: dict[str, Any]) -> None:
+    """Both read the one KB_MAX_REQUEST_MB, with the settings' default: an upload the app takes
+    is never cut short by the proxy."""
+    settings_default = re.search(
+        r'env_int\("KB_MAX_REQUEST_MB", (\d+)\)', (ROOT / "kb/settings/base.py").read_text()
+    )
+    caddyfile = (ROOT / "kb" / "deploy" / "Caddyfile").read_text()
+    proxy = compose["services"]["proxy"]["environment"]["KB_MAX_REQUEST_MB"]
+    app = compose["services"]["web"]["environment"]["KB_MAX_REQUEST_MB"]
+
+    assert settings_default
+    default = settings_default.group(1)
+    assert proxy == app == "${KB_MAX_REQUEST_MB:-" + default + "}"
+    assert "max_size {$KB_MAX_REQUEST_MB:" + default + "}MiB" in caddyfile  # kb.uploads.MB
