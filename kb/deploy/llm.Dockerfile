@@ -1,5 +1,5 @@
 # The GPU model server: llama-cpp-python's OpenAI-compatible server built with CUDA.
-FROM nvidia/cuda:12.4.1-devel-ubuntu22.04
+FROM nvidia/cuda:12.4.1-devel-ubuntu22.04@sha256:da6791294b0b04d7e65d87b7451d6f2390b4d36225ab0701ee7dfec5769829f5
 ENV DEBIAN_FRONTEND=noninteractive CMAKE_ARGS="-DGGML_CUDA=on" FORCE_CMAKE=1
 RUN apt-get update && apt-get install -y --no-install-recommends python3 python3-pip curl \
     && rm -rf /var/lib/apt/lists/*

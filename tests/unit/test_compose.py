@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import importlib.metadata
 import re
 import subprocess
 import sys
+from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
+from qdrant_client.common.version_check import is_compatible
 
 from kb.celery import all_queues
 from tests.support.environment import unconfigured_environ
@@ -16,7 +19,10 @@ from tests.support.paths import ROOT
 
 pytestmark = pytest.mark.unit
 APP_SERVICES = ("web", "worker", "beat", "migrate")
-REQUIRED = {"web", "worker", "llm", "postgres", "redis", "qdrant", "neo4j"}
+REQUIRED = {"web", "worker", "llm", "postgres", "redis", "qdrant", "neo4j", "proxy"}
+# name:tag@sha256:<digest>, as Renovate pins it: the tag says which, the digest makes it so.
+PINNED = re.compile(r"[a-z0-9][a-z0-9./_-]*:[A-Za-z0-9._-]+@sha256:[0-9a-f]{64}")
+DOCKERFILES = sorted((ROOT / "kb" / "deploy").glob("*Dockerfile"))
 
 
 @pytest.fixture(scope="module")
@@ -139,3 +145,72 @@ def test_ldap_settings_left_unset_in_env_leave_ldap_off_and_start(compose: dict[
     assert len(ldap_env) == 12
     assert result.returncode == 0, result.stderr
     assert result.stdout.split() == ["True", "(uid=%(user)s)"]
+
+
+def test_the_qdrant_server_is_one_the_installed_client_accepts(compose: dict[str, Any]) -> None:
+    """qdrant-client checks the server's version when it connects and warns outside its range
+    (same major, minor at most 1 apart): asked here with the client's own rule."""
+    image = compose["services"]["qdrant"]["image"]
+    server = re.fullmatch(r"qdrant/qdrant:v(\d+\.\d+\.\d+)@sha256:[0-9a-f]{64}", image)
+    client = importlib.metadata.version("qdrant-client")
+
+    assert server, image
+    assert is_compatible(client, server.group(1)), f"client {client}, server {server.group(1)}"
+
+
+def test_every_image_pulled_from_a_registry_is_pinned_by_digest(compose: dict[str, Any]) -> None:
+    pulled = {
+        name: service["image"]
+        for name, service in compose["services"].items()
+        if "build" not in service  # built here: quarry, quarry-llm
+    }
+
+    assert set(pulled) >= {"postgres", "redis", "qdrant", "neo4j", "proxy"}
+    assert {name: image for name, image in pulled.items() if not PINNED.fullmatch(image)} == {}
+
+
+@pytest.mark.parametrize("dockerfile", DOCKERFILES, ids=lambda path: path.name)
+def test_every_base_image_is_pinned_by_digest(dockerfile: Path) -> None:
+    bases = re.findall(r"^FROM\s+(\S+)", dockerfile.read_text(), flags=re.MULTILINE)
+
+    assert bases
+    assert [base for base in bases if not PINNED.fullmatch(base)] == []
+
+
+def test_only_the_tls_proxy_is_reachable_from_outside(compose: dict[str, Any]) -> None:
+    """The production settings send cookies only over HTTPS: the way in is the proxy's 443
+    (80 redirects), never the app's plain HTTP."""
+    services = compose["services"]
+    published = {name for name, service in services.items() if service.get("ports")}
+    proxy = services["proxy"]
+
+    assert published == {"proxy"}
+    assert sorted(port.rsplit(":", 1)[1] for port in proxy["ports"]) == ["443", "80"]
+    assert "./kb/deploy/Caddyfile:/etc/caddy/Caddyfile:ro" in proxy["volumes"]
+    assert (ROOT / "kb" / "deploy" / "Caddyfile").is_file()
+    assert proxy["depends_on"]["web"]["condition"] == "service_healthy"
+
+
+def test_web_takes_the_client_address_and_https_from_the_proxy(compose: dict[str, Any]) -> None:
+    """Without trusting the proxy's X-Forwarded-For, every sign-in would come from its address,
+    and one person's failures would lock everyone out (KB_SIGNIN_FAILURE_LIMIT per address)."""
+    command = " ".join(compose["services"]["web"]["command"])
+
+    assert "--proxy-headers" in command
+    assert "--forwarded-allow-ips '*'" in command
+
+
+def test_the_proxy_refuses_bodies_at_the_apps_limit(compose: dict[str, Any]) -> None:
+    """Both read the one KB_MAX_REQUEST_MB, with the settings' default: an upload the app takes
+    is never cut short by the proxy."""
+    settings_default = re.search(
+        r'env_int\("KB_MAX_REQUEST_MB", (\d+)\)', (ROOT / "kb/settings/base.py").read_text()
+    )
+    caddyfile = (ROOT / "kb" / "deploy" / "Caddyfile").read_text()
+    proxy = compose["services"]["proxy"]["environment"]["KB_MAX_REQUEST_MB"]
+    app = compose["services"]["web"]["environment"]["KB_MAX_REQUEST_MB"]
+
+    assert settings_default
+    default = settings_default.group(1)
+    assert proxy == app == "${KB_MAX_REQUEST_MB:-" + default + "}"
+    assert "max_size {$KB_MAX_REQUEST_MB:" + default + "}MiB" in caddyfile  # kb.uploads.MB
