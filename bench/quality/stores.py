@@ -46,6 +46,7 @@ def index_corpus(files: list[InputFile]) -> Corpus:
     }
     failed = Document.objects.filter(status=DocumentStatus.FAILED)
     corpus.ingest = {
+        "chunk_model_tokens": _chunk_lengths(corpus),
         "documents_indexed": Document.objects.filter(status=DocumentStatus.INDEXED).count(),
         "documents_failed": [{"file": d.source_filename, "error": d.error} for d in failed],
         "chunks": len(corpus.chunks),
@@ -53,6 +54,21 @@ def index_corpus(files: list[InputFile]) -> Corpus:
         "ingest_other_processes_cpu_share": timed.other_share,
     }
     return corpus
+
+
+def _chunk_lengths(corpus: Corpus) -> dict[str, int]:
+    """Chunk lengths in the embedding model's own tokens; a chunk longer than the model reads
+    would be embedded in part, so the run stops rather than report figures built on one."""
+    from django.conf import settings
+
+    from kb.text.embeddings import load_embedder
+
+    embedder = load_embedder(settings.KB_EMBED_MODEL)
+    lengths = [len(embedder.tokenize(chunk.text)) for chunk in corpus.chunks.values()]
+    over = sum(length > embedder.max_tokens for length in lengths)
+    if over:
+        raise SystemExit(f"{over} chunks are longer than the {embedder.max_tokens} tokens it reads")
+    return {"limit": embedder.max_tokens, "max": max(lengths, default=0), "over_limit": over}
 
 
 class Bm25Baseline:
