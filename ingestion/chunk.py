@@ -3,17 +3,16 @@
 A chunk never spans two sections, so its `section` is exact and access or citation by section
 stays honest. Text is split by llama-index's SentenceSplitter, configured so that it needs no
 downloaded data: sentences are found by our own regex (NLTK's punkt would be looked up, and
-fetched if missing, and it does not split Chinese), and tokens are counted by the tokenizer the
-caller gives: the pipeline gives the embedding model's own, so that no chunk is longer than what
-the model reads (a tail past it would never be embedded). Tables are cut by rows, each piece
-repeating the header row so that every piece can be read alone.
+fetched if missing, and it does not split Chinese), and tokens are counted by `count_tokens`
+(tiktoken would need its encoding file). Tables are cut by rows, each piece repeating the header
+row so that every piece can be read alone.
 """
 
 from __future__ import annotations
 
 import bisect
 import re
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field, replace
 
 from llama_index.core import Document
@@ -32,23 +31,17 @@ _CLAUSE = "[^,.;，；、。？！]+[,.;，；、。？！]?|[,.;，；、。？
 _PARAGRAPH = "\n\n"
 
 
-# Text to the tokens a chunk's length is counted in.
-Tokenize = Callable[[str], Sequence[str]]
-
-
-def words(text: str) -> list[str]:
-    """A word, a number, a punctuation mark or a CJK character each: the count where no model
-    tokenizer is given (tests, benchmarks' baselines). English gives 10-20% more BERT word
-    pieces than these tokens, Chinese as many."""
-    return _TOKEN.findall(text)
-
-
 def count_tokens(text: str) -> int:
-    return len(words(text))
+    """Tokens as the chunker counts them: a word, a number, a punctuation mark or a CJK character.
+
+    Deterministic, needs no model file and does not change with the embedding model. English
+    gives 10-20% more BERT word pieces than these tokens, Chinese as many.
+    """
+    return len(_TOKEN.findall(text))
 
 
-# At most 300 tokens, the low end of 300-500, and never more than the embedding model reads
-# (all-MiniLM-L6-v2: 256 word pieces with its two special tokens): the pipeline passes that limit.
+# 300 by default, the low end of 300-500: the default embedding model reads only 256 word
+# pieces, so a longer chunk would be embedded only in part.
 CHUNK_TOKENS = 300
 OVERLAP_TOKENS = 50
 
@@ -58,27 +51,15 @@ def chunk_elements(
     *,
     chunk_tokens: int = CHUNK_TOKENS,
     overlap_tokens: int = OVERLAP_TOKENS,
-    max_tokens: int | None = None,
-    tokenize: Tokenize = words,
 ) -> list[Chunk]:
-    """Chunks of about `chunk_tokens` tokens as `tokenize` counts them, never more than
-    `max_tokens` (default 1.25 x chunk_tokens, room for a short tail to join the chunk before
-    it), numbered from 0 in reading order; consecutive chunks of a section share up to
-    `overlap_tokens` tokens of whole sentences."""
-    limit = max_tokens if max_tokens is not None else chunk_tokens * 5 // 4
-    if chunk_tokens <= 0 or not 0 <= overlap_tokens < chunk_tokens or limit < chunk_tokens:
-        raise ValueError("need chunk_tokens > 0, 0 <= overlap_tokens < chunk_tokens <= max_tokens")
-    cutter = _Cutter(
-        chunk_tokens=chunk_tokens, overlap_tokens=overlap_tokens, limit=limit, tokenize=tokenize
-    )
-    pieces = [
-        fitted
-        for section in _sections(elements)
-        for piece in cutter.section(section)
-        for fitted in cutter.fit(piece)
-    ]
+    """Chunks of about `chunk_tokens` tokens, numbered from 0 in reading order; consecutive
+    chunks of a section share up to `overlap_tokens` tokens of whole sentences."""
+    if chunk_tokens <= 0 or not 0 <= overlap_tokens < chunk_tokens:
+        raise ValueError("need chunk_tokens > 0 and 0 <= overlap_tokens < chunk_tokens")
+    cutter = _Cutter(chunk_tokens=chunk_tokens, overlap_tokens=overlap_tokens)
+    pieces = [piece for section in _sections(elements) for piece in cutter.section(section)]
     return [
-        Chunk(number=number, text=text, page=page, section=section, token_count=cutter.count(text))
+        Chunk(number=number, text=text, page=page, section=section, token_count=count_tokens(text))
         for number, (text, page, section) in enumerate(pieces)
     ]
 
@@ -136,44 +117,19 @@ _Piece = tuple[str, int | None, str]  # text, page, section
 class _Cutter:
     """Cuts one section at a time with a splitter configured once per `chunk_elements` call."""
 
-    def __init__(
-        self, *, chunk_tokens: int, overlap_tokens: int, limit: int, tokenize: Tokenize
-    ) -> None:
+    def __init__(self, *, chunk_tokens: int, overlap_tokens: int) -> None:
         self.chunk_tokens = chunk_tokens
-        self.limit = limit
-        self.tokenize = tokenize
         self.min_tail = chunk_tokens // 4
         self.splitter = SentenceSplitter(
             chunk_size=chunk_tokens,
             chunk_overlap=overlap_tokens,
-            tokenizer=tokenize,
+            tokenizer=_TOKEN.findall,
             paragraph_separator=_PARAGRAPH,
             chunking_tokenizer_fn=_split_sentences,
             secondary_chunking_regex=_CLAUSE,
             include_metadata=False,
             include_prev_next_rel=False,
             id_func=lambda index, document: f"{document.id_}:{index}",
-        )
-
-    def count(self, text: str) -> int:
-        return len(self.tokenize(text))
-
-    def fit(self, piece: _Piece) -> list[_Piece]:
-        """The piece, or its parts when it is longer than the limit: a joined tail, a title
-        leading a table, or text the splitter's clause and word cuts measured short."""
-        text, page, section = piece
-        if self.count(text) <= self.limit:
-            return [piece]
-        parts = self._splitter(self.limit).split_text(text)
-        return [(part, page, section) for part in parts if part.strip()]
-
-    def _splitter(self, size: int) -> SentenceSplitter:
-        return SentenceSplitter(
-            chunk_size=max(size, 1),
-            chunk_overlap=0,
-            tokenizer=self.tokenize,
-            chunking_tokenizer_fn=_split_sentences,
-            secondary_chunking_regex=_CLAUSE,
         )
 
     def section(self, section: _Section) -> Iterator[_Piece]:
@@ -201,25 +157,23 @@ class _Cutter:
 
     def _merge_short_tail(self, spans: list[tuple[int, int]], text: str) -> list[tuple[int, int]]:
         """A last chunk adding fewer than `min_tail` new tokens beyond its overlap says little
-        alone; the chunk before it takes those tokens when it stays within the limit."""
-        if len(spans) < 2 or self.count(text[spans[-2][1] : spans[-1][1]]) >= self.min_tail:
-            return spans
-        if self.count(text[spans[-2][0] : spans[-1][1]]) <= self.limit:
+        alone; the chunk before it takes those tokens (staying under 1.25 x chunk_tokens)."""
+        if len(spans) > 1 and count_tokens(text[spans[-2][1] : spans[-1][1]]) < self.min_tail:
             spans[-2:] = [(spans[-2][0], spans[-1][1])]
         return spans
 
     def table(self, text: str, *, lead: str) -> list[str]:
         """Row groups under a repeated header row; an over-long row is cut like prose."""
         header, *rows = [row for row in text.splitlines() if row.strip()]
-        budget = max(self.chunk_tokens - self.count(header), self.min_tail)
+        budget = max(self.chunk_tokens - count_tokens(header), self.min_tail)
         parts = [part for row in rows for part in self._row_parts(row, budget)]
         groups: list[list[str]] = []
         for part in parts:
-            if groups and self.count("\n".join([*groups[-1], part])) <= budget:
+            if groups and count_tokens("\n".join([*groups[-1], part])) <= budget:
                 groups[-1].append(part)
             else:
                 groups.append([part])
-        if len(groups) > 1 and self.count("\n".join(groups[-1])) < self.min_tail:
+        if len(groups) > 1 and count_tokens("\n".join(groups[-1])) < self.min_tail:
             groups[-2:] = [groups[-2] + groups[-1]]
         pieces = ["\n".join([header, *group]) for group in groups] or [header]
         if lead:
@@ -227,9 +181,15 @@ class _Cutter:
         return pieces
 
     def _row_parts(self, row: str, budget: int) -> list[str]:
-        if self.count(row) <= budget:
+        if count_tokens(row) <= budget:
             return [row]
-        return self._splitter(budget).split_text(row)
+        return SentenceSplitter(
+            chunk_size=max(budget, 1),
+            chunk_overlap=0,
+            tokenizer=_TOKEN.findall,
+            chunking_tokenizer_fn=_split_sentences,
+            secondary_chunking_regex=_CLAUSE,
+        ).split_text(row)
 
 
 def _runs(body: Sequence[ParsedElement]) -> Iterator[list[ParsedElement]]:

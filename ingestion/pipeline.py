@@ -26,12 +26,12 @@ from django.db import OperationalError, transaction
 from django.utils import timezone
 
 from ingestion import progress
-from ingestion.chunk import CHUNK_TOKENS, chunk_elements
+from ingestion.chunk import chunk_elements
 from ingestion.parsers.base import ParseError
 from ingestion.parsers.registry import parse_document
 from ingestion.purge import document_remove_from_stores
 from ingestion.titles import indexed_title
-from ingestion.types import Chunk, ParsedElement
+from ingestion.types import Chunk
 from kb.access import document_acl
 from kb.error_text import without_paths
 from kb.llm.chat import LlmUnavailable
@@ -42,7 +42,7 @@ from kb.stores.errors import StoreError
 from kb.stores.factory import graph_store, vector_index
 from kb.stores.payload import ChunkPayload, chunk_id
 from kb.stores.types import ChunkPoint, GraphChunk
-from kb.text.embeddings import Embedder, load_embedder
+from kb.text.embeddings import load_embedder
 from kb.text.instructions import instruction_cues
 from kb.text.llm_entities import LlmEntityExtractor, RuleEntityExtractor
 from kb.text.sparse import SparseEncoder
@@ -153,7 +153,7 @@ def _index(document: Document) -> Written:
         document.title, filename=document.source_filename, parsed=parsed.title
     )  # before the chunks are written: their payloads carry it
     progress.report(document.pk, "chunking")
-    chunks = model_chunks(parsed.elements)
+    chunks = chunk_elements(parsed.elements)
     if not chunks:
         raise ParseError("The file contains no text that could be indexed.", code="no_text")
     acl = document_acl(document)
@@ -172,34 +172,17 @@ def _index(document: Document) -> Written:
     )
 
 
-def _embedder() -> Embedder:
+def _parsing_progress(document_id: int, fraction: float, detail: str) -> None:
+    progress.report(document_id, "parsing", fraction, detail=detail)
+
+
+def _embed(document_id: int, texts: list[str]) -> list[list[float]]:
     embedder = load_embedder(settings.KB_EMBED_MODEL)
     if embedder.dimension != settings.KB_EMBED_DIM:
         raise RuntimeError(
             f"{settings.KB_EMBED_MODEL} makes {embedder.dimension}-dimensional vectors but "
             f"KB_EMBED_DIM is {settings.KB_EMBED_DIM}; set it to match and re-index."
         )
-    return embedder
-
-
-def model_chunks(elements: Sequence[ParsedElement]) -> list[Chunk]:
-    """Chunks counted in the embedding model's own tokens, none longer than it reads."""
-    embedder = _embedder()
-    limit = embedder.max_tokens
-    return chunk_elements(
-        elements,
-        chunk_tokens=min(CHUNK_TOKENS, limit),
-        max_tokens=limit,
-        tokenize=embedder.tokenize,
-    )
-
-
-def _parsing_progress(document_id: int, fraction: float, detail: str) -> None:
-    progress.report(document_id, "parsing", fraction, detail=detail)
-
-
-def _embed(document_id: int, texts: list[str]) -> list[list[float]]:
-    embedder = _embedder()
     vectors: list[list[float]] = []
     for batch in _batched(texts, settings.KB_EMBED_BATCH):
         vectors += embedder.encode_documents(batch, batch_size=settings.KB_EMBED_BATCH)

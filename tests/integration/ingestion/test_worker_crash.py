@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
+from ingestion.chunk import chunk_elements
 from ingestion.parsers.registry import parse_document
-from ingestion.pipeline import model_chunks
 from kb.stores.graph_embedded import EmbeddedGraphStore
 from kb.stores.qdrant_edge import QdrantEdgeIndex
 from tests.support import samples
@@ -50,7 +50,7 @@ def test_a_killed_worker_leaves_a_document_that_finishes_after_restart(tmp_path:
     env = _env(data_dir)
     paragraphs = [f"Paragraph {n}. " + samples.BACKUP_TEXT * 3 for n in range(300)]
     source = samples.text(tmp_path / "manual.txt", "\n\n".join(paragraphs))
-    expected = len(model_chunks(parse_document(source, filename="manual.txt").elements))
+    expected = len(chunk_elements(parse_document(source, filename="manual.txt").elements))
     manage(env, "migrate", "-v0")
     manage(env, "kb_ingest", str(source), "--collection", "C", "--readers", "ops", "--no-wait")
 
