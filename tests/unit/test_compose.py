@@ -83,11 +83,11 @@ def _llm_arguments(
     service's environment at its default unless `env` sets it), with a stand-in at
     /app/llama-server that prints what it got."""
     llm = compose["services"]["llm"]
-    environment = {}
+    environment: dict[str, str] = {}
     for name, value in llm["environment"].items():
         default = re.fullmatch(r"\$\{" + name + r":-(.*)\}", value)
         assert default, f"{name} should be passed through from .env: {value}"
-        environment[name] = env.get(name, default.group(1))
+        environment[name] = env.get(name, str(default.group(1)))
     stand_in = tmp_path / "llama-server"
     stand_in.write_text(
         '#!/bin/sh\nprintf "%s\\n" "$@"; printf "LLAMA_API_KEY=%s\\n" "${LLAMA_API_KEY-<unset>}"\n'
