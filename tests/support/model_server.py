@@ -8,7 +8,10 @@ answerability check, OpenAICompatibleChat.choose) gets `p_yes` as top log-probab
 it is answered: a model still reading its prompt, to see what a caller gets meanwhile. With
 `api_key` set, a request without `Authorization: Bearer <api_key>` gets 401, as from a server
 that requires a key. With `status_code` set to 503 (or 429), every request gets that status: a
-model server that is busy.
+model server that is busy. With `together` set to a threading.Barrier of N parties, every request
+waits there until N requests are in the server at once (llama.cpp's parallel slots): requests
+sent one after another never get that far, and each gets 503 when the barrier's timeout ends the
+wait. `most_at_once` is the most requests the server held at the same time.
 """
 
 from __future__ import annotations
@@ -31,6 +34,10 @@ class ScriptedModel(BaseHTTPRequestHandler):
     released: threading.Event | None = None
     api_key = ""
     status_code = 200
+    together: threading.Barrier | None = None
+    at_once = 0
+    most_at_once = 0
+    counting = threading.Lock()
 
     def do_POST(self) -> None:
         if self.api_key and self.headers.get("Authorization") != f"Bearer {self.api_key}":
@@ -38,6 +45,22 @@ class ScriptedModel(BaseHTTPRequestHandler):
             return
         body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
         self.bodies.append(body)
+        with ScriptedModel.counting:
+            ScriptedModel.at_once += 1
+            ScriptedModel.most_at_once = max(ScriptedModel.most_at_once, ScriptedModel.at_once)
+        try:
+            self._answer(body)
+        finally:
+            with ScriptedModel.counting:
+                ScriptedModel.at_once -= 1
+
+    def _answer(self, body: dict[str, Any]) -> None:
+        if self.together is not None:
+            try:
+                self.together.wait()
+            except threading.BrokenBarrierError:
+                self._send("application/json", b'{"error": "alone"}', status=503)
+                return
         if self.released is not None:
             self.released.wait(HOLD_SECONDS)
         if self.status_code != 200:
@@ -85,7 +108,8 @@ def scripted_model_server(reply: str = "") -> Iterator[tuple[str, type[ScriptedM
     """The server's base URL (…/v1) and its handler class, whose attributes script it."""
     ScriptedModel.reply, ScriptedModel.p_yes, ScriptedModel.bodies = reply, 1.0, []
     ScriptedModel.released, ScriptedModel.api_key = None, ""
-    ScriptedModel.status_code = 200
+    ScriptedModel.status_code, ScriptedModel.together = 200, None
+    ScriptedModel.at_once = ScriptedModel.most_at_once = 0
     httpd = ThreadingHTTPServer(("127.0.0.1", 0), ScriptedModel)
     threading.Thread(target=httpd.serve_forever, daemon=True).start()
     try:

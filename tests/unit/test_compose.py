@@ -75,12 +75,115 @@ def test_stateful_services_keep_data_in_named_volumes(compose: dict[str, Any]) -
     assert "media:/data/media" in compose["services"]["web"]["volumes"]
 
 
-def test_llm_reserves_the_gpu_and_offloads_every_layer(compose: dict[str, Any]) -> None:
+def _llm_arguments(
+    compose: dict[str, Any], tmp_path: Path, **env: str
+) -> tuple[list[str], str | None]:
+    """What the llm service's shell starts llama-server with, and the LLAMA_API_KEY it exports:
+    its command run by sh as compose would (`$$` unescaped, each `${VAR:-default}` of the
+    service's environment at its default unless `env` sets it), with a stand-in at
+    /app/llama-server that prints what it got."""
+    llm = compose["services"]["llm"]
+    environment: dict[str, str] = {}
+    for name, value in llm["environment"].items():
+        default = re.fullmatch(r"\$\{" + name + r":-(.*)\}", value)
+        assert default, f"{name} should be passed through from .env: {value}"
+        environment[name] = env.get(name, str(default.group(1)))
+    stand_in = tmp_path / "llama-server"
+    stand_in.write_text(
+        '#!/bin/sh\nprintf "%s\\n" "$@"; printf "LLAMA_API_KEY=%s\\n" "${LLAMA_API_KEY-<unset>}"\n'
+    )
+    stand_in.chmod(0o755)
+    script = llm["command"][0].replace("$$", "$").replace("/app/llama-server", str(stand_in))
+
+    assert llm["entrypoint"] == ["/bin/sh", "-c"]
+    result = subprocess.run(
+        ["/bin/sh", "-c", script],
+        env={"PATH": "/usr/bin:/bin", **environment},
+        capture_output=True,
+        text=True,
+        timeout=10,
+    )
+    assert result.returncode == 0, result.stderr
+    *arguments, key = result.stdout.splitlines()
+    exported = key.removeprefix("LLAMA_API_KEY=")
+    return arguments, None if exported == "<unset>" else exported
+
+
+def _value(arguments: list[str], flag: str) -> str:
+    return arguments[arguments.index(flag) + 1]
+
+
+def test_llm_reserves_the_gpu_and_offloads_every_layer(
+    compose: dict[str, Any], tmp_path: Path
+) -> None:
     llm = compose["services"]["llm"]
     devices = llm["deploy"]["resources"]["reservations"]["devices"]
+    arguments, _ = _llm_arguments(compose, tmp_path)
 
     assert devices[0]["capabilities"] == ["gpu"]
-    assert llm["command"][llm["command"].index("--n_gpu_layers") + 1] == "-1"
+    assert _value(arguments, "--n-gpu-layers") == "99"
+    assert "./models:/models:ro" in llm["volumes"]
+    assert _value(arguments, "--model") == "/models/qwen2.5-coder-1.5b-instruct-q4_k_m.gguf"
+
+
+def test_llm_answers_several_questions_at_once(compose: dict[str, Any], tmp_path: Path) -> None:
+    """Parallel slots with continuous batching, the context split evenly among them: each
+    slot holds what the app's context setting promises one question, at the settings' default
+    too."""
+    settings_default = re.search(
+        r'env_int\("KB_LLM_N_CTX", (\d+)\)', (ROOT / "kb/settings/base.py").read_text()
+    )
+    defaults, _ = _llm_arguments(compose, tmp_path)
+    eight, _ = _llm_arguments(compose, tmp_path, KB_LLM_PARALLEL="8", KB_LLM_N_CTX="8192")
+
+    assert settings_default
+    assert compose["services"]["llm"]["environment"]["KB_LLM_N_CTX"] == (
+        "${KB_LLM_N_CTX:-" + settings_default.group(1) + "}"
+    )
+    assert int(_value(defaults, "--parallel")) > 1
+    assert {"--cont-batching", "--no-kv-unified"} <= set(defaults)
+    assert int(_value(defaults, "--ctx-size")) == int(_value(defaults, "--parallel")) * int(
+        settings_default.group(1)
+    )
+    assert (_value(eight, "--parallel"), _value(eight, "--ctx-size")) == ("8", str(8 * 8192))
+
+
+def test_llm_chat_template_is_chatml_as_in_process(compose: dict[str, Any], tmp_path: Path) -> None:
+    """The template the in-process model uses (docs/models.md); --no-jinja before it, else
+    llama-server reads the name "chatml" as a Jinja template."""
+    arguments, _ = _llm_arguments(compose, tmp_path)
+
+    assert _value(arguments, "--chat-template") == "chatml"
+    assert arguments.index("--no-jinja") < arguments.index("--chat-template")
+
+
+def test_llm_requires_the_apps_key_only_when_one_is_set(
+    compose: dict[str, Any], tmp_path: Path
+) -> None:
+    """One KB_LLM_API_KEY for both ends: the server's LLAMA_API_KEY (its --api-key, kept off
+    the command line) and the app's bearer token; unset, the server asks for none."""
+    with_key, exported = _llm_arguments(compose, tmp_path, KB_LLM_API_KEY="sk-llm-key")
+    without_key, unset = _llm_arguments(compose, tmp_path)
+    app_key = compose["services"]["web"]["environment"]["KB_LLM_API_KEY"]
+
+    assert exported == "sk-llm-key"
+    assert "sk-llm-key" not in with_key
+    assert "--api-key" not in with_key
+    assert unset is None
+    assert with_key == without_key
+    assert app_key == compose["services"]["llm"]["environment"]["KB_LLM_API_KEY"]
+    assert app_key == "${KB_LLM_API_KEY:-}"
+
+
+def test_llm_is_healthy_once_the_model_is_loaded(compose: dict[str, Any], tmp_path: Path) -> None:
+    """llama-server's /health: 503 while loading, 200 once it answers (no key needed), on the
+    port the app's KB_LLM_BASE_URL names."""
+    test = compose["services"]["llm"]["healthcheck"]["test"]
+    arguments, _ = _llm_arguments(compose, tmp_path)
+
+    assert test[0] == "CMD"
+    assert test[-1] == "http://127.0.0.1:8080/health"
+    assert _value(arguments, "--port") == "8080"
 
 
 def test_documents_and_upkeep_have_their_own_workers(compose: dict[str, Any]) -> None:
@@ -162,10 +265,10 @@ def test_every_image_pulled_from_a_registry_is_pinned_by_digest(compose: dict[st
     pulled = {
         name: service["image"]
         for name, service in compose["services"].items()
-        if "build" not in service  # built here: quarry, quarry-llm
+        if "build" not in service  # built here: quarry
     }
 
-    assert set(pulled) >= {"postgres", "redis", "qdrant", "neo4j", "proxy"}
+    assert set(pulled) >= {"postgres", "redis", "qdrant", "neo4j", "proxy", "llm"}
     assert {name: image for name, image in pulled.items() if not PINNED.fullmatch(image)} == {}
 
 
