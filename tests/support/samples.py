@@ -40,11 +40,12 @@ def labelled_pdf(path: Path, pages: list[tuple[str, str]], *, front_matter: int)
     """`text_pdf` with page labels as a printed book has them: the first `front_matter` pages
     numbered i, ii, ..., the rest 1, 2, ... (so physical page front_matter + 1 is printed 1)."""
     from pypdf import PdfWriter
+    from pypdf.constants import PageLabelStyle
 
     plain = text_pdf(path.with_suffix(".plain.pdf"), pages)
     writer = PdfWriter(clone_from=str(plain))
-    writer.set_page_label(0, front_matter - 1, style="/r")
-    writer.set_page_label(front_matter, len(pages) - 1, style="/D", start=1)
+    writer.set_page_label(0, front_matter - 1, style=PageLabelStyle.LOWERCASE_ROMAN)
+    writer.set_page_label(front_matter, len(pages) - 1, style=PageLabelStyle.DECIMAL, start=1)
     with path.open("wb") as out:
         writer.write(out)
     plain.unlink()
