@@ -2,9 +2,9 @@
 source view, the feedback export and the benchmarks read back.
 
 The stored dict is a contract with every index already on disk: `to_dict` writes exactly the
-keys and values ingestion has always written, and `from_dict` reads payloads written before a
-key existed (`instruction_cues` and `page_label` came later) with the defaults the readers
-always applied.
+keys and values ingestion has always written (a key is only ever added, never renamed or
+dropped), and `from_dict` reads payloads written before a key existed (`instruction_cues` and
+`page_label` came later) with the defaults the readers always applied.
 """
 
 from __future__ import annotations
