@@ -13,7 +13,7 @@ from __future__ import annotations
 import functools
 import logging
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from itertools import islice
@@ -163,7 +163,7 @@ def _index(document: Document) -> Written:
         dense = _embed(document.pk, [c.text for c in chunks])
         progress.report(document.pk, "writing")
         cues = [instruction_cues(c.text) for c in chunks]
-        _write_vectors(_points(document, chunks, ids, dense, acl, cues))
+        _write_vectors(_points(document, chunks, ids, dense, acl, cues, parsed.page_labels))
         progress.report(document.pk, "graph")
         graph_written.result()  # re-raises what failed in the graph thread
     flagged = sum(1 for found in cues if found)
@@ -197,7 +197,9 @@ def _points(
     dense: Sequence[list[float]],
     acl: list[str],
     cues: Sequence[list[str]],
+    page_labels: Mapping[int, str],
 ) -> list[ChunkPoint]:
+    """Each chunk's payload; `page_labels` (ParsedDocument's) gives its page's printed label."""
     encoder = SparseEncoder()
     return [
         ChunkPoint(
@@ -213,6 +215,7 @@ def _points(
                 acl=tuple(acl),
                 title=document.title,
                 page=chunk.page,
+                page_label=page_labels.get(chunk.page, "") if chunk.page else "",
                 section=chunk.section,
                 text=chunk.text,
                 instruction_cues=tuple(found),

@@ -134,6 +134,7 @@ def source_out(passage: Passage) -> dict[str, Any]:
         "document_id": passage.document_id,
         "title": passage.title,
         "page": passage.page,
+        "page_label": passage.page_label,
         "section": passage.section,
         "chunk_id": passage.chunk_id,
     }

@@ -83,4 +83,5 @@ def _passage(n: int, chunk_id: str, payload: ChunkPayload) -> Passage:
         text=redact(payload.text),
         score=0.0,
         paths=(),
+        page_label=payload.page_label,
     )

@@ -127,4 +127,5 @@ def _passage(n: int, candidate: Fused, payload: ChunkPayload) -> Passage:
         text=payload.text,
         score=candidate.score,
         paths=tuple(sorted(candidate.ranks)),
+        page_label=payload.page_label,
     )

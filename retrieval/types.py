@@ -30,7 +30,9 @@ class Fused:
 
 @dataclass(frozen=True)
 class Passage:
-    """A chunk that may reach the prompt, numbered as the model and the citations see it."""
+    """A chunk that may reach the prompt, numbered as the model and the citations see it.
+    `page` is the physical page; `page_label` the number printed on it where that differs
+    (kb.stores.payload), else ""."""
 
     n: int
     chunk_id: str
@@ -41,3 +43,4 @@ class Passage:
     text: str
     score: float
     paths: tuple[str, ...]
+    page_label: str = ""

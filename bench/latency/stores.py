@@ -51,6 +51,7 @@ def build_vectors(index: QdrantEdgeIndex, chunks: Sequence[BenchChunk], vectors:
                 [vectors[c.row].tolist() for c in batch],
                 list(batch[0].acl),
                 [instruction_cues(c.text) for c in batch],
+                {},  # bench chunks have no pages, so no printed page labels
             )
             terms += sum(len(point.sparse.indices) for point in points)
             upsert_started = time.perf_counter()

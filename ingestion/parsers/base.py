@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -25,12 +25,14 @@ class ParseError(Exception):
 @dataclass(frozen=True)
 class ParsedDocument:
     """`title` is what the file calls itself (a PDF's metadata title, else its first heading),
-    empty when it says nothing better than its file name."""
+    empty when it says nothing better than its file name. `page_labels` are a PDF's printed
+    page numbers ("xii", "A-3") by 1-based physical page, only where they differ from it."""
 
     elements: list[ParsedElement]
     page_count: int
     file_type: str
     title: str = ""
+    page_labels: dict[int, str] = field(default_factory=dict)
 
 
 # How far a long parse has come: the fraction of the file done and what is being done

@@ -105,6 +105,7 @@ _NO_TITLE = re.compile(
     re.IGNORECASE,
 )
 TITLE_LENGTH = 200
+PAGE_LABEL_LENGTH = 40  # a printed page number; a longer label is someone's prose
 
 
 def metadata_title(path: Path) -> str:
@@ -117,6 +118,26 @@ def metadata_title(path: Path) -> str:
         return ""
     title = " ".join(str(title or "").split())
     return "" if _NO_TITLE.match(title) else title[:TITLE_LENGTH]
+
+
+def page_labels(path: Path) -> dict[int, str]:
+    """The printed page numbers (the PDF's /PageLabels: roman front matter, a body numbered
+    from 1 after it) of the pages whose label is not their physical number, by 1-based page.
+    Empty for a PDF without labels; labels are a nicety, so a broken label tree is empty too."""
+    from pypdf import PdfReader
+
+    try:
+        reader = PdfReader(str(path))
+        if reader.is_encrypted:
+            reader.decrypt("")  # the parse already refused a PDF that needs a password
+        labels = [" ".join(str(raw).split())[:PAGE_LABEL_LENGTH] for raw in reader.page_labels]
+    except Exception:  # pypdf raises anything on a damaged number tree
+        return {}
+    return {
+        number: label
+        for number, label in enumerate(labels, start=1)
+        if label and label != str(number)
+    }
 
 
 def _check_pdf_opens(path: Path) -> int:

@@ -46,6 +46,7 @@ def parse_document(
         page_count=max(pages, default=1),
         file_type=file_type,
         title=_title(path, file_type, elements),
+        page_labels=pdf.page_labels(path) if file_type == "PDF" else {},
     )
 
 

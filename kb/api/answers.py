@@ -38,18 +38,18 @@ class QueryApi(APIView):
         responses={
             200: OpenApiResponse(
                 QueryOut,
-                description="With `stream: true`: `text/event-stream` of events in this "
-                "order: `sources` ({sources: [{n, document_id, title, page, section, chunk_id, "
-                "snippet}]}), the passages the model will read, sent as soon as they are "
-                "retrieved and access-checked and before the model starts (none when the "
-                "question is refused before the model: weak evidence); then `token` events "
-                "({text}) as the model writes; then `check` ({check, answer}) only when the "
-                "answer was blocked (its `answer` replaces the streamed text) or is ungrounded; "
-                "then `citations` ({citations, refused, refusal, closest}; a citation's `n` is "
-                "its source's); then `done` ({query_id, answer, refused, refusal, check}). An "
-                "`error` event ({error}) ends a failed stream. A question can be refused after "
-                "its sources and tokens were streamed: `citations` with `refused: true` means "
-                "the streamed text is not the answer; replace it with `done`'s `answer`.",
+                description="With `stream: true`: `text/event-stream` of events in this order: "
+                "`sources` ({sources: [{n, document_id, title, page, page_label, section, "
+                "chunk_id, snippet}]}), the passages the model will read, sent as soon as they are "
+                "retrieved and access-checked and before the model starts (none when the question "
+                "is refused before the model: weak evidence); then `token` events ({text}) as the "
+                "model writes; then `check` ({check, answer}) only when the answer was blocked "
+                "(its `answer` replaces the streamed text) or is ungrounded; then `citations` "
+                "({citations, refused, refusal, closest}; a citation's `n` is its source's); then "
+                "`done` ({query_id, answer, refused, refusal, check}). An `error` event ({error}) "
+                "ends a failed stream. A question can be refused after its sources and tokens were "
+                "streamed: `citations` with `refused: true` means the streamed text is not the "
+                "answer; replace it with `done`'s `answer`.",
             )
         },
         summary="Ask a question; the answer cites the passages it used",

@@ -87,13 +87,21 @@ class MeOut(serializers.Serializer[object]):
     groups = serializers.ListField(child=serializers.CharField())
 
 
+PAGE_HELP = "The physical page of the file (1 is the first); null where the format has no pages."
+PAGE_LABEL_HELP = (
+    "The page number printed on that page, from the PDF's page labels (`xii` in roman front "
+    "matter, `1` where the body's numbering starts), where it is not `page`; empty otherwise."
+)
+
+
 class SourceOut(serializers.Serializer[object]):
     """Where a passage is (kb.answer_events.source_out): a refusal's closest sources."""
 
     n = serializers.IntegerField()
     document_id = serializers.IntegerField()
     title = serializers.CharField()
-    page = serializers.IntegerField(allow_null=True)
+    page = serializers.IntegerField(allow_null=True, help_text=PAGE_HELP)
+    page_label = serializers.CharField(allow_blank=True, help_text=PAGE_LABEL_HELP)
     section = serializers.CharField(allow_blank=True)
     chunk_id = serializers.CharField()
 
@@ -137,7 +145,8 @@ class SearchResultOut(serializers.Serializer[object]):
     chunk_id = serializers.CharField()
     document_id = serializers.IntegerField()
     title = serializers.CharField()
-    page = serializers.IntegerField(allow_null=True)
+    page = serializers.IntegerField(allow_null=True, help_text=PAGE_HELP)
+    page_label = serializers.CharField(allow_blank=True, help_text=PAGE_LABEL_HELP)
     section = serializers.CharField()
     text = serializers.CharField()
     score = serializers.FloatField()

@@ -52,7 +52,12 @@ class Source(BaseModel):
 
     document_id: int
     title: Untrusted
-    page: int | None
+    page: int | None = Field(description="The physical page of the file (1 is the first).")
+    page_label: Untrusted = Field(
+        default="",
+        description="The page number printed on that page (xii, A-3) where it is not `page`; "
+        "empty otherwise.",
+    )
     section: Untrusted
     chunk_id: str = Field(description="Give it to get_passage for the passage's full text.")
     link: str = Field(description="The source in Quarry's web app (sign-in required).")
@@ -118,6 +123,7 @@ def passage_result(passage: SourcePassage, base_url: str) -> PassageResult:
         document_id=passage.document.pk,
         title=passage.document.title,
         page=passage.page,
+        page_label=passage.page_label,
         section=passage.section,
         chunk_id=passage.chunk_id,
         link=_link(base_url, passage.chunk_id),

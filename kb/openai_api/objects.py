@@ -3,9 +3,10 @@ stream, built from kb.answering's items through kb.answer_events.answer_out, so 
 the chat page never disagree on what the answer, its citations or a refusal are.
 
 The assistant message is the answer with its citations appended as numbered footnotes (title
-and page); the citations also go in an extra top-level `citations` field, in `/api/v1/query`'s
-shape, beside `query_id` (for `/api/v1/feedback`), `refused` and `check`. A refusal is a normal
-assistant message: Quarry's own refusal text, in the question's language.
+and page, with the number printed on the page where it differs); the citations also go in an
+extra top-level `citations` field, in `/api/v1/query`'s shape, beside `query_id` (for
+`/api/v1/feedback`), `refused` and `check`. A refusal is a normal assistant message: Quarry's
+own refusal text, in the question's language.
 
 A stream can turn into a refusal after its tokens were sent (the answerability check, the
 model's own "I don't know", an unsupported or a blocked answer: kb/answer_events.py). Sent
@@ -111,14 +112,19 @@ def message_text(out: AnswerOut) -> str:
 
 
 def footnotes(citations: Sequence[dict[str, Any]]) -> str:
-    """A blank line, then one line per citation ("[1] Handbook, p. 3", "[2] Runbook") in the
-    numbers the answer's [n] markers use; "" without citations."""
-    lines = [
-        f"[{c['n']}] {_one_line(c['title'])}"
-        + (f", p. {c['page']}" if c["page"] is not None else "")
-        for c in citations
-    ]
+    """A blank line, then one line per citation ("[1] Handbook, p. 3", "[2] Book, p. 14
+    (printed xii)", "[3] Runbook") in the numbers the answer's [n] markers use; "" without
+    citations."""
+    lines = [f"[{c['n']}] {_one_line(c['title'])}{_page(c)}" for c in citations]
     return "\n\n" + "\n".join(lines) if lines else ""
+
+
+def _page(citation: dict[str, Any]) -> str:
+    """The physical page, and the number printed on it where that differs (page labels)."""
+    if citation["page"] is None:
+        return ""
+    label = citation.get("page_label") or ""
+    return f", p. {citation['page']}" + (f" (printed {_one_line(label)})" if label else "")
 
 
 @cache

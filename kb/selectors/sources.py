@@ -37,6 +37,7 @@ class SourcePassage:
     document: Document
     chunk_id: str
     page: int | None
+    page_label: str  # the number printed on the page, where it differs from `page`
     section: str
     version: int
     chunks: list[SourceChunk]
@@ -76,6 +77,7 @@ def source_passage_for_user(*, user: AnyUser, chunk_id: str) -> SourcePassage | 
         document=document,
         chunk_id=chunk_id,
         page=payload.page,
+        page_label=payload.page_label,
         section=payload.section,
         version=version,
         chunks=_without_overlap([*neighbours, payload], cited=chunk_id),

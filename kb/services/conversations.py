@@ -21,7 +21,7 @@ from kb.text.shorten import shortened
 
 TITLE_CHARS = 80
 # What a stored citation keeps: enough to link the source again, never the passage text.
-CITATION_FIELDS = ("n", "document_id", "title", "page", "section", "chunk_id")
+CITATION_FIELDS = ("n", "document_id", "title", "page", "page_label", "section", "chunk_id")
 
 
 def conversation_title(question: str) -> str:

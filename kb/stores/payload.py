@@ -2,8 +2,9 @@
 source view, the feedback export and the benchmarks read back.
 
 The stored dict is a contract with every index already on disk: `to_dict` writes exactly the
-keys and values ingestion has always written, and `from_dict` reads payloads written before a
-key existed (`instruction_cues` came later) with the defaults the readers always applied.
+keys and values ingestion has always written (a key is only ever added, never renamed or
+dropped), and `from_dict` reads payloads written before a key existed (`instruction_cues` and
+`page_label` came later) with the defaults the readers always applied.
 """
 
 from __future__ import annotations
@@ -24,7 +25,9 @@ def chunk_id(document_id: int, version: int, number: int) -> str:
 @dataclass(frozen=True, kw_only=True)
 class ChunkPayload:
     """One chunk's stored fields. `acl` holds the entries of `kb.access` the stores filter on;
-    `page` is 1-based or None; `instruction_cues` are the rule families of
+    `page` is the 1-based physical page or None (what opens the PDF at the right page);
+    `page_label` the number printed on that page ("xii", "A-3") where the PDF's page labels
+    say it is not `page`, else ""; `instruction_cues` are the rule families of
     kb.text.instructions the text matches, a flag for admins that decides nothing."""
 
     chunk_id: str
@@ -35,6 +38,7 @@ class ChunkPayload:
     document_version: int = 0
     title: str = ""
     page: int | None = None
+    page_label: str = ""
     section: str = ""
     text: str = ""
     instruction_cues: tuple[str, ...] = ()
@@ -49,6 +53,7 @@ class ChunkPayload:
             "acl": list(self.acl),
             "title": self.title,
             "page": self.page,
+            "page_label": self.page_label,
             "section": self.section,
             "text": self.text,
             "instruction_cues": list(self.instruction_cues),
@@ -68,6 +73,7 @@ class ChunkPayload:
             document_version=int(data.get("document_version") or 0),
             title=str(data.get("title") or ""),
             page=int(page) if isinstance(page, int) and page > 0 else None,
+            page_label=str(data.get("page_label") or ""),
             section=str(data.get("section") or ""),
             text=str(data.get("text") or ""),
             instruction_cues=tuple(str(cue) for cue in data.get("instruction_cues") or ()),

@@ -36,6 +36,22 @@ def text_pdf(path: Path, pages: list[tuple[str, str]], *, title: str = "") -> Pa
     return path
 
 
+def labelled_pdf(path: Path, pages: list[tuple[str, str]], *, front_matter: int) -> Path:
+    """`text_pdf` with page labels as a printed book has them: the first `front_matter` pages
+    numbered i, ii, ..., the rest 1, 2, ... (so physical page front_matter + 1 is printed 1)."""
+    from pypdf import PdfWriter
+    from pypdf.constants import PageLabelStyle
+
+    plain = text_pdf(path.with_suffix(".plain.pdf"), pages)
+    writer = PdfWriter(clone_from=str(plain))
+    writer.set_page_label(0, front_matter - 1, style=PageLabelStyle.LOWERCASE_ROMAN)
+    writer.set_page_label(front_matter, len(pages) - 1, style=PageLabelStyle.DECIMAL, start=1)
+    with path.open("wb") as out:
+        writer.write(out)
+    plain.unlink()
+    return path
+
+
 def blank_pdf(path: Path) -> Path:
     """A valid PDF with a page and no text anywhere (not even an image to OCR)."""
     pdf = FPDF()

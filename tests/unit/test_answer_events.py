@@ -43,7 +43,9 @@ QUERY_ID = 41
 
 
 def passage(n: int, text: str = "Facilities descale the coffee machine on Fridays.") -> Passage:
-    return Passage(n, f"chunk-{n}", 7, "Kitchen", 2, "Coffee", text, 0.01234567, ("dense",))
+    return Passage(
+        n, f"chunk-{n}", 7, "Kitchen", 2, "Coffee", text, 0.01234567, ("dense",), page_label="ii"
+    )
 
 
 def finished(
@@ -121,6 +123,7 @@ def test_the_sources_come_first_each_with_its_source_and_a_snippet() -> None:
                 "document_id": 7,
                 "title": "Kitchen",
                 "page": 2,
+                "page_label": "ii",
                 "section": "Coffee",
                 "chunk_id": f"chunk-{n}",
                 "snippet": passage(n).text,
@@ -185,6 +188,7 @@ def test_tokens_then_citations_then_done() -> None:
                 "document_id": 7,
                 "title": "Kitchen",
                 "page": 2,
+                "page_label": "ii",
                 "section": "Coffee",
                 "chunk_id": "chunk-1",
                 "text": passage(1).text,
@@ -239,6 +243,7 @@ def test_a_refusal_names_its_closest_sources_without_their_text() -> None:
             "document_id": 7,
             "title": "Kitchen",
             "page": 2,
+            "page_label": "ii",
             "section": "Coffee",
             "chunk_id": "chunk-2",
         }

@@ -134,6 +134,7 @@ def test_the_api_returns_a_refusals_reason_and_closest_sources(
                 "document_id": READABLE,
                 "title": f"doc-{READABLE}",
                 "page": 4,
+                "page_label": "",
                 "section": "Backups",
                 "chunk_id": "chunk-1",
             }

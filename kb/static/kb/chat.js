@@ -4,12 +4,15 @@
 // one is open, the CSRF token) to its `data-stream-url` (kb/web/chat.py) and reads the response
 // as Server-Sent Events from the fetch body. The events are those of `POST /api/v1/query` with
 // `stream: true` (kb/answer_events.py), data always JSON, plus `conversation`:
-//   sources       {"sources": [{"n", "title", "page", "section", "snippet", "url", ...}]}
+//   sources       {"sources": [{"n", "title", "page", "page_label", "section", "snippet",
+//                  "url", ...}]}
 //                 the passages the model is about to read, before it starts: shown at once as
-//                 numbered source cards under the answer, which streams in above them
+//                 numbered source cards under the answer, which streams in above them; a
+//                 page_label is the number printed on the page where it is not `page`, else ""
 //   token         {"text": "..."}                        appended to the answer as it arrives
-//   citations     {"citations": [{"n", "title", "page", "url", ...}], "refused": bool,
-//                  "refusal": reason, "closest": [{"title", "section", "page", "url", ...}]}
+//   citations     {"citations": [{"n", "title", "page", "page_label", "url", ...}],
+//                  "refused": bool, "refusal": reason,
+//                  "closest": [{"title", "section", "page", "page_label", "url", ...}]}
 //                 refused: the "not found in the knowledge base" state (any streamed text is
 //                 cleared: a refusal can come after tokens); the source cards, if any, stay,
 //                 titled "Found instead", else the closest sources are listed as such.
@@ -103,9 +106,15 @@
     parts.answer.insertBefore(node, parts.sources ? parts.sources.section : null);
   }
 
+  // The physical page, and the number printed on it where that differs (PDF page labels).
+  function pageText(item) {
+    if (!item.page) return "";
+    return ", page " + item.page + (item.page_label ? " (printed " + item.page_label + ")" : "");
+  }
+
   function sourceLink(item, withSection) {
     const section = withSection && item.section ? " — " + item.section : "";
-    const link = el("a", "", item.title + section + (item.page ? ", page " + item.page : ""));
+    const link = el("a", "", item.title + section + pageText(item));
     link.href = item.url;
     link.target = "_blank";
     link.rel = "noopener";

@@ -126,6 +126,22 @@ def test_pdf_pages_and_sections_are_kept(collection: Collection, tmp_path: Path)
     assert backup and all(p["page"] == 2 and "Backup" in p["section"] for p in backup)
 
 
+def test_a_pdf_s_printed_page_labels_are_stored_beside_the_physical_page(
+    collection: Collection, tmp_path: Path
+) -> None:
+    pages = [("Preface", "This book is about backups."), ("Backup", samples.BACKUP_TEXT)]
+    path = samples.labelled_pdf(tmp_path / "book.pdf", pages, front_matter=1)
+
+    document = _ingest(collection, path)
+
+    hits = vector_index().query(scope=_scope(document), limit=100, dense=[1.0] * 384)
+    labels = {(h.payload["page"], h.payload["page_label"]) for h in hits}
+    assert labels == {(1, "i"), (2, "1")}  # `page` stays physical: it opens the PDF there
+    plain = _ingest(collection, MAKERS["pdf"](tmp_path))
+    hits = vector_index().query(scope=_scope(plain), limit=100, dense=[1.0] * 384)
+    assert {h.payload["page_label"] for h in hits if h.payload["document_id"] == plain.pk} == {""}
+
+
 def test_a_table_keeps_its_header_row(collection: Collection, tmp_path: Path) -> None:
     document = _ingest(collection, samples.xlsx(tmp_path / "servers.xlsx"))
 

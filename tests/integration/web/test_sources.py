@@ -33,7 +33,12 @@ TEXTS = [
 
 
 def index_document(
-    document: Document, texts: list[str], *, version: int = 1, acl: list[str] | None = None
+    document: Document,
+    texts: list[str],
+    *,
+    version: int = 1,
+    acl: list[str] | None = None,
+    page_label: str = "",
 ) -> list[str]:
     """Chunks as ingestion writes them (deterministic ids, the same payload)."""
     ids = [chunk_id(document.pk, version, n) for n in range(len(texts))]
@@ -52,6 +57,7 @@ def index_document(
                     acl=tuple(acl if acl is not None else access.document_acl(document)),
                     title=document.title,
                     page=4,
+                    page_label=page_label,
                     section="Restarts",
                     text=text,
                 ).to_dict(),
@@ -91,6 +97,19 @@ def test_the_cited_passage_is_highlighted_between_its_neighbours_read_once(
     assert html.count(SHARED_BEFORE) == 1 and html.count(SHARED_AFTER) == 1
     assert "A fourth chunk" not in html
     assert f'href="/documents/{document.pk}/download"' in html
+
+
+def test_the_page_shows_the_number_printed_on_it_beside_the_physical_page(
+    world: World, stores: Path
+) -> None:
+    document = world.documents["runbook"]
+    document.version = document.indexed_version = 1
+    document.save()
+    ids = index_document(document, TEXTS, page_label="iv")
+
+    html = signed_in(world, "engineer").get(f"/sources/{ids[1]}").content.decode()
+
+    assert "<dt>Page</dt><dd>4 (printed iv)</dd>" in html
 
 
 def test_the_first_chunk_has_only_a_next_neighbour(

@@ -79,3 +79,45 @@ def test_scanned_pages_report_progress_one_by_one(tmp_path: Path) -> None:
 
     assert "Revenue" in pages[2]
     assert progress == [(0.0, "OCR page 1 of 2"), (0.5, "OCR page 2 of 2")]
+
+
+def test_printed_page_labels_are_kept_where_they_differ_from_the_page(tmp_path: Path) -> None:
+    """Roman front matter, then a body numbered from 1: each physical page's printed label,
+    for the pages whose label is not their own number."""
+    path = samples.labelled_pdf(
+        tmp_path / "book.pdf",
+        [("Preface", "Why this book."), ("Contents", "Backup."), ("Backup", samples.BACKUP_TEXT)],
+        front_matter=2,
+    )
+
+    parsed = parse_document(path, filename=path.name)
+
+    assert parsed.page_labels == {1: "i", 2: "ii", 3: "1"}
+    assert {e.page for e in parsed.elements if "write-ahead" in e.text} == {3}  # still physical
+
+
+def test_a_pdf_without_page_labels_has_none(tmp_path: Path) -> None:
+    path = samples.text_pdf(tmp_path / "guide.pdf", [("Backup", samples.BACKUP_TEXT)] * 2)
+
+    assert parse_document(path, filename=path.name).page_labels == {}
+
+
+def test_a_label_tree_pypdf_cannot_read_is_no_labels_not_a_failure(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from pypdf import PdfReader
+
+    path = samples.labelled_pdf(
+        tmp_path / "book.pdf",
+        [("Preface", "Why."), ("Backup", samples.BACKUP_TEXT)],
+        front_matter=1,
+    )
+
+    def broken(reader: PdfReader) -> list[str]:
+        raise KeyError("/Nums")
+
+    monkeypatch.setattr(PdfReader, "page_labels", property(broken))
+    parsed = parse_document(path, filename=path.name)
+
+    assert parsed.page_labels == {}
+    assert any("write-ahead" in e.text for e in parsed.elements)

@@ -24,6 +24,7 @@ def _passage(text: str, title: str = "runbook") -> Passage:
         document_id=7,
         title=title,
         page=3,
+        page_label="xi",
         section="Backups",
         text=text,
         score=0.1234567,
@@ -38,6 +39,7 @@ def test_a_search_hit_is_the_apis_source_with_the_chats_link() -> None:
         "document_id": 7,
         "title": "runbook",
         "page": 3,
+        "page_label": "xi",
         "section": "Backups",
         "chunk_id": CHUNK,
         "link": f"https://quarry.example.com/sources/{CHUNK}",
@@ -56,7 +58,14 @@ def test_control_tokens_in_document_text_are_broken_wherever_it_appears() -> Non
 
 
 def test_an_answer_and_its_citations_keep_the_apis_fields_and_numbers() -> None:
-    cited = {"n": 2, "document_id": 7, "title": "runbook", "page": None, "section": ""}
+    cited = {
+        "n": 2,
+        "document_id": 7,
+        "title": "runbook",
+        "page": None,
+        "page_label": "",
+        "section": "",
+    }
     out = AnswerOut(
         query_id=41,
         answer="Nightly [2]. <|im_end|>",

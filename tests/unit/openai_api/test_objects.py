@@ -67,6 +67,19 @@ def test_footnotes_number_title_and_page_as_the_answer_cites_them() -> None:
     assert footnotes([]) == ""
 
 
+def test_a_footnote_gives_the_number_printed_on_the_page_beside_the_page() -> None:
+    """`page` opens the PDF at the right page; the label is what the reader sees printed."""
+    citations = [
+        {"n": 1, "title": "Book", "page": 14, "page_label": "xii"},
+        {"n": 2, "title": "Book", "page": 20, "page_label": ""},
+        {"n": 3, "title": "Old", "page": 5},  # a stored citation from before page labels
+    ]
+
+    assert (
+        footnotes(citations) == "\n\n[1] Book, p. 14 (printed xii)\n[2] Book, p. 20\n[3] Old, p. 5"
+    )
+
+
 def test_a_completion_is_the_answer_with_footnotes_and_its_citations_beside() -> None:
     body = Reply(model="quarry/facilities").completion(finished())
 

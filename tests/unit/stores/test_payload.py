@@ -22,6 +22,7 @@ STORED: dict[str, Any] = {
     "acl": ["group:1", "staff"],
     "title": "Runbook",
     "page": 4,
+    "page_label": "ii",
     "section": "Operations > Restarts",
     "text": "Restart it with systemctl restart quarry.",
     "instruction_cues": ["assistant"],
@@ -41,6 +42,7 @@ def test_a_stored_payload_round_trips_byte_for_byte() -> None:
         acl=("group:1", "staff"),
         title="Runbook",
         page=4,
+        page_label="ii",
         section="Operations > Restarts",
         text="Restart it with systemctl restart quarry.",
         instruction_cues=("assistant",),
@@ -56,14 +58,25 @@ def test_a_payload_from_before_instruction_cues_reads_with_none_flagged() -> Non
     assert payload.to_dict() == {**old, "instruction_cues": []}
 
 
+def test_a_payload_from_before_page_labels_reads_with_no_label() -> None:
+    old = {key: value for key, value in STORED.items() if key != "page_label"}
+
+    payload = ChunkPayload.from_dict(old)
+
+    assert (payload.page, payload.page_label) == (4, "")
+    assert list(payload.to_dict()) == list(STORED)
+
+
 def test_missing_or_empty_optional_keys_read_as_the_defaults() -> None:
     minimal = {"chunk_id": "c", "document_id": "7", "collection_id": 5, "acl": ["staff"]}
 
-    payload = ChunkPayload.from_dict({**minimal, "title": None, "section": None, "text": None})
+    payload = ChunkPayload.from_dict(
+        {**minimal, "title": None, "page_label": None, "section": None, "text": None}
+    )
 
     assert payload == ChunkPayload(chunk_id="c", document_id=7, collection_id=5, acl=("staff",))
     assert (payload.chunk_number, payload.document_version, payload.page) == (0, 0, None)
-    assert (payload.title, payload.section, payload.text) == ("", "", "")
+    assert (payload.title, payload.page_label, payload.section, payload.text) == ("", "", "", "")
 
 
 @pytest.mark.parametrize(

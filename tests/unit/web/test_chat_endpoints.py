@@ -65,6 +65,7 @@ class ScriptedAnswers:
             "systemctl restart x",
             0.0312,
             ("dense",),
+            page_label="xi",
         )
         yield Sources([passage])
         yield "Use "
@@ -136,6 +137,7 @@ def test_a_question_streams_sources_tokens_citations_conversation_then_done(
                 "document_id": world.documents["runbook"].pk,
                 "title": "runbook",
                 "page": 3,
+                "page_label": "xi",
                 "section": "Restarts",
                 "chunk_id": CHUNK,
                 "snippet": "systemctl restart x",
@@ -179,6 +181,7 @@ def test_the_saved_exchange_never_holds_the_query_id(
             "document_id": world.documents["runbook"].pk,
             "title": "runbook",
             "page": 3,
+            "page_label": "xi",
             "section": "Restarts",
             "chunk_id": CHUNK,
         }
@@ -209,7 +212,7 @@ def test_a_refusal_streams_its_closest_sources_as_links_and_reopens_with_them(
     assert turn.refused and [c["chunk_id"] for c in turn.citations] == [CHUNK]
     page = client.get(got["conversation"]["url"]).content.decode()
     assert "Found instead:" in page and f'href="/sources/{CHUNK}"' in page
-    assert "runbook — Restarts, page 3" in page
+    assert "runbook — Restarts, page 3 (printed xi)" in page
     assert "The closest sources found" not in page  # the stock text is not shown twice
 
 

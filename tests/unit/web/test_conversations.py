@@ -24,6 +24,7 @@ CITATION = {
     "n": 1,
     "title": "runbook",
     "page": 2,
+    "page_label": "ii",
     "section": "Restarts",
     "chunk_id": "6d1b1f4e-7a0e-5c1e-9a57-0e3c7f2b9a11",
     "text": "Restart the service.",
@@ -91,13 +92,24 @@ def test_a_reopened_conversation_shows_its_exchanges_with_source_links_and_no_ra
 
     assert '<p class="turn-question">How do I restart the service?</p>' in page
     assert "Use systemctl [1]." in page
-    assert f'href="{CITATION["url"]}"' in page and "runbook, page 2" in page
+    assert f'href="{CITATION["url"]}"' in page and "runbook, page 2 (printed ii)" in page
     # as the live chat's source cards (chat.js links the answer's [1] to data-n="1")
     assert '<li class="source-card is-cited" value="1" data-n="1">' in page
     assert '<p class="source-section small muted">Restarts</p>' in page
     assert f'<input type="hidden" name="conversation" value="{conversation.pk}">' in page
     assert "cannot be rated" in page
     assert 'class="feedback"' not in page.split('<template id="feedback-template">')[0]
+
+
+def test_a_citation_stored_before_page_labels_reopens_with_its_page_alone(world: World) -> None:
+    conversation = engineer_conversation(world)
+    turn = conversation.turns.get(role=TurnRole.ASSISTANT)
+    turn.citations = [{k: v for k, v in c.items() if k != "page_label"} for c in turn.citations]
+    turn.save()
+
+    page = signed_in(world, "engineer").get(f"/conversations/{conversation.pk}").content.decode()
+
+    assert "runbook, page 2<" in page and "printed" not in page
 
 
 def test_a_refusal_reopens_as_the_not_found_state(world: World) -> None:
@@ -140,7 +152,7 @@ def test_a_refusal_reopens_with_what_it_found_instead_and_the_stock_text_once(
     assert page.count("Not found in the knowledge base") == 1  # the notice, not the text
     assert "Found instead:" in page and "The closest sources found" not in page
     assert f'href="{CITATION["url"]}" target="_blank"' in page
-    assert "runbook — Restarts, page 2" in page
+    assert "runbook — Restarts, page 2 (printed ii)" in page
 
 
 def test_a_closest_source_no_longer_readable_is_not_shown_again(world: World) -> None:
@@ -250,6 +262,7 @@ def test_stored_citations_keep_only_what_links_a_source(world: World) -> None:
             "document_id": world.documents["runbook"].pk,
             "title": "runbook",
             "page": 2,
+            "page_label": "ii",
             "section": "Restarts",
             "chunk_id": CITATION["chunk_id"],
         }
