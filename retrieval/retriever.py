@@ -19,6 +19,7 @@ from kb.text.script import is_latin_script
 from kb.text.sparse import SparseEncoder
 from retrieval.evidence import Evidence, measure_evidence
 from retrieval.fusion import rrf_fuse
+from retrieval.near_duplicates import prefer_matching_differences
 from retrieval.script_preference import OTHER_SCRIPT_FACTOR, prefer_question_script
 from retrieval.timing import ms_since
 from retrieval.types import Candidate, Fused, Passage
@@ -89,9 +90,11 @@ class Retriever:
         return Retrieval(per_path, passages, evidence, latencies)
 
     def rank(self, question: str, per_path: Mapping[str, Sequence[Candidate]]) -> list[Fused]:
-        """Weighted RRF over the paths, then the question's own script first."""
+        """Weighted RRF over the paths, then the question's own script first, then among
+        near-duplicates the one whose differing text matches."""
         fused = rrf_fuse(per_path, weights=self._weights_for(question))
-        return prefer_question_script(question, fused, factor=self.other_script_factor)
+        ranked = prefer_question_script(question, fused, factor=self.other_script_factor)
+        return prefer_matching_differences(question, ranked)
 
     def _weights_for(self, question: str) -> dict[str, float]:
         """The dense model reads English only: for a question mostly in another script its
