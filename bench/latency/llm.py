@@ -146,6 +146,7 @@ def _forget_prefix(model: ChatModel) -> None:
 class AnswerRun:
     model_called: bool
     refused: bool
+    sources_ms: float  # to the sources event (passages checked, before the model); 0 if none
     ttft_visible_ms: float  # to the first text piece the caller receives; 0 without the model
     total_ms: float
     prompt_tokens: int
@@ -181,6 +182,7 @@ def measure_answers(retriever: Retriever, scope: AccessScope, *, count: int, ski
         "model_called": len(called),
         "refused_before_model": len(runs) - len(called),
         "said_i_dont_know": sum(run.refused for run in called),
+        "sources_ms": percentiles([run.sources_ms for run in called]),
         "ttft_ms": percentiles([run.stages_ms.get("first_token", 0.0) for run in called]),
         "ttft_visible_ms": percentiles([run.ttft_visible_ms for run in called]),
         "total_ms": percentiles([run.total_ms for run in called]),
@@ -192,15 +194,17 @@ def measure_answers(retriever: Retriever, scope: AccessScope, *, count: int, ski
 
 
 def _answer_run(answerer: Answerer, question: str, scope: AccessScope) -> AnswerRun:
-    from retrieval.answerer import Answer
+    from retrieval.answerer import Answer, Sources
 
     started = time.perf_counter()
-    first = 0.0
+    first = sources = 0.0
     answer: Answer | None = None
     for item in answerer.stream(question, scope=scope, allowed=pass_through, top_k=top_k()):
         if isinstance(item, Answer):
             answer = item
-        elif isinstance(item, str):  # not the Sources that come before the model starts
+        elif isinstance(item, Sources):  # what the chat shows as cards before the model starts
+            sources = sources or time.perf_counter()
+        elif isinstance(item, str):
             first = first or time.perf_counter()
     ended = time.perf_counter()
     if answer is None:
@@ -208,6 +212,7 @@ def _answer_run(answerer: Answerer, question: str, scope: AccessScope) -> Answer
     return AnswerRun(
         model_called=bool(answer.model),
         refused=answer.refused,
+        sources_ms=round((sources - started) * 1000, 1) if sources else 0.0,
         ttft_visible_ms=round((first - started) * 1000, 1) if first else 0.0,
         total_ms=round((ended - started) * 1000, 1),
         prompt_tokens=answer.usage.prompt_tokens,

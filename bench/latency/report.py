@@ -52,7 +52,8 @@ def summary(report: Json) -> str:
             answers = entry["answers"]
             lines.append(
                 f"answers at {entry['chunks']} chunks ({answers['model_called']} reached the "
-                f"model): TTFT {_triple(answers['ttft_ms'])} ms, total "
+                f"model): sources {_triple(answers['sources_ms'])} ms, TTFT "
+                f"{_triple(answers['ttft_ms'])} ms, total "
                 f"{_triple(answers['total_ms'])} ms"
             )
     lines.append(f"peak RSS {report['peak_rss_mb']} MB, wall {report['wall_s']} s")

@@ -137,6 +137,7 @@ def test_retrieval_time_of_an_answer_adds_the_retrieval_stages_only() -> None:
     run = AnswerRun(
         model_called=True,
         refused=False,
+        sources_ms=40.0,
         ttft_visible_ms=900.0,
         total_ms=2000.0,
         prompt_tokens=100,

@@ -128,3 +128,23 @@ def test_a_model_that_declines_leaves_the_sources_shown_and_names_the_closest(
         [],
     )
     assert {c["chunk_id"] for c in refused["closest"]} <= {s["chunk_id"] for s in found}
+
+
+def test_the_latency_bench_times_the_sources_before_the_first_token(
+    indexed_world: IndexedWorld, scripted_model: type[ScriptedModel]
+) -> None:
+    """`bench latency`'s answer runs report time to sources beside time to first token."""
+    from bench.latency.llm import _answer_run
+    from kb.access import access_scope
+    from retrieval.factory import default_answerer
+
+    held_for = 0.5  # the model is held this long before it answers
+    scripted_model.reply = REPLY
+    scripted_model.released = threading.Event()
+    threading.Timer(held_for, scripted_model.released.set).start()
+    engineer = indexed_world.world.users["engineer"]
+
+    run = _answer_run(default_answerer(), QUESTION, access_scope(engineer))
+
+    assert run.model_called and not run.refused
+    assert 0 < run.sources_ms < held_for * 1000 <= run.ttft_visible_ms
