@@ -171,7 +171,8 @@ clean-data:
 
 # Ingestion benchmark: our pipeline vs raw encode vs llama-index defaults on Debian's HTML docs;
 # JSON in bench/results/ (README, "Performance"). `make bench BENCH_ARGS="--files 10"` or --full.
-BENCH_PACKAGES ?= debian-handbook postgresql-doc-15
+# The *-doc PDF packages are the corpus of `python -m bench quality --pdf`.
+BENCH_PACKAGES ?= debian-handbook postgresql-doc-15 gnuplot-doc asymptote-doc glpk-doc dblatex-doc
 BENCH_ARGS ?=
 .PHONY: bench
 bench: install

@@ -3,7 +3,9 @@ fixed selection of their pages, and the upload of files as the web does it."""
 
 from __future__ import annotations
 
+import gzip
 import hashlib
+import shutil
 import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -17,6 +19,15 @@ SOURCES = {
     "debian-handbook/zh-CN": DOC_ROOT / "debian-handbook/html/zh-CN",
     "debian-handbook/ru-RU": DOC_ROOT / "debian-handbook/html/ru-RU",
     "postgresql-doc-15": DOC_ROOT / "postgresql-doc-15/html",
+}
+# Whole PDF manuals (`python -m bench quality --pdf`): source (the Debian package) -> file.
+# Producers: gnuplot and Asymptote pdfTeX, GMPL (GLPK) dvipdfmx, dblatex's manual DocBook via
+# dblatex (gzipped by Debian: unpacked into the run's temporary folder).
+PDF_SOURCES = {
+    "gnuplot-doc": DOC_ROOT / "gnuplot/gnuplot.pdf",
+    "asymptote-doc": DOC_ROOT / "asymptote/asymptote.pdf",
+    "glpk-doc": DOC_ROOT / "glpk-doc/gmpl.pdf",
+    "dblatex-doc": DOC_ROOT / "dblatex/manual.pdf.gz",
 }
 Json = dict[str, Any]
 
@@ -36,6 +47,23 @@ def require_sources() -> None:
     missing = [str(folder) for folder in SOURCES.values() if not folder.is_dir()]
     if missing:
         sys.exit(f"corpus missing ({', '.join(missing)}): `make bench` installs it with apt-get")
+
+
+def pdf_files(folder: Path) -> list[InputFile]:
+    """The PDF manuals, a gzipped one unpacked into `folder` (uploaded as source/name.pdf)."""
+    missing = [str(path) for path in PDF_SOURCES.values() if not path.is_file()]
+    if missing:
+        sys.exit(f"PDF corpus missing ({', '.join(missing)}): apt-get install the *-doc packages")
+    files = []
+    for source, path in PDF_SOURCES.items():
+        if path.suffix == ".gz":
+            unpacked = folder / source / path.stem
+            unpacked.parent.mkdir(parents=True, exist_ok=True)
+            with gzip.open(path) as packed, unpacked.open("wb") as out:
+                shutil.copyfileobj(packed, out)
+            path = unpacked
+        files.append(InputFile(source, path))
+    return files
 
 
 def select_files(per_source: int | None) -> list[InputFile]:
@@ -60,7 +88,7 @@ def corpus_summary(files: list[InputFile]) -> Json:
         "files": len(files),
         "bytes": sum(s["bytes"] for s in sources.values()),
         "sources": sources,
-        "selection": "per source: *.html ordered by sha256(file name), first N",
+        "selection": "per source: *.html ordered by sha256(file name), first N; PDFs whole",
     }
 
 

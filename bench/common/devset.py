@@ -1,4 +1,5 @@
-"""The hand-written dev set (bench/devset/): questions with their gold file and section,
+"""The hand-written dev set (bench/devset/): questions with their gold file and section (or,
+for the PDF manuals, gold pages: one entry per acceptable page),
 questions that neither corpus answers, and near misses: on the topic of pages in the corpus
 (`near`), with the answer in none of them (`absent`: terms that occur in no page)."""
 
@@ -12,13 +13,15 @@ DEVSET = Path(__file__).resolve().parents[1] / "devset"
 ANSWERABLE = DEVSET / "retrieval.jsonl"
 UNANSWERABLE = DEVSET / "unanswerable.jsonl"
 NEAR_MISS = DEVSET / "near_miss.jsonl"
+PDF = DEVSET / "pdf.jsonl"
 
 
 @dataclass(frozen=True)
 class Gold:
     source: str
     file: str
-    section: str
+    section: str = ""  # HTML manuals: the gold heading
+    page: int | None = None  # PDF manuals: a physical, 1-based page holding the answer
 
     @property
     def document(self) -> str:

@@ -3,6 +3,9 @@ calibration of the refusal thresholds (`python -m bench quality`, entry point in
 
 - Questions: bench/devset/retrieval.jsonl (each with its gold file and section) and
   bench/devset/unanswerable.jsonl (answers in neither corpus), in English, Chinese, Russian.
+  With `--pdf`: bench/devset/pdf.jsonl (gold file and acceptable physical pages) over the
+  whole PDF manuals of `bench.common.corpus.PDF_SOURCES`; relevance adds a page level (a hit
+  when one of the first 5 chunks is on a gold page) and drops sections and editions.
 - Corpus (`corpus`, `stores`): every gold file plus, per source, the first `--distractors`
   pages by sha256 of their name (the selection of `bench ingest`); `--full` takes every page.
   Ingested by our pipeline (`document_add` + `ingest_document`) into a temporary KB_DATA_DIR,

@@ -18,6 +18,7 @@ class Chunk:
     document: str
     section: str
     text: str
+    page: int | None = None  # physical 1-based page of a PDF chunk (its payload's `page`)
 
 
 @dataclass

@@ -1,4 +1,5 @@
-"""Relevance and scores of one run: document, section and any-edition units per ranked chunk,
+"""Relevance and scores of one run: document, section and any-edition units per ranked chunk
+(document and page units for the PDF manuals),
 their recall@5, nDCG@10 and MRR per question, and means per path and question group."""
 
 from __future__ import annotations
@@ -57,9 +58,43 @@ def _section_unit(chunk: Chunk, gold: Sequence[Gold]) -> str:
     return f"{chunk.document}#{normalise_title(chunk.section)}"
 
 
+def page_units(corpus: Corpus, chunk_ids: Iterable[str]) -> list[str]:
+    """Each known chunk's (file, physical page) unit, "file#p?" when it has no page."""
+    units = []
+    for cid in chunk_ids:
+        if cid in corpus.chunks:
+            chunk = corpus.chunks[cid]
+            units.append(f"{chunk.document}#p{chunk.page if chunk.page else '?'}")
+    return units
+
+
+def gold_pages(question: Question) -> set[str]:
+    return {f"{entry.document}#p{entry.page}" for entry in question.gold if entry.page}
+
+
+def page_scores(question: Question, ranking: Sequence[str], corpus: Corpus) -> dict[str, float]:
+    """Page level, for questions with gold pages: recall@5 is 1 when one of the first 5 chunks
+    (the passages an answer reads) is on a gold page of the gold file, each gold page being an
+    acceptable place for the answer; MRR from the rank of the first such chunk."""
+    units = page_units(corpus, ranking)
+    gold = gold_pages(question)
+    rank = next((i for i, unit in enumerate(units, start=1) if unit in gold), None)
+    return {
+        "page_recall@5": 1.0 if rank is not None and rank <= RECALL_K else 0.0,
+        "page_mrr": 1.0 / rank if rank else 0.0,
+    }
+
+
 def question_scores(question: Question, ranking: Sequence[str], corpus: Corpus) -> dict[str, float]:
     documents = corpus.documents(ranking)
     gold_documents = {entry.document for entry in question.gold}
+    if gold_pages(question):
+        return {
+            "doc_recall@5": recall_at_k(documents, gold_documents, RECALL_K),
+            "doc_ndcg@10": ndcg_at_k(documents, gold_documents, NDCG_K),
+            "doc_mrr": reciprocal_rank(documents, gold_documents),
+            **page_scores(question, ranking, corpus),
+        }
     sections = section_units(corpus, ranking, question.gold)
     gold_sections = {section_unit(entry) for entry in question.gold}
     editions = {any_edition(entry.document) for entry in question.gold}
@@ -87,9 +122,10 @@ def document_scores(
 
 
 def mean_scores(rows: Sequence[Mapping[str, float]]) -> dict[str, float]:
-    if not rows:
-        return {}
-    return {key: round(statistics.fmean(row[key] for row in rows), 3) for key in rows[0]}
+    """Each score's mean over the rows that have it (PDF questions have page scores, HTML
+    questions section scores)."""
+    keys = dict.fromkeys(key for row in rows for key in row)
+    return {key: round(statistics.fmean(row[key] for row in rows if key in row), 3) for key in keys}
 
 
 def path_metrics(outcomes: Sequence[Outcome], corpus: Corpus) -> Json:
@@ -114,9 +150,21 @@ def path_metrics(outcomes: Sequence[Outcome], corpus: Corpus) -> Json:
         }
         for group in groups
     }
+    langs = sorted({o.question.lang for o in outcomes})
+    by_lang = {
+        lang: {
+            path: mean_scores(
+                [s for s, o in zip(scored[path], outcomes, strict=True) if o.question.lang == lang]
+            )
+            for path in paths
+        }
+        for lang in langs
+    }
     return {
         "all": {path: mean_scores(rows) for path, rows in scored.items()},
         "by_group": by_group,
+        "by_lang": by_lang,
+        "lang_sizes": {lang: sum(o.question.lang == lang for o in outcomes) for lang in langs},
         "group_sizes": {g: sum(o.question.group == g for o in outcomes) for g in groups},
         "wins_ties_losses_doc_ndcg": {
             fused: {path: wins(scored[fused], scored[path]) for path in paths if path != fused}

@@ -10,14 +10,16 @@ from typing import Any
 from bench.common.devset import Question
 from bench.common.metrics import first_occurrences, first_rank
 from bench.quality.corpus import Corpus
-from bench.quality.metrics import RECALL_K, section_unit, section_units
+from bench.quality.metrics import RECALL_K, gold_pages, page_units, section_unit, section_units
 from bench.quality.search import PATHS, Asker, Outcome
 from bench.quality.stores import Bm25Baseline
 
 Json = dict[str, Any]
 
 
-def question_counts(answerable: Sequence[Question], unanswerable: Sequence[Question]) -> Json:
+def question_counts(
+    answerable: Sequence[Question], unanswerable: Sequence[Question], *, pdf: bool = False
+) -> Json:
     counts: defaultdict[str, int] = defaultdict(int)
     for question in answerable:
         counts[question.group] += 1
@@ -29,7 +31,14 @@ def question_counts(answerable: Sequence[Question], unanswerable: Sequence[Quest
             lang: sum(q.lang == lang for q in unanswerable)
             for lang in sorted({q.lang for q in unanswerable})
         },
-        "files": ["bench/devset/retrieval.jsonl", "bench/devset/unanswerable.jsonl"],
+        "answerable_by_lang": {
+            lang: sum(q.lang == lang for q in answerable)
+            for lang in sorted({q.lang for q in answerable})
+        },
+        "files": [
+            "bench/devset/pdf.jsonl" if pdf else "bench/devset/retrieval.jsonl",
+            "bench/devset/unanswerable.jsonl",
+        ],
     }
 
 
@@ -51,6 +60,9 @@ def setup(settings: Any, weights: Mapping[str, float], limit: int, top_k: int) -
             "section": "chunk's file is a gold file and the deepest heading of its section path "
             "(admonitions such as Note skipped) is the gold heading (NFKC, casefolded); units "
             "are (file, section)",
+            "page": "PDF questions: recall@5 is 1 when one of the first 5 chunks is on a gold "
+            "page (physical, 1-based, the payload's `page`) of the gold file; MRR from the "
+            "first such chunk's rank",
         },
     }
 
@@ -77,6 +89,7 @@ def per_question(outcome: Outcome, corpus: Corpus) -> Json:
         },
         "paths": {},
     }
+    pages = gold_pages(question)
     for path, ranking in outcome.rankings.items():
         documents = corpus.documents(ranking)
         sections = section_units(corpus, ranking, question.gold)
@@ -86,13 +99,21 @@ def per_question(outcome: Outcome, corpus: Corpus) -> Json:
             "section_rank": first_rank(sections, gold_sections) if question.gold else None,
             "top5": first_occurrences(documents)[:RECALL_K],
         }
+        if pages:
+            units = page_units(corpus, ranking)
+            row["paths"][path]["page_chunk_rank"] = next(
+                (i for i, unit in enumerate(units, start=1) if unit in pages), None
+            )
+            row["paths"][path]["top5_pages"] = units[:RECALL_K]
     return row
 
 
 def runs(outcomes: Sequence[Outcome], corpus: Corpus) -> Json:
     """Everything needed to re-score without re-indexing: chunk table and rankings."""
     return {
-        "chunks": {cid: [c.document, c.section, c.text] for cid, c in corpus.chunks.items()},
+        "chunks": {
+            cid: [c.document, c.section, c.text, c.page] for cid, c in corpus.chunks.items()
+        },
         "questions": [
             {
                 "id": o.question.id,
@@ -112,16 +133,20 @@ def summary(report: Json) -> str:
         f"{report['questions']['answerable']} answerable + "
         f"{report['questions']['unanswerable']} unanswerable questions",
         f"{'path':<8} {'doc R@5':>8} {'doc nDCG@10':>12} {'doc MRR':>8} "
-        f"{'sec R@5':>8} {'sec nDCG@10':>12} {'any-ed R@5':>11} {'any-ed nDCG':>12}",
+        f"{'sec R@5':>8} {'sec nDCG@10':>12} {'any-ed R@5':>11} {'any-ed nDCG':>12} "
+        f"{'page R@5':>9} {'page MRR':>9}",
     ]
     for path, row in metrics.items():
         lines.append(
-            f"{path:<8} {row['doc_recall@5']:>8.3f} {row['doc_ndcg@10']:>12.3f} "
-            f"{row['doc_mrr']:>8.3f} {row['section_recall@5']:>8.3f} "
-            f"{row['section_ndcg@10']:>12.3f} {row['any_edition_recall@5']:>11.3f} "
-            f"{row['any_edition_ndcg@10']:>12.3f}"
+            f"{path:<8} {_cell(row, 'doc_recall@5', 8)} {_cell(row, 'doc_ndcg@10', 12)} "
+            f"{_cell(row, 'doc_mrr', 8)} {_cell(row, 'section_recall@5', 8)} "
+            f"{_cell(row, 'section_ndcg@10', 12)} {_cell(row, 'any_edition_recall@5', 11)} "
+            f"{_cell(row, 'any_edition_ndcg@10', 12)} {_cell(row, 'page_recall@5', 9)} "
+            f"{_cell(row, 'page_mrr', 9)}"
         )
     lines.append("doc nDCG@10 per group: " + _group_line(report["metrics"]["by_group"]))
+    if len(report["metrics"].get("by_lang", {})) > 1:
+        lines.append("per language: " + _group_line(report["metrics"]["by_lang"]))
     for family, best in report["fusion_alternatives"]["best"].items():
         lines.append(
             f"best fusion ({family}): weights {best['weights']} limit {best['limit']} "
@@ -139,9 +164,15 @@ def summary(report: Json) -> str:
     return "\n".join(lines)
 
 
+def _cell(row: Mapping[str, float], key: str, width: int) -> str:
+    """A score, or a dash where no question has it (page scores on HTML, sections on PDF)."""
+    return f"{row[key]:>{width}.3f}" if key in row else f"{'—':>{width}}"
+
+
 def _group_line(by_group: Mapping[str, Mapping[str, Mapping[str, float]]]) -> str:
     parts = []
     for group, paths in by_group.items():
-        cells = ", ".join(f"{p} {m['doc_ndcg@10']:.2f}" for p, m in paths.items())
-        parts.append(f"{group}: {cells}")
+        key = "page_recall@5" if "page_recall@5" in next(iter(paths.values()), {}) else None
+        cells = ", ".join(f"{p} {m[key or 'doc_ndcg@10']:.2f}" for p, m in paths.items())
+        parts.append(f"{group}{' (page R@5)' if key else ''}: {cells}")
     return "; ".join(parts)

@@ -11,8 +11,8 @@ import time
 from pathlib import Path
 from typing import Any
 
-from bench.common.corpus import InputFile, corpus_summary
-from bench.common.devset import ANSWERABLE, NEAR_MISS, UNANSWERABLE, Question, load_questions
+from bench.common.corpus import InputFile, corpus_summary, pdf_files
+from bench.common.devset import ANSWERABLE, NEAR_MISS, PDF, UNANSWERABLE, Question, load_questions
 from bench.common.environment import Timed, code_state, machine, setup_django
 from bench.quality import answers, report
 from bench.quality.corpus import corpus_files, selected
@@ -42,6 +42,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="pages per source besides the gold ones (default %(default)s)",
     )
     parser.add_argument("--full", action="store_true", help="every page of every source")
+    parser.add_argument(
+        "--pdf",
+        action="store_true",
+        help="the real PDF manuals (bench.common.corpus.PDF_SOURCES, whole) and the questions "
+        "of devset/pdf.jsonl instead of the HTML pages; page recall@5 beside document recall",
+    )
     parser.add_argument(
         "--limit", type=int, default=DEFAULT_LIMIT, help="candidates per path (%(default)s)"
     )
@@ -95,12 +101,17 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace, *, command: str) -> int:
     if args.answers_rescore:
         return rescore_answers(args.answers_rescore, command=command)
-    answerable = selected(load_questions(ANSWERABLE), args.ids)
+    answerable = selected(load_questions(PDF if args.pdf else ANSWERABLE), args.ids)
     unanswerable = selected(load_questions(UNANSWERABLE), args.ids)
     near_miss = selected(load_questions(NEAR_MISS), args.ids) if args.answers else []
-    files = corpus_files([*answerable, *near_miss], None if args.full else args.distractors)
+    if args.pdf and args.answers:
+        sys.exit("--answers runs on the HTML corpus only (its near misses are about those pages)")
     started = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix="quarry-quality-") as tmp:
+        if args.pdf:
+            files = pdf_files(Path(tmp) / "pdf")
+        else:
+            files = corpus_files([*answerable, *near_miss], None if args.full else args.distractors)
         result, runs = measure(answerable, unanswerable, files, Path(tmp), args=args)
         if args.answers:
             answers_result = measure_answers(
@@ -204,7 +215,7 @@ def measure(
     result = {
         "machine": {**machine(), "load_avg_1m_start_end": [load_before[0], os.getloadavg()[0]]},
         "corpus": {**corpus_summary(files), **corpus.ingest},
-        "questions": report.question_counts(answerable, unanswerable),
+        "questions": report.question_counts(answerable, unanswerable, pdf=args.pdf),
         "setup": {
             **report.setup(settings, weights, args.limit, ask.top_k),
             "graph_hops": args.graph_hops,

@@ -33,7 +33,9 @@ def index_corpus(files: list[InputFile]) -> Corpus:
     def recorded(points: Sequence[Any]) -> None:
         for point in points:
             payload = ChunkPayload.from_dict(point.payload)
-            corpus.chunks[point.id] = Chunk(str(payload.document_id), payload.section, payload.text)
+            corpus.chunks[point.id] = Chunk(
+                str(payload.document_id), payload.section, payload.text, payload.page
+            )
         upsert(points)
 
     queued = add_files(COLLECTION, files, reader_groups=[READERS])
@@ -42,7 +44,8 @@ def index_corpus(files: list[InputFile]) -> Corpus:
             ingest_document(document_id=document_id, version=version, final_try=True)
     names = dict(Document.objects.values_list("id", "source_filename"))
     corpus.chunks = {
-        cid: Chunk(names[int(c.document)], c.section, c.text) for cid, c in corpus.chunks.items()
+        cid: Chunk(names[int(c.document)], c.section, c.text, c.page)
+        for cid, c in corpus.chunks.items()
     }
     failed = Document.objects.filter(status=DocumentStatus.FAILED)
     corpus.ingest = {

@@ -11,7 +11,13 @@ import pytest
 from bench.common.devset import Gold, Question
 from bench.quality.corpus import Chunk, Corpus
 from bench.quality.fusion import parse_weights, weight_grid
-from bench.quality.metrics import document_scores, mean_scores, question_scores, wins
+from bench.quality.metrics import (
+    document_scores,
+    mean_scores,
+    page_units,
+    question_scores,
+    wins,
+)
 from bench.quality.refusal import best_thresholds, calibrate
 from bench.quality.search import Asker, CachedSearcher, Outcome
 from kb.stores.payload import ChunkPayload
@@ -48,6 +54,53 @@ def test_question_scores_count_documents_and_sections_at_their_first_chunk():
         scores["doc_ndcg@10"],
         scores["doc_recall@5"],
     )
+
+
+PDF_QUESTION = Question(
+    "gp-01",
+    "en",
+    "How do I make the axis logarithmic?",
+    (Gold("gnuplot-doc", "gnuplot.pdf", page=167), Gold("gnuplot-doc", "gnuplot.pdf", page=168)),
+)
+
+
+def _pdf_corpus() -> Corpus:
+    return Corpus(
+        chunks={
+            "p1": Chunk("gnuplot-doc/gnuplot.pdf", "Set-show > Locale", "text", page=166),
+            "p2": Chunk("glpk-doc/gmpl.pdf", "Variable statement", "text", page=167),
+            "p3": Chunk("gnuplot-doc/gnuplot.pdf", "Set-show > Logscale", "text", page=168),
+            "p4": Chunk("gnuplot-doc/gnuplot.pdf", "Set-show > Locale", "text", page=None),
+        }
+    )
+
+
+def test_a_page_hit_is_a_chunk_on_any_gold_page_of_the_gold_file():
+    scores = question_scores(PDF_QUESTION, ["p1", "p2", "p3"], _pdf_corpus())
+
+    # page 167 of another file is no hit; page 168 (the second acceptable page) at rank 3 is
+    assert scores["page_recall@5"] == 1.0
+    assert scores["page_mrr"] == pytest.approx(1 / 3)
+    assert scores["doc_mrr"] == 1.0
+    assert "section_recall@5" not in scores  # PDF gold has pages, no headings
+
+
+def test_page_recall_counts_chunks_not_pages_and_misses_past_the_fifth():
+    ranking = ["p1", "p4", "p1", "p2", "p1", "p3"]  # the gold page is the sixth chunk
+    scores = question_scores(PDF_QUESTION, ranking, _pdf_corpus())
+
+    assert scores["page_recall@5"] == 0.0
+    assert scores["page_mrr"] == pytest.approx(1 / 6)
+    assert page_units(_pdf_corpus(), ["p4", "gone", "p3"]) == [
+        "gnuplot-doc/gnuplot.pdf#p?",
+        "gnuplot-doc/gnuplot.pdf#p168",
+    ]
+
+
+def test_mean_scores_average_each_score_over_the_questions_that_have_it():
+    rows = [{"doc_mrr": 1.0, "page_mrr": 0.5}, {"doc_mrr": 0.0, "section_mrr": 1.0}]
+
+    assert mean_scores(rows) == {"doc_mrr": 0.5, "page_mrr": 0.5, "section_mrr": 1.0}
 
 
 def test_unknown_chunk_ids_are_skipped():
