@@ -85,7 +85,8 @@ def test_a_dropped_stream_frees_the_model_while_it_reads_the_prompt(
     assert isinstance(model, LlamaCppChat)
     connection, response = _ask(live_url, asker)
     _read_until(response, "sources")  # retrieval done: the model starts on the prompt
-    reading = model._lock.locked()
+    # The sources go out just before the model is taken: wait (briefly) until it is reading.
+    reading = poll_until(lambda: model._lock.locked(), bool, timeout=5, every=0.01)
     dropped_at = time.monotonic()
     connection.close()
     busy = poll_until(lambda: model._lock.locked(), lambda busy: not busy, timeout=60)
