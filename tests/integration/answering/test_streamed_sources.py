@@ -138,7 +138,7 @@ def test_the_latency_bench_times_the_sources_before_the_first_token(
     from kb.access import access_scope
     from retrieval.factory import default_answerer
 
-    held_for = 0.5  # the model is held this long before it answers
+    held_for = 1.0  # the model is held this long (from just before the run) before it answers
     scripted_model.reply = REPLY
     scripted_model.released = threading.Event()
     threading.Timer(held_for, scripted_model.released.set).start()
@@ -147,4 +147,4 @@ def test_the_latency_bench_times_the_sources_before_the_first_token(
     run = _answer_run(default_answerer(), QUESTION, access_scope(engineer))
 
     assert run.model_called and not run.refused
-    assert 0 < run.sources_ms < held_for * 1000 <= run.ttft_visible_ms
+    assert 0 < run.sources_ms < held_for * 500 < run.ttft_visible_ms  # halfway: no clock race
