@@ -57,19 +57,22 @@ def page_furniture(raw: Sequence[RawElement]) -> set[int]:
     further in. A heading that recurs ("Options" in every command of a reference) also stands
     mid-page somewhere, and stays."""
     edges = _page_edges(raw)
+    if not edges:
+        return set()
+    shapes = [_shape(element.text) for element in raw]
     edge_pages: defaultdict[str, set[int]] = defaultdict(set)
     for position, page in edges.items():
-        edge_pages[_shape(raw[position].text)].add(page)
+        edge_pages[shapes[position]].add(page)
     inside = {
-        _shape(element.text)
+        shapes[position]
         for position, element in enumerate(raw)
         if position not in edges and str(element.text).strip()
     }
     return {
         position
         for position in edges
-        if _is_page_number(shape := _shape(raw[position].text))
-        or (len(edge_pages[shape]) >= RECURRING_PAGES and shape not in inside)
+        if _is_page_number(shapes[position])
+        or (len(edge_pages[shapes[position]]) >= RECURRING_PAGES and shapes[position] not in inside)
     }
 
 
