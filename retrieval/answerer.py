@@ -33,6 +33,7 @@ from retrieval.answerability import AnswerabilityCheck
 from retrieval.citations import CitationFilter
 from retrieval.evidence import RefusalPolicy
 from retrieval.non_answers import first_sentence_complete, is_non_answer
+from retrieval.prompt_budget import fit_passages
 from retrieval.prompting import PromptTemplate, answer_messages, condense_messages
 from retrieval.refusals import NOT_FOUND, RefusalReason, closest_sources, refusal_text
 from retrieval.retriever import AllowedDocuments, Retrieval, Retriever
@@ -81,6 +82,7 @@ class Answerer:
         on_prompt: Callable[[list[Message]], None] | None = None,
         checks: bool = True,
         answerability: AnswerabilityCheck | None = None,
+        prompt_budget: int = 0,
     ) -> None:
         self.retriever = retriever
         self.on_prompt = on_prompt  # sees every prompt just before it is sent
@@ -90,6 +92,7 @@ class Answerer:
         self.max_tokens = max_tokens
         self.checks = checks  # off only to measure what they prevent (bench injection)
         self.answerability = answerability
+        self.prompt_budget = prompt_budget  # tokens of passages; 0: all, whole
 
     def stream(
         self,
@@ -121,11 +124,12 @@ class Answerer:
         yield from self._generate(answer, started)
 
     def _generate(self, answer: Answer, started: float) -> Iterator[str | Sources | Answer]:
-        passages = answer.retrieval.passages
+        fitted = fit_passages(answer.question, answer.retrieval.passages, budget=self.prompt_budget)
+        passages = fitted.passages
         answer.latencies_ms["sources"] = ms_since(started)
         yield Sources(passages)
         model = self.model()
-        answer.prompt = answer_messages(self.template, answer.question, passages)
+        answer.prompt = answer_messages(self.template, answer.question, fitted.prompt)
         answer.passages, answer.model = passages, model.name
         if not self._answerable(model, answer):
             yield self._refused(answer, RefusalReason.NOT_ANSWERABLE, started)

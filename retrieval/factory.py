@@ -51,6 +51,7 @@ def default_answerer(
             other_min_coverage=settings.KB_REFUSAL_OTHER_MIN_COVERAGE,
         ),
         max_tokens=settings.KB_ANSWER_MAX_TOKENS,
+        prompt_budget=settings.KB_PROMPT_TOKEN_BUDGET,
         on_prompt=on_prompt,
         checks=settings.KB_INJECTION_DEFENCES,
         answerability=(

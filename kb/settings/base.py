@@ -312,6 +312,10 @@ KB_PROMPT_TEMPLATE = env_str("KB_PROMPT_TEMPLATE", "answer-v1")
 # Split askers between template versions by pseudonym, e.g. `answer-v1=50,answer-v2=50`.
 KB_PROMPT_EXPERIMENT = env_str("KB_PROMPT_EXPERIMENT")
 KB_ANSWER_MAX_TOKENS = env_int("KB_ANSWER_MAX_TOKENS", 256)
+# Tokens of passages in the prompt (retrieval/prompt_budget.py): each trimmed to the sentences
+# that share a term with the question, then taken by relevance while they fit. 0: every passage
+# whole.
+KB_PROMPT_TOKEN_BUDGET = env_int("KB_PROMPT_TOKEN_BUDGET", 0)
 # Uploaded text is data (issue 11): control-token strings in what the model reads are broken
 # (kb/llm/control.py) and answers are checked for links, addresses and credential requests
 # their sources lack, and for citations that do not support them (retrieval/answer_checks.py).

@@ -66,7 +66,7 @@ class Model:
         raise AssertionError("the answerability check is off here")
 
 
-def answerer(retrieval: Retrieval, events: list[str]) -> Answerer:
+def answerer(retrieval: Retrieval, events: list[str], *, prompt_budget: int = 0) -> Answerer:
     def opened() -> Model:
         events.append("model opened")
         return Model(events)
@@ -77,15 +77,16 @@ def answerer(retrieval: Retrieval, events: list[str]) -> Answerer:
         template=load_template("answer-v1"),
         refusal=RefusalPolicy(min_dense=0.5, min_coverage=0.5),
         max_tokens=32,
+        prompt_budget=prompt_budget,
     )
 
 
-def run(retrieval: Retrieval) -> list[tuple[object, list[str]]]:
+def run(retrieval: Retrieval, *, prompt_budget: int = 0) -> list[tuple[object, list[str]]]:
     """The stream's items, each with what had happened to the model when it arrived."""
     events: list[str] = []
     return [
         (item, list(events))
-        for item in answerer(retrieval, events).stream(
+        for item in answerer(retrieval, events, prompt_budget=prompt_budget).stream(
             QUESTION, scope=SCOPE, allowed=lambda ids: ids, top_k=4
         )
     ]
@@ -111,3 +112,17 @@ def test_a_question_refused_before_the_model_yields_no_sources(retrieval: Retrie
     ((answer, events),) = run(retrieval)
 
     assert isinstance(answer, Answer) and answer.refused and events == []
+
+
+def test_with_a_budget_the_prompt_holds_trimmed_passages_and_the_answer_the_whole_ones() -> None:
+    noise = "Lunch is at noon. Parking is free. The lift is on the left. "
+    text = noise + "Facilities descale the coffee machine every Friday. " + noise
+    long = Passage(1, "chunk-1", 7, "Kitchen", 2, "Coffee", text, 0.03, ("dense",))
+
+    *_, (last, _) = run(Retrieval({}, [long, passage(2)], STRONG), prompt_budget=1000)
+
+    assert isinstance(last, Answer) and [p.text for p in last.passages] == [text, passage(2).text]
+    prompt = last.prompt[1]["content"]
+    assert "Facilities descale the coffee machine every Friday." in prompt
+    assert "Parking is free." not in prompt and "…" in prompt
+    assert [c.n for c in last.cited] == [1] and last.cited[0].text == text

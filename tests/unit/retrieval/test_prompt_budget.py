@@ -1,0 +1,78 @@
+"""Passages fitted to the prompt's token budget: trimmed to what the question needs, taken by
+relevance, renumbered (retrieval/prompt_budget.py)."""
+
+from __future__ import annotations
+
+from kb.text.sparse import tokenize
+from retrieval.prompt_budget import GAP, estimated_tokens, fit_passages, trimmed
+from retrieval.types import Passage
+
+BACKUPS = (
+    "The operations team runs the servers. "
+    "Lunch is served at noon. "
+    "Parking permits are renewed in January. "
+    "Nightly backups are kept for 35 days. "
+    "They are stored in the Frankfurt region. "
+    "The office closes at six. "
+    "Visitors sign in at the front desk."
+)
+
+
+def passage(n: int, text: str = BACKUPS, title: str = "operations") -> Passage:
+    return Passage(n, f"chunk-{n}", n, title, n, "", text, 1.0 / n, ("dense",))
+
+
+def test_a_passage_keeps_its_matching_sentences_with_their_neighbours_in_order() -> None:
+    text = trimmed(BACKUPS, set(tokenize("How long are backups kept?")))
+
+    assert text == (
+        "… Parking permits are renewed in January. Nightly backups are kept for 35 days. "
+        "They are stored in the Frankfurt region. …"
+    )
+
+
+def test_separate_matches_are_joined_by_a_gap() -> None:
+    text = trimmed(BACKUPS, set(tokenize("backups and visitors")))
+
+    assert f"Frankfurt region.{GAP}Visitors" not in text  # a neighbour closes the gap
+    assert text.startswith("… Parking") and "The office closes at six." in text
+    assert text.count("…") == 1
+
+
+def test_a_passage_sharing_no_term_with_the_question_goes_whole() -> None:
+    assert trimmed(BACKUPS, set(tokenize("备份保留多久？"))) == BACKUPS
+
+
+def test_a_budget_of_zero_gives_every_passage_whole() -> None:
+    passages = [passage(1), passage(2)]
+
+    fitted = fit_passages("backups", passages, budget=0)
+
+    assert fitted.passages == passages and fitted.prompt == passages
+
+
+def test_passages_are_taken_by_relevance_while_they_fit_and_renumbered() -> None:
+    long_text = "Backups " + "are important and backups matter " * 80 + "."
+    passages = [passage(1), passage(2, long_text, "long"), passage(3, title="third")]
+    budget = 2 * estimated_tokens(trimmed(BACKUPS, set(tokenize("backups kept")))) + 5
+
+    fitted = fit_passages("backups kept", passages, budget=budget)
+
+    assert [(p.n, p.title) for p in fitted.passages] == [(1, "operations"), (2, "third")]
+    assert [p.text for p in fitted.passages] == [BACKUPS, BACKUPS]  # whole, for citations
+    assert all(p.text.startswith("… Parking") for p in fitted.prompt)
+    assert [p.chunk_id for p in fitted.prompt] == ["chunk-1", "chunk-3"]
+
+
+def test_the_first_passage_goes_even_when_it_alone_is_over_budget_cut_at_a_word() -> None:
+    fitted = fit_passages("backups", [passage(1, "backups " * 200)], budget=20)
+
+    (shown,) = fitted.prompt
+    assert estimated_tokens(shown.text) <= 22 and shown.text.endswith("backups …")
+    assert fitted.passages[0].text == "backups " * 200
+
+
+def test_token_estimates_follow_the_script() -> None:
+    assert estimated_tokens("a" * 400) == 100
+    assert estimated_tokens("备份" * 50) == 100
+    assert estimated_tokens("б" * 250) == 100
