@@ -25,6 +25,7 @@ from django.core.cache import cache
 
 from kb.models import Collection
 from kb.stores.types import AccessScope
+from retrieval.answer_checks import AnswerCheck, Claim, Verdict
 from retrieval.answerer import Answer
 from retrieval.types import Passage
 
@@ -65,6 +66,7 @@ def remember_answer(key: str, answer: Answer) -> None:
         "passages": [asdict(p) for p in answer.passages],
         "cited": [p.n for p in answer.cited],
         "check": str(answer.check.verdict),
+        "claims": [asdict(c) for c in answer.check.claims],
         "refusal": str(answer.refusal),
         "closest": [asdict(p) for p in answer.closest],
     }
@@ -75,6 +77,15 @@ def passages_of(entry: dict[str, Any]) -> tuple[list[Passage], list[Passage]]:
     passages = _passages(entry["passages"])
     by_number = {p.n: p for p in passages}
     return passages, [by_number[n] for n in entry["cited"] if n in by_number]
+
+
+def check_of(entry: dict[str, Any]) -> AnswerCheck:
+    """The checks the cached text already passed; entries written before claims were kept
+    have none."""
+    claims = tuple(
+        Claim(c["text"], c["supported"], tuple(c["passages"])) for c in entry.get("claims", [])
+    )
+    return AnswerCheck(Verdict(entry.get("check", "")), claims=claims)
 
 
 def closest_of(entry: dict[str, Any]) -> list[Passage] | None:

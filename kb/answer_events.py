@@ -8,10 +8,12 @@ the model has none; a cached answer sends its own), then `token` events ({text})
 writes, then `check` ({check, answer}) only when the answer was blocked (its `answer` replaces
 the streamed text) or is ungrounded, then `citations` ({citations, refused, refusal, closest}),
 any events the caller adds (the chat: `conversation`), and `done` ({query_id, answer, refused,
-refusal, check}). A question can be refused after its sources and tokens were streamed
-(retrieval.answerer: the answerability check, the model's non-answer, or an answer none of
-whose sentences its sources support): `citations` with `refused: true` says that the streamed
-text, if any, is not the answer; `done`'s `answer` (the refusal text) replaces it.
+refusal, check, claims}: `claims` lists the answer's checked sentences, {text, supported,
+passages}, those its sources do not support with `supported: false`). A question can be
+refused after its sources and tokens were streamed (retrieval.answerer: the answerability
+check, the model's non-answer, or an answer none of whose sentences its sources support):
+`citations` with `refused: true` says that the streamed text, if any, is not the answer;
+`done`'s `answer` (the refusal text) replaces it.
 A refusal has no citations and no check; `refusal` says why (retrieval.refusals.RefusalReason)
 and `closest` lists the nearest sources the asker may read, in source_out's shape. A run that
 fails ends the stream with one `error` event ({error: {code, message}}) carrying the code of the
@@ -38,6 +40,7 @@ from kb.observability import metrics
 from kb.stores.errors import StoreError
 from kb.streaming import iterate_in_thread
 from kb.text.shorten import shortened
+from retrieval.answer_checks import Claim
 from retrieval.answerer import Answer, Sources
 from retrieval.types import Passage
 
@@ -77,6 +80,7 @@ class AnswerOut:
     check: str  # "", "blocked" or "ungrounded" (retrieval.answer_checks.Verdict); "" if refused
     citations: list[dict[str, Any]]
     closest: list[dict[str, Any]]  # a refusal's nearest readable sources (source_out)
+    claims: list[dict[str, Any]]  # the answer's checked sentences (claim_out); none if refused
 
     def sources(self) -> dict[str, Any]:
         """The `citations` event: refused true also means "the streamed text is not the
@@ -97,6 +101,7 @@ class AnswerOut:
             "refused": self.refused,
             "refusal": self.refusal,
             "check": self.check,
+            "claims": self.claims,
         }
 
 
@@ -124,7 +129,14 @@ def answer_out(finished: Finished) -> AnswerOut:
         check="" if refused else str(answer.check.verdict),
         citations=[] if refused else [passage_out(p) for p in _sources(answer)],
         closest=[source_out(p) for p in answer.closest] if refused else [],
+        claims=[] if refused else [claim_out(c) for c in answer.check.claims],
     )
+
+
+def claim_out(claim: Claim) -> dict[str, Any]:
+    """A sentence of the answer, whether the passages it was checked against (by number)
+    support it."""
+    return {"text": claim.text, "supported": claim.supported, "passages": list(claim.passages)}
 
 
 def source_out(passage: Passage) -> dict[str, Any]:

@@ -18,6 +18,7 @@ from kb.access import AnyUser, access_scope, readable_document_ids
 from kb.answer_cache import (
     answer_key,
     cached_answer,
+    check_of,
     closest_of,
     in_flight,
     passages_of,
@@ -29,7 +30,6 @@ from kb.models import QueryLog
 from kb.observability import metrics
 from kb.services.querylog import QueryRecord, pseudonym, querylog_write
 from kb.stores.types import AccessScope
-from retrieval.answer_checks import AnswerCheck, Verdict
 from retrieval.answerer import Answer, Answerer, Sources
 from retrieval.evidence import NO_EVIDENCE
 from retrieval.experiments import parse_split, variant_for
@@ -202,7 +202,7 @@ def _from_cache(
         model=settings.KB_LLM_MODEL_NAME,
         template_version=template_version,
         latencies_ms={"cache": elapsed, "total": elapsed},
-        check=AnswerCheck(Verdict(entry.get("check", ""))),  # its text is already the checked one
+        check=check_of(entry),  # its text is already the checked one
         refusal=RefusalReason(entry.get("refusal", "")),
         closest=closest,
     )

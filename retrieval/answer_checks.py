@@ -110,9 +110,10 @@ def unsupported_items(text: str, support: Sequence[str]) -> tuple[str, ...]:
 def _claims(text: str, *, sources: Sequence[Passage], support: dict[int, str]) -> list[Claim]:
     by_number = {p.n: p for p in sources}
     checked = []
-    for sentence in sentences(text):
-        numbers = [int(n) for m in _MARKERS.findall(sentence) for n in m.split(",")]
-        terms = set(tokenize(_MARKERS.sub(" ", sentence)))
+    for sentence in sentences(text, as_written=True):  # claims are shown where they stand
+        folded = normalise(sentence)
+        numbers = [int(n) for m in _MARKERS.findall(folded) for n in m.split(",")]
+        terms = set(tokenize(_MARKERS.sub(" ", folded)))
         if not numbers and len(terms) < CHECKED_SENTENCE_TERMS:
             continue
         own = [by_number[n] for n in numbers if n in by_number] or list(sources)

@@ -46,10 +46,11 @@ class QueryApi(APIView):
                 "model writes; then `check` ({check, answer}) only when the answer was blocked "
                 "(its `answer` replaces the streamed text) or is ungrounded; then `citations` "
                 "({citations, refused, refusal, closest}; a citation's `n` is its source's); then "
-                "`done` ({query_id, answer, refused, refusal, check}). An `error` event ({error}) "
-                "ends a failed stream. A question can be refused after its sources and tokens were "
-                "streamed: `citations` with `refused: true` means the streamed text is not the "
-                "answer; replace it with `done`'s `answer`.",
+                "`done` ({query_id, answer, refused, refusal, check, claims}: `claims` as in the "
+                "JSON answer, each sentence checked against its sources). An `error` event "
+                "({error}) ends a failed stream. A question can be refused after its sources and "
+                "tokens were streamed: `citations` with `refused: true` means the streamed text is "
+                "not the answer; replace it with `done`'s `answer`.",
             )
         },
         summary="Ask a question; the answer cites the passages it used",

@@ -113,6 +113,21 @@ class CitationOut(SourceOut):
     score = serializers.FloatField()
 
 
+class ClaimOut(serializers.Serializer[object]):
+    """A sentence of the answer checked against the passages it cites (answer_events.claim_out)."""
+
+    text = serializers.CharField()
+    supported = serializers.BooleanField(
+        help_text="False: the passages it was checked against do not state it; treat it as "
+        "unverified and read the sources."
+    )
+    passages = serializers.ListField(
+        child=serializers.IntegerField(),
+        help_text="The numbers (`n`) of the passages it was checked against: those it cites, "
+        "else all the answer was given.",
+    )
+
+
 class QueryOut(serializers.Serializer[object]):
     query_id = serializers.IntegerField()
     answer = serializers.CharField(
@@ -134,6 +149,12 @@ class QueryOut(serializers.Serializer[object]):
         "`ungrounded`: its citations do not support it; read the sources.",
     )
     citations = CitationOut(many=True, help_text="Empty for a refusal.")
+    claims = ClaimOut(
+        many=True,
+        help_text="The answer's sentences that state something, each checked against its "
+        "sources; empty for a refusal and a blocked answer. An answer none of whose claims is "
+        "supported is refused instead (`refusal: unsupported`).",
+    )
     closest = SourceOut(
         many=True,
         help_text="A refusal's closest sources, which you may read (at most one per document "

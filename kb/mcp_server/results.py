@@ -76,6 +76,12 @@ class SearchResults(BaseModel):
     passages: list[SearchHit] = Field(description="Best first; empty when nothing matched.")
 
 
+class ClaimResult(BaseModel):
+    text: Untrusted = Field(description="A sentence of the answer.")
+    supported: bool = Field(description="False: its sources do not state it (unverified).")
+    passages: list[int] = Field(description="The citation numbers it was checked against.")
+
+
 class AnswerResult(BaseModel):
     answer: Untrusted = Field(description="With [n] markers naming its citations.")
     refused: bool = Field(description="True: the knowledge base does not hold the answer.")
@@ -83,6 +89,9 @@ class AnswerResult(BaseModel):
     check: str = Field(description='"ungrounded" when its citations do not support it.')
     citations: list[Citation]
     closest: list[Citation] = Field(description="A refusal's nearest readable sources.")
+    claims: list[ClaimResult] = Field(
+        description="The answer's sentences, each checked against its sources; empty if refused."
+    )
     query_id: int
 
 
@@ -114,6 +123,7 @@ def answer_result(out: AnswerOut, base_url: str) -> AnswerResult:
         check=out.check,
         citations=_citations(out.citations, base_url),
         closest=_citations(out.closest, base_url),
+        claims=[ClaimResult.model_validate(claim) for claim in out.claims],
         query_id=out.query_id,
     )
 

@@ -145,6 +145,7 @@ def quarry_fields(out: AnswerOut) -> dict[str, Any]:
         "query_id": out.query_id,
         "refused": out.refused,
         "check": out.check,
+        "claims": out.claims,
     }
 
 

@@ -178,8 +178,10 @@ def addresses_instructions(text: str) -> bool:
     return bool(instruction_cues(text))
 
 
-def sentences(text: str) -> Iterator[str]:
-    for part in _SENTENCE_END.split(normalise(text)):
+def sentences(text: str, *, as_written: bool = False) -> Iterator[str]:
+    """`text`'s sentences, NFKC-normalised unless `as_written` (then each is a substring of
+    `text`, for showing where it is)."""
+    for part in _SENTENCE_END.split(text if as_written else normalise(text)):
         if part.strip():
             yield part.strip()
 

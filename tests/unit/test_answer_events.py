@@ -205,6 +205,7 @@ def test_tokens_then_citations_then_done() -> None:
         "refused": False,
         "refusal": "",
         "check": "",
+        "claims": [],
     }
 
 
@@ -230,6 +231,7 @@ def test_a_refusal_lists_no_citations() -> None:
         "refused": True,
         "refusal": "no_evidence",
         "check": "",
+        "claims": [],
     }
 
 
@@ -285,6 +287,40 @@ def test_an_ungrounded_answer_is_marked_by_a_check_event() -> None:
 
     assert names(events) == ["check", "citations", "done"]
     assert events[0].data == {"check": "ungrounded", "answer": out.answer}
+
+
+def test_done_lists_each_checked_sentence_and_whether_its_sources_support_it() -> None:
+    text = (
+        "Facilities descale the coffee machine on Fridays [1]. Visitors bring their own mugs [2]."
+    )
+    check = check_answer(text, cited=[passage(1), passage(2)], passages=[passage(1), passage(2)])
+
+    done = finished_events(answer_out(finished(text, check=check)))
+
+    assert list(done)[-1].data["claims"] == [
+        {
+            "text": "Facilities descale the coffee machine on Fridays [1].",
+            "supported": True,
+            "passages": [1],
+        },
+        {"text": "Visitors bring their own mugs [2].", "supported": False, "passages": [2]},
+    ]
+
+
+def test_a_refusal_replacing_an_unsupported_answer_lists_no_claims() -> None:
+    check = check_answer("Visitors bring mugs [1].", cited=[passage(1)], passages=[passage(1)])
+    assert check.nothing_supported  # precondition: the real check finds nothing supported
+
+    out = answer_out(finished(NOT_FOUND, refused=True, cited=[], check=check))
+
+    assert out.claims == [] and out.done()["claims"] == []
+
+
+def test_claims_keep_the_answer_s_own_characters() -> None:
+    text = "设施部门每周五给咖啡机除垢［1］，访客自带杯子。"
+    check = check_answer(text, cited=[passage(1)], passages=[passage(1)])
+
+    assert check.claims and all(claim.text in text for claim in check.claims)
 
 
 def test_events_a_caller_adds_come_just_before_done() -> None:

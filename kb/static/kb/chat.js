@@ -21,8 +21,10 @@
 //   check         {"check": "blocked" | "ungrounded", "answer"}   only for a checked answer:
 //                 blocked replaces the streamed text with `answer`; ungrounded marks it
 //   conversation  {"id", "title", "url"}                 where the exchange was saved
-//   done          {"query_id", "answer", "refused", "refusal", "check"}
-//                 query_id is used only to rate this answer
+//   done          {"query_id", "answer", "refused", "refusal", "check",
+//                  "claims": [{"text", "supported", "passages"}]}
+//                 query_id is used only to rate this answer; a claim its sources do not support
+//                 is marked unverified in the answer
 //   queue         {"ahead": n}   the model is answering others first: n questions before this
 //                 one (0: it starts now); the page waits as long as it takes
 //   error         {"error": {"code": "model_busy" | "unavailable" | ..., "message": "..."}}
@@ -76,6 +78,7 @@
   const STOPPED = "Stopped. Nothing more is being computed for this question.";
   const CITED = "Cited";
   const UNGROUNDED = "The cited sources do not seem to support this answer. Read them before relying on it.";
+  const UNVERIFIED = "Unverified: its sources do not state this. Read them before relying on it.";
   const NEW_TAB = " (opens in a new tab)";
 
   function el(tag, className, text) {
@@ -202,10 +205,31 @@
     }
   }
 
-  // "[2]" in an answer becomes a link to the second source card, once the answer is done.
+  // Once the answer is done: "[2]" becomes a link to the second source card, and each sentence
+  // its sources do not support (done's `claims`, supported false) is marked unverified.
   let cardSets = 0;
-  function linkMarkers(answer) {
+  function decorate(answer, claims) {
     const text = answer.querySelector(".answer-text");
+    const cards = cardIds(answer);
+    const unverified = (claims || []).filter((claim) => !claim.supported).map((claim) => claim.text);
+    if (!text || (!unverified.length && !Object.keys(cards).length)) return;
+    const whole = text.textContent;
+    text.replaceChildren();
+    let at = 0;
+    for (const claim of unverified) {
+      const start = whole.indexOf(claim, at);
+      if (!claim || start === -1) continue;
+      withMarkers(text, whole.slice(at, start), cards);
+      const mark = el("span", "claim-unverified");
+      mark.title = UNVERIFIED;
+      withMarkers(mark, claim, cards);
+      text.append(mark, el("span", "claim-flag small", "unverified"));
+      at = start + claim.length;
+    }
+    withMarkers(text, whole.slice(at), cards);
+  }
+
+  function cardIds(answer) {
     const cards = {};
     cardSets += 1;
     const prefix = "source-" + cardSets + "-";
@@ -213,19 +237,20 @@
       if (!card.id) card.id = prefix + card.dataset.n;
       cards[card.dataset.n] = card.id;
     }
-    if (!text || !Object.keys(cards).length) return;
-    const pieces = text.textContent.split(/(\[\d+\])/);
-    if (pieces.length === 1) return;
-    text.replaceChildren();
-    for (const piece of pieces) {
+    return cards;
+  }
+
+  // Appends `text` to `parent`, its "[n]" markers as links to the cards they name.
+  function withMarkers(parent, text, cards) {
+    for (const piece of text.split(/(\[\d+\])/)) {
       const n = (/^\[(\d+)\]$/.exec(piece) || [])[1];
       if (n && cards[n]) {
         const link = el("a", "marker", piece);
         link.href = "#" + cards[n];
         link.setAttribute("aria-label", "source " + n);
-        text.append(link);
-      } else {
-        text.append(piece);
+        parent.append(link);
+      } else if (piece) {
+        parent.append(piece);
       }
     }
   }
@@ -280,7 +305,7 @@
     else if (name === "done") {
       parts.turn.dataset.queryId = String(payload.query_id);
       parts.done = true;
-      linkMarkers(parts.answer);
+      decorate(parts.answer, payload.claims);
       feedback(parts, payload.query_id);
     } else if (name === "error") {
       notice(parts, "error", STREAM_ERRORS[payload.error.code] || payload.error.message);
@@ -386,7 +411,7 @@
 
   document.addEventListener("DOMContentLoaded", () => {
     foldSidePanels();
-    for (const answer of document.querySelectorAll(".turn-answer")) linkMarkers(answer);
+    for (const answer of document.querySelectorAll(".turn-answer")) decorate(answer, []);
     document.body.addEventListener("htmx:responseError", (event) => {
       const form = event.target.closest?.("[data-feedback]");
       if (!form) return;

@@ -52,6 +52,19 @@ def test_the_same_question_in_the_same_scope_is_answered_from_the_cache(
     assert second.retrieved["passages"] == first.retrieved["passages"]
 
 
+def test_a_cached_answer_keeps_its_checked_claims(
+    indexed_world: IndexedWorld, prompts: list[list[Message]]
+) -> None:
+    client = api_client(indexed_world.world, "engineer")
+    first, second = (
+        client.post("/api/v1/query", {"question": QUESTION}, format="json").json() for _ in range(2)
+    )
+
+    assert len(prompts) == 1 and not first["refused"]  # precondition: answered, then cached
+    assert first["claims"] and second["claims"] == first["claims"]
+    assert all(claim["text"] in first["answer"] for claim in first["claims"])
+
+
 def test_users_who_read_different_documents_never_share_an_answer(
     indexed_world: IndexedWorld, prompts: list[list[Message]]
 ) -> None:
