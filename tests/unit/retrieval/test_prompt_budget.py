@@ -73,6 +73,6 @@ def test_the_first_passage_goes_even_when_it_alone_is_over_budget_cut_at_a_word(
 
 
 def test_token_estimates_follow_the_script() -> None:
-    assert estimated_tokens("a" * 400) == 100
-    assert estimated_tokens("备份" * 50) == 100
-    assert estimated_tokens("б" * 250) == 100
+    assert estimated_tokens("a" * 470) == 100
+    assert estimated_tokens("备份" * 60) == 100
+    assert estimated_tokens("б" * 290) == 100
