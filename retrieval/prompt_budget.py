@@ -47,9 +47,7 @@ def estimated_tokens(text: str) -> int:
     cyrillic = len(_CYRILLIC_CHAR.findall(text))
     other = len(text) - cjk - cyrillic
     return math.ceil(
-        cjk / _CJK_CHARS_PER_TOKEN
-        + cyrillic / _CYRILLIC_CHARS_PER_TOKEN
-        + other / _CHARS_PER_TOKEN
+        cjk / _CJK_CHARS_PER_TOKEN + cyrillic / _CYRILLIC_CHARS_PER_TOKEN + other / _CHARS_PER_TOKEN
     )
 
 
