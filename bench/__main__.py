@@ -7,7 +7,7 @@ import sys
 from collections.abc import Sequence
 from typing import Protocol
 
-from bench import ingest, injection, load
+from bench import claims, ingest, injection, load
 from bench.latency import runner as latency
 from bench.quality import runner as quality
 
@@ -28,6 +28,7 @@ COMMANDS: dict[str, Benchmark] = {
     "latency": latency,
     "load": load,
     "injection": injection,
+    "claims": claims,
 }
 
 
