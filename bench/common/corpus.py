@@ -7,7 +7,7 @@ import gzip
 import hashlib
 import shutil
 import sys
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -66,11 +66,12 @@ def pdf_files(folder: Path) -> list[InputFile]:
     return files
 
 
-def select_files(per_source: int | None) -> list[InputFile]:
-    """The same files every run: each source's pages ordered by a hash of their name."""
+def select_files(per_source: int | None, sources: Mapping[str, Path] = SOURCES) -> list[InputFile]:
+    """The same files every run: each source's pages ordered by a hash of their name (all
+    sources, or the ones given)."""
     require_sources()
     chosen: list[InputFile] = []
-    for source, folder in SOURCES.items():
+    for source, folder in sources.items():
         paths = sorted(
             folder.glob("*.html"), key=lambda p: hashlib.sha256(p.name.encode()).digest()
         )

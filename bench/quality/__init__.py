@@ -6,8 +6,14 @@ calibration of the refusal thresholds (`python -m bench quality`, entry point in
   With `--pdf`: bench/devset/pdf.jsonl (gold file and acceptable physical pages) over the
   whole PDF manuals of `bench.common.corpus.PDF_SOURCES`; relevance adds a page level (a hit
   when one of the first 5 chunks is on a gold page) and drops sections and editions.
+  With `--crosslingual`: bench/devset/crosslingual.jsonl, questions in another language than
+  their gold page (zh and ru about the English PostgreSQL manual, English about zh-CN and ru-RU
+  handbook pages), each with its `direction`.
 - Corpus (`corpus`, `stores`): every gold file plus, per source, the first `--distractors`
   pages by sha256 of their name (the selection of `bench ingest`); `--full` takes every page.
+  With `--crosslingual` the distractors come from every source but the English handbook, and
+  a gold handbook page is there in its gold edition only (its other editions are left out):
+  an English question about a zh-CN page can then find its answer in Chinese only.
   Ingested by our pipeline (`document_add` + `ingest_document`) into a temporary KB_DATA_DIR,
   in one collection that a non-staff reader reads through a group; every search runs in
   `access_scope(reader)`.
@@ -22,7 +28,11 @@ calibration of the refusal thresholds (`python -m bench quality`, entry point in
 - Relevance (`metrics`) is binary. Document level: a chunk counts when its file is a gold file,
   and a path's ranking becomes documents in order of their first chunk. Section level: the unit
   is (file, section) and a chunk counts when the deepest heading of its section path is the
-  gold one. recall@k is the share of gold units in the first k units; nDCG@k uses binary gains.
+  gold one. recall@k (5; documents also 10) is the share of gold units in the first k units;
+  nDCG@k uses binary gains. Means per path come overall and per question group, language,
+  direction (question language -> gold pages' language, `Question.direction`) and crossing
+  (same-language or cross-lingual); the text summary tables the directions when a question
+  is cross-lingual (`--crosslingual`, and the zh/ru questions of `--pdf`).
   A third view counts any language edition of a gold handbook page (translations leave
   passages in English, so an English answer can sit in the zh-CN page).
 

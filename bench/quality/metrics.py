@@ -1,25 +1,25 @@
 """Relevance and scores of one run: document, section and any-edition units per ranked chunk
 (document and page units for the PDF manuals),
-their recall@5, nDCG@10 and MRR per question, and means per path and question group."""
+their recall@5 (documents also @10), nDCG@10 and MRR per question, and means per path and per
+question group, language and direction (question language -> gold pages' language)."""
 
 from __future__ import annotations
 
-import re
 import statistics
 import unicodedata
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
 from bench.common.devset import Gold, Question
 from bench.common.metrics import ndcg_at_k, recall_at_k, reciprocal_rank
-from bench.quality.corpus import Chunk, Corpus
+from bench.quality.corpus import Chunk, Corpus, any_edition
 from bench.quality.search import Outcome
 
 RECALL_K = 5
+WIDE_RECALL_K = 10
 NDCG_K = 10
 CANDIDATE = "fused*"
 ADMONITIONS = frozenset({"note", "tip", "warning", "important", "caution"})
-_EDITION = re.compile(r"^debian-handbook/[^/]+/")
 Json = dict[str, Any]
 
 
@@ -35,11 +35,6 @@ def section_matches(chunk_section: str, gold_section: str) -> bool:
     while parts and parts[-1] in ADMONITIONS:
         parts.pop()
     return bool(parts) and parts[-1] == normalise_title(gold_section)
-
-
-def any_edition(document: str) -> str:
-    """The handbook's editions share file names: en-US, zh-CN and ru-RU pages become one."""
-    return _EDITION.sub("debian-handbook/*/", document)
 
 
 def section_unit(entry: Gold) -> str:
@@ -91,6 +86,7 @@ def question_scores(question: Question, ranking: Sequence[str], corpus: Corpus) 
     if gold_pages(question):
         return {
             "doc_recall@5": recall_at_k(documents, gold_documents, RECALL_K),
+            "doc_recall@10": recall_at_k(documents, gold_documents, WIDE_RECALL_K),
             "doc_ndcg@10": ndcg_at_k(documents, gold_documents, NDCG_K),
             "doc_mrr": reciprocal_rank(documents, gold_documents),
             **page_scores(question, ranking, corpus),
@@ -100,6 +96,7 @@ def question_scores(question: Question, ranking: Sequence[str], corpus: Corpus) 
     editions = {any_edition(entry.document) for entry in question.gold}
     return {
         "doc_recall@5": recall_at_k(documents, gold_documents, RECALL_K),
+        "doc_recall@10": recall_at_k(documents, gold_documents, WIDE_RECALL_K),
         "doc_ndcg@10": ndcg_at_k(documents, gold_documents, NDCG_K),
         "doc_mrr": reciprocal_rank(documents, gold_documents),
         "section_recall@5": recall_at_k(sections, gold_sections, RECALL_K),
@@ -129,48 +126,51 @@ def mean_scores(rows: Sequence[Mapping[str, float]]) -> dict[str, float]:
 
 
 def path_metrics(outcomes: Sequence[Outcome], corpus: Corpus) -> Json:
-    """Mean scores per path, overall and per question group (hb, pg, zh, ru), and how often
-    fused wins or loses against each path question by question (doc-level nDCG@10)."""
+    """Mean scores per path, overall and per question group (hb, pg, zh, ru), language,
+    direction (zh->en ...) and crossing (same-language or cross-lingual), and how often fused
+    wins or loses against each path question by question (doc-level nDCG@10)."""
     paths = list(outcomes[0].rankings) if outcomes else []
     scored = {
         path: [question_scores(o.question, o.rankings[path], corpus) for o in outcomes]
         for path in paths
     }
-    groups = sorted({o.question.group for o in outcomes})
-    by_group = {
-        group: {
-            path: mean_scores(
-                [
-                    s
-                    for s, o in zip(scored[path], outcomes, strict=True)
-                    if o.question.group == group
-                ]
-            )
-            for path in paths
-        }
-        for group in groups
+    groupings: dict[str, Callable[[Question], str]] = {
+        "group": lambda q: q.group,
+        "lang": lambda q: q.lang,
+        "direction": lambda q: q.direction,
+        "crossing": lambda q: q.crossing,
     }
-    langs = sorted({o.question.lang for o in outcomes})
-    by_lang = {
-        lang: {
-            path: mean_scores(
-                [s for s, o in zip(scored[path], outcomes, strict=True) if o.question.lang == lang]
-            )
-            for path in paths
-        }
-        for lang in langs
+    result: Json = {"all": {path: mean_scores(rows) for path, rows in scored.items()}}
+    for name, key in groupings.items():
+        result[f"by_{name}"] = grouped_means(scored, [o.question for o in outcomes], key)
+        result[f"{name}_sizes"] = group_sizes([o.question for o in outcomes], key)
+    result["wins_ties_losses_doc_ndcg"] = {
+        fused: {path: wins(scored[fused], scored[path]) for path in paths if path != fused}
+        for fused in ("fused", CANDIDATE)
+        if fused in scored
     }
+    return result
+
+
+def grouped_means(
+    scored: Mapping[str, Sequence[Mapping[str, float]]],
+    questions: Sequence[Question],
+    key: Callable[[Question], str],
+) -> dict[str, dict[str, dict[str, float]]]:
+    """Group -> path -> mean scores over the questions of the group (`scored` holds each path's
+    scores in question order)."""
     return {
-        "all": {path: mean_scores(rows) for path, rows in scored.items()},
-        "by_group": by_group,
-        "by_lang": by_lang,
-        "lang_sizes": {lang: sum(o.question.lang == lang for o in outcomes) for lang in langs},
-        "group_sizes": {g: sum(o.question.group == g for o in outcomes) for g in groups},
-        "wins_ties_losses_doc_ndcg": {
-            fused: {path: wins(scored[fused], scored[path]) for path in paths if path != fused}
-            for fused in ("fused", CANDIDATE)
-            if fused in scored
-        },
+        group: {
+            path: mean_scores([s for s, q in zip(rows, questions, strict=True) if key(q) == group])
+            for path, rows in scored.items()
+        }
+        for group in sorted({key(q) for q in questions})
+    }
+
+
+def group_sizes(questions: Sequence[Question], key: Callable[[Question], str]) -> dict[str, int]:
+    return {
+        group: sum(key(q) == group for q in questions) for group in sorted(set(map(key, questions)))
     }
 
 

@@ -5,9 +5,10 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
+from pathlib import Path
 from typing import Any
 
-from bench.common.devset import Question
+from bench.common.devset import CROSS_LINGUAL, Question
 from bench.common.metrics import first_occurrences, first_rank
 from bench.quality.corpus import Corpus
 from bench.quality.metrics import RECALL_K, gold_pages, page_units, section_unit, section_units
@@ -18,7 +19,7 @@ Json = dict[str, Any]
 
 
 def question_counts(
-    answerable: Sequence[Question], unanswerable: Sequence[Question], *, pdf: bool = False
+    answerable: Sequence[Question], unanswerable: Sequence[Question], *, devset: Path
 ) -> Json:
     counts: defaultdict[str, int] = defaultdict(int)
     for question in answerable:
@@ -35,10 +36,11 @@ def question_counts(
             lang: sum(q.lang == lang for q in answerable)
             for lang in sorted({q.lang for q in answerable})
         },
-        "files": [
-            "bench/devset/pdf.jsonl" if pdf else "bench/devset/retrieval.jsonl",
-            "bench/devset/unanswerable.jsonl",
-        ],
+        "answerable_by_direction": {
+            direction: sum(q.direction == direction for q in answerable)
+            for direction in sorted({q.direction for q in answerable})
+        },
+        "files": [f"bench/devset/{devset.name}", "bench/devset/unanswerable.jsonl"],
     }
 
 
@@ -81,6 +83,7 @@ def per_question(outcome: Outcome, corpus: Corpus) -> Json:
     row: Json = {
         "id": question.id,
         "lang": question.lang,
+        "direction": question.direction,
         "question": question.text,
         "gold": [entry.document + "#" + entry.section for entry in question.gold],
         "evidence": {
@@ -147,6 +150,8 @@ def summary(report: Json) -> str:
     lines.append("doc nDCG@10 per group: " + _group_line(report["metrics"]["by_group"]))
     if len(report["metrics"].get("by_lang", {})) > 1:
         lines.append("per language: " + _group_line(report["metrics"]["by_lang"]))
+    if CROSS_LINGUAL in report["metrics"].get("by_crossing", {}):
+        lines += direction_table(report["metrics"])
     for family, best in report["fusion_alternatives"]["best"].items():
         lines.append(
             f"best fusion ({family}): weights {best['weights']} limit {best['limit']} "
@@ -162,6 +167,31 @@ def summary(report: Json) -> str:
             f"{now['false_refusal_rate']} / {now['false_answer_rate']}"
         )
     return "\n".join(lines)
+
+
+DIRECTION_COLUMNS = {
+    "doc_recall@5": "doc R@5",
+    "doc_recall@10": "doc R@10",
+    "doc_mrr": "doc MRR",
+    "section_recall@5": "sec R@5",
+    "page_recall@5": "page R@5",
+}
+
+
+def direction_table(metrics: Json) -> list[str]:
+    """Per crossing (same-language, cross-lingual) and direction (zh->en ...), each path's
+    document recall@5 and @10, MRR, and section (HTML) or page (PDF) recall@5."""
+    groups = {**metrics["by_crossing"], **metrics["by_direction"]}
+    sizes = {**metrics["crossing_sizes"], **metrics["direction_sizes"]}
+    lines = [
+        f"{'direction':<14} {'n':>3} {'path':<8} "
+        + " ".join(f"{label:>9}" for label in DIRECTION_COLUMNS.values())
+    ]
+    for group, paths in groups.items():
+        for path, row in paths.items():
+            cells = " ".join(_cell(row, key, 9) for key in DIRECTION_COLUMNS)
+            lines.append(f"{group:<14} {sizes[group]:>3} {path:<8} {cells}")
+    return lines
 
 
 def _cell(row: Mapping[str, float], key: str, width: int) -> str:

@@ -12,10 +12,18 @@ from pathlib import Path
 from typing import Any
 
 from bench.common.corpus import InputFile, corpus_summary, pdf_files
-from bench.common.devset import ANSWERABLE, NEAR_MISS, PDF, UNANSWERABLE, Question, load_questions
+from bench.common.devset import (
+    ANSWERABLE,
+    CROSSLINGUAL,
+    NEAR_MISS,
+    PDF,
+    UNANSWERABLE,
+    Question,
+    load_questions,
+)
 from bench.common.environment import Timed, code_state, machine, setup_django
 from bench.quality import answers, report
-from bench.quality.corpus import corpus_files, selected
+from bench.quality.corpus import corpus_files, crosslingual_files, selected
 from bench.quality.fusion import fusion_alternatives, parse_weights
 from bench.quality.metrics import CANDIDATE, path_metrics
 from bench.quality.refusal import calibrate
@@ -42,11 +50,19 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="pages per source besides the gold ones (default %(default)s)",
     )
     parser.add_argument("--full", action="store_true", help="every page of every source")
-    parser.add_argument(
+    corpus = parser.add_mutually_exclusive_group()
+    corpus.add_argument(
         "--pdf",
         action="store_true",
         help="the real PDF manuals (bench.common.corpus.PDF_SOURCES, whole) and the questions "
         "of devset/pdf.jsonl instead of the HTML pages; page recall@5 beside document recall",
+    )
+    corpus.add_argument(
+        "--crosslingual",
+        action="store_true",
+        help="the questions of devset/crosslingual.jsonl (zh/ru about English pages, English "
+        "about zh-CN/ru-RU pages) over their gold pages and distractors from every source but "
+        "the English handbook, each gold page in one edition; scores per direction",
     )
     parser.add_argument(
         "--limit", type=int, default=DEFAULT_LIMIT, help="candidates per path (%(default)s)"
@@ -101,17 +117,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace, *, command: str) -> int:
     if args.answers_rescore:
         return rescore_answers(args.answers_rescore, command=command)
-    answerable = selected(load_questions(PDF if args.pdf else ANSWERABLE), args.ids)
+    answerable = selected(load_questions(devset(args)), args.ids)
     unanswerable = selected(load_questions(UNANSWERABLE), args.ids)
     near_miss = selected(load_questions(NEAR_MISS), args.ids) if args.answers else []
-    if args.pdf and args.answers:
+    if (args.pdf or args.crosslingual) and args.answers:
         sys.exit("--answers runs on the HTML corpus only (its near misses are about those pages)")
     started = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix="quarry-quality-") as tmp:
-        if args.pdf:
-            files = pdf_files(Path(tmp) / "pdf")
-        else:
-            files = corpus_files([*answerable, *near_miss], None if args.full else args.distractors)
+        files = input_files([*answerable, *near_miss], Path(tmp), args=args)
         result, runs = measure(answerable, unanswerable, files, Path(tmp), args=args)
         if args.answers:
             answers_result = measure_answers(
@@ -133,6 +146,23 @@ def run(args: argparse.Namespace, *, command: str) -> int:
         print(answers_path, file=sys.stderr)
         print(answers.summary(answers_result), file=sys.stderr)
     return 0
+
+
+def devset(args: argparse.Namespace) -> Path:
+    """The answerable questions' file of the run's mode."""
+    return PDF if args.pdf else CROSSLINGUAL if args.crosslingual else ANSWERABLE
+
+
+def input_files(
+    questions: list[Question], tmp: Path, *, args: argparse.Namespace
+) -> list[InputFile]:
+    """The run's corpus: the whole PDF manuals, the cross-lingual corpus, or the HTML one."""
+    distractors = None if args.full else args.distractors
+    if args.pdf:
+        return pdf_files(tmp / "pdf")
+    if args.crosslingual:
+        return crosslingual_files(questions, distractors)
+    return corpus_files(questions, distractors)
 
 
 def rescore_answers(path: Path, *, command: str) -> int:
@@ -215,7 +245,7 @@ def measure(
     result = {
         "machine": {**machine(), "load_avg_1m_start_end": [load_before[0], os.getloadavg()[0]]},
         "corpus": {**corpus_summary(files), **corpus.ingest},
-        "questions": report.question_counts(answerable, unanswerable, pdf=args.pdf),
+        "questions": report.question_counts(answerable, unanswerable, devset=devset(args)),
         "setup": {
             **report.setup(settings, weights, args.limit, ask.top_k),
             "graph_hops": args.graph_hops,

@@ -4,21 +4,26 @@ and that rankings and refusals are the production Retriever's and RefusalPolicy'
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 from typing import cast
 
 import pytest
 
-from bench.common.devset import Gold, Question
-from bench.quality.corpus import Chunk, Corpus
+from bench.common.corpus import SOURCES, InputFile
+from bench.common.devset import Gold, Question, load_questions
+from bench.quality import corpus as quality_corpus
+from bench.quality.corpus import Chunk, Corpus, crosslingual_files, one_edition_of_gold
 from bench.quality.fusion import parse_weights, weight_grid
 from bench.quality.metrics import (
     document_scores,
     mean_scores,
     page_units,
+    path_metrics,
     question_scores,
     wins,
 )
 from bench.quality.refusal import best_thresholds, calibrate
+from bench.quality.report import direction_table
 from bench.quality.search import Asker, CachedSearcher, Outcome
 from kb.stores.payload import ChunkPayload
 from kb.stores.protocols import VectorIndex
@@ -54,6 +59,89 @@ def test_question_scores_count_documents_and_sections_at_their_first_chunk():
         scores["doc_ndcg@10"],
         scores["doc_recall@5"],
     )
+
+
+def test_direction_is_question_language_to_gold_language():
+    zh_page = Gold("debian-handbook/zh-CN", "sect.quotas.html", "9.9. 配额")
+    en_page = Gold("debian-handbook/en-US", "sect.quotas.html", "9.9. Quotas")
+    pdf_page = Gold("gnuplot-doc", "gnuplot.pdf", page=167)
+
+    assert Question("q", "en", "?", (zh_page,)).direction == "en->zh"
+    assert Question("q", "ru", "?", (GOLD,)).direction == "ru->en"
+    assert Question("q", "zh", "?", (pdf_page,)).crossing == "cross-lingual"
+    assert Question("q", "zh", "?", (zh_page, en_page)).direction == "zh->en+zh"
+    assert Question("q", "zh", "?", (zh_page, en_page)).crossing == "same-language"
+    assert Question("q", "en", "?").direction == ""
+
+
+def test_a_declared_direction_must_match_the_gold(tmp_path):
+    row = '{"id": "xl-01", "lang": "zh", "question": "?", "direction": "%s", "gold": [%s]}'
+    gold = '{"source": "postgresql-doc-15", "file": "sql-copy.html", "section": "Parameters"}'
+    good, bad = tmp_path / "good.jsonl", tmp_path / "bad.jsonl"
+    good.write_text(row % ("zh->en", gold) + "\n")
+    bad.write_text(row % ("en->zh", gold) + "\n")
+
+    assert load_questions(good)[0].direction == "zh->en"
+    with pytest.raises(ValueError, match="xl-01"):
+        load_questions(bad)
+
+
+def test_path_metrics_group_scores_by_direction_and_crossing():
+    ranking = {"dense": ["c2"], "sparse": ["c1"]}  # dense finds the gold file, sparse does not
+    same = Question("pg-01", "en", "?", (GOLD,))
+    cross = Question("xl-01", "zh", "?", (GOLD,))
+    outcomes = [Outcome(q, dict(ranking), Evidence(0.5, 0.5)) for q in (same, cross, cross)]
+
+    metrics = path_metrics(outcomes, _corpus())
+
+    assert metrics["direction_sizes"] == {"en->en": 1, "zh->en": 2}
+    assert metrics["crossing_sizes"] == {"cross-lingual": 2, "same-language": 1}
+    assert metrics["by_direction"]["zh->en"]["dense"]["doc_recall@10"] == 1.0
+    assert metrics["by_crossing"]["cross-lingual"]["sparse"]["doc_recall@5"] == 0.0
+    assert metrics["by_lang"]["zh"] == metrics["by_direction"]["zh->en"]
+
+
+def _files(*names: str) -> list[InputFile]:
+    return [InputFile(name.rsplit("/", 1)[0], Path("/doc") / name) for name in names]
+
+
+def test_a_gold_handbook_page_stays_in_its_gold_edition_only():
+    files = _files(
+        "debian-handbook/zh-CN/sect.quotas.html",  # gold
+        "debian-handbook/ru-RU/sect.quotas.html",  # its other edition: dropped
+        "debian-handbook/ru-RU/sect.syslog.html",  # a distractor: kept
+        "postgresql-doc-15/sql-copy.html",
+    )
+
+    kept = one_edition_of_gold(files, {"debian-handbook/zh-CN/sect.quotas.html"})
+
+    assert [f.name for f in kept] == [
+        "debian-handbook/zh-CN/sect.quotas.html",
+        "debian-handbook/ru-RU/sect.syslog.html",
+        "postgresql-doc-15/sql-copy.html",
+    ]
+
+
+def test_the_crosslingual_corpus_selects_distractors_without_the_english_handbook(monkeypatch):
+    asked: list[list[str]] = []
+
+    def select(per_source, sources):
+        asked.append(list(sources))
+        return [
+            InputFile(source, SOURCES[source] / "sect.quotas.html")
+            for source in ("debian-handbook/en-US", *sources)
+            if source.startswith("debian-handbook")
+        ]
+
+    monkeypatch.setattr(quality_corpus, "select_files", select)
+    question = Question(
+        "xl-01", "en", "?", (Gold("debian-handbook/ru-RU", "sect.quotas.html", "9.9. Квоты"),)
+    )
+
+    files = crosslingual_files([question], 5)
+
+    assert asked == [["postgresql-doc-15", "debian-handbook/zh-CN", "debian-handbook/ru-RU"]]
+    assert [f.name for f in files] == ["debian-handbook/ru-RU/sect.quotas.html"]
 
 
 PDF_QUESTION = Question(
@@ -216,3 +304,23 @@ def test_the_settings_row_judges_each_script_by_its_own_pair():
     assert (result["other_script_dense"], result["other_script_coverage"]) == (0.6, 0.6)
     assert result["false_refusals"] == 1
     assert result["false_answers"] == 0
+
+
+def test_the_direction_table_lists_crossings_then_directions_per_path():
+    row = {"doc_recall@5": 0.5, "doc_recall@10": 1.0, "doc_mrr": 0.25, "section_recall@5": 0.0}
+    metrics = {
+        "by_crossing": {"cross-lingual": {"dense": row}},
+        "by_direction": {"en->zh": {"dense": row}, "zh->en": {"dense": row}},
+        "crossing_sizes": {"cross-lingual": 3},
+        "direction_sizes": {"en->zh": 1, "zh->en": 2},
+    }
+
+    header, *lines = direction_table(metrics)
+
+    assert header.split()[:3] == ["direction", "n", "path"]
+    assert [line.split()[:3] for line in lines] == [
+        ["cross-lingual", "3", "dense"],
+        ["en->zh", "1", "dense"],
+        ["zh->en", "2", "dense"],
+    ]
+    assert lines[0].split()[3:] == ["0.500", "1.000", "0.250", "0.000", "—"]  # no page scores
