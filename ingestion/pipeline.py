@@ -64,6 +64,7 @@ class Written:
     page_count: int
     acl: list[str]
     title: str
+    embed_model: str  # the KB_EMBED_MODEL that made the dense vectors
     flagged: int = 0  # chunks that address the assistant or the reader with instructions
 
 
@@ -158,9 +159,10 @@ def _index(document: Document) -> Written:
         raise ParseError("The file contains no text that could be indexed.", code="no_text")
     acl = document_acl(document)
     ids = version_chunk_ids(document.pk, document.version, len(chunks))
+    model = settings.KB_EMBED_MODEL  # read once: what embeds is what the commit records
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="graph-writer") as pool:
         graph_written = pool.submit(_write_graph, document, chunks, ids, acl)
-        dense = _embed(document.pk, [c.text for c in chunks])
+        dense = _embed(document.pk, [c.text for c in chunks], model=model)
         progress.report(document.pk, "writing")
         cues = [instruction_cues(c.text) for c in chunks]
         _write_vectors(_points(document, chunks, ids, dense, acl, cues, parsed.page_labels))
@@ -168,7 +170,12 @@ def _index(document: Document) -> Written:
         graph_written.result()  # re-raises what failed in the graph thread
     flagged = sum(1 for found in cues if found)
     return Written(
-        chunk_ids=ids, page_count=parsed.page_count, acl=acl, title=document.title, flagged=flagged
+        chunk_ids=ids,
+        page_count=parsed.page_count,
+        acl=acl,
+        title=document.title,
+        embed_model=model,
+        flagged=flagged,
     )
 
 
@@ -176,11 +183,11 @@ def _parsing_progress(document_id: int, fraction: float, detail: str) -> None:
     progress.report(document_id, "parsing", fraction, detail=detail)
 
 
-def _embed(document_id: int, texts: list[str]) -> list[list[float]]:
-    embedder = load_embedder(settings.KB_EMBED_MODEL)
+def _embed(document_id: int, texts: list[str], *, model: str) -> list[list[float]]:
+    embedder = load_embedder(model)
     if embedder.dimension != settings.KB_EMBED_DIM:
         raise RuntimeError(
-            f"{settings.KB_EMBED_MODEL} makes {embedder.dimension}-dimensional vectors but "
+            f"{model} makes {embedder.dimension}-dimensional vectors but "
             f"KB_EMBED_DIM is {settings.KB_EMBED_DIM}; set it to match and re-index."
         )
     vectors: list[list[float]] = []
@@ -280,6 +287,7 @@ def _commit(document: Document, written: Written) -> str:
         row.progress = 100
         row.error = ""
         row.indexed_version = row.version
+        row.embed_model = written.embed_model  # with indexed_version: they describe one version
         row.chunk_count = len(written.chunk_ids)
         row.page_count = written.page_count
         row.title = written.title

@@ -164,7 +164,7 @@ class DocumentAdmin(StaffManagedAdmin):
         "error",
         "updated_at",
     ]
-    list_filter = ["status", "collection"]
+    list_filter = ["status", "collection", "embed_model"]  # stale vectors: see kb_reindex
     search_fields = ["title", "source_filename", "sha256"]
     filter_horizontal = ["reader_groups"]
     readonly_fields = [
@@ -178,6 +178,7 @@ class DocumentAdmin(StaffManagedAdmin):
         "flagged_chunks",
         "version",
         "indexed_version",
+        "embed_model",
         "size_bytes",
         "mime_type",
         "file",

@@ -3,13 +3,17 @@ experiment that cannot load stops the site at start, not at the first question."
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from django.conf import settings
-from django.core.checks import Error, Warning, register
+from django.core.checks import Error, Tags, Warning, register
+from django.db import DatabaseError
+from django.db.models import Count
 
 from kb.directory import configuration_problems
 from kb.install_keys import MIN_KEY_CHARS
+from kb.selectors.documents import documents_embedded_with_other_model
 from kb.session_auth import password_sign_in_enabled
 from retrieval.experiments import parse_split
 from retrieval.prompting import UnknownTemplate, load_template
@@ -109,3 +113,33 @@ def ldap_settings(**_: Any) -> list[Error]:
     """With KB_LDAP_SERVER_URI set, the rest of the directory's description must be there: a
     sign-in that cannot find people or groups would fail only when someone tries."""
     return [Error(f"LDAP: {problem}", id="kb.E033") for problem in configuration_problems()]
+
+
+@register(Tags.database)
+def embedding_model(*, databases: Sequence[str] | None = None, **_: Any) -> list[Warning]:
+    """Vectors another model made are compared with this model's question vectors: the scores
+    mean nothing and nothing says so. A warning, not an error: the documents are still found by
+    their words, and serving must start to re-embed them. Like Django's database checks it
+    queries only when asked for databases: `migrate` (before every start) and `check
+    --database default` ask, other commands do not."""
+    if not databases:
+        return []
+    current = settings.KB_EMBED_MODEL
+    try:
+        per_model = list(
+            documents_embedded_with_other_model(model=current)
+            .values_list("embed_model")
+            .annotate(count=Count("pk"))
+            .order_by("embed_model")
+        )
+    except DatabaseError:  # not migrated yet (`migrate` checks before it applies)
+        return []
+    return [
+        Warning(
+            f"{count} documents were embedded with {model or 'an unknown model'}, but "
+            f"KB_EMBED_MODEL is {current}: their passages are not found by meaning until "
+            "`python manage.py kb_reindex` re-embeds them.",
+            id="kb.W040",
+        )
+        for model, count in per_model
+    ]

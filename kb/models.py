@@ -79,6 +79,13 @@ class Document(models.Model):
         help_text="Version currently searchable (0: none). Replaced only when the next "
         "version is fully written.",
     )
+    embed_model = models.CharField(
+        max_length=500,
+        blank=True,
+        default="",
+        help_text="The KB_EMBED_MODEL that made the searchable version's vectors (empty: none "
+        "indexed). Another model's question vectors do not match them: kb_reindex re-embeds.",
+    )
     superseded_files = models.JSONField(
         default=list,
         blank=True,

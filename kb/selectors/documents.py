@@ -1,4 +1,5 @@
-"""Reads of documents, always through kb.access: what a user may read, and what they may manage."""
+"""Reads of documents: a user's always through kb.access (what they may read, what they may
+manage); the operator's, for start-up checks and commands, over every document."""
 
 from __future__ import annotations
 
@@ -44,3 +45,11 @@ def document_ids_unsettled(*, user: AnyUser, collection: Collection) -> list[int
     """Documents still queued or processing: what the progress table keeps polling for."""
     documents = document_list_for_manager(user=user, collection=collection)
     return list(documents.filter(status__in=UNSETTLED).values_list("pk", flat=True))
+
+
+def documents_embedded_with_other_model(*, model: str) -> QuerySet[Document]:
+    """Documents whose searchable version's vectors another embedding model made than `model`:
+    questions embedded by `model` do not find their passages by meaning. An indexed document
+    without a model ("") counts too: every commit records one, so it is unknown, and
+    re-embedding is the safe way to know."""
+    return Document.objects.filter(indexed_version__gt=0).exclude(embed_model=model)

