@@ -25,6 +25,7 @@ from ingestion.pipeline import ingest_document
 from kb.access import CONSOLE, document_acl
 from kb.answer_events import answer_out
 from kb.answering import answer_question, search_passages
+from kb.feedback_export import ExportStats, feedback_examples
 from kb.llm.control import BREAK
 from kb.llm.factory import forget_chat_model
 from kb.mcp_server.results import answer_result, passage_result, search_result
@@ -252,3 +253,25 @@ def test_the_search_api_returns_title_and_label_as_plain_json_strings(
     assert response["Content-Type"].startswith("application/json")
     mine = [r for r in response.json()["results"] if r["document_id"] == document.pk]
     assert {(r["title"], r["page"], r["page_label"]) for r in mine} >= {(document.title, 2, LABEL)}
+
+
+def test_the_feedback_export_holds_the_prompt_as_the_model_saw_it(
+    hostile: tuple[World, Document], model: type[ScriptedModel]
+) -> None:
+    """kb_export_feedback writes fine-tuning examples: the prompt rebuilt from the passages.
+    The model was sent the title with its control tokens broken; the export rebuilt it whole,
+    so a tokenizer that matches special tokens in text (Hugging Face's does) would train on the
+    attacker's turn break as a real one."""
+    world, _ = hostile
+    client = api_client(world, "engineer")
+    asked = client.post("/api/v1/query", {"question": QUESTION}, format="json").json()
+    assert not asked["refused"], asked
+    rated = {"query_id": asked["query_id"], "rating": "up"}
+    assert client.post("/api/v1/feedback", rated, format="json").status_code == 201
+
+    [example] = feedback_examples(ExportStats())
+
+    exported = json.dumps(example["prompt"], ensure_ascii=False)
+    assert _intact_tokens(exported) == []
+    sent = json.dumps(model.bodies[-1]["messages"], ensure_ascii=False)
+    assert exported == sent  # the prompt the model saw, as the export's docstring says
