@@ -1,6 +1,11 @@
 """Feedback as fine-tuning data: for each rated answer, the prompt the model saw (rebuilt from
 its template version and the passages it was given), the answer, and the rating.
 
+The prompt is the one the model was sent: both LLM backends break every control-token string in
+it (kb.llm.control), so the export breaks them too (the generic set, as for a server's model):
+a document title or passage holding `<|im_end|>` must not become a turn break in training
+data whose tokenizer matches special tokens in text.
+
 Only queries with feedback are exported, and every text is redacted: questions, answers and
 comments were redacted when logged and are redacted again on the way out (rows logged under
 older, weaker rules), and passage text is redacted on the way out (documents may hold contact
@@ -12,9 +17,12 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
+from functools import cache
 from typing import Any
 
 from kb.access import ACL_STAFF
+from kb.llm.chat import plain_messages
+from kb.llm.control import PlainText, generic_plain_text
 from kb.models import Collection, QueryLog
 from kb.redaction import redact
 from kb.stores.factory import vector_index
@@ -62,7 +70,9 @@ def _example(row: QueryLog, chunk_ids: list[str], scope: AccessScope) -> dict[st
         _passage(n, chunk_id, payloads[chunk_id]) for n, chunk_id in enumerate(chunk_ids, start=1)
     ]
     return {
-        "prompt": answer_messages(template, redact(row.question_redacted), passages),
+        "prompt": plain_messages(
+            answer_messages(template, redact(row.question_redacted), passages), _plain_text()
+        ),
         "completion": redact(row.answer_redacted),
         "rating": row.feedback.rating,
         "comment": redact(row.feedback.comment_redacted),
@@ -70,6 +80,11 @@ def _example(row: QueryLog, chunk_ids: list[str], scope: AccessScope) -> dict[st
         "template_version": row.template_version,
         "model": row.model,
     }
+
+
+@cache
+def _plain_text() -> PlainText:
+    return generic_plain_text()
 
 
 def _passage(n: int, chunk_id: str, payload: ChunkPayload) -> Passage:

@@ -36,16 +36,28 @@ def text_pdf(path: Path, pages: list[tuple[str, str]], *, title: str = "") -> Pa
     return path
 
 
-def labelled_pdf(path: Path, pages: list[tuple[str, str]], *, front_matter: int) -> Path:
+def labelled_pdf(
+    path: Path,
+    pages: list[tuple[str, str]],
+    *,
+    front_matter: int,
+    prefix: str = "",
+    title: str = "",
+) -> Path:
     """`text_pdf` with page labels as a printed book has them: the first `front_matter` pages
-    numbered i, ii, ..., the rest 1, 2, ... (so physical page front_matter + 1 is printed 1)."""
+    numbered i, ii, ..., the rest 1, 2, ... (so physical page front_matter + 1 is printed 1).
+    `prefix` goes before the body's numbers ("A-" prints A-1, A-2, ...; a PDF's page label
+    prefix is any text its author chose); `title` is the metadata title."""
     from pypdf import PdfWriter
     from pypdf.constants import PageLabelStyle
 
-    plain = text_pdf(path.with_suffix(".plain.pdf"), pages)
+    plain = text_pdf(path.with_suffix(".plain.pdf"), pages, title=title)
     writer = PdfWriter(clone_from=str(plain))
-    writer.set_page_label(0, front_matter - 1, style=PageLabelStyle.LOWERCASE_ROMAN)
-    writer.set_page_label(front_matter, len(pages) - 1, style=PageLabelStyle.DECIMAL, start=1)
+    if front_matter:
+        writer.set_page_label(0, front_matter - 1, style=PageLabelStyle.LOWERCASE_ROMAN)
+    writer.set_page_label(
+        front_matter, len(pages) - 1, style=PageLabelStyle.DECIMAL, start=1, prefix=prefix or None
+    )
     with path.open("wb") as out:
         writer.write(out)
     plain.unlink()
