@@ -11,6 +11,7 @@ at a time, with progress per page. OCR goes to tesseract directly because unstru
 from __future__ import annotations
 
 import re
+import unicodedata
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
@@ -116,7 +117,7 @@ def metadata_title(path: Path) -> str:
         title = PdfReader(str(path)).metadata.title  # type: ignore[union-attr]
     except Exception:  # no or broken metadata: the title is a nicety, never a failure
         return ""
-    title = " ".join(str(title or "").split())
+    title = _one_line(str(title or ""))
     return "" if _NO_TITLE.match(title) else title[:TITLE_LENGTH]
 
 
@@ -130,7 +131,7 @@ def page_labels(path: Path) -> dict[int, str]:
         reader = PdfReader(str(path))
         if reader.is_encrypted:
             reader.decrypt("")  # the parse already refused a PDF that needs a password
-        labels = [" ".join(str(raw).split())[:PAGE_LABEL_LENGTH] for raw in reader.page_labels]
+        labels = [_one_line(str(raw))[:PAGE_LABEL_LENGTH] for raw in reader.page_labels]
     except Exception:  # pypdf raises anything on a damaged number tree
         return {}
     return {
@@ -138,6 +139,12 @@ def page_labels(path: Path) -> dict[int, str]:
         for number, label in enumerate(labels, start=1)
         if label and label != str(number)
     }
+
+
+def _one_line(text: str) -> str:
+    """Metadata is the file's own text: control characters (NUL, which PostgreSQL refuses in
+    text) become spaces, and runs of whitespace one space."""
+    return " ".join("".join(" " if unicodedata.category(ch) == "Cc" else ch for ch in text).split())
 
 
 def _check_pdf_opens(path: Path) -> int:

@@ -84,6 +84,20 @@ def test_a_pdf_is_titled_by_its_metadata_else_its_first_heading(tmp_path: Path) 
     assert titles == ["Widget Manual 2.1", "Widget Operations Guide", "Widget Operations Guide"]
 
 
+def test_control_characters_in_a_metadata_title_become_spaces(tmp_path: Path) -> None:
+    """PostgreSQL refuses NUL in text: a title carrying one would fail the document's save."""
+    from pypdf import PdfWriter
+
+    plain = samples.text_pdf(tmp_path / "plain.pdf", [("Heading", "Body.")])
+    writer = PdfWriter(clone_from=str(plain))
+    writer.add_metadata({"/Title": "Widget\x00Manual\x07 2.1"})
+    path = tmp_path / "a.pdf"
+    with path.open("wb") as out:
+        writer.write(out)
+
+    assert parse_document(path, filename=path.name).title == "Widget Manual 2.1"
+
+
 def test_other_formats_keep_their_file_name(tmp_path: Path) -> None:
     path = samples.docx(tmp_path / "policy.docx")
 
