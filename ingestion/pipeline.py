@@ -177,7 +177,7 @@ def _parsing_progress(document_id: int, fraction: float, detail: str) -> None:
 
 
 def _embed(document_id: int, texts: list[str]) -> list[list[float]]:
-    embedder = load_embedder(settings.KB_EMBED_MODEL)
+    embedder = load_embedder(settings.KB_EMBED_MODEL, models_dir=Path(settings.KB_MODELS_DIR))
     if embedder.dimension != settings.KB_EMBED_DIM:
         raise RuntimeError(
             f"{settings.KB_EMBED_MODEL} makes {embedder.dimension}-dimensional vectors but "
