@@ -178,7 +178,7 @@ def _ours(files: list[InputFile]) -> tuple[Json, list[list[str]]]:
     from kb.text.embeddings import load_embedder
 
     started = time.perf_counter()
-    load_embedder(settings.KB_EMBED_MODEL)
+    load_embedder(settings.KB_EMBED_MODEL, models_dir=Path(settings.KB_MODELS_DIR))
     for document_id, version in add_files("bench-warm-up", _first_of_each_source(files)):
         ingest_document(document_id=document_id, version=version, final_try=True)
     warm_up = time.perf_counter() - started
@@ -235,7 +235,9 @@ def _raw_encode(per_document: list[list[str]]) -> Json:
     batch = settings.KB_EMBED_BATCH
     texts = [text for document in per_document for text in document]
     model = SentenceTransformer(
-        str(resolve_model_path(settings.KB_EMBED_MODEL)), device="cpu", local_files_only=True
+        str(resolve_model_path(settings.KB_EMBED_MODEL, models_dir=Path(settings.KB_MODELS_DIR))),
+        device="cpu",
+        local_files_only=True,
     )
 
     def encode(items: list[str]) -> None:
@@ -291,7 +293,11 @@ def _llamaindex(
     warnings.filterwarnings("ignore", category=XMLParsedAsHTMLWarning)
     warnings.filterwarnings("ignore", message="Payload indexes have no effect")
     logging.getLogger("llama_index.core.readers.file.base").setLevel(logging.ERROR)
-    embed = HuggingFaceEmbedding(model_name=str(resolve_model_path(settings.KB_EMBED_MODEL)))
+    embed = HuggingFaceEmbedding(
+        model_name=str(
+            resolve_model_path(settings.KB_EMBED_MODEL, models_dir=Path(settings.KB_MODELS_DIR))
+        )
+    )
     client = QdrantClient(path=str(qdrant_path))
 
     if chunking is None:

@@ -184,7 +184,7 @@ def _parsing_progress(document_id: int, fraction: float, detail: str) -> None:
 
 
 def _embed(document_id: int, texts: list[str], *, model: str) -> list[list[float]]:
-    embedder = load_embedder(model)
+    embedder = load_embedder(model, models_dir=Path(settings.KB_MODELS_DIR))
     if embedder.dimension != settings.KB_EMBED_DIM:
         raise RuntimeError(
             f"{model} makes {embedder.dimension}-dimensional vectors but "

@@ -9,6 +9,7 @@ where the broker can redeliver it; the embedded broker cannot, so start-up reque
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 from celery import Task, shared_task
@@ -67,7 +68,7 @@ def load_models(**kwargs: Any) -> None:
     """Each worker process loads the embedding model before its first task, not inside one: a
     time limit (KB_TASK_TIME_LIMIT) that interrupted a task during torch's seconds-long import
     would leave it half imported, failing every later task of that process."""
-    load_embedder(settings.KB_EMBED_MODEL)
+    load_embedder(settings.KB_EMBED_MODEL, models_dir=Path(settings.KB_MODELS_DIR))
 
 
 @worker_ready.connect

