@@ -23,12 +23,10 @@ from retrieval.searchers import DenseSearcher, GraphSearcher, SparseSearcher
 def default_retriever() -> Retriever:
     index = vector_index()
     encoder = SparseEncoder()
+    embedder = load_embedder(settings.KB_EMBED_MODEL, models_dir=Path(settings.KB_MODELS_DIR))
     return Retriever(
         searchers=[
-            DenseSearcher(
-                index,
-                load_embedder(settings.KB_EMBED_MODEL, models_dir=Path(settings.KB_MODELS_DIR)),
-            ),
+            DenseSearcher(index, embedder),
             SparseSearcher(index, encoder),
             GraphSearcher(graph_store(), hops=settings.KB_GRAPH_HOPS),
         ],
@@ -36,6 +34,7 @@ def default_retriever() -> Retriever:
         weights=settings.KB_FUSION_WEIGHTS,
         path_limit=settings.KB_RETRIEVAL_PATH_LIMIT,
         encoder=encoder,
+        dense_every_script=embedder.multilingual,
     )
 
 

@@ -54,6 +54,7 @@ class Retriever:
         path_limit: int,
         encoder: SparseEncoder | None = None,
         other_script_factor: float = OTHER_SCRIPT_FACTOR,
+        dense_every_script: bool = False,
     ) -> None:
         self.searchers = list(searchers)
         self.index = index
@@ -61,6 +62,7 @@ class Retriever:
         self.path_limit = path_limit
         self.encoder = encoder or SparseEncoder()
         self.other_script_factor = other_script_factor
+        self.dense_every_script = dense_every_script  # the embedding model is multilingual
 
     def retrieve(
         self, question: str, *, scope: AccessScope, allowed: AllowedDocuments, top_k: int
@@ -97,10 +99,11 @@ class Retriever:
         return prefer_matching_differences(question, ranked)
 
     def _weights_for(self, question: str) -> dict[str, float]:
-        """The dense model reads English only: for a question mostly in another script its
-        hits are noise that outvotes the sparse path, so it gets no vote there (it still runs:
-        its similarity is refusal evidence). Measured by `python -m bench quality`."""
-        if is_latin_script(question):
+        """An English-only dense model's hits for a question mostly in another script are
+        noise that outvotes the sparse path, so they get no vote there (it still runs: its
+        similarity is refusal evidence); a multilingual model's always vote. Measured by
+        `python -m bench quality`."""
+        if self.dense_every_script or is_latin_script(question):
             return self.weights
         return {**self.weights, "dense": 0.0}
 

@@ -85,15 +85,15 @@ class Asker:
         """The production Retriever with these settings (the shipped one's where not given)."""
         from retrieval.retriever import Retriever
 
-        kind = Retriever if script_aware else _script_blind_retriever()
         factor = self.shipped.other_script_factor
-        return kind(
+        return Retriever(
             searchers=self.searchers,
             index=self.shipped.index,
             weights=weights,
             path_limit=self.shipped.path_limit if limit is None else limit,
             encoder=self.shipped.encoder,
             other_script_factor=factor if other_script_factor is None else other_script_factor,
+            dense_every_script=not script_aware,
         )
 
     def __call__(self, question: Question, retriever: Retriever) -> Outcome:
@@ -118,19 +118,6 @@ class Asker:
 
 
 @functools.cache
-def _script_blind_retriever() -> type[Retriever]:
-    """The production Retriever less one rule: a question not in Latin script keeps its dense
-    vote. Production has no setting for this; the benchmark needs it for the set-ups it
-    compares against the shipped rule (the "plain" fusion family, --no-candidate-script-aware)."""
-    from retrieval.retriever import Retriever
-
-    class ScriptBlindRetriever(Retriever):
-        def _weights_for(self, question: str) -> dict[str, float]:
-            return self.weights
-
-    return ScriptBlindRetriever
-
-
 def build_asker(*, limit: int, graph_hops: int, username: str = "quality-reader") -> Asker:
     """A non-staff reader of the collection, through a group, and the Retriever that
     `retrieval.factory.default_retriever` builds with this run's per-path limit and graph hops."""

@@ -76,6 +76,12 @@ CONVERTED_MODELS: dict[str, ConvertedModel] = {
 }
 
 
+# Models whose vectors put a question and its answer close across languages (a Chinese question,
+# an English passage); the others read English only, so retrieval gives their dense hits no vote
+# for questions in another script (retrieval.retriever).
+MULTILINGUAL_MODELS = frozenset({"multilingual-e5-small"})
+
+
 class EmbeddingModelError(RuntimeError):
     """The named model cannot be loaded: unknown name, package not installed, folder broken."""
 
@@ -86,6 +92,7 @@ class Embedder:
     def __init__(self, model: SentenceTransformer, *, name: str) -> None:
         self._model = model
         self.name = name
+        self.multilingual = name in MULTILINGUAL_MODELS
 
     @property
     def dimension(self) -> int:
