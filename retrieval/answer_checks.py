@@ -10,13 +10,13 @@ looks like, whatever the passage said to get there:
   order, not a fact. A blocked answer is replaced by WITHHELD and logged as blocked.
 - ungrounded: a sentence of the answer (a claim) is not supported by the passages it cites,
   again without their instruction sentences (retrieval.claim_support: its numbers and code-like
-  names must be stated there, most of its content terms found there, and no negation or "only"
-  that its closest passage window lacks; an embedder the caller lends can judge sentences in
-  another script than their passages). Checked for sentences that cite, or that carry three or
-  more content terms (fillers such as "I hope this helps" do not count). An injected "allowance
-  raised to 9000" shares every other word with the real table, but not its number. The answer
-  is served, marked ungrounded; when no claim is supported at all, the answerer refuses instead
-  (retrieval.refusals, UNSUPPORTED).
+  names must be stated there, most of its content terms found there, and no "only", "any" or
+  "always" that its closest passage window lacks; an embedder the caller lends can judge
+  sentences in another script than their passages). Checked for sentences that cite, or that
+  carry three or more content terms (fillers such as "I hope this helps" do not count). An
+  injected "allowance raised to 9000" shares every other word with the real table, but not its
+  number. The answer is served, marked ungrounded; when no claim is supported at all, the
+  answerer refuses instead (retrieval.refusals, UNSUPPORTED).
 
 Citation numbers that name no passage were already removed (retrieval.citations).
 """
