@@ -72,6 +72,7 @@ _NAME = re.compile(
     r"|\b[A-Z][A-Z0-9_]+\b|(?<![\w-])-[A-Za-z]\b"
 )
 _NUMERIC = re.compile(r"[\d.:]+")
+_ABBREVIATIONS = frozenset({"e.g", "i.e", "a.m", "p.m"})  # dotted, but no names
 
 _NEGATION = re.compile(
     r"\b(?:not|never|no|none|nothing|cannot|without|neither|nor)\b|n't\b"
@@ -214,7 +215,7 @@ def numbers_in(text: str) -> frozenset[str]:
 def names_in(text: str) -> set[str]:
     """Code-like names, casefolded: /etc/cron.deny, pg_hba.conf, QUOTAUSER, -e."""
     names = {m.strip(".").casefold() for m in _NAME.findall(text)}
-    return {n for n in names if n and not _NUMERIC.fullmatch(n)}
+    return {n for n in names if n and n not in _ABBREVIATIONS and not _NUMERIC.fullmatch(n)}
 
 
 def qualifiers_in(text: str) -> set[str]:

@@ -46,6 +46,11 @@ def _reason(claim: str, passage: str = QUOTAS, embedder: ClaimEmbedder | None = 
         ),
         pytest.param("The grace period is set with edquota -t.", "", id="option-stated"),
         pytest.param(
+            "The grace period, i.e. the time a soft limit may be exceeded, is set with edquota -t.",
+            "",
+            id="abbreviation-is-no-name",
+        ),
+        pytest.param(
             "The grace period before a soft limit is enforced is seven days.",
             NUMBERS,
             id="spelled-number",
