@@ -249,15 +249,56 @@ def passages_of(sources: Sequence[Source], prefix: str) -> list[Any]:
     ]
 
 
-def production_check(text: str, passages: Sequence[Any]) -> Any:
-    """What the answerer does with a finished answer: citations kept, then check_answer."""
+def production_check(
+    text: str, passages: Sequence[Any], *, rules: Any = None, embedder: Any = None
+) -> Any:
+    """What the answerer does with a finished answer: citations kept, then check_answer (with
+    the production rules unless `rules` is given: the ablations)."""
     from retrieval.answer_checks import check_answer
     from retrieval.citations import CitationFilter
+    from retrieval.claim_support import DEFAULT_RULES
 
     citations = CitationFilter({p.n for p in passages})
     text = citations.feed(text) + citations.flush()
     by_n = {p.n: p for p in passages}
-    return check_answer(text, cited=[by_n[n] for n in citations.cited], passages=passages)
+    return check_answer(
+        text,
+        cited=[by_n[n] for n in citations.cited],
+        passages=passages,
+        rules=rules or DEFAULT_RULES,
+        embedder=embedder,
+    )
+
+
+def claim_embedder(name: str, *, cross_language: bool) -> Any:
+    """The embedder the answerer would lend the check (retrieval.factory.claim_embedder)."""
+    if not name:
+        return None
+    from kb.text.embeddings import load_embedder
+    from retrieval.claim_support import ClaimEmbedder
+
+    return ClaimEmbedder(load_embedder(name), cross_language=cross_language)
+
+
+def ablations(embedder: Any) -> dict[str, Any]:
+    """The production rules with one signal off at a time (None: the production rules)."""
+    from dataclasses import replace
+
+    from retrieval.claim_support import DEFAULT_RULES
+
+    variants: dict[str, Any] = {
+        "all rules": None,
+        "without numbers": replace(DEFAULT_RULES, numbers=False),
+        "without names": replace(DEFAULT_RULES, names=False),
+        "without terms": replace(DEFAULT_RULES, min_terms=0.0),
+        "with negation": replace(DEFAULT_RULES, negation=True),
+        "without qualifiers": replace(DEFAULT_RULES, qualifiers=False),
+    }
+    if embedder is not None and embedder.cross_language:
+        variants["without cross-language similarity"] = replace(
+            DEFAULT_RULES, min_cross_similarity=-1.0
+        )
+    return variants
 
 
 def overlap_ratio(item: Item) -> float:
@@ -284,6 +325,16 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         default=DEFAULT_ROUNDS,
         help="timing rounds over the 5-sentence answers (default %(default)s)",
     )
+    parser.add_argument(
+        "--claim-embedder",
+        default="",
+        help="embedding model lent to the check (as KB_CLAIM_EMBED_MODEL); default none",
+    )
+    parser.add_argument(
+        "--cross-language",
+        action="store_true",
+        help="the claim embedder is multilingual (as KB_CLAIM_EMBED_CROSS_LANGUAGE)",
+    )
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT)
 
 
@@ -292,7 +343,9 @@ def run(args: argparse.Namespace, *, command: str) -> int:
     if not items:
         print("no sentences", file=sys.stderr)
         return 1
-    report = measure(items, rounds=args.rounds)
+    embedder = claim_embedder(args.claim_embedder, cross_language=args.cross_language)
+    report = measure(items, rounds=args.rounds, embedder=embedder)
+    report["claim_embedder"] = {"model": args.claim_embedder, "cross_language": args.cross_language}
     report["command"] = command
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(report, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
@@ -301,10 +354,10 @@ def run(args: argparse.Namespace, *, command: str) -> int:
     return 0
 
 
-def measure(items: Sequence[Item], *, rounds: int) -> Json:
+def measure(items: Sequence[Item], *, rounds: int, embedder: Any = None) -> Json:
     started = time.perf_counter()
     first = time.perf_counter()
-    verdicts = [_verdict(item) for item in items]
+    verdicts = [_verdict(item, embedder) for item in items]
     first_pass = time.perf_counter() - first  # holds the tokenizers' warm-up (jieba's dictionary)
     thresholds = _thresholds(items, verdicts)
     for row in verdicts:
@@ -326,13 +379,14 @@ def measure(items: Sequence[Item], *, rounds: int) -> Json:
             "chosen_on_other_half": {h: thresholds[h] for h in HALVES},
             "sweep_all": _sweep(verdicts),
         },
+        "ablations": _ablations(items, verdicts, embedder),
         "misses": {
             "unsupported_served": [
                 _short(r) for r in verdicts if not r["supported"] and not r["flagged"]
             ],
             "supported_flagged": [_short(r) for r in verdicts if r["supported"] and r["flagged"]],
         },
-        "timing": _timing(items, rounds=rounds, first_pass=first_pass),
+        "timing": _timing(items, rounds=rounds, first_pass=first_pass, embedder=embedder),
         "seconds": round(time.perf_counter() - started, 2),
         "machine": machine(),
         "code": code_state(("bench", "kb", "retrieval")),
@@ -340,8 +394,8 @@ def measure(items: Sequence[Item], *, rounds: int) -> Json:
     }
 
 
-def _verdict(item: Item) -> Json:
-    check = production_check(item.sentence, passages_of(item.passages, item.id))
+def _verdict(item: Item, embedder: Any) -> Json:
+    check = production_check(item.sentence, passages_of(item.passages, item.id), embedder=embedder)
     return {
         "id": item.id,
         "lang": item.lang,
@@ -355,6 +409,32 @@ def _verdict(item: Item) -> Json:
         "overlap": overlap_ratio(item),
         "sentence": item.sentence,
     }
+
+
+def _ablations(items: Sequence[Item], verdicts: Sequence[Json], embedder: Any) -> Json:
+    """Accuracy per half with each signal off in turn (tune on half A: compare there)."""
+    out = {}
+    for name, rules in ablations(embedder).items():
+        rows = [
+            (
+                row,
+                bool(
+                    production_check(
+                        i.sentence, passages_of(i.passages, i.id), rules=rules, embedder=embedder
+                    ).verdict
+                ),
+            )
+            if rules is not None
+            else (row, row["flagged"])
+            for i, row in zip(items, verdicts, strict=True)
+        ]
+        out[name] = {
+            h: score((r["supported"], f) for r, f in rows if h in ("all", r["half"])).as_json()[
+                "accuracy"
+            ]
+            for h in ("A", "B", "all")
+        }
+    return out
 
 
 def _thresholds(items: Sequence[Item], verdicts: Sequence[Json]) -> dict[str, float]:
@@ -393,14 +473,14 @@ def breakdown(verdicts: Sequence[Json], flagged: Callable[[Json], bool]) -> Json
     }
 
 
-def _timing(items: Sequence[Item], *, rounds: int, first_pass: float) -> Json:
+def _timing(items: Sequence[Item], *, rounds: int, first_pass: float, embedder: Any) -> Json:
     groups = [(text, passages_of(sources, "answer")) for text, sources in answers(items)]
     samples: list[float] = []
     with Timed() as timed:
         for _ in range(rounds):
             for text, passages in groups:
                 start = time.perf_counter()
-                production_check(text, passages)
+                production_check(text, passages, embedder=embedder)
                 samples.append((time.perf_counter() - start) * 1000)
     return {
         "answers": len(groups),
@@ -446,6 +526,9 @@ def summary(report: Json) -> str:
                     )
                 )
             )
+    lines.append(f"{'ablation (accuracy)':40} {'A':>6} {'B':>6} {'all':>6}")
+    for name, accuracy in report["ablations"].items():
+        lines.append(f"{name:40} " + " ".join(_cell(accuracy[h]) for h in ("A", "B", "all")))
     chosen = report["overlap_thresholds"]["chosen_on_other_half"]
     timing = report["timing"]
     lines.append(f"overlap thresholds (chosen on the other half): A {chosen['A']}, B {chosen['B']}")

@@ -31,6 +31,7 @@ from retrieval.answer_checks import (
 )
 from retrieval.answerability import AnswerabilityCheck
 from retrieval.citations import CitationFilter
+from retrieval.claim_support import ClaimEmbedder
 from retrieval.evidence import RefusalPolicy
 from retrieval.non_answers import first_sentence_complete, is_non_answer
 from retrieval.prompt_budget import fit_passages
@@ -83,6 +84,7 @@ class Answerer:
         checks: bool = True,
         answerability: AnswerabilityCheck | None = None,
         prompt_budget: int = 0,
+        claim_embedder: ClaimEmbedder | None = None,
     ) -> None:
         self.retriever = retriever
         self.on_prompt = on_prompt  # sees every prompt just before it is sent
@@ -93,6 +95,7 @@ class Answerer:
         self.checks = checks  # off only to measure what they prevent (bench injection)
         self.answerability = answerability
         self.prompt_budget = prompt_budget  # tokens of passages; 0: all, whole
+        self.claim_embedder = claim_embedder  # judges sentences in another script when multilingual
 
     def stream(
         self,
@@ -200,7 +203,12 @@ class Answerer:
     def _check(self, answer: Answer) -> None:
         if not self.checks:
             return
-        answer.check = check_answer(answer.text, cited=answer.cited, passages=answer.passages)
+        answer.check = check_answer(
+            answer.text,
+            cited=answer.cited,
+            passages=answer.passages,
+            embedder=self.claim_embedder,
+        )
         if answer.check.verdict is Verdict.BLOCKED:
             answer.text = WITHHELD
 

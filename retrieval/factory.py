@@ -14,6 +14,7 @@ from kb.text.embeddings import load_embedder
 from kb.text.sparse import SparseEncoder
 from retrieval.answerability import AnswerabilityCheck
 from retrieval.answerer import Answerer
+from retrieval.claim_support import ClaimEmbedder
 from retrieval.evidence import RefusalPolicy
 from retrieval.prompting import load_template
 from retrieval.retriever import Retriever
@@ -62,4 +63,16 @@ def default_answerer(
             if settings.KB_ANSWERABILITY_CHECK
             else None
         ),
+        claim_embedder=claim_embedder(),
+    )
+
+
+def claim_embedder() -> ClaimEmbedder | None:
+    """The embedder lent to the claim check, if one is configured: a multilingual one lets it
+    judge sentences written in another script than their passages (retrieval.claim_support)."""
+    if not settings.KB_CLAIM_EMBED_MODEL:
+        return None
+    return ClaimEmbedder(
+        load_embedder(settings.KB_CLAIM_EMBED_MODEL),
+        cross_language=settings.KB_CLAIM_EMBED_CROSS_LANGUAGE,
     )

@@ -322,6 +322,12 @@ KB_PROMPT_TOKEN_BUDGET = env_int("KB_PROMPT_TOKEN_BUDGET", 0)
 # Off only to measure what they prevent (`python -m bench injection` runs both); production
 # forces it on.
 KB_INJECTION_DEFENCES = env_bool("KB_INJECTION_DEFENCES", True)
+# An embedding model the claim check may use (retrieval/claim_support.py), loaded like
+# KB_EMBED_MODEL; empty: none, the check is lexical. With KB_CLAIM_EMBED_CROSS_LANGUAGE (only
+# for a multilingual model such as multilingual-e5-small) a sentence in another script than its
+# passages is judged by embedding similarity; otherwise such sentences count as supported.
+KB_CLAIM_EMBED_MODEL = env_str("KB_CLAIM_EMBED_MODEL", "")
+KB_CLAIM_EMBED_CROSS_LANGUAGE = env_bool("KB_CLAIM_EMBED_CROSS_LANGUAGE", False)
 KB_MAX_QUESTION_CHARS = env_int("KB_MAX_QUESTION_CHARS", 2000)
 # Seconds an answer is reused for the same question over the same readable documents; 0: off.
 KB_ANSWER_CACHE_SECONDS = env_int("KB_ANSWER_CACHE_SECONDS", 3600)

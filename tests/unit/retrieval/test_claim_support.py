@@ -1,0 +1,143 @@
+"""Each rule of the claim check on the kind of mistake it is there for: an on-topic sentence
+that shares most of its words with the passage it cites, and a paraphrase that must pass."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import pytest
+
+from kb.text.sparse import tokenize
+from retrieval.answer_checks import check_answer
+from retrieval.claim_support import (
+    CROSS_LANGUAGE,
+    NAMES,
+    NUMBERS,
+    QUALIFIERS,
+    TERMS,
+    ClaimEmbedder,
+    Evidence,
+    numbers_in,
+    unsupported_reason,
+)
+from retrieval.types import Passage
+
+pytestmark = pytest.mark.unit
+
+QUOTAS = (
+    "The grace period is the time during which a soft limit may be exceeded. Once it has "
+    "expired, the soft limit is treated like a hard limit. It is set with edquota -t. "
+    "To give new users a default quota, set the QUOTAUSER variable in /etc/adduser.conf. "
+    "Quotas are enabled with the usrquota option in /etc/fstab and take effect after a reboot."
+)
+
+
+def _reason(claim: str, passage: str = QUOTAS, embedder: ClaimEmbedder | None = None) -> str:
+    return unsupported_reason(
+        claim, set(tokenize(claim)), [Evidence.of(passage)], embedder=embedder
+    )
+
+
+@pytest.mark.parametrize(
+    ("claim", "reason"),
+    [
+        pytest.param(
+            "The soft limit may be exceeded during the grace period.", "", id="paraphrase"
+        ),
+        pytest.param("The grace period is set with edquota -t.", "", id="option-stated"),
+        pytest.param(
+            "The grace period, i.e. the time a soft limit may be exceeded, is set with edquota -t.",
+            "",
+            id="abbreviation-is-no-name",
+        ),
+        pytest.param(
+            "The grace period before a soft limit is enforced is seven days.",
+            NUMBERS,
+            id="spelled-number",
+        ),
+        pytest.param(
+            "The grace period is set with edquota and lasts 7 days.", NUMBERS, id="digit-number"
+        ),
+        pytest.param(
+            "Set the QUOTAUSER variable in /etc/login.defs for a default quota.",
+            NAMES,
+            id="neighbouring-file",
+        ),
+        pytest.param("The grace period is set with edquota -g.", NAMES, id="neighbouring-option"),
+        pytest.param(
+            "Only root may exceed the soft limit during the grace period.",
+            QUALIFIERS,
+            id="added-only",
+        ),
+        pytest.param(
+            "Any soft limit may be exceeded during the grace period.", QUALIFIERS, id="added-any"
+        ),
+        pytest.param(
+            "Backups are compressed and copied to tape every night.", TERMS, id="other-topic"
+        ),
+    ],
+)
+def test_each_rule_catches_its_mistake_and_passes_a_paraphrase(claim: str, reason: str) -> None:
+    assert _reason(claim) == reason
+
+
+@pytest.mark.parametrize(
+    ("text", "numbers"),
+    [
+        ("kept 35 days, from 9.2 on, at 01:00", {"35", "9.2", "01:00"}),
+        ("seven days or 07 days", {"7"}),
+        ("срок семь дней", {"7"}),
+        ("宽限期是七天，一个用户", {"7"}),
+    ],
+)
+def test_numbers_are_compared_as_values_in_any_language(text: str, numbers: set[str]) -> None:
+    assert numbers_in(text) == numbers
+
+
+class _Encoder:
+    """Vectors from a table, counting the texts it is asked to embed."""
+
+    def __init__(self, vectors: dict[str, list[float]], default: list[float]) -> None:
+        self.vectors, self.default, self.texts = vectors, default, 0
+
+    def encode_documents(self, texts: Sequence[str]) -> list[list[float]]:
+        self.texts += len(texts)
+        return [self.vectors.get(t, self.default) for t in texts]
+
+
+RU_CLAIM = "Мягкий лимит можно превышать в течение льготного периода."
+
+
+def test_another_script_counts_as_supported_without_a_multilingual_embedder() -> None:
+    english_only = ClaimEmbedder(_Encoder({}, [1.0, 0.0]), cross_language=False)
+
+    assert _reason(RU_CLAIM) == ""
+    assert _reason(RU_CLAIM, embedder=english_only) == ""
+
+
+def test_a_multilingual_embedder_judges_another_script_by_similarity() -> None:
+    far = ClaimEmbedder(_Encoder({RU_CLAIM: [0.0, 1.0]}, [1.0, 0.0]), cross_language=True)
+    near = ClaimEmbedder(_Encoder({RU_CLAIM: [0.99, 0.14]}, [1.0, 0.0]), cross_language=True)
+
+    assert _reason(RU_CLAIM, embedder=far) == CROSS_LANGUAGE
+    assert _reason(RU_CLAIM, embedder=near) == ""
+
+
+def test_a_passage_is_embedded_once_per_answer_and_same_script_sentences_not_at_all() -> None:
+    """Given an answer of two Russian sentences and one English one citing the same English
+    passage, when it is checked, then the passage's sentences are embedded once."""
+    encoder = _Encoder({}, [1.0, 0.0])
+    passage = Passage(1, "c1", 1, "Quotas", None, "", QUOTAS, 1.0, ())
+    answer = (
+        "Мягкий лимит можно превышать в течение льготного периода [1]. "
+        "Жёсткий лимит превышать нельзя [1]. The soft limit may be exceeded [1]."
+    )
+
+    check_answer(
+        answer,
+        cited=[passage],
+        passages=[passage],
+        embedder=ClaimEmbedder(encoder, cross_language=True),
+    )
+
+    assert encoder.texts == len(Evidence.of(QUOTAS).sentences) + 2
