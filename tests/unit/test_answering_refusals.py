@@ -128,6 +128,7 @@ def test_the_api_returns_a_refusals_reason_and_closest_sources(
         "refusal": "no_evidence",
         "check": "",
         "citations": [],
+        "claims": [],
         "closest": [
             {
                 "n": 1,
@@ -146,7 +147,7 @@ def test_the_openapi_document_describes_refusal_and_closest(world: World) -> Non
     schema = api_client(world, "engineer").get("/api/v1/schema?format=json").json()
 
     out = schema["components"]["schemas"]["QueryOut"]["properties"]
-    assert {"refusal", "closest"} <= set(out)
+    assert {"refusal", "closest", "claims"} <= set(out)
     assert "no_evidence" in out["refusal"]["description"]
     stream = schema["paths"]["/api/v1/query"]["post"]["responses"]["200"]["description"]
     assert "refusal, closest" in stream and "replace it with `done`'s `answer`" in stream
