@@ -5,11 +5,13 @@ from __future__ import annotations
 import os
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from kb.llm.chat import LlamaCppChat, LlmUnavailable, Message, OpenAICompatibleChat
 from kb.text.llm_entities import LlmEntityExtractor
+from retrieval.prompting import load_template
 from tests.support.llm import SMALL_MODEL, small_model_path
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow, pytest.mark.llm]
@@ -119,3 +121,33 @@ def test_choose_reads_the_models_yes_and_no_from_one_forward_pass(model: LlamaCp
     assert set(yes) == {"yes", "no"} and abs(sum(yes.values()) - 1) < 1e-6
     assert yes["yes"] > 0.5
     assert no["yes"] < yes["yes"]
+
+
+def test_a_question_after_another_reads_only_what_follows_the_shared_system_prompt(
+    model: LlamaCppChat,
+) -> None:
+    """The answer prompt starts with the same system instructions every time: llama-cpp keeps
+    the evaluated tokens and re-uses the longest common prefix, so the next question's prompt
+    is evaluated from where it differs (its passages and question), not from the start."""
+    system: Message = {"role": "system", "content": load_template("answer-v1").system}
+    first: Message = {"role": "user", "content": "Backups are kept for 35 days. How long?"}
+    second: Message = {"role": "user", "content": "Lunch is at noon. When is lunch?"}
+    list(model.stream([system, first], max_tokens=4))
+    llama = model._llama  # the llama-cpp object: count what it evaluates
+    evaluated: list[int] = []
+    plain_eval = llama.eval
+
+    def counting_eval(tokens: Any) -> None:
+        evaluated.append(len(tokens))
+        plain_eval(tokens)
+
+    llama.eval = counting_eval  # type: ignore[method-assign]
+    try:
+        list(model.stream([system, second], max_tokens=1))
+    finally:
+        llama.eval = plain_eval  # type: ignore[method-assign]
+
+    system_tokens = len(llama.tokenize(system["content"].encode(), add_bos=False))
+    prompt_tokens = int(llama.n_tokens)  # the second prompt and the one token generated
+    assert system_tokens > 100  # precondition: a prefix worth keeping
+    assert sum(evaluated) <= prompt_tokens - system_tokens + 1
