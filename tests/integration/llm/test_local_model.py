@@ -141,11 +141,11 @@ def test_a_question_after_another_reads_only_what_follows_the_shared_system_prom
         evaluated.append(len(tokens))
         plain_eval(tokens)
 
-    llama.eval = counting_eval  # type: ignore[method-assign]
+    llama.eval = counting_eval
     try:
         list(model.stream([system, second], max_tokens=1))
     finally:
-        llama.eval = plain_eval  # type: ignore[method-assign]
+        llama.eval = plain_eval
 
     system_tokens = len(llama.tokenize(system["content"].encode(), add_bos=False))
     prompt_tokens = int(llama.n_tokens)  # the second prompt and the one token generated
