@@ -143,9 +143,9 @@ def _instrumented(clock: StageClock, embedded: list[list[str]]) -> Iterator[None
     from ingestion import pipeline, progress
     from kb.stores.factory import graph_store, vector_index
 
-    def recorded(document_id: int, texts: list[str]) -> list[list[float]]:
+    def recorded(document_id: int, texts: list[str], *, model: str) -> list[list[float]]:
         embedded.append(list(texts))
-        return embed(document_id, texts)
+        return embed(document_id, texts, model=model)
 
     embed = pipeline._embed
     targets: list[tuple[object, str, str]] = [

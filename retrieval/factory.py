@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from pathlib import Path
 
@@ -19,9 +20,12 @@ from retrieval.evidence import RefusalPolicy
 from retrieval.prompting import load_template
 from retrieval.retriever import Retriever
 from retrieval.searchers import DenseSearcher, GraphSearcher, SparseSearcher
+from retrieval.translation import QuestionTranslator
 
 
-def default_retriever() -> Retriever:
+def default_retriever(*, translate: bool = False) -> Retriever:
+    """`translate`: questions not in Latin script are searched with their English translation
+    too (the model writes it: seconds on a CPU, so the answer path has it, search does not)."""
     index = vector_index()
     encoder = SparseEncoder()
     embedder = load_embedder(settings.KB_EMBED_MODEL, models_dir=Path(settings.KB_MODELS_DIR))
@@ -36,7 +40,14 @@ def default_retriever() -> Retriever:
         path_limit=settings.KB_RETRIEVAL_PATH_LIMIT,
         encoder=encoder,
         dense_every_script=embedder.multilingual,
+        translator=question_translator() if translate else None,
     )
+
+
+@functools.cache
+def question_translator() -> QuestionTranslator:
+    """One per process, so a question asked again is translated once."""
+    return QuestionTranslator(chat_model)
 
 
 def default_answerer(
@@ -45,7 +56,7 @@ def default_answerer(
     on_prompt: Callable[[list[Message]], None] | None = None,
 ) -> Answerer:
     return Answerer(
-        retriever=default_retriever(),
+        retriever=default_retriever(translate=settings.KB_TRANSLATE_QUESTIONS),
         model=chat_model,
         template=load_template(template_version or settings.KB_PROMPT_TEMPLATE),
         refusal=RefusalPolicy(
@@ -73,6 +84,6 @@ def claim_embedder() -> ClaimEmbedder | None:
     if not settings.KB_CLAIM_EMBED_MODEL:
         return None
     return ClaimEmbedder(
-        load_embedder(settings.KB_CLAIM_EMBED_MODEL),
+        load_embedder(settings.KB_CLAIM_EMBED_MODEL, models_dir=Path(settings.KB_MODELS_DIR)),
         cross_language=settings.KB_CLAIM_EMBED_CROSS_LANGUAGE,
     )

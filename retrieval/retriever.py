@@ -22,10 +22,14 @@ from retrieval.fusion import rrf_fuse
 from retrieval.near_duplicates import prefer_matching_differences
 from retrieval.script_preference import OTHER_SCRIPT_FACTOR, prefer_question_script
 from retrieval.timing import ms_since
+from retrieval.translation import QuestionTranslator
 from retrieval.types import Candidate, Fused, Passage
 
 # Paths that run even with no fusion weight, because the refusal evidence reads them.
 EVIDENCE_PATHS = frozenset({"dense"})
+# A path's results for the question's English translation are fused as a path of their own,
+# named with this suffix ("sparse@en"), with the path's weight.
+TRANSLATED = "@en"
 # Document ids in, the subset the caller may read out (kb.access.readable_document_ids).
 AllowedDocuments = Callable[[set[int]], set[int]]
 
@@ -55,6 +59,7 @@ class Retriever:
         encoder: SparseEncoder | None = None,
         other_script_factor: float = OTHER_SCRIPT_FACTOR,
         dense_every_script: bool = False,
+        translator: QuestionTranslator | None = None,
     ) -> None:
         self.searchers = list(searchers)
         self.index = index
@@ -63,33 +68,68 @@ class Retriever:
         self.encoder = encoder or SparseEncoder()
         self.other_script_factor = other_script_factor
         self.dense_every_script = dense_every_script  # the embedding model is multilingual
+        self.translator = translator  # questions not in Latin script are searched in English too
 
     def retrieve(
         self, question: str, *, scope: AccessScope, allowed: AllowedDocuments, top_k: int
     ) -> Retrieval:
         latencies: dict[str, float] = {}
-        per_path: dict[str, list[Candidate]] = {}
-        weights = self._weights_for(question)
-        for searcher in self.searchers:
-            if weights.get(searcher.name, 1.0) <= 0 and searcher.name not in EVIDENCE_PATHS:
-                continue  # switched off: not worth its time
-            started = time.perf_counter()
-            per_path[searcher.name] = searcher.search(question, scope=scope, limit=self.path_limit)
-            latencies[searcher.name] = ms_since(started)
+        per_path = self._search(question, scope, latencies)
+        english = self._english(question, latencies)
+        if english:
+            translated = self._search(english, scope, latencies, suffix=TRANSLATED)
+            per_path.update(translated)
         started = time.perf_counter()
         fused = self.rank(question, per_path)
         readable_ids = allowed({c.document_id for c in fused})
         readable = [c for c in fused if c.document_id in readable_ids]
         passages = self._passages(readable[:top_k], scope)
-        evidence = measure_evidence(
+        readable_chunks = {c.chunk_id for c in readable}
+        evidence = self._evidence(question, per_path.get("dense", []), readable_chunks, passages)
+        if english:  # the question's terms or its translation's: whichever the passages hold
+            other = self._evidence(
+                english, per_path.get("dense" + TRANSLATED, []), readable_chunks, passages
+            )
+            evidence = max(evidence, other, key=lambda e: e.coverage)
+        latencies["fuse_check"] = ms_since(started)
+        return Retrieval(per_path, passages, evidence, latencies)
+
+    def _search(
+        self, question: str, scope: AccessScope, latencies: dict[str, float], suffix: str = ""
+    ) -> dict[str, list[Candidate]]:
+        weights = self._weights_for(question)
+        per_path: dict[str, list[Candidate]] = {}
+        for searcher in self.searchers:
+            if weights.get(searcher.name, 1.0) <= 0 and searcher.name not in EVIDENCE_PATHS:
+                continue  # switched off: not worth its time
+            started = time.perf_counter()
+            name = searcher.name + suffix
+            per_path[name] = searcher.search(question, scope=scope, limit=self.path_limit)
+            latencies[name] = ms_since(started)
+        return per_path
+
+    def _english(self, question: str, latencies: dict[str, float]) -> str:
+        if self.translator is None or is_latin_script(question):
+            return ""
+        started = time.perf_counter()
+        english = self.translator.english(question)
+        latencies["translate"] = ms_since(started)
+        return english
+
+    def _evidence(
+        self,
+        question: str,
+        dense_hits: Sequence[Candidate],
+        readable_chunks: set[str],
+        passages: Sequence[Passage],
+    ) -> Evidence:
+        return measure_evidence(
             question,
-            dense_hits=per_path.get("dense", []),
-            readable_chunk_ids={c.chunk_id for c in readable},
+            dense_hits=dense_hits,
+            readable_chunk_ids=readable_chunks,
             passages=passages,
             encoder=self.encoder,
         )
-        latencies["fuse_check"] = ms_since(started)
-        return Retrieval(per_path, passages, evidence, latencies)
 
     def rank(self, question: str, per_path: Mapping[str, Sequence[Candidate]]) -> list[Fused]:
         """Weighted RRF over the paths, then the question's own script first, then among
@@ -101,11 +141,13 @@ class Retriever:
     def _weights_for(self, question: str) -> dict[str, float]:
         """An English-only dense model's hits for a question mostly in another script are
         noise that outvotes the sparse path, so they get no vote there (it still runs: its
-        similarity is refusal evidence); a multilingual model's always vote. Measured by
+        similarity is refusal evidence); a multilingual model's always vote. Hits for the
+        question's English translation vote as their path does for English. Measured by
         `python -m bench quality`."""
+        weights = {**self.weights, **{p + TRANSLATED: w for p, w in self.weights.items()}}
         if self.dense_every_script or is_latin_script(question):
-            return self.weights
-        return {**self.weights, "dense": 0.0}
+            return weights
+        return {**weights, "dense": 0.0}
 
     def _passages(self, fused: Sequence[Fused], scope: AccessScope) -> list[Passage]:
         """Graph hits carry no text: their payloads come from the vector index, by id and

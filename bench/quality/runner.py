@@ -65,6 +65,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "the English handbook, each gold page in one edition; scores per direction",
     )
     parser.add_argument(
+        "--translate",
+        action=argparse.BooleanOptionalAction,
+        default=False,
+        help="search a question not in Latin script with its English translation too, written "
+        "by the model in settings (KB_TRANSLATE_QUESTIONS: what answers do; search does not)",
+    )
+    parser.add_argument(
         "--limit", type=int, default=DEFAULT_LIMIT, help="candidates per path (%(default)s)"
     )
     parser.add_argument(
@@ -190,7 +197,12 @@ def measure_answers(questions: dict[str, list[Question]], *, args: argparse.Name
     from kb.models import Document
     from kb.stores.factory import close_stores
 
-    ask = build_asker(limit=args.limit, graph_hops=args.graph_hops, username="answers-reader")
+    ask = build_asker(
+        limit=args.limit,
+        graph_hops=args.graph_hops,
+        translate=args.translate,
+        username="answers-reader",
+    )
     names = dict(Document.objects.values_list("id", "source_filename"))
     with Timed() as timed:
         runs = answers.answer_all(questions, ask, names=names, hops=args.graph_hops)
@@ -221,7 +233,7 @@ def measure(
     from retrieval.factory import default_answerer
 
     corpus = index_corpus(files)
-    ask = build_asker(limit=args.limit, graph_hops=args.graph_hops)
+    ask = build_asker(limit=args.limit, graph_hops=args.graph_hops, translate=args.translate)
     weights = ask.shipped.weights
     refusal_policy = default_answerer().refusal
     shipped = ask.retriever(weights)

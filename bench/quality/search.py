@@ -94,6 +94,7 @@ class Asker:
             encoder=self.shipped.encoder,
             other_script_factor=factor if other_script_factor is None else other_script_factor,
             dense_every_script=not script_aware,
+            translator=self.shipped.translator,
         )
 
     def __call__(self, question: Question, retriever: Retriever) -> Outcome:
@@ -118,9 +119,12 @@ class Asker:
 
 
 @functools.cache
-def build_asker(*, limit: int, graph_hops: int, username: str = "quality-reader") -> Asker:
+def build_asker(
+    *, limit: int, graph_hops: int, translate: bool = False, username: str = "quality-reader"
+) -> Asker:
     """A non-staff reader of the collection, through a group, and the Retriever that
-    `retrieval.factory.default_retriever` builds with this run's per-path limit and graph hops."""
+    `retrieval.factory.default_retriever` builds with this run's per-path limit and graph hops
+    (`translate`: questions not in Latin script searched with their English translation too)."""
     from django.conf import settings
     from django.contrib.auth.models import Group, User
     from django.test import override_settings
@@ -131,7 +135,7 @@ def build_asker(*, limit: int, graph_hops: int, username: str = "quality-reader"
     reader = User.objects.create_user(username=username)
     reader.groups.add(Group.objects.get(name=READERS))
     with override_settings(KB_RETRIEVAL_PATH_LIMIT=limit, KB_GRAPH_HOPS=graph_hops):
-        shipped = default_retriever()
+        shipped = default_retriever(translate=translate)
     return Asker(
         shipped,
         scope=access_scope(reader),

@@ -38,6 +38,9 @@ if not env_str("KB_LLM_MODEL_NAME") and not env_str("KB_LLM_MODEL_PATH"):
     KB_LLM_MODEL_NAME = "qwen2.5-coder-0.5b-instruct-q4_k_m"
 # The small test model judges answerability poorly; tests that exercise the check turn it on.
 KB_ANSWERABILITY_CHECK = False
+# A translation is one more model call per Chinese or Russian question; tests that exercise it
+# turn it on (tests/integration/retrieval/test_translation.py).
+KB_TRANSLATE_QUESTIONS = False
 KB_ANSWER_MAX_TOKENS = 64  # enough to see an answer cite; short enough for 2 CPU cores
 # Off unless a test turns it on: ids repeat between tests, so entries would leak across them.
 KB_ANSWER_CACHE_SECONDS = 0
