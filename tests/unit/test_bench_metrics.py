@@ -16,7 +16,8 @@ from bench.common.metrics import (
     recall_at_k,
     reciprocal_rank,
 )
-from bench.quality.metrics import any_edition, section_matches
+from bench.quality.corpus import any_edition
+from bench.quality.metrics import section_matches
 from bench.quality.refusal import candidate_thresholds, refusal_rates
 
 pytestmark = pytest.mark.unit
