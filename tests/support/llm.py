@@ -13,7 +13,12 @@ SMALL_MODEL_NAME = "qwen2.5-coder-0.5b-instruct-q4_k_m"
 SMALL_MODEL = MODELS[SMALL_MODEL_NAME]
 # Settings of a server process that answers with the small model. It judges answerability
 # poorly, so the check is off as in kb/settings/test.py; the default model's tier tests it.
-SMALL_MODEL_ENV = {"KB_LLM_MODEL_NAME": SMALL_MODEL_NAME, "KB_ANSWERABILITY_CHECK": "false"}
+# Question translation is off as there too (tests/integration/retrieval/test_translation.py).
+SMALL_MODEL_ENV = {
+    "KB_LLM_MODEL_NAME": SMALL_MODEL_NAME,
+    "KB_ANSWERABILITY_CHECK": "false",
+    "KB_TRANSLATE_QUESTIONS": "false",
+}
 
 
 def small_model_path() -> Path:
