@@ -274,10 +274,13 @@ def claim_embedder(name: str, *, cross_language: bool) -> Any:
     """The embedder the answerer would lend the check (retrieval.factory.claim_embedder)."""
     if not name:
         return None
+    from django.conf import settings
+
     from kb.text.embeddings import load_embedder
     from retrieval.claim_support import ClaimEmbedder
 
-    return ClaimEmbedder(load_embedder(name), cross_language=cross_language)
+    embedder = load_embedder(name, models_dir=Path(settings.KB_MODELS_DIR))
+    return ClaimEmbedder(embedder, cross_language=cross_language)
 
 
 def ablations(embedder: Any) -> dict[str, Any]:

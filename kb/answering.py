@@ -128,7 +128,9 @@ def _answer(
             question, scope=scope, allowed=allowed, top_k=top_k, history=history
         ):
             if isinstance(item, Answer):
-                if key is not None:  # refusals too: the model's "I don't know" costs as much
+                # Refusals too (the model's "I don't know" costs as much), but not a question
+                # searched without the translation it should have had (the model was busy).
+                if key is not None and item.retrieval.complete:
                     remember_answer(key, item)
                 yield Finished(item, _log(user, question, scope.collection_ids, item))
             else:

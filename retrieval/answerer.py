@@ -121,7 +121,8 @@ class Answerer:
             template_version=self.template.version,
             latencies_ms=latencies,
         )
-        if not retrieval.passages or self.refusal.refuses(retrieval.evidence):
+        evidence = (retrieval.evidence, retrieval.translated_evidence)
+        if not retrieval.passages or self.refusal.refuses_all(*evidence):
             yield self._refused(answer, RefusalReason.NO_EVIDENCE, started)
             return
         yield from self._generate(answer, started)

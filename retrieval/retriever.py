@@ -46,6 +46,12 @@ class Retrieval:
     passages: list[Passage]
     evidence: Evidence
     latencies_ms: dict[str, float] = field(default_factory=dict)
+    # The evidence of the question's English translation, when it was searched too: a question
+    # is refused only when neither form has enough (RefusalPolicy.refuses_all).
+    translated_evidence: Evidence | None = None
+    # False when the question should have been searched in translation but the model could
+    # not translate it now: a weaker result, not to be cached.
+    complete: bool = True
 
 
 class Retriever:
@@ -86,13 +92,20 @@ class Retriever:
         passages = self._passages(readable[:top_k], scope)
         readable_chunks = {c.chunk_id for c in readable}
         evidence = self._evidence(question, per_path.get("dense", []), readable_chunks, passages)
-        if english:  # the question's terms or its translation's: whichever the passages hold
-            other = self._evidence(
-                english, per_path.get("dense" + TRANSLATED, []), readable_chunks, passages
-            )
-            evidence = max(evidence, other, key=lambda e: e.coverage)
+        other = None
+        if english:
+            dense_en = per_path.get("dense" + TRANSLATED, [])
+            other = self._evidence(english, dense_en, readable_chunks, passages)
         latencies["fuse_check"] = ms_since(started)
-        return Retrieval(per_path, passages, evidence, latencies)
+        wanted = self.translator is not None and not is_latin_script(question)
+        return Retrieval(
+            per_path,
+            passages,
+            evidence,
+            latencies,
+            translated_evidence=other,
+            complete=bool(english) or not wanted,
+        )
 
     def _search(
         self, question: str, scope: AccessScope, latencies: dict[str, float], suffix: str = ""

@@ -57,7 +57,7 @@ class QuestionTranslator:
                 return self._cache[question]
         english = self._translate(question)
         if english is None:
-            return ""  # the model could not be asked now: not remembered
+            return ""  # no translation now (model busy, or it did not translate): not remembered
         with self._lock:
             self._cache[question] = english
             while len(self._cache) > CACHE_SIZE:
@@ -68,7 +68,7 @@ class QuestionTranslator:
         messages: list[Message] = [
             {"role": "system", "content": INSTRUCTION},
             *EXAMPLE,
-            {"role": "user", "content": ASK + question},
+            {"role": "user", "content": ASK + " ".join(question.split())},
         ]
         try:
             reply = self.model().chat(messages, max_tokens=MAX_TOKENS)
@@ -77,4 +77,4 @@ class QuestionTranslator:
             return None
         lines = [line.strip() for line in reply.splitlines() if line.strip()]
         english = lines[0][:MAX_CHARS] if lines else ""
-        return english if is_latin_script(english) else ""
+        return english if is_latin_script(english) else None  # asked again next time

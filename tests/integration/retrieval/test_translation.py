@@ -10,10 +10,12 @@ import pytest
 
 from ingestion.pipeline import ingest_document
 from kb.access import CONSOLE, access_scope, readable_document_ids
+from kb.llm.chat import LlmBusy
 from kb.models import Document
 from kb.services.documents import document_add
 from kb.uploads import IncomingFile
 from retrieval.factory import default_retriever, question_translator
+from retrieval.translation import QuestionTranslator
 from tests.support import samples
 from tests.support.factories import CollectionFactory, GroupFactory, UserFactory
 
@@ -87,3 +89,31 @@ def test_an_english_question_is_searched_as_it_is(documents: dict[str, Document]
 
     assert "translate" not in found.latencies_ms and not any("@en" in p for p in found.per_path)
     assert found.passages[0].document_id == documents["backups"].pk
+
+
+class BusyModel:
+    """The model, taken by other askers for longer than a question waits."""
+
+    name = "busy"
+
+    def chat(self, messages: object, *, max_tokens: int, temperature: float = 0.0) -> str:
+        raise LlmBusy("busy")
+
+
+def test_a_question_the_busy_model_cannot_translate_is_searched_as_asked_and_marked(
+    documents: dict[str, Document],
+) -> None:
+    reader = UserFactory.create(username="reader")
+    reader.groups.set([documents["backups"].collection.reader_groups.get()])
+    retriever = default_retriever(translate=True)
+    retriever.translator = QuestionTranslator(lambda: BusyModel())  # type: ignore[arg-type,return-value]
+
+    found = retriever.retrieve(
+        QUESTIONS[0],
+        scope=access_scope(reader),
+        allowed=lambda ids: readable_document_ids(reader, ids),
+        top_k=3,
+    )
+
+    assert not found.complete  # kb.answering does not cache what it leads to
+    assert not any(path.endswith("@en") for path in found.per_path)

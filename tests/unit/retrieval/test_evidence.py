@@ -98,3 +98,13 @@ def test_the_evidence_knows_the_questions_script() -> None:
     )
 
     assert found.latin_script is False
+
+
+def test_a_question_searched_in_translation_too_is_refused_only_when_both_forms_are() -> None:
+    policy = RefusalPolicy(min_dense=0.4, min_coverage=0.6, other_min_dense=0.5)
+    asked = Evidence(dense=0.45, coverage=0.1, latin_script=False)  # weak in its own script
+    english = Evidence(dense=0.42, coverage=0.1)  # enough in English
+
+    assert policy.refuses(asked) and not policy.refuses_all(asked, english)
+    assert policy.refuses_all(asked, Evidence(dense=0.1, coverage=0.1))
+    assert policy.refuses_all(asked, None)  # not translated: as asked

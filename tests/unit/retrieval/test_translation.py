@@ -67,3 +67,11 @@ def test_a_reply_that_is_not_english_is_no_translation() -> None:
     model = Model("备份保留多久？")
 
     assert translator(model).english("备份保留多久？") == ""
+
+
+def test_a_question_over_several_lines_is_translated_as_one() -> None:
+    model = Model("We have two servers. How do we back them up?")
+
+    translator(model).english("我们有两台服务器。\n怎么备份？")
+
+    assert model.asked[0][-1]["content"].endswith("我们有两台服务器。 怎么备份？")
