@@ -8,6 +8,7 @@ configured, the running workers do the work and the command only watches.
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -23,6 +24,22 @@ from kb.worker import EmbeddedWorker
 
 POLL_SECONDS = 0.5
 DONE = {DocumentStatus.INDEXED, DocumentStatus.FAILED}
+
+
+@contextmanager
+def quiet_ingestion_logs() -> Iterator[None]:
+    """Celery's and ingestion's own log lines off while a command shows its progress bar and
+    summary (they say it all); the levels come back afterwards, for whatever runs next in the
+    process (a test, a shell)."""
+    loggers = [logging.getLogger(name) for name in ("celery", "ingestion", "kombu")]
+    before = [logger.level for logger in loggers]
+    for logger in loggers:
+        logger.setLevel(logging.ERROR)
+    try:
+        yield
+    finally:
+        for logger, level in zip(loggers, before, strict=True):
+            logger.setLevel(level)
 
 
 @contextmanager

@@ -7,7 +7,6 @@ and this command queues the files and watches their progress (kb.management.inge
 
 from __future__ import annotations
 
-import logging
 import tempfile
 from argparse import ArgumentParser
 from pathlib import Path
@@ -16,7 +15,7 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError
 
 from kb.access import CONSOLE
-from kb.management.ingesting import ingest_worker, watch_documents
+from kb.management.ingesting import ingest_worker, quiet_ingestion_logs, watch_documents
 from kb.models import Collection, DocumentStatus
 from kb.services.collections import collection_create
 from kb.services.documents import AddOutcome, document_add, upload_limits
@@ -37,8 +36,10 @@ class Command(BaseCommand):
         parser.add_argument("--no-wait", action="store_true", help="Queue and exit")
 
     def handle(self, *args: Any, **options: Any) -> None:
-        for name in ("celery", "ingestion", "kombu"):  # the bar and the summary say it all
-            logging.getLogger(name).setLevel(logging.ERROR)
+        with quiet_ingestion_logs():  # the bar and the summary say it all
+            self._handle(**options)
+
+    def _handle(self, **options: Any) -> None:
         collection = self._collection(options["collection"], options["readers"])
         with tempfile.TemporaryDirectory(prefix="quarry-ingest-") as workdir:
             files = self._files(options["path"], Path(workdir))

@@ -10,7 +10,6 @@ the next run. Work is done as kb_ingest does it (kb.management.ingesting).
 
 from __future__ import annotations
 
-import logging
 from argparse import ArgumentParser
 from collections import Counter
 from typing import Any
@@ -19,7 +18,7 @@ from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 from django.db.models import QuerySet
 
-from kb.management.ingesting import ingest_worker, watch_documents
+from kb.management.ingesting import ingest_worker, quiet_ingestion_logs, watch_documents
 from kb.models import Collection, Document, DocumentStatus
 from kb.selectors.documents import UNSETTLED, documents_embedded_with_other_model
 from kb.services.documents import document_retry
@@ -41,8 +40,10 @@ class Command(BaseCommand):
         )
 
     def handle(self, *args: Any, **options: Any) -> None:
-        for name in ("celery", "ingestion", "kombu"):  # the bar and the summary say it all
-            logging.getLogger(name).setLevel(logging.ERROR)
+        with quiet_ingestion_logs():  # the bar and the summary say it all
+            self._handle(**options)
+
+    def _handle(self, **options: Any) -> None:
         current = settings.KB_EMBED_MODEL
         collection = _collection(options["collection"])
         candidates = list(_candidates(current, every=options["all"], collection=collection))
