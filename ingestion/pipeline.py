@@ -45,6 +45,7 @@ from kb.stores.types import ChunkPoint, GraphChunk
 from kb.text.embeddings import load_embedder
 from kb.text.instructions import instruction_cues
 from kb.text.llm_entities import LlmEntityExtractor, RuleEntityExtractor
+from kb.text.script import script_of
 from kb.text.sparse import SparseEncoder
 
 logger = logging.getLogger(__name__)
@@ -65,6 +66,7 @@ class Written:
     acl: list[str]
     title: str
     embed_model: str  # the KB_EMBED_MODEL that made the dense vectors
+    script: str  # kb.text.script.script_of the whole text: what questions are translated into
     flagged: int = 0  # chunks that address the assistant or the reader with instructions
 
 
@@ -175,6 +177,7 @@ def _index(document: Document) -> Written:
         acl=acl,
         title=document.title,
         embed_model=model,
+        script=script_of(" ".join(c.text for c in chunks)),
         flagged=flagged,
     )
 
@@ -288,6 +291,7 @@ def _commit(document: Document, written: Written) -> str:
         row.error = ""
         row.indexed_version = row.version
         row.embed_model = written.embed_model  # with indexed_version: they describe one version
+        row.script = written.script
         row.chunk_count = len(written.chunk_ids)
         row.page_count = written.page_count
         row.title = written.title

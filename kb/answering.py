@@ -28,6 +28,7 @@ from kb.llm.cancel import unless
 from kb.llm.chat import LlmBusy, Message
 from kb.models import QueryLog
 from kb.observability import metrics
+from kb.selectors.documents import readable_scripts
 from kb.services.querylog import QueryRecord, pseudonym, querylog_write
 from kb.stores.types import AccessScope
 from retrieval.answerer import Answer, Answerer, Sources
@@ -124,8 +125,14 @@ def _answer(
     key: str | None,
 ) -> Iterator[str | Sources | Finished]:
     with metrics.ANSWERS_IN_PROGRESS.track_inprogress():  # until the stream ends or is closed
+        scripts = readable_scripts(user=user, collection_ids=scope.collection_ids)
         for item in answerer.stream(
-            question, scope=scope, allowed=allowed, top_k=top_k, history=history
+            question,
+            scope=scope,
+            allowed=allowed,
+            top_k=top_k,
+            history=history,
+            document_scripts=scripts,
         ):
             if isinstance(item, Answer):
                 # Refusals too (the model's "I don't know" costs as much), but not a question

@@ -86,6 +86,14 @@ class Document(models.Model):
         help_text="The KB_EMBED_MODEL that made the searchable version's vectors (empty: none "
         "indexed). Another model's question vectors do not match them: kb_reindex re-embeds.",
     )
+    script = models.CharField(
+        max_length=20,
+        blank=True,
+        default="",
+        help_text="The script most of the searchable version's text is written in (latin, han, "
+        "cyrillic, other; empty: not recorded). Questions are also searched translated into "
+        "the scripts of the documents their asker may read.",
+    )
     superseded_files = models.JSONField(
         default=list,
         blank=True,

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Set as AbstractSet
 from contextlib import closing
 from dataclasses import dataclass, field
 
@@ -105,11 +106,19 @@ class Answerer:
         allowed: AllowedDocuments,
         top_k: int,
         history: Sequence[Message] = (),
+        document_scripts: AbstractSet[str] = frozenset(),
     ) -> Iterator[str | Sources | Answer]:
+        """`document_scripts`: see Retriever.retrieve."""
         started = time.perf_counter()
         latencies: dict[str, float] = {}
         standalone = self._condense(question, history, latencies)
-        retrieval = self.retriever.retrieve(standalone, scope=scope, allowed=allowed, top_k=top_k)
+        retrieval = self.retriever.retrieve(
+            standalone,
+            scope=scope,
+            allowed=allowed,
+            top_k=top_k,
+            document_scripts=document_scripts,
+        )
         latencies.update(retrieval.latencies_ms)
         answer = Answer(
             standalone,
@@ -121,7 +130,7 @@ class Answerer:
             template_version=self.template.version,
             latencies_ms=latencies,
         )
-        evidence = (retrieval.evidence, retrieval.translated_evidence)
+        evidence = (retrieval.evidence, *retrieval.translated_evidence)
         if not retrieval.passages or self.refusal.refuses_all(*evidence):
             yield self._refused(answer, RefusalReason.NO_EVIDENCE, started)
             return

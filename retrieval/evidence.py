@@ -51,9 +51,9 @@ class RefusalPolicy:
         min_dense, min_coverage = self.thresholds(evidence)
         return evidence.dense < min_dense and evidence.coverage < min_coverage
 
-    def refuses_all(self, *evidence: Evidence | None) -> bool:
-        """Refused only when every form of the question searched (as asked, in English) is."""
-        return all(self.refuses(e) for e in evidence if e is not None)
+    def refuses_all(self, *evidence: Evidence) -> bool:
+        """Refused only when every form of the question searched (as asked, translated) is."""
+        return all(self.refuses(e) for e in evidence)
 
 
 NO_EVIDENCE = Evidence(dense=0.0, coverage=0.0)

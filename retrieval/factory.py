@@ -24,8 +24,9 @@ from retrieval.translation import QuestionTranslator
 
 
 def default_retriever(*, translate: bool = False) -> Retriever:
-    """`translate`: questions not in Latin script are searched with their English translation
-    too (the model writes it: seconds on a CPU, so the answer path has it, search does not)."""
+    """`translate`: questions are searched translated into the scripts of their readers'
+    documents too (the model writes them: seconds on a CPU, so the answer path has them,
+    search does not)."""
     index = vector_index()
     encoder = SparseEncoder()
     embedder = load_embedder(settings.KB_EMBED_MODEL, models_dir=Path(settings.KB_MODELS_DIR))

@@ -9,27 +9,28 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field
 from typing import Protocol
 
 from kb.stores.payload import ChunkPayload
 from kb.stores.protocols import VectorIndex
 from kb.stores.types import AccessScope
-from kb.text.script import is_latin_script
+from kb.text.script import LATIN_SCRIPT, is_latin_script
 from kb.text.sparse import SparseEncoder
 from retrieval.evidence import Evidence, measure_evidence
 from retrieval.fusion import rrf_fuse
 from retrieval.near_duplicates import prefer_matching_differences
 from retrieval.script_preference import OTHER_SCRIPT_FACTOR, prefer_question_script
 from retrieval.timing import ms_since
-from retrieval.translation import QuestionTranslator
+from retrieval.translation import SUFFIXES, QuestionTranslator, translation_targets
 from retrieval.types import Candidate, Fused, Passage
 
 # Paths that run even with no fusion weight, because the refusal evidence reads them.
 EVIDENCE_PATHS = frozenset({"dense"})
-# A path's results for the question's English translation are fused as a path of their own,
-# named with this suffix ("sparse@en"), with the path's weight.
-TRANSLATED = "@en"
+# A path's results for a translation of the question are fused as a path of their own, named
+# with the translation's suffix ("sparse@en", retrieval.translation.SUFFIXES), with the path's
+# weight for a question in that script.
 # Document ids in, the subset the caller may read out (kb.access.readable_document_ids).
 AllowedDocuments = Callable[[set[int]], set[int]]
 
@@ -46,11 +47,11 @@ class Retrieval:
     passages: list[Passage]
     evidence: Evidence
     latencies_ms: dict[str, float] = field(default_factory=dict)
-    # The evidence of the question's English translation, when it was searched too: a question
-    # is refused only when neither form has enough (RefusalPolicy.refuses_all).
-    translated_evidence: Evidence | None = None
-    # False when the question should have been searched in translation but the model could
-    # not translate it now: a weaker result, not to be cached.
+    # The evidence of each translation of the question that was searched too: a question is
+    # refused only when no form has enough (RefusalPolicy.refuses_all).
+    translated_evidence: tuple[Evidence, ...] = ()
+    # False when the question should have been searched in a translation the model could not
+    # write now: a weaker result, not to be cached.
     complete: bool = True
 
 
@@ -74,17 +75,26 @@ class Retriever:
         self.encoder = encoder or SparseEncoder()
         self.other_script_factor = other_script_factor
         self.dense_every_script = dense_every_script  # the embedding model is multilingual
-        self.translator = translator  # questions not in Latin script are searched in English too
+        self.translator = translator  # questions are searched in their readers' languages too
 
     def retrieve(
-        self, question: str, *, scope: AccessScope, allowed: AllowedDocuments, top_k: int
+        self,
+        question: str,
+        *,
+        scope: AccessScope,
+        allowed: AllowedDocuments,
+        top_k: int,
+        document_scripts: AbstractSet[str] = frozenset(),
     ) -> Retrieval:
+        """`document_scripts`: the scripts of the documents the caller may read in the scope
+        (kb.selectors.documents.readable_scripts), the languages the question is also searched
+        in when a translator is set."""
         latencies: dict[str, float] = {}
         per_path = self._search(question, scope, latencies)
-        english = self._english(question, latencies)
-        if english:
-            translated = self._search(english, scope, latencies, suffix=TRANSLATED)
-            per_path.update(translated)
+        wanted = self._targets(question, document_scripts)
+        translations = self._translations(question, wanted, latencies)
+        for into, text in translations.items():
+            per_path.update(self._search(text, scope, latencies, suffix=SUFFIXES[into]))
         started = time.perf_counter()
         fused = self.rank(question, per_path)
         readable_ids = allowed({c.document_id for c in fused})
@@ -92,25 +102,26 @@ class Retriever:
         passages = self._passages(readable[:top_k], scope)
         readable_chunks = {c.chunk_id for c in readable}
         evidence = self._evidence(question, per_path.get("dense", []), readable_chunks, passages)
-        other = None
-        if english:
-            dense_en = per_path.get("dense" + TRANSLATED, [])
-            other = self._evidence(english, dense_en, readable_chunks, passages)
+        others = tuple(
+            self._evidence(
+                text, per_path.get("dense" + SUFFIXES[into], []), readable_chunks, passages
+            )
+            for into, text in translations.items()
+        )
         latencies["fuse_check"] = ms_since(started)
-        wanted = self.translator is not None and not is_latin_script(question)
         return Retrieval(
             per_path,
             passages,
             evidence,
             latencies,
-            translated_evidence=other,
-            complete=bool(english) or not wanted,
+            translated_evidence=others,
+            complete=len(translations) == len(wanted),
         )
 
     def _search(
         self, question: str, scope: AccessScope, latencies: dict[str, float], suffix: str = ""
     ) -> dict[str, list[Candidate]]:
-        weights = self._weights_for(question)
+        weights = self._path_weights(latin=is_latin_script(question))
         per_path: dict[str, list[Candidate]] = {}
         for searcher in self.searchers:
             if weights.get(searcher.name, 1.0) <= 0 and searcher.name not in EVIDENCE_PATHS:
@@ -121,13 +132,21 @@ class Retriever:
             latencies[name] = ms_since(started)
         return per_path
 
-    def _english(self, question: str, latencies: dict[str, float]) -> str:
-        if self.translator is None or is_latin_script(question):
-            return ""
+    def _targets(self, question: str, document_scripts: AbstractSet[str]) -> list[str]:
+        if self.translator is None:
+            return []
+        return translation_targets(question, document_scripts)
+
+    def _translations(
+        self, question: str, targets: Sequence[str], latencies: dict[str, float]
+    ) -> dict[str, str]:
+        """The question in each target script the model could write it in now."""
+        if not targets or self.translator is None:
+            return {}
         started = time.perf_counter()
-        english = self.translator.english(question)
+        written = {into: self.translator.translate(question, into) for into in targets}
         latencies["translate"] = ms_since(started)
-        return english
+        return {into: text for into, text in written.items() if text}
 
     def _evidence(
         self,
@@ -147,20 +166,27 @@ class Retriever:
     def rank(self, question: str, per_path: Mapping[str, Sequence[Candidate]]) -> list[Fused]:
         """Weighted RRF over the paths, then the question's own script first, then among
         near-duplicates the one whose differing text matches."""
-        fused = rrf_fuse(per_path, weights=self._weights_for(question))
+        fused = rrf_fuse(per_path, weights=self._fusion_weights(question))
         ranked = prefer_question_script(question, fused, factor=self.other_script_factor)
         return prefer_matching_differences(question, ranked)
 
-    def _weights_for(self, question: str) -> dict[str, float]:
+    def _path_weights(self, *, latin: bool) -> dict[str, float]:
         """An English-only dense model's hits for a question mostly in another script are
         noise that outvotes the sparse path, so they get no vote there (it still runs: its
-        similarity is refusal evidence); a multilingual model's always vote. Hits for the
-        question's English translation vote as their path does for English. Measured by
+        similarity is refusal evidence); a multilingual model's always vote. Measured by
         `python -m bench quality`."""
-        weights = {**self.weights, **{p + TRANSLATED: w for p, w in self.weights.items()}}
-        if self.dense_every_script or is_latin_script(question):
-            return weights
-        return {**weights, "dense": 0.0}
+        if self.dense_every_script or latin:
+            return dict(self.weights)
+        return {**self.weights, "dense": 0.0}
+
+    def _fusion_weights(self, question: str) -> dict[str, float]:
+        """The question's paths, and each translation's paths weighted as for a question in
+        the translation's script."""
+        weights = self._path_weights(latin=is_latin_script(question))
+        for script, suffix in SUFFIXES.items():
+            written_in = self._path_weights(latin=script == LATIN_SCRIPT)
+            weights.update({path + suffix: w for path, w in written_in.items()})
+        return weights
 
     def _passages(self, fused: Sequence[Fused], scope: AccessScope) -> list[Passage]:
         """Graph hits carry no text: their payloads come from the vector index, by id and

@@ -1,13 +1,18 @@
-"""Questions not in Latin script are also searched in English, translated by the answering model.
+"""Questions are also searched in the other languages of the documents their asker may read,
+translated by the answering model.
 
-Employees ask in Chinese or Russian about manuals that exist only in English. The sparse path
-matches words, and the default embedding model reads English only (the multilingual one we
-measured ranks a Chinese question's English answer barely above unrelated Chinese pages), so a
-Chinese question finds Chinese pages or nothing. The Retriever (retrieval.retriever) searches
-every path with the question and again with its English translation, and fuses both. The
-translation only ever steers the search: the prompt keeps the question as asked, and the answer
-is written in its language. It is the asker's own words in another language, searched in the
-same scope, so it cannot reach more than the asker may read.
+Employees ask in Chinese or Russian about manuals that exist only in English, and in English
+about a policy written in Chinese. The sparse path matches words, and the default embedding
+model reads English only (the multilingual one we measured ranks a Chinese question's English
+answer barely above unrelated Chinese pages), so a question finds pages in its own language or
+nothing. The Retriever (retrieval.retriever) searches every path with the question and again
+with each translation, and fuses them all. A translation only ever steers the search: the
+prompt keeps the question as asked, and the answer is written in its language. It is the
+asker's own words in another language, searched in the same scope, so it cannot reach more
+than the asker may read.
+
+Languages are named by their script (kb.text.script): Han is read as Chinese and Cyrillic as
+Russian, the languages our users write them in.
 """
 
 from __future__ import annotations
@@ -16,22 +21,34 @@ import logging
 import threading
 from collections import OrderedDict
 from collections.abc import Callable
+from collections.abc import Set as AbstractSet
 
 from kb.llm.chat import ChatModel, LlmBusy, LlmUnavailable, Message
-from kb.text.script import is_latin_script
+from kb.text.script import (
+    CYRILLIC_SCRIPT,
+    HAN_SCRIPT,
+    LATIN_SCRIPT,
+    script_of,
+)
 
 logger = logging.getLogger(__name__)
 
+# Translation targets by script: the language the model is asked for, and the suffix a path's
+# results for that translation are fused under ("sparse@zh").
+LANGUAGES = {LATIN_SCRIPT: "English", HAN_SCRIPT: "Chinese", CYRILLIC_SCRIPT: "Russian"}
+SUFFIXES = {LATIN_SCRIPT: "@en", HAN_SCRIPT: "@zh", CYRILLIC_SCRIPT: "@ru"}
+
 # The small models answer a bare question instead of translating it; one example turn keeps
 # them translating (tried on the 0.5B and 1.5B defaults with Chinese and Russian questions).
-INSTRUCTION = (
-    "You translate text into English. You never answer questions: you only translate them."
-)
-ASK = "Translate into English:\n"
-EXAMPLE: list[Message] = [
-    {"role": "user", "content": ASK + "会议室可以提前多久预订？"},
-    {"role": "assistant", "content": "How far in advance can a meeting room be booked?"},
-]
+# The example is in another language than the target, so it shows a translation.
+EXAMPLES = {
+    LATIN_SCRIPT: ("会议室可以提前多久预订？", "How far in advance can a meeting room be booked?"),
+    HAN_SCRIPT: ("How far in advance can a meeting room be booked?", "会议室可以提前多久预订？"),
+    CYRILLIC_SCRIPT: (
+        "How far in advance can a meeting room be booked?",
+        "За какое время можно забронировать переговорную?",
+    ),
+}
 MAX_TOKENS = 96
 MAX_CHARS = 400  # a translation is about as long as its question; more is the model rambling
 # Translations kept per process: the same question asked again (or ranked by several fusion
@@ -39,36 +56,55 @@ MAX_CHARS = 400  # a translation is about as long as its question; more is the m
 CACHE_SIZE = 512
 
 
+def translation_targets(question: str, document_scripts: AbstractSet[str]) -> list[str]:
+    """The scripts a question is translated into: those of the documents its asker may read
+    (`document_scripts`, kb.selectors.documents.readable_scripts) other than its own. A
+    question not in Latin script goes into English for documents whose script was not
+    recorded ("", indexed before it was)."""
+    asked = script_of(question)
+    wanted = set(document_scripts)
+    if "" in wanted and asked != LATIN_SCRIPT:
+        wanted.add(LATIN_SCRIPT)
+    return [script for script in LANGUAGES if script in wanted and script != asked]
+
+
 class QuestionTranslator:
-    """`english(question)`: the English translation of a question not in Latin script; "" for
-    a Latin-script question, or when the model cannot be asked now."""
+    """`translate(question, into)`: the question in the language of script `into`; "" when the
+    model cannot be asked now or did not write that language."""
 
     def __init__(self, model: Callable[[], ChatModel]) -> None:
         self.model = model  # opened on the first question that needs it
-        self._cache: OrderedDict[str, str] = OrderedDict()
+        self._cache: OrderedDict[tuple[str, str], str] = OrderedDict()
         self._lock = threading.Lock()
 
-    def english(self, question: str) -> str:
-        if is_latin_script(question):
-            return ""
+    def translate(self, question: str, into: str) -> str:
+        key = (question, into)
         with self._lock:
-            if question in self._cache:
-                self._cache.move_to_end(question)
-                return self._cache[question]
-        english = self._translate(question)
-        if english is None:
+            if key in self._cache:
+                self._cache.move_to_end(key)
+                return self._cache[key]
+        translated = self._translate(question, into)
+        if translated is None:
             return ""  # no translation now (model busy, or it did not translate): not remembered
         with self._lock:
-            self._cache[question] = english
+            self._cache[key] = translated
             while len(self._cache) > CACHE_SIZE:
                 self._cache.popitem(last=False)
-        return english
+        return translated
 
-    def _translate(self, question: str) -> str | None:
+    def _translate(self, question: str, into: str) -> str | None:
+        language = LANGUAGES[into]
+        ask = f"Translate into {language}:\n"
+        example, translation = EXAMPLES[into]
         messages: list[Message] = [
-            {"role": "system", "content": INSTRUCTION},
-            *EXAMPLE,
-            {"role": "user", "content": ASK + " ".join(question.split())},
+            {
+                "role": "system",
+                "content": f"You translate text into {language}. You never answer questions: "
+                "you only translate them.",
+            },
+            {"role": "user", "content": ask + example},
+            {"role": "assistant", "content": translation},
+            {"role": "user", "content": ask + " ".join(question.split())},
         ]
         try:
             reply = self.model().chat(messages, max_tokens=MAX_TOKENS)
@@ -76,5 +112,5 @@ class QuestionTranslator:
             logger.warning("question not translated: %s", exc)
             return None
         lines = [line.strip() for line in reply.splitlines() if line.strip()]
-        english = lines[0][:MAX_CHARS] if lines else ""
-        return english if is_latin_script(english) else None  # asked again next time
+        translated = lines[0][:MAX_CHARS] if lines else ""
+        return translated if translated and script_of(translated) == into else None

@@ -114,7 +114,13 @@ def answer_all(
     runs = []
     for number, (kind, question) in enumerate(_interleaved(questions), 1):
         answer = _final(
-            answerer.stream(question.text, scope=ask.scope, allowed=ask.allowed, top_k=ask.top_k),
+            answerer.stream(
+                question.text,
+                scope=ask.scope,
+                allowed=ask.allowed,
+                top_k=ask.top_k,
+                document_scripts=ask.document_scripts,
+            ),
             Answer,
         )
         cited = tuple(names.get(p.document_id, "") for p in answer.cited)

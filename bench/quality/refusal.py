@@ -1,6 +1,8 @@
 """Refusal calibration: how well the production `RefusalPolicy` tells answerable from
 unanswerable questions on the Retriever's evidence, at the thresholds in settings and at the
-thresholds that fit this run best (with leave-one-question-out estimates)."""
+thresholds that fit this run best (with leave-one-question-out estimates). A question searched
+in translation too is refused, as in production, only when every form of it is
+(`RefusalPolicy.refuses_all`)."""
 
 from __future__ import annotations
 
@@ -16,8 +18,9 @@ if TYPE_CHECKING:
     from retrieval.evidence import Evidence, RefusalPolicy
 
 Json = dict[str, Any]
-Sample = tuple[float, float, bool]  # dense, coverage, answerable
-Judged = tuple["Evidence", bool]
+Form = tuple[float, float]  # dense, coverage of the question as asked or of a translation
+Sample = tuple[tuple[Form, ...], bool]  # every form searched, answerable
+Judged = tuple[tuple["Evidence", ...], bool]
 
 
 def calibrate(outcomes: Sequence[Outcome], settings_policy: RefusalPolicy) -> Json:
@@ -25,13 +28,13 @@ def calibrate(outcomes: Sequence[Outcome], settings_policy: RefusalPolicy) -> Js
     from unanswerable questions (one pair for every question; the smallest mean of
     false-refusal and false-answer rates, then the fewest false refusals), and the rates of the
     policy in settings (one pair per script)."""
-    samples = [(o.evidence.dense, o.evidence.coverage, bool(o.question.gold)) for o in outcomes]
+    samples = _samples(outcomes)
     best = best_thresholds(samples)
     other = _other_script_thresholds(settings_policy)
     return {
         "distributions": {
-            "answerable": _distribution([s for s in samples if s[2]]),
-            "unanswerable": _distribution([s for s in samples if not s[2]]),
+            "answerable": _distribution([s for s in samples if s[1]]),
+            "unanswerable": _distribution([s for s in samples if not s[1]]),
         },
         "best": {"dense": best[0], "coverage": best[1], **refusal_rates(samples, best)},
         "leave_one_out": _loo_rates(samples),
@@ -41,7 +44,7 @@ def calibrate(outcomes: Sequence[Outcome], settings_policy: RefusalPolicy) -> Js
             "other_script_dense": other[0],
             "other_script_coverage": other[1],
             **_rates(
-                [(settings_policy.refuses(o.evidence), bool(o.question.gold)) for o in outcomes]
+                [(settings_policy.refuses_all(*_forms(o)), bool(o.question.gold)) for o in outcomes]
             ),
         },
         "dense_only": _single_best(samples, 0),
@@ -50,6 +53,20 @@ def calibrate(outcomes: Sequence[Outcome], settings_policy: RefusalPolicy) -> Js
         "errors_at_best": _errors(outcomes, _policy(best)),
         "errors_at_settings": _errors(outcomes, settings_policy),
     }
+
+
+def _forms(outcome: Outcome) -> tuple[Evidence, ...]:
+    return outcome.forms or (outcome.evidence,)
+
+
+def _samples(outcomes: Iterable[Outcome]) -> list[Sample]:
+    return [
+        (tuple((e.dense, e.coverage) for e in _forms(o)), bool(o.question.gold)) for o in outcomes
+    ]
+
+
+def _values(samples: Iterable[Sample], which: int) -> list[float]:
+    return [form[which] for forms, _ in samples for form in forms]
 
 
 def _policy(thresholds: tuple[float, float]) -> RefusalPolicy:
@@ -69,15 +86,15 @@ def _evidence(samples: Sequence[Sample]) -> list[Judged]:
     from retrieval.evidence import Evidence
 
     return [
-        (Evidence(dense=dense, coverage=coverage), answerable)
-        for dense, coverage, answerable in samples
+        (tuple(Evidence(dense=dense, coverage=coverage) for dense, coverage in forms), answerable)
+        for forms, answerable in samples
     ]
 
 
 def _judge(judged: Sequence[Judged], thresholds: tuple[float, float]) -> list[tuple[bool, bool]]:
     """(refused, answerable) per question under one pair of thresholds."""
     policy = _policy(thresholds)
-    return [(policy.refuses(evidence), answerable) for evidence, answerable in judged]
+    return [(policy.refuses_all(*forms), answerable) for forms, answerable in judged]
 
 
 def _rates(decisions: Sequence[tuple[bool, bool]]) -> Json:
@@ -123,7 +140,7 @@ def _best(judged: Sequence[Judged], pairs: Iterable[tuple[float, float]]) -> tup
 
 def best_thresholds(samples: Sequence[Sample]) -> tuple[float, float]:
     pairs = itertools.product(
-        candidate_thresholds(s[0] for s in samples), candidate_thresholds(s[1] for s in samples)
+        candidate_thresholds(_values(samples, 0)), candidate_thresholds(_values(samples, 1))
     )
     return _best(_evidence(samples), pairs)
 
@@ -140,7 +157,7 @@ def _loo_rates(samples: Sequence[Sample]) -> Json:
 
 def _single_best(samples: Sequence[Sample], which: int) -> Json:
     """One signal alone (the other threshold out of play)."""
-    values = candidate_thresholds(s[which] for s in samples)
+    values = candidate_thresholds(_values(samples, which))
     pairs = [(t, math.inf) if which == 0 else (math.inf, t) for t in values]
     pair = _best(_evidence(samples), pairs)
     return {"threshold": pair[which], **refusal_rates(samples, pair)}
@@ -151,11 +168,7 @@ def _by_script(outcomes: Sequence[Outcome]) -> Json:
     Russian questions: thresholds fitted per script, to show whether one pair fits both."""
     result = {}
     for name, latin in (("latin", True), ("other", False)):
-        samples = [
-            (o.evidence.dense, o.evidence.coverage, bool(o.question.gold))
-            for o in outcomes
-            if o.evidence.latin_script is latin
-        ]
+        samples = _samples(o for o in outcomes if o.evidence.latin_script is latin)
         if samples:
             best = best_thresholds(samples)
             result[name] = {
@@ -179,16 +192,16 @@ def _distribution(samples: Sequence[Sample]) -> Json:
             "max": round(max(values), 3),
         }
 
-    return {
+    return {  # of the question as asked
         "n": len(samples),
-        "dense": quantiles([s[0] for s in samples]),
-        "coverage": quantiles([s[1] for s in samples]),
+        "dense": quantiles([forms[0][0] for forms, _ in samples]),
+        "coverage": quantiles([forms[0][1] for forms, _ in samples]),
     }
 
 
 def _errors(outcomes: Sequence[Outcome], policy: RefusalPolicy) -> Json:
     """Question ids the policy judges wrongly."""
-    refused = {o.question.id: policy.refuses(o.evidence) for o in outcomes}
+    refused = {o.question.id: policy.refuses_all(*_forms(o)) for o in outcomes}
     return {
         "false_refusals": [
             o.question.id for o in outcomes if o.question.gold and refused[o.question.id]

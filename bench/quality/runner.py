@@ -68,8 +68,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--translate",
         action=argparse.BooleanOptionalAction,
         default=False,
-        help="search a question not in Latin script with its English translation too, written "
-        "by the model in settings (KB_TRANSLATE_QUESTIONS: what answers do; search does not)",
+        help="search a question translated into the corpus's other scripts too, written by the "
+        "model in settings (KB_TRANSLATE_QUESTIONS: what answers do; search does not)",
     )
     parser.add_argument(
         "--limit", type=int, default=DEFAULT_LIMIT, help="candidates per path (%(default)s)"

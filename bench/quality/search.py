@@ -23,12 +23,14 @@ PATHS = ("dense", "sparse", "graph")
 
 @dataclass
 class Outcome:
-    """One question's per-path chunk rankings and the Retriever's evidence."""
+    """One question's per-path chunk rankings and the Retriever's evidence: for the question
+    as asked, and `forms` for it and each translation searched (refused when all are)."""
 
     question: Question
     rankings: dict[str, list[str]]
     evidence: Evidence
     scores: dict[str, list[float]] = field(default_factory=dict)
+    forms: tuple[Evidence, ...] = ()
 
 
 class CachedSearcher:
@@ -66,9 +68,16 @@ class Asker:
     production Retriever over them for one fusion set-up."""
 
     def __init__(
-        self, shipped: Retriever, *, scope: AccessScope, allowed: AllowedDocuments, top_k: int
+        self,
+        shipped: Retriever,
+        *,
+        scope: AccessScope,
+        allowed: AllowedDocuments,
+        top_k: int,
+        document_scripts: frozenset[str],
     ) -> None:
         self.shipped = shipped
+        self.document_scripts = document_scripts  # what questions are translated into
         self.searchers = [CachedSearcher(s, limit=shipped.path_limit) for s in shipped.searchers]
         self.scope = scope
         self.allowed = allowed
@@ -99,18 +108,29 @@ class Asker:
 
     def __call__(self, question: Question, retriever: Retriever) -> Outcome:
         found = retriever.retrieve(
-            question.text, scope=self.scope, allowed=self.allowed, top_k=self.top_k
+            question.text,
+            scope=self.scope,
+            allowed=self.allowed,
+            top_k=self.top_k,
+            document_scripts=self.document_scripts,
         )
         fused = retriever.rank(question.text, found.per_path)
         rankings = {path: [c.chunk_id for c in found.per_path.get(path, [])] for path in PATHS}
         rankings["fused"] = [c.chunk_id for c in fused]
         scores = {path: [c.score for c in found.per_path.get(path, [])] for path in PATHS}
-        return Outcome(question, rankings, found.evidence, scores)
+        forms = (found.evidence, *found.translated_evidence)
+        return Outcome(question, rankings, found.evidence, scores, forms)
 
     def ranking(self, question: Question, retriever: Retriever) -> list[str]:
         """The fused chunk ids alone: the Retriever's candidate flow and ranking, without
         passages (top_k 0: no payload fetch, post-check or evidence, which a ranking precedes)."""
-        found = retriever.retrieve(question.text, scope=self.scope, allowed=everything, top_k=0)
+        found = retriever.retrieve(
+            question.text,
+            scope=self.scope,
+            allowed=everything,
+            top_k=0,
+            document_scripts=self.document_scripts,
+        )
         return [c.chunk_id for c in retriever.rank(question.text, found.per_path)]
 
     def replay_only(self) -> None:
@@ -124,21 +144,24 @@ def build_asker(
 ) -> Asker:
     """A non-staff reader of the collection, through a group, and the Retriever that
     `retrieval.factory.default_retriever` builds with this run's per-path limit and graph hops
-    (`translate`: questions not in Latin script searched with their English translation too)."""
+    (`translate`: questions searched translated into the other scripts of the corpus too)."""
     from django.conf import settings
     from django.contrib.auth.models import Group, User
     from django.test import override_settings
 
     from kb.access import access_scope, readable_document_ids
+    from kb.selectors.documents import readable_scripts
     from retrieval.factory import default_retriever
 
     reader = User.objects.create_user(username=username)
     reader.groups.add(Group.objects.get(name=READERS))
     with override_settings(KB_RETRIEVAL_PATH_LIMIT=limit, KB_GRAPH_HOPS=graph_hops):
         shipped = default_retriever(translate=translate)
+    scope = access_scope(reader)
     return Asker(
         shipped,
-        scope=access_scope(reader),
+        scope=scope,
         allowed=lambda ids: readable_document_ids(reader, ids),
         top_k=settings.KB_TOP_K,
+        document_scripts=readable_scripts(user=reader, collection_ids=scope.collection_ids),
     )

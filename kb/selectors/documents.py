@@ -3,6 +3,8 @@ manage); the operator's, for start-up checks and commands, over every document."
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from django.db.models import QuerySet
 
 from kb.access import (
@@ -53,3 +55,14 @@ def documents_embedded_with_other_model(*, model: str) -> QuerySet[Document]:
     without a model ("") counts too: every commit records one, so it is unknown, and
     re-embedding is the safe way to know."""
     return Document.objects.filter(indexed_version__gt=0).exclude(embed_model=model)
+
+
+def readable_scripts(*, user: AnyUser, collection_ids: Sequence[int]) -> frozenset[str]:
+    """The scripts of the searchable documents the user may read in these collections: what
+    their questions are also searched translated into. Only readable ones, so how long a
+    question takes tells nothing of documents the asker may not see. "" stands for documents
+    indexed before their script was recorded."""
+    documents = readable_documents(user).filter(
+        collection_id__in=collection_ids, indexed_version__gt=0
+    )
+    return frozenset(documents.order_by().values_list("script", flat=True).distinct())

@@ -294,8 +294,9 @@ KB_RETRIEVAL_PATH_LIMIT = env_int("KB_RETRIEVAL_PATH_LIMIT", 50)
 KB_FUSION_WEIGHTS = env_weights("KB_FUSION_WEIGHTS", {"dense": 1.0, "sparse": 1.0, "graph": 0.0})
 KB_GRAPH_HOPS = env_int("KB_GRAPH_HOPS", 1)
 KB_TOP_K = env_int("KB_TOP_K", 5)
-# Questions not in Latin script are also searched with their English translation, written by
-# the answering model (retrieval/translation.py); answers only, search stays model-free.
+# Questions are also searched translated into the other scripts of the documents their asker
+# may read, written by the answering model (retrieval/translation.py); answers only, search
+# stays model-free.
 KB_TRANSLATE_QUESTIONS = env_bool("KB_TRANSLATE_QUESTIONS", True)
 KB_MAX_TOP_K = env_int("KB_MAX_TOP_K", 20)
 # Refuse without calling the model when the best passage is below BOTH thresholds: its dense

@@ -66,6 +66,33 @@ def is_latin_script(text: str) -> bool:
     return latin >= other
 
 
+LATIN_SCRIPT = "latin"
+HAN_SCRIPT = "han"
+CYRILLIC_SCRIPT = "cyrillic"
+OTHER_SCRIPT = "other"  # kana, Hangul, Greek, Arabic ...: read, but not translated into
+
+
+def script_of(text: str) -> str:
+    """The script most of a text's words are written in, counted as `is_latin_script` counts
+    them (each Han character a word, a word of mixed letters not Latin); Latin wins a tie, and
+    text without letters is Latin. One of the *_SCRIPT names."""
+    counts = {LATIN_SCRIPT: 0, HAN_SCRIPT: 0, CYRILLIC_SCRIPT: 0, OTHER_SCRIPT: 0}
+    for word in text.split():
+        han = len(_HAN_CHAR.findall(word))
+        counts[HAN_SCRIPT] += han
+        letters = [ch for ch in _HAN_CHAR.sub("", word) if ch.isalpha()]
+        if not letters or han:
+            continue
+        if all(_is_latin(ch) for ch in letters):
+            counts[LATIN_SCRIPT] += 1
+        elif any(_CYRILLIC_CHAR.match(ch) for ch in letters):
+            counts[CYRILLIC_SCRIPT] += 1
+        else:
+            counts[OTHER_SCRIPT] += 1
+    best = max(counts.values())
+    return next(script for script, count in counts.items() if count == best)
+
+
 def other_script_share(text: str) -> float:
     """The share of letters outside LATIN; 0 for text without letters."""
     letters = sum(map(str.isalpha, text))

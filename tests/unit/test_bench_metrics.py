@@ -86,15 +86,16 @@ def test_candidate_thresholds_are_midpoints_and_outer_bounds():
 
 def test_refusal_rates_refuse_only_when_both_signals_are_low():
     samples = [
-        (0.9, 0.1, True),  # strong dense: answered
-        (0.1, 0.9, True),  # strong coverage: answered
-        (0.1, 0.1, True),  # both weak: falsely refused
-        (0.1, 0.1, False),  # correctly refused
-        (0.9, 0.1, False),  # falsely answered
+        (((0.9, 0.1),), True),  # strong dense: answered
+        (((0.1, 0.9),), True),  # strong coverage: answered
+        (((0.1, 0.1),), True),  # both weak: falsely refused
+        (((0.1, 0.1),), False),  # correctly refused
+        (((0.9, 0.1),), False),  # falsely answered
+        (((0.1, 0.1), (0.1, 0.9)), True),  # weak as asked, strong in translation: answered
     ]
     rates = refusal_rates(samples, (0.5, 0.5))
     assert rates["false_refusals"] == 1
-    assert rates["false_refusal_rate"] == pytest.approx(1 / 3, abs=1e-3)
+    assert rates["false_refusal_rate"] == pytest.approx(1 / 4, abs=1e-3)
     assert rates["false_answers"] == 1
     assert rates["false_answer_rate"] == 0.5
 

@@ -250,7 +250,10 @@ def _asker() -> tuple[Asker, _Path]:
         weights={"dense": 1.0, "sparse": 1.0},
         path_limit=10,
     )
-    return Asker(shipped, scope=SCOPE, allowed=lambda ids: ids, top_k=5), dense
+    asker = Asker(
+        shipped, scope=SCOPE, allowed=lambda ids: ids, top_k=5, document_scripts=frozenset()
+    )
+    return asker, dense
 
 
 def test_a_setup_is_ranked_by_the_retriever_with_its_script_rule():
@@ -284,9 +287,26 @@ def _outcome(qid: str, answerable: bool, dense: float, coverage: float, latin: b
 
 
 def test_best_thresholds_separate_answerable_from_unanswerable_at_midpoints():
-    samples = [(0.8, 0.9, True), (0.7, 0.2, True), (0.3, 0.3, False), (0.2, 0.1, False)]
+    samples = [
+        (((0.8, 0.9),), True),
+        (((0.7, 0.2),), True),
+        (((0.3, 0.3),), False),
+        (((0.2, 0.1),), False),
+    ]
 
     assert best_thresholds(samples) == (0.5, 0.6)
+
+
+def test_a_question_searched_in_translation_is_answered_when_any_form_has_the_evidence():
+    outcome = _outcome("zh-01", True, 0.1, 0.1, latin=False)
+    outcome.forms = (outcome.evidence, Evidence(dense=0.7, coverage=0.7))  # its English form
+    unanswerable = _outcome("un-01", False, 0.3, 0.3, latin=True)
+    policy = RefusalPolicy(min_dense=0.4, min_coverage=0.6)
+
+    result = calibrate([outcome, unanswerable], policy)
+
+    assert result["settings"]["false_refusals"] == 0
+    assert result["errors_at_settings"] == {"false_refusals": [], "false_answers": []}
 
 
 def test_the_settings_row_judges_each_script_by_its_own_pair():

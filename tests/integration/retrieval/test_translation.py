@@ -1,20 +1,25 @@
 """A Chinese or Russian question about an English document finds it through the question's
-English translation, written by the real small model (retrieval/translation.py); without the
-translation the question finds only the page in its own language, on another topic."""
+English translation, and an English question a Chinese page through its Chinese one, written by
+the real small model (retrieval/translation.py); without the translation a question finds only
+the page in its own language, on another topic."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
 import pytest
+from django.contrib.auth.models import User
 
 from ingestion.pipeline import ingest_document
 from kb.access import CONSOLE, access_scope, readable_document_ids
 from kb.llm.chat import LlmBusy
 from kb.models import Document
+from kb.selectors.documents import readable_scripts
 from kb.services.documents import document_add
+from kb.text.script import LATIN_SCRIPT
 from kb.uploads import IncomingFile
 from retrieval.factory import default_retriever, question_translator
+from retrieval.retriever import Retrieval
 from retrieval.translation import QuestionTranslator
 from tests.support import samples
 from tests.support.factories import CollectionFactory, GroupFactory, UserFactory
@@ -36,6 +41,7 @@ PAGES = {
     ),
 }
 QUESTIONS = ["数据库备份会保留多少天？", "Сколько дней хранятся резервные копии базы данных?"]
+CANTEEN = "When does the staff canteen open for lunch?"
 
 
 @pytest.fixture
@@ -53,41 +59,78 @@ def documents(db: None, stores: Path, tmp_path: Path) -> dict[str, Document]:
     return found
 
 
+def reader_of(documents: dict[str, Document]) -> User:
+    reader = UserFactory.create(username="reader")
+    reader.groups.set([documents["backups"].collection.reader_groups.get()])
+    return reader
+
+
+def search(
+    reader: User, question: str, *, translate: bool, scripts: frozenset[str] | None = None
+) -> Retrieval:
+    scope = access_scope(reader)
+    if scripts is None:
+        scripts = readable_scripts(user=reader, collection_ids=scope.collection_ids)
+    return default_retriever(translate=translate).retrieve(
+        question,
+        scope=scope,
+        allowed=lambda ids: readable_document_ids(reader, ids),
+        top_k=3,
+        document_scripts=scripts,
+    )
+
+
+def test_each_document_records_the_script_it_is_written_in(
+    documents: dict[str, Document],
+) -> None:
+    scripts = {name: Document.objects.get(pk=d.pk).script for name, d in documents.items()}
+
+    assert scripts == {"backups": "latin", "kantine": "han", "parkovka": "cyrillic"}
+    assert readable_scripts(
+        user=reader_of(documents), collection_ids=[documents["backups"].collection_id]
+    ) == {"latin", "han", "cyrillic"}
+
+
 @pytest.mark.parametrize("question", QUESTIONS, ids=["zh", "ru"])
 def test_a_question_in_another_language_finds_the_english_page_through_its_translation(
     documents: dict[str, Document], question: str
 ) -> None:
-    reader = UserFactory.create(username="reader")
-    reader.groups.set([documents["backups"].collection.reader_groups.get()])
+    reader = reader_of(documents)
 
     def first_document(*, translate: bool) -> int:
-        found = default_retriever(translate=translate).retrieve(
-            question,
-            scope=access_scope(reader),
-            allowed=lambda ids: readable_document_ids(reader, ids),
-            top_k=3,
-        )
+        found = search(reader, question, translate=translate)
         assert found.passages
         return found.passages[0].document_id
 
-    english = question_translator().english(question)
+    english = question_translator().translate(question, LATIN_SCRIPT)
     assert "backup" in english.lower()  # precondition: the small model translates it
     assert first_document(translate=True) == documents["backups"].pk
     assert first_document(translate=False) != documents["backups"].pk  # the control
 
 
-def test_an_english_question_is_searched_as_it_is(documents: dict[str, Document]) -> None:
-    reader = UserFactory.create(username="reader")
-    reader.groups.set([documents["backups"].collection.reader_groups.get()])
+def test_an_english_question_finds_the_chinese_page_through_its_chinese_translation(
+    documents: dict[str, Document],
+) -> None:
+    reader = reader_of(documents)
 
-    found = default_retriever(translate=True).retrieve(
-        "How long are database backups kept?",
-        scope=access_scope(reader),
-        allowed=lambda ids: readable_document_ids(reader, ids),
-        top_k=3,
+    found = search(reader, CANTEEN, translate=True)
+    untranslated = search(reader, CANTEEN, translate=False)
+
+    assert found.per_path["sparse@zh"][0].document_id == documents["kantine"].pk
+    assert "sparse@ru" in found.per_path  # the Russian page's language too
+    assert documents["kantine"].pk not in {c.document_id for c in untranslated.per_path["sparse"]}
+
+
+def test_a_question_is_searched_as_it_is_where_every_document_shares_its_script(
+    documents: dict[str, Document],
+) -> None:
+    reader = reader_of(documents)
+
+    found = search(
+        reader, "How long are database backups kept?", translate=True, scripts=frozenset({"latin"})
     )
 
-    assert "translate" not in found.latencies_ms and not any("@en" in p for p in found.per_path)
+    assert "translate" not in found.latencies_ms and not any("@" in p for p in found.per_path)
     assert found.passages[0].document_id == documents["backups"].pk
 
 
@@ -103,8 +146,7 @@ class BusyModel:
 def test_a_question_the_busy_model_cannot_translate_is_searched_as_asked_and_marked(
     documents: dict[str, Document],
 ) -> None:
-    reader = UserFactory.create(username="reader")
-    reader.groups.set([documents["backups"].collection.reader_groups.get()])
+    reader = reader_of(documents)
     retriever = default_retriever(translate=True)
     retriever.translator = QuestionTranslator(lambda: BusyModel())  # type: ignore[arg-type,return-value]
 
@@ -113,7 +155,8 @@ def test_a_question_the_busy_model_cannot_translate_is_searched_as_asked_and_mar
         scope=access_scope(reader),
         allowed=lambda ids: readable_document_ids(reader, ids),
         top_k=3,
+        document_scripts=frozenset({"latin", "han", "cyrillic"}),
     )
 
     assert not found.complete  # kb.answering does not cache what it leads to
-    assert not any(path.endswith("@en") for path in found.per_path)
+    assert not any("@" in path for path in found.per_path)

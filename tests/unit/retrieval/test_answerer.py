@@ -33,7 +33,13 @@ class Found(Retriever):
         self.retrieval = retrieval
 
     def retrieve(
-        self, question: str, *, scope: AccessScope, allowed: AllowedDocuments, top_k: int
+        self,
+        question: str,
+        *,
+        scope: AccessScope,
+        allowed: AllowedDocuments,
+        top_k: int,
+        document_scripts: object = frozenset(),
     ) -> Retrieval:
         return self.retrieval
 

@@ -107,4 +107,4 @@ def test_a_question_searched_in_translation_too_is_refused_only_when_both_forms_
 
     assert policy.refuses(asked) and not policy.refuses_all(asked, english)
     assert policy.refuses_all(asked, Evidence(dense=0.1, coverage=0.1))
-    assert policy.refuses_all(asked, None)  # not translated: as asked
+    assert policy.refuses_all(asked)  # not translated: as asked

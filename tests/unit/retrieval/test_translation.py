@@ -1,5 +1,5 @@
-"""The English translation a question not in Latin script is also searched with
-(retrieval/translation.py). The model is stood in for: what is asked of it and what is kept."""
+"""The translations a question is also searched with (retrieval/translation.py): into which
+languages, and what is asked of the model and kept. The model is stood in for."""
 
 from __future__ import annotations
 
@@ -8,7 +8,8 @@ from collections.abc import Sequence
 import pytest
 
 from kb.llm.chat import LlmBusy, Message
-from retrieval.translation import QuestionTranslator
+from kb.text.script import CYRILLIC_SCRIPT, HAN_SCRIPT, LATIN_SCRIPT
+from retrieval.translation import QuestionTranslator, translation_targets
 
 pytestmark = pytest.mark.unit
 
@@ -36,19 +37,37 @@ def translator(model: Model) -> QuestionTranslator:
     return QuestionTranslator(lambda: model)  # type: ignore[arg-type,return-value]
 
 
-def test_a_latin_script_question_is_not_translated() -> None:
-    model = Model()
-
-    assert translator(model).english("How long are backups kept?") == ""
-    assert model.asked == []
+@pytest.mark.parametrize(
+    ("question", "scripts", "targets"),
+    [
+        pytest.param("How long are backups kept?", {"latin"}, [], id="en-over-en"),
+        pytest.param("How long are backups kept?", {"latin", "han"}, ["han"], id="en-over-zh"),
+        pytest.param(
+            "How long are backups kept?",
+            {"han", "cyrillic", "latin", "other"},
+            ["han", "cyrillic"],
+            id="en-over-everything",
+        ),
+        pytest.param("备份保留多久？", {"latin", "han"}, ["latin"], id="zh-over-en"),
+        pytest.param("备份保留多久？", {"han"}, [], id="zh-over-zh"),
+        pytest.param("备份保留多久？", {"cyrillic"}, ["cyrillic"], id="zh-over-ru"),
+        pytest.param("备份保留多久？", {""}, ["latin"], id="zh-over-unrecorded"),
+        pytest.param("How long are backups kept?", {""}, [], id="en-over-unrecorded"),
+        pytest.param("Сколько хранятся копии?", set(), [], id="nothing-readable"),
+    ],
+)
+def test_a_question_is_translated_into_the_other_scripts_its_asker_can_read(
+    question: str, scripts: set[str], targets: list[str]
+) -> None:
+    assert translation_targets(question, scripts) == targets
 
 
 def test_a_chinese_question_is_translated_once_and_remembered() -> None:
     model = Model("How long are backups kept?\nNote: translated literally.")
     chinese = translator(model)
 
-    first = chinese.english("备份保留多久？")
-    again = chinese.english("备份保留多久？")
+    first = chinese.translate("备份保留多久？", LATIN_SCRIPT)
+    again = chinese.translate("备份保留多久？", LATIN_SCRIPT)
 
     assert first == again == "How long are backups kept?"  # the first line only
     assert len(model.asked) == 1
@@ -59,19 +78,63 @@ def test_a_busy_model_leaves_the_question_untranslated_and_asks_again_next_time(
     model = Model(LlmBusy("busy"), "How long are backups kept?")
     russian = translator(model)
 
-    assert russian.english("Сколько хранятся резервные копии?") == ""
-    assert russian.english("Сколько хранятся резервные копии?") == "How long are backups kept?"
+    assert russian.translate("Сколько хранятся резервные копии?", LATIN_SCRIPT) == ""
+    assert (
+        russian.translate("Сколько хранятся резервные копии?", LATIN_SCRIPT)
+        == "How long are backups kept?"
+    )
 
 
 def test_a_reply_that_is_not_english_is_no_translation() -> None:
     model = Model("备份保留多久？")
 
-    assert translator(model).english("备份保留多久？") == ""
+    assert translator(model).translate("备份保留多久？", LATIN_SCRIPT) == ""
 
 
 def test_a_question_over_several_lines_is_translated_as_one() -> None:
     model = Model("We have two servers. How do we back them up?")
 
-    translator(model).english("我们有两台服务器。\n怎么备份？")
+    translator(model).translate("我们有两台服务器。\n怎么备份？", LATIN_SCRIPT)
 
     assert model.asked[0][-1]["content"].endswith("我们有两台服务器。 怎么备份？")
+
+
+@pytest.mark.parametrize(
+    ("into", "reply", "language"),
+    [
+        pytest.param(HAN_SCRIPT, "备份保留多久？", "Chinese", id="zh"),
+        pytest.param(CYRILLIC_SCRIPT, "Сколько хранятся резервные копии?", "Russian", id="ru"),
+    ],
+)
+def test_an_english_question_is_translated_into_the_language_asked_for(
+    into: str, reply: str, language: str
+) -> None:
+    model = Model(reply)
+
+    translated = translator(model).translate("How long are backups kept?", into)
+
+    assert translated == reply
+    assert (
+        model.asked[0][-1]["content"] == f"Translate into {language}:\nHow long are backups kept?"
+    )
+    assert language in model.asked[0][0]["content"]
+
+
+def test_a_reply_in_another_language_than_asked_for_is_no_translation() -> None:
+    model = Model("How long are backups kept?", "Сколько хранятся резервные копии?")
+    russian = translator(model)
+
+    assert russian.translate("How long are backups kept?", CYRILLIC_SCRIPT) == ""  # not remembered
+    assert russian.translate("How long are backups kept?", CYRILLIC_SCRIPT) != ""
+
+
+def test_translations_into_different_languages_are_remembered_apart() -> None:
+    model = Model("备份保留多久？", "Сколько хранятся резервные копии?")
+    both = translator(model)
+
+    chinese = both.translate("How long are backups kept?", HAN_SCRIPT)
+    russian = both.translate("How long are backups kept?", CYRILLIC_SCRIPT)
+
+    assert (chinese, russian) == ("备份保留多久？", "Сколько хранятся резервные копии?")
+    assert both.translate("How long are backups kept?", HAN_SCRIPT) == chinese
+    assert len(model.asked) == 2

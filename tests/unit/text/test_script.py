@@ -130,3 +130,19 @@ def test_other_script_share_counts_letters(text: str, share: float) -> None:
 def test_has_cjk_and_has_cyrillic(text: str, cjk: bool, cyrillic: bool) -> None:
     assert has_cjk(text) is cjk
     assert has_cyrillic(text) is cyrillic
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        pytest.param("How long are backups kept?", "latin", id="english"),
+        pytest.param("如何用 pg_dump 备份 PostgreSQL 数据库？", "han", id="chinese-with-names"),
+        pytest.param("Как настроить nginx-сервер для apt?", "cyrillic", id="russian-with-names"),
+        pytest.param("Η βάση δεδομένων", "other", id="greek"),
+        pytest.param("バックアップ の ほぞん", "other", id="japanese-kana"),
+        pytest.param("apt 备", "latin", id="tie-goes-to-latin"),
+        pytest.param("", "latin", id="empty"),
+    ],
+)
+def test_script_of_names_the_script_of_most_words(text: str, expected: str) -> None:
+    assert script.script_of(text) == expected
