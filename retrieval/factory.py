@@ -48,7 +48,7 @@ def default_retriever(*, translate: bool = False) -> Retriever:
 @functools.cache
 def question_translator() -> QuestionTranslator:
     """One per process, so a question asked again is translated once."""
-    return QuestionTranslator(chat_model)
+    return QuestionTranslator(chat_model, wait_seconds=settings.KB_TRANSLATE_WAIT_SECONDS)
 
 
 def default_answerer(

@@ -23,6 +23,7 @@ from collections import OrderedDict
 from collections.abc import Callable
 from collections.abc import Set as AbstractSet
 
+from kb.llm.cancel import waiting_at_most
 from kb.llm.chat import ChatModel, LlmBusy, LlmUnavailable, Message
 from kb.text.script import (
     CYRILLIC_SCRIPT,
@@ -54,6 +55,10 @@ MAX_CHARS = 400  # a translation is about as long as its question; more is the m
 # Translations kept per process: the same question asked again (or ranked by several fusion
 # set-ups in the benchmark) costs the model once.
 CACHE_SIZE = 512
+# Seconds a translation waits for a model that is busy: about two other translations, not an
+# answer (tens of seconds on a CPU). A question would otherwise wait in line twice, for its
+# translation and again for its answer; past this it is searched as asked (and not cached).
+DEFAULT_WAIT_SECONDS = 5.0
 
 
 def translation_targets(question: str, document_scripts: AbstractSet[str]) -> list[str]:
@@ -72,8 +77,11 @@ class QuestionTranslator:
     """`translate(question, into)`: the question in the language of script `into`; "" when the
     model cannot be asked now or did not write that language."""
 
-    def __init__(self, model: Callable[[], ChatModel]) -> None:
+    def __init__(
+        self, model: Callable[[], ChatModel], *, wait_seconds: float = DEFAULT_WAIT_SECONDS
+    ) -> None:
         self.model = model  # opened on the first question that needs it
+        self.wait_seconds = wait_seconds
         self._cache: OrderedDict[tuple[str, str], str] = OrderedDict()
         self._lock = threading.Lock()
 
@@ -107,7 +115,8 @@ class QuestionTranslator:
             {"role": "user", "content": ask + " ".join(question.split())},
         ]
         try:
-            reply = self.model().chat(messages, max_tokens=MAX_TOKENS)
+            with waiting_at_most(self.wait_seconds):
+                reply = self.model().chat(messages, max_tokens=MAX_TOKENS)
         except (LlmBusy, LlmUnavailable) as exc:  # search in the question's own words
             logger.warning("question not translated: %s", exc)
             return None

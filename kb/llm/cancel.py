@@ -1,5 +1,5 @@
 """What a caller of the model tells it and is told while it waits: stop (the caller left),
-and the caller's place in the line for the model.
+the caller's place in the line for the model, and how long a side step may wait for it.
 
 A streamed answer runs in a thread of its own (kb.streaming); when its client disconnects or
 presses Stop, that thread's stop event is set, and while it waits for the model its place is
@@ -23,6 +23,7 @@ class StopSignal(Protocol):
 
 _stop: ContextVar[StopSignal | None] = ContextVar("quarry_generation_stop", default=None)
 _place: ContextVar[Callable[[int], None] | None] = ContextVar("quarry_place", default=None)
+_wait: ContextVar[float | None] = ContextVar("quarry_wait_limit", default=None)
 
 
 class GenerationCancelled(Exception):
@@ -95,3 +96,19 @@ def reporting_place(report: Callable[[int], None]) -> Iterator[None]:
 
 def place_reporter() -> Callable[[int], None] | None:
     return _place.get()
+
+
+@contextmanager
+def waiting_at_most(seconds: float) -> Iterator[None]:
+    """Within this block, a request waits at most `seconds` for the model, and is told it is
+    busy after that, whether or not its caller reports a place: for a side step (translating a
+    question) that is worth less than a second turn in the line."""
+    token = _wait.set(seconds)
+    try:
+        yield
+    finally:
+        _wait.reset(token)
+
+
+def wait_limit() -> float | None:
+    return _wait.get()

@@ -21,7 +21,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol, TypedDict
 
-from kb.llm.cancel import GenerationCancelled, cancelled, place_reporter, raise_if_cancelled
+from kb.llm.cancel import (
+    GenerationCancelled,
+    cancelled,
+    place_reporter,
+    raise_if_cancelled,
+    wait_limit,
+)
 from kb.llm.control import PlainText, generic_plain_text, vocabulary_plain_text
 
 # How long a request waits for the in-process model while another one is generating, and how
@@ -136,14 +142,19 @@ class LlamaCppChat:
         """A bounded line, first come first served: beyond `max_waiting` waiting requests, or
         after `queue_timeout`, the caller is told the model is busy instead of waiting without
         end. A caller that reports its place (the chat) waits as long as it takes and hears
-        its place as it changes; a cancelled caller leaves the line."""
+        its place as it changes, unless it waits within a limit (kb.llm.cancel.waiting_at_most);
+        a cancelled caller leaves the line."""
         ticket = object()
         with self._counter:
             if self.saturated:
                 raise LlmBusy(BUSY_MESSAGE)
             self._line.append(ticket)
-        report = place_reporter()
-        deadline = math.inf if report else time.monotonic() + self._queue_timeout
+        limit = wait_limit()
+        report = place_reporter() if limit is None else None
+        if limit is not None:
+            deadline = time.monotonic() + limit
+        else:
+            deadline = math.inf if report else time.monotonic() + self._queue_timeout
         told: int | None = None
         try:
             while True:

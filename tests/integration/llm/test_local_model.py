@@ -3,15 +3,19 @@
 from __future__ import annotations
 
 import os
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from kb.llm.cancel import reporting_place
 from kb.llm.chat import LlamaCppChat, LlmUnavailable, Message, OpenAICompatibleChat
 from kb.text.llm_entities import LlmEntityExtractor
+from kb.text.script import LATIN_SCRIPT
 from retrieval.prompting import load_template
+from retrieval.translation import QuestionTranslator
 from tests.support.llm import SMALL_MODEL, small_model_path
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow, pytest.mark.llm]
@@ -151,3 +155,27 @@ def test_a_question_after_another_reads_only_what_follows_the_shared_system_prom
     prompt_tokens = int(llama.n_tokens)  # the second prompt and the one token generated
     assert system_tokens > 100  # precondition: a prefix worth keeping
     assert evaluated and sum(evaluated) <= prompt_tokens - system_tokens + 1
+
+
+def test_a_translation_waits_only_its_limit_for_a_busy_model_and_never_hears_a_place(
+    model: LlamaCppChat,
+) -> None:
+    """While an answer holds the model, a question's translation (retrieval.translation) gives
+    up after its short wait instead of queueing for the whole answer, even inside a chat
+    request that reports its place: it is searched as asked, and waits in line only once."""
+    places: list[int] = []
+    answering = model.stream([{"role": "user", "content": "Count to fifty."}], max_tokens=48)
+    next(answering)  # the model is held until this answer is closed
+    translator = QuestionTranslator(lambda: model, wait_seconds=0.5)
+    try:
+        with reporting_place(places.append):
+            started = time.monotonic()
+            translated = translator.translate("备份保留多久？", LATIN_SCRIPT)
+            waited = time.monotonic() - started
+    finally:
+        answering.close()
+
+    assert translated == ""
+    assert 0.5 <= waited < 2.0
+    assert places == []
+    assert translator.translate("备份保留多久？", LATIN_SCRIPT)  # the free model translates it
