@@ -274,7 +274,8 @@ def _write_vectors(points: Sequence[ChunkPoint]) -> None:
 
 
 def _commit(document: Document, written: Written) -> str:
-    """Make the new version the searchable one, then drop the previous version's chunks."""
+    """Make the new version the searchable one, then drop every chunk it did not write: the
+    previous version's, and those a same-version re-index (kb_reindex) no longer produces."""
     with transaction.atomic():
         row = Document.objects.select_for_update().filter(pk=document.pk).first()
         if row is None:
