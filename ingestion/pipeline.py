@@ -277,7 +277,8 @@ def _write_vectors(points: Sequence[ChunkPoint]) -> None:
 
 
 def _commit(document: Document, written: Written) -> str:
-    """Make the new version the searchable one, then drop the previous version's chunks."""
+    """Make the new version the searchable one, then drop every chunk it did not write: the
+    previous version's, and those a same-version re-index (kb_reindex) no longer produces."""
     with transaction.atomic():
         row = Document.objects.select_for_update().filter(pk=document.pk).first()
         if row is None:
@@ -297,7 +298,7 @@ def _commit(document: Document, written: Written) -> str:
         row.title = written.title
         row.flagged_chunks = written.flagged
         row.save()
-    vector_index().delete_points(document_id=row.pk, keep_version=row.version)
+    vector_index().delete_points(document_id=row.pk, keep_ids=written.chunk_ids)
     graph_store().delete_stale_chunks(document_id=row.pk, keep_chunk_ids=written.chunk_ids)
     if document_acl(row) != written.acl:  # readers changed while we were writing
         restamp_document(document_id=row.pk)
@@ -327,8 +328,8 @@ def _remove_attempt(document: Document) -> None:
     if not live:
         document_remove_from_stores(document.pk)
         return
-    vector_index().delete_points(document_id=document.pk, keep_version=live)
     keep = version_chunk_ids(document.pk, live, document.chunk_count)
+    vector_index().delete_points(document_id=document.pk, keep_ids=keep)
     graph_store().delete_stale_chunks(document_id=document.pk, keep_chunk_ids=keep)
 
 

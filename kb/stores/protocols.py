@@ -33,8 +33,10 @@ class VectorIndex(Protocol):
     def delete_document(self, document_id: int) -> None:
         """Remove every point of a document (all versions)."""
 
-    def delete_points(self, *, document_id: int, keep_version: int) -> None:
-        """Remove a document's points whose `document_version` is not `keep_version`."""
+    def delete_points(self, *, document_id: int, keep_ids: Sequence[str]) -> None:
+        """Remove the document's points whose id is not in `keep_ids` (once a version is fully
+        written): those of other versions, and those of the same version that a re-parse no
+        longer produced. An empty keep list is `delete_document`; calling it again is a no-op."""
 
     def set_acl(self, *, document_id: int, acl: Sequence[str]) -> None:
         """Re-stamp the ACL of every point of a document."""

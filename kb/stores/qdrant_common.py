@@ -25,7 +25,6 @@ SPARSE = "sparse"
 ACL = "acl"
 COLLECTION_ID = "collection_id"
 DOCUMENT_ID = "document_id"
-DOCUMENT_VERSION = "document_version"
 KEYWORD_FIELDS = (ACL,)
 INTEGER_FIELDS = (COLLECTION_ID, DOCUMENT_ID)
 # Qdrant's own default RRF constant; Edge is given it explicitly so both rank alike.

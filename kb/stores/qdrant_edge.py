@@ -25,7 +25,6 @@ from kb.stores.qdrant_common import (
     ACL,
     DENSE,
     DOCUMENT_ID,
-    DOCUMENT_VERSION,
     INTEGER_FIELDS,
     KEYWORD_FIELDS,
     RRF_K,
@@ -119,8 +118,8 @@ class QdrantEdgeIndex:
             edge.UpdateOperation.delete_points_by_filter(_document_filter(document_id))
         )
 
-    def delete_points(self, *, document_id: int, keep_version: int) -> None:
-        stale = _stale_version_filter(document_id, keep_version)
+    def delete_points(self, *, document_id: int, keep_ids: Sequence[str]) -> None:
+        stale = _stale_filter(document_id, keep_ids)
         self._shard.update(edge.UpdateOperation.delete_points_by_filter(stale))
 
     def set_acl(self, *, document_id: int, acl: Sequence[str]) -> None:
@@ -268,10 +267,14 @@ def _document_filter(document_id: int) -> edge.Filter:
     return edge.Filter(must=[_equals(DOCUMENT_ID, document_id)])
 
 
-def _stale_version_filter(document_id: int, keep_version: int) -> edge.Filter:
+def _stale_filter(document_id: int, keep_ids: Sequence[str]) -> edge.Filter:
+    """The document's points outside `keep_ids` (chunk ids are the point ids); no keep list
+    means all of them, never a condition on an empty id set."""
+    if not keep_ids:
+        return _document_filter(document_id)
     return edge.Filter(
         must=[_equals(DOCUMENT_ID, document_id)],
-        must_not=[_equals(DOCUMENT_VERSION, keep_version)],
+        must_not=[edge.HasIdCondition(set(keep_ids))],
     )
 
 

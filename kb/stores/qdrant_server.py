@@ -20,7 +20,6 @@ from kb.stores.qdrant_common import (
     ACL,
     DENSE,
     DOCUMENT_ID,
-    DOCUMENT_VERSION,
     INTEGER_FIELDS,
     KEYWORD_FIELDS,
     SPARSE,
@@ -104,8 +103,8 @@ class QdrantServerIndex:
     def delete_document(self, document_id: int) -> None:
         self._delete(_document_filter(document_id))
 
-    def delete_points(self, *, document_id: int, keep_version: int) -> None:
-        self._delete(_stale_version_filter(document_id, keep_version))
+    def delete_points(self, *, document_id: int, keep_ids: Sequence[str]) -> None:
+        self._delete(_stale_filter(document_id, keep_ids))
 
     def set_acl(self, *, document_id: int, acl: Sequence[str]) -> None:
         with self._guard("update the ACL"):
@@ -302,10 +301,14 @@ def _document_filter(document_id: int) -> models.Filter:
     return models.Filter(must=[_equals(DOCUMENT_ID, document_id)])
 
 
-def _stale_version_filter(document_id: int, keep_version: int) -> models.Filter:
+def _stale_filter(document_id: int, keep_ids: Sequence[str]) -> models.Filter:
+    """The document's points outside `keep_ids` (chunk ids are the point ids); no keep list
+    means all of them, never a condition on an empty id set."""
+    if not keep_ids:
+        return _document_filter(document_id)
     return models.Filter(
         must=[_equals(DOCUMENT_ID, document_id)],
-        must_not=[_equals(DOCUMENT_VERSION, keep_version)],
+        must_not=[models.HasIdCondition(has_id=list(keep_ids))],
     )
 
 

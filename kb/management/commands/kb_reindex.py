@@ -3,7 +3,8 @@ document with --all), through the same task as an upload's.
 
 Each document is queued again as the version it has (`document_retry`, the retry button's
 service): its chunks keep their ids and are overwritten in place, so it stays searchable
-throughout, and citations of it keep opening. A document that fails (its file no longer
+throughout, and citations of it keep opening; chunks its file no longer yields (the parser or
+chunker changed) are removed once it is written. A document that fails (its file no longer
 parses) keeps the chunks it had, is marked failed with the reason, and is picked up again by
 the next run. Work is done as kb_ingest does it (kb.management.ingesting).
 """

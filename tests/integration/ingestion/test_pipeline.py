@@ -9,11 +9,11 @@ import pytest
 from django.db import connection
 from pytest_django.fixtures import Settings
 
-from ingestion import progress
-from ingestion.pipeline import ingest_document
+from ingestion import pipeline, progress
+from ingestion.pipeline import ingest_document, version_chunk_ids
 from kb.access import CONSOLE
 from kb.models import Collection, Document, DocumentStatus
-from kb.services.documents import AddOutcome, document_add, document_delete
+from kb.services.documents import AddOutcome, document_add, document_delete, document_retry
 from kb.stores.factory import graph_store, vector_index
 from kb.uploads import IncomingFile
 from tests.support import samples
@@ -277,6 +277,53 @@ def test_a_retry_after_a_lost_commit_does_not_duplicate_chunks(
 
     _assert_fully_indexed(Document.objects.get(pk=document.pk))
     assert graph_store().count_entities() == entities
+
+
+def test_a_same_version_retry_with_fewer_chunks_leaves_none_of_the_old_extra_ones(
+    collection: Collection, tmp_path: Path
+) -> None:
+    # given: a document indexed as several chunks, whose file now parses into fewer (as after
+    # a parser or chunker change between releases)
+    document = _ingest(collection, samples.text(tmp_path / "n.txt", samples.BACKUP_TEXT * 30))
+    before = document.chunk_count
+    Path(document.file.path).write_text(samples.BACKUP_TEXT, encoding="utf-8")
+
+    # when: it is queued again as the same version, as kb_reindex and the retry button do
+    document_retry(document=document)
+    assert ingest_document(document_id=document.pk, version=document.version) == "indexed"
+
+    # then: the index holds exactly the chunks this parse wrote
+    after = Document.objects.get(pk=document.pk)
+    assert after.version == document.version and 0 < after.chunk_count < before
+    _assert_fully_indexed(after)
+    gone = version_chunk_ids(document.pk, document.version, before)[after.chunk_count :]
+    assert vector_index().fetch(ids=gone, scope=_scope(after)) == []
+    assert len(_stored_texts(after)) == after.chunk_count
+
+
+class _BrokenExtractor:
+    def extract(self, text: str) -> Any:
+        raise RuntimeError("the extractor crashed")
+
+
+def test_a_failed_same_version_retry_leaves_only_the_indexed_chunks(
+    collection: Collection, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # given: a one-chunk document whose file now parses into several, and a graph writer that
+    # fails once the retry's vectors are written
+    document = _ingest(collection, samples.text(tmp_path / "n.txt", samples.BACKUP_TEXT))
+    Path(document.file.path).write_text(samples.BACKUP_TEXT * 30, encoding="utf-8")
+    monkeypatch.setattr(pipeline, "entity_extractor", _BrokenExtractor)
+
+    # when
+    document_retry(document=document)
+    assert ingest_document(document_id=document.pk, version=document.version) == "failed"
+
+    # then: both stores hold the indexed chunks, and none of the failed attempt's extra ones
+    after = Document.objects.get(pk=document.pk)
+    assert after.status == DocumentStatus.FAILED and after.chunk_count == document.chunk_count
+    assert vector_index().count(document_id=document.pk) == document.chunk_count
+    assert graph_store().count_chunks(document_id=document.pk) == document.chunk_count
 
 
 def test_identical_content_is_a_no_op(collection: Collection, tmp_path: Path) -> None:

@@ -152,3 +152,27 @@ def test_a_document_that_no_longer_parses_keeps_its_previous_vectors(
     assert (after.indexed_version, after.embed_model) == (document.version, OLD_MODEL)
     assert vector_index().count(document_id=document.pk) == document.chunk_count
     assert _found_by_meaning(after, settings)  # still searchable, with the vectors it had
+
+
+def test_a_document_that_now_parses_into_fewer_chunks_keeps_none_of_the_old_extra_ones(
+    handbook: Collection, tmp_path: Path, settings: Settings
+) -> None:
+    # given: a document made by another model, whose file now chunks into fewer pieces (the
+    # parser or chunker changed between releases)
+    document = _indexed(handbook, samples.text(tmp_path / "backup.txt", samples.BACKUP_TEXT * 30))
+    _indexed(handbook, samples.text(tmp_path / "decoy.txt", DECOY))
+    _made_by_another_model(document, settings)
+    Path(document.file.path).write_text(samples.BACKUP_TEXT, encoding="utf-8")
+
+    # when
+    _reindex()
+
+    # then: only the chunks this parse wrote are stored, all with this model's vectors
+    after = Document.objects.get(pk=document.pk)
+    assert after.status == DocumentStatus.INDEXED and after.version == document.version
+    assert 0 < after.chunk_count < document.chunk_count
+    assert vector_index().count(document_id=document.pk) == after.chunk_count
+    ids = version_chunk_ids(document.pk, document.version, document.chunk_count)
+    stored = vector_index().fetch(ids=ids, scope=_scope(document.collection_id))
+    assert sorted(h.id for h in stored) == sorted(ids[: after.chunk_count])
+    assert _found_by_meaning(after, settings)

@@ -160,13 +160,14 @@ def test_delete_document_removes_only_that_document(index: VectorIndex) -> None:
     assert index.count() == 3
 
 
-def test_delete_points_keeps_only_the_given_version(index: VectorIndex) -> None:
+def test_delete_points_keeps_only_the_listed_points(index: VectorIndex) -> None:
     # given: versions 1 and 2 of document 1, and another document
     index.upsert([point(n, version=1) for n in range(3)])
     index.upsert([point(n, version=2) for n in range(2)])
     index.upsert([point(0, document_id=2, version=1)])
+    kept = [point(n, version=2).id for n in range(2)]
     # when
-    index.delete_points(document_id=1, keep_version=2)
+    index.delete_points(document_id=1, keep_ids=kept)
     # then
     versions = {
         h.payload["document_version"]
@@ -176,6 +177,51 @@ def test_delete_points_keeps_only_the_given_version(index: VectorIndex) -> None:
     assert versions == {2}
     assert index.count(document_id=1) == 2
     assert index.count(document_id=2) == 1
+
+
+def test_delete_points_removes_the_same_version_s_chunks_not_listed(index: VectorIndex) -> None:
+    # given: a version written as four chunks, then re-parsed into two (kb_reindex)
+    index.upsert([point(n, version=1) for n in range(4)])
+    kept = [point(n, version=1).id for n in range(2)]
+    gone = [point(n, version=1).id for n in range(2, 4)]
+    # when
+    index.delete_points(document_id=1, keep_ids=kept)
+    # then
+    assert index.count(document_id=1) == 2
+    assert sorted(h.id for h in index.fetch(ids=kept + gone, scope=GROUP_1)) == sorted(kept)
+
+
+def test_delete_points_leaves_other_documents_untouched(index: VectorIndex) -> None:
+    # given: document 2 listed by nothing
+    index.upsert([point(n, document_id=1) for n in range(2)])
+    index.upsert([point(n, document_id=2) for n in range(3)])
+    # when: document 1 keeps one of its points
+    index.delete_points(document_id=1, keep_ids=[point(0, document_id=1).id])
+    # then
+    assert index.count(document_id=1) == 1
+    assert index.count(document_id=2) == 3
+
+
+def test_delete_points_with_an_empty_keep_list_is_delete_document(index: VectorIndex) -> None:
+    # given
+    index.upsert([point(n, document_id=1) for n in range(3)])
+    index.upsert([point(0, document_id=2)])
+    # when
+    index.delete_points(document_id=1, keep_ids=[])
+    # then
+    assert index.count(document_id=1) == 0
+    assert index.count() == 1
+
+
+def test_delete_points_twice_is_a_no_op(index: VectorIndex) -> None:
+    # given
+    index.upsert([point(n) for n in range(3)])
+    kept = [point(0).id]
+    index.delete_points(document_id=1, keep_ids=kept)
+    # when
+    index.delete_points(document_id=1, keep_ids=kept)
+    # then
+    assert index.count(document_id=1) == 1
 
 
 def test_set_acl_restamps_so_visibility_changes(index: VectorIndex) -> None:
