@@ -9,10 +9,11 @@ writes, then `check` ({check, answer}) only when the answer was blocked (its `an
 the streamed text) or is ungrounded, then `citations` ({citations, refused, refusal, closest}),
 any events the caller adds (the chat: `conversation`), and `done` ({query_id, answer, refused,
 refusal, check, claims}: `claims` lists the answer's checked sentences, {text, supported,
-passages}, those its sources do not support with `supported: false`). A question can be
-refused after its sources and tokens were streamed (retrieval.answerer: the answerability
-check, the model's non-answer, or an answer none of whose sentences its sources support):
-`citations` with `refused: true` says that the streamed text, if any, is not the answer;
+passages, start, end}, those its sources do not support with `supported: false`, `start` and
+`end` where the sentence stands in `answer` (retrieval.answer_checks.claim_spans)). A question
+can be refused after its sources and tokens were streamed (retrieval.answerer: the
+answerability check, the model's non-answer, or an answer none of whose sentences its sources
+support): `citations` with `refused: true` says that the streamed text, if any, is not the answer;
 `done`'s `answer` (the refusal text) replaces it.
 A refusal has no citations and no check; `refusal` says why (retrieval.refusals.RefusalReason)
 and `closest` lists the nearest sources the asker may read, in source_out's shape. A run that
@@ -40,7 +41,7 @@ from kb.observability import metrics
 from kb.stores.errors import StoreError
 from kb.streaming import iterate_in_thread
 from kb.text.shorten import shortened
-from retrieval.answer_checks import Claim
+from retrieval.answer_checks import Claim, Span, claim_spans
 from retrieval.answerer import Answer, Sources
 from retrieval.types import Passage
 
@@ -129,14 +130,27 @@ def answer_out(finished: Finished) -> AnswerOut:
         check="" if refused else str(answer.check.verdict),
         citations=[] if refused else [passage_out(p) for p in _sources(answer)],
         closest=[source_out(p) for p in answer.closest] if refused else [],
-        claims=[] if refused else [claim_out(c) for c in answer.check.claims],
+        claims=[] if refused else claims_out(answer.text, answer.check.claims),
     )
 
 
-def claim_out(claim: Claim) -> dict[str, Any]:
+def claims_out(text: str, claims: Sequence[Claim]) -> list[dict[str, Any]]:
+    return [claim_out(c, span) for c, span in zip(claims, claim_spans(text, claims), strict=True)]
+
+
+def claim_out(claim: Claim, span: Span | None) -> dict[str, Any]:
     """A sentence of the answer, whether the passages it was checked against (by number)
-    support it."""
-    return {"text": claim.text, "supported": claim.supported, "passages": list(claim.passages)}
+    support it, and where it stands in the answer (character offsets, end exclusive; null if
+    it is not there, which a checked answer's own sentence always is): a client marks it there
+    without searching for its text."""
+    start, end = span or (None, None)
+    return {
+        "text": claim.text,
+        "supported": claim.supported,
+        "passages": list(claim.passages),
+        "start": start,
+        "end": end,
+    }
 
 
 def source_out(passage: Passage) -> dict[str, Any]:

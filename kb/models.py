@@ -258,13 +258,21 @@ class Turn(models.Model):
     """One question or answer of a conversation, in order of `pk`. Citations keep only what
     points at a source (n, document id, title, page, section, chunk id): reopening re-checks
     access. A refused answer has no citations: its `citations` are the closest sources it
-    names instead."""
+    names instead. `unverified` says where an answer's unsupported sentences stand in its
+    content as offsets only, never their words: the content is encrypted at rest."""
 
     conversation = models.ForeignKey(Conversation, on_delete=models.CASCADE, related_name="turns")
     role = models.CharField(max_length=10, choices=TurnRole.choices)
     content = EncryptedTextField(help_text="The question or answer; encrypted at rest.")
     citations = models.JSONField(default=list, blank=True)
     refused = models.BooleanField(default=False)
+    unverified = models.JSONField(
+        default=list,
+        blank=True,
+        help_text="Where the answer's sentences its sources do not support stand in its "
+        "content: [start, end] character offsets (end exclusive), no text. The chat marks them "
+        "unverified.",
+    )
 
     class Meta:
         ordering = ["pk"]

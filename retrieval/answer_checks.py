@@ -91,6 +91,44 @@ class AnswerCheck:
         return bool(self.claims) and not any(claim.supported for claim in self.claims)
 
 
+# Where a claim stands in its answer: character offsets (code points, end exclusive).
+Span = tuple[int, int]
+
+
+def claim_spans(text: str, claims: Sequence[Claim]) -> list[Span | None]:
+    """Where each claim stands in `text`, None for one that is not there. Claims are the
+    text's sentences in order, so each is looked for after the one before, then anywhere not
+    yet taken (a repeated sentence, claims given out of order); white space may differ (a text
+    re-wrapped since it was checked). Offsets, not words, are what a caller keeps or sends
+    beside the text: a chat turn stores them without putting its encrypted text in the clear."""
+    spans: list[Span | None] = []
+    at = 0
+    for claim in claims:
+        span = _span_of(claim.text, text, at, [s for s in spans if s])
+        spans.append(span)
+        at = max(at, span[1]) if span else at
+    return spans
+
+
+def unverified_spans(text: str, claims: Sequence[Claim]) -> list[Span]:
+    """The spans of the claims its sources do not support, in claim order."""
+    spans = claim_spans(text, claims)
+    return [span for claim, span in zip(claims, spans, strict=True) if span and not claim.supported]
+
+
+def _span_of(claim: str, text: str, at: int, taken: Sequence[Span]) -> Span | None:
+    words = claim.split()
+    if not words:
+        return None
+    pattern = re.compile(r"\s+".join(re.escape(word) for word in words))
+    if after := pattern.search(text, at):
+        return after.span()
+    for match in pattern.finditer(text):
+        if not any(start < match.end() and match.start() < end for start, end in taken):
+            return match.span()
+    return None
+
+
 def check_answer(
     text: str,
     *,

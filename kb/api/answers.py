@@ -47,7 +47,8 @@ class QueryApi(APIView):
                 "(its `answer` replaces the streamed text) or is ungrounded; then `citations` "
                 "({citations, refused, refusal, closest}; a citation's `n` is its source's); then "
                 "`done` ({query_id, answer, refused, refusal, check, claims}: `claims` as in the "
-                "JSON answer, each sentence checked against its sources). An `error` event "
+                "JSON answer, each sentence checked against its sources, with where it stands in "
+                "`answer`). An `error` event "
                 "({error}) ends a failed stream. A question can be refused after its sources and "
                 "tokens were streamed: `citations` with `refused: true` means the streamed text is "
                 "not the answer; replace it with `done`'s `answer`.",

@@ -126,6 +126,16 @@ class ClaimOut(serializers.Serializer[object]):
         help_text="The numbers (`n`) of the passages it was checked against: those it cites, "
         "else all the answer was given.",
     )
+    start = serializers.IntegerField(
+        allow_null=True,
+        help_text="Where it starts in `answer`: a character offset (Unicode code points, from "
+        "0), to mark it there without searching for its text; null if it is not found there "
+        "(not expected).",
+    )
+    end = serializers.IntegerField(
+        allow_null=True,
+        help_text="Where it ends in `answer` (exclusive): `answer[start:end]` is the sentence.",
+    )
 
 
 class QueryOut(serializers.Serializer[object]):

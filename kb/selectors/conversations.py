@@ -7,7 +7,8 @@ included) looks exactly like a missing one.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import json
+from dataclasses import dataclass, field
 from typing import Any
 
 from django.db.models import QuerySet
@@ -52,12 +53,23 @@ class Exchange:
     refused: bool
     citations: list[dict[str, Any]]
     closest: list[dict[str, Any]]  # what a refusal found instead
+    unverified: list[list[int]] = field(default_factory=list)  # Turn.unverified
 
     @property
     def shown_answer(self) -> str:
         """A refusal's stock text (and the sources it names, as they were when it was
         written): the page says it better, with the closest sources still readable."""
         return "" if self.refused and is_stock_refusal(self.answer) else self.answer
+
+    @property
+    def unverified_spans(self) -> str:
+        """The unverified sentences' offsets as JSON, for the page's script to mark them
+        (kb/static/kb/chat.js, decorate), in the text the browser reads from the page: an HTML
+        parser turns a CR LF into one LF."""
+        text = self.shown_answer
+        return json.dumps(
+            [[_parsed(text, start), _parsed(text, end)] for start, end in self.unverified]
+        )
 
 
 def conversation_exchanges(*, user: AnyUser, conversation: Conversation) -> list[Exchange]:
@@ -77,6 +89,12 @@ def conversation_exchanges(*, user: AnyUser, conversation: Conversation) -> list
         if turn.refused:
             exchanges.append(Exchange(asked, turn.content, True, [], sources))
         else:
-            exchanges.append(Exchange(asked, turn.content, False, sources, []))
+            exchanges.append(
+                Exchange(asked, turn.content, False, sources, [], unverified=turn.unverified)
+            )
         question = None
     return exchanges
+
+
+def _parsed(text: str, offset: int) -> int:
+    return int(offset) - text.count("\r\n", 0, int(offset))

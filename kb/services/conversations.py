@@ -18,6 +18,7 @@ from django.utils import timezone
 
 from kb.models import Conversation, Turn, TurnRole
 from kb.text.shorten import shortened
+from retrieval.answer_checks import Claim, unverified_spans
 
 TITLE_CHARS = 80
 # What a stored citation keeps: enough to link the source again, never the passage text.
@@ -39,10 +40,13 @@ def exchange_record(
     refused: bool,
     citations: Sequence[dict[str, Any]],
     closest: Sequence[dict[str, Any]] = (),
+    claims: Sequence[Claim] = (),
 ) -> Conversation:
     """Appends a question and its answer; starts a conversation when there is none (or when
     its owner deleted it while the answer was being written). A refusal has no citations: the
-    turn keeps the closest sources it names in their place (Turn)."""
+    turn keeps the closest sources it names in their place (Turn), and no claims (those of an
+    answer it replaced are not in its text). Of the answer's checked sentences (`claims`), the
+    turn keeps where the unsupported ones stand, as offsets: the answer's words stay encrypted."""
     conversation = None
     if conversation_id is not None:
         conversation = (
@@ -63,6 +67,7 @@ def exchange_record(
                 content=answer,
                 refused=refused,
                 citations=[_stored(c) for c in (closest if refused else citations)],
+                unverified=[] if refused else [list(s) for s in unverified_spans(answer, claims)],
             ),
         ]
     )

@@ -154,6 +154,7 @@ def _finished_events(
         refused=out.refused,
         citations=out.citations,
         closest=out.closest,
+        claims=finished.answer.check.claims,
     )
     url = reverse("chat-conversation", args=[conversation.pk])
     saved = Event("conversation", {"id": conversation.pk, "title": conversation.title, "url": url})

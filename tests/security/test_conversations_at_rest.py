@@ -30,6 +30,7 @@ from kb.services.conversations import (
 )
 from kb.services.querylog import QueryRecord, querylog_write
 from kb.web import chat
+from retrieval.answer_checks import Claim
 from retrieval.answerer import Answer
 from retrieval.evidence import NO_EVIDENCE
 from retrieval.retriever import Retrieval
@@ -100,6 +101,35 @@ def test_a_database_reader_finds_no_question_answer_or_title_to_join_the_log_by(
         assert word not in stored.lower()
     assert settings.KB_CONVERSATION_KEY not in stored
     assert Conversation.objects.get().title == EXCHANGES[0][0]  # the owner still reads it
+
+
+def test_a_database_reader_finds_where_an_answer_is_unverified_but_not_what_it_says(
+    world: World,
+) -> None:
+    """The chat keeps an answer's unverified marks across visits without a plaintext copy of
+    the sentences it marks: offsets into the encrypted answer, nothing to join the log by."""
+    answer = "Run systemctl restart billing [1]. Billing restarts take 45 minutes [1]."
+    claims = [
+        Claim("Run systemctl restart billing [1].", True, (1,)),
+        Claim("Billing restarts take 45 minutes [1].", False, (1,)),
+    ]
+    conversation = exchange_record(
+        user=world.users["engineer"],
+        conversation_id=None,
+        question=EXCHANGES[0][0],
+        answer=answer,
+        refused=False,
+        citations=[],
+        claims=claims,
+    )
+
+    stored = _conversation_tables()
+
+    assert "[[35, 72]]" in stored  # the offsets, in the clear
+    for word in ("restart", "billing", "minutes", "45 "):
+        assert word not in stored.lower()
+    turn = Turn.objects.get(conversation=conversation, role="assistant")
+    assert turn.content[35:72] == claims[1].text  # the owner's key turns them back into text
 
 
 def test_the_same_question_from_two_people_is_stored_as_two_unrelated_texts(

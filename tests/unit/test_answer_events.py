@@ -302,8 +302,16 @@ def test_done_lists_each_checked_sentence_and_whether_its_sources_support_it() -
             "text": "Facilities descale the coffee machine on Fridays [1].",
             "supported": True,
             "passages": [1],
+            "start": 0,
+            "end": 53,
         },
-        {"text": "Visitors bring their own mugs [2].", "supported": False, "passages": [2]},
+        {
+            "text": "Visitors bring their own mugs [2].",
+            "supported": False,
+            "passages": [2],
+            "start": 54,
+            "end": 88,
+        },
     ]
 
 
@@ -321,6 +329,16 @@ def test_claims_keep_the_answer_s_own_characters() -> None:
     check = check_answer(text, cited=[passage(1)], passages=[passage(1)])
 
     assert check.claims and all(claim.text in text for claim in check.claims)
+
+
+def test_each_claim_says_where_it_stands_in_the_answer_even_a_repeated_one() -> None:
+    text = "Visitors bring mugs [2].\n\n设施部门每周五给咖啡机除垢［1］。 Visitors bring mugs [2]."
+    check = check_answer(text, cited=[passage(1), passage(2)], passages=[passage(1), passage(2)])
+
+    claims = answer_out(finished(text, check=check)).claims
+
+    assert [text[c["start"] : c["end"]] for c in claims] == [c["text"] for c in claims]
+    assert [c["start"] for c in claims] == sorted({c["start"] for c in claims})  # none twice
 
 
 def test_events_a_caller_adds_come_just_before_done() -> None:

@@ -151,3 +151,11 @@ def test_the_openapi_document_describes_refusal_and_closest(world: World) -> Non
     assert "no_evidence" in out["refusal"]["description"]
     stream = schema["paths"]["/api/v1/query"]["post"]["responses"]["200"]["description"]
     assert "refusal, closest" in stream and "replace it with `done`'s `answer`" in stream
+
+
+def test_the_openapi_document_says_where_each_claim_stands_in_the_answer(world: World) -> None:
+    schema = api_client(world, "engineer").get("/api/v1/schema?format=json").json()
+
+    claim = schema["components"]["schemas"]["ClaimOut"]["properties"]
+    assert {"text", "supported", "passages", "start", "end"} <= set(claim)
+    assert "code points" in claim["start"]["description"] and claim["end"]["nullable"]

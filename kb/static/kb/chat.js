@@ -22,9 +22,11 @@
 //                 blocked replaces the streamed text with `answer`; ungrounded marks it
 //   conversation  {"id", "title", "url"}                 where the exchange was saved
 //   done          {"query_id", "answer", "refused", "refusal", "check",
-//                  "claims": [{"text", "supported", "passages"}]}
+//                  "claims": [{"text", "supported", "passages", "start", "end"}]}
+//                 `answer` replaces the streamed text (the same but for white space at its ends);
 //                 query_id is used only to rate this answer; a claim its sources do not support
-//                 is marked unverified in the answer
+//                 is marked unverified where it stands in the answer (start and end: character
+//                 offsets, in code points)
 //   queue         {"ahead": n}   the model is answering others first: n questions before this
 //                 one (0: it starts now); the page waits as long as it takes
 //   error         {"error": {"code": "model_busy" | "unavailable" | ..., "message": "..."}}
@@ -206,27 +208,56 @@
   }
 
   // Once the answer is done: "[2]" becomes a link to the second source card, and each sentence
-  // its sources do not support (done's `claims`, supported false) is marked unverified.
+  // its sources do not support is marked unverified. `spans` say where those stand in the text,
+  // [start, end] in characters (code points, end exclusive): the server finds them, for a new
+  // answer in done's `claims` (claimSpans), for a reopened one in the answer's
+  // data-unverified (storedSpans; kb/selectors/conversations.py).
   let cardSets = 0;
-  function decorate(answer, claims) {
+  function decorate(answer, spans) {
     const text = answer.querySelector(".answer-text");
     const cards = cardIds(answer);
-    const unverified = (claims || []).filter((claim) => !claim.supported).map((claim) => claim.text);
-    if (!text || (!unverified.length && !Object.keys(cards).length)) return;
-    const whole = text.textContent;
+    if (!text || (!spans.length && !Object.keys(cards).length)) return;
+    const chars = Array.from(text.textContent);
     text.replaceChildren();
     let at = 0;
-    for (const claim of unverified) {
-      const start = whole.indexOf(claim, at);
-      if (!claim || start === -1) continue;
-      withMarkers(text, whole.slice(at, start), cards);
+    for (const [start, end] of ordered(spans, chars.length)) {
+      withMarkers(text, chars.slice(at, start).join(""), cards);
       const mark = el("span", "claim-unverified");
       mark.title = UNVERIFIED;
-      withMarkers(mark, claim, cards);
+      withMarkers(mark, chars.slice(start, end).join(""), cards);
       text.append(mark, el("span", "claim-flag small", "unverified"));
-      at = start + claim.length;
+      at = end;
     }
-    withMarkers(text, whole.slice(at), cards);
+    withMarkers(text, chars.slice(at).join(""), cards);
+  }
+
+  // In text order, each inside the text and after the one before; any other is left out.
+  function ordered(spans, length) {
+    const kept = [];
+    let at = 0;
+    for (const [start, end] of spans.slice().sort((a, b) => a[0] - b[0])) {
+      if (!Number.isInteger(start) || !Number.isInteger(end)) continue;
+      if (start < at || end <= start || end > length) continue;
+      kept.push([start, end]);
+      at = end;
+    }
+    return kept;
+  }
+
+  function claimSpans(claims) {
+    return (claims || [])
+      .filter((claim) => !claim.supported && Number.isInteger(claim.start))
+      .map((claim) => [claim.start, claim.end]);
+  }
+
+  function storedSpans(answer) {
+    const stored = answer.querySelector(".answer-text")?.dataset.unverified;
+    try {
+      const spans = JSON.parse(stored || "[]");
+      return Array.isArray(spans) ? spans.filter((span) => Array.isArray(span)) : [];
+    } catch (ignored) {
+      return [];
+    }
   }
 
   function cardIds(answer) {
@@ -305,7 +336,8 @@
     else if (name === "done") {
       parts.turn.dataset.queryId = String(payload.query_id);
       parts.done = true;
-      decorate(parts.answer, payload.claims);
+      if (!payload.refused) parts.text.textContent = payload.answer;
+      decorate(parts.answer, claimSpans(payload.claims));
       feedback(parts, payload.query_id);
     } else if (name === "error") {
       notice(parts, "error", STREAM_ERRORS[payload.error.code] || payload.error.message);
@@ -411,7 +443,9 @@
 
   document.addEventListener("DOMContentLoaded", () => {
     foldSidePanels();
-    for (const answer of document.querySelectorAll(".turn-answer")) decorate(answer, []);
+    for (const answer of document.querySelectorAll(".turn-answer")) {
+      decorate(answer, storedSpans(answer));
+    }
     document.body.addEventListener("htmx:responseError", (event) => {
       const form = event.target.closest?.("[data-feedback]");
       if (!form) return;

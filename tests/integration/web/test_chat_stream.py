@@ -5,7 +5,9 @@ condensed with its conversation, and the answer can be rated from the page that 
 
 from __future__ import annotations
 
+import html
 import json
+import re
 
 import pytest
 
@@ -139,3 +141,40 @@ def test_a_collection_the_user_cannot_read_is_searched_as_empty(
     assert prompts == []  # refused before the model: nothing of HR reached a prompt
     body = json.dumps(got)
     assert not [t for t in EXPECTED_VISIBLE["staff"] if canary(t) in body]
+
+
+SUPPORTED = "The facilities team descales the office coffee machine every Friday [1]."
+# Unsupported (a number and a name no passage states) and hostile: model output is untrusted.
+HOSTILE = 'It costs 9000 euros <script>alert("x")</script><img src=x onerror=alert(1)> [1].'
+
+
+def test_a_reopened_answer_marks_exactly_its_unsupported_sentence_and_escapes_it(
+    indexed_world: IndexedWorld, scripted_model: type[ScriptedModel]
+) -> None:
+    scripted_model.reply = f"{SUPPORTED}\n{HOSTILE}"
+    engineer = signed_in(indexed_world.world, "engineer")
+    eng = indexed_world.world.collections["eng"].pk
+
+    # Given an answer whose second sentence its sources do not support, checked for real
+    got = dict(
+        read_events(engineer.post("/chat/stream", {"question": QUESTION, "collections": [eng]}))
+    )
+    done = got["done"]
+    assert not done["refused"] and done["answer"] == f"{SUPPORTED}\n{HOSTILE}", done
+    assert [(c["text"], c["supported"]) for c in done["claims"]] == [
+        (SUPPORTED, True),
+        (HOSTILE, False),
+    ]
+    (claim,) = [c for c in done["claims"] if not c["supported"]]
+    assert done["answer"][claim["start"] : claim["end"]] == HOSTILE  # where the page marks it
+
+    # When its asker reopens the conversation
+    page = engineer.get(got["conversation"]["url"]).content.decode()
+
+    # Then the answer carries the span of that sentence alone, for the page's script to mark
+    (answer,) = re.findall(r'<p class="answer-text" data-unverified="([^"]*)">([^<]*)</p>', page)
+    (span,) = json.loads(answer[0])
+    assert html.unescape(answer[1])[span[0] : span[1]] == HOSTILE
+    # And the hostile text is shown as text, never as markup
+    assert "<script>alert" not in page and "<img src=x" not in page
+    assert "&lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt;" in answer[1]

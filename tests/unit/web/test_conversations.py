@@ -3,6 +3,10 @@ included), deleted only by a POST with a CSRF token. They never point at the que
 
 from __future__ import annotations
 
+import html
+import json
+import re
+
 import pytest
 from django.db import connection
 from django.test import Client
@@ -14,6 +18,7 @@ from kb.selectors.conversations import (
     conversation_history,
 )
 from kb.services.conversations import conversation_title, exchange_record
+from retrieval.answer_checks import Claim
 from retrieval.refusals import NOT_FOUND
 from tests.support.clients import signed_in
 from tests.support.personas import World
@@ -249,6 +254,72 @@ def test_no_conversation_or_turn_column_can_lead_to_the_query_log(world: World) 
         assert querylog_table not in {target for _column, target in relations.values()}, table
         assert not [c for c in columns if "query" in c.lower() or "log" in c.lower()], columns
         assert not [f for f in model._meta.get_fields() if f.related_model is QueryLog]
+
+
+UNVERIFIED_ANSWER = "Use systemctl [1]. It takes 45 minutes [1].\r\nAsk the on-call engineer [1]."
+CLAIMS = [
+    Claim("Use systemctl [1].", True, (1,)),
+    Claim("It takes 45 minutes [1].", False, (1,)),
+    Claim("Ask the on-call engineer [1].", False, (1,)),
+]
+
+
+def record_checked(world: World, *, refused: bool = False) -> Conversation:
+    return exchange_record(
+        user=world.users["engineer"],
+        conversation_id=None,
+        question="How do I restart the service?",
+        answer=UNVERIFIED_ANSWER,
+        refused=refused,
+        citations=[{**CITATION, "document_id": world.documents["runbook"].pk}],
+        claims=CLAIMS,
+    )
+
+
+def test_an_answer_keeps_where_its_unsupported_sentences_stand_as_offsets(world: World) -> None:
+    conversation = record_checked(world)
+
+    turn = Turn.objects.get(conversation=conversation, role=TurnRole.ASSISTANT)
+
+    assert turn.unverified == [[19, 43], [45, 74]]
+    assert [turn.content[start:end] for start, end in turn.unverified] == [
+        "It takes 45 minutes [1].",
+        "Ask the on-call engineer [1].",
+    ]
+    assert Turn.objects.get(conversation=conversation, role=TurnRole.USER).unverified == []
+
+
+def test_a_refusal_keeps_no_unverified_offsets(world: World) -> None:
+    conversation = record_checked(world, refused=True)
+
+    assert Turn.objects.get(conversation=conversation, role=TurnRole.ASSISTANT).unverified == []
+
+
+def test_a_reopened_answer_gives_the_page_its_unverified_sentences_in_the_text_it_shows(
+    world: World,
+) -> None:
+    """The browser reads the answer's CR LF as one LF: the offsets follow."""
+    conversation = record_checked(world)
+
+    page = signed_in(world, "engineer").get(f"/conversations/{conversation.pk}").content.decode()
+
+    (spans, text) = re.findall(
+        r'<p class="answer-text" data-unverified="([^"]*)">([^<]*)</p>', page
+    )[0]
+    shown = html.unescape(text).replace("\r\n", "\n")
+    assert json.loads(spans) == [[19, 43], [44, 73]]
+    assert [shown[start:end] for start, end in json.loads(spans)] == [
+        "It takes 45 minutes [1].",
+        "Ask the on-call engineer [1].",
+    ]
+
+
+def test_an_answer_without_unverified_sentences_has_no_spans_on_the_page(world: World) -> None:
+    conversation = engineer_conversation(world)
+
+    page = signed_in(world, "engineer").get(f"/conversations/{conversation.pk}").content.decode()
+
+    assert '<p class="answer-text">Use systemctl [1].</p>' in page
 
 
 def test_stored_citations_keep_only_what_links_a_source(world: World) -> None:
