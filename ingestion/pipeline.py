@@ -73,7 +73,8 @@ class Written:
 
 
 def ingest_document(*, document_id: int, version: int, final_try: bool = False) -> str:
-    """Returns what happened: indexed, failed, skipped (stale task) or superseded."""
+    """Returns what happened: indexed, failed, skipped (stale task, or one for a version
+    already indexed: that finishes the version's tidy-up first) or superseded."""
     document = _current(document_id, version)
     if document is None:
         return "skipped"
