@@ -4,8 +4,10 @@ parse -> chunk -> embed (dense + sparse) -> extract entities -> write Qdrant + g
 
 Versioning: every chunk id is derived from (document, version, chunk number), so a retry
 overwrites its own earlier attempt. The previous version stays searchable until the new one is
-completely written and committed; only then are stale chunks removed. A failure removes what
-this attempt wrote and leaves the last good version in place.
+completely written and committed; only then are stale chunks removed (`_tidy`). A failure
+before the commit removes what this attempt wrote and leaves the last good version in place;
+one after it (a store outage while tidying) leaves the new version live, and the retried task,
+finding it indexed, tidies again.
 """
 
 from __future__ import annotations
@@ -71,9 +73,14 @@ class Written:
 
 
 def ingest_document(*, document_id: int, version: int, final_try: bool = False) -> str:
-    """Returns what happened: indexed, failed, skipped (stale task) or superseded."""
+    """Returns what happened: indexed, failed, skipped (stale task, or one for a version
+    already indexed: that finishes the version's tidy-up first) or superseded."""
     document = _current(document_id, version)
     if document is None:
+        return "skipped"
+    if _is_indexed(document):  # a redelivered or retried task: finish an interrupted clean-up
+        keep = version_chunk_ids(document.pk, document.indexed_version, document.chunk_count)
+        _tidy_after_commit(document, keep_ids=keep, written_acl=None, final_try=final_try)
         return "skipped"
     started = time.perf_counter()
     try:
@@ -85,7 +92,10 @@ def ingest_document(*, document_id: int, version: int, final_try: bool = False) 
         reason, code = _failure(document_id, exc)
         _fail(document, reason, code=code)
         return "failed"
-    if outcome == "indexed":
+    if outcome == "indexed":  # live from here on: a failure no longer fails the document
+        _tidy_after_commit(
+            document, keep_ids=written.chunk_ids, written_acl=written.acl, final_try=final_try
+        )
         metrics.document_indexed(len(written.chunk_ids), time.perf_counter() - started)
     return outcome
 
@@ -137,9 +147,13 @@ def _current(document_id: int, version: int) -> Document | None:
     document = Document.objects.select_related("collection").filter(pk=document_id).first()
     if document is None or document.version != version:
         return None  # deleted, or a newer upload has its own task
-    if document.status == DocumentStatus.INDEXED and document.indexed_version == version:
-        return None  # a redelivered message for work already done
     return document
+
+
+def _is_indexed(document: Document) -> bool:
+    return (
+        document.status == DocumentStatus.INDEXED and document.indexed_version == document.version
+    )
 
 
 def _index(document: Document) -> Written:
@@ -277,8 +291,8 @@ def _write_vectors(points: Sequence[ChunkPoint]) -> None:
 
 
 def _commit(document: Document, written: Written) -> str:
-    """Make the new version the searchable one, then drop every chunk it did not write: the
-    previous version's, and those a same-version re-index (kb_reindex) no longer produces."""
+    """Make the new version the searchable one, in the database only: the stores are tidied
+    after (`_tidy`), so that their outage cannot undo or fail a version already live."""
     with transaction.atomic():
         row = Document.objects.select_for_update().filter(pk=document.pk).first()
         if row is None:
@@ -298,12 +312,46 @@ def _commit(document: Document, written: Written) -> str:
         row.title = written.title
         row.flagged_chunks = written.flagged
         row.save()
-    vector_index().delete_points(document_id=row.pk, keep_ids=written.chunk_ids)
-    graph_store().delete_stale_chunks(document_id=row.pk, keep_chunk_ids=written.chunk_ids)
-    if document_acl(row) != written.acl:  # readers changed while we were writing
-        restamp_document(document_id=row.pk)
-    collection_content_changed(collection_id=row.collection_id)
     return "indexed"
+
+
+def _tidy_after_commit(
+    document: Document,
+    *,
+    keep_ids: Sequence[str],
+    written_acl: Sequence[str] | None,
+    final_try: bool,
+) -> None:
+    """A store outage here leaves the committed version live. Before the last try it re-raises:
+    the retried task finds the version indexed and tidies again. On the last try it is only
+    logged. Either way answers cached over the collection go stale: a new version is live."""
+    try:
+        _tidy(document_id=document.pk, keep_ids=keep_ids, written_acl=written_acl)
+    except Exception as exc:
+        if not final_try and _retryable(exc):
+            raise
+        logger.exception(
+            "document %s version %s is indexed, but its stores could not be tidied: chunks of "
+            "other versions, or an outdated ACL, may remain until it is next indexed",
+            document.pk,
+            document.version,
+        )
+    finally:
+        collection_content_changed(collection_id=document.collection_id)
+
+
+def _tidy(*, document_id: int, keep_ids: Sequence[str], written_acl: Sequence[str] | None) -> None:
+    """Drop every chunk of the document not in `keep_ids` (the indexed version's): the previous
+    version's, and those a same-version re-index (kb_reindex) no longer produces. Re-stamp the
+    kept ones when the readers changed while they were written (`written_acl` None: not known,
+    so always). Idempotent: calling it again finishes what an outage interrupted."""
+    vector_index().delete_points(document_id=document_id, keep_ids=keep_ids)
+    graph_store().delete_stale_chunks(document_id=document_id, keep_chunk_ids=keep_ids)
+    row = Document.objects.select_related("collection").filter(pk=document_id).first()
+    if row is None:
+        return  # deleted meanwhile: its purge removes every chunk
+    if written_acl is None or document_acl(row) != list(written_acl):
+        restamp_document(document_id=document_id)
 
 
 def _fail(document: Document, reason: str, *, code: str) -> None:

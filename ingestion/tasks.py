@@ -40,7 +40,10 @@ RETRY_OPTIONS: dict[str, Any] = {
 def ingest_document_task(self: Task[Any, Any], document_id: int, version: int) -> str:
     final = self.request.retries >= (self.max_retries or 0)
     outcome = pipeline.ingest_document(document_id=document_id, version=version, final_try=final)
-    if outcome == "indexed":  # replaced versions are no longer served: their files go
+    # replaced versions are no longer served: their files go. Also after "skipped": a retry
+    # that found its version indexed has finished what an outage interrupted (pipeline._tidy);
+    # the prune only ever takes versions older than the indexed one, so a stale task's is safe
+    if outcome in ("indexed", "skipped"):
         document_prune_superseded_files(document_id=document_id)
     return outcome
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 from typing import Any
 
@@ -11,13 +12,17 @@ from pytest_django.fixtures import Settings
 
 from ingestion import pipeline, progress
 from ingestion.pipeline import ingest_document, version_chunk_ids
-from kb.access import CONSOLE
+from kb.access import CONSOLE, group_acl
 from kb.models import Collection, Document, DocumentStatus
 from kb.services.documents import AddOutcome, document_add, document_delete, document_retry
+from kb.stores.errors import StoreError
 from kb.stores.factory import graph_store, vector_index
+from kb.stores.types import AccessScope, ChunkPoint
+from kb.text.llm_entities import RuleEntityExtractor
 from kb.uploads import IncomingFile
 from tests.support import samples
-from tests.support.factories import CollectionFactory
+from tests.support.factories import CollectionFactory, GroupFactory
+from tests.support.outages import fail_once
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 CJK = samples.CJK_FONT
@@ -399,3 +404,109 @@ def test_a_stale_task_for_an_older_version_does_nothing(
     )
 
     assert ingest_document(document_id=v1.pk, version=1) == "skipped"
+
+
+# --- a store outage after the commit -----------------------------------------------------------
+
+OLD_POLICY = "Old policy: keep backups a week, then the tapes go to the vault. " * 40
+
+
+def _new_version(collection: Collection, tmp_path: Path, name: str) -> Document:
+    """Version 2 of `name`, queued: version 1 (OLD_POLICY, several chunks) is the indexed one."""
+    _ingest(collection, samples.text(tmp_path / "v1.txt", OLD_POLICY), name=name)
+    new = samples.text(tmp_path / "v2.txt", "New policy: keep backups thirty days.")
+    document, outcome = document_add(
+        collection=collection, incoming=IncomingFile(name, new), uploader=CONSOLE
+    )
+    assert outcome == AddOutcome.NEW_VERSION and document.version == 2
+    return document
+
+
+def test_a_clean_up_outage_before_the_last_try_is_retried_and_the_retry_drops_the_old_version(
+    collection: Collection, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # given: version 2 written and committed, and the vector index down when version 1's chunks
+    # are to be dropped
+    document = _new_version(collection, tmp_path, "policy.txt")
+    old = version_chunk_ids(document.pk, 1, Document.objects.get(pk=document.pk).chunk_count)
+    failed = fail_once(monkeypatch, vector_index(), "delete_points")
+    with pytest.raises(StoreError):
+        ingest_document(document_id=document.pk, version=2)  # the task retries
+    assert failed and Document.objects.get(pk=document.pk).indexed_version == 2
+
+    # when: the retried task runs
+    assert ingest_document(document_id=document.pk, version=2) == "skipped"
+
+    # then: both stores hold version 2's chunks only
+    after = Document.objects.get(pk=document.pk)
+    _assert_fully_indexed(after)
+    assert len(old) > 1 and vector_index().fetch(ids=old, scope=_scope(after)) == []
+    texts = _stored_texts(after)
+    assert any("New policy" in t for t in texts) and not any("Old policy" in t for t in texts)
+
+
+def test_a_clean_up_outage_on_the_last_try_leaves_the_new_version_indexed(
+    collection: Collection,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    # given: the vector index down when version 1's chunks are to be dropped, on the last try
+    document = _new_version(collection, tmp_path, "policy.txt")
+    fail_once(monkeypatch, vector_index(), "delete_points")
+
+    # when
+    with caplog.at_level(logging.ERROR, logger="ingestion.pipeline"):
+        outcome = ingest_document(document_id=document.pk, version=2, final_try=True)
+
+    # then: version 2 is indexed and searchable in both stores; the log says what may remain
+    after = Document.objects.get(pk=document.pk)
+    assert outcome == "indexed"
+    assert after.status == DocumentStatus.INDEXED and after.error == ""
+    assert after.indexed_version == 2 and after.chunk_count > 0
+    new = version_chunk_ids(document.pk, 2, after.chunk_count)
+    assert len(vector_index().fetch(ids=new, scope=_scope(after))) == after.chunk_count
+    assert graph_store().count_chunks(document_id=document.pk) >= after.chunk_count
+    assert any("New policy" in t for t in _stored_texts(after))
+    assert "may remain until it is next indexed" in caplog.text
+
+
+def test_readers_changed_while_writing_are_stamped_by_the_retry_when_the_restamp_failed(
+    collection: Collection, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # given: a collection read by sales; while the document's chunks are written, its readers
+    # are narrowed to ops, and the vector index is down for the restamp after the commit
+    sales, ops = GroupFactory.create(name="sales"), GroupFactory.create(name="ops")
+    collection.reader_groups.set([sales])
+    path = samples.text(tmp_path / "n.txt", samples.BACKUP_TEXT)
+    document, _ = document_add(
+        collection=collection, incoming=IncomingFile("n.txt", path), uploader=CONSOLE
+    )
+    write = pipeline._write_vectors
+
+    def narrowed_meanwhile(points: list[ChunkPoint]) -> None:
+        document.reader_groups.set([ops])
+        write(points)
+
+    monkeypatch.setattr(pipeline, "_write_vectors", narrowed_meanwhile)
+    failed = fail_once(monkeypatch, vector_index(), "set_acl")
+    with pytest.raises(StoreError):
+        ingest_document(document_id=document.pk, version=document.version)
+    assert failed
+
+    # when: the retried task runs
+    assert ingest_document(document_id=document.pk, version=document.version) == "skipped"
+
+    # then: sales, removed while the chunks were written, reads none of them in either store
+    after = Document.objects.get(pk=document.pk)
+    ids = version_chunk_ids(document.pk, after.indexed_version, after.chunk_count)
+    keys = [e.key for e in RuleEntityExtractor().extract(samples.BACKUP_TEXT).entities]
+
+    def readable(group_id: int) -> tuple[int, int]:
+        scope = AccessScope(collection_ids=[collection.pk], acl=[group_acl(group_id)])
+        graph = graph_store().neighbourhood(entity_keys=keys, scope=scope, hops=0, limit=100)
+        return len(vector_index().fetch(ids=ids, scope=scope)), len(graph)
+
+    assert keys and after.chunk_count > 0
+    assert readable(sales.pk) == (0, 0)
+    assert readable(ops.pk)[0] == after.chunk_count and readable(ops.pk)[1] > 0
