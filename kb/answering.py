@@ -87,8 +87,19 @@ def _answer_stream(
     def allowed(ids: set[int]) -> set[int]:
         return readable_document_ids(user, ids)
 
+    scripts = readable_scripts(user=user, collection_ids=scope.collection_ids)
     if history:  # a follow-up depends on its conversation: never shared or cached
-        yield from _answer(answerer, user, question, scope, allowed, top_k, history, key=None)
+        yield from _answer(
+            answerer,
+            user,
+            question,
+            scope,
+            allowed,
+            top_k,
+            history,
+            key=None,
+            document_scripts=scripts,
+        )
         return
     key = answer_key(
         question=question,
@@ -110,7 +121,17 @@ def _answer_stream(
             yield hit.text
             yield Finished(hit, _log(user, question, scope.collection_ids, hit, cached=True))
             return
-        yield from _answer(answerer, user, question, scope, allowed, top_k, history, key=key)
+        yield from _answer(
+            answerer,
+            user,
+            question,
+            scope,
+            allowed,
+            top_k,
+            history,
+            key=key,
+            document_scripts=scripts,
+        )
 
 
 def _answer(
@@ -123,16 +144,17 @@ def _answer(
     history: Sequence[Message],
     *,
     key: str | None,
+    document_scripts: frozenset[str] = frozenset(),
 ) -> Iterator[str | Sources | Finished]:
+    """`document_scripts`: what the question is also searched translated into."""
     with metrics.ANSWERS_IN_PROGRESS.track_inprogress():  # until the stream ends or is closed
-        scripts = readable_scripts(user=user, collection_ids=scope.collection_ids)
         for item in answerer.stream(
             question,
             scope=scope,
             allowed=allowed,
             top_k=top_k,
             history=history,
-            document_scripts=scripts,
+            document_scripts=document_scripts,
         ):
             if isinstance(item, Answer):
                 # Refusals too (the model's "I don't know" costs as much), but not a question
