@@ -88,8 +88,9 @@ def _answer_stream(
         return readable_document_ids(user, ids)
 
     scripts = readable_scripts(user=user, collection_ids=scope.collection_ids)
-    if history:  # a follow-up depends on its conversation: never shared or cached
-        yield from _answer(
+
+    def answer(key: str | None) -> Iterator[str | Sources | Finished]:
+        return _answer(
             answerer,
             user,
             question,
@@ -97,9 +98,12 @@ def _answer_stream(
             allowed,
             top_k,
             history,
-            key=None,
+            key=key,
             document_scripts=scripts,
         )
+
+    if history:  # a follow-up depends on its conversation: never shared or cached
+        yield from answer(None)
         return
     key = answer_key(
         question=question,
@@ -121,17 +125,7 @@ def _answer_stream(
             yield hit.text
             yield Finished(hit, _log(user, question, scope.collection_ids, hit, cached=True))
             return
-        yield from _answer(
-            answerer,
-            user,
-            question,
-            scope,
-            allowed,
-            top_k,
-            history,
-            key=key,
-            document_scripts=scripts,
-        )
+        yield from answer(key)
 
 
 def _answer(
