@@ -36,37 +36,6 @@ def rrf_fuse(
     ]
 
 
-def one_vote_per_path(
-    paths: Mapping[str, Sequence[Candidate]], weights: Mapping[str, float], *, separator: str = "@"
-) -> dict[str, list[Candidate]]:
-    """A path's lists for the forms of one question (as asked, and translated: "sparse",
-    "sparse@zh") as one list, each chunk at the best rank any form gave it (a tie: the earlier
-    form), under the name of the first form with weight. Each form voting on its own would
-    outvote the paths with fewer forms (two translations made sparse three votes against
-    dense's one). A form without weight has no vote to share: it stays a list of its own."""
-    forms: dict[str, list[str]] = {}
-    merged: dict[str, list[Candidate]] = {}
-    for name, candidates in paths.items():
-        if weights.get(name, 1.0) <= 0:
-            merged[name] = list(candidates)
-        else:
-            forms.setdefault(name.split(separator)[0], []).append(name)
-    for names in forms.values():
-        merged[names[0]] = _best_ranks([paths[name] for name in names])
-    return merged
-
-
-def _best_ranks(lists: Sequence[Sequence[Candidate]]) -> list[Candidate]:
-    best: dict[str, tuple[int, int, Candidate]] = {}
-    for form, candidates in enumerate(lists):
-        for rank, candidate in enumerate(_unique(candidates), start=1):
-            held = best.get(candidate.chunk_id)
-            if held is None or (rank, form) < held[:2]:
-                best[candidate.chunk_id] = (rank, form, candidate)
-    ordered = sorted(best.values(), key=lambda held: (held[0], held[1], held[2].chunk_id))
-    return [candidate for _, _, candidate in ordered]
-
-
 def _unique(candidates: Sequence[Candidate]) -> list[Candidate]:
     """A path's own duplicates count once, at their best rank."""
     seen: set[str] = set()

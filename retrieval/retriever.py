@@ -19,7 +19,7 @@ from kb.stores.types import AccessScope
 from kb.text.script import LATIN_SCRIPT, is_latin_script
 from kb.text.sparse import SparseEncoder
 from retrieval.evidence import Evidence, measure_evidence
-from retrieval.fusion import one_vote_per_path, rrf_fuse
+from retrieval.fusion import rrf_fuse
 from retrieval.near_duplicates import prefer_matching_differences
 from retrieval.script_preference import OTHER_SCRIPT_FACTOR, prefer_question_script
 from retrieval.timing import ms_since
@@ -164,11 +164,9 @@ class Retriever:
         )
 
     def rank(self, question: str, per_path: Mapping[str, Sequence[Candidate]]) -> list[Fused]:
-        """Weighted RRF over the paths (one vote per path across the question's translated
-        forms), then the question's own script first, then among near-duplicates the one whose
-        differing text matches."""
-        weights = self._fusion_weights(question)
-        fused = rrf_fuse(one_vote_per_path(per_path, weights), weights=weights)
+        """Weighted RRF over the paths, then the question's own script first, then among
+        near-duplicates the one whose differing text matches."""
+        fused = rrf_fuse(per_path, weights=self._fusion_weights(question))
         ranked = prefer_question_script(question, fused, factor=self.other_script_factor)
         return prefer_matching_differences(question, ranked)
 

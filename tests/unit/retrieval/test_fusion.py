@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from kb.stores.payload import ChunkPayload
-from retrieval.fusion import RRF_K, one_vote_per_path, rrf_fuse
+from retrieval.fusion import RRF_K, rrf_fuse
 from retrieval.script_preference import OTHER_SCRIPT_FACTOR, prefer_question_script
 from retrieval.types import Candidate, Fused
 
@@ -61,40 +61,6 @@ def test_ties_are_broken_by_chunk_id_and_limit_applies() -> None:
 
 def test_no_paths_no_results() -> None:
     assert rrf_fuse({}) == [] and rrf_fuse({"dense": []}) == []
-
-
-def test_a_paths_translated_forms_vote_once_at_the_best_rank_any_gave() -> None:
-    paths = {
-        "sparse": _path("a", "b"),
-        "sparse@zh": _path("b", "c"),
-        "sparse@ru": _path("d", "a"),
-    }
-
-    merged = one_vote_per_path(paths, {"sparse": 1.0, "sparse@zh": 1.0, "sparse@ru": 1.0})
-
-    assert list(merged) == ["sparse"]
-    # rank 1 of each form first (as asked before the translations), then the rank 2s
-    assert [c.chunk_id for c in merged["sparse"]] == ["a", "b", "d", "c"]
-
-
-def test_translations_do_not_outvote_a_path_the_question_has_one_form_of() -> None:
-    # dense reads English only: its hits for the translations have no weight
-    weights = {"dense": 1.0, "sparse": 1.0, "dense@zh": 0.0, "sparse@zh": 1.0, "sparse@ru": 1.0}
-    paths = {
-        "dense": _path("gold", "x"),
-        "sparse": _path("y", "noise"),
-        "dense@zh": _path("noise"),
-        "sparse@zh": _path("z", "noise"),
-        "sparse@ru": _path("w", "noise"),
-    }
-
-    alone = rrf_fuse(paths, weights=weights)
-    fused = rrf_fuse(one_vote_per_path(paths, weights), weights=weights)
-
-    assert alone[0].chunk_id == "noise"  # each form voting on its own: three sparse votes
-    order = [c.chunk_id for c in fused]
-    assert order.index("gold") < order.index("noise")
-    assert {"dense", "sparse", "dense@zh"} == {path for c in fused for path in c.ranks}
 
 
 def _fused(chunk_id: str, score: float, text: str) -> Fused:
