@@ -42,6 +42,7 @@ def default_retriever(*, translate: bool = False) -> Retriever:
         encoder=encoder,
         dense_every_script=embedder.multilingual,
         translator=question_translator() if translate else None,
+        translate_into=frozenset(settings.KB_TRANSLATE_INTO),
     )
 
 

@@ -67,6 +67,7 @@ class Retriever:
         other_script_factor: float = OTHER_SCRIPT_FACTOR,
         dense_every_script: bool = False,
         translator: QuestionTranslator | None = None,
+        translate_into: AbstractSet[str] = frozenset(SUFFIXES),
     ) -> None:
         self.searchers = list(searchers)
         self.index = index
@@ -76,6 +77,7 @@ class Retriever:
         self.other_script_factor = other_script_factor
         self.dense_every_script = dense_every_script  # the embedding model is multilingual
         self.translator = translator  # questions are searched in their readers' languages too
+        self.translate_into = frozenset(translate_into)  # the scripts translations may be in
 
     def retrieve(
         self,
@@ -92,7 +94,7 @@ class Retriever:
         latencies: dict[str, float] = {}
         per_path = self._search(question, scope, latencies)
         wanted = self._targets(question, document_scripts)
-        translations = self._translations(question, wanted, latencies)
+        translations, asked = self._translations(question, wanted, latencies)
         for into, text in translations.items():
             per_path.update(self._search(text, scope, latencies, suffix=SUFFIXES[into]))
         started = time.perf_counter()
@@ -115,7 +117,7 @@ class Retriever:
             evidence,
             latencies,
             translated_evidence=others,
-            complete=len(translations) == len(wanted),
+            complete=asked,
         )
 
     def _search(
@@ -135,18 +137,21 @@ class Retriever:
     def _targets(self, question: str, document_scripts: AbstractSet[str]) -> list[str]:
         if self.translator is None:
             return []
-        return translation_targets(question, document_scripts)
+        targets = translation_targets(question, document_scripts)
+        return [script for script in targets if script in self.translate_into]
 
     def _translations(
         self, question: str, targets: Sequence[str], latencies: dict[str, float]
-    ) -> dict[str, str]:
-        """The question in each target script the model could write it in now."""
+    ) -> tuple[dict[str, str], bool]:
+        """The question in each target script the model wrote it in, and whether the model
+        could be asked for every one (a busy model: a weaker result, not to be cached)."""
         if not targets or self.translator is None:
-            return {}
+            return {}, True
         started = time.perf_counter()
         written = {into: self.translator.translate(question, into) for into in targets}
         latencies["translate"] = ms_since(started)
-        return {into: text for into, text in written.items() if text}
+        translations = {into: text for into, text in written.items() if text}
+        return translations, None not in written.values()
 
     def _evidence(
         self,

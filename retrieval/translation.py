@@ -75,7 +75,8 @@ def translation_targets(question: str, document_scripts: AbstractSet[str]) -> li
 
 class QuestionTranslator:
     """`translate(question, into)`: the question in the language of script `into`; "" when the
-    model cannot be asked now or did not write that language."""
+    model wrote no translation into it (remembered: at temperature 0 it would write the same),
+    None when it cannot be asked now (not remembered)."""
 
     def __init__(
         self, model: Callable[[], ChatModel], *, wait_seconds: float = DEFAULT_WAIT_SECONDS
@@ -85,7 +86,7 @@ class QuestionTranslator:
         self._cache: OrderedDict[tuple[str, str], str] = OrderedDict()
         self._lock = threading.Lock()
 
-    def translate(self, question: str, into: str) -> str:
+    def translate(self, question: str, into: str) -> str | None:
         key = (question, into)
         with self._lock:
             if key in self._cache:
@@ -93,7 +94,7 @@ class QuestionTranslator:
                 return self._cache[key]
         translated = self._translate(question, into)
         if translated is None:
-            return ""  # no translation now (model busy, or it did not translate): not remembered
+            return None  # the model is busy or down: asked again next time
         with self._lock:
             self._cache[key] = translated
             while len(self._cache) > CACHE_SIZE:
@@ -122,4 +123,4 @@ class QuestionTranslator:
             return None
         lines = [line.strip() for line in reply.splitlines() if line.strip()]
         translated = lines[0][:MAX_CHARS] if lines else ""
-        return translated if translated and script_of(translated) == into else None
+        return translated if translated and script_of(translated) == into else ""

@@ -104,6 +104,7 @@ class Asker:
             other_script_factor=factor if other_script_factor is None else other_script_factor,
             dense_every_script=not script_aware,
             translator=self.shipped.translator,
+            translate_into=self.shipped.translate_into,
         )
 
     def __call__(self, question: Question, retriever: Retriever) -> Outcome:

@@ -33,6 +33,7 @@ FULLWIDTH_ASCII = r"\uff01-\uff5e"  # full-width forms of printable ASCII, ！ t
 _HAN_CHAR = re.compile(f"[{HAN}]")
 _CJK_CHAR = re.compile(f"[{CJK}]")
 _CYRILLIC_CHAR = re.compile(f"[{CYRILLIC}]")
+_KANA_CHAR = re.compile(f"[{KANA}]")
 _LATIN_CHAR = re.compile(f"[{LATIN}]")
 _LATIN_RUN = re.compile(f"[{LATIN}]+")
 
@@ -73,21 +74,23 @@ OTHER_SCRIPT = "other"  # kana, Hangul, Greek, Arabic ...: read, but not transla
 
 
 def script_of(text: str) -> str:
-    """The script most of a text's words are written in, counted as `is_latin_script` counts
-    them (each Han character a word, a word of mixed letters not Latin); Latin wins a tie, and
-    text without letters is Latin. One of the *_SCRIPT names."""
-    counts = {LATIN_SCRIPT: 0, HAN_SCRIPT: 0, CYRILLIC_SCRIPT: 0, OTHER_SCRIPT: 0}
+    """The script a text is written in: Latin where `is_latin_script` says so (the one test of
+    Latin for every caller), else the script of most of its other words, counted the same way
+    (each Han character a word). Kana make a word Japanese, not Chinese, whatever Han it has.
+    One of the *_SCRIPT names."""
+    if is_latin_script(text):
+        return LATIN_SCRIPT
+    counts = {HAN_SCRIPT: 0, CYRILLIC_SCRIPT: 0, OTHER_SCRIPT: 0}
     for word in text.split():
         han = len(_HAN_CHAR.findall(word))
-        counts[HAN_SCRIPT] += han
         letters = [ch for ch in _HAN_CHAR.sub("", word) if ch.isalpha()]
-        if not letters or han:
-            continue
-        if all(_is_latin(ch) for ch in letters):
-            counts[LATIN_SCRIPT] += 1
-        elif any(_CYRILLIC_CHAR.match(ch) for ch in letters):
+        if _KANA_CHAR.search(word):
+            counts[OTHER_SCRIPT] += han + len(letters)
+        elif han:
+            counts[HAN_SCRIPT] += han
+        elif letters and any(_CYRILLIC_CHAR.match(ch) for ch in letters):
             counts[CYRILLIC_SCRIPT] += 1
-        else:
+        elif letters and not all(_is_latin(ch) for ch in letters):
             counts[OTHER_SCRIPT] += 1
     best = max(counts.values())
     return next(script for script, count in counts.items() if count == best)

@@ -6,6 +6,7 @@ the page in its own language, on another topic."""
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
 from django.contrib.auth.models import User
@@ -103,7 +104,7 @@ def test_a_question_in_another_language_finds_the_english_page_through_its_trans
         return found.passages[0].document_id
 
     english = question_translator().translate(question, LATIN_SCRIPT)
-    assert "backup" in english.lower()  # precondition: the small model translates it
+    assert english and "backup" in english.lower()  # precondition: the small model translates it
     assert first_document(translate=True) == documents["backups"].pk
     assert first_document(translate=False) != documents["backups"].pk  # the control
 
@@ -119,6 +120,16 @@ def test_an_english_question_finds_the_chinese_page_through_its_chinese_translat
     assert found.per_path["sparse@zh"][0].document_id == documents["kantine"].pk
     assert "sparse@ru" in found.per_path  # the Russian page's language too
     assert documents["kantine"].pk not in {c.document_id for c in untranslated.per_path["sparse"]}
+
+
+def test_translations_go_only_into_the_scripts_the_install_allows(
+    documents: dict[str, Document], settings: Any
+) -> None:
+    settings.KB_TRANSLATE_INTO = ["latin"]  # English only, as before Chinese and Russian
+
+    found = search(reader_of(documents), CANTEEN, translate=True)
+
+    assert not any("@" in path for path in found.per_path)
 
 
 def test_a_question_is_searched_as_it_is_where_every_document_shares_its_script(

@@ -140,6 +140,8 @@ def test_has_cjk_and_has_cyrillic(text: str, cjk: bool, cyrillic: bool) -> None:
         pytest.param("Как настроить nginx-сервер для apt?", "cyrillic", id="russian-with-names"),
         pytest.param("Η βάση δεδομένων", "other", id="greek"),
         pytest.param("バックアップ の ほぞん", "other", id="japanese-kana"),
+        pytest.param("東京の会議室を予約する", "other", id="japanese-kanji-and-kana"),
+        pytest.param("What does 预订 mean пароль сеть сервер", "cyrillic", id="mixed-not-latin"),
         pytest.param("apt 备", "latin", id="tie-goes-to-latin"),
         pytest.param("", "latin", id="empty"),
     ],
