@@ -110,8 +110,9 @@ def test_a_question_in_another_language_finds_the_english_page_through_its_trans
 
 
 def test_an_english_question_finds_the_chinese_page_through_its_chinese_translation(
-    documents: dict[str, Document],
+    documents: dict[str, Document], settings: Any
 ) -> None:
+    settings.KB_TRANSLATE_INTO = ["latin", "han", "cyrillic"]  # not the default: English only
     reader = reader_of(documents)
 
     found = search(reader, CANTEEN, translate=True)
@@ -125,11 +126,13 @@ def test_an_english_question_finds_the_chinese_page_through_its_chinese_translat
 def test_translations_go_only_into_the_scripts_the_install_allows(
     documents: dict[str, Document], settings: Any
 ) -> None:
-    settings.KB_TRANSLATE_INTO = ["latin"]  # English only, as before Chinese and Russian
-
-    found = search(reader_of(documents), CANTEEN, translate=True)
+    reader = reader_of(documents)
+    found = search(reader, CANTEEN, translate=True)  # the default: English only
+    settings.KB_TRANSLATE_INTO = ["han"]
+    into_chinese = search(reader, QUESTIONS[1], translate=True)
 
     assert not any("@" in path for path in found.per_path)
+    assert [path for path in into_chinese.per_path if "@" in path] == ["dense@zh", "sparse@zh"]
 
 
 def test_a_question_is_searched_as_it_is_where_every_document_shares_its_script(
