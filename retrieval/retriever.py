@@ -172,7 +172,10 @@ class Retriever:
         """Weighted RRF over the paths, then the question's own script first, then among
         near-duplicates the one whose differing text matches."""
         fused = rrf_fuse(per_path, weights=self._fusion_weights(question))
-        ranked = prefer_question_script(question, fused, factor=self.other_script_factor)
+        translated = any(path.endswith(tuple(SUFFIXES.values())) for path in per_path)
+        ranked = prefer_question_script(
+            question, fused, factor=self.other_script_factor, translated=translated
+        )
         return prefer_matching_differences(question, ranked)
 
     def _path_weights(self, *, latin: bool) -> dict[str, float]:

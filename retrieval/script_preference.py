@@ -1,22 +1,32 @@
-"""Ranking that prefers English passages for English questions; kb.text.script tells which
-script a text is in.
+"""Ranking that prefers passages in the question's script; kb.text.script tells which script a
+text is in.
 
 The corpora hold the same page in several languages (the Debian handbook's en-US, zh-CN and
 ru-RU editions), and a translation often keeps commands and examples in English, so an English
 question's terms also match the Chinese edition. A reader asking in Latin script wants the page
 in their script first: a passage with a real share of letters in another script is ranked
-lower, not dropped (the only edition that holds the answer still reaches the prompt). Questions
-in another script are left alone: their editions keep English passages that answer them, and
-demoting those lost a Chinese question. Measured by `python -m bench quality` (README,
-"Retrieval quality").
+lower, not dropped (the only edition that holds the answer still reaches the prompt). A Chinese
+or Russian question searched as asked is left alone: its editions keep English passages that
+answer it, and demoting those lost a Chinese question. Searched in English translation too,
+the English edition gets the translation's votes on top, so there the question's own script
+comes first in the same way. Measured by `python -m bench quality` (README, "Retrieval
+quality").
 """
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 from dataclasses import replace
 
-from kb.text.script import is_latin_script, other_script_share
+from kb.text.script import (
+    CYRILLIC_SCRIPT,
+    HAN_SCRIPT,
+    LATIN_SCRIPT,
+    other_script_share,
+    script_of,
+    script_share,
+)
 from retrieval.types import Fused
 
 # A passage in another script keeps this share of its fused score: several ranks lower at the
@@ -28,17 +38,36 @@ OTHER_SCRIPT_MIN_SHARE = 0.05
 
 
 def prefer_question_script(
-    question: str, fused: Sequence[Fused], *, factor: float = OTHER_SCRIPT_FACTOR
+    question: str,
+    fused: Sequence[Fused],
+    *,
+    factor: float = OTHER_SCRIPT_FACTOR,
+    translated: bool = False,
 ) -> list[Fused]:
-    """For a question in Latin script, scale down the passages written partly in another
-    script, then re-rank. Candidates without text (graph hits before their payload is
-    fetched) keep their score."""
-    if factor == 1.0 or not is_latin_script(question):
+    """Scale down the passages not written in the question's script, then re-rank: for a
+    question in Latin script, those partly in another script; for a Chinese or Russian
+    question that was also searched in translation (`translated`), those without a real share
+    of its script, which the translation's hits would otherwise put ahead of the question's own
+    edition. Candidates without text (graph hits before their payload is fetched) keep their
+    score."""
+    if factor == 1.0:
         return list(fused)
-    rescored = [replace(c, score=c.score * factor) if _other_script(c) else c for c in fused]
+    asked = script_of(question)
+    if asked == LATIN_SCRIPT:
+        foreign = _other_script
+    elif translated and asked in (HAN_SCRIPT, CYRILLIC_SCRIPT):
+        foreign = functools.partial(_not_in, asked)
+    else:
+        return list(fused)
+    rescored = [replace(c, score=c.score * factor) if foreign(c) else c for c in fused]
     return sorted(rescored, key=lambda c: (-c.score, c.chunk_id))
 
 
 def _other_script(candidate: Fused) -> bool:
     payload = candidate.payload
     return payload is not None and other_script_share(payload.text) >= OTHER_SCRIPT_MIN_SHARE
+
+
+def _not_in(script: str, candidate: Fused) -> bool:
+    payload = candidate.payload
+    return payload is not None and script_share(payload.text, script) < OTHER_SCRIPT_MIN_SHARE

@@ -104,5 +104,15 @@ def other_script_share(text: str) -> float:
     return sum(map(str.isalpha, _LATIN_RUN.sub("", text))) / letters
 
 
+def script_share(text: str, script: str) -> float:
+    """The share of a text's letters written in `script` (HAN_SCRIPT or CYRILLIC_SCRIPT; each
+    Han character a letter); 0 for text without letters."""
+    letters = sum(map(str.isalpha, text))
+    if not letters:
+        return 0.0
+    pattern = _HAN_CHAR if script == HAN_SCRIPT else _CYRILLIC_CHAR
+    return len(pattern.findall(text)) / letters
+
+
 def _is_latin(letter: str) -> bool:
     return _LATIN_CHAR.match(letter) is not None
