@@ -84,6 +84,19 @@ def test_questions_in_another_script_keep_the_fused_order() -> None:
     assert prefer_question_script("如何固定 perl 版本？", [en, zh]) == [en, zh]
 
 
+def test_a_question_searched_in_translation_too_prefers_its_own_script() -> None:
+    """The English edition has the translation's votes on top of its own."""
+    en = _fused("en", 2.5 / 61, "Pin the perl version on Debian: apt-mark hold perl")
+    zh = _fused("zh", 2 / 61, "在 Debian 上固定 perl 版本：apt-mark hold perl")
+    ru = _fused("ru", 2 / 61, "Закрепите версию perl: apt-mark hold perl")
+
+    chinese = prefer_question_script("如何固定 perl 版本？", [en, zh], translated=True)
+    russian = prefer_question_script("Как закрепить версию perl?", [en, zh, ru], translated=True)
+
+    assert [c.chunk_id for c in chinese] == ["zh", "en"]
+    assert [c.chunk_id for c in russian] == ["ru", "en", "zh"]  # Han is another script too
+
+
 def test_a_much_better_passage_in_another_script_is_ranked_lower_but_kept() -> None:
     ru = _fused("ru", 2 / 61, "Закрепите версию perl: apt-mark hold perl")
     en = _fused("en", 1 / 90, "Debian packages")
