@@ -33,6 +33,11 @@ INGEST_SECONDS = Histogram(
 RETRIEVAL_SECONDS = Histogram(
     "quarry_retrieval_seconds", "Search time per retrieval path", ["path"], buckets=_LATENCY_BUCKETS
 )
+TRANSLATION_SECONDS = Histogram(
+    "quarry_translation_seconds",
+    "Time the model took to translate a question, all its languages, before its search",
+    buckets=_LATENCY_BUCKETS,
+)
 FIRST_TOKEN_SECONDS = Histogram(
     "quarry_llm_first_token_seconds",
     "From the question to the model's first token",
@@ -82,6 +87,8 @@ def question_answered(
     for path in _PATHS:
         if path in latencies_ms:
             RETRIEVAL_SECONDS.labels(path=path).observe(latencies_ms[path] / 1000)
+    if "translate" in latencies_ms:
+        TRANSLATION_SECONDS.observe(latencies_ms["translate"] / 1000)
     if "first_token" in latencies_ms:
         FIRST_TOKEN_SECONDS.observe(latencies_ms["first_token"] / 1000)
     if "generate" in latencies_ms:

@@ -12,6 +12,7 @@ import pytest
 from pytest_django.fixtures import Settings
 
 from kb import answering
+from kb.observability import metrics
 from kb.observability.metrics import serving_registry
 
 pytestmark = pytest.mark.unit
@@ -65,3 +66,20 @@ def test_a_question_is_in_progress_until_its_stream_ends_or_is_closed() -> None:
 
 def _in_progress() -> float:
     return prometheus_client.REGISTRY.get_sample_value("quarry_answers_in_progress") or 0.0
+
+
+def test_a_questions_translation_time_is_observed_when_it_was_translated() -> None:
+    def translations() -> float:
+        return prometheus_client.REGISTRY.get_sample_value("quarry_translation_seconds_count") or 0
+
+    before = translations()
+    for latencies in ({"dense": 80.0}, {"translate": 900.0, "dense": 80.0}):
+        metrics.question_answered(
+            latencies_ms=latencies,
+            refused=False,
+            cached=False,
+            prompt_tokens=1,
+            completion_tokens=1,
+        )
+
+    assert translations() == before + 1
