@@ -13,7 +13,9 @@ from pathlib import Path
 
 from celery import Celery
 from celery.beat import EmbeddedService
+from celery.platforms import EX_OK
 from celery.worker import WorkController
+from celery.worker import state as worker_state
 
 logger = logging.getLogger(__name__)
 
@@ -51,10 +53,17 @@ class EmbeddedWorker:
         logger.info("Embedded Celery worker started (queues: %s)", ", ".join(self.queues))
 
     def stop(self, timeout: float = 30.0) -> None:
+        """The worker thread is asked to shut itself down (Celery's flag, read by its event
+        loop between polls): closing its broker connection from this thread raced the worker's
+        own read of a pending BRPOP on Redis (kombu), and the closing side waited for a reply
+        the worker had already taken, for ever."""
         if self._beat is not None:
             self._beat.stop()
-        self._controller.stop(in_sighandler=False)
-        self._thread.join(timeout)
+        worker_state.should_stop = EX_OK  # type: ignore[assignment]  # stubs: None only
+        try:
+            self._thread.join(timeout)
+        finally:
+            worker_state.should_stop = None  # the process may start another worker (tests)
         if self._thread.is_alive():
             logger.warning("Celery worker thread still busy after %.0f s", timeout)
 
