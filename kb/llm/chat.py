@@ -412,8 +412,10 @@ class OpenAICompatibleChat:
             data=json.dumps(body).encode(),
             headers=self._headers,
         )
+        limit = wait_limit()  # a side step waits for the reply no longer than its limit
+        timeout = self.timeout if limit is None else min(self.timeout, limit)
         try:
-            return urllib.request.urlopen(request, timeout=self.timeout)  # noqa: S310
+            return urllib.request.urlopen(request, timeout=timeout)  # noqa: S310
         except urllib.error.HTTPError as exc:
             if exc.code in (429, 503):
                 raise LlmBusy(f"The model server at {self.base_url} is busy ({exc.code}).") from exc
@@ -425,6 +427,11 @@ class OpenAICompatibleChat:
             raise
 
     def _unavailable(self, exc: Exception) -> LlmUnavailable:
+        """A reply that did not come within a side step's wait limit means a busy server, as
+        a full queue does for the local model; any other failure, an unavailable one."""
+        reason = exc.reason if isinstance(exc, urllib.error.URLError) else exc
+        if wait_limit() is not None and isinstance(reason, TimeoutError):
+            return LlmBusy(f"The model server at {self.base_url} did not reply in time.")
         return LlmUnavailable(f"The model server at {self.base_url} did not answer: {exc}")
 
 
