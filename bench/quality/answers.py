@@ -44,6 +44,10 @@ class AnswerRun:
     cited: tuple[str, ...]
     text: str
     latencies_ms: dict[str, float]
+    # What the model read: (corpus name, passage text) in prompt order, and the question's
+    # English translation when it was searched in one; for studying refusal signals offline.
+    passages: tuple[tuple[str, str], ...] = ()
+    translation: str = ""
 
     def refused_at(self, threshold: float) -> bool:
         if self.refusal:
@@ -65,6 +69,8 @@ class AnswerRun:
             "cited": list(self.cited),
             "answer": self.text,
             "ms": {k: round(v) for k, v in self.latencies_ms.items()},
+            "passages": [list(p) for p in self.passages],
+            "translation": self.translation,
         }
 
     @classmethod
@@ -80,6 +86,8 @@ class AnswerRun:
             cited=tuple(row["cited"]),
             text=row["answer"],
             latencies_ms=row["ms"],
+            passages=tuple((name, text) for name, text in row.get("passages", [])),
+            translation=row.get("translation", ""),
         )
 
 
@@ -135,11 +143,24 @@ def answer_all(
             cited=cited,
             text=answer.text,
             latencies_ms=dict(answer.latencies_ms),
+            passages=tuple((names.get(p.document_id, ""), p.text) for p in answer.passages),
+            translation=_english(answerer, question.text),
         )
         runs.append(run)
         # One JSON line per question: an interrupted run can still be scored.
         print(json.dumps({"n": number, **run.row()}, ensure_ascii=False), flush=True)
     return runs
+
+
+def _english(answerer: Any, question: str) -> str:
+    """The English translation the question was searched in (the translator's cache answers,
+    the model is not asked again); "" for a Latin-script question or none."""
+    from kb.text.script import is_latin_script
+
+    translator = answerer.retriever.translator
+    if translator is None or is_latin_script(question):
+        return ""
+    return translator.translate(question, "latin") or ""
 
 
 def _interleaved(questions: Mapping[str, Sequence[Question]]) -> list[tuple[str, Question]]:
