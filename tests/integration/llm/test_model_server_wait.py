@@ -13,7 +13,8 @@ import pytest
 
 from kb.llm.cancel import waiting_at_most
 from kb.llm.chat import LlmBusy, OpenAICompatibleChat
-from retrieval.translation import LATIN_SCRIPT, QuestionTranslator
+from kb.text.script import LATIN_SCRIPT
+from retrieval.translation import QuestionTranslator
 from tests.support.model_server import scripted_model_server
 
 pytestmark = pytest.mark.integration
