@@ -37,7 +37,13 @@ from retrieval.evidence import RefusalPolicy
 from retrieval.non_answers import first_sentence_complete, is_non_answer
 from retrieval.prompt_budget import fit_passages
 from retrieval.prompting import PromptTemplate, answer_messages, condense_messages
-from retrieval.refusals import NOT_FOUND, RefusalReason, closest_sources, refusal_text
+from retrieval.refusals import (
+    NOT_FOUND,
+    RefusalReason,
+    closest_sources,
+    missing_words,
+    refusal_text,
+)
 from retrieval.retriever import AllowedDocuments, Retrieval, Retriever
 from retrieval.timing import ms_since
 from retrieval.types import Passage
@@ -206,7 +212,8 @@ class Answerer:
         """The answer as a refusal naming the closest sources (all readable by the asker)."""
         answer.refused, answer.refusal, answer.cited = True, reason, []
         answer.closest = closest_sources(answer.retrieval.passages)
-        answer.text = refusal_text(answer.question, answer.closest)
+        missing = missing_words(answer.question, answer.retrieval.passages)
+        answer.text = refusal_text(answer.question, answer.closest, missing)
         answer.latencies_ms["total"] = ms_since(started)
         return answer
 

@@ -18,7 +18,7 @@ from django.utils import timezone
 
 from kb.models import FeedbackRating, QueryLog
 from kb.redaction import redact
-from retrieval.refusals import found_instead
+from retrieval.refusals import found_instead, not_mentioned
 
 DAY_CHOICES = (7, 30, 90)
 MAX_DAYS = max(DAY_CHOICES)
@@ -129,6 +129,7 @@ class Unanswered:
     count: int
     last_asked: datetime
     found_instead: str  # the closest sources the latest refusal named ("" if none)
+    not_mentioned: str = ""  # the question's words those sources lack: the gap to fill
 
 
 @dataclass(frozen=True)
@@ -228,6 +229,7 @@ def _unanswered(logs: Any) -> list[Unanswered]:
                 g["count"],
                 g["last_asked"],
                 redact(found_instead(latest or "")),
+                redact(not_mentioned(latest or "")),
             )
         )
     return unanswered

@@ -149,6 +149,23 @@ def tokenize(text: str) -> list[str]:
     return tokens
 
 
+def words_and_terms(text: str) -> list[tuple[str, str]]:
+    """Each word of `text` as written (NFKC), with the index term `tokenize` makes of it, ""
+    for a word it drops (a stopword): to name in a reply the words a comparison of terms
+    found."""
+    normal = unicodedata.normalize("NFKC", text)
+    pairs: list[tuple[str, str]] = []
+    for position, part in enumerate(_HAN_SPLIT.split(normal)):
+        if position % 2:
+            pairs.extend(
+                (word, word if word not in CHINESE_STOPWORDS else "")
+                for word in load_jieba().cut(part)
+            )
+        else:
+            pairs.extend((word, _analyse_word(word.lower())) for word in _WORD.findall(part))
+    return pairs
+
+
 _WORD_MEMO: dict[str, str] = {}
 
 

@@ -82,7 +82,10 @@ def test_a_non_answer_in_the_models_own_words_is_a_refusal(
     events = _ask(world, stream=True)
 
     assert (body["refused"], body["refusal"], body["citations"]) == (True, "declined", [])
-    assert body["answer"] == f"{NOT_FOUND} The closest sources found: “Backups” in backups."
+    assert body["answer"] == (
+        f"{NOT_FOUND} The closest passages do not mention “encryption”, “algorithm” or "
+        "“protects”. The closest sources found: “Backups” in backups."
+    )
     assert [(c["title"], c["section"]) for c in body["closest"]] == [("backups", "Backups")]
     shown = "".join(data["text"] for name, data in events if name == "token")
     assert shown == ""

@@ -15,7 +15,13 @@ from kb.models import Feedback, QueryLog
 from kb.selectors.analytics import analytics_report, percentile
 from kb.web import charts
 from kb.web.analytics_page import duration, percent
-from retrieval.refusals import NOT_FOUND, found_instead, is_stock_refusal, refusal_text
+from retrieval.refusals import (
+    NOT_FOUND,
+    found_instead,
+    is_stock_refusal,
+    not_mentioned,
+    refusal_text,
+)
 from retrieval.types import Passage
 from tests.support.clients import signed_in
 from tests.support.personas import World
@@ -147,6 +153,20 @@ def test_found_instead_of_other_text_is_empty() -> None:
     assert found_instead("Use systemctl [1].") == "" and found_instead("") == ""
 
 
+@pytest.mark.parametrize(
+    "question",
+    ["Can cron send a Slack message?", "cron 能发 Slack 消息吗？", "Может ли cron писать в Slack?"],
+    ids=["en", "zh", "ru"],
+)
+def test_a_refusal_naming_missing_words_still_reads_back_its_sources(question: str) -> None:
+    named = refusal_text(question, [scheduling()], ["Slack"])
+
+    assert found_instead(named) == found_instead(refusal_text(question, [scheduling()]))
+    assert "Slack" in not_mentioned(named) and "Scheduling" not in not_mentioned(named)
+    assert not_mentioned(refusal_text(question, [scheduling()])) == ""
+    assert not_mentioned("Use systemctl [1].") == ""
+
+
 def test_unanswered_questions_show_what_their_latest_refusal_found_instead(db: None) -> None:
     older = refusal_text("Who schedules jobs?", [])
     newer = refusal_text("Who schedules jobs?", [scheduling()])
@@ -163,7 +183,21 @@ def test_unanswered_questions_show_what_their_latest_refusal_found_instead(db: N
         ("Other?", 1, ""),
         ("Logged before reasons?", 1, ""),
     ]
+    assert [u.not_mentioned for u in report.unanswered] == ["", "", ""]
     assert report.refusals == [("declined", 2), ("", 1), ("no_evidence", 1)]
+
+
+def test_unanswered_questions_show_the_words_their_sources_lack(db: None) -> None:
+    """The gap an admin can fill: the documents are about cron, but say nothing of Slack."""
+    answer = refusal_text("Can cron post to Slack?", [scheduling()], ["Slack"])
+    log(
+        days_ago=1, refused=True, refusal="not_answerable", question="Cron to Slack?", answer=answer
+    )
+
+    (unanswered,) = analytics_report(days=7, now=NOW).unanswered
+
+    assert unanswered.not_mentioned == "“Slack”"
+    assert unanswered.found_instead == "“9.7 Scheduling” in Debian handbook"
 
 
 def test_variants_compare_feedback_and_refusals_per_template_and_model(
@@ -248,7 +282,7 @@ def test_staff_see_the_numbers_charts_and_tables(world: World) -> None:
         refused=True,
         refusal="not_answerable",
         question="Where is the [email] policy?",
-        answer=refusal_text("Where is the policy?", [scheduling()]),
+        answer=refusal_text("Where is the policy?", [scheduling()], ["policy"]),
         now=now,
     )
     client = signed_in(world, "staff")
@@ -262,6 +296,7 @@ def test_staff_see_the_numbers_charts_and_tables(world: World) -> None:
     assert "answer-v2" in html and "Most frequent unanswered questions" in html
     assert 'aria-current="page">90 days' in html
     assert "Found instead" in html and "“9.7 Scheduling” in Debian handbook" in html
+    assert "Not in the sources" in html and "“policy”" in html
     assert "passages do not hold it 1" in html
 
 

@@ -1,0 +1,85 @@
+"""A refusal names the question's words that its closest passages lack ("The closest passages
+do not mention “Visio”."): what the documents cover, and what they do not."""
+
+from __future__ import annotations
+
+import pytest
+
+from retrieval.refusals import MOST_MISSING, missing_words, refusal_text
+from retrieval.types import Passage
+
+pytestmark = pytest.mark.unit
+
+GNUPLOT = "The plot can be exported to PNG, SVG or PDF files with the set terminal command."
+CRON = "cron 守护进程按计划运行任务，每个用户的计划表由 crontab 命令编辑。"
+
+
+def passage(text: str, n: int = 1) -> Passage:
+    return Passage(n, f"c{n}", n, "gnuplot", 4, "Terminals", text, 0.4, ())
+
+
+@pytest.mark.parametrize(
+    ("question", "missing"),
+    [
+        ("Can the plots be exported to Visio?", ["Visio"]),
+        ("Does the terminal command export plots as Visio or Excel files?", ["Visio", "Excel"]),
+        ("Exporting plots to VISIO?", ["VISIO"]),  # as written; stems compared
+        ("Can plots be exported as PNG files?", []),  # every word is there
+    ],
+)
+def test_the_words_no_passage_contains_are_named_in_question_order(
+    question: str, missing: list[str]
+) -> None:
+    assert missing_words(question, [passage(GNUPLOT)]) == missing
+
+
+def test_a_word_found_in_any_passage_is_not_missing() -> None:
+    passages = [passage(GNUPLOT), passage("Visio drawings are not supported.", 2)]
+
+    assert missing_words("Can the plots be exported to Visio?", passages) == []
+
+
+def test_a_word_is_judged_only_against_passages_in_its_script() -> None:
+    """A Chinese or Russian question about an English manual: its own words cannot be compared
+    with English text, but a product name it writes in Latin letters can."""
+    english = [passage(GNUPLOT)]
+
+    assert missing_words("能把图导出到 Visio 吗？", english) == ["Visio"]
+    assert missing_words("Можно ли экспортировать график в Visio?", english) == ["Visio"]
+    assert missing_words("能把图导出成 PNG 吗？", english) == []
+    assert missing_words("crontab 能发邮件吗？", [passage(CRON)]) == ["发邮件"]
+
+
+def test_nothing_is_named_when_the_passages_are_barely_on_the_topic() -> None:
+    off_topic = "What does the replication proxy licence cost per seat?"
+    many = "Which terminal exports plots to Visio, Excel, Word, Keynote and Figma?"
+
+    assert missing_words(off_topic, [passage(GNUPLOT)]) == []  # nothing shared
+    assert len(missing_words(many, [passage(GNUPLOT)])) == 0  # more than MOST_MISSING lacking
+    assert MOST_MISSING < 5
+    assert missing_words("Can the plots be exported to Visio?", []) == []
+
+
+@pytest.mark.parametrize(
+    ("question", "expected"),
+    [
+        (
+            "Can plots go to Visio or Excel?",
+            "The closest passages do not mention “Visio” or “Excel”.",
+        ),
+        ("图能导出到 Visio 或 Excel 吗？", "最接近的段落没有提到“Visio”或“Excel”。"),
+        (
+            "Можно ли в Visio или Excel?",
+            "В ближайших фрагментах не упоминается «Visio» или «Excel».",
+        ),
+    ],
+    ids=["en", "zh", "ru"],
+)
+def test_the_refusal_says_what_the_closest_passages_lack_in_the_questions_language(
+    question: str, expected: str
+) -> None:
+    text = refusal_text(question, [passage(GNUPLOT)], ["Visio", "Excel"])
+
+    assert expected in text
+    assert text.index(expected) < text.index("gnuplot")  # before the sources it names
+    assert expected not in refusal_text(question, [passage(GNUPLOT)])
