@@ -43,6 +43,7 @@ from kb.streaming import iterate_in_thread
 from kb.text.shorten import shortened
 from retrieval.answer_checks import Claim, Span, claim_spans
 from retrieval.answerer import Answer, Sources
+from retrieval.refusals import gap_sentence
 from retrieval.types import Passage
 
 # Seconds a busy model's callers are told to wait before asking again.
@@ -82,6 +83,7 @@ class AnswerOut:
     citations: list[dict[str, Any]]
     closest: list[dict[str, Any]]  # a refusal's nearest readable sources (source_out)
     claims: list[dict[str, Any]]  # the answer's checked sentences (claim_out); none if refused
+    gap: str = ""  # a refusal's sentence naming the question's words its closest sources lack
 
     def sources(self) -> dict[str, Any]:
         """The `citations` event: refused true also means "the streamed text is not the
@@ -91,6 +93,7 @@ class AnswerOut:
             "refused": self.refused,
             "refusal": self.refusal,
             "closest": self.closest,
+            "gap": self.gap,
         }
 
     def done(self) -> dict[str, Any]:
@@ -131,6 +134,7 @@ def answer_out(finished: Finished) -> AnswerOut:
         citations=[] if refused else [passage_out(p) for p in _sources(answer)],
         closest=[source_out(p) for p in answer.closest] if refused else [],
         claims=[] if refused else claims_out(answer.text, answer.check.claims),
+        gap=gap_sentence(answer.text) if refused else "",
     )
 
 

@@ -13,7 +13,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 
-from kb.text.script import has_cjk, has_cyrillic, is_latin_script, script_of
+from kb.redaction import redact
+from kb.text.script import OTHER_SCRIPT, has_cjk, has_cyrillic, is_latin_script, script_of
 from kb.text.sparse import tokenize, words_and_terms
 from retrieval.types import Passage
 
@@ -57,7 +58,7 @@ _WORDING = {
     ),
     "ru": Wording(
         "В базе знаний ответа нет.",
-        "В ближайших фрагментах не упоминается {words}.",
+        "В ближайших фрагментах нет упоминаний {words}.",
         "«{}»",
         ", ",
         " или ",
@@ -92,23 +93,26 @@ def missing_words(question: str, passages: Sequence[Passage]) -> list[str]:
     """The question's words that none of the passages contains, compared as the sparse index
     compares them (stemmed, Chinese segmented), in the question's order. A word is judged only
     against passages in its own script (a Chinese question's "Visio" against English ones);
-    none are named when the passages share no word with a question in their script (nothing
-    is contrasted) or lack more than MOST_MISSING (they are barely on its topic)."""
+    numbers and words of scripts the index does not stem or segment (kana, Hangul) are not.
+    None are named when a question in the passages' script shares no word with them (nothing
+    is contrasted) or when they lack more than MOST_MISSING (they are barely on its topic).
+
+    Only words that survive redaction are named: the refusal is logged, and a word quoted on
+    its own has lost the context ("my password is …") redaction needs to recognise it."""
     scripts = {script_of(p.text) for p in passages}
     present = {term for p in passages for term in tokenize(p.text)}
     judged: dict[str, str] = {}  # term -> the word as the question writes it
-    unjudged = False
     for word, term in words_and_terms(question):
-        if not term:
-            continue
-        if script_of(word) in scripts:
+        script = script_of(word)
+        comparable = script in scripts or term in present  # "crontab" in a Chinese page
+        if term and not term.isdigit() and script != OTHER_SCRIPT and comparable:
             judged.setdefault(term, word)
-        else:
-            unjudged = True
-    missing = [word for term, word in judged.items() if term not in present]
-    if (len(missing) == len(judged) and not unjudged) or len(missing) > MOST_MISSING:
+    lacking = [(term, word) for term, word in judged.items() if term not in present]
+    own_words_compared = script_of(question) in scripts
+    if (own_words_compared and len(lacking) == len(judged)) or len(lacking) > MOST_MISSING:
         return []
-    return missing
+    safe = {term for _, term in words_and_terms(redact(question))}
+    return [word for term, word in lacking if term in safe]
 
 
 def refusal_text(question: str, closest: Sequence[Passage], missing: Sequence[str] = ()) -> str:
@@ -118,8 +122,10 @@ def refusal_text(question: str, closest: Sequence[Passage], missing: Sequence[st
     sentences = [wording.not_found]
     if missing:
         quoted = [wording.quote.format(word) for word in missing]
-        words = wording.comma.join(quoted[:-1]) + wording.last if len(quoted) > 1 else ""
-        sentences.append(wording.missing.format(words=words + quoted[-1]))
+        words = quoted[0]
+        if len(quoted) > 1:
+            words = wording.comma.join(quoted[:-1]) + wording.last + quoted[-1]
+        sentences.append(wording.missing.format(words=words))
     items = wording.separator.join(
         wording.item.format(section=p.section or p.title, title=p.title) if p.section else p.title
         for p in closest
@@ -140,15 +146,26 @@ def found_instead(text: str) -> str:
     return ""
 
 
+def gap_sentence(text: str) -> str:
+    """The sentence of a refusal's text that names the words its closest passages lack
+    ("The closest passages do not mention “Visio”."), as written; "" when it names none."""
+    words = not_mentioned(text)
+    for wording in _WORDING.values():
+        sentence = wording.missing.format(words=words)
+        if words and text.startswith(f"{wording.not_found} {sentence}"):
+            return sentence
+    return ""
+
+
 def not_mentioned(text: str) -> str:
     """The words a refusal's text says the closest passages do not mention, as it quotes them
     ("“Visio” or “licence”"); "" when it names none."""
     for wording in _WORDING.values():
         lead, _, end = wording.missing.partition("{words}")
-        at = text.find(lead, len(wording.not_found)) if text.startswith(wording.not_found) else -1
-        close = text.find(end, at + len(lead)) if at >= 0 else -1
-        if close > at + len(lead):
-            return text[at + len(lead) : close]
+        start = f"{wording.not_found} {lead}"
+        close = text.find(end, len(start)) if text.startswith(start) else -1
+        if close > len(start):
+            return text[len(start) : close]
     return ""
 
 

@@ -170,6 +170,12 @@ class QueryOut(serializers.Serializer[object]):
         help_text="A refusal's closest sources, which you may read (at most one per document "
         "section); empty for an answer and when nothing came close.",
     )
+    gap = serializers.CharField(
+        allow_blank=True,
+        help_text="A refusal's sentence naming the question's words that its closest sources "
+        "do not contain, in the question's language, as in `answer` (\"The closest passages "
+        'do not mention “Visio”."); empty when it names none, and for an answer.',
+    )
 
 
 class SearchResultOut(serializers.Serializer[object]):

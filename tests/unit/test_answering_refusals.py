@@ -140,6 +140,7 @@ def test_the_api_returns_a_refusals_reason_and_closest_sources(
                 "chunk_id": "chunk-1",
             }
         ],
+        "gap": "",
     }
 
 
@@ -147,7 +148,7 @@ def test_the_openapi_document_describes_refusal_and_closest(world: World) -> Non
     schema = api_client(world, "engineer").get("/api/v1/schema?format=json").json()
 
     out = schema["components"]["schemas"]["QueryOut"]["properties"]
-    assert {"refusal", "closest", "claims"} <= set(out)
+    assert {"refusal", "closest", "claims", "gap"} <= set(out)
     assert "no_evidence" in out["refusal"]["description"]
     stream = schema["paths"]["/api/v1/query"]["post"]["responses"]["200"]["description"]
     assert "refusal, closest" in stream and "replace it with `done`'s `answer`" in stream

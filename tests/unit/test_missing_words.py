@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from retrieval.refusals import MOST_MISSING, missing_words, refusal_text
+from retrieval.refusals import MOST_MISSING, gap_sentence, missing_words, refusal_text
 from retrieval.types import Passage
 
 pytestmark = pytest.mark.unit
@@ -50,6 +50,33 @@ def test_a_word_is_judged_only_against_passages_in_its_script() -> None:
     assert missing_words("crontab 能发邮件吗？", [passage(CRON)]) == ["发邮件"]
 
 
+def test_secrets_and_names_are_never_named_even_where_the_passages_lack_them() -> None:
+    """The refusal is logged: a word quoted alone would escape the redaction that its context
+    ("my password is …", a card or identity number, a person's name) triggers."""
+    passages = [passage(GNUPLOT)]
+
+    with_password = missing_words("My password is Hunter2xyz, can plots be exported?", passages)
+    with_name = missing_words("Can Jane Doe export plots to PDF files?", passages)
+    with_number = missing_words("Export plots for SSN 123-45-6789 as PNG?", passages)
+
+    assert with_password == ["password"]  # the word, never what follows it
+    assert "Jane" not in with_name
+    assert with_number == ["SSN"]
+    assert missing_words("Can plots be exported to Visio?", passages) == ["Visio"]  # control
+
+
+def test_a_word_in_another_script_does_not_lift_the_guard_for_the_rest() -> None:
+    assert missing_words("What does the licence cost in рублях?", [passage(GNUPLOT)]) == []
+
+
+def test_words_the_index_neither_stems_nor_segments_are_not_judged() -> None:
+    """Japanese kana runs and Korean words would be named whole, endings and all."""
+    english = [passage(GNUPLOT)]
+
+    assert missing_words("プロットを Visio にエクスポートできますか？", english) == ["Visio"]
+    assert missing_words("플롯을 Visio로 내보낼 수 있습니까?", [passage("플롯 " + GNUPLOT)]) == []
+
+
 def test_nothing_is_named_when_the_passages_are_barely_on_the_topic() -> None:
     off_topic = "What does the replication proxy licence cost per seat?"
     many = "Which terminal exports plots to Visio, Excel, Word, Keynote and Figma?"
@@ -70,7 +97,7 @@ def test_nothing_is_named_when_the_passages_are_barely_on_the_topic() -> None:
         ("图能导出到 Visio 或 Excel 吗？", "最接近的段落没有提到“Visio”或“Excel”。"),
         (
             "Можно ли в Visio или Excel?",
-            "В ближайших фрагментах не упоминается «Visio» или «Excel».",
+            "В ближайших фрагментах нет упоминаний «Visio» или «Excel».",
         ),
     ],
     ids=["en", "zh", "ru"],
@@ -83,3 +110,13 @@ def test_the_refusal_says_what_the_closest_passages_lack_in_the_questions_langua
     assert expected in text
     assert text.index(expected) < text.index("gnuplot")  # before the sources it names
     assert expected not in refusal_text(question, [passage(GNUPLOT)])
+
+
+def test_the_gap_sentence_is_read_back_from_the_refusal_text() -> None:
+    """The API's `gap` and the chat's line under "Not found" come from the text, so a cached
+    refusal has it too."""
+    named = refusal_text("图能导出到 Visio 吗？", [passage(GNUPLOT)], ["Visio"])
+
+    assert gap_sentence(named) == "最接近的段落没有提到“Visio”。"
+    assert gap_sentence(refusal_text("图能导出到 Visio 吗？", [passage(GNUPLOT)])) == ""
+    assert gap_sentence("Visio is supported [1].") == ""

@@ -171,6 +171,7 @@
   function refused(parts, payload) {
     parts.text.replaceChildren();
     notice(parts, "empty", NOT_FOUND);
+    if (payload.gap) notice(parts, "gap", payload.gap);  // what the sources found do not cover
     if (parts.sources) {  // the cards stay, as what was found instead
       parts.sources.label.textContent = FOUND_INSTEAD;
       parts.sources.list.setAttribute("aria-label", "Found instead");

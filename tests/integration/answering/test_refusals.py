@@ -87,6 +87,8 @@ def test_a_non_answer_in_the_models_own_words_is_a_refusal(
         "“protects”. The closest sources found: “Backups” in backups."
     )
     assert [(c["title"], c["section"]) for c in body["closest"]] == [("backups", "Backups")]
+    gap = "The closest passages do not mention “encryption”, “algorithm” or “protects”."
+    assert body["gap"] == dict(events)["citations"]["gap"] == gap
     shown = "".join(data["text"] for name, data in events if name == "token")
     assert shown == ""
     assert dict(events)["done"]["refused"] is True
