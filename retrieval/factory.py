@@ -43,6 +43,7 @@ def default_retriever(*, translate: bool = False) -> Retriever:
         dense_every_script=embedder.multilingual,
         translator=question_translator() if translate else None,
         translate_into=frozenset(settings.KB_TRANSLATE_INTO),
+        translate_below=settings.KB_TRANSLATE_BELOW_COVERAGE,
     )
 
 

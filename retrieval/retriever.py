@@ -55,6 +55,13 @@ class Retrieval:
     complete: bool = True
 
 
+@dataclass(frozen=True)
+class _Checked:
+    passages: list[Passage]
+    evidence: Evidence
+    readable: set[str]  # chunk ids whose documents passed the post-check
+
+
 class Retriever:
     def __init__(
         self,
@@ -68,6 +75,7 @@ class Retriever:
         dense_every_script: bool = False,
         translator: QuestionTranslator | None = None,
         translate_into: AbstractSet[str] = frozenset(SUFFIXES),
+        translate_below: float | None = None,
     ) -> None:
         self.searchers = list(searchers)
         self.index = index
@@ -78,6 +86,9 @@ class Retriever:
         self.dense_every_script = dense_every_script  # the embedding model is multilingual
         self.translator = translator  # questions are searched in their readers' languages too
         self.translate_into = frozenset(translate_into)  # the scripts translations may be in
+        # A question whose best passage as asked holds this share of its terms has found its
+        # topic in its own words: the model is not asked to translate it (None: always).
+        self.translate_below = translate_below
 
     def retrieve(
         self,
@@ -93,32 +104,56 @@ class Retriever:
         in when a translator is set."""
         latencies: dict[str, float] = {}
         per_path = self._search(question, scope, latencies)
+        started = time.perf_counter()
+        found = self._checked(question, per_path, scope, allowed, top_k)
+        latencies["fuse_check"] = ms_since(started)
         wanted = self._targets(question, document_scripts)
+        if wanted and self._found_in_own_words(found.evidence):
+            wanted = []
         translations, asked = self._translations(question, wanted, latencies)
+        if not translations:
+            return Retrieval(per_path, found.passages, found.evidence, latencies, complete=asked)
         for into, text in translations.items():
             per_path.update(self._search(text, scope, latencies, suffix=SUFFIXES[into]))
         started = time.perf_counter()
+        found = self._checked(question, per_path, scope, allowed, top_k)
+        others = tuple(
+            self._evidence(
+                text, per_path.get("dense" + SUFFIXES[into], []), found.readable, found.passages
+            )
+            for into, text in translations.items()
+        )
+        latencies["fuse_check"] += ms_since(started)
+        return Retrieval(
+            per_path,
+            found.passages,
+            found.evidence,
+            latencies,
+            translated_evidence=others,
+            complete=asked,
+        )
+
+    def _checked(
+        self,
+        question: str,
+        per_path: Mapping[str, Sequence[Candidate]],
+        scope: AccessScope,
+        allowed: AllowedDocuments,
+        top_k: int,
+    ) -> _Checked:
+        """Fused, post-checked in the database, the top passages read and the evidence
+        weighed."""
         fused = self.rank(question, per_path)
         readable_ids = allowed({c.document_id for c in fused})
         readable = [c for c in fused if c.document_id in readable_ids]
         passages = self._passages(readable[:top_k], scope)
         readable_chunks = {c.chunk_id for c in readable}
-        evidence = self._evidence(question, per_path.get("dense", []), readable_chunks, passages)
-        others = tuple(
-            self._evidence(
-                text, per_path.get("dense" + SUFFIXES[into], []), readable_chunks, passages
-            )
-            for into, text in translations.items()
-        )
-        latencies["fuse_check"] = ms_since(started)
-        return Retrieval(
-            per_path,
-            passages,
-            evidence,
-            latencies,
-            translated_evidence=others,
-            complete=asked,
-        )
+        dense = per_path.get("dense", [])
+        evidence = self._evidence(question, dense, readable_chunks, passages)
+        return _Checked(passages, evidence, readable_chunks)
+
+    def _found_in_own_words(self, evidence: Evidence) -> bool:
+        return self.translate_below is not None and evidence.coverage >= self.translate_below
 
     def _search(
         self, question: str, scope: AccessScope, latencies: dict[str, float], suffix: str = ""

@@ -29,6 +29,7 @@ from bench.quality.metrics import CANDIDATE, path_metrics
 from bench.quality.refusal import calibrate
 from bench.quality.search import build_asker
 from bench.quality.stores import Bm25Baseline, index_corpus
+from bench.quality.translation_gate import gate_sweep
 
 HELP = "retrieval quality per path, fused and plain BM25 on a dev set; refusal calibration"
 DEFAULT_OUT = Path(__file__).resolve().parents[1] / "results" / "quality.json"
@@ -250,6 +251,17 @@ def measure(
     candidate = [ask(o.question, candidate_retriever) for o in outcomes]
     for outcome, other in zip(outcomes, candidate, strict=True):
         outcome.rankings[CANDIDATE] = other.rankings["fused"]
+    gate = None
+    if args.translate:
+        gate = gate_sweep(
+            outcomes,
+            ask,
+            {
+                "weights": args.candidate,
+                "script_aware": args.candidate_script_aware,
+                "other_script_factor": args.candidate_other_script,
+            },
+        )
     answered = [o for o in outcomes if o.question.gold]
     ask.replay_only()
     alternatives = fusion_alternatives(answered, corpus, ask, limit=args.limit)
@@ -270,6 +282,7 @@ def measure(
         },
         "metrics": path_metrics(answered, corpus),
         "fusion_alternatives": alternatives,
+        "translation_gate": gate,
         "refusal": {
             "settings_weights": calibrate(outcomes, refusal_policy),
             "candidate": calibrate(candidate, refusal_policy),

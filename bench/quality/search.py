@@ -90,6 +90,8 @@ class Asker:
         limit: int | None = None,
         script_aware: bool = True,
         other_script_factor: float | None = None,
+        translate: bool = True,
+        always_translate: bool = False,
     ) -> Retriever:
         """The production Retriever with these settings (the shipped one's where not given)."""
         from retrieval.retriever import Retriever
@@ -103,8 +105,9 @@ class Asker:
             encoder=self.shipped.encoder,
             other_script_factor=factor if other_script_factor is None else other_script_factor,
             dense_every_script=not script_aware,
-            translator=self.shipped.translator,
+            translator=self.shipped.translator if translate else None,
             translate_into=self.shipped.translate_into,
+            translate_below=None if always_translate else self.shipped.translate_below,
         )
 
     def __call__(self, question: Question, retriever: Retriever) -> Outcome:

@@ -298,13 +298,17 @@ KB_TOP_K = env_int("KB_TOP_K", 5)
 # may read, written by the answering model (retrieval/translation.py); answers only, search
 # stays model-free.
 KB_TRANSLATE_QUESTIONS = env_bool("KB_TRANSLATE_QUESTIONS", True)
-# Seconds a translation waits for a busy in-process model before the question is searched as
-# asked: a question does not wait in line twice (for its translation, then its answer).
 # The scripts questions may be translated into (latin: English, han: Chinese, cyrillic:
 # Russian), of those the asker's documents are written in. English only by default: English
 # questions translated into Chinese and Russian found one more cross-lingual page of 20 and
 # cost the same-language questions (bench/README.md, "Cross-lingual questions").
 KB_TRANSLATE_INTO = env_list("KB_TRANSLATE_INTO", ["latin"])
+# A question is translated only when the best passage it finds as asked holds less than this
+# share of its terms (above 1: always): one that found its topic in its own words is not
+# worth the model's time.
+KB_TRANSLATE_BELOW_COVERAGE = env_float("KB_TRANSLATE_BELOW_COVERAGE", 2.0)
+# Seconds a translation waits for a busy in-process model before the question is searched as
+# asked: a question does not wait in line twice (for its translation, then its answer).
 KB_TRANSLATE_WAIT_SECONDS = env_float("KB_TRANSLATE_WAIT_SECONDS", 5.0)
 KB_MAX_TOP_K = env_int("KB_MAX_TOP_K", 20)
 # Refuse without calling the model when the best passage is below BOTH thresholds: its dense

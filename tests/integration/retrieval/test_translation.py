@@ -174,3 +174,22 @@ def test_a_question_the_busy_model_cannot_translate_is_searched_as_asked_and_mar
 
     assert not found.complete  # kb.answering does not cache what it leads to
     assert not any("@" in path for path in found.per_path)
+
+
+def test_a_question_that_found_its_topic_in_its_own_words_is_not_translated(
+    documents: dict[str, Document], settings: Any
+) -> None:
+    """KB_TRANSLATE_BELOW_COVERAGE: the canteen question finds the Chinese page holding its
+    words, so the model is not asked; the backups question finds nothing in Chinese and is
+    translated as before."""
+    settings.KB_TRANSLATE_BELOW_COVERAGE = 0.6
+    reader = reader_of(documents)
+
+    canteen = search(reader, "员工食堂每天几点开放？", translate=True)
+    backups = search(reader, QUESTIONS[0], translate=True)
+
+    assert canteen.evidence.coverage >= 0.6
+    assert "translate" not in canteen.latencies_ms and not any("@" in p for p in canteen.per_path)
+    assert canteen.passages[0].document_id == documents["kantine"].pk
+    assert backups.evidence.coverage < 0.6 and "dense@en" in backups.per_path
+    assert backups.passages[0].document_id == documents["backups"].pk
