@@ -14,7 +14,14 @@ from dataclasses import dataclass
 from enum import StrEnum
 
 from kb.redaction import redact
-from kb.text.script import OTHER_SCRIPT, has_cjk, has_cyrillic, is_latin_script, script_of
+from kb.text.script import (
+    LATIN_SCRIPT,
+    OTHER_SCRIPT,
+    has_cjk,
+    has_cyrillic,
+    is_latin_script,
+    script_of,
+)
 from kb.text.sparse import tokenize, words_and_terms
 from retrieval.types import Passage
 
@@ -90,29 +97,50 @@ def closest_sources(passages: Sequence[Passage]) -> list[Passage]:
 
 
 def missing_words(question: str, passages: Sequence[Passage]) -> list[str]:
-    """The question's words that none of the passages contains, compared as the sparse index
-    compares them (stemmed, Chinese segmented), in the question's order. A word is judged only
-    against passages in its own script (a Chinese question's "Visio" against English ones);
-    numbers and words of scripts the index does not stem or segment (kana, Hangul) are not.
-    None are named when a question in the passages' script shares no word with them (nothing
-    is contrasted) or when they lack more than MOST_MISSING (they are barely on its topic).
+    """The names in the question (products, services, identifiers) that none of the passages
+    contains, compared as the sparse index compares words (stemmed, Chinese segmented), in the
+    question's order: what a near miss asks about that the documents do not cover. Ordinary
+    words are not named, since an answerable question paraphrases its page with words the
+    page lacks; nor are numbers or words of scripts the index neither stems nor segments.
 
+    A word is judged only against passages in its own script, Latin words against every
+    passage (a Chinese question's "Visio" against English ones, "Slack" against Chinese ones).
+    None are named when a question in the passages' script shares no word with them (nothing
+    is contrasted) or when they lack more than MOST_MISSING names.
     Only words that survive redaction are named: the refusal is logged, and a word quoted on
     its own has lost the context ("my password is …") redaction needs to recognise it."""
+    if not passages:
+        return []
     scripts = {script_of(p.text) for p in passages}
     present = {term for p in passages for term in tokenize(p.text)}
+    latin_question = is_latin_script(question)
     judged: dict[str, str] = {}  # term -> the word as the question writes it
     for word, term in words_and_terms(question):
         script = script_of(word)
-        comparable = script in scripts or term in present  # "crontab" in a Chinese page
+        # Latin names and identifiers are written as such in pages of every script.
+        comparable = script in scripts or script == LATIN_SCRIPT
         if term and not term.isdigit() and script != OTHER_SCRIPT and comparable:
             judged.setdefault(term, word)
     lacking = [(term, word) for term, word in judged.items() if term not in present]
-    own_words_compared = script_of(question) in scripts
-    if (own_words_compared and len(lacking) == len(judged)) or len(lacking) > MOST_MISSING:
+    if script_of(question) in scripts and len(lacking) == len(judged):
+        return []
+    first = next(iter(judged.values()), "")
+    named = [(term, word) for term, word in lacking if _is_name(word, first, latin=latin_question)]
+    if len(named) > MOST_MISSING:
         return []
     safe = {term for _, term in words_and_terms(redact(question))}
-    return [word for term, word in lacking if term in safe]
+    return [word for term, word in named if term in safe]
+
+
+def _is_name(word: str, first: str, *, latin: bool) -> bool:
+    """A product, service or identifier: capitals inside it (YubiKey, SSH), a capital where a
+    sentence does not start (Visio, Телеграм), digits or joiners (B2, x86_64), or Latin
+    letters in a Chinese or Russian question."""
+    if any(c.isupper() for c in word[1:]) or any(c.isdigit() or c == "_" for c in word):
+        return True
+    if word[:1].isupper() and word != first:
+        return True
+    return not latin and is_latin_script(word)
 
 
 def refusal_text(question: str, closest: Sequence[Passage], missing: Sequence[str] = ()) -> str:

@@ -47,7 +47,7 @@ def test_a_word_is_judged_only_against_passages_in_its_script() -> None:
     assert missing_words("能把图导出到 Visio 吗？", english) == ["Visio"]
     assert missing_words("Можно ли экспортировать график в Visio?", english) == ["Visio"]
     assert missing_words("能把图导出成 PNG 吗？", english) == []
-    assert missing_words("crontab 能发邮件吗？", [passage(CRON)]) == ["发邮件"]
+    assert missing_words("crontab 能把结果发到 Slack 吗？", [passage(CRON)]) == ["Slack"]
 
 
 def test_secrets_and_names_are_never_named_even_where_the_passages_lack_them() -> None:
@@ -59,7 +59,7 @@ def test_secrets_and_names_are_never_named_even_where_the_passages_lack_them() -
     with_name = missing_words("Can Jane Doe export plots to PDF files?", passages)
     with_number = missing_words("Export plots for SSN 123-45-6789 as PNG?", passages)
 
-    assert with_password == ["password"]  # the word, never what follows it
+    assert with_password == []  # "Hunter2xyz" looks like a name, but redaction takes it
     assert "Jane" not in with_name
     assert with_number == ["SSN"]
     assert missing_words("Can plots be exported to Visio?", passages) == ["Visio"]  # control

@@ -82,17 +82,29 @@ def test_a_non_answer_in_the_models_own_words_is_a_refusal(
     events = _ask(world, stream=True)
 
     assert (body["refused"], body["refusal"], body["citations"]) == (True, "declined", [])
-    assert body["answer"] == (
-        f"{NOT_FOUND} The closest passages do not mention “encryption”, “algorithm” or "
-        "“protects”. The closest sources found: “Backups” in backups."
-    )
+    assert body["answer"] == f"{NOT_FOUND} The closest sources found: “Backups” in backups."
     assert [(c["title"], c["section"]) for c in body["closest"]] == [("backups", "Backups")]
-    gap = "The closest passages do not mention “encryption”, “algorithm” or “protects”."
-    assert body["gap"] == dict(events)["citations"]["gap"] == gap
+    assert body["gap"] == ""  # the question's words the page lacks are ordinary ones
     shown = "".join(data["text"] for name, data in events if name == "token")
     assert shown == ""
     assert dict(events)["done"]["refused"] is True
     assert [log.refused for log in QueryLog.objects.all()] == [True, True]
+
+
+def test_a_refusal_names_the_product_the_sources_do_not_mention(
+    world: World, scripted_model: type[ScriptedModel]
+) -> None:
+    """A near miss: the page is about the backups, but says nothing of Backblaze."""
+    scripted_model.reply = "The passages do not say whether backups are copied to Backblaze."
+    question = "Are the finance database backups also copied to Backblaze?"
+
+    body = _ask(world, question)
+    events = _ask(world, question, stream=True)
+
+    gap = "The closest passages do not mention “Backblaze”."
+    assert (body["refused"], body["refusal"]) == (True, "declined")
+    assert body["answer"] == f"{NOT_FOUND} {gap} The closest sources found: “Backups” in backups."
+    assert body["gap"] == dict(events)["citations"]["gap"] == gap
 
 
 def test_an_answer_that_starts_answering_is_streamed_as_it_comes(
