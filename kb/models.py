@@ -195,7 +195,7 @@ class QueryLog(models.Model):
         max_length=20,
         blank=True,
         help_text="Why it was refused (retrieval.refusals.RefusalReason): 'no_evidence', "
-        "'not_answerable', 'declined' or 'unsupported'; empty for an answer.",
+        "'not_answerable', 'declined', 'unsupported' or 'not_covered'; empty for an answer.",
     )
     cached = models.BooleanField(default=False, help_text="Answered from the answer cache.")
     answer_check = models.CharField(

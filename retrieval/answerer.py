@@ -92,6 +92,7 @@ class Answerer:
         answerability: AnswerabilityCheck | None = None,
         prompt_budget: int = 0,
         claim_embedder: ClaimEmbedder | None = None,
+        refuse_uncovered: bool = False,
     ) -> None:
         self.retriever = retriever
         self.on_prompt = on_prompt  # sees every prompt just before it is sent
@@ -103,6 +104,9 @@ class Answerer:
         self.answerability = answerability
         self.prompt_budget = prompt_budget  # tokens of passages; 0: all, whole
         self.claim_embedder = claim_embedder  # judges sentences in another script when multilingual
+        # A question naming a product, service or identifier that no passage found mentions
+        # (retrieval.refusals.missing_words) is refused before the model: a near miss.
+        self.refuse_uncovered = refuse_uncovered
 
     def stream(
         self,
@@ -139,6 +143,9 @@ class Answerer:
         evidence = (retrieval.evidence, *retrieval.translated_evidence)
         if not retrieval.passages or self.refusal.refuses_all(*evidence):
             yield self._refused(answer, RefusalReason.NO_EVIDENCE, started)
+            return
+        if self.refuse_uncovered and missing_words(standalone, retrieval.passages):
+            yield self._refused(answer, RefusalReason.NOT_COVERED, started)
             return
         yield from self._generate(answer, started)
 

@@ -78,6 +78,7 @@ def default_answerer(
             else None
         ),
         claim_embedder=claim_embedder(),
+        refuse_uncovered=settings.KB_REFUSE_UNCOVERED_NAMES,
     )
 
 

@@ -82,6 +82,7 @@ class RefusalReason(StrEnum):
     NOT_ANSWERABLE = "not_answerable"  # the answerability check: the passages do not hold it
     DECLINED = "declined"  # the model said, in its own words, that it does not know
     UNSUPPORTED = "unsupported"  # no sentence of the answer is supported by its sources
+    NOT_COVERED = "not_covered"  # it names something none of the passages found mentions
 
 
 def closest_sources(passages: Sequence[Passage]) -> list[Passage]:

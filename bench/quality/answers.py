@@ -48,6 +48,8 @@ class AnswerRun:
     # English translation when it was searched in one; for studying refusal signals offline.
     passages: tuple[tuple[str, str], ...] = ()
     translation: str = ""
+    # The claim check's sentences (text, supported): an `unsupported` refusal's answer too.
+    claims: tuple[tuple[str, bool], ...] = ()
 
     def refused_at(self, threshold: float) -> bool:
         if self.refusal:
@@ -71,6 +73,7 @@ class AnswerRun:
             "ms": {k: round(v) for k, v in self.latencies_ms.items()},
             "passages": [list(p) for p in self.passages],
             "translation": self.translation,
+            "claims": [list(c) for c in self.claims],
         }
 
     @classmethod
@@ -88,6 +91,7 @@ class AnswerRun:
             latencies_ms=row["ms"],
             passages=tuple((name, text) for name, text in row.get("passages", [])),
             translation=row.get("translation", ""),
+            claims=tuple((text, supported) for text, supported in row.get("claims", [])),
         )
 
 
@@ -145,6 +149,7 @@ def answer_all(
             latencies_ms=dict(answer.latencies_ms),
             passages=tuple((names.get(p.document_id, ""), p.text) for p in answer.passages),
             translation=_english(answerer, question.text),
+            claims=tuple((c.text, c.supported) for c in answer.check.claims),
         )
         runs.append(run)
         # One JSON line per question: an interrupted run can still be scored.

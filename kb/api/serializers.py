@@ -150,7 +150,9 @@ class QueryOut(serializers.Serializer[object]):
         help_text="Why it was refused; empty for an answer. `no_evidence`: no passage you may "
         "read is close enough to the question. `not_answerable`: the passages found do not "
         "hold the answer. `declined`: the model said it does not know. `unsupported`: no "
-        "sentence of the model's answer is supported by its sources.",
+        "sentence of the model's answer is supported by its sources. `not_covered`: the "
+        "question names something (a product, service or identifier) that none of the passages "
+        "found mentions; `gap` names it.",
     )
     check = serializers.ChoiceField(
         choices=["", "blocked", "ungrounded"],

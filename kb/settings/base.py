@@ -324,6 +324,10 @@ KB_REFUSAL_OTHER_MIN_COVERAGE = env_float("KB_REFUSAL_OTHER_MIN_COVERAGE", 0.43)
 # by `python -m bench answers` on answerable and near-miss questions (README, "Quality").
 KB_ANSWERABILITY_CHECK = env_bool("KB_ANSWERABILITY_CHECK", True)
 KB_ANSWERABILITY_MIN_YES = env_float("KB_ANSWERABILITY_MIN_YES", 0.5)
+# Before the model: refuse a question that names a product, service or identifier none of its
+# passages mentions ("Can cron post to Slack?" over the cron pages), with the name in the
+# refusal (retrieval.refusals.missing_words); measured by `python -m bench quality --answers`.
+KB_REFUSE_UNCOVERED_NAMES = env_bool("KB_REFUSE_UNCOVERED_NAMES", True)
 KB_PROMPT_TEMPLATE = env_str("KB_PROMPT_TEMPLATE", "answer-v1")
 # Split askers between template versions by pseudonym, e.g. `answer-v1=50,answer-v2=50`.
 KB_PROMPT_EXPERIMENT = env_str("KB_PROMPT_EXPERIMENT")

@@ -22,6 +22,7 @@ NO_MODEL = "none (refused before answering)"
 REFUSAL_LABELS = {
     "no_evidence": "nothing close enough",
     "not_answerable": "passages do not hold it",
+    "not_covered": "names what passages lack",
     "declined": "the model declined",
     "unsupported": "answer unsupported",
     "": "reason not logged",

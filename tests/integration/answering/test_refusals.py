@@ -94,17 +94,32 @@ def test_a_non_answer_in_the_models_own_words_is_a_refusal(
 def test_a_refusal_names_the_product_the_sources_do_not_mention(
     world: World, scripted_model: type[ScriptedModel]
 ) -> None:
-    """A near miss: the page is about the backups, but says nothing of Backblaze."""
-    scripted_model.reply = "The passages do not say whether backups are copied to Backblaze."
+    """A near miss: the page is about the backups, but says nothing of Backblaze. Refused
+    before the model is asked (KB_REFUSE_UNCOVERED_NAMES), and counted so in the log."""
+    scripted_model.reply = "Yes, they are copied to Backblaze B2 every night [1]."
     question = "Are the finance database backups also copied to Backblaze?"
 
     body = _ask(world, question)
     events = _ask(world, question, stream=True)
 
     gap = "The closest passages do not mention “Backblaze”."
-    assert (body["refused"], body["refusal"]) == (True, "declined")
+    assert (body["refused"], body["refusal"]) == (True, "not_covered")
     assert body["answer"] == f"{NOT_FOUND} {gap} The closest sources found: “Backups” in backups."
     assert body["gap"] == dict(events)["citations"]["gap"] == gap
+    assert scripted_model.bodies == []  # no model time spent on it
+    assert [log.refusal for log in QueryLog.objects.all()] == ["not_covered", "not_covered"]
+
+
+def test_with_the_setting_off_a_question_naming_what_the_sources_lack_reaches_the_model(
+    world: World, scripted_model: type[ScriptedModel], settings: Any
+) -> None:
+    settings.KB_REFUSE_UNCOVERED_NAMES = False
+    scripted_model.reply = "I don't know."
+
+    body = _ask(world, "Are the finance database backups also copied to Backblaze?")
+
+    assert (body["refused"], body["refusal"]) == (True, "declined")
+    assert len(scripted_model.bodies) >= 1
 
 
 def test_an_answer_that_starts_answering_is_streamed_as_it_comes(
