@@ -9,6 +9,7 @@ language (English, Chinese or Russian).
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import StrEnum
@@ -27,6 +28,8 @@ from retrieval.types import Passage
 
 NOT_FOUND = "Not found in the knowledge base."
 CLOSEST_SOURCES = 3
+# A word that starts the question or one of its sentences is capitalised for that alone.
+_SENTENCE_START = re.compile(r"(?:^|[.!?。！？]\s+)[\W_]*?(\w+)")
 MOST_MISSING = 4  # more of the question's words missing: the passages are barely on its topic
 
 
@@ -125,21 +128,21 @@ def missing_words(question: str, passages: Sequence[Passage]) -> list[str]:
     lacking = [(term, word) for term, word in judged.items() if term not in present]
     if script_of(question) in scripts and len(lacking) == len(judged):
         return []
-    first = next(iter(judged.values()), "")
-    named = [(term, word) for term, word in lacking if _is_name(word, first, latin=latin_question)]
+    starts = set(_SENTENCE_START.findall(question))
+    named = [(term, word) for term, word in lacking if _is_name(word, starts, latin=latin_question)]
     if len(named) > MOST_MISSING:
         return []
     safe = {term for _, term in words_and_terms(redact(question))}
     return [word for term, word in named if term in safe]
 
 
-def _is_name(word: str, first: str, *, latin: bool) -> bool:
+def _is_name(word: str, sentence_starts: set[str], *, latin: bool) -> bool:
     """A product, service or identifier: capitals inside it (YubiKey, SSH), a capital where a
     sentence does not start (Visio, Телеграм), digits or joiners (B2, x86_64), or Latin
     letters in a Chinese or Russian question."""
     if any(c.isupper() for c in word[1:]) or any(c.isdigit() or c == "_" for c in word):
         return True
-    if word[:1].isupper() and word != first:
+    if word[:1].isupper() and word not in sentence_starts:
         return True
     return not latin and is_latin_script(word)
 

@@ -33,6 +33,12 @@ def test_the_words_no_passage_contains_are_named_in_question_order(
     assert missing_words(question, [passage(GNUPLOT)]) == missing
 
 
+def test_a_capital_that_only_starts_a_sentence_does_not_make_a_name() -> None:
+    question = "Exported plots look blurry. Honestly, can they go to Visio instead?"
+
+    assert missing_words(question, [passage(GNUPLOT)]) == ["Visio"]
+
+
 def test_a_word_found_in_any_passage_is_not_missing() -> None:
     passages = [passage(GNUPLOT), passage("Visio drawings are not supported.", 2)]
 
