@@ -105,6 +105,29 @@ def load_rows(path: Path) -> list[AnswerRun]:
     return [AnswerRun.from_row(json.loads(line)) for line in lines]
 
 
+def with_uncovered_names(runs: Sequence[AnswerRun], texts: Mapping[str, str]) -> list[AnswerRun]:
+    """The runs as the pre-model `not_covered` refusal (retrieval.refusals.missing_words over
+    the recorded passages; KB_REFUSE_UNCOVERED_NAMES) would have left them: exact for rows
+    recorded before it existed, since it reads only the question (`texts` by id) and the
+    passages, and comes before the model. Rows refused before the model keep their reason."""
+    from dataclasses import replace
+
+    from retrieval.refusals import missing_words
+    from retrieval.types import Passage
+
+    updated = []
+    for run in runs:
+        passages = [
+            Passage(n, "", 0, name, None, "", text, 0.0, ())
+            for n, (name, text) in enumerate(run.passages, 1)
+        ]
+        reached_model = run.refusal != "no_evidence" and bool(passages)
+        if reached_model and missing_words(texts[run.id], passages):
+            run = replace(run, refusal="not_covered", probability=None)
+        updated.append(run)
+    return updated
+
+
 def answer_all(
     questions: Mapping[str, Sequence[Question]], ask: Asker, *, names: dict[int, str], hops: int
 ) -> list[AnswerRun]:

@@ -180,6 +180,11 @@ def rescore_answers(path: Path, *, command: str) -> int:
     from django.conf import settings
 
     runs = answers.load_rows(path)
+    if settings.KB_REFUSE_UNCOVERED_NAMES:
+        texts = {
+            q.id: q.text for f in (ANSWERABLE, NEAR_MISS, UNANSWERABLE) for q in load_questions(f)
+        }
+        runs = answers.with_uncovered_names(runs, texts)
     result = {
         "rescored_from": str(path),
         "questions": {kind: sum(r.kind == kind for r in runs) for kind in answers.KINDS},

@@ -323,7 +323,7 @@ KB_REFUSAL_OTHER_MIN_COVERAGE = env_float("KB_REFUSAL_OTHER_MIN_COVERAGE", 0.43)
 # question is refused below this probability of "yes" (retrieval/answerability.py); calibrated
 # by `python -m bench answers` on answerable and near-miss questions (README, "Quality").
 KB_ANSWERABILITY_CHECK = env_bool("KB_ANSWERABILITY_CHECK", True)
-KB_ANSWERABILITY_MIN_YES = env_float("KB_ANSWERABILITY_MIN_YES", 0.5)
+KB_ANSWERABILITY_MIN_YES = env_float("KB_ANSWERABILITY_MIN_YES", 0.45)
 # Before the model: refuse a question that names a product, service or identifier none of its
 # passages mentions ("Can cron post to Slack?" over the cron pages), with the name in the
 # refusal (retrieval.refusals.missing_words); measured by `python -m bench quality --answers`.

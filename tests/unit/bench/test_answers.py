@@ -4,12 +4,20 @@ interleaved order that keeps an interrupted run balanced, and rescoring from its
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
 from bench.common.devset import Question
-from bench.quality.answers import AnswerRun, _interleaved, load_rows, rates, report
+from bench.quality.answers import (
+    AnswerRun,
+    _interleaved,
+    load_rows,
+    rates,
+    report,
+    with_uncovered_names,
+)
 
 pytestmark = pytest.mark.unit
 
@@ -76,3 +84,25 @@ def test_kinds_are_interleaved_so_any_prefix_is_balanced() -> None:
     assert len(order) == 10
     assert set(order[:5]) == {"answerable", "near_miss", "off_topic"}
     assert order[:5].count("answerable") == order[:5].count("near_miss") == 2
+
+
+def test_rows_recorded_before_the_uncovered_names_refusal_are_scored_as_if_it_ran() -> None:
+    page = "Cron runs the jobs in /etc/crontab at the minute given, and mails their output."
+    recorded = [
+        replace(_run("near_miss", p=0.8), id="nm", passages=(("cron", page),)),
+        replace(_run("answerable", p=0.8), id="ok", passages=(("cron", page),)),
+        replace(_run("near_miss", refusal="no_evidence", p=None), id="weak"),
+    ]
+    texts = {
+        "nm": "Can cron post the output of its jobs to Slack?",
+        "ok": "Does cron mail the output of the jobs in /etc/crontab?",
+        "weak": "Can cron post to Slack?",
+    }
+
+    scored = with_uncovered_names(recorded, texts)
+
+    assert [(r.refusal, r.probability) for r in scored] == [
+        ("not_covered", None),
+        ("", 0.8),
+        ("no_evidence", None),  # refused before: its reason stays
+    ]
