@@ -306,7 +306,7 @@ KB_TRANSLATE_INTO = env_list("KB_TRANSLATE_INTO", ["latin"])
 # A question is translated only when the best passage it finds as asked holds less than this
 # share of its terms (above 1: always): one that found its topic in its own words is not
 # worth the model's time.
-KB_TRANSLATE_BELOW_COVERAGE = env_float("KB_TRANSLATE_BELOW_COVERAGE", 2.0)
+KB_TRANSLATE_BELOW_COVERAGE = env_float("KB_TRANSLATE_BELOW_COVERAGE", 0.5)
 # Seconds a translation waits for a busy in-process model before the question is searched as
 # asked: a question does not wait in line twice (for its translation, then its answer).
 KB_TRANSLATE_WAIT_SECONDS = env_float("KB_TRANSLATE_WAIT_SECONDS", 5.0)

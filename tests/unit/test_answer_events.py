@@ -198,6 +198,7 @@ def test_tokens_then_citations_then_done() -> None:
         "refused": False,
         "refusal": "",
         "closest": [],
+        "gap": "",
     }
     assert events[3].data == {
         "query_id": QUERY_ID,
@@ -224,6 +225,7 @@ def test_a_refusal_lists_no_citations() -> None:
         "refused": True,
         "refusal": "no_evidence",
         "closest": [],
+        "gap": "",
     }
     assert events[1].data == {
         "query_id": QUERY_ID,

@@ -137,6 +137,7 @@ def test_a_collection_the_user_cannot_read_is_searched_as_empty(
         "refused": True,
         "refusal": "no_evidence",
         "closest": [],  # nothing of HR is named either
+        "gap": "",
     }
     assert prompts == []  # refused before the model: nothing of HR reached a prompt
     body = json.dumps(got)
