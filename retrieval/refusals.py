@@ -9,6 +9,7 @@ language (English, Chinese or Russian).
 
 from __future__ import annotations
 
+import calendar
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -28,8 +29,10 @@ from retrieval.types import Passage
 
 NOT_FOUND = "Not found in the knowledge base."
 CLOSEST_SOURCES = 3
-# A word that starts the question or one of its sentences is capitalised for that alone.
-_SENTENCE_START = re.compile(r"(?:^|[.!?。！？]\s+)[\W_]*?(\w+)")
+# A word that starts the question, one of its sentences, lines or list items, or follows a
+# colon is capitalised for that alone; so are the days and months.
+_SENTENCE_START = re.compile(r"(?:^|[.!?:。！？：]\s+|\n)[\W_]*?(\w+)")
+_CALENDAR = frozenset(n.lower() for n in (*calendar.day_name, *calendar.month_name) if n)
 MOST_MISSING = 4  # more of the question's words missing: the passages are barely on its topic
 
 
@@ -107,8 +110,9 @@ def missing_words(question: str, passages: Sequence[Passage]) -> list[str]:
     words are not named, since an answerable question paraphrases its page with words the
     page lacks; nor are numbers or words of scripts the index neither stems nor segments.
 
-    A word is judged only against passages in its own script, Latin words against every
-    passage (a Chinese question's "Visio" against English ones, "Slack" against Chinese ones).
+    A word is judged only against passages in its own script, Latin words also against
+    passages in the question's (a Chinese question's "Visio" against English ones, "Slack"
+    against Chinese ones).
     None are named when a question in the passages' script shares no word with them (nothing
     is contrasted) or when they lack more than MOST_MISSING names.
     Only words that survive redaction are named: the refusal is logged, and a word quoted on
@@ -118,15 +122,17 @@ def missing_words(question: str, passages: Sequence[Passage]) -> list[str]:
     scripts = {script_of(p.text) for p in passages}
     present = {term for p in passages for term in tokenize(p.text)}
     latin_question = is_latin_script(question)
+    own_script = script_of(question) in scripts
     judged: dict[str, str] = {}  # term -> the word as the question writes it
     for word, term in words_and_terms(question):
         script = script_of(word)
-        # Latin names and identifiers are written as such in pages of every script.
-        comparable = script in scripts or script == LATIN_SCRIPT
+        # A Chinese or Russian page writes a name in Latin letters as its readers ask it; an
+        # English question's name may be translated on a Chinese page ("PTO"), so not judged.
+        comparable = script in scripts or (script == LATIN_SCRIPT and own_script)
         if term and not term.isdigit() and script != OTHER_SCRIPT and comparable:
             judged.setdefault(term, word)
     lacking = [(term, word) for term, word in judged.items() if term not in present]
-    if script_of(question) in scripts and len(lacking) == len(judged):
+    if own_script and len(lacking) == len(judged):
         return []
     starts = set(_SENTENCE_START.findall(question))
     named = [(term, word) for term, word in lacking if _is_name(word, starts, latin=latin_question)]
@@ -143,7 +149,7 @@ def _is_name(word: str, sentence_starts: set[str], *, latin: bool) -> bool:
     if any(c.isupper() for c in word[1:]) or any(c.isdigit() or c == "_" for c in word):
         return True
     if word[:1].isupper() and word not in sentence_starts:
-        return True
+        return word.lower() not in _CALENDAR
     return not latin and is_latin_script(word)
 
 

@@ -413,7 +413,7 @@ class OpenAICompatibleChat:
             headers=self._headers,
         )
         limit = wait_limit()  # a side step waits for the reply no longer than its limit
-        timeout = self.timeout if limit is None else min(self.timeout, limit)
+        timeout = self.timeout if limit is None or limit <= 0 else min(self.timeout, limit)
         try:
             return urllib.request.urlopen(request, timeout=timeout)  # noqa: S310
         except urllib.error.HTTPError as exc:

@@ -126,3 +126,21 @@ def test_the_gap_sentence_is_read_back_from_the_refusal_text() -> None:
     assert gap_sentence(named) == "最接近的段落没有提到“Visio”。"
     assert gap_sentence(refusal_text("图能导出到 Visio 吗？", [passage(GNUPLOT)])) == ""
     assert gap_sentence("Visio is supported [1].") == ""
+
+
+def test_an_english_name_is_not_judged_against_a_chinese_page_that_may_translate_it() -> None:
+    """ "PTO" may be 带薪休假 on a Chinese page: an English question over it is left to the
+    model; a Chinese question's "Slack" is written as such on a Chinese page, and is judged."""
+    leave = passage("员工每年有十五天带薪休假，新员工入职满三个月后可以申请。")
+
+    assert missing_words("What is the PTO policy for new employees?", [leave]) == []
+    assert missing_words("新员工的带薪休假能用 Slack 申请吗？", [leave]) == ["Slack"]
+
+
+def test_days_months_and_words_after_a_colon_or_line_break_are_not_names() -> None:
+    reset = passage("Reset your password on the self-service page; the VPN client asks for it.")
+
+    assert missing_words("Can I reset my password on Monday?", [reset]) == []
+    assert missing_words("Reset the password: Afterwards the VPN client asks again?", [reset]) == []
+    assert missing_words("I reset my password\nAfterwards the VPN client asks?", [reset]) == []
+    assert missing_words("Can I reset my password through Okta?", [reset]) == ["Okta"]

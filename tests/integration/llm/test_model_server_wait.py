@@ -46,3 +46,15 @@ def test_only_a_request_with_a_limit_gives_up_on_a_slow_reply() -> None:
         answer = chat.chat([{"role": "user", "content": "When?"}], max_tokens=5)
 
     assert answer == "Nightly."  # waited past the other request's limit for its own reply
+
+
+def test_a_limit_of_zero_or_less_leaves_the_servers_own_timeout() -> None:
+    """KB_TRANSLATE_WAIT_SECONDS=0 must not reach the socket (a ValueError, a 500)."""
+    with scripted_model_server(reply="Nightly.") as (url, _):
+        chat = OpenAICompatibleChat(url, model="m", timeout=30)
+        with waiting_at_most(0):
+            answer = chat.chat([{"role": "user", "content": "When?"}], max_tokens=5)
+        with waiting_at_most(-1):
+            again = chat.chat([{"role": "user", "content": "When?"}], max_tokens=5)
+
+    assert answer == again == "Nightly."
