@@ -104,26 +104,27 @@ class Retriever:
         in when a translator is set."""
         latencies: dict[str, float] = {}
         per_path = self._search(question, scope, latencies)
-        started = time.perf_counter()
-        found = self._checked(question, per_path, scope, allowed, top_k)
-        latencies["fuse_check"] = ms_since(started)
         wanted = self._targets(question, document_scripts)
-        if wanted and self._found_in_own_words(found.evidence):
-            wanted = []
+        found = None
+        if not wanted or self.translate_below is not None:  # the gate reads the evidence
+            started = time.perf_counter()
+            found = self._checked(question, per_path, scope, allowed, top_k)
+            latencies["fuse_check"] = ms_since(started)
+            if self.translate_below is not None and found.evidence.coverage >= self.translate_below:
+                wanted = []  # found its topic in its own words
         translations, asked = self._translations(question, wanted, latencies)
-        if not translations:
-            return Retrieval(per_path, found.passages, found.evidence, latencies, complete=asked)
         for into, text in translations.items():
             per_path.update(self._search(text, scope, latencies, suffix=SUFFIXES[into]))
         started = time.perf_counter()
-        found = self._checked(question, per_path, scope, allowed, top_k)
+        if found is None or translations:
+            found = self._checked(question, per_path, scope, allowed, top_k)
         others = tuple(
             self._evidence(
                 text, per_path.get("dense" + SUFFIXES[into], []), found.readable, found.passages
             )
             for into, text in translations.items()
         )
-        latencies["fuse_check"] += ms_since(started)
+        latencies["fuse_check"] = latencies.get("fuse_check", 0.0) + ms_since(started)
         return Retrieval(
             per_path,
             found.passages,
@@ -151,9 +152,6 @@ class Retriever:
         dense = per_path.get("dense", [])
         evidence = self._evidence(question, dense, readable_chunks, passages)
         return _Checked(passages, evidence, readable_chunks)
-
-    def _found_in_own_words(self, evidence: Evidence) -> bool:
-        return self.translate_below is not None and evidence.coverage >= self.translate_below
 
     def _search(
         self, question: str, scope: AccessScope, latencies: dict[str, float], suffix: str = ""
