@@ -187,24 +187,25 @@ def found_instead(text: str) -> str:
 def gap_sentence(text: str) -> str:
     """The sentence of a refusal's text that names the words its closest passages lack
     ("The closest passages do not mention “Visio”."), as written; "" when it names none."""
-    words = not_mentioned(text)
-    for wording in _WORDING.values():
-        sentence = wording.missing.format(words=words)
-        if words and text.startswith(f"{wording.not_found} {sentence}"):
-            return sentence
-    return ""
+    wording, words = _missing_part(text)
+    return wording.missing.format(words=words) if words else ""
 
 
 def not_mentioned(text: str) -> str:
     """The words a refusal's text says the closest passages do not mention, as it quotes them
     ("“Visio” or “licence”"); "" when it names none."""
+    return _missing_part(text)[1]
+
+
+def _missing_part(text: str) -> tuple[Wording, str]:
+    """The wording of the refusal sentence naming missing words, and those words as quoted."""
     for wording in _WORDING.values():
         lead, _, end = wording.missing.partition("{words}")
         start = f"{wording.not_found} {lead}"
         close = text.find(end, len(start)) if text.startswith(start) else -1
         if close > len(start):
-            return text[len(start) : close]
-    return ""
+            return wording, text[len(start) : close]
+    return _WORDING["en"], ""
 
 
 def is_stock_refusal(text: str) -> bool:

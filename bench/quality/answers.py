@@ -183,12 +183,12 @@ def answer_all(
 def _english(answerer: Any, question: str) -> str:
     """The English translation the question was searched in (the translator's cache answers,
     the model is not asked again); "" for a Latin-script question or none."""
-    from kb.text.script import is_latin_script
+    from kb.text.script import LATIN_SCRIPT, is_latin_script
 
     translator = answerer.retriever.translator
     if translator is None or is_latin_script(question):
         return ""
-    return translator.translate(question, "latin") or ""
+    return translator.translate(question, LATIN_SCRIPT) or ""
 
 
 def _interleaved(questions: Mapping[str, Sequence[Question]]) -> list[tuple[str, Question]]:
