@@ -23,6 +23,7 @@ from bench.common.devset import Question
 
 if TYPE_CHECKING:
     from bench.quality.search import Asker
+    from retrieval.claim_support import ClaimEmbedder, ClaimRules
 
 Json = dict[str, Any]
 THRESHOLDS = (0.0, 0.1, 0.2, 0.3, 0.35, 0.4, 0.45, 0.5, 0.6, 0.7)
@@ -125,6 +126,46 @@ def with_uncovered_names(runs: Sequence[AnswerRun], texts: Mapping[str, str]) ->
         if reached_model and missing_words(texts[run.id], passages):
             run = replace(run, refusal="not_covered", probability=None)
         updated.append(run)
+    return updated
+
+
+def with_claims_rechecked(
+    runs: Sequence[AnswerRun], *, rules: ClaimRules, embedder: ClaimEmbedder | None = None
+) -> list[AnswerRun]:
+    """The runs as the claim check with `rules` would have left them: its sentences (recorded
+    with their citation markers) are checked again against the recorded passages, numbered
+    1..n in prompt order as the answer cited them. Exact for the `unsupported` refusal, which
+    reads nothing else; a run refused for another reason, or answered without a checked
+    sentence, keeps its result."""
+    from dataclasses import replace
+
+    from retrieval.answer_checks import check_answer
+    from retrieval.citations import CitationFilter
+    from retrieval.types import Passage
+
+    updated = []
+    for run in runs:
+        if not run.claims or run.refusal not in ("", "unsupported"):
+            updated.append(run)
+            continue
+        text = " ".join(claim for claim, _ in run.claims)
+        passages = [
+            Passage(n, "", 0, name, None, "", passage, 0.0, ())
+            for n, (name, passage) in enumerate(run.passages, 1)
+        ]
+        citations = CitationFilter({p.n for p in passages})
+        citations.feed(text)
+        citations.flush()
+        check = check_answer(
+            text,
+            cited=[passages[n - 1] for n in citations.cited],
+            passages=passages,
+            rules=rules,
+            embedder=embedder,
+        )
+        claims = tuple((c.text, c.supported) for c in check.claims)
+        refusal = "unsupported" if check.nothing_supported else ""
+        updated.append(replace(run, refusal=refusal, claims=claims))
     return updated
 
 

@@ -8,6 +8,7 @@ import os
 import sys
 import tempfile
 import time
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -39,6 +40,9 @@ DEFAULT_LIMIT = 50
 # every path (22,865 rows, 37 s and +6.6 GB RSS for one question over 386 chunks), so the
 # benchmark runs 1 hop unless asked (README, "Performance").
 DEFAULT_GRAPH_HOPS = 1
+# The claim check's share of a sentence's terms its passages must hold, as --answers-rescore
+# sweeps it (retrieval.claim_support.ClaimRules.min_terms).
+CLAIM_TERMS_SWEEP = (0.4, 0.5, 0.55, 0.6, 0.65)
 DEFAULT_CANDIDATE = "dense=1,sparse=1,graph=0"
 Json = dict[str, Any]
 
@@ -117,7 +121,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         type=Path,
         metavar="FILE",
         help="report the answers of an earlier run (its -answers.json, or the log of an "
-        "interrupted run) at the thresholds in settings and the sweep, without running anything",
+        "interrupted run) at the thresholds in settings and the sweep, with the name refusal "
+        "and the claim check of this checkout, without running the model",
     )
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT, help="JSON path")
 
@@ -179,16 +184,36 @@ def rescore_answers(path: Path, *, command: str) -> int:
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "kb.settings.base")
     from django.conf import settings
 
+    from retrieval.claim_support import DEFAULT_RULES
+    from retrieval.factory import claim_embedder
+
     runs = answers.load_rows(path)
     if settings.KB_REFUSE_UNCOVERED_NAMES:
         texts = {
             q.id: q.text for f in (ANSWERABLE, NEAR_MISS, UNANSWERABLE) for q in load_questions(f)
         }
         runs = answers.with_uncovered_names(runs, texts)
+    embedder = claim_embedder()
+    shipped = settings.KB_ANSWERABILITY_MIN_YES
     result = {
         "rescored_from": str(path),
         "questions": {kind: sum(r.kind == kind for r in runs) for kind in answers.KINDS},
-        **answers.report(runs, shipped_threshold=settings.KB_ANSWERABILITY_MIN_YES),
+        **answers.report(
+            answers.with_claims_rechecked(runs, rules=DEFAULT_RULES, embedder=embedder),
+            shipped_threshold=shipped,
+        ),
+        "claim_terms_sweep": [
+            {
+                "min_terms": share,
+                **answers.rates(
+                    answers.with_claims_rechecked(
+                        runs, rules=replace(DEFAULT_RULES, min_terms=share), embedder=embedder
+                    ),
+                    shipped,
+                )["all"],
+            }
+            for share in CLAIM_TERMS_SWEEP
+        ],
         "command": command,
     }
     print(json.dumps({k: v for k, v in result.items() if k != "per_question"}, indent=2))

@@ -16,8 +16,10 @@ from bench.quality.answers import (
     load_rows,
     rates,
     report,
+    with_claims_rechecked,
     with_uncovered_names,
 )
+from retrieval.claim_support import DEFAULT_RULES
 
 pytestmark = pytest.mark.unit
 
@@ -106,3 +108,31 @@ def test_rows_recorded_before_the_uncovered_names_refusal_are_scored_as_if_it_ra
         ("", 0.8),
         ("no_evidence", None),  # refused before: its reason stays
     ]
+
+
+def test_recorded_sentences_are_checked_again_with_the_rules_given() -> None:
+    page = "Cron runs the jobs in /etc/crontab every minute and mails their output to the owner."
+    claim = "Cron promptly mails the output of the jobs in /etc/crontab to their owner [2]."
+    passages = (("other", "Backups are written to tape on Sundays."), ("cron", page))
+    recorded = [
+        # Refused when recorded, supported by its cited passage now.
+        replace(
+            _run("answerable", refusal="unsupported"),
+            passages=passages,
+            claims=((claim, False),),
+        ),
+        # Its number is in no passage: unsupported whatever the share of terms.
+        replace(
+            _run("near_miss"),
+            passages=passages,
+            claims=(("Cron mails the output of the jobs every 5 minutes [2].", True),),
+        ),
+        replace(_run("near_miss", refusal="no_evidence", p=None), claims=(("x", False),)),
+    ]
+
+    checked = with_claims_rechecked(recorded, rules=DEFAULT_RULES)
+    strict = with_claims_rechecked(recorded[:1], rules=replace(DEFAULT_RULES, min_terms=1.0))
+
+    assert [r.refusal for r in checked] == ["", "unsupported", "no_evidence"]
+    assert checked[0].claims == ((claim, True),)
+    assert strict[0].refusal == "unsupported"  # "promptly" is not in its page
