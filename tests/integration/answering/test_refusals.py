@@ -110,6 +110,29 @@ def test_a_refusal_names_the_product_the_sources_do_not_mention(
     assert [log.refusal for log in QueryLog.objects.all()] == ["not_covered", "not_covered"]
 
 
+def test_a_secret_in_the_question_is_never_named_as_what_the_sources_lack(
+    world: World, scripted_model: type[ScriptedModel]
+) -> None:
+    """Read as the log's reader would: a token or password the asker pasted looks like a name
+    the page lacks, but neither the answer, its gap nor the logged row quotes it."""
+    token = "ghp_" + "Zq8Xr2Lm4Np6Tv9Wb3Yd5Kf7Hj1Gs0Ac2Eu4"
+    question = (
+        f"My password is Vq7Plk93Wzr and the token {token} is refused: are the finance "
+        "database backups also copied to Backblaze?"
+    )
+
+    body = _ask(world, question)
+
+    assert (body["refused"], body["refusal"]) == (True, "not_covered")
+    assert body["gap"] == "The closest passages do not mention “Backblaze”."
+    (log,) = QueryLog.objects.all()
+    stored = " ".join(str(value) for value in QueryLog.objects.values().get(pk=log.pk).values())
+    for secret in ("Vq7Plk93Wzr", token, token[4:]):
+        assert secret not in body["answer"]
+        assert secret not in stored
+    assert "Backblaze" in log.answer_redacted
+
+
 def test_with_the_setting_off_a_question_naming_what_the_sources_lack_reaches_the_model(
     world: World, scripted_model: type[ScriptedModel], settings: Any
 ) -> None:
