@@ -148,7 +148,7 @@ def with_claims_rechecked(
         if not run.claims or run.refusal not in ("", "unsupported"):
             updated.append(run)
             continue
-        text = " ".join(claim for claim, _ in run.claims)
+        text = "\n".join(claim for claim, _ in run.claims)  # each stays a sentence of its own
         passages = [
             Passage(n, "", 0, name, None, "", passage, 0.0, ())
             for n, (name, passage) in enumerate(run.passages, 1)
