@@ -41,7 +41,7 @@ from retrieval.refusals import (
     NOT_FOUND,
     RefusalReason,
     closest_sources,
-    missing_words,
+    missing_names,
     refusal_text,
 )
 from retrieval.retriever import AllowedDocuments, Retrieval, Retriever
@@ -105,7 +105,8 @@ class Answerer:
         self.prompt_budget = prompt_budget  # tokens of passages; 0: all, whole
         self.claim_embedder = claim_embedder  # judges sentences in another script when multilingual
         # A question naming a product, service or identifier that no passage found mentions
-        # (retrieval.refusals.missing_words) is refused before the model: a near miss.
+        # (retrieval.refusals.missing_names: as asked, or in a translation searched) is refused
+        # before the model: a near miss.
         self.refuse_uncovered = refuse_uncovered
 
     def stream(
@@ -144,8 +145,8 @@ class Answerer:
         if not retrieval.passages or self.refusal.refuses_all(*evidence):
             yield self._refused(answer, RefusalReason.NO_EVIDENCE, started)
             return
-        if self.refuse_uncovered and missing_words(standalone, retrieval.passages):
-            yield self._refused(answer, RefusalReason.NOT_COVERED, started)
+        if self.refuse_uncovered and (missing := _missing(answer)):
+            yield self._refused(answer, RefusalReason.NOT_COVERED, started, missing)
             return
         yield from self._generate(answer, started)
 
@@ -215,11 +216,19 @@ class Answerer:
     def _release(guard: StreamGuard | None, text: str) -> str:
         return guard.feed(text) + guard.flush() if guard else text
 
-    def _refused(self, answer: Answer, reason: RefusalReason, started: float) -> Answer:
-        """The answer as a refusal naming the closest sources (all readable by the asker)."""
+    def _refused(
+        self,
+        answer: Answer,
+        reason: RefusalReason,
+        started: float,
+        missing: list[str] | None = None,
+    ) -> Answer:
+        """The answer as a refusal naming the closest sources (all readable by the asker) and
+        the names of the question they lack (`missing`, when already known)."""
         answer.refused, answer.refusal, answer.cited = True, reason, []
         answer.closest = closest_sources(answer.retrieval.passages)
-        missing = missing_words(answer.question, answer.retrieval.passages)
+        if missing is None:
+            missing = _missing(answer)
         answer.text = refusal_text(answer.question, answer.closest, missing)
         answer.latencies_ms["total"] = ms_since(started)
         return answer
@@ -252,3 +261,10 @@ class Answerer:
     def _announce(self, messages: list[Message]) -> None:
         if self.on_prompt is not None:
             self.on_prompt(messages)
+
+
+def _missing(answer: Answer) -> list[str]:
+    """The names of the question, as asked or as translated for the search, that none of the
+    passages found mentions (retrieval.refusals.missing_names)."""
+    retrieval = answer.retrieval
+    return missing_names(answer.question, retrieval.translations, retrieval.passages)

@@ -142,6 +142,18 @@ def missing_words(question: str, passages: Sequence[Passage]) -> list[str]:
     return [word for term, word in named if term in safe]
 
 
+def missing_names(
+    question: str, translations: Sequence[str], passages: Sequence[Passage]
+) -> list[str]:
+    """`missing_words` of the question as asked, else of the first of its translations searched
+    that lacks any: a Russian question's "Рутокен" is judged against English passages as the
+    English translation's "Rutoken"."""
+    for form in (question, *translations):
+        if missing := missing_words(form, passages):
+            return missing
+    return []
+
+
 def _is_name(word: str, sentence_starts: set[str], *, latin: bool) -> bool:
     """A product, service or identifier: capitals inside it (YubiKey, SSH), a capital where a
     sentence does not start (Visio, Телеграм), digits or joiners (B2, x86_64), or Latin

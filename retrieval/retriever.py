@@ -53,6 +53,8 @@ class Retrieval:
     # False when the question should have been searched in a translation the model could not
     # write now: a weaker result, not to be cached.
     complete: bool = True
+    # The question's translations that were searched too, as the model wrote them.
+    translations: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -132,6 +134,7 @@ class Retriever:
             latencies,
             translated_evidence=others,
             complete=asked,
+            translations=tuple(translations.values()),
         )
 
     def _checked(

@@ -107,13 +107,14 @@ def load_rows(path: Path) -> list[AnswerRun]:
 
 
 def with_uncovered_names(runs: Sequence[AnswerRun], texts: Mapping[str, str]) -> list[AnswerRun]:
-    """The runs as the pre-model `not_covered` refusal (retrieval.refusals.missing_words over
+    """The runs as the pre-model `not_covered` refusal (retrieval.refusals.missing_names over
     the recorded passages; KB_REFUSE_UNCOVERED_NAMES) would have left them: exact for rows
-    recorded before it existed, since it reads only the question (`texts` by id) and the
-    passages, and comes before the model. Rows refused before the model keep their reason."""
+    recorded before it existed, since it reads only the question (`texts` by id), its
+    recorded English translation and the passages, and comes before the model. Rows refused
+    before the model keep their reason."""
     from dataclasses import replace
 
-    from retrieval.refusals import missing_words
+    from retrieval.refusals import missing_names
     from retrieval.types import Passage
 
     updated = []
@@ -123,7 +124,8 @@ def with_uncovered_names(runs: Sequence[AnswerRun], texts: Mapping[str, str]) ->
             for n, (name, text) in enumerate(run.passages, 1)
         ]
         reached_model = run.refusal != "no_evidence" and bool(passages)
-        if reached_model and missing_words(texts[run.id], passages):
+        translations = (run.translation,) if run.translation else ()
+        if reached_model and missing_names(texts[run.id], translations, passages):
             run = replace(run, refusal="not_covered", probability=None)
         updated.append(run)
     return updated

@@ -326,7 +326,8 @@ KB_ANSWERABILITY_CHECK = env_bool("KB_ANSWERABILITY_CHECK", True)
 KB_ANSWERABILITY_MIN_YES = env_float("KB_ANSWERABILITY_MIN_YES", 0.45)
 # Before the model: refuse a question that names a product, service or identifier none of its
 # passages mentions ("Can cron post to Slack?" over the cron pages), with the name in the
-# refusal (retrieval.refusals.missing_words); measured by `python -m bench quality --answers`.
+# refusal (retrieval.refusals.missing_names; in the question as asked or as translated for the
+# search); measured by `python -m bench quality --answers`.
 KB_REFUSE_UNCOVERED_NAMES = env_bool("KB_REFUSE_UNCOVERED_NAMES", True)
 KB_PROMPT_TEMPLATE = env_str("KB_PROMPT_TEMPLATE", "answer-v1")
 # Split askers between template versions by pseudonym, e.g. `answer-v1=50,answer-v2=50`.

@@ -5,7 +5,13 @@ from __future__ import annotations
 
 import pytest
 
-from retrieval.refusals import MOST_MISSING, gap_sentence, missing_words, refusal_text
+from retrieval.refusals import (
+    MOST_MISSING,
+    gap_sentence,
+    missing_names,
+    missing_words,
+    refusal_text,
+)
 from retrieval.types import Passage
 
 pytestmark = pytest.mark.unit
@@ -144,3 +150,16 @@ def test_days_months_and_words_after_a_colon_or_line_break_are_not_names() -> No
     assert missing_words("Reset the password: Afterwards the VPN client asks again?", [reset]) == []
     assert missing_words("I reset my password\nAfterwards the VPN client asks?", [reset]) == []
     assert missing_words("Can I reset my password through Okta?", [reset]) == ["Okta"]
+
+
+def test_a_name_in_another_script_is_judged_in_the_translation_searched() -> None:
+    """"Рутокен" cannot be compared with English passages as asked; the English translation
+    the question was searched in writes it "Rutoken", which they lack."""
+    login = passage("Users log in with their password or with a smart card and its PIN.")
+    question = "Можно ли входить по Рутокену вместо пароля?"
+    translation = "Can I log in with a Rutoken instead of a password?"
+
+    assert missing_words(question, [login]) == []
+    assert missing_names(question, [translation], [login]) == ["Rutoken"]
+    assert missing_names(question, ["Can I log in with a smart card instead?"], [login]) == []
+    assert missing_names("Can I log in with a Rutoken?", [], [login]) == ["Rutoken"]

@@ -133,6 +133,23 @@ def test_a_secret_in_the_question_is_never_named_as_what_the_sources_lack(
     assert "Backblaze" in log.answer_redacted
 
 
+def test_a_name_written_in_another_script_is_judged_in_the_questions_translation(
+    world: World, scripted_model: type[ScriptedModel], settings: Settings
+) -> None:
+    """A Russian question about the English page: its "Бэкблейз" is compared with nothing as
+    asked, but the English translation it is searched in (written by the model) names
+    "Backblaze", which the page lacks. Refused before an answer is asked for."""
+    settings.KB_TRANSLATE_QUESTIONS = True
+    scripted_model.reply = "Are the finance database backups also copied to Backblaze?"
+
+    body = _ask(world, "Копируются ли резервные копии финансовой базы ещё и в Бэкблейз?")
+
+    assert (body["refused"], body["refusal"]) == (True, "not_covered")
+    assert body["gap"] == "В ближайших фрагментах нет упоминаний «Backblaze»."
+    (translation,) = scripted_model.bodies  # the translation, and no answer
+    assert "Translate into English" in translation["messages"][-1]["content"]
+
+
 def test_with_the_setting_off_a_question_naming_what_the_sources_lack_reaches_the_model(
     world: World, scripted_model: type[ScriptedModel], settings: Any
 ) -> None:
