@@ -153,7 +153,7 @@ def test_days_months_and_words_after_a_colon_or_line_break_are_not_names() -> No
 
 
 def test_a_name_in_another_script_is_judged_in_the_translation_searched() -> None:
-    """"Рутокен" cannot be compared with English passages as asked; the English translation
+    """The name "Рутокен" cannot be compared with English passages as asked; the English translation
     the question was searched in writes it "Rutoken", which they lack."""
     login = passage("Users log in with their password or with a smart card and its PIN.")
     question = "Можно ли входить по Рутокену вместо пароля?"
