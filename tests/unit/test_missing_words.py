@@ -153,8 +153,8 @@ def test_days_months_and_words_after_a_colon_or_line_break_are_not_names() -> No
 
 
 def test_a_name_in_another_script_is_judged_in_the_translation_searched() -> None:
-    """The name "Рутокен" cannot be compared with English passages as asked; the English translation
-    the question was searched in writes it "Rutoken", which they lack."""
+    """The name "Рутокен" cannot be compared with English passages as asked; the English
+    translation the question was searched in writes it "Rutoken", which they lack."""
     login = passage("Users log in with their password or with a smart card and its PIN.")
     question = "Можно ли входить по Рутокену вместо пароля?"
     translation = "Can I log in with a Rutoken instead of a password?"
