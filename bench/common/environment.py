@@ -85,7 +85,7 @@ def code_state(paths: Sequence[str] = ("ingestion", "kb")) -> Json:
     def git(*args: str) -> str:
         command = [executable, "-C", str(ROOT), *args]
         done = subprocess.run(command, capture_output=True, text=True, check=False)  # noqa: S603
-        return done.stdout.strip()
+        return done.stdout.rstrip("\n")  # porcelain lines start with a space: keep it
 
     changed = git("status", "--porcelain", "--", *paths).splitlines()
     return {"commit": git("rev-parse", "HEAD"), "uncommitted": [line[3:] for line in changed]}
