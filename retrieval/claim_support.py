@@ -11,8 +11,9 @@ the first that fires):
 - names: every code-like name of the sentence (a path, a file or option name with `.`, `/`,
   `_` or `@`, an upper-case identifier such as QUOTAUSER, a short `-e` option) is written in the
   cited passages. A neighbouring file or option is the commonest wrong answer.
-- other script: a sentence in another script than all its passages cannot be compared word by
-  word. With a multilingual embedder (`ClaimEmbedder(cross_language=True)`) it is judged by the
+- other script: a sentence in a script none of its passages holds text in cannot be compared
+  word by word (a passage may hold two: translated manuals keep untranslated paragraphs).
+  With a multilingual embedder (`ClaimEmbedder(cross_language=True)`) it is judged by the
   similarity of its embedding to that of its closest passage sentence; without one it is
   counted supported, as there is nothing to hold against it.
 - terms: the share of the sentence's content terms (kb.text.sparse.tokenize: stemmed en/ru
@@ -135,13 +136,12 @@ DEFAULT_RULES = ClaimRules()
 
 @dataclass
 class Evidence:
-    """One passage as the check reads it (instruction sentences already removed). `latin`: its
-    script, as most of its words are written; `scripts`: the scripts it holds text to compare
-    a sentence with (True: Latin), that one and any other of MIN_SCRIPT_SHARE of its terms:
-    translated manuals mix the two (`script_parts`)."""
+    """One passage as the check reads it (instruction sentences already removed). `scripts`:
+    those it holds text in to compare a sentence with (True: Latin), the script most of its
+    words are written in and any other holding MIN_SCRIPT_SHARE of its terms: translated
+    manuals mix the two (`script_parts`)."""
 
     text: str
-    latin: bool
     scripts: frozenset[bool]
     folded: str
     numbers: frozenset[str]
@@ -161,7 +161,6 @@ class Evidence:
         ]
         return cls(
             text=text,
-            latin=is_latin_script(text),
             scripts=script_parts(parts, terms) | {is_latin_script(text)},
             folded=text.casefold(),
             numbers=numbers_in(text),
@@ -194,16 +193,17 @@ def unsupported_reason(
     if not terms:
         return ""
     latin = is_latin_script(claim)
-    if not any(e.latin == latin for e in evidence):
+    if not any(latin in e.scripts for e in evidence):
         if embedder is None or not embedder.cross_language:
             return ""  # another script: nothing to compare, so nothing to hold against it
         similar = similarity(claim, evidence, embedder.encoder) >= rules.min_cross_similarity
         return "" if similar else CROSS_LANGUAGE
-    same = [e for e in evidence if latin in e.scripts]
-    found = terms & _union(e.terms for e in same)
+    # Every passage counts once one holds text in the sentence's script: a Russian page
+    # writes /var/log/dpkg.log as an English one does.
+    found = terms & _union(e.terms for e in evidence)
     if len(found) < rules.min_terms * len(terms):
         return TERMS
-    window = best_window(terms, same)
+    window = best_window(terms, evidence)
     if rules.negation and _NEGATION.search(claim) and not _NEGATION.search(window):
         return NEGATION
     if rules.qualifiers and not qualifiers_in(claim) <= qualifiers_in(window):

@@ -12,10 +12,11 @@ from __future__ import annotations
 import calendar
 import re
 from collections.abc import Sequence
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass
 from enum import StrEnum
 
-from kb.redaction import redact
+from kb.redaction import normalise, redact
 from kb.text.script import (
     LATIN_SCRIPT,
     OTHER_SCRIPT,
@@ -117,6 +118,34 @@ def missing_words(question: str, passages: Sequence[Passage]) -> list[str]:
     is contrasted) or when they lack more than MOST_MISSING names.
     Only words that survive redaction are named: the refusal is logged, and a word quoted on
     its own has lost the context ("my password is …") redaction needs to recognise it."""
+    return _missing(question, passages) or []
+
+
+def missing_names(
+    question: str, translations: Sequence[str], passages: Sequence[Passage]
+) -> list[str]:
+    """`missing_words` of the question as asked, else of the first of its translations searched
+    that lacks a name: a Russian question's "Рутокен" cannot be compared with English passages,
+    its English translation's "Rutoken" can. A translation is read only where the question as
+    asked named nothing without holding back (too many names lacking, nothing shared), only
+    for names the question does not write itself (those were judged in their own words), and
+    not at all for a question that redaction changes: the model's wording may have lost the
+    context ("my password is …") that let redaction see a secret."""
+    asked = _missing(question, passages)
+    if asked is None or asked or redact(question) != normalise(question):
+        return asked or []
+    written = {term for _, term in words_and_terms(question)}
+    for form in translations:
+        if found := _missing(form, passages, already_judged=written):
+            return found
+    return []
+
+
+def _missing(
+    question: str, passages: Sequence[Passage], *, already_judged: AbstractSet[str] = frozenset()
+) -> list[str] | None:
+    """missing_words, or None when it holds back (nothing shared, too many names lacking);
+    names whose term is in `already_judged` are not named."""
     if not passages:
         return []
     scripts = {script_of(p.text) for p in passages}
@@ -133,25 +162,13 @@ def missing_words(question: str, passages: Sequence[Passage]) -> list[str]:
             judged.setdefault(term, word)
     lacking = [(term, word) for term, word in judged.items() if term not in present]
     if own_script and len(lacking) == len(judged):
-        return []
+        return None
     starts = set(_SENTENCE_START.findall(question))
     named = [(term, word) for term, word in lacking if _is_name(word, starts, latin=latin_question)]
     if len(named) > MOST_MISSING:
-        return []
+        return None
     safe = {term for _, term in words_and_terms(redact(question))}
-    return [word for term, word in named if term in safe]
-
-
-def missing_names(
-    question: str, translations: Sequence[str], passages: Sequence[Passage]
-) -> list[str]:
-    """`missing_words` of the question as asked, else of the first of its translations searched
-    that lacks any: a Russian question's "Рутокен" is judged against English passages as the
-    English translation's "Rutoken"."""
-    for form in (question, *translations):
-        if missing := missing_words(form, passages):
-            return missing
-    return []
+    return [word for term, word in named if term in safe and term not in already_judged]
 
 
 def _is_name(word: str, sentence_starts: set[str], *, latin: bool) -> bool:

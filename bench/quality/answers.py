@@ -15,6 +15,7 @@ from __future__ import annotations
 import json
 import statistics
 from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -46,9 +47,10 @@ class AnswerRun:
     text: str
     latencies_ms: dict[str, float]
     # What the model read: (corpus name, passage text) in prompt order, and the question's
-    # English translation when it was searched in one; for studying refusal signals offline.
+    # translations that were searched (Retrieval.translations); for studying refusal signals
+    # offline.
     passages: tuple[tuple[str, str], ...] = ()
-    translation: str = ""
+    translations: tuple[str, ...] = ()
     # The claim check's sentences (text, supported): an `unsupported` refusal's answer too.
     claims: tuple[tuple[str, bool], ...] = ()
 
@@ -73,7 +75,7 @@ class AnswerRun:
             "answer": self.text,
             "ms": {k: round(v) for k, v in self.latencies_ms.items()},
             "passages": [list(p) for p in self.passages],
-            "translation": self.translation,
+            "translations": list(self.translations),
             "claims": [list(c) for c in self.claims],
         }
 
@@ -91,7 +93,7 @@ class AnswerRun:
             text=row["answer"],
             latencies_ms=row["ms"],
             passages=tuple((name, text) for name, text in row.get("passages", [])),
-            translation=row.get("translation", ""),
+            translations=_translations(row),
             claims=tuple((text, supported) for text, supported in row.get("claims", [])),
         )
 
@@ -106,12 +108,22 @@ def load_rows(path: Path) -> list[AnswerRun]:
     return [AnswerRun.from_row(json.loads(line)) for line in lines]
 
 
+def _translations(row: Json) -> tuple[str, ...]:
+    """The row's translations searched. Rows written before they were recorded hold the
+    question's English translation whether or not it was searched: it was when the row's
+    times include one ("translate")."""
+    if "translations" in row:
+        return tuple(row["translations"])
+    searched = row.get("translation") and "translate" in row["ms"]
+    return (row["translation"],) if searched else ()
+
+
 def with_uncovered_names(runs: Sequence[AnswerRun], texts: Mapping[str, str]) -> list[AnswerRun]:
     """The runs as the pre-model `not_covered` refusal (retrieval.refusals.missing_names over
     the recorded passages; KB_REFUSE_UNCOVERED_NAMES) would have left them: exact for rows
     recorded before it existed, since it reads only the question (`texts` by id), its
-    recorded English translation and the passages, and comes before the model. Rows refused
-    before the model keep their reason."""
+    recorded translations and the passages, and comes before the model. Rows refused before
+    the model keep their reason."""
     from dataclasses import replace
 
     from retrieval.refusals import missing_names
@@ -124,21 +136,25 @@ def with_uncovered_names(runs: Sequence[AnswerRun], texts: Mapping[str, str]) ->
             for n, (name, text) in enumerate(run.passages, 1)
         ]
         reached_model = run.refusal != "no_evidence" and bool(passages)
-        translations = (run.translation,) if run.translation else ()
-        if reached_model and missing_names(texts[run.id], translations, passages):
+        if reached_model and missing_names(texts[run.id], run.translations, passages):
             run = replace(run, refusal="not_covered", probability=None)
         updated.append(run)
     return updated
 
 
 def with_claims_rechecked(
-    runs: Sequence[AnswerRun], *, rules: ClaimRules, embedder: ClaimEmbedder | None = None
+    runs: Sequence[AnswerRun],
+    *,
+    gold: Mapping[str, AbstractSet[str]],
+    rules: ClaimRules,
+    embedder: ClaimEmbedder | None = None,
 ) -> list[AnswerRun]:
     """The runs as the claim check with `rules` would have left them: its sentences (recorded
     with their citation markers) are checked again against the recorded passages, numbered
-    1..n in prompt order as the answer cited them. Exact for the `unsupported` refusal, which
-    reads nothing else; a run refused for another reason, or answered without a checked
-    sentence, keeps its result."""
+    1..n in prompt order as the answer cited them, and what they cite against the question's
+    `gold` documents (by id; a refusal recorded no citations). Exact for the `unsupported`
+    refusal, which reads nothing else; a run refused for another reason, or answered without
+    a checked sentence, keeps its result."""
     from dataclasses import replace
 
     from retrieval.answer_checks import check_answer
@@ -165,9 +181,16 @@ def with_claims_rechecked(
             rules=rules,
             embedder=embedder,
         )
-        claims = tuple((c.text, c.supported) for c in check.claims)
-        refusal = "unsupported" if check.nothing_supported else ""
-        updated.append(replace(run, refusal=refusal, claims=claims))
+        cited = tuple(run.passages[n - 1][0] for n in citations.cited)
+        updated.append(
+            replace(
+                run,
+                refusal="unsupported" if check.nothing_supported else "",
+                claims=tuple((c.text, c.supported) for c in check.claims),
+                cited=cited,
+                gold_hit=bool(set(gold.get(run.id, ())) & set(cited)),
+            )
+        )
     return updated
 
 
@@ -214,24 +237,13 @@ def answer_all(
             text=answer.text,
             latencies_ms=dict(answer.latencies_ms),
             passages=tuple((names.get(p.document_id, ""), p.text) for p in answer.passages),
-            translation=_english(answerer, question.text),
+            translations=answer.retrieval.translations,
             claims=tuple((c.text, c.supported) for c in answer.check.claims),
         )
         runs.append(run)
         # One JSON line per question: an interrupted run can still be scored.
         print(json.dumps({"n": number, **run.row()}, ensure_ascii=False), flush=True)
     return runs
-
-
-def _english(answerer: Any, question: str) -> str:
-    """The English translation the question was searched in (the translator's cache answers,
-    the model is not asked again); "" for a Latin-script question or none."""
-    from kb.text.script import LATIN_SCRIPT, is_latin_script
-
-    translator = answerer.retriever.translator
-    if translator is None or is_latin_script(question):
-        return ""
-    return translator.translate(question, LATIN_SCRIPT) or ""
 
 
 def _interleaved(questions: Mapping[str, Sequence[Question]]) -> list[tuple[str, Question]]:

@@ -188,18 +188,17 @@ def rescore_answers(path: Path, *, command: str) -> int:
     from retrieval.factory import claim_embedder
 
     runs = answers.load_rows(path)
+    questions = [q for f in (ANSWERABLE, NEAR_MISS, UNANSWERABLE) for q in load_questions(f)]
     if settings.KB_REFUSE_UNCOVERED_NAMES:
-        texts = {
-            q.id: q.text for f in (ANSWERABLE, NEAR_MISS, UNANSWERABLE) for q in load_questions(f)
-        }
-        runs = answers.with_uncovered_names(runs, texts)
+        runs = answers.with_uncovered_names(runs, {q.id: q.text for q in questions})
+    gold = {q.id: {g.document for g in q.gold} for q in questions}
     embedder = claim_embedder()
     shipped = settings.KB_ANSWERABILITY_MIN_YES
     result = {
         "rescored_from": str(path),
         "questions": {kind: sum(r.kind == kind for r in runs) for kind in answers.KINDS},
         **answers.report(
-            answers.with_claims_rechecked(runs, rules=DEFAULT_RULES, embedder=embedder),
+            answers.with_claims_rechecked(runs, gold=gold, rules=DEFAULT_RULES, embedder=embedder),
             shipped_threshold=shipped,
         ),
         "claim_terms_sweep": [
@@ -207,7 +206,10 @@ def rescore_answers(path: Path, *, command: str) -> int:
                 "min_terms": share,
                 **answers.rates(
                     answers.with_claims_rechecked(
-                        runs, rules=replace(DEFAULT_RULES, min_terms=share), embedder=embedder
+                        runs,
+                        gold=gold,
+                        rules=replace(DEFAULT_RULES, min_terms=share),
+                        embedder=embedder,
                     ),
                     shipped,
                 )["all"],

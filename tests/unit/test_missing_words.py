@@ -163,3 +163,31 @@ def test_a_name_in_another_script_is_judged_in_the_translation_searched() -> Non
     assert missing_names(question, [translation], [login]) == ["Rutoken"]
     assert missing_names(question, ["Can I log in with a smart card instead?"], [login]) == []
     assert missing_names("Can I log in with a Rutoken?", [], [login]) == ["Rutoken"]
+
+
+def test_a_translation_never_names_what_the_question_hid_or_already_judged() -> None:
+    """A secret redaction sees in the question ("пароль X") may lose that context in the
+    model's translation: a question redaction changes is judged as asked only. A word the
+    question writes itself was judged there, in its own words."""
+    login = passage("Users log in with their password or with a smart card and its PIN.")
+    secret = "Мой пароль Vq7Plk93Wzr не подходит: можно ли войти по Рутокену?"
+    leaked = "My Vq7Plk93Wzr password does not work: can I log in with a Rutoken?"
+    backups = passage("Backups are copied to the nas every night and kept for 35 days.")
+    english = "Are the backups copied to the nas every night?"
+
+    assert missing_words(leaked, [login]) == ["Vq7Plk93Wzr", "Rutoken"]  # what it would say
+    assert missing_names(secret, [leaked], [login]) == []
+    assert missing_names(english, ["备份每天晚上复制到 nas 吗？"], [backups]) == []
+
+
+def test_a_question_held_back_as_asked_is_not_judged_in_translation() -> None:
+    """Sharing no word with the passages in its own script, the question is not contrasted
+    with them as asked: its translation does not overturn that."""
+    canteen = passage("员工食堂每天中午十二点开放，下午两点关闭。", n=1)
+    login = passage("Users log in with their password or with a smart card and its PIN.", n=2)
+    question = "瑞托肯令牌能否替代密码？"
+    translation = "Can a Rutoken replace the password?"
+
+    assert missing_words(question, [canteen, login]) == []
+    assert missing_words(translation, [canteen, login]) == ["Rutoken"]
+    assert missing_names(question, [translation], [canteen, login]) == []

@@ -130,9 +130,28 @@ def test_recorded_sentences_are_checked_again_with_the_rules_given() -> None:
         replace(_run("near_miss", refusal="no_evidence", p=None), claims=(("x", False),)),
     ]
 
-    checked = with_claims_rechecked(recorded, rules=DEFAULT_RULES)
-    strict = with_claims_rechecked(recorded[:1], rules=replace(DEFAULT_RULES, min_terms=1.0))
+    gold = {recorded[0].id: {"cron"}}
+    checked = with_claims_rechecked(recorded, gold=gold, rules=DEFAULT_RULES)
+    strict = with_claims_rechecked(
+        recorded[:1], gold=gold, rules=replace(DEFAULT_RULES, min_terms=1.0)
+    )
 
     assert [r.refusal for r in checked] == ["", "unsupported", "no_evidence"]
     assert checked[0].claims == ((claim, True),)
+    assert (checked[0].cited, checked[0].gold_hit) == (("cron",), True)  # [2] is the cron page
     assert strict[0].refusal == "unsupported"  # "promptly" is not in its page
+
+
+def test_a_translation_is_read_from_rows_written_before_translations_were_recorded() -> None:
+    """Such rows hold the English translation of every Chinese or Russian question; it was
+    searched only when the row's times include one."""
+    row = replace(_run("near_miss"), id="nm").row()
+    row.pop("translations")
+    searched = {**row, "translation": "Can cron post to Slack?", "ms": {"translate": 900}}
+    skipped = {**row, "translation": "Can cron post to Slack?", "ms": {"total": 30}}
+
+    assert AnswerRun.from_row(searched).translations == ("Can cron post to Slack?",)
+    assert AnswerRun.from_row(skipped).translations == ()
+    assert AnswerRun.from_row(
+        replace(_run("near_miss"), translations=("x",)).row()
+    ).translations == ("x",)

@@ -146,7 +146,7 @@ def test_a_passage_is_embedded_once_per_answer_and_same_script_sentences_not_at_
 def test_a_sentence_is_compared_with_its_scripts_part_of_a_passage_in_two_languages() -> None:
     """A translated manual mixes untranslated English paragraphs with Chinese ones: a Chinese
     sentence taken from such a passage is compared with its Chinese part, even where the
-    passage is mostly English and another, Chinese passage is in the prompt."""
+    passage is mostly English."""
     mixed = (
         "解决方案是使用 sudo 程序，允许用户对特定命令拥有专门的权力。"
         "When installed, the sudo package gives full root rights to members of the sudo Unix "
@@ -157,7 +157,9 @@ def test_a_sentence_is_compared_with_its_scripts_part_of_a_passage_in_two_langua
     claim = "使用 sudo 程序，允许用户对特定命令拥有专门的权力。"
     evidence = [Evidence.of(mixed), Evidence.of(chinese)]
 
-    assert (evidence[0].latin, evidence[0].scripts) == (True, {True, False})
+    assert evidence[0].scripts == {True, False}
     assert unsupported_reason(claim, set(tokenize(claim)), evidence) == ""
     wrong = "使用 sudo 程序，所有用户都能以 root 的权限运行任何命令。"
     assert unsupported_reason(wrong, set(tokenize(wrong)), evidence) == TERMS
+    # Citing the mixed passage alone, it is still compared with its Chinese part.
+    assert unsupported_reason(wrong, set(tokenize(wrong)), evidence[:1]) == TERMS
