@@ -150,6 +150,28 @@ def test_a_name_written_in_another_script_is_judged_in_the_questions_translation
     assert "Translate into English" in translation["messages"][-1]["content"]
 
 
+def test_a_translation_cannot_carry_a_hidden_password_into_the_refusal(
+    world: World, scripted_model: type[ScriptedModel], settings: Settings
+) -> None:
+    """The question's "пароль X" is redacted; the model's translation writes X in Latin
+    letters without that context, where redaction no longer sees a secret. The refusal and
+    its log row quote it in neither form."""
+    settings.KB_TRANSLATE_QUESTIONS = True
+    scripted_model.reply = (
+        "My Khanter2020 password fails: are the finance database backups copied to Backblaze?"
+    )
+    scripted_model.p_yes = 0.0  # the passages do not answer it: no answer is written
+    question = "Мой пароль Хантер2020 не подходит: копируются ли резервные копии в Бэкблейз?"
+
+    body = _ask(world, question)
+
+    assert body["refused"] is True  # every refusal names what its passages lack
+    stored = " ".join(str(v) for row in QueryLog.objects.values() for v in row.values())
+    for secret in ("Khanter2020", "Хантер2020"):
+        assert secret not in body["answer"] + body["gap"]
+        assert secret not in stored
+
+
 def test_with_the_setting_off_a_question_naming_what_the_sources_lack_reaches_the_model(
     world: World, scripted_model: type[ScriptedModel], settings: Any
 ) -> None:
