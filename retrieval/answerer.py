@@ -9,8 +9,9 @@ weak, when the model judges that the passages do not hold the answer (retrieval.
 when its answer is a non-answer in its own words (retrieval.non_answers: the first sentence is
 held back until it is known not to be one), or when no sentence of it is supported by its
 sources (retrieval.answer_checks). The finished text is checked: a blocked or refused answer's
-`text` replaces what was streamed, so a stream's consumer must show the final `Answer.text`,
-not the pieces.
+`text` replaces what was streamed, and an answer that cites nothing is given citations
+(retrieval.attribution), so a stream's consumer must show the final `Answer.text`, not the
+pieces.
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ from retrieval.answer_checks import (
     check_answer,
 )
 from retrieval.answerability import AnswerabilityCheck
+from retrieval.attribution import attribute
 from retrieval.citations import CitationFilter
 from retrieval.claim_support import ClaimEmbedder
 from retrieval.evidence import RefusalPolicy
@@ -199,6 +201,8 @@ class Answerer:
         if answer.check.nothing_supported:
             yield self._refused(answer, RefusalReason.UNSUPPORTED, started)
             return
+        if not answer.cited and answer.check.verdict is not Verdict.BLOCKED:
+            _attribute(answer)
         answer.latencies_ms["total"] = ms_since(started)
         yield answer
 
@@ -268,3 +272,12 @@ def _missing(answer: Answer) -> list[str]:
     passages found mentions (retrieval.refusals.missing_names)."""
     retrieval = answer.retrieval
     return missing_names(answer.question, retrieval.translations, retrieval.passages)
+
+
+def _attribute(answer: Answer) -> None:
+    """An answer the model cited nothing in cites, for each supported sentence, the passage
+    that holds most of its words (retrieval.attribution)."""
+    attributed = attribute(answer.text, answer.check, answer.passages)
+    by_number = {p.n: p for p in answer.passages}
+    answer.text, answer.check = attributed.text, attributed.check
+    answer.cited = [by_number[n] for n in attributed.cited]

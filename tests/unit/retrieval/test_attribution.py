@@ -1,0 +1,69 @@
+"""An answer the model wrote without `[n]` markers cites, for each supported sentence, the
+passage that holds most of its words; an unsupported sentence cites nothing."""
+
+from __future__ import annotations
+
+import pytest
+
+from retrieval.answer_checks import check_answer, unverified_spans
+from retrieval.attribution import attribute, with_marker
+from retrieval.types import Passage
+
+pytestmark = pytest.mark.unit
+
+CRON = (
+    "You can restrict access to crontab by creating /etc/cron.allow, which lists the only "
+    "users allowed to schedule commands. To block one or two users, write their names in "
+    "/etc/cron.deny instead."
+)
+ROTATE = "The logrotate program archives old logs; it is configured in /etc/logrotate.conf."
+BACKUP = "备份每天夜里两点开始，每份备份保留三十五天。"
+
+
+def passage(n: int, text: str) -> Passage:
+    return Passage(n, f"c{n}", n, "Handbook", None, "", text, 0.4, ())
+
+
+PASSAGES = [passage(1, ROTATE), passage(2, CRON), passage(3, BACKUP)]
+
+
+def test_each_supported_sentence_cites_the_passage_sharing_most_of_its_words() -> None:
+    text = (
+        "To block a single user, write their name in /etc/cron.deny. "
+        "Old logs are archived by logrotate, configured in /etc/logrotate.conf. "
+        "Backups are also mirrored to a second site every 4 hours. "
+        "每份备份保留三十五天。"
+    )
+    check = check_answer(text, cited=[], passages=PASSAGES)
+
+    attributed = attribute(text, check, PASSAGES)
+
+    assert attributed.text == (
+        "To block a single user, write their name in /etc/cron.deny [2]. "
+        "Old logs are archived by logrotate, configured in /etc/logrotate.conf [1]. "
+        "Backups are also mirrored to a second site every 4 hours. "  # unsupported: no citation
+        "每份备份保留三十五天[3]。"
+    )
+    assert attributed.cited == [2, 1, 3]
+    assert [c.passages for c in attributed.check.claims] == [(2,), (1,), (1, 2, 3), (3,)]
+    (unverified,) = unverified_spans(attributed.text, attributed.check.claims)
+    assert attributed.text[slice(*unverified)].startswith("Backups are also mirrored")
+
+
+def test_markers_go_before_the_closing_punctuation() -> None:
+    assert with_marker("Kept for 35 days.", 2) == "Kept for 35 days [2]."
+    assert with_marker("保留三十五天。", 3) == "保留三十五天[3]。"
+    assert with_marker("Kept for 35 days", 1) == "Kept for 35 days [1]"
+    assert with_marker("保留三十五天", 3) == "保留三十五天[3]"
+
+
+def test_a_sentence_sharing_no_word_with_any_passage_cites_nothing() -> None:
+    """A Chinese sentence over English passages is counted supported (nothing to compare it
+    with), but no passage can be named for it."""
+    text = "日志由 logrotate 归档。"
+    english = [passage(1, ROTATE.replace("logrotate", "the rotation tool"))]
+    check = check_answer(text, cited=[], passages=english)
+
+    attributed = attribute(text, check, english)
+
+    assert (attributed.text, attributed.cited) == (text, [])
