@@ -151,13 +151,15 @@ def with_claims_rechecked(
 ) -> list[AnswerRun]:
     """The runs as the claim check with `rules` would have left them: its sentences (recorded
     with their citation markers) are checked again against the recorded passages, numbered
-    1..n in prompt order as the answer cited them, and what they cite against the question's
-    `gold` documents (by id; a refusal recorded no citations). Exact for the `unsupported`
+    1..n in prompt order as the answer cited them (or as retrieval.attribution cites them
+    for an answer without markers), and what they cite against the question's `gold`
+    documents (by id; a refusal recorded no citations). Exact for the `unsupported`
     refusal, which reads nothing else; a run refused for another reason, or answered without
     a checked sentence, keeps its result."""
     from dataclasses import replace
 
-    from retrieval.answer_checks import check_answer
+    from retrieval.answer_checks import Verdict, check_answer
+    from retrieval.attribution import attribute
     from retrieval.citations import CitationFilter
     from retrieval.types import Passage
 
@@ -181,7 +183,11 @@ def with_claims_rechecked(
             rules=rules,
             embedder=embedder,
         )
-        cited = tuple(run.passages[n - 1][0] for n in citations.cited)
+        numbers = citations.cited
+        if not numbers and not check.nothing_supported and check.verdict is not Verdict.BLOCKED:
+            attributed = attribute(text, check, passages)  # as the Answerer does
+            numbers, check = attributed.cited, attributed.check
+        cited = tuple(run.passages[n - 1][0] for n in numbers)
         updated.append(
             replace(
                 run,
