@@ -1,7 +1,7 @@
 """Citations for an answer the model wrote without any `[n]` marker.
 
 The small default model often answers from its passages without citing them (on the answers
-dev set, 5 of 43 answers carried a marker): the answer then named no source, and the chat could
+dev set, 4 of 42 answers carried a marker): the answer then named no source, and the chat could
 only list every passage it was given. Each sentence the claim check found supported
 (retrieval.answer_checks) is given the one passage that shares most of its content terms, as a
 marker before its closing punctuation, as the prompt asks the model to write it. A sentence
