@@ -3,11 +3,13 @@
 The small default model often answers from its passages without citing them (on the answers
 dev set, 4 of 42 answers carried a marker): the answer then named no source, and the chat could
 only list every passage it was given. Each sentence the claim check found supported
-(retrieval.answer_checks) is given the one passage that shares most of its content terms, as a
-marker before its closing punctuation, as the prompt asks the model to write it. A sentence
-the check did not find supported gets none: a citation would lend it an authority its sources
-do not give. Neither does one that shares no term with any passage (a sentence in another
-script than its passages).
+(retrieval.answer_checks) is given a marker before its closing punctuation, as the prompt asks
+the model to write it, for the passage that shares most of its content terms among those that
+support it on their own: its numbers, names, links and terms are in that one passage, read
+without the sentences that address the assistant (retrieval.claim_support), and it is written
+in a script that passage holds text in. A sentence with no such passage gets none, nor does one
+the check did not find supported, nor a line of a fenced code block: a citation would lend
+them an authority their sources do not give, or break a command that is copied.
 """
 
 from __future__ import annotations
@@ -15,14 +17,16 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
-from kb.text.instructions import normalise
-from kb.text.script import has_cjk
+from kb.text.instructions import normalise, without_instructions
+from kb.text.script import has_cjk, is_latin_script
 from kb.text.sparse import tokenize
-from retrieval.answer_checks import AnswerCheck, Claim, claim_spans
+from retrieval.answer_checks import AnswerCheck, Claim, claim_spans, unsupported_items
+from retrieval.claim_support import Evidence, unsupported_reason
 from retrieval.types import Passage
 
 _CLOSING = ".!?。！？"
 _CJK_CLOSING = "。！？"
+_FENCE = "```"
 
 
 @dataclass(frozen=True)
@@ -34,22 +38,24 @@ class Attributed:
 
 def attribute(text: str, check: AnswerCheck, passages: Sequence[Passage]) -> Attributed:
     """`text` with a marker after each supported claim (the check of `text`, which cites
-    nothing), naming the passage of `passages` that shares most of its terms."""
-    terms = {p.n: set(tokenize(normalise(p.text))) for p in passages}
+    nothing) that one passage of `passages` supports on its own."""
+    sources = {p.n: without_instructions(p.text) for p in passages}
+    evidence = {n: Evidence.of(source) for n, source in sources.items()}
     spans = claim_spans(text, check.claims)
     edits: list[tuple[int, int, str]] = []
     claims = list(check.claims)
     numbers: list[int] = []
     for index, (claim, span) in enumerate(zip(check.claims, spans, strict=True)):
-        best = _best_passage(claim, terms)
-        if span is None or best is None:
+        if span is None or not claim.supported or _in_code(text, span[0]):
             continue
-        start, end = span
-        marked = with_marker(text[start:end], best)
-        edits.append((start, end, marked))
+        best = _best_passage(claim, sources, evidence)
+        if best is None:
+            continue
+        marked = with_marker(text[span[0] : span[1]], best)
+        edits.append((span[0], span[1], marked))
         claims[index] = replace(claim, text=marked, passages=(best,))
         numbers.append(best)
-    for start, end, marked in reversed(edits):
+    for start, end, marked in sorted(edits, reverse=True):
         text = text[:start] + marked + text[end:]
     return Attributed(text, list(dict.fromkeys(numbers)), replace(check, claims=tuple(claims)))
 
@@ -62,10 +68,26 @@ def with_marker(sentence: str, n: int) -> str:
     return f"{body}{space}[{n}]{closing}"
 
 
-def _best_passage(claim: Claim, terms: dict[int, set[str]]) -> int | None:
-    if not claim.supported:
-        return None
-    own = set(tokenize(normalise(claim.text)))
-    shared = {n: len(own & terms[n]) for n in claim.passages if n in terms}
-    best = max(shared, key=lambda n: (shared[n], -n), default=None)
-    return best if best is not None and shared[best] > 0 else None
+def _best_passage(
+    claim: Claim, sources: dict[int, str], evidence: dict[int, Evidence]
+) -> int | None:
+    """Of the claim's passages that support it alone, the one sharing most of its terms
+    (the first of equals)."""
+    folded = normalise(claim.text)
+    terms = set(tokenize(folded))
+    latin = is_latin_script(folded)
+    shared = {n: len(terms & evidence[n].terms) for n in claim.passages if n in evidence}
+    for n in sorted(shared, key=lambda n: (-shared[n], n)):
+        if shared[n] == 0 or latin not in evidence[n].scripts:
+            continue
+        alone = [evidence[n]]
+        if not unsupported_reason(folded, terms, alone) and not unsupported_items(
+            claim.text, [sources[n]]
+        ):
+            return n
+    return None
+
+
+def _in_code(text: str, at: int) -> bool:
+    """Whether offset `at` lies inside a fenced code block."""
+    return text.count(_FENCE, 0, at) % 2 == 1
