@@ -70,6 +70,7 @@ class Answer:
     refusal: RefusalReason = RefusalReason.NONE
     closest: list[Passage] = field(default_factory=list)  # a refusal's nearest sources
     answerability: float | None = None  # the check's probability of "yes", when it ran
+    attributed: bool = False  # the model cited nothing: retrieval.attribution gave citations
 
 
 @dataclass(frozen=True)
@@ -281,3 +282,4 @@ def _attribute(answer: Answer) -> None:
     by_number = {p.n: p for p in answer.passages}
     answer.text, answer.check = attributed.text, attributed.check
     answer.cited = [by_number[n] for n in attributed.cited]
+    answer.attributed = bool(answer.cited)

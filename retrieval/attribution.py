@@ -14,6 +14,7 @@ them an authority their sources do not give, or break a command that is copied.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
@@ -27,6 +28,7 @@ from retrieval.types import Passage
 _CLOSING = ".!?。！？"
 _CJK_CLOSING = "。！？"
 _FENCE = "```"
+_MARKER = re.compile(r" ?\[\d+\]")
 
 
 @dataclass(frozen=True)
@@ -66,6 +68,11 @@ def with_marker(sentence: str, n: int) -> str:
     closing = sentence[len(body) :]
     space = "" if has_cjk(body[-1:]) or closing.startswith(tuple(_CJK_CLOSING)) else " "
     return f"{body}{space}[{n}]{closing}"
+
+
+def unmarked(sentence: str) -> str:
+    """`sentence` without the markers `with_marker` gave it."""
+    return _MARKER.sub("", sentence)
 
 
 def _best_passage(

@@ -244,12 +244,20 @@ def answer_all(
             latencies_ms=dict(answer.latencies_ms),
             passages=tuple((names.get(p.document_id, ""), p.text) for p in answer.passages),
             translations=answer.retrieval.translations,
-            claims=tuple((c.text, c.supported) for c in answer.check.claims),
+            claims=tuple((_as_written(c.text, answer), c.supported) for c in answer.check.claims),
         )
         runs.append(run)
         # One JSON line per question: an interrupted run can still be scored.
         print(json.dumps({"n": number, **run.row()}, ensure_ascii=False), flush=True)
     return runs
+
+
+def _as_written(sentence: str, answer: Any) -> str:
+    """A claim as the model wrote it: without the markers retrieval.attribution added, so that
+    a rescore checks it as the Answerer did and cites it again."""
+    from retrieval.attribution import unmarked
+
+    return unmarked(sentence) if answer.attributed else sentence
 
 
 def _interleaved(questions: Mapping[str, Sequence[Question]]) -> list[tuple[str, Question]]:

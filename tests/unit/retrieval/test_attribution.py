@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from retrieval.answer_checks import check_answer, unverified_spans
-from retrieval.attribution import attribute, with_marker
+from retrieval.attribution import attribute, unmarked, with_marker
 from retrieval.types import Passage
 
 pytestmark = pytest.mark.unit
@@ -101,3 +101,9 @@ def test_lines_of_a_code_block_are_not_cited() -> None:
 
     assert [c.supported for c in check.claims][:2] == [True, True]  # the comment line too
     assert attributed.text == f"Allowed users are listed in /etc/cron.allow [2].\n{code}"
+
+
+def test_the_markers_given_can_be_taken_away_again() -> None:
+    """A benchmark records a claim as the model wrote it, to check and cite it again."""
+    for sentence in ("Kept for 35 days.", "保留三十五天。", "Kept for 35 days"):
+        assert unmarked(with_marker(sentence, 12)) == sentence
