@@ -14,7 +14,9 @@ passages, start, end}, those its sources do not support with `supported: false`,
 can be refused after its sources and tokens were streamed (retrieval.answerer: the
 answerability check, the model's non-answer, or an answer none of whose sentences its sources
 support): `citations` with `refused: true` says that the streamed text, if any, is not the answer;
-`done`'s `answer` (the refusal text) replaces it.
+`done`'s `answer` (the refusal text) replaces it. `done`'s `answer` is always the final text: for
+an answer the model wrote without `[n]` markers it also holds those retrieval.attribution gave
+its sentences, which the streamed tokens lack, and `claims`' offsets are in it.
 A refusal has no citations and no check; `refusal` says why (retrieval.refusals.RefusalReason)
 and `closest` lists the nearest sources the asker may read, in source_out's shape. A run that
 fails ends the stream with one `error` event ({error: {code, message}}) carrying the code of the
@@ -98,7 +100,7 @@ class AnswerOut:
 
     def done(self) -> dict[str, Any]:
         """The last event of a stream: the final text, which a blocked or refused answer's
-        streamed tokens do not match."""
+        streamed tokens do not match, nor those of an answer given citations."""
         return {
             "query_id": self.query_id,
             "answer": self.answer,

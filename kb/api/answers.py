@@ -51,7 +51,9 @@ class QueryApi(APIView):
                 "where it stands in `answer`). An `error` event "
                 "({error}) ends a failed stream. A question can be refused after its sources and "
                 "tokens were streamed: `citations` with `refused: true` means the streamed text is "
-                "not the answer; replace it with `done`'s `answer`.",
+                "not the answer; replace it with `done`'s `answer`. Show `done`'s `answer` in any "
+                "case: an answer the model wrote without `[n]` markers gets them there, one per "
+                "sentence a single source supports.",
             )
         },
         summary="Ask a question; the answer cites the passages it used",

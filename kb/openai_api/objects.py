@@ -13,6 +13,11 @@ model's own "I don't know", an unsupported or a blocked answer: kb/answer_events
 text cannot be taken back in this protocol, so the last content chunk says so (WITHDRAWN)
 and carries the refusal (or the withheld notice with its sources), and the final chunk has
 `refused: true` (or `check: "blocked"`).
+
+An answer the model wrote without `[n]` markers is given them after it is written
+(retrieval.attribution): the completion's message holds them, a stream's content chunks do
+not (its footnotes list the same sources), and the `claims` offsets of both refer to the
+completion's message text.
 """
 
 from __future__ import annotations

@@ -23,7 +23,8 @@
 //   conversation  {"id", "title", "url"}                 where the exchange was saved
 //   done          {"query_id", "answer", "refused", "refusal", "check",
 //                  "claims": [{"text", "supported", "passages", "start", "end"}]}
-//                 `answer` replaces the streamed text (the same but for white space at its ends);
+//                 `answer` replaces the streamed text (the same but for white space at its ends
+//                 and the [n] markers given to an answer the model wrote without any);
 //                 query_id is used only to rate this answer; a claim its sources do not support
 //                 is marked unverified where it stands in the answer (start and end: character
 //                 offsets, in code points)

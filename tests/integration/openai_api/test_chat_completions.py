@@ -85,6 +85,28 @@ def test_a_streamed_answer_is_chunks_then_done_and_says_what_the_sync_one_says(
     assert lines[-1] == "data: [DONE]" and all(line.startswith("data: {") for line in lines[:-1])
 
 
+def test_an_answer_without_markers_is_given_them_in_the_message_and_footnotes_in_a_stream(
+    connect: Connect, scripted_model: type[ScriptedModel]
+) -> None:
+    """Markers given after the answer is written (retrieval.attribution) are in the
+    completion's message; a stream's chunks were sent before, and its footnotes name the same
+    source."""
+    scripted_model.reply = "The office coffee machine is descaled every Friday."
+    client = connect("engineer")
+
+    whole = client.chat.completions.create(**ask(QUESTION))
+    chunks = list(client.chat.completions.create(**ask(QUESTION), stream=True))
+
+    (citation,) = whole.model_extra["citations"]
+    footnote = f"[1] {citation['title']}"
+    assert whole.choices[0].message.content == (
+        f"The office coffee machine is descaled every Friday [1].\n\n{footnote}"
+    )
+    streamed = "".join(c.choices[0].delta.content or "" for c in chunks)
+    assert streamed.split() == f"{scripted_model.reply}\n\n{footnote}".split()
+    assert chunks[-1].model_extra["citations"] == whole.model_extra["citations"]
+
+
 def test_earlier_turns_are_the_conversation_and_system_messages_are_ignored(
     connect: Connect, scripted_model: type[ScriptedModel], prompts: list[list[Message]]
 ) -> None:
