@@ -53,6 +53,8 @@ class AnswerRun:
     translations: tuple[str, ...] = ()
     # The claim check's sentences (text, supported): an `unsupported` refusal's answer too.
     claims: tuple[tuple[str, bool], ...] = ()
+    # The model wrote no citation marker and retrieval.attribution gave them (Answer.attributed).
+    attributed: bool = False
 
     def refused_at(self, threshold: float) -> bool:
         if self.refusal:
@@ -77,6 +79,7 @@ class AnswerRun:
             "passages": [list(p) for p in self.passages],
             "translations": list(self.translations),
             "claims": [list(c) for c in self.claims],
+            "attributed": self.attributed,
         }
 
     @classmethod
@@ -95,6 +98,7 @@ class AnswerRun:
             passages=tuple((name, text) for name, text in row.get("passages", [])),
             translations=_translations(row),
             claims=tuple((text, supported) for text, supported in row.get("claims", [])),
+            attributed=row.get("attributed", False),
         )
 
 
@@ -186,15 +190,16 @@ def with_claims_rechecked(
         numbers = citations.cited
         if not numbers and not check.nothing_supported and check.verdict is not Verdict.BLOCKED:
             attributed = attribute(text, check, passages)  # as the Answerer does
-            numbers, check = attributed.cited, attributed.check
+            numbers = attributed.cited
         cited = tuple(run.passages[n - 1][0] for n in numbers)
         updated.append(
             replace(
                 run,
                 refusal="unsupported" if check.nothing_supported else "",
-                claims=tuple((c.text, c.supported) for c in check.claims),
+                claims=tuple((c.text, c.supported) for c in check.claims),  # as written
                 cited=cited,
                 gold_hit=bool(set(gold.get(run.id, ())) & set(cited)),
+                attributed=bool(numbers) and not citations.cited,
             )
         )
     return updated
@@ -245,6 +250,7 @@ def answer_all(
             passages=tuple((names.get(p.document_id, ""), p.text) for p in answer.passages),
             translations=answer.retrieval.translations,
             claims=tuple((_as_written(c.text, answer), c.supported) for c in answer.check.claims),
+            attributed=answer.attributed,
         )
         runs.append(run)
         # One JSON line per question: an interrupted run can still be scored.

@@ -139,6 +139,11 @@ def test_recorded_sentences_are_checked_again_with_the_rules_given() -> None:
     assert [r.refusal for r in checked] == ["", "unsupported", "no_evidence"]
     assert checked[0].claims == ((claim, True),)
     assert (checked[0].cited, checked[0].gold_hit) == (("cron",), True)  # [2] is the cron page
+    assert checked[0].attributed is False  # the sentence cites [2] itself
+    bare = claim.replace(" [2]", "")  # as written by a model that cites nothing
+    unmarked = replace(recorded[0], claims=((bare, False),))
+    (given,) = with_claims_rechecked([unmarked], gold=gold, rules=DEFAULT_RULES)
+    assert (given.attributed, given.cited, given.claims) == (True, ("cron",), ((bare, True),))
     assert strict[0].refusal == "unsupported"  # "promptly" is not in its page
 
 
