@@ -202,7 +202,7 @@ class Answerer:
         if answer.check.nothing_supported:
             yield self._refused(answer, RefusalReason.UNSUPPORTED, started)
             return
-        if not answer.cited and answer.check.verdict is not Verdict.BLOCKED:
+        if not answer.cited:  # a blocked answer has no claims to cite for
             _attribute(answer)
         answer.latencies_ms["total"] = ms_since(started)
         yield answer
@@ -277,7 +277,7 @@ def _missing(answer: Answer) -> list[str]:
 
 def _attribute(answer: Answer) -> None:
     """An answer the model cited nothing in cites, for each supported sentence, the passage
-    that holds most of its words (retrieval.attribution)."""
+    that supports it on its own (retrieval.attribution)."""
     attributed = attribute(answer.text, answer.check, answer.passages)
     by_number = {p.n: p for p in answer.passages}
     answer.text, answer.check = attributed.text, attributed.check

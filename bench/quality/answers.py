@@ -162,7 +162,7 @@ def with_claims_rechecked(
     a checked sentence, keeps its result."""
     from dataclasses import replace
 
-    from retrieval.answer_checks import Verdict, check_answer
+    from retrieval.answer_checks import check_answer
     from retrieval.attribution import attribute
     from retrieval.citations import CitationFilter
     from retrieval.types import Passage
@@ -187,10 +187,7 @@ def with_claims_rechecked(
             rules=rules,
             embedder=embedder,
         )
-        numbers = citations.cited
-        if not numbers and not check.nothing_supported and check.verdict is not Verdict.BLOCKED:
-            attributed = attribute(text, check, passages)  # as the Answerer does
-            numbers = attributed.cited
+        numbers = citations.cited or attribute(text, check, passages).cited  # as the Answerer
         cited = tuple(run.passages[n - 1][0] for n in numbers)
         updated.append(
             replace(
