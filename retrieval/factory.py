@@ -62,12 +62,7 @@ def default_answerer(
         retriever=default_retriever(translate=settings.KB_TRANSLATE_QUESTIONS),
         model=chat_model,
         template=load_template(template_version or settings.KB_PROMPT_TEMPLATE),
-        refusal=RefusalPolicy(
-            min_dense=settings.KB_REFUSAL_MIN_DENSE,
-            min_coverage=settings.KB_REFUSAL_MIN_COVERAGE,
-            other_min_dense=settings.KB_REFUSAL_OTHER_MIN_DENSE,
-            other_min_coverage=settings.KB_REFUSAL_OTHER_MIN_COVERAGE,
-        ),
+        refusal=refusal_policy(),
         max_tokens=settings.KB_ANSWER_MAX_TOKENS,
         prompt_budget=settings.KB_PROMPT_TOKEN_BUDGET,
         on_prompt=on_prompt,
@@ -79,6 +74,16 @@ def default_answerer(
         ),
         claim_embedder=claim_embedder(),
         refuse_uncovered=settings.KB_REFUSE_UNCOVERED_NAMES,
+    )
+
+
+def refusal_policy() -> RefusalPolicy:
+    """The evidence thresholds in settings (KB_REFUSAL_*)."""
+    return RefusalPolicy(
+        min_dense=settings.KB_REFUSAL_MIN_DENSE,
+        min_coverage=settings.KB_REFUSAL_MIN_COVERAGE,
+        other_min_dense=settings.KB_REFUSAL_OTHER_MIN_DENSE,
+        other_min_coverage=settings.KB_REFUSAL_OTHER_MIN_COVERAGE,
     )
 
 

@@ -7,7 +7,13 @@ near-miss and off-topic ones, per language and per split, and what the answerabi
 costs. The run generates every answer with the check's threshold at 0 and records its
 probability, so the rates at any threshold are exact from one run: a question counts as
 refused at threshold t when it was refused without the check (weak evidence, the model's own
-non-answer, no supported sentence) or its probability is below t.
+non-answer, no supported sentence) or its probability is below t. Likewise the evidence
+thresholds (KB_REFUSAL_*) are 0 in the run and the evidence of every form searched is
+recorded, so the `no_evidence` refusal at any thresholds is exact too (`with_evidence_policy`).
+
+Each question is answered once per prompt budget asked for (KB_PROMPT_TOKEN_BUDGET, in turn,
+so both see the same machine), and each budget is reported on its own: what a shorter prompt
+saves in time to first token beside what it costs in answers.
 """
 
 from __future__ import annotations
@@ -24,11 +30,15 @@ from bench.common.devset import Question
 
 if TYPE_CHECKING:
     from bench.quality.search import Asker
+    from retrieval.answerer import Answerer
     from retrieval.claim_support import ClaimEmbedder, ClaimRules
+    from retrieval.evidence import RefusalPolicy
 
 Json = dict[str, Any]
 THRESHOLDS = (0.0, 0.1, 0.2, 0.3, 0.35, 0.4, 0.45, 0.5, 0.6, 0.7)
 KINDS = ("answerable", "near_miss", "off_topic")
+# Evidence thresholds (KB_REFUSAL_*) scaled by these, all at once, in the report's sweep.
+EVIDENCE_SCALES = (1.0, 0.95, 0.9, 0.85, 0.8, 0.7, 0.0)
 
 
 @dataclass(frozen=True)
@@ -55,6 +65,11 @@ class AnswerRun:
     claims: tuple[tuple[str, bool], ...] = ()
     # The model wrote no citation marker and retrieval.attribution gave them (Answer.attributed).
     attributed: bool = False
+    budget: int = 0  # KB_PROMPT_TOKEN_BUDGET of the answer (0: every passage whole)
+    prompt_tokens: int = 0  # what the model read, when it was asked
+    # (dense, coverage, latin script) of each form searched, as asked first: the evidence the
+    # refusal thresholds judge (retrieval.evidence); empty in rows written before.
+    evidence: tuple[tuple[float, float, bool], ...] = ()
 
     def refused_at(self, threshold: float) -> bool:
         if self.refusal:
@@ -80,6 +95,9 @@ class AnswerRun:
             "translations": list(self.translations),
             "claims": [list(c) for c in self.claims],
             "attributed": self.attributed,
+            "budget": self.budget,
+            "prompt_tokens": self.prompt_tokens,
+            "evidence": [[round(d, 4), round(c, 4), latin] for d, c, latin in self.evidence],
         }
 
     @classmethod
@@ -99,6 +117,9 @@ class AnswerRun:
             translations=_translations(row),
             claims=tuple((text, supported) for text, supported in row.get("claims", [])),
             attributed=row.get("attributed", False),
+            budget=row.get("budget", 0),
+            prompt_tokens=row.get("prompt_tokens", 0),
+            evidence=tuple((d, c, latin) for d, c, latin in row.get("evidence", [])),
         )
 
 
@@ -120,6 +141,33 @@ def _translations(row: Json) -> tuple[str, ...]:
         return tuple(row["translations"])
     searched = row.get("translation") and "translate" in row["ms"]
     return (row["translation"],) if searched else ()
+
+
+def with_evidence_policy(runs: Sequence[AnswerRun], policy: RefusalPolicy) -> list[AnswerRun]:
+    """The runs as `policy`'s evidence thresholds would have left them: exact, since that
+    refusal comes first and reads only the recorded evidence. A run it refuses is
+    `no_evidence` whatever happened after; rows without evidence keep their result."""
+    from dataclasses import replace
+
+    from retrieval.evidence import Evidence
+
+    updated = []
+    for run in runs:
+        forms = [Evidence(dense, coverage, latin) for dense, coverage, latin in run.evidence]
+        if forms and policy.refuses_all(*forms):
+            run = replace(
+                run, refusal="no_evidence", probability=None, gold_hit=False, cited=(), claims=()
+            )
+        updated.append(run)
+    return updated
+
+
+def by_budget(runs: Sequence[AnswerRun]) -> dict[int, list[AnswerRun]]:
+    """The runs of each prompt budget, in the order the run asked for them."""
+    groups: dict[int, list[AnswerRun]] = {}
+    for run in runs:
+        groups.setdefault(run.budget, []).append(run)
+    return groups
 
 
 def with_uncovered_names(runs: Sequence[AnswerRun], texts: Mapping[str, str]) -> list[AnswerRun]:
@@ -203,56 +251,90 @@ def with_claims_rechecked(
 
 
 def answer_all(
-    questions: Mapping[str, Sequence[Question]], ask: Asker, *, names: dict[int, str], hops: int
+    questions: Mapping[str, Sequence[Question]],
+    ask: Asker,
+    *,
+    names: dict[int, str],
+    hops: int,
+    budgets: Sequence[int],
 ) -> list[AnswerRun]:
     """Every question through the production Answerer (retrieval.factory.default_answerer) with
-    the run's path limit and graph hops, as the benchmark's reader; `names` maps document ids
-    to the files' corpus names."""
+    the run's path limit and graph hops, as the benchmark's reader, once per prompt budget;
+    `names` maps document ids to the files' corpus names."""
+    answerers = {budget: _answerer(ask, hops=hops, budget=budget) for budget in budgets}
+    runs = []
+    for number, (kind, question) in enumerate(_interleaved(questions), 1):
+        for budget, answerer in answerers.items():
+            run = _answered(answerer, question, kind, ask, names=names, budget=budget)
+            runs.append(run)
+            # One JSON line per answer: an interrupted run can still be scored.
+            print(json.dumps({"n": number, **run.row()}, ensure_ascii=False), flush=True)
+    return runs
+
+
+def _answerer(ask: Asker, *, hops: int, budget: int) -> Answerer:
+    """The production Answerer with the answerability check and the evidence thresholds at 0
+    (their refusals are applied afterwards from what the run records)."""
     from django.test import override_settings
 
-    from retrieval.answerer import Answer
     from retrieval.factory import default_answerer
 
     with override_settings(
         KB_ANSWERABILITY_CHECK=True,
         KB_ANSWERABILITY_MIN_YES=0.0,
+        KB_REFUSAL_MIN_DENSE=0.0,
+        KB_REFUSAL_MIN_COVERAGE=0.0,
+        KB_REFUSAL_OTHER_MIN_DENSE=0.0,
+        KB_REFUSAL_OTHER_MIN_COVERAGE=0.0,
+        KB_PROMPT_TOKEN_BUDGET=budget,
         KB_RETRIEVAL_PATH_LIMIT=ask.shipped.path_limit,
         KB_GRAPH_HOPS=hops,
     ):
-        answerer = default_answerer()
-    runs = []
-    for number, (kind, question) in enumerate(_interleaved(questions), 1):
-        answer = _final(
-            answerer.stream(
-                question.text,
-                scope=ask.scope,
-                allowed=ask.allowed,
-                top_k=ask.top_k,
-                document_scripts=ask.document_scripts,
-            ),
-            Answer,
-        )
-        cited = tuple(names.get(p.document_id, "") for p in answer.cited)
-        run = AnswerRun(
-            id=question.id,
-            kind=kind,
-            lang=question.lang,
-            split=question.split,
-            refusal=str(answer.refusal),
-            probability=answer.answerability,
-            gold_hit=bool({g.document for g in question.gold} & set(cited)),
-            cited=cited,
-            text=answer.text,
-            latencies_ms=dict(answer.latencies_ms),
-            passages=tuple((names.get(p.document_id, ""), p.text) for p in answer.passages),
-            translations=answer.retrieval.translations,
-            claims=tuple((_as_written(c.text, answer), c.supported) for c in answer.check.claims),
-            attributed=answer.attributed,
-        )
-        runs.append(run)
-        # One JSON line per question: an interrupted run can still be scored.
-        print(json.dumps({"n": number, **run.row()}, ensure_ascii=False), flush=True)
-    return runs
+        return default_answerer()
+
+
+def _answered(
+    answerer: Answerer,
+    question: Question,
+    kind: str,
+    ask: Asker,
+    *,
+    names: dict[int, str],
+    budget: int,
+) -> AnswerRun:
+    from retrieval.answerer import Answer
+
+    answer = _final(
+        answerer.stream(
+            question.text,
+            scope=ask.scope,
+            allowed=ask.allowed,
+            top_k=ask.top_k,
+            document_scripts=ask.document_scripts,
+        ),
+        Answer,
+    )
+    cited = tuple(names.get(p.document_id, "") for p in answer.cited)
+    forms = (answer.retrieval.evidence, *answer.retrieval.translated_evidence)
+    return AnswerRun(
+        id=question.id,
+        kind=kind,
+        lang=question.lang,
+        split=question.split,
+        refusal=str(answer.refusal),
+        probability=answer.answerability,
+        gold_hit=bool({g.document for g in question.gold} & set(cited)),
+        cited=cited,
+        text=answer.text,
+        latencies_ms=dict(answer.latencies_ms),
+        passages=tuple((names.get(p.document_id, ""), p.text) for p in answer.passages),
+        translations=answer.retrieval.translations,
+        claims=tuple((_as_written(c.text, answer), c.supported) for c in answer.check.claims),
+        attributed=answer.attributed,
+        budget=budget,
+        prompt_tokens=answer.usage.prompt_tokens,
+        evidence=tuple((e.dense, e.coverage, e.latin_script) for e in forms),
+    )
 
 
 def _as_written(sentence: str, answer: Any) -> str:
@@ -282,17 +364,51 @@ def _final(stream: Iterable[Any], kind: type) -> Any:
     return last
 
 
-def report(runs: Sequence[AnswerRun], *, shipped_threshold: float) -> Json:
-    """Rates at the shipped threshold, without the check, and across THRESHOLDS."""
+def report(runs: Sequence[AnswerRun], *, shipped_threshold: float, policy: RefusalPolicy) -> Json:
+    """Per prompt budget: the rates at the shipped thresholds (answerability and `policy`'s
+    evidence thresholds), without the answerability check, across THRESHOLDS and across
+    EVIDENCE_SCALES; every answer's row."""
     return {
         "shipped_threshold": shipped_threshold,
-        "at_shipped": rates(runs, shipped_threshold),
-        "without_check": rates(runs, 0.0),
-        "sweep": [{"threshold": t, **rates(runs, t)["all"]} for t in THRESHOLDS],
-        "check_ms": _check_cost(runs),
-        "refusal_reasons": _reasons(runs),
+        "per_budget": [
+            {"budget": budget, **_budget_report(group, shipped_threshold, policy)}
+            for budget, group in by_budget(runs).items()
+        ],
         "per_question": [run.row() for run in runs],
     }
+
+
+def _budget_report(runs: Sequence[AnswerRun], threshold: float, policy: RefusalPolicy) -> Json:
+    judged = with_evidence_policy(runs, policy)
+    return {
+        "at_shipped": rates(judged, threshold),
+        "without_check": rates(judged, 0.0),
+        "sweep": [{"threshold": t, **rates(judged, t)["all"]} for t in THRESHOLDS],
+        "evidence_sweep": [
+            {
+                "scale": scale,
+                **rates(with_evidence_policy(runs, scaled(policy, scale)), threshold)["all"],
+            }
+            for scale in EVIDENCE_SCALES
+        ],
+        "check_ms": _check_cost(runs),
+        "refusal_reasons": _reasons(judged),
+    }
+
+
+def scaled(policy: RefusalPolicy, scale: float) -> RefusalPolicy:
+    """`policy` with every evidence threshold times `scale`."""
+    from retrieval.evidence import RefusalPolicy
+
+    def times(value: float | None) -> float | None:
+        return None if value is None else value * scale
+
+    return RefusalPolicy(
+        min_dense=policy.min_dense * scale,
+        min_coverage=policy.min_coverage * scale,
+        other_min_dense=times(policy.other_min_dense),
+        other_min_coverage=times(policy.other_min_coverage),
+    )
 
 
 def rates(runs: Sequence[AnswerRun], threshold: float) -> Json:
@@ -337,19 +453,26 @@ def _share(count: int, runs: Sequence[AnswerRun]) -> float | None:
 
 
 def _check_cost(runs: Sequence[AnswerRun]) -> Json:
-    """Milliseconds the check took, and the answer's first token and whole time, over the
-    questions that reached the model."""
+    """Milliseconds the check took, and the answer's first token and whole time (mean and
+    median), and the prompt's tokens, over the questions that reached the model."""
     checked = [r for r in runs if "answerability" in r.latencies_ms]
     values = {
         name: [r.latencies_ms[name] for r in checked if name in r.latencies_ms]
         for name in ("answerability", "first_token", "total")
     }
+    tokens = [r.prompt_tokens for r in checked if r.prompt_tokens]
     return {
         "questions": len(checked),
         **{
             f"{name}_mean": round(statistics.fmean(v), 1) if v else None
             for name, v in values.items()
         },
+        **{
+            f"{name}_p50": round(statistics.median(v), 1) if v else None
+            for name, v in values.items()
+            if name != "answerability"
+        },
+        "prompt_tokens_mean": round(statistics.fmean(tokens), 1) if tokens else None,
     }
 
 
@@ -362,20 +485,29 @@ def _reasons(runs: Sequence[AnswerRun]) -> Json:
 
 
 def summary(result: Json) -> str:
-    shipped, bare = result["at_shipped"]["all"], result["without_check"]["all"]
-    lines = [
-        f"answers at answerability threshold {result['shipped_threshold']}: false refusals "
-        f"{shipped['false_refusals']}, gold cited {shipped['gold_cited']}, near-miss false "
-        f"answers {shipped['near_miss_false_answers']}, off-topic false answers "
-        f"{shipped['off_topic_false_answers']}",
-        f"without the check: false refusals {bare['false_refusals']}, near-miss false answers "
-        f"{bare['near_miss_false_answers']}, off-topic false answers "
-        f"{bare['off_topic_false_answers']}",
-        f"check: {result['check_ms']}",
-    ]
-    for row in result["sweep"]:
-        lines.append(
-            f"  t={row['threshold']:<5} false refusals {row['false_refusals']} "
-            f"near-miss false answers {row['near_miss_false_answers']}"
-        )
+    lines = []
+    for budget in result["per_budget"]:
+        shipped, bare = budget["at_shipped"]["all"], budget["without_check"]["all"]
+        lines += [
+            f"prompt budget {budget['budget']}, answerability threshold "
+            f"{result['shipped_threshold']}: false refusals {shipped['false_refusals']}, gold "
+            f"cited {shipped['gold_cited']}, near-miss false answers "
+            f"{shipped['near_miss_false_answers']}, off-topic false answers "
+            f"{shipped['off_topic_false_answers']}",
+            f"  without the check: false refusals {bare['false_refusals']}, near-miss false "
+            f"answers {bare['near_miss_false_answers']}, off-topic false answers "
+            f"{bare['off_topic_false_answers']}",
+            f"  check: {budget['check_ms']}",
+        ]
+        for row in budget["sweep"]:
+            lines.append(
+                f"  t={row['threshold']:<5} false refusals {row['false_refusals']} "
+                f"near-miss false answers {row['near_miss_false_answers']}"
+            )
+        for row in budget["evidence_sweep"]:
+            lines.append(
+                f"  evidence x{row['scale']:<4} false refusals {row['false_refusals']} "
+                f"near-miss {row['near_miss_false_answers']} off-topic "
+                f"{row['off_topic_false_answers']}"
+            )
     return "\n".join(lines)

@@ -117,6 +117,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "on 2 cores); JSON in <out>-answers.json",
     )
     parser.add_argument(
+        "--prompt-budgets",
+        type=parse_budgets,
+        default=None,
+        metavar="N,N",
+        help="with --answers: answer each question once per prompt budget "
+        "(KB_PROMPT_TOKEN_BUDGET; 0: every passage whole), reported side by side (default: "
+        "the one in settings)",
+    )
+    parser.add_argument(
         "--answers-rescore",
         type=Path,
         metavar="FILE",
@@ -161,6 +170,13 @@ def run(args: argparse.Namespace, *, command: str) -> int:
     return 0
 
 
+def parse_budgets(text: str) -> list[int]:
+    budgets = [int(part) for part in text.split(",") if part.strip()]
+    if not budgets or any(b < 0 for b in budgets) or len(set(budgets)) < len(budgets):
+        raise argparse.ArgumentTypeError("distinct token counts >= 0, e.g. 0,600")
+    return budgets
+
+
 def devset(args: argparse.Namespace) -> Path:
     """The answerable questions' file of the run's mode."""
     return PDF if args.pdf else CROSSLINGUAL if args.crosslingual else ANSWERABLE
@@ -179,13 +195,13 @@ def input_files(
 
 
 def rescore_answers(path: Path, *, command: str) -> int:
-    """The report of `--answers` from an earlier run's rows (the shipped threshold is read from
-    the settings defaults, as the run would have)."""
+    """The report of `--answers` from an earlier run's rows, at the thresholds in settings
+    (evidence, answerability) with this checkout's name refusal and claim check."""
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "kb.settings.base")
     from django.conf import settings
 
     from retrieval.claim_support import DEFAULT_RULES
-    from retrieval.factory import claim_embedder
+    from retrieval.factory import claim_embedder, refusal_policy
 
     runs = answers.load_rows(path)
     questions = [q for f in (ANSWERABLE, NEAR_MISS, UNANSWERABLE) for q in load_questions(f)]
@@ -194,27 +210,26 @@ def rescore_answers(path: Path, *, command: str) -> int:
     gold = {q.id: {g.document for g in q.gold} for q in questions}
     embedder = claim_embedder()
     shipped = settings.KB_ANSWERABILITY_MIN_YES
+    policy = refusal_policy()
+
+    def rechecked(share: float) -> list[answers.AnswerRun]:
+        rules = replace(DEFAULT_RULES, min_terms=share)
+        return answers.with_claims_rechecked(runs, gold=gold, rules=rules, embedder=embedder)
+
     result = {
         "rescored_from": str(path),
         "questions": {kind: sum(r.kind == kind for r in runs) for kind in answers.KINDS},
         **answers.report(
-            answers.with_claims_rechecked(runs, gold=gold, rules=DEFAULT_RULES, embedder=embedder),
-            shipped_threshold=shipped,
+            rechecked(DEFAULT_RULES.min_terms), shipped_threshold=shipped, policy=policy
         ),
         "claim_terms_sweep": [
             {
+                "budget": budget,
                 "min_terms": share,
-                **answers.rates(
-                    answers.with_claims_rechecked(
-                        runs,
-                        gold=gold,
-                        rules=replace(DEFAULT_RULES, min_terms=share),
-                        embedder=embedder,
-                    ),
-                    shipped,
-                )["all"],
+                **answers.rates(answers.with_evidence_policy(group, policy), shipped)["all"],
             }
             for share in CLAIM_TERMS_SWEEP
+            for budget, group in answers.by_budget(rechecked(share)).items()
         ],
         "command": command,
     }
@@ -229,6 +244,7 @@ def measure_answers(questions: dict[str, list[Question]], *, args: argparse.Name
 
     from kb.models import Document
     from kb.stores.factory import close_stores
+    from retrieval.factory import refusal_policy
 
     ask = build_asker(
         limit=args.limit,
@@ -237,15 +253,22 @@ def measure_answers(questions: dict[str, list[Question]], *, args: argparse.Name
         username="answers-reader",
     )
     names = dict(Document.objects.values_list("id", "source_filename"))
+    budgets = args.prompt_budgets or [settings.KB_PROMPT_TOKEN_BUDGET]
     with Timed() as timed:
-        runs = answers.answer_all(questions, ask, names=names, hops=args.graph_hops)
+        runs = answers.answer_all(
+            questions, ask, names=names, hops=args.graph_hops, budgets=budgets
+        )
     close_stores()
     return {
         "model": settings.KB_LLM_MODEL_NAME,
         "questions": {kind: len(group) for kind, group in questions.items()},
         "wall_s": round(timed.seconds, 1),
         "other_processes_cpu_share": timed.other_share,
-        **answers.report(runs, shipped_threshold=settings.KB_ANSWERABILITY_MIN_YES),
+        **answers.report(
+            runs,
+            shipped_threshold=settings.KB_ANSWERABILITY_MIN_YES,
+            policy=refusal_policy(),
+        ),
         "code": code_state(("ingestion", "kb", "retrieval")),
     }
 

@@ -13,13 +13,16 @@ from bench.common.devset import Question
 from bench.quality.answers import (
     AnswerRun,
     _interleaved,
+    by_budget,
     load_rows,
     rates,
     report,
     with_claims_rechecked,
+    with_evidence_policy,
     with_uncovered_names,
 )
 from retrieval.claim_support import DEFAULT_RULES
+from retrieval.evidence import RefusalPolicy
 
 pytestmark = pytest.mark.unit
 
@@ -68,10 +71,51 @@ def test_rows_written_by_a_run_rescore_to_the_same_report(tmp_path: Path) -> Non
 
     rescored = load_rows(log)
 
-    assert (
-        report(rescored, shipped_threshold=0.5)["sweep"]
-        == report(RUNS, shipped_threshold=0.5)["sweep"]
+    assert report(rescored, shipped_threshold=0.5, policy=POLICY) == report(
+        RUNS, shipped_threshold=0.5, policy=POLICY
     )
+
+
+POLICY = RefusalPolicy(
+    min_dense=0.4, min_coverage=0.6, other_min_dense=0.55, other_min_coverage=0.4
+)
+
+
+def test_evidence_recorded_with_the_thresholds_at_zero_is_judged_at_the_thresholds_given() -> None:
+    weak = replace(_run("answerable", p=0.9), evidence=((0.3, 0.5, True),))
+    strong = replace(_run("answerable", p=0.9), evidence=((0.45, 0.2, True),))
+    # Chinese, weak as asked, its English translation strong: not refused (refuses_all).
+    translated = replace(_run("answerable", p=0.9), evidence=((0.5, 0.3, False), (0.2, 0.7, True)))
+    other_script = replace(_run("near_miss", p=0.9), evidence=((0.5, 0.3, False),))
+    unrecorded = _run("near_miss", p=0.9)  # a row from before evidence was recorded
+
+    judged = with_evidence_policy([weak, strong, translated, other_script, unrecorded], POLICY)
+
+    assert [r.refusal for r in judged] == ["no_evidence", "", "", "no_evidence", ""]
+    assert (judged[0].probability, judged[0].gold_hit, judged[0].cited) == (None, False, ())
+    lower = RefusalPolicy(min_dense=0.3, min_coverage=0.5)
+    assert with_evidence_policy([weak], lower)[0].refusal == ""  # thresholds are strict
+
+
+def test_each_prompt_budget_is_reported_on_its_own(tmp_path: Path) -> None:
+    whole = [replace(r, budget=0, prompt_tokens=1500) for r in RUNS]
+    short = [replace(r, budget=600, prompt_tokens=700, refusal="declined") for r in RUNS]
+    runs = [run for pair in zip(whole, short, strict=True) for run in pair]
+    log = tmp_path / "run.log"
+    log.write_text("\n".join(json.dumps({"n": 1, **r.row()}) for r in runs) + "\n")
+
+    result = report(load_rows(log), shipped_threshold=0.5, policy=POLICY)
+
+    assert list(by_budget(runs)) == [0, 600]
+    assert [b["budget"] for b in result["per_budget"]] == [0, 600]
+    first, second = result["per_budget"]
+    assert first["at_shipped"] == rates(RUNS, 0.5)
+    assert second["at_shipped"]["all"]["false_refusals"] == 1.0
+    assert (first["check_ms"]["prompt_tokens_mean"], second["check_ms"]["prompt_tokens_mean"]) == (
+        1500,
+        700,
+    )
+    assert len(result["per_question"]) == 2 * len(RUNS)
 
 
 def test_kinds_are_interleaved_so_any_prefix_is_balanced() -> None:
