@@ -310,6 +310,7 @@ def _answered(
 ) -> AnswerRun:
     from retrieval.answerer import Answer
 
+    _forget_previous_prompt(answerer)
     answer = _final(
         answerer.stream(
             question.text,
@@ -342,6 +343,16 @@ def _answered(
         evidence=tuple((e.dense, e.coverage, e.latin_script) for e in forms),
         named_elsewhere=answer.named_elsewhere,
     )
+
+
+def _forget_previous_prompt(answerer: Answerer) -> None:
+    """Leaves the model's cache holding the system prompt and no passages, as after another
+    question: llama.cpp re-uses the longest prefix of the previous prompt, so an answer at one
+    budget would otherwise start from the same question's passages read at the other, and
+    its time to first token would be too short."""
+    from retrieval.prompting import answer_messages
+
+    answerer.model().chat(answer_messages(answerer.template, "", []), max_tokens=1)
 
 
 def _as_written(sentence: str, answer: Any) -> str:
