@@ -62,6 +62,19 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--model", default="", help="KB_LLM_MODEL_NAME for the server (default: the default model)"
     )
+    parser.add_argument(
+        "--llm-threads",
+        type=int,
+        default=None,
+        help="KB_LLM_N_THREADS for the server (default: the settings' default)",
+    )
+    parser.add_argument(
+        "--torch-threads",
+        type=int,
+        default=None,
+        help="OMP_NUM_THREADS for the server: torch's threads, which embed questions and "
+        "documents (default: torch's own, one per core)",
+    )
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT, help="JSON path")
 
 
@@ -87,7 +100,7 @@ def run(args: argparse.Namespace, *, command: str) -> int:
     questions = _questions(args.questions)
     with (
         tempfile.TemporaryDirectory(prefix="quarry-load-") as tmp,
-        _server(Path(tmp), model=args.model) as (base, manage),
+        _server(Path(tmp), model=args.model, threads=_threads(args)) as (base, manage),
     ):
         tokens = [
             manage("kb_user", f"user{n}", "--groups", "staff-load", "--token").strip()
@@ -138,8 +151,18 @@ def _stage_corpus(folder: Path, questions: list[str]) -> Path:
     return folder
 
 
+def _threads(args: argparse.Namespace) -> dict[str, str]:
+    """The server's thread settings the run was asked for, as environment variables."""
+    threads = {}
+    if args.llm_threads is not None:
+        threads["KB_LLM_N_THREADS"] = str(args.llm_threads)
+    if args.torch_threads is not None:
+        threads["OMP_NUM_THREADS"] = str(args.torch_threads)
+    return threads
+
+
 @contextmanager
-def _server(tmp: Path, *, model: str) -> Iterator[tuple[str, Any]]:
+def _server(tmp: Path, *, model: str, threads: dict[str, str]) -> Iterator[tuple[str, Any]]:
     port = _free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith(("KB_", "DJANGO_"))}
     env.update(
@@ -158,6 +181,8 @@ def _server(tmp: Path, *, model: str) -> Iterator[tuple[str, Any]]:
         env.pop(name, None)
     if model:
         env["KB_LLM_MODEL_NAME"] = model
+    env.pop("OMP_NUM_THREADS", None)  # only what the run was asked for
+    env.update(threads)
 
     def manage(*args: str) -> str:
         return subprocess.run(  # noqa: S603 - our own manage.py with fixed arguments
@@ -281,6 +306,7 @@ def _report(
     return {
         "command": command,
         "users": args.users,
+        "server_threads": _threads(args),
         "load_seconds": args.seconds,
         "wall_seconds_incl_drain": round(load_seconds, 1),
         "corpus_documents": documents,
