@@ -45,7 +45,6 @@ from retrieval.refusals import (
     closest_sources,
     missing_names,
     refusal_text,
-    unmentioned,
 )
 from retrieval.retriever import AllowedDocuments, Retrieval, Retriever
 from retrieval.timing import ms_since
@@ -72,9 +71,6 @@ class Answer:
     closest: list[Passage] = field(default_factory=list)  # a refusal's nearest sources
     answerability: float | None = None  # the check's probability of "yes", when it ran
     attributed: bool = False  # the model cited nothing: retrieval.attribution gave citations
-    # Names of the question its passages lack that another readable search result mentions:
-    # the documents' own words for the topic, so not refused as `not_covered`.
-    named_elsewhere: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -112,8 +108,8 @@ class Answerer:
         self.prompt_budget = prompt_budget  # tokens of passages; 0: all, whole
         self.claim_embedder = claim_embedder  # judges sentences in another script when multilingual
         # A question naming a product, service or identifier that no passage found mentions
-        # (retrieval.refusals.missing_names: as asked, or in a translation searched), nor any
-        # other readable search result, is refused before the model: a near miss.
+        # (retrieval.refusals.missing_names: as asked, or in a translation searched) is refused
+        # before the model: a near miss.
         self.refuse_uncovered = refuse_uncovered
 
     def stream(
@@ -153,11 +149,8 @@ class Answerer:
             yield self._refused(answer, RefusalReason.NO_EVIDENCE, started)
             return
         if self.refuse_uncovered and (missing := _missing(answer)):
-            uncovered = unmentioned(missing, answer.retrieval.readable_texts())
-            answer.named_elsewhere = tuple(name for name in missing if name not in uncovered)
-            if uncovered:
-                yield self._refused(answer, RefusalReason.NOT_COVERED, started, missing)
-                return
+            yield self._refused(answer, RefusalReason.NOT_COVERED, started, missing)
+            return
         yield from self._generate(answer, started)
 
     def _generate(self, answer: Answer, started: float) -> Iterator[str | Sources | Answer]:

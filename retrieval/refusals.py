@@ -141,29 +141,6 @@ def missing_names(
     return []
 
 
-def unmentioned(names: Sequence[str], texts: Sequence[str]) -> list[str]:
-    """The `names` (as missing_names gives them) that none of `texts` mentions, compared as
-    the sparse index compares words: what the asker's readable documents, as far as the
-    search reached them, do not cover at all. A name the top passages lack but another
-    readable result has ("Falcot", the handbook's example company, beside a backup page that
-    does not name it) is the documents' word for the topic, not a near miss."""
-    # Only a text that holds the start of a term is tokenised (a Chinese text takes ~5 ms): a
-    # stem differs from its words in the last letter at most ("polici": policy, policies).
-    starts = {
-        term: term[: max(3, len(term) - 1)]
-        for name in names
-        for _, term in words_and_terms(name)
-        if term
-    }
-    found: set[str] = set()
-    for text in texts:
-        lowered = text.lower()
-        possible = {term for term, start in starts.items() if start in lowered} - found
-        if possible:
-            found |= possible & set(tokenize(text))
-    return [name for name in names if not {t for _, t in words_and_terms(name) if t} <= found]
-
-
 def _missing(
     question: str, passages: Sequence[Passage], *, already_judged: AbstractSet[str] = frozenset()
 ) -> list[str] | None:

@@ -55,19 +55,6 @@ class Retrieval:
     complete: bool = True
     # The question's translations that were searched too, as the model wrote them.
     translations: tuple[str, ...] = ()
-    # Every candidate chunk (of any path, not only the top passages) whose document passed the
-    # database post-check: what the asker may read of what the search found.
-    readable: frozenset[str] = frozenset()
-
-    def readable_texts(self) -> list[str]:
-        """The texts of the readable candidates that carry one (graph hits carry none)."""
-        texts = {
-            c.chunk_id: c.payload.text
-            for candidates in self.per_path.values()
-            for c in candidates
-            if c.payload is not None and c.chunk_id in self.readable
-        }
-        return list(texts.values())
 
 
 @dataclass(frozen=True)
@@ -148,7 +135,6 @@ class Retriever:
             translated_evidence=others,
             complete=asked,
             translations=tuple(translations.values()),
-            readable=frozenset(found.readable),
         )
 
     def _checked(

@@ -70,8 +70,6 @@ class AnswerRun:
     # (dense, coverage, latin script) of each form searched, as asked first: the evidence the
     # refusal thresholds judge (retrieval.evidence); empty in rows written before.
     evidence: tuple[tuple[float, float, bool], ...] = ()
-    # Names the passages lack that another readable result mentions (Answer.named_elsewhere).
-    named_elsewhere: tuple[str, ...] = ()
 
     def refused_at(self, threshold: float) -> bool:
         if self.refusal:
@@ -100,7 +98,6 @@ class AnswerRun:
             "budget": self.budget,
             "prompt_tokens": self.prompt_tokens,
             "evidence": [[round(d, 4), round(c, 4), latin] for d, c, latin in self.evidence],
-            "named_elsewhere": list(self.named_elsewhere),
         }
 
     @classmethod
@@ -123,7 +120,6 @@ class AnswerRun:
             budget=row.get("budget", 0),
             prompt_tokens=row.get("prompt_tokens", 0),
             evidence=tuple((d, c, latin) for d, c, latin in row.get("evidence", [])),
-            named_elsewhere=tuple(row.get("named_elsewhere", [])),
         )
 
 
@@ -176,11 +172,10 @@ def by_budget(runs: Sequence[AnswerRun]) -> dict[int, list[AnswerRun]]:
 
 def with_uncovered_names(runs: Sequence[AnswerRun], texts: Mapping[str, str]) -> list[AnswerRun]:
     """The runs as the pre-model `not_covered` refusal (retrieval.refusals.missing_names over
-    the recorded passages; KB_REFUSE_UNCOVERED_NAMES) would have left them: exact, since it
-    reads only the question (`texts` by id), its recorded translations, the passages and the
-    names the run found in other readable results (none recorded before that was looked at:
-    such rows are judged on their passages alone), and comes before the model. Rows refused
-    before the model keep their reason."""
+    the recorded passages; KB_REFUSE_UNCOVERED_NAMES) would have left them: exact for rows
+    recorded before it existed, since it reads only the question (`texts` by id), its
+    recorded translations and the passages, and comes before the model. Rows refused before
+    the model keep their reason."""
     from dataclasses import replace
 
     from retrieval.refusals import missing_names
@@ -193,8 +188,7 @@ def with_uncovered_names(runs: Sequence[AnswerRun], texts: Mapping[str, str]) ->
             for n, (name, text) in enumerate(run.passages, 1)
         ]
         reached_model = run.refusal != "no_evidence" and bool(passages)
-        missing = missing_names(texts[run.id], run.translations, passages) if reached_model else []
-        if [name for name in missing if name not in run.named_elsewhere]:
+        if reached_model and missing_names(texts[run.id], run.translations, passages):
             run = replace(run, refusal="not_covered", probability=None)
         updated.append(run)
     return updated
@@ -341,7 +335,6 @@ def _answered(
         budget=budget,
         prompt_tokens=answer.usage.prompt_tokens,
         evidence=tuple((e.dense, e.coverage, e.latin_script) for e in forms),
-        named_elsewhere=answer.named_elsewhere,
     )
 
 

@@ -11,7 +11,6 @@ from retrieval.refusals import (
     missing_names,
     missing_words,
     refusal_text,
-    unmentioned,
 )
 from retrieval.types import Passage
 
@@ -192,20 +191,3 @@ def test_a_question_held_back_as_asked_is_not_judged_in_translation() -> None:
     assert missing_words(question, [canteen, login]) == []
     assert missing_words(translation, [canteen, login]) == ["Rutoken"]
     assert missing_names(question, [translation], [canteen, login]) == []
-
-
-@pytest.mark.parametrize(
-    ("names", "texts", "left"),
-    [
-        (["Falcot", "Visio"], ["The Falcot Corp administrators back up the servers."], ["Visio"]),
-        (["Policies"], ["A policy applies to every user."], []),  # as the index stems words
-        (["国家授时中心"], ["服务器与国家授时中心同步。"], []),  # as the index segments them
-        (["Рутокен"], ["Рутокены поддерживаются."], []),
-        (["Falcotian"], ["The Falcot Corp administrators."], ["Falcotian"]),  # no prefix match
-        (["Visio"], [], ["Visio"]),
-    ],
-)
-def test_a_name_is_covered_where_any_text_mentions_it_as_the_index_compares_words(
-    names: list[str], texts: list[str], left: list[str]
-) -> None:
-    assert unmentioned(names, texts) == left

@@ -110,57 +110,6 @@ def test_a_refusal_names_the_product_the_sources_do_not_mention(
     assert [log.refusal for log in QueryLog.objects.all()] == ["not_covered", "not_covered"]
 
 
-def _add(world: World, collection: str, name: str, text: str, tmp_path: Path) -> None:
-    path = tmp_path / name
-    path.write_text(text, encoding="utf-8")
-    document, _ = document_add(
-        collection=world.collections[collection],
-        incoming=IncomingFile(name, path),
-        uploader=CONSOLE,
-    )
-    assert ingest_document(document_id=document.pk, version=document.version) == "indexed"
-
-
-ARCHIVE = (
-    "Photo archive\n\nThe marketing team keeps its photo archive in Backblaze, where old "
-    "campaign pictures are moved after a year."
-)
-ON_BACKBLAZE = "Are the finance database backups also copied to Backblaze?"
-
-
-def test_a_name_another_readable_document_mentions_is_not_a_near_miss(
-    world: World, scripted_model: type[ScriptedModel], settings: Settings, tmp_path: Path
-) -> None:
-    """Only the backups page reaches the prompt (top 1), and it lacks "Backblaze"; but a
-    document the engineer may read does name it, so the documents do cover the word: the
-    question is not refused for it, and the model is asked."""
-    settings.KB_TOP_K = 1
-    _add(world, "eng", "photos.txt", ARCHIVE, tmp_path)
-    scripted_model.reply = "The passages say nothing of Backblaze for these backups."
-
-    body = _ask(world, ON_BACKBLAZE)
-
-    assert [c["title"] for c in body["closest"]] == ["backups"]
-    assert (body["refused"], body["refusal"]) == (True, "declined")
-    assert len(scripted_model.bodies) == 1
-
-
-def test_a_name_only_an_unreadable_document_mentions_is_still_a_near_miss(
-    world: World, scripted_model: type[ScriptedModel], settings: Settings, tmp_path: Path
-) -> None:
-    """The same document in a collection the engineer may not read changes nothing: the
-    refusal is word for word the one given when it does not exist (no oracle)."""
-    settings.KB_TOP_K = 1
-    before = _ask(world, ON_BACKBLAZE)
-    _add(world, "hr", "photos.txt", ARCHIVE, tmp_path)
-
-    after = _ask(world, ON_BACKBLAZE)
-
-    assert (after["refused"], after["refusal"]) == (True, "not_covered")
-    assert (after["answer"], after["gap"]) == (before["answer"], before["gap"])
-    assert scripted_model.bodies == []
-
-
 def test_a_secret_in_the_question_is_never_named_as_what_the_sources_lack(
     world: World, scripted_model: type[ScriptedModel]
 ) -> None:
