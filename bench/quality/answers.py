@@ -97,7 +97,8 @@ class AnswerRun:
             "attributed": self.attributed,
             "budget": self.budget,
             "prompt_tokens": self.prompt_tokens,
-            "evidence": [[round(d, 4), round(c, 4), latin] for d, c, latin in self.evidence],
+            # Unrounded: the rescore compares them with the thresholds as the Answerer did.
+            "evidence": [list(form) for form in self.evidence],
         }
 
     @classmethod
@@ -187,7 +188,9 @@ def with_uncovered_names(runs: Sequence[AnswerRun], texts: Mapping[str, str]) ->
             Passage(n, "", 0, name, None, "", text, 0.0, ())
             for n, (name, text) in enumerate(run.passages, 1)
         ]
-        reached_model = run.refusal != "no_evidence" and bool(passages)
+        # A row at a prompt budget records only the passages that fit, not all that were
+        # judged: it keeps the reason the run gave.
+        reached_model = run.refusal != "no_evidence" and bool(passages) and run.budget == 0
         if reached_model and missing_names(texts[run.id], run.translations, passages):
             run = replace(run, refusal="not_covered", probability=None)
         updated.append(run)
@@ -402,7 +405,7 @@ def _budget_report(runs: Sequence[AnswerRun], threshold: float, policy: RefusalP
             }
             for scale in EVIDENCE_SCALES
         ],
-        "check_ms": _check_cost(runs),
+        "check_ms": _check_cost(judged),
         "refusal_reasons": _reasons(judged),
     }
 
@@ -465,8 +468,9 @@ def _share(count: int, runs: Sequence[AnswerRun]) -> float | None:
 
 def _check_cost(runs: Sequence[AnswerRun]) -> Json:
     """Milliseconds the check took, and the answer's first token and whole time (mean and
-    median), and the prompt's tokens, over the questions that reached the model."""
-    checked = [r for r in runs if "answerability" in r.latencies_ms]
+    median), and the prompt's tokens, over the questions that reached the model and that the
+    evidence thresholds judged (`no_evidence`: the run asked the model, the settings would not)."""
+    checked = [r for r in runs if "answerability" in r.latencies_ms and r.refusal != "no_evidence"]
     values = {
         name: [r.latencies_ms[name] for r in checked if name in r.latencies_ms]
         for name in ("answerability", "first_token", "total")

@@ -319,7 +319,7 @@ KB_MAX_TOP_K = env_int("KB_MAX_TOP_K", 20)
 # after it (names not covered, the answerability check, the model's non-answers, the claim
 # check) refused every near-miss and off-topic question it lets through, and two answerable
 # ones it refused were answered (bench/README.md, "Answers and refusals").
-KB_REFUSAL_MIN_DENSE = env_float("KB_REFUSAL_MIN_DENSE", 0.39)
+KB_REFUSAL_MIN_DENSE = env_float("KB_REFUSAL_MIN_DENSE", 0.40)
 KB_REFUSAL_MIN_COVERAGE = env_float("KB_REFUSAL_MIN_COVERAGE", 0.58)
 KB_REFUSAL_OTHER_MIN_DENSE = env_float("KB_REFUSAL_OTHER_MIN_DENSE", 0.56)
 KB_REFUSAL_OTHER_MIN_COVERAGE = env_float("KB_REFUSAL_OTHER_MIN_COVERAGE", 0.43)
