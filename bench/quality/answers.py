@@ -469,7 +469,7 @@ def _share(count: int, runs: Sequence[AnswerRun]) -> float | None:
 def _check_cost(runs: Sequence[AnswerRun]) -> Json:
     """Milliseconds the check took, and the answer's first token and whole time (mean and
     median), and the prompt's tokens, over the questions that reached the model and that the
-    evidence thresholds judged (`no_evidence`: the run asked the model, the settings would not)."""
+    evidence thresholds let through (the run asks the model for `no_evidence` ones too)."""
     checked = [r for r in runs if "answerability" in r.latencies_ms and r.refusal != "no_evidence"]
     values = {
         name: [r.latencies_ms[name] for r in checked if name in r.latencies_ms]

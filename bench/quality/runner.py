@@ -286,12 +286,12 @@ def measure(
     from django.conf import settings
 
     from kb.stores.factory import close_stores
-    from retrieval.factory import default_answerer
+    from retrieval.factory import refusal_policy
 
     corpus = index_corpus(files)
     ask = build_asker(limit=args.limit, graph_hops=args.graph_hops, translate=args.translate)
     weights = ask.shipped.weights
-    refusal_policy = default_answerer().refusal
+    policy = refusal_policy()
     shipped = ask.retriever(weights)
     with Timed() as timed:
         outcomes = [ask(q, shipped) for q in [*answerable, *unanswerable]]
@@ -339,8 +339,8 @@ def measure(
         "fusion_alternatives": alternatives,
         "translation_gate": gate,
         "refusal": {
-            "settings_weights": calibrate(outcomes, refusal_policy),
-            "candidate": calibrate(candidate, refusal_policy),
+            "settings_weights": calibrate(outcomes, policy),
+            "candidate": calibrate(candidate, policy),
         },
         "query_seconds": {
             "all_paths_and_evidence_wall": round(timed.seconds, 2),
