@@ -5,17 +5,20 @@ are ~1,600 tokens of which the answer needs a few sentences. So each passage rea
 trimmed to the sentences that share a term with the question, each with its neighbours for
 context, in their own order, gaps marked "…"; a passage none of whose sentences shares a term
 (a question in another language than the passage) goes whole, since nothing tells what matters.
-Passages are then taken in relevance order while they fit the budget; the first always goes,
-cut to the budget if it must be. The passages that made it are numbered 1..n again, so the
-source cards, the model's [n] and the citations agree; their full text stays for citations and
-the answer checks.
+Passages are then taken in relevance order, each within what is left of the budget after
+a reserve for every passage still to come (half the budget shared among them): one that does
+not fit with its context keeps only its sentences sharing the most terms, and the start of a
+passage is cut at a word if nothing else fits. So a long passage ranked first cannot crowd out
+the one below it that holds the answer, which ranking often puts third or fourth. The passages
+that made it are numbered 1..n again, so the source cards, the model's [n] and the citations
+agree; their full text stays for citations and the answer checks.
 """
 
 from __future__ import annotations
 
 import math
 import re
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
 
 from kb.text.instructions import sentences
@@ -26,6 +29,11 @@ from retrieval.types import Passage
 GAP = " … "
 # Sentences kept on each side of one that shares a term with the question.
 CONTEXT_SENTENCES = 1
+# Fewer tokens than this left for a passage: it is left out.
+MIN_TOKENS = 8
+# Letters of a Cyrillic stem compared with the question's (truncation, as Russian search
+# engines do on top of a light stemmer).
+CYRILLIC_KEY_LETTERS = 5
 # Characters per token of the answering model's tokenizer (Qwen2.5's BPE, measured on 40
 # Debian handbook pages per edition: estimates within 2 % in English, Chinese and Russian).
 _CHARS_PER_TOKEN = 4.7
@@ -52,23 +60,21 @@ def estimated_tokens(text: str) -> int:
 
 
 def fit_passages(question: str, passages: Sequence[Passage], *, budget: int) -> FittedPassages:
-    """The passages that fit `budget` tokens, trimmed to what `question` needs; a budget of 0
+    """The passages within `budget` tokens, trimmed to what `question` needs; a budget of 0
     or less leaves them all whole."""
     if budget <= 0:
         return FittedPassages(list(passages), list(passages))
-    terms = set(tokenize(question))
+    terms = _keys(tokenize(question))
+    reserve = budget // (2 * max(len(passages), 1))
     kept: list[tuple[Passage, str]] = []
     left = budget
-    for passage in passages:
-        text = trimmed(passage.text, terms)
-        cost = estimated_tokens(text)
-        if cost > left and kept:
-            continue  # a shorter, less relevant passage may still fit
-        if cost > left:
-            text = _cut(text, left)
-            cost = estimated_tokens(text)
+    for i, passage in enumerate(passages):
+        allowance = left - reserve * (len(passages) - i - 1)
+        if allowance < MIN_TOKENS:
+            continue
+        text = _within(passage.text, terms, allowance)
         kept.append((passage, text))
-        left -= cost
+        left -= estimated_tokens(text)
     whole = [replace(p, n=i) for i, (p, _) in enumerate(kept, start=1)]
     shown = [replace(p, text=text) for p, (_, text) in zip(whole, kept, strict=True)]
     return FittedPassages(whole, shown)
@@ -78,7 +84,8 @@ def trimmed(text: str, terms: set[str]) -> str:
     """`text`'s sentences that share a term with the question, with CONTEXT_SENTENCES on each
     side, in order; all of it when none does."""
     parts = list(sentences(text, as_written=True))
-    matching = [i for i, s in enumerate(parts) if terms & set(tokenize(s))]
+    keys = _keys(terms)
+    matching = [i for i, s in enumerate(parts) if keys & _keys(tokenize(s))]
     if not matching:
         return text
     keep = {
@@ -89,6 +96,37 @@ def trimmed(text: str, terms: set[str]) -> str:
     }
     if len(keep) == len(parts):
         return text
+    return _joined(parts, keep)
+
+
+def _within(text: str, terms: set[str], allowance: int) -> str:
+    """`text` trimmed to `terms` with context if that fits `allowance` tokens; else its
+    sentences sharing the most terms, alone; else its start."""
+    context = trimmed(text, terms)
+    if estimated_tokens(context) <= allowance:
+        return context
+    parts = list(sentences(text, as_written=True))
+    shared = [len(terms & _keys(tokenize(s))) for s in parts]
+    keep: set[int] = set()
+    for i in sorted(range(len(parts)), key=lambda i: (-shared[i], i)):
+        if not shared[i]:
+            break
+        if estimated_tokens(_joined(parts, keep | {i})) <= allowance:
+            keep.add(i)
+    if keep:
+        return _joined(parts, keep)
+    best = max(range(len(parts)), key=lambda i: (shared[i], -i)) if parts else 0
+    return _cut(parts[best] if parts and shared[best] else text, allowance)
+
+
+def _keys(terms: Iterable[str]) -> set[str]:
+    """Terms as compared: Cyrillic ones by their first letters, since Snowball's Russian
+    stemmer is light and leaves a verb apart from its noun (запустить, запуск)."""
+    return {t[:CYRILLIC_KEY_LETTERS] if _CYRILLIC_CHAR.match(t) else t for t in terms}
+
+
+def _joined(parts: Sequence[str], keep: set[int]) -> str:
+    """The sentences `keep` of `parts`, in order, with a gap mark wherever some are left out."""
     pieces: list[str] = []
     for i in sorted(keep):
         if pieces and i - 1 not in keep:

@@ -1,10 +1,16 @@
 """Passages fitted to the prompt's token budget: trimmed to what the question needs, taken by
-relevance, renumbered (retrieval/prompt_budget.py)."""
+relevance with room kept for the ones below, renumbered (retrieval/prompt_budget.py)."""
 
 from __future__ import annotations
 
 from kb.text.sparse import tokenize
-from retrieval.prompt_budget import GAP, estimated_tokens, fit_passages, trimmed
+from retrieval.prompt_budget import (
+    CYRILLIC_KEY_LETTERS,
+    GAP,
+    estimated_tokens,
+    fit_passages,
+    trimmed,
+)
 from retrieval.types import Passage
 
 BACKUPS = (
@@ -51,17 +57,38 @@ def test_a_budget_of_zero_gives_every_passage_whole() -> None:
     assert fitted.passages == passages and fitted.prompt == passages
 
 
-def test_passages_are_taken_by_relevance_while_they_fit_and_renumbered() -> None:
-    long_text = "Backups " + "are important and backups matter " * 80 + "."
-    passages = [passage(1), passage(2, long_text, "long"), passage(3, title="third")]
-    budget = 2 * estimated_tokens(trimmed(BACKUPS, set(tokenize("backups kept")))) + 5
+def test_a_long_first_passage_keeps_its_best_sentences_so_the_ones_below_still_fit() -> None:
+    filler = "Backups are discussed at length in this chapter. " * 12
+    long_text = filler + "Nightly backups are kept for 35 days in the vault. " + filler
+    passages = [passage(1, long_text, "long"), passage(2), passage(3, title="third")]
 
-    fitted = fit_passages("backups kept", passages, budget=budget)
+    fitted = fit_passages("How long are nightly backups kept?", passages, budget=120)
 
-    assert [(p.n, p.title) for p in fitted.passages] == [(1, "operations"), (2, "third")]
-    assert [p.text for p in fitted.passages] == [BACKUPS, BACKUPS]  # whole, for citations
-    assert all(p.text.startswith("… Parking") for p in fitted.prompt)
-    assert [p.chunk_id for p in fitted.prompt] == ["chunk-1", "chunk-3"]
+    assert [(p.n, p.chunk_id) for p in fitted.passages] == [
+        (1, "chunk-1"),
+        (2, "chunk-2"),
+        (3, "chunk-3"),
+    ]
+    assert [p.text for p in fitted.passages] == [long_text, BACKUPS, BACKUPS]  # for citations
+    first = fitted.prompt[0].text
+    assert "kept for 35 days in the vault" in first and len(first) < len(long_text) / 2
+    assert sum(estimated_tokens(p.text) for p in fitted.prompt) <= 120
+
+
+def test_passages_left_without_room_are_left_out() -> None:
+    passages = [passage(1, "backups " * 200), passage(2), passage(3)]
+
+    fitted = fit_passages("backups", passages, budget=20)
+
+    assert [p.chunk_id for p in fitted.passages] == ["chunk-1"]
+
+
+def test_a_russian_verb_finds_the_sentence_with_its_noun() -> None:
+    text = "Задачи хранятся в очереди. Отложенный запуск задаётся командой at. Журнал ведётся."
+
+    kept = trimmed(text, set(tokenize("Как запустить задание позже?")))
+
+    assert "запуск задаётся командой at" in kept and CYRILLIC_KEY_LETTERS == 5
 
 
 def test_the_first_passage_goes_even_when_it_alone_is_over_budget_cut_at_a_word() -> None:
