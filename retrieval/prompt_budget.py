@@ -7,11 +7,11 @@ context, in their own order, gaps marked "…"; a passage none of whose sentence
 (a question in another language than the passage) goes whole, since nothing tells what matters.
 Passages are then taken in relevance order, each within what is left of the budget after
 a reserve for every passage still to come (half the budget shared among them): one that does
-not fit with its context keeps only its sentences sharing the most terms, and the start of a
-passage is cut at a word if nothing else fits. So a long passage ranked first cannot crowd out
-the one below it that holds the answer, which ranking often puts third or fourth. The passages
-that made it are numbered 1..n again, so the source cards, the model's [n] and the citations
-agree; their full text stays for citations and the answer checks.
+not fit with its context keeps only its sentences that share terms (those sharing the most
+first, while they fit), or the best one cut at a word. So a long passage ranked first cannot
+crowd out the one below it that holds the answer, which ranking often puts third or fourth.
+The passages that made it are numbered 1..n again, so the source cards, the model's [n] and
+the citations agree; their full text stays for citations and the answer checks.
 """
 
 from __future__ import annotations
@@ -29,7 +29,8 @@ from retrieval.types import Passage
 GAP = " … "
 # Sentences kept on each side of one that shares a term with the question.
 CONTEXT_SENTENCES = 1
-# Fewer tokens than this left for a passage: it is left out.
+# The least a passage below the first is left: passages beyond what the budget can leave
+# this much are not shown.
 MIN_TOKENS = 8
 # Letters of a Cyrillic stem compared with the question's (truncation, as Russian search
 # engines do on top of a light stemmer).
@@ -41,6 +42,7 @@ _CYRILLIC_CHARS_PER_TOKEN = 2.9
 _CJK_CHARS_PER_TOKEN = 1.2
 _CJK_CHAR = re.compile(f"[{CJK}]")
 _CYRILLIC_CHAR = re.compile(f"[{CYRILLIC}]")
+_CYRILLIC_WORD = re.compile(f"[{CYRILLIC}]+")
 
 
 @dataclass(frozen=True)
@@ -65,14 +67,13 @@ def fit_passages(question: str, passages: Sequence[Passage], *, budget: int) -> 
     if budget <= 0:
         return FittedPassages(list(passages), list(passages))
     terms = _keys(tokenize(question))
-    reserve = budget // (2 * max(len(passages), 1))
+    # No more passages than leave each later one a reserve of MIN_TOKENS; the first always goes.
+    taken = passages[: max(1, budget // (2 * MIN_TOKENS))]
+    reserve = budget // (2 * max(len(taken), 1))
     kept: list[tuple[Passage, str]] = []
     left = budget
-    for i, passage in enumerate(passages):
-        allowance = left - reserve * (len(passages) - i - 1)
-        if allowance < MIN_TOKENS:
-            continue
-        text = _within(passage.text, terms, allowance)
+    for i, passage in enumerate(taken):
+        text = _within(passage.text, terms, left - reserve * (len(taken) - i - 1))
         kept.append((passage, text))
         left -= estimated_tokens(text)
     whole = [replace(p, n=i) for i, (p, _) in enumerate(kept, start=1)]
@@ -100,29 +101,35 @@ def trimmed(text: str, terms: set[str]) -> str:
 
 
 def _within(text: str, terms: set[str], allowance: int) -> str:
-    """`text` trimmed to `terms` with context if that fits `allowance` tokens; else its
-    sentences sharing the most terms, alone; else its start."""
+    """`text` trimmed to `terms` with context if that fits `allowance` tokens; else those of its
+    sentences that share terms with the question, the ones sharing the most first, while they
+    fit; else the best of them, or the passage's start, cut at a word."""
     context = trimmed(text, terms)
     if estimated_tokens(context) <= allowance:
         return context
     parts = list(sentences(text, as_written=True))
     shared = [len(terms & _keys(tokenize(s))) for s in parts]
+    by_terms = sorted((i for i in range(len(parts)) if shared[i]), key=lambda i: (-shared[i], i))
     keep: set[int] = set()
-    for i in sorted(range(len(parts)), key=lambda i: (-shared[i], i)):
-        if not shared[i]:
-            break
-        if estimated_tokens(_joined(parts, keep | {i})) <= allowance:
+    used = 1  # a gap mark before the first sentence kept
+    for i in by_terms:
+        # Each sentence with the space and the gap mark that may follow it: an upper bound.
+        cost = estimated_tokens(parts[i] + GAP)
+        if used + cost <= allowance:
             keep.add(i)
+            used += cost
     if keep:
         return _joined(parts, keep)
-    best = max(range(len(parts)), key=lambda i: (shared[i], -i)) if parts else 0
-    return _cut(parts[best] if parts and shared[best] else text, allowance)
+    if not by_terms:
+        return _cut(text, allowance)
+    best = by_terms[0]
+    return (GAP.lstrip() if best else "") + _cut(parts[best], allowance - (1 if best else 0))
 
 
 def _keys(terms: Iterable[str]) -> set[str]:
     """Terms as compared: Cyrillic ones by their first letters, since Snowball's Russian
     stemmer is light and leaves a verb apart from its noun (запустить, запуск)."""
-    return {t[:CYRILLIC_KEY_LETTERS] if _CYRILLIC_CHAR.match(t) else t for t in terms}
+    return {t[:CYRILLIC_KEY_LETTERS] if _CYRILLIC_WORD.fullmatch(t) else t for t in terms}
 
 
 def _joined(parts: Sequence[str], keep: set[int]) -> str:
@@ -138,10 +145,12 @@ def _joined(parts: Sequence[str], keep: set[int]) -> str:
 
 
 def _cut(text: str, budget: int) -> str:
-    """The start of `text` within `budget` tokens, ended at a word."""
+    """The start of `text` within `budget` tokens (the gap mark that ends it included), ended
+    at a word."""
+    room = budget - estimated_tokens(GAP)
     end = len(text)
-    while end > 0 and estimated_tokens(text[:end]) > budget:
-        end = int(end * budget / estimated_tokens(text[:end])) - 1
+    while end > 0 and estimated_tokens(text[:end]) > room:
+        end = int(end * max(room, 0) / estimated_tokens(text[:end])) - 1
     cut = text[: max(end, 0)]
     space = cut.rfind(" ")
     return (cut[:space] if space > len(cut) // 2 else cut).rstrip() + GAP.rstrip()

@@ -4,13 +4,7 @@ relevance with room kept for the ones below, renumbered (retrieval/prompt_budget
 from __future__ import annotations
 
 from kb.text.sparse import tokenize
-from retrieval.prompt_budget import (
-    CYRILLIC_KEY_LETTERS,
-    GAP,
-    estimated_tokens,
-    fit_passages,
-    trimmed,
-)
+from retrieval.prompt_budget import GAP, estimated_tokens, fit_passages, trimmed
 from retrieval.types import Passage
 
 BACKUPS = (
@@ -75,28 +69,48 @@ def test_a_long_first_passage_keeps_its_best_sentences_so_the_ones_below_still_f
     assert sum(estimated_tokens(p.text) for p in fitted.prompt) <= 120
 
 
-def test_passages_left_without_room_are_left_out() -> None:
-    passages = [passage(1, "backups " * 200), passage(2), passage(3)]
+def test_a_small_budget_shows_the_most_relevant_passages_in_order_within_it() -> None:
+    passages = [passage(n) for n in range(1, 21)]
 
-    fitted = fit_passages("backups", passages, budget=20)
+    for budget in (10, 40, 300):
+        fitted = fit_passages("backups", passages, budget=budget)
 
-    assert [p.chunk_id for p in fitted.passages] == ["chunk-1"]
-
-
-def test_a_russian_verb_finds_the_sentence_with_its_noun() -> None:
-    text = "Задачи хранятся в очереди. Отложенный запуск задаётся командой at. Журнал ведётся."
-
-    kept = trimmed(text, set(tokenize("Как запустить задание позже?")))
-
-    assert "запуск задаётся командой at" in kept and CYRILLIC_KEY_LETTERS == 5
+        shown = [p.chunk_id for p in fitted.passages]
+        assert shown == [f"chunk-{n}" for n in range(1, len(shown) + 1)]
+        assert sum(estimated_tokens(p.text) for p in fitted.prompt) <= budget
 
 
 def test_the_first_passage_goes_even_when_it_alone_is_over_budget_cut_at_a_word() -> None:
     fitted = fit_passages("backups", [passage(1, "backups " * 200)], budget=20)
 
     (shown,) = fitted.prompt
-    assert estimated_tokens(shown.text) <= 22 and shown.text.endswith("backups …")
+    assert estimated_tokens(shown.text) <= 20 and shown.text.endswith("backups …")
     assert fitted.passages[0].text == "backups " * 200
+
+
+def test_a_sentence_too_long_for_its_room_is_cut_and_marked_as_taken_from_inside() -> None:
+    text = "The office closes at six. Nightly backups are kept " + "very " * 80 + "long."
+
+    fitted = fit_passages("backups", [passage(1, BACKUPS), passage(2, text)], budget=40)
+
+    second = fitted.prompt[1].text
+    assert second.startswith("… Nightly backups are kept very") and second.endswith(" …")
+    assert sum(estimated_tokens(p.text) for p in fitted.prompt) <= 40
+
+
+def test_a_russian_verb_finds_the_sentence_with_its_noun() -> None:
+    text = (
+        "Задачи хранятся в очереди. Очередь лежит в каталоге spool. Журнал ведётся отдельно. "
+        "Отложенный запуск задаётся командой at. Права проверяются при входе. Вывод уходит "
+        "по почте. Старые записи удаляются."
+    )
+    question = set(tokenize("Как запустить задание позже?"))
+
+    kept = trimmed(text, question)
+
+    assert "запуск задаётся командой at" in kept
+    assert "Задачи хранятся" not in kept and "Старые записи" not in kept
+    assert {"запуст", "запуск"} <= set(tokenize("запустить запуск"))  # the stemmer keeps them apart
 
 
 def test_token_estimates_follow_the_script() -> None:
