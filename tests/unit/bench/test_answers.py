@@ -19,6 +19,7 @@ from bench.quality.answers import (
     report,
     with_claims_rechecked,
     with_evidence_policy,
+    with_uncached_translations,
     with_uncovered_names,
 )
 from retrieval.claim_support import DEFAULT_RULES
@@ -204,3 +205,24 @@ def test_a_translation_is_read_from_rows_written_before_translations_were_record
     assert AnswerRun.from_row(
         replace(_run("near_miss"), translations=("x",)).row()
     ).translations == ("x",)
+
+
+def test_a_budget_answered_after_the_translation_was_cached_is_timed_as_if_it_was_not() -> None:
+    first = replace(
+        _run("answerable"),
+        latencies_ms={"translate": 3000.0, "sources": 3100.0, "first_token": 9000.0},
+    )
+    cached = replace(
+        first,
+        budget=500,
+        latencies_ms={"translate": 0.0, "sources": 100.0, "first_token": 4000.0},
+    )
+    english = replace(_run("near_miss"), latencies_ms={"first_token": 2000.0})
+
+    timed = with_uncached_translations([first, cached, english])
+
+    assert [r.latencies_ms for r in timed] == [
+        first.latencies_ms,
+        {"translate": 3000.0, "sources": 3100.0, "first_token": 7000.0},
+        english.latencies_ms,
+    ]
