@@ -171,8 +171,8 @@ def _claims(
         numbers = [int(n) for m in _MARKERS.findall(folded) for n in m.split(",")]
         claim = _MARKERS.sub(" ", folded)
         terms = set(tokenize(claim))
-        if not numbers and len(terms) < CHECKED_SENTENCE_TERMS:
-            continue
+        if not terms or (not numbers and len(terms) < CHECKED_SENTENCE_TERMS):
+            continue  # a filler, or citation markers alone ("… 12 minutes. [3]"): no claim
         own = [by_number[n] for n in numbers if n in by_number] or list(sources)
         found = [evidence[p.n] for p in own if p.n in evidence]
         problem = unsupported_reason(claim, terms, found, rules=rules, embedder=embedder)

@@ -163,3 +163,21 @@ def test_a_sentence_is_compared_with_its_scripts_part_of_a_passage_in_two_langua
     assert unsupported_reason(wrong, set(tokenize(wrong)), evidence) == TERMS
     # Citing the mixed passage alone, it is still compared with its Chinese part.
     assert unsupported_reason(wrong, set(tokenize(wrong)), evidence[:1]) == TERMS
+
+
+def test_citation_markers_standing_alone_are_not_a_supported_claim() -> None:
+    """A model that ends a wrong sentence and then writes its marker as a sentence of its own
+    ("… 12 minutes. [1]") must not have the bare marker count as a supported sentence: that
+    would serve an answer none of whose statements its sources hold."""
+    passage = Passage(1, "c1", 1, "Quotas", None, "", QUOTAS, 1.0, ())
+
+    check = check_answer(
+        "Quotas are enabled by installing the quotatool daemon on every host. [1]",
+        cited=[passage],
+        passages=[passage],
+    )
+
+    assert [c.text for c in check.claims] == [
+        "Quotas are enabled by installing the quotatool daemon on every host."
+    ]
+    assert check.nothing_supported
