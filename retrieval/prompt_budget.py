@@ -4,12 +4,19 @@ On a CPU the model's time to first token is mostly reading the prompt, and five 
 are ~1,600 tokens of which the answer needs a few sentences. So each passage reaches the prompt
 trimmed to the sentences that share a term with the question, each with its neighbours for
 context, in their own order, gaps marked "…"; a passage none of whose sentences shares a term
-(a question in another language than the passage) goes whole, since nothing tells what matters.
+(a question in another language than the passage) is kept from its start, since nothing tells
+what matters.
 Passages are then taken in relevance order, each within what is left of the budget after
 a reserve for every passage still to come (half the budget shared among them): one that does
 not fit with its context keeps only its sentences that share terms (those sharing the most
 first, while they fit), or the best one cut at a word. So a long passage ranked first cannot
 crowd out the one below it that holds the answer, which ranking often puts third or fourth.
+A question not in Latin script (Chinese, Russian) gets every passage whole: trimmed, its
+passages made the default model decline or misanswer 8 of 13 answerable questions in the
+answers benchmark against 3 whole (`python -m bench quality --answers --prompt-budgets 0,500`),
+where English ones gained (fewer refusals, more gold pages cited); terms shared with the
+question pick sentences less surely there, and the model reads fragments of those languages
+worse.
 The passages that made it are numbered 1..n again, so the source cards, the model's [n] and
 the citations agree; their full text stays for citations and the answer checks.
 """
@@ -18,11 +25,11 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
 from kb.text.instructions import sentences
-from kb.text.script import CJK, CYRILLIC
+from kb.text.script import CJK, CYRILLIC, is_latin_script
 from kb.text.sparse import tokenize
 from retrieval.types import Passage
 
@@ -32,9 +39,6 @@ CONTEXT_SENTENCES = 1
 # The least a passage below the first is left: passages beyond what the budget can leave
 # this much are not shown.
 MIN_TOKENS = 8
-# Letters of a Cyrillic stem compared with the question's (truncation, as Russian search
-# engines do on top of a light stemmer).
-CYRILLIC_KEY_LETTERS = 5
 # Characters per token of the answering model's tokenizer (Qwen2.5's BPE, measured on 40
 # Debian handbook pages per edition: estimates within 2 % in English, Chinese and Russian).
 _CHARS_PER_TOKEN = 4.7
@@ -42,7 +46,6 @@ _CYRILLIC_CHARS_PER_TOKEN = 2.9
 _CJK_CHARS_PER_TOKEN = 1.2
 _CJK_CHAR = re.compile(f"[{CJK}]")
 _CYRILLIC_CHAR = re.compile(f"[{CYRILLIC}]")
-_CYRILLIC_WORD = re.compile(f"[{CYRILLIC}]+")
 
 
 @dataclass(frozen=True)
@@ -63,10 +66,10 @@ def estimated_tokens(text: str) -> int:
 
 def fit_passages(question: str, passages: Sequence[Passage], *, budget: int) -> FittedPassages:
     """The passages within `budget` tokens, trimmed to what `question` needs; a budget of 0
-    or less leaves them all whole."""
-    if budget <= 0:
+    or less, or a question not in Latin script, leaves them all whole."""
+    if budget <= 0 or not is_latin_script(question):
         return FittedPassages(list(passages), list(passages))
-    terms = _keys(tokenize(question))
+    terms = set(tokenize(question))
     # No more passages than leave each later one a reserve of MIN_TOKENS; the first always goes.
     taken = passages[: max(1, budget // (2 * MIN_TOKENS))]
     reserve = budget // (2 * max(len(taken), 1))
@@ -85,8 +88,7 @@ def trimmed(text: str, terms: set[str]) -> str:
     """`text`'s sentences that share a term with the question, with CONTEXT_SENTENCES on each
     side, in order; all of it when none does."""
     parts = list(sentences(text, as_written=True))
-    keys = _keys(terms)
-    matching = [i for i, s in enumerate(parts) if keys & _keys(tokenize(s))]
+    matching = [i for i, s in enumerate(parts) if terms & set(tokenize(s))]
     if not matching:
         return text
     keep = {
@@ -108,7 +110,7 @@ def _within(text: str, terms: set[str], allowance: int) -> str:
     if estimated_tokens(context) <= allowance:
         return context
     parts = list(sentences(text, as_written=True))
-    shared = [len(terms & _keys(tokenize(s))) for s in parts]
+    shared = [len(terms & set(tokenize(s))) for s in parts]
     by_terms = sorted((i for i in range(len(parts)) if shared[i]), key=lambda i: (-shared[i], i))
     keep: set[int] = set()
     used = 1  # a gap mark before the first sentence kept
@@ -124,12 +126,6 @@ def _within(text: str, terms: set[str], allowance: int) -> str:
         return _cut(text, allowance)
     best = by_terms[0]
     return (GAP.lstrip() if best else "") + _cut(parts[best], allowance - (1 if best else 0))
-
-
-def _keys(terms: Iterable[str]) -> set[str]:
-    """Terms as compared: Cyrillic ones by their first letters, since Snowball's Russian
-    stemmer is light and leaves a verb apart from its noun (запустить, запуск)."""
-    return {t[:CYRILLIC_KEY_LETTERS] if _CYRILLIC_WORD.fullmatch(t) else t for t in terms}
 
 
 def _joined(parts: Sequence[str], keep: set[int]) -> str:
