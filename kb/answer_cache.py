@@ -45,6 +45,8 @@ def answer_key(
         "top_k": top_k,
         "template": template_version,
         "model": model,
+        # Passages reach the prompt trimmed to it: another budget is another answer.
+        "prompt_budget": settings.KB_PROMPT_TOKEN_BUDGET,
     }
     digest = hashlib.sha256(json.dumps(material, sort_keys=True).encode()).hexdigest()
     return PREFIX + digest

@@ -1,5 +1,7 @@
 """Feedback as fine-tuning data: for each rated answer, the prompt the model saw (rebuilt from
-its template version and the passages it was given), the answer, and the rating.
+its template version and the passages it was given, fitted to the prompt budget in settings,
+KB_PROMPT_TOKEN_BUDGET, as a served question's are: the budget an answer was made at is not
+logged), the answer, and the rating.
 
 The prompt is the one the model was sent: both LLM backends break every control-token string in
 it (kb.llm.control), so the export breaks them too (the generic set, as for a server's model):
@@ -20,6 +22,8 @@ from dataclasses import dataclass
 from functools import cache
 from typing import Any
 
+from django.conf import settings
+
 from kb.access import ACL_STAFF
 from kb.llm.chat import plain_messages
 from kb.llm.control import PlainText, generic_plain_text
@@ -28,6 +32,7 @@ from kb.redaction import redact
 from kb.stores.factory import vector_index
 from kb.stores.payload import ChunkPayload
 from kb.stores.types import AccessScope
+from retrieval.prompt_budget import fit_passages
 from retrieval.prompting import UnknownTemplate, answer_messages, load_template
 from retrieval.types import Passage
 
@@ -69,10 +74,10 @@ def _example(row: QueryLog, chunk_ids: list[str], scope: AccessScope) -> dict[st
     passages = [
         _passage(n, chunk_id, payloads[chunk_id]) for n, chunk_id in enumerate(chunk_ids, start=1)
     ]
+    question = redact(row.question_redacted)
+    shown = fit_passages(question, passages, budget=settings.KB_PROMPT_TOKEN_BUDGET).prompt
     return {
-        "prompt": plain_messages(
-            answer_messages(template, redact(row.question_redacted), passages), _plain_text()
-        ),
+        "prompt": plain_messages(answer_messages(template, question, shown), _plain_text()),
         "completion": redact(row.answer_redacted),
         "rating": row.feedback.rating,
         "comment": redact(row.feedback.comment_redacted),

@@ -59,6 +59,7 @@ _LINK = re.compile(
 )
 _EMAIL = re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+")
 _MARKERS = re.compile(r"\[(\d{1,3}(?:\s*,\s*\d{1,3})*)\]")
+_LEADING_MARKERS = re.compile(r"(?:\s*\[\d{1,3}(?:\s*,\s*\d{1,3})*\])+\s*")
 _TRAILING = ".,;:!?)]}'\"/»”"
 # Sentences with fewer content terms and no citation are fillers ("I hope this helps").
 CHECKED_SENTENCE_TERMS = 3
@@ -166,18 +167,35 @@ def _claims(
     by_number = {p.n: p for p in sources}
     evidence = {n: Evidence.of(text) for n, text in support.items()}
     checked = []
-    for sentence in sentences(text, as_written=True):  # claims are shown where they stand
-        folded = normalise(sentence)
-        numbers = [int(n) for m in _MARKERS.findall(folded) for n in m.split(",")]
-        claim = _MARKERS.sub(" ", folded)
+    for sentence, numbers in _cited_sentences(text):
+        claim = _MARKERS.sub(" ", normalise(sentence))
         terms = set(tokenize(claim))
         if not terms or (not numbers and len(terms) < CHECKED_SENTENCE_TERMS):
-            continue  # a filler, or citation markers alone ("… 12 minutes. [3]"): no claim
+            continue  # a filler, or citation markers alone: no claim
         own = [by_number[n] for n in numbers if n in by_number] or list(sources)
         found = [evidence[p.n] for p in own if p.n in evidence]
         problem = unsupported_reason(claim, terms, found, rules=rules, embedder=embedder)
         checked.append(Claim(sentence, not problem, tuple(p.n for p in own)))
     return checked
+
+
+def _cited_sentences(text: str) -> list[tuple[str, list[int]]]:
+    """`text`'s sentences as written (claims are shown where they stand), each with the passage
+    numbers it cites. Markers that open a sentence close the one before ("… 12 minutes. [3]
+    Backups …": the sentence splitter puts [3] with "Backups"), so they are that one's."""
+    cited: list[tuple[str, list[int]]] = []
+    for sentence in sentences(text, as_written=True):
+        lead = _LEADING_MARKERS.match(sentence)
+        if lead and cited:
+            cited[-1][1].extend(_numbers(lead.group()))
+            sentence = sentence[lead.end() :]
+        if sentence:
+            cited.append((sentence, _numbers(normalise(sentence))))
+    return cited
+
+
+def _numbers(text: str) -> list[int]:
+    return [int(n) for m in _MARKERS.findall(text) for n in m.split(",")]
 
 
 # What may still grow into a link or an address: a run of Latin, Cyrillic or full-width

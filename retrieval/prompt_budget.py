@@ -4,19 +4,19 @@ On a CPU the model's time to first token is mostly reading the prompt, and five 
 are ~1,600 tokens of which the answer needs a few sentences. So each passage reaches the prompt
 trimmed to the sentences that share a term with the question, each with its neighbours for
 context, in their own order, gaps marked "…"; a passage none of whose sentences shares a term
-(a question in another language than the passage) is kept from its start, since nothing tells
-what matters.
+is kept from its start, since nothing tells what matters.
 Passages are then taken in relevance order, each within what is left of the budget after
-a reserve for every passage still to come (half the budget shared among them): one that does
+a reserve of budget / (2 x passages) tokens for every passage still to come: one that does
 not fit with its context keeps only its sentences that share terms (those sharing the most
 first, while they fit), or the best one cut at a word. So a long passage ranked first cannot
 crowd out the one below it that holds the answer, which ranking often puts third or fourth.
-A question not in Latin script (Chinese, Russian) gets every passage whole: trimmed, its
-passages made the default model decline or misanswer 8 of 13 answerable questions in the
-answers benchmark against 3 whole (`python -m bench quality --answers --prompt-budgets 0,500`),
-where English ones gained (fewer refusals, more gold pages cited); terms shared with the
-question pick sentences less surely there, and the model reads fragments of those languages
-worse.
+A question with CJK or Cyrillic letters gets every passage whole: trimmed, the passages
+of Chinese and Russian questions made the default model decline or misanswer 8 of their 13
+answerable questions in the answers benchmark against 3 whole (`python -m bench quality
+--answers --prompt-budgets 0,500`), where English ones gained (fewer refusals, more gold pages
+cited); terms shared with the question pick sentences less surely there, and the model reads
+fragments of those languages worse. So does a question sharing no term with any passage (an
+English question about Chinese pages): nothing would tell what to keep.
 The passages that made it are numbered 1..n again, so the source cards, the model's [n] and
 the citations agree; their full text stays for citations and the answer checks.
 """
@@ -29,7 +29,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
 from kb.text.instructions import sentences
-from kb.text.script import CJK, CYRILLIC, is_latin_script
+from kb.text.script import CJK, CYRILLIC, has_cjk, has_cyrillic
 from kb.text.sparse import tokenize
 from retrieval.types import Passage
 
@@ -65,11 +65,12 @@ def estimated_tokens(text: str) -> int:
 
 
 def fit_passages(question: str, passages: Sequence[Passage], *, budget: int) -> FittedPassages:
-    """The passages within `budget` tokens, trimmed to what `question` needs; a budget of 0
-    or less, or a question not in Latin script, leaves them all whole."""
-    if budget <= 0 or not is_latin_script(question):
-        return FittedPassages(list(passages), list(passages))
+    """The passages within `budget` tokens, trimmed to what `question` needs. A budget of 0 or
+    less, a question with CJK or Cyrillic letters in it, or one sharing no term with any
+    passage (asked in another language than theirs) leaves them all whole."""
     terms = set(tokenize(question))
+    if budget <= 0 or has_cjk(question) or has_cyrillic(question) or not _shares(terms, passages):
+        return FittedPassages(list(passages), list(passages))
     # No more passages than leave each later one a reserve of MIN_TOKENS; the first always goes.
     taken = passages[: max(1, budget // (2 * MIN_TOKENS))]
     reserve = budget // (2 * max(len(taken), 1))
@@ -126,6 +127,10 @@ def _within(text: str, terms: set[str], allowance: int) -> str:
         return _cut(text, allowance)
     best = by_terms[0]
     return (GAP.lstrip() if best else "") + _cut(parts[best], allowance - (1 if best else 0))
+
+
+def _shares(terms: set[str], passages: Sequence[Passage]) -> bool:
+    return any(terms & set(tokenize(p.text)) for p in passages)
 
 
 def _joined(parts: Sequence[str], keep: set[int]) -> str:

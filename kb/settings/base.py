@@ -339,9 +339,10 @@ KB_PROMPT_EXPERIMENT = env_str("KB_PROMPT_EXPERIMENT")
 KB_ANSWER_MAX_TOKENS = env_int("KB_ANSWER_MAX_TOKENS", 256)
 # Tokens of passages in the prompt (retrieval/prompt_budget.py): each trimmed to the sentences
 # that share a term with the question, taken by relevance with room kept for the ones below;
-# a question not in Latin script gets them whole. 0: every passage whole. 500 halves the time
-# to the first token on a CPU with no more refusals (`python -m bench quality --answers
-# --prompt-budgets 0,500`); with a GPU model server 0 costs little.
+# a question with CJK or Cyrillic letters, or sharing no term with them, gets them whole.
+# 0: every passage whole. 500 halved the first token's p50 on a CPU with no more refusals
+# (`python -m bench quality --answers --prompt-budgets 0,500`); with a GPU model server 0
+# costs little.
 KB_PROMPT_TOKEN_BUDGET = env_int("KB_PROMPT_TOKEN_BUDGET", 500)
 # Uploaded text is data (issue 11): control-token strings in what the model reads are broken
 # (kb/llm/control.py) and answers are checked for links, addresses and credential requests

@@ -181,3 +181,24 @@ def test_citation_markers_standing_alone_are_not_a_supported_claim() -> None:
         "Quotas are enabled by installing the quotatool daemon on every host."
     ]
     assert check.nothing_supported
+
+
+def test_markers_opening_a_sentence_belong_to_the_one_before() -> None:
+    """ "… edquota -t. [2] Quotas …": the splitter puts [2] with the next sentence, but the
+    model cited passage 2 for the sentence it closes, so that one is checked against passage 2
+    (which does not hold it) and the next against what it cites itself."""
+    quotas = Passage(1, "c1", 1, "Quotas", None, "", QUOTAS, 1.0, ())
+    backups = Passage(
+        2, "c2", 2, "Backups", None, "", "Nightly backups are kept for 35 days.", 1.0, ()
+    )
+    answer = (
+        "The grace period is set with edquota -t. [2] "
+        "Quotas are enabled with the usrquota option in /etc/fstab [1]."
+    )
+
+    check = check_answer(answer, cited=[quotas, backups], passages=[quotas, backups])
+
+    assert [(c.text, c.supported, c.passages) for c in check.claims] == [
+        ("The grace period is set with edquota -t.", False, (2,)),
+        ("Quotas are enabled with the usrquota option in /etc/fstab [1].", True, (1,)),
+    ]

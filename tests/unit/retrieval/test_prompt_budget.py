@@ -98,13 +98,21 @@ def test_a_sentence_too_long_for_its_room_is_cut_and_marked_as_taken_from_inside
     assert sum(estimated_tokens(p.text) for p in fitted.prompt) <= 40
 
 
-def test_a_question_not_in_latin_script_gets_every_passage_whole() -> None:
+def test_a_question_with_chinese_or_cyrillic_letters_gets_every_passage_whole() -> None:
     passages = [passage(1), passage(2), passage(3)]
 
-    for question in ("备份保留多久？", "Сколько хранятся резервные копии backups?"):
+    for question in ("备份保留多久？", "Сколько хранятся backups?", "Как настроить backups cron?"):
         fitted = fit_passages(question, passages, budget=40)
 
         assert fitted.passages == passages and fitted.prompt == passages
+
+
+def test_a_question_sharing_no_term_with_any_passage_gets_them_whole() -> None:
+    chinese = [passage(1, "每晚的备份保留三十五天。备份存放在法兰克福区域。" * 5), passage(2)]
+
+    assert fit_passages("How long are snapshots retained?", chinese, budget=40).prompt == chinese
+    trimmed_too = fit_passages("How long are backups retained?", chinese, budget=40).prompt
+    assert trimmed_too != chinese
 
 
 def test_token_estimates_follow_the_script() -> None:
