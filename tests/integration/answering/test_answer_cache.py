@@ -104,3 +104,15 @@ def test_access_changes_and_deletions_invalidate(
 
     assert not after_restamp.cached and not after_delete.cached
     assert len(prompts) == 3
+
+
+def test_a_new_prompt_budget_is_not_answered_from_answers_made_at_the_old_one(
+    indexed_world: IndexedWorld, prompts: list[list[Message]], settings: Settings
+) -> None:
+    settings.KB_PROMPT_TOKEN_BUDGET = 0
+    first = _ask(indexed_world, "engineer")
+    settings.KB_PROMPT_TOKEN_BUDGET = 500
+    second = _ask(indexed_world, "engineer")
+
+    assert (first.cached, second.cached) == (False, False)
+    assert len(prompts) == 2
