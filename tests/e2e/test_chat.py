@@ -144,8 +144,12 @@ def test_an_employee_asks_opens_a_source_rates_and_follows_up(
     shots(page, "answer-streaming")
     last_turn_done(page)
     growth: list[dict[str, Any]] = page.evaluate("window.quarryGrowth")
-    before_done = {g["length"] for g in growth if not g["done"] and g["length"]}
-    assert len(before_done) >= 2, f"the answer did not grow while streaming: {growth}"
+    # Text shown before the stream is done, and more after it: pieces, not one final block.
+    # (How many pieces a render catches depends on the machine: the first sentence is held
+    # until complete, and a short answer's rest may come in one.)
+    partial = [g["length"] for g in growth if not g["done"] and g["length"]]
+    final = max(g["length"] for g in growth)
+    assert partial and min(partial) < final, f"the answer did not grow while streaming: {growth}"
     first_cards = next(g for g in growth if g["cards"])
     assert first_cards["length"] == 0, f"the answer began before the source cards: {growth}"
 
