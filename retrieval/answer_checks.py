@@ -78,6 +78,7 @@ class Claim:
     text: str
     supported: bool
     passages: tuple[int, ...]
+    judged_yes: float | None = None  # the model judge's probability of "yes", when it judged
 
 
 @dataclass(frozen=True)
@@ -168,7 +169,7 @@ def _claims(
     evidence = {n: Evidence.of(text) for n, text in support.items()}
     checked = []
     for sentence, numbers in _cited_sentences(text):
-        claim = _MARKERS.sub(" ", normalise(sentence))
+        claim = statement(sentence)
         terms = set(tokenize(claim))
         if not terms or (not numbers and len(terms) < CHECKED_SENTENCE_TERMS):
             continue  # a filler, or citation markers alone: no claim
@@ -177,6 +178,11 @@ def _claims(
         problem = unsupported_reason(claim, terms, found, rules=rules, embedder=embedder)
         checked.append(Claim(sentence, not problem, tuple(p.n for p in own)))
     return checked
+
+
+def statement(sentence: str) -> str:
+    """A claim's sentence as checked: normalised, its citation markers removed."""
+    return _MARKERS.sub(" ", normalise(sentence)).strip()
 
 
 def _cited_sentences(text: str) -> list[tuple[str, list[int]]]:

@@ -34,7 +34,8 @@ from retrieval.answer_checks import (
 from retrieval.answerability import AnswerabilityCheck
 from retrieval.attribution import attribute
 from retrieval.citations import CitationFilter
-from retrieval.claim_support import ClaimEmbedder
+from retrieval.claim_judge import HARD_RULES, ClaimJudge
+from retrieval.claim_support import DEFAULT_RULES, ClaimEmbedder
 from retrieval.evidence import RefusalPolicy
 from retrieval.non_answers import first_sentence_complete, is_non_answer
 from retrieval.prompt_budget import fit_passages
@@ -95,6 +96,7 @@ class Answerer:
         answerability: AnswerabilityCheck | None = None,
         prompt_budget: int = 0,
         claim_embedder: ClaimEmbedder | None = None,
+        claim_judge: ClaimJudge | None = None,
         refuse_uncovered: bool = False,
     ) -> None:
         self.retriever = retriever
@@ -107,6 +109,9 @@ class Answerer:
         self.answerability = answerability
         self.prompt_budget = prompt_budget  # tokens of passages; 0: all, whole
         self.claim_embedder = claim_embedder  # judges sentences in another script when multilingual
+        # With a judge, the model decides whether each sentence is stated by its passages; the
+        # lexical rules keep only numbers and names (retrieval.claim_judge).
+        self.claim_judge = claim_judge
         # A question naming a product, service or identifier that no passage found mentions
         # (retrieval.refusals.missing_names: as asked, or in a translation searched) is refused
         # before the model: a near miss.
@@ -198,7 +203,7 @@ class Answerer:
         by_number = {p.n: p for p in passages}
         answer.text, answer.refused = text, False
         answer.cited = [by_number[n] for n in citations.cited]
-        self._check(answer)
+        self._check(answer, model)
         if answer.check.nothing_supported:
             yield self._refused(answer, RefusalReason.UNSUPPORTED, started)
             return
@@ -238,15 +243,22 @@ class Answerer:
         answer.latencies_ms["total"] = ms_since(started)
         return answer
 
-    def _check(self, answer: Answer) -> None:
+    def _check(self, answer: Answer, model: ChatModel) -> None:
         if not self.checks:
             return
+        judge = self.claim_judge
         answer.check = check_answer(
             answer.text,
             cited=answer.cited,
             passages=answer.passages,
+            rules=HARD_RULES if judge else DEFAULT_RULES,
             embedder=self.claim_embedder,
         )
+        if judge is not None and answer.check.claims:
+            answer.check, seconds = judge.judged(
+                answer.check, answer.prompt, model, announce=self._announce
+            )
+            answer.latencies_ms["claims"] = seconds * 1000
         if answer.check.verdict is Verdict.BLOCKED:
             answer.text = WITHHELD
 

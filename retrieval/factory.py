@@ -15,6 +15,7 @@ from kb.text.embeddings import load_embedder
 from kb.text.sparse import SparseEncoder
 from retrieval.answerability import AnswerabilityCheck
 from retrieval.answerer import Answerer
+from retrieval.claim_judge import ClaimJudge
 from retrieval.claim_support import ClaimEmbedder
 from retrieval.evidence import RefusalPolicy
 from retrieval.prompting import load_template
@@ -73,6 +74,9 @@ def default_answerer(
             else None
         ),
         claim_embedder=claim_embedder(),
+        claim_judge=(
+            ClaimJudge(min_yes=settings.KB_CLAIM_JUDGE_MIN_YES) if settings.KB_CLAIM_JUDGE else None
+        ),
         refuse_uncovered=settings.KB_REFUSE_UNCOVERED_NAMES,
     )
 

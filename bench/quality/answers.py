@@ -32,6 +32,7 @@ from bench.common.devset import Question
 
 if TYPE_CHECKING:
     from bench.quality.search import Asker
+    from retrieval.answer_checks import AnswerCheck
     from retrieval.answerer import Answerer
     from retrieval.claim_support import ClaimEmbedder, ClaimRules
     from retrieval.evidence import RefusalPolicy
@@ -65,6 +66,9 @@ class AnswerRun:
     translations: tuple[str, ...] = ()
     # The claim check's sentences (text, supported): an `unsupported` refusal's answer too.
     claims: tuple[tuple[str, bool], ...] = ()
+    # The model judge's probability of "yes" for each of those sentences (None: not judged);
+    # empty in rows written before it existed or with it off.
+    claim_yes: tuple[float | None, ...] = ()
     # The model wrote no citation marker and retrieval.attribution gave them (Answer.attributed).
     attributed: bool = False
     budget: int = 0  # KB_PROMPT_TOKEN_BUDGET of the answer (0: every passage whole)
@@ -96,6 +100,7 @@ class AnswerRun:
             "passages": [list(p) for p in self.passages],
             "translations": list(self.translations),
             "claims": [list(c) for c in self.claims],
+            "claim_yes": list(self.claim_yes),
             "attributed": self.attributed,
             "budget": self.budget,
             "prompt_tokens": self.prompt_tokens,
@@ -119,6 +124,7 @@ class AnswerRun:
             passages=tuple((name, text) for name, text in row.get("passages", [])),
             translations=_translations(row),
             claims=tuple((text, supported) for text, supported in row.get("claims", [])),
+            claim_yes=tuple(row.get("claim_yes", [])),
             attributed=row.get("attributed", False),
             budget=row.get("budget", 0),
             prompt_tokens=row.get("prompt_tokens", 0),
@@ -227,6 +233,7 @@ def with_claims_rechecked(
     gold: Mapping[str, AbstractSet[str]],
     rules: ClaimRules,
     embedder: ClaimEmbedder | None = None,
+    judge_min_yes: float | None = None,
 ) -> list[AnswerRun]:
     """The runs as the claim check with `rules` would have left them: its sentences (recorded
     with their citation markers) are checked again against the recorded passages, numbered
@@ -234,7 +241,10 @@ def with_claims_rechecked(
     for an answer without markers), and what they cite against the question's `gold`
     documents (by id; a refusal recorded no citations). Exact for the `unsupported`
     refusal, which reads nothing else; a run refused for another reason, or answered without
-    a checked sentence, keeps its result."""
+    a checked sentence, keeps its result. With `judge_min_yes` (the model judge on: `rules`
+    are then its hard rules), a sentence the rules let pass is supported when its recorded
+    probability of "yes" reaches it (retrieval.claim_judge); one recorded without keeps its
+    recorded result."""
     from dataclasses import replace
 
     from retrieval.answer_checks import check_answer
@@ -262,6 +272,8 @@ def with_claims_rechecked(
             rules=rules,
             embedder=embedder,
         )
+        if judge_min_yes is not None:
+            check = _judged(check, run, judge_min_yes)
         numbers = citations.cited or attribute(text, check, passages).cited  # as the Answerer
         cited = tuple(run.passages[n - 1][0] for n in numbers)
         updated.append(
@@ -275,6 +287,30 @@ def with_claims_rechecked(
             )
         )
     return updated
+
+
+def _judged(check: AnswerCheck, run: AnswerRun, min_yes: float) -> AnswerCheck:
+    """`check` (hard rules) with the run's recorded judgements at `min_yes`, as
+    ClaimJudge.judged would have left it."""
+    from dataclasses import replace
+
+    from retrieval.answer_checks import Verdict
+
+    if check.verdict is Verdict.BLOCKED:
+        return check
+    recorded = list(zip(run.claims, run.claim_yes, strict=False))
+    if len(recorded) != len(check.claims):
+        recorded = [((c.text, c.supported), None) for c in check.claims]
+    claims = tuple(
+        replace(claim, supported=claim.supported and _judged_supported(kept, yes, min_yes))
+        for claim, (kept, yes) in zip(check.claims, recorded, strict=True)
+    )
+    verdict = Verdict.SERVED if all(c.supported for c in claims) else Verdict.UNGROUNDED
+    return replace(check, verdict=verdict, claims=claims)
+
+
+def _judged_supported(recorded: tuple[str, bool], yes: float | None, min_yes: float) -> bool:
+    return recorded[1] if yes is None else yes >= min_yes
 
 
 def answer_all(
@@ -300,8 +336,9 @@ def answer_all(
 
 
 def _answerer(ask: Asker, *, hops: int, budget: int) -> Answerer:
-    """The production Answerer with the answerability check and the evidence thresholds at 0
-    (their refusals are applied afterwards from what the run records)."""
+    """The production Answerer with the answerability check, the claim judge (when on) and the
+    evidence thresholds at 0 (their refusals are applied afterwards from what the run
+    records)."""
     from django.test import override_settings
 
     from retrieval.factory import default_answerer
@@ -309,6 +346,7 @@ def _answerer(ask: Asker, *, hops: int, budget: int) -> Answerer:
     with override_settings(
         KB_ANSWERABILITY_CHECK=True,
         KB_ANSWERABILITY_MIN_YES=0.0,
+        KB_CLAIM_JUDGE_MIN_YES=0.0,  # every judgement is recorded and applied afterwards
         KB_REFUSAL_MIN_DENSE=0.0,
         KB_REFUSAL_MIN_COVERAGE=0.0,
         KB_REFUSAL_OTHER_MIN_DENSE=0.0,
@@ -358,6 +396,7 @@ def _answered(
         passages=tuple((names.get(p.document_id, ""), p.text) for p in answer.passages),
         translations=answer.retrieval.translations,
         claims=tuple((_as_written(c.text, answer), c.supported) for c in answer.check.claims),
+        claim_yes=tuple(c.judged_yes for c in answer.check.claims),
         attributed=answer.attributed,
         budget=budget,
         prompt_tokens=answer.usage.prompt_tokens,

@@ -43,6 +43,9 @@ DEFAULT_GRAPH_HOPS = 1
 # The claim check's share of a sentence's terms its passages must hold, as --answers-rescore
 # sweeps it (retrieval.claim_support.ClaimRules.min_terms).
 CLAIM_TERMS_SWEEP = (0.4, 0.5, 0.55, 0.6, 0.65)
+# The claim judge's threshold (KB_CLAIM_JUDGE_MIN_YES), swept the same way on rows that
+# recorded its judgements.
+CLAIM_JUDGE_SWEEP = (0.0, 0.4, 0.45, 0.5, 0.55, 0.6, 0.65)
 DEFAULT_CANDIDATE = "dense=1,sparse=1,graph=0"
 Json = dict[str, Any]
 
@@ -200,6 +203,7 @@ def rescore_answers(path: Path, *, command: str) -> int:
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "kb.settings.base")
     from django.conf import settings
 
+    from retrieval.claim_judge import HARD_RULES
     from retrieval.claim_support import DEFAULT_RULES
     from retrieval.factory import claim_embedder, refusal_policy
 
@@ -216,11 +220,21 @@ def rescore_answers(path: Path, *, command: str) -> int:
         rules = replace(DEFAULT_RULES, min_terms=share)
         return answers.with_claims_rechecked(runs, gold=gold, rules=rules, embedder=embedder)
 
+    def judged(min_yes: float) -> list[answers.AnswerRun]:
+        return answers.with_claims_rechecked(
+            runs, gold=gold, rules=HARD_RULES, embedder=embedder, judge_min_yes=min_yes
+        )
+
+    judge = settings.KB_CLAIM_JUDGE
+    shipped_claims = judged(settings.KB_CLAIM_JUDGE_MIN_YES) if judge else None
+
     result = {
         "rescored_from": str(path),
         "questions": {kind: sum(r.kind == kind for r in runs) for kind in answers.KINDS},
         **answers.report(
-            rechecked(DEFAULT_RULES.min_terms), shipped_threshold=shipped, policy=policy
+            shipped_claims or rechecked(DEFAULT_RULES.min_terms),
+            shipped_threshold=shipped,
+            policy=policy,
         ),
         "claim_terms_sweep": [
             {
@@ -230,6 +244,15 @@ def rescore_answers(path: Path, *, command: str) -> int:
             }
             for share in CLAIM_TERMS_SWEEP
             for budget, group in answers.by_budget(rechecked(share)).items()
+        ],
+        "claim_judge_sweep": [
+            {
+                "budget": budget,
+                "min_yes": min_yes,
+                **answers.rates(answers.with_evidence_policy(group, policy), shipped)["all"],
+            }
+            for min_yes in CLAIM_JUDGE_SWEEP
+            for budget, group in answers.by_budget(judged(min_yes)).items()
         ],
         "command": command,
     }
@@ -244,7 +267,8 @@ def measure_answers(questions: dict[str, list[Question]], *, args: argparse.Name
 
     from kb.models import Document
     from kb.stores.factory import close_stores
-    from retrieval.factory import refusal_policy
+    from retrieval.claim_judge import HARD_RULES
+    from retrieval.factory import claim_embedder, refusal_policy
 
     ask = build_asker(
         limit=args.limit,
@@ -259,6 +283,15 @@ def measure_answers(questions: dict[str, list[Question]], *, args: argparse.Name
             questions, ask, names=names, hops=args.graph_hops, budgets=budgets
         )
     close_stores()
+    if settings.KB_CLAIM_JUDGE:  # the run recorded every judgement: applied at the setting
+        gold = {q.id: {g.document for g in q.gold} for group in questions.values() for q in group}
+        runs = answers.with_claims_rechecked(
+            runs,
+            gold=gold,
+            rules=HARD_RULES,
+            embedder=claim_embedder(),
+            judge_min_yes=settings.KB_CLAIM_JUDGE_MIN_YES,
+        )
     return {
         "model": settings.KB_LLM_MODEL_NAME,
         "questions": {kind: len(group) for kind, group in questions.items()},

@@ -354,6 +354,12 @@ KB_INJECTION_DEFENCES = env_bool("KB_INJECTION_DEFENCES", True)
 # KB_EMBED_MODEL; empty: none, the check is lexical. With KB_CLAIM_EMBED_CROSS_LANGUAGE (only
 # for a multilingual model such as multilingual-e5-small) a sentence in another script than its
 # passages is judged by embedding similarity; otherwise such sentences count as supported.
+# After an answer, the answering model judges each sentence its numbers and names let pass:
+# stated by its cited passages, or not (retrieval/claim_judge.py), one yes/no forward pass
+# each on the answer's evaluated prompt; below KB_CLAIM_JUDGE_MIN_YES a sentence is not
+# supported. Off: the lexical rules decide alone (`python -m bench claims [--judge]`).
+KB_CLAIM_JUDGE = env_bool("KB_CLAIM_JUDGE", True)
+KB_CLAIM_JUDGE_MIN_YES = env_float("KB_CLAIM_JUDGE_MIN_YES", 0.55)
 KB_CLAIM_EMBED_MODEL = env_str("KB_CLAIM_EMBED_MODEL", "")
 KB_CLAIM_EMBED_CROSS_LANGUAGE = env_bool("KB_CLAIM_EMBED_CROSS_LANGUAGE", False)
 KB_MAX_QUESTION_CHARS = env_int("KB_MAX_QUESTION_CHARS", 2000)

@@ -38,6 +38,8 @@ if not env_str("KB_LLM_MODEL_NAME") and not env_str("KB_LLM_MODEL_PATH"):
     KB_LLM_MODEL_NAME = "qwen2.5-coder-0.5b-instruct-q4_k_m"
 # The small test model judges answerability poorly; tests that exercise the check turn it on.
 KB_ANSWERABILITY_CHECK = False
+# So does the claim judge: the lexical rules decide alone unless a test turns it on.
+KB_CLAIM_JUDGE = False
 # A translation is one more model call per Chinese or Russian question; tests that exercise it
 # turn it on (tests/integration/retrieval/test_translation.py).
 KB_TRANSLATE_QUESTIONS = False
