@@ -47,6 +47,7 @@ ANSWER_SENTENCES = 5
 DEFAULT_ROUNDS = 20
 HALVES = ("A", "B")
 OVERLAP_THRESHOLDS = tuple(round(0.05 * step, 2) for step in range(1, 20))
+JUDGE_THRESHOLDS = (0.4, 0.45, 0.5, 0.55, 0.6, 0.65, 0.7)
 # The language a source's pages are written in (a pair is cross-language when they differ).
 SOURCE_LANGS = {
     "debian-handbook/en-US": "en",
@@ -250,23 +251,63 @@ def passages_of(sources: Sequence[Source], prefix: str) -> list[Any]:
 
 
 def production_check(
-    text: str, passages: Sequence[Any], *, rules: Any = None, embedder: Any = None
+    text: str,
+    passages: Sequence[Any],
+    *,
+    rules: Any = None,
+    embedder: Any = None,
+    judge: ModelJudge | None = None,
 ) -> Any:
     """What the answerer does with a finished answer: citations kept, then check_answer (with
-    the production rules unless `rules` is given: the ablations)."""
+    the production rules unless `rules` is given: the ablations), then, with a `judge`, the
+    model's judgement of each sentence the hard rules let pass."""
     from retrieval.answer_checks import check_answer
     from retrieval.citations import CitationFilter
+    from retrieval.claim_judge import HARD_RULES
     from retrieval.claim_support import DEFAULT_RULES
 
     citations = CitationFilter({p.n for p in passages})
     text = citations.feed(text) + citations.flush()
     by_n = {p.n: p for p in passages}
-    return check_answer(
+    check = check_answer(
         text,
         cited=[by_n[n] for n in citations.cited],
         passages=passages,
-        rules=rules or DEFAULT_RULES,
+        rules=HARD_RULES if judge else (rules or DEFAULT_RULES),
         embedder=embedder,
+    )
+    if judge is None:
+        return check
+    checked, _ = judge.judge.judged(check, judge.prompt(passages), judge.model)
+    return checked
+
+
+@dataclass(frozen=True)
+class ModelJudge:
+    """The claim judge with the answering model in settings (retrieval.factory.chat_model).
+    The answer prompt it follows is the production template's over the item's passages with
+    no question: the set's sentences come without the question they answered."""
+
+    judge: Any  # retrieval.claim_judge.ClaimJudge
+    model: Any  # kb.llm.chat.ChatModel
+    template: Any  # retrieval.prompting.PromptTemplate
+
+    def prompt(self, passages: Sequence[Any]) -> list[Any]:
+        from retrieval.prompting import answer_messages
+
+        return answer_messages(self.template, "", passages)
+
+
+def model_judge(min_yes: float | None) -> ModelJudge:
+    from django.conf import settings
+
+    from kb.llm.factory import chat_model
+    from retrieval.claim_judge import ClaimJudge
+    from retrieval.prompting import load_template
+
+    threshold = settings.KB_CLAIM_JUDGE_MIN_YES if min_yes is None else min_yes
+    return ModelJudge(
+        ClaimJudge(min_yes=threshold), chat_model(), load_template(settings.KB_PROMPT_TEMPLATE)
     )
 
 
@@ -338,6 +379,19 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         action="store_true",
         help="the claim embedder is multilingual (as KB_CLAIM_EMBED_CROSS_LANGUAGE)",
     )
+    parser.add_argument(
+        "--judge",
+        action="store_true",
+        help="the answering model in settings judges each sentence the hard rules let pass "
+        "(as KB_CLAIM_JUDGE; minutes: one forward pass a sentence); the lexical check is "
+        "reported beside it",
+    )
+    parser.add_argument(
+        "--judge-min-yes",
+        type=float,
+        default=None,
+        help="the judge's threshold (default KB_CLAIM_JUDGE_MIN_YES)",
+    )
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT)
 
 
@@ -347,7 +401,10 @@ def run(args: argparse.Namespace, *, command: str) -> int:
         print("no sentences", file=sys.stderr)
         return 1
     embedder = claim_embedder(args.claim_embedder, cross_language=args.cross_language)
-    report = measure(items, rounds=args.rounds, embedder=embedder)
+    judge = model_judge(args.judge_min_yes) if args.judge else None
+    report = measure(items, rounds=args.rounds, embedder=embedder, judge=judge)
+    if judge is not None:
+        report["judge"] = {"model": judge.model.name, "min_yes": judge.judge.min_yes}
     report["claim_embedder"] = {"model": args.claim_embedder, "cross_language": args.cross_language}
     report["command"] = command
     args.out.parent.mkdir(parents=True, exist_ok=True)
@@ -357,16 +414,20 @@ def run(args: argparse.Namespace, *, command: str) -> int:
     return 0
 
 
-def measure(items: Sequence[Item], *, rounds: int, embedder: Any = None) -> Json:
+def measure(
+    items: Sequence[Item], *, rounds: int, embedder: Any = None, judge: ModelJudge | None = None
+) -> Json:
+    """With a `judge`, "production" is the judged check and "lexical" the rules alone."""
     started = time.perf_counter()
     first = time.perf_counter()
-    verdicts = [_verdict(item, embedder) for item in items]
+    verdicts = [_verdict(item, embedder, judge) for item in items]
     first_pass = time.perf_counter() - first  # holds the tokenizers' warm-up (jieba's dictionary)
     thresholds = _thresholds(items, verdicts)
     for row in verdicts:
         row["overlap_flagged"] = row["overlap"] < thresholds[row["half"]]
     checkers: dict[str, Callable[[Json], bool]] = {
         "production": lambda row: row["flagged"],
+        **({"lexical": lambda row: row["lexical_flagged"]} if judge else {}),
         "everything_supported": lambda row: False,
         "overlap_threshold": lambda row: row["overlap_flagged"],
     }
@@ -382,14 +443,17 @@ def measure(items: Sequence[Item], *, rounds: int, embedder: Any = None) -> Json
             "chosen_on_other_half": {h: thresholds[h] for h in HALVES},
             "sweep_all": _sweep(verdicts),
         },
-        "ablations": _ablations(items, verdicts, embedder),
+        "ablations": _ablations(items, verdicts, embedder) if judge is None else {},
+        "judge_sweep": _judge_sweep(verdicts) if judge else {},
         "misses": {
             "unsupported_served": [
                 _short(r) for r in verdicts if not r["supported"] and not r["flagged"]
             ],
             "supported_flagged": [_short(r) for r in verdicts if r["supported"] and r["flagged"]],
         },
-        "timing": _timing(items, rounds=rounds, first_pass=first_pass, embedder=embedder),
+        "timing": _timing(
+            items, rounds=rounds, first_pass=first_pass, embedder=embedder, judge=judge
+        ),
         "seconds": round(time.perf_counter() - started, 2),
         "machine": machine(),
         "code": code_state(("bench", "kb", "retrieval")),
@@ -397,8 +461,10 @@ def measure(items: Sequence[Item], *, rounds: int, embedder: Any = None) -> Json
     }
 
 
-def _verdict(item: Item, embedder: Any) -> Json:
-    check = production_check(item.sentence, passages_of(item.passages, item.id), embedder=embedder)
+def _verdict(item: Item, embedder: Any, judge: ModelJudge | None = None) -> Json:
+    passages = passages_of(item.passages, item.id)
+    check = production_check(item.sentence, passages, embedder=embedder, judge=judge)
+    lexical = production_check(item.sentence, passages, embedder=embedder) if judge else check
     return {
         "id": item.id,
         "lang": item.lang,
@@ -408,7 +474,8 @@ def _verdict(item: Item, embedder: Any) -> Json:
         "supported": item.supported,
         "flagged": bool(check.verdict),  # SERVED is the empty string
         "verdict": str(check.verdict) or "served",
-        "claims": [[c.text, c.supported] for c in check.claims],
+        "claims": [[c.text, c.supported, c.judged_yes] for c in check.claims],
+        "lexical_flagged": bool(lexical.verdict),
         "overlap": overlap_ratio(item),
         "sentence": item.sentence,
     }
@@ -438,6 +505,29 @@ def _ablations(items: Sequence[Item], verdicts: Sequence[Json], embedder: Any) -
             for h in ("A", "B", "all")
         }
     return out
+
+
+def _judge_sweep(verdicts: Sequence[Json]) -> Json:
+    """Accuracy per half at other judge thresholds, from each claim's recorded probability
+    (a claim the hard rules refused has none and stays unsupported; a blocked answer none)."""
+
+    def flagged(row: Json, min_yes: float) -> bool:
+        if row["verdict"] == "blocked":
+            return True
+        return any(
+            (yes is None and not supported) or (yes is not None and yes < min_yes)
+            for _, supported, yes in row["claims"]
+        )
+
+    return {
+        f"{t:.2f}": {
+            h: score(
+                (r["supported"], flagged(r, t)) for r in verdicts if h in ("all", r["half"])
+            ).as_json()["accuracy"]
+            for h in ("A", "B", "all")
+        }
+        for t in JUDGE_THRESHOLDS
+    }
 
 
 def _thresholds(items: Sequence[Item], verdicts: Sequence[Json]) -> dict[str, float]:
@@ -476,14 +566,26 @@ def breakdown(verdicts: Sequence[Json], flagged: Callable[[Json], bool]) -> Json
     }
 
 
-def _timing(items: Sequence[Item], *, rounds: int, first_pass: float, embedder: Any) -> Json:
+def _timing(
+    items: Sequence[Item],
+    *,
+    rounds: int,
+    first_pass: float,
+    embedder: Any,
+    judge: ModelJudge | None = None,
+) -> Json:
+    """With a judge, one round: before each answer the model evaluates its prompt (as it
+    has when the answerer checks what it just wrote), so the time is the judge's own."""
     groups = [(text, passages_of(sources, "answer")) for text, sources in answers(items)]
+    rounds = 1 if judge else rounds
     samples: list[float] = []
     with Timed() as timed:
         for _ in range(rounds):
             for text, passages in groups:
+                if judge is not None:
+                    judge.model.chat(judge.prompt(passages), max_tokens=1)
                 start = time.perf_counter()
-                production_check(text, passages, embedder=embedder)
+                production_check(text, passages, embedder=embedder, judge=judge)
                 samples.append((time.perf_counter() - start) * 1000)
     return {
         "answers": len(groups),
@@ -532,6 +634,11 @@ def summary(report: Json) -> str:
     lines.append(f"{'ablation (accuracy)':40} {'A':>6} {'B':>6} {'all':>6}")
     for name, accuracy in report["ablations"].items():
         lines.append(f"{name:40} " + " ".join(_cell(accuracy[h]) for h in ("A", "B", "all")))
+    for threshold, accuracy in report.get("judge_sweep", {}).items():
+        lines.append(
+            f"{'judge at ' + threshold:40} "
+            + " ".join(_cell(accuracy[h]) for h in ("A", "B", "all"))
+        )
     chosen = report["overlap_thresholds"]["chosen_on_other_half"]
     timing = report["timing"]
     lines.append(f"overlap thresholds (chosen on the other half): A {chosen['A']}, B {chosen['B']}")

@@ -60,6 +60,7 @@ _LINK = re.compile(
 _EMAIL = re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+")
 _MARKERS = re.compile(r"\[(\d{1,3}(?:\s*,\s*\d{1,3})*)\]")
 _LEADING_MARKERS = re.compile(rf"(?:\s*{_MARKERS.pattern})+\s*")
+_SPACED_MARKERS = re.compile(rf"\s*{_MARKERS.pattern}")
 _TRAILING = ".,;:!?)]}'\"/»”"
 # Sentences with fewer content terms and no citation are fillers ("I hope this helps").
 CHECKED_SENTENCE_TERMS = 3
@@ -182,7 +183,7 @@ def _claims(
 
 def statement(sentence: str) -> str:
     """A claim's sentence as checked: normalised, its citation markers removed."""
-    return _MARKERS.sub(" ", normalise(sentence)).strip()
+    return " ".join(_SPACED_MARKERS.sub("", normalise(sentence)).split())
 
 
 def _cited_sentences(text: str) -> list[tuple[str, list[int]]]:

@@ -1,0 +1,184 @@
+"""The claim judge (retrieval/claim_judge.py) as the answerer uses it: the model decides each
+sentence the hard rules (numbers, names) let pass, on the answer's own prompt plus one
+question. The model is stood in for by one that answers from a table, so the decisions are
+the judge's and the answerer's, not a model's."""
+
+from __future__ import annotations
+
+from collections.abc import Generator, Sequence
+
+import pytest
+
+from kb.llm.chat import Message, Usage
+from kb.stores.types import AccessScope
+from retrieval.answer_checks import Verdict, check_answer
+from retrieval.answerer import Answer, Answerer
+from retrieval.claim_judge import HARD_RULES, ClaimJudge
+from retrieval.evidence import Evidence, RefusalPolicy
+from retrieval.prompting import load_template
+from retrieval.refusals import RefusalReason
+from retrieval.retriever import AllowedDocuments, Retrieval, Retriever
+from retrieval.types import Passage
+
+pytestmark = pytest.mark.unit
+
+QUESTION = "How often is the coffee machine descaled?"
+TEXT = "Facilities descale the coffee machine every Friday, with the citric acid from the store."
+PASSAGE = Passage(1, "chunk-1", 7, "Kitchen", 2, "Coffee", TEXT, 0.03, ("dense",))
+JUDGE = ClaimJudge(0.55)
+OTHER = Passage(2, "chunk-2", 8, "Parking", 1, "Cars", "Parking is free for staff.", 0.02, ())
+
+
+class Judging:
+    """Streams a fixed answer; says "yes" with the probability its table gives the sentence
+    that the judge's question quotes, and records every question."""
+
+    name = "scripted"
+
+    def __init__(self, answer: str, yes: dict[str, float]) -> None:
+        self.answer = answer
+        self.yes = yes
+        self.asked: list[list[Message]] = []
+
+    def chat(
+        self, messages: Sequence[Message], *, max_tokens: int, temperature: float = 0.0
+    ) -> str:
+        raise AssertionError("nothing to condense")
+
+    def stream(
+        self,
+        messages: Sequence[Message],
+        *,
+        max_tokens: int,
+        temperature: float = 0.0,
+        usage: Usage | None = None,
+    ) -> Generator[str, None, None]:
+        yield self.answer
+
+    def choose(self, messages: Sequence[Message], options: Sequence[str]) -> dict[str, float]:
+        self.asked.append(list(messages))
+        question = messages[-1]["content"]
+        (yes,) = [p for said, p in self.yes.items() if question.startswith(f"Statement: {said}.")]
+        return {"yes": yes, "no": 1 - yes}
+
+
+class Found(Retriever):
+    def __init__(self, retrieval: Retrieval) -> None:
+        self.retrieval = retrieval
+
+    def retrieve(
+        self,
+        question: str,
+        *,
+        scope: AccessScope,
+        allowed: AllowedDocuments,
+        top_k: int,
+        document_scripts: object = frozenset(),
+    ) -> Retrieval:
+        return self.retrieval
+
+
+def answered(model: Judging, *, judge: ClaimJudge | None = JUDGE) -> Answer:
+    answerer = Answerer(
+        retriever=Found(Retrieval({}, [PASSAGE, OTHER], Evidence(dense=0.9, coverage=1.0))),
+        model=lambda: model,
+        template=load_template("answer-v1"),
+        refusal=RefusalPolicy(min_dense=0.5, min_coverage=0.5),
+        max_tokens=64,
+        claim_judge=judge,
+    )
+    scope = AccessScope(collection_ids=[1], acl=["group:1"])
+    *_, last = answerer.stream(QUESTION, scope=scope, allowed=lambda ids: ids, top_k=4)
+    assert isinstance(last, Answer)
+    return last
+
+
+def test_a_sentence_that_keeps_its_passages_words_and_changes_their_meaning_is_refused() -> None:
+    # Every word is the passage's: the lexical rules serve it. The judge does not.
+    wrong = "The store descales the coffee machine every Friday with citric acid from Facilities"
+    model = Judging(f"{wrong} [1].", {wrong: 0.2})
+
+    assert not check_answer(f"{wrong} [1].", cited=[PASSAGE], passages=[PASSAGE]).verdict
+    answer = answered(model)
+
+    assert answer.refused and answer.refusal is RefusalReason.UNSUPPORTED
+    assert len(model.asked) == 1
+
+
+def test_a_paraphrase_in_other_words_is_served_when_the_judge_says_yes() -> None:
+    paraphrase = "Once a week, at the end of the working week, the machine gets descaled"
+    model = Judging(f"{paraphrase} [1].", {paraphrase: 0.8})
+
+    answer = answered(model)
+
+    assert not answer.refused and answer.check.verdict is Verdict.SERVED
+    (claim,) = answer.check.claims
+    assert claim.supported and claim.judged_yes == 0.8
+    assert answered(Judging(f"{paraphrase} [1].", {}), judge=None).refused  # lexical: too few terms
+
+
+def test_the_judge_reads_the_answers_own_prompt_and_one_question_naming_the_cited_passage() -> None:
+    sentence = "Facilities descale the coffee machine every Friday"
+    model = Judging(f"{sentence} [1].", {sentence: 0.9})
+
+    answer = answered(model)
+
+    (asked,) = model.asked
+    assert asked[:-1] == answer.prompt  # the evaluated prefix is re-used
+    assert asked[-1]["role"] == "user"
+    assert asked[-1]["content"].startswith(f"Statement: {sentence}.\n")  # without its marker
+    assert "Does passage [1] above state everything" in asked[-1]["content"]
+
+
+def test_a_number_the_passage_lacks_is_unsupported_without_asking_the_model() -> None:
+    number = "Facilities descale the coffee machine every 3 weeks"
+    kept = "Facilities descale the coffee machine"
+    model = Judging(f"{number} [1]. {kept} [1].", {kept: 0.9})
+
+    answer = answered(model)
+
+    assert [c.supported for c in answer.check.claims] == [False, True]
+    assert answer.check.verdict is Verdict.UNGROUNDED and not answer.refused
+    assert len(model.asked) == 1 and answer.check.claims[0].judged_yes is None
+
+
+def test_below_the_threshold_one_sentence_is_marked_and_the_answer_served() -> None:
+    good = "Facilities descale the coffee machine every Friday"
+    bad = "The citric acid comes from the parking store"
+    model = Judging(f"{good} [1]. {bad} [1].", {good: 0.7, bad: 0.54})
+
+    answer = answered(model)
+
+    assert [c.supported for c in answer.check.claims] == [True, False]
+    assert answer.check.verdict is Verdict.UNGROUNDED and not answer.refused
+    assert "claims" in answer.latencies_ms
+
+
+def test_an_answer_blocked_for_a_link_is_not_judged() -> None:
+    model = Judging("Descale it as shown at https://evil.example/descale [1].", {})
+
+    answer = answered(model)
+
+    assert answer.check.verdict is Verdict.BLOCKED and model.asked == []
+
+
+def test_the_hard_rules_keep_numbers_and_names_only() -> None:
+    assert HARD_RULES.numbers and HARD_RULES.names
+    assert HARD_RULES.min_terms == 0 and not HARD_RULES.qualifiers and not HARD_RULES.negation
+
+
+@pytest.mark.parametrize(
+    ("passages", "named"),
+    [
+        ((2,), "passage [2]"),
+        ((1, 3), "passages [1] and [3]"),
+        ((1, 2, 4), "passages [1], [2] and [4]"),
+    ],
+)
+def test_the_question_names_the_passages_checked(passages: tuple[int, ...], named: str) -> None:
+    from retrieval.answer_checks import Claim
+
+    (message,) = ClaimJudge(0.5).messages([], Claim("It is so [1].", True, passages))
+
+    assert f"Does {named} above state" in message["content"]
+    assert message["content"].startswith("Statement: It is so.\n")
