@@ -15,8 +15,10 @@ looks like, whatever the passage said to get there:
   sentences in another script than their passages). Checked for sentences that cite, or that
   carry three or more content terms (fillers such as "I hope this helps" do not count). An
   injected "allowance raised to 9000" shares every other word with the real table, but not its
-  number. The answer is served, marked ungrounded; when no claim is supported at all, the
-  answerer refuses instead (retrieval.refusals, UNSUPPORTED).
+  number. With the model judge on (retrieval.claim_judge, the default), the rules keep only
+  numbers and names and the answering model judges the rest. The answer is served, marked
+  ungrounded; when no claim is supported at all, the answerer refuses instead
+  (retrieval.refusals, UNSUPPORTED).
 
 Citation numbers that name no passage were already removed (retrieval.citations).
 """

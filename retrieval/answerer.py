@@ -8,10 +8,11 @@ conversation happens first. A question is refused (retrieval.refusals) when the 
 weak, when the model judges that the passages do not hold the answer (retrieval.answerability),
 when its answer is a non-answer in its own words (retrieval.non_answers: the first sentence is
 held back until it is known not to be one), or when no sentence of it is supported by its
-sources (retrieval.answer_checks). The finished text is checked: a blocked or refused answer's
-`text` replaces what was streamed, and an answer that cites nothing is given citations
-(retrieval.attribution), so a stream's consumer must show the final `Answer.text`, not the
-pieces.
+sources (retrieval.answer_checks, with the model judging each sentence when a
+retrieval.claim_judge is given: after the stream, before the final `Answer`). The finished
+text is checked: a blocked or refused answer's `text` replaces what was streamed, and an
+answer that cites nothing is given citations (retrieval.attribution), so a stream's consumer
+must show the final `Answer.text`, not the pieces.
 """
 
 from __future__ import annotations

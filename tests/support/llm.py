@@ -12,12 +12,14 @@ from kb.llm.gguf import MODELS, model_path
 SMALL_MODEL_NAME = "qwen2.5-coder-0.5b-instruct-q4_k_m"
 SMALL_MODEL = MODELS[SMALL_MODEL_NAME]
 # Settings of a server process that answers with the small model. It judges answerability
-# poorly, so the check is off as in kb/settings/test.py; the default model's tier tests it.
+# poorly, so the check is off as in kb/settings/test.py (so is the claim judge); the default
+# model's tier tests both.
 # Question translation is off as there too (tests/integration/retrieval/test_translation.py).
 SMALL_MODEL_ENV = {
     "KB_LLM_MODEL_NAME": SMALL_MODEL_NAME,
     "KB_ANSWERABILITY_CHECK": "false",
     "KB_TRANSLATE_QUESTIONS": "false",
+    "KB_CLAIM_JUDGE": "false",
 }
 
 

@@ -44,6 +44,7 @@ def client(
     settings.KB_LLM_MODEL_PATH = ""
     settings.KB_ANSWER_MAX_TOKENS = 160
     settings.KB_ANSWERABILITY_CHECK = True  # as shipped (the test settings turn it off)
+    settings.KB_CLAIM_JUDGE = True  # likewise
     path = gguf_path()
     if not path.is_file():
         pytest.fail(f"The default model is missing at {path}: run `make model` first.")
@@ -73,6 +74,7 @@ def test_answer_cites_the_page_that_holds_it(client: APIClient) -> None:
     assert body["citations"], body
     assert body["citations"][0]["page"] == 2
     assert "[" in body["answer"]  # the model cited with a marker, mapped back to page 2
+    assert any(claim["supported"] for claim in body["claims"]), body  # judged by the model
 
 
 def test_absent_answer_is_refused(client: APIClient) -> None:
@@ -105,3 +107,35 @@ def test_a_near_miss_on_the_documents_topic_is_refused_naming_what_was_found(
     assert body["answer"].startswith(NOT_FOUND)
     assert body["citations"] == []
     assert [c["page"] for c in body["closest"]][:1] == [2], body
+
+
+def test_the_claim_judge_tells_a_stated_sentence_from_one_that_reverses_its_passage(
+    client: APIClient,
+) -> None:
+    """The default model as retrieval.claim_judge asks it, on the answer prompt of the backups
+    page: the sentence the page states scores well above one that keeps its words and
+    reverses them (0.64 against 0.33 when written)."""
+    from kb.llm.factory import chat_model
+    from retrieval.answer_checks import Claim
+    from retrieval.claim_judge import ClaimJudge
+    from retrieval.prompting import answer_messages, load_template
+    from retrieval.types import Passage
+
+    backups, travel = (
+        Passage(n, f"chunk-{n}", 1, "Operations", page, title, text, 1.0, ("dense",))
+        for n, (page, (title, text)) in enumerate(((2, PAGES[1]), (3, PAGES[2])), 1)
+    )
+    prompt = answer_messages(
+        load_template("answer-v1"), "How long are finance database backups kept?", [backups, travel]
+    )
+    judge, model = ClaimJudge(min_yes=0.55), chat_model()
+
+    def yes(sentence: str) -> float:
+        return judge.probability(model, judge.messages(prompt, Claim(sentence, True, (1,))))
+
+    stated = yes("Each backup is kept for 35 days [1].")
+    reversed_ = yes(
+        "The backups are deleted after the Frankfurt data centre has kept them for a night [1]."
+    )
+    assert stated >= 0.55 > reversed_
+    assert stated - reversed_ >= 0.15
