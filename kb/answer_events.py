@@ -5,8 +5,10 @@ events, and the errors of a run that fails.
 A stream is `sources` ({sources}: the passages the prompt holds, in snippet_out's shape) as
 soon as they are retrieved and post-checked, before the model starts (a question refused before
 the model has none; a cached answer sends its own), then `token` events ({text}) as the model
-writes, then `check` ({check, answer}) only when the answer was blocked (its `answer` replaces
-the streamed text) or is ungrounded, then `citations` ({citations, refused, refusal, closest}),
+writes, then `checking` ({sentences}) when the model judges the answer's sentences against
+their passages (retrieval.claim_judge: about a second each on a CPU), then `check` ({check,
+answer}) only when the answer was blocked (its `answer` replaces the streamed text) or is
+ungrounded, then `citations` ({citations, refused, refusal, closest}),
 any events the caller adds (the chat: `conversation`), and `done` ({query_id, answer, refused,
 refusal, check, claims}: `claims` lists the answer's checked sentences, {text, supported,
 passages, start, end}, those its sources do not support with `supported: false`, `start` and
@@ -44,7 +46,7 @@ from kb.stores.errors import StoreError
 from kb.streaming import iterate_in_thread
 from kb.text.shorten import shortened
 from retrieval.answer_checks import Claim, Span, claim_spans
-from retrieval.answerer import Answer, Sources
+from retrieval.answerer import Answer, Checking, Sources
 from retrieval.refusals import gap_sentence
 from retrieval.types import Passage
 
@@ -189,7 +191,7 @@ def sources_event(found: Sources) -> Event:
 
 
 def answer_events(
-    stream: Iterable[str | Sources | Finished],
+    stream: Iterable[str | Sources | Checking | Finished],
     finish: Callable[[Finished], Iterator[Event]] | None = None,
     sources: Callable[[Sources], Event] = sources_event,
 ) -> Iterator[Event]:
@@ -202,6 +204,8 @@ def answer_events(
                 yield from (finish or _finished)(item)
             elif isinstance(item, Sources):
                 yield sources(item)
+            elif isinstance(item, Checking):
+                yield Event("checking", {"sentences": item.sentences})
             else:
                 yield Event("token", {"text": item})
     except FAILURES as exc:

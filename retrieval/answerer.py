@@ -76,6 +76,15 @@ class Answer:
 
 
 @dataclass(frozen=True)
+class Checking:
+    """Yielded once the answer is written and before the model judges its `sentences`
+    (retrieval.claim_judge, about a second each on a CPU), so a caller can say so while it
+    waits for the final Answer."""
+
+    sentences: int
+
+
+@dataclass(frozen=True)
 class Sources:
     """The passages about to reach the prompt (post-checked, readable by the asker), yielded
     before the model starts: a question refused before the model yields none."""
@@ -127,7 +136,7 @@ class Answerer:
         top_k: int,
         history: Sequence[Message] = (),
         document_scripts: AbstractSet[str] = frozenset(),
-    ) -> Iterator[str | Sources | Answer]:
+    ) -> Iterator[str | Sources | Checking | Answer]:
         """`document_scripts`: see Retriever.retrieve."""
         started = time.perf_counter()
         latencies: dict[str, float] = {}
@@ -159,7 +168,9 @@ class Answerer:
             return
         yield from self._generate(answer, started)
 
-    def _generate(self, answer: Answer, started: float) -> Iterator[str | Sources | Answer]:
+    def _generate(
+        self, answer: Answer, started: float
+    ) -> Iterator[str | Sources | Checking | Answer]:
         fitted = fit_passages(answer.question, answer.retrieval.passages, budget=self.prompt_budget)
         passages = fitted.passages
         answer.latencies_ms["sources"] = ms_since(started)
@@ -204,7 +215,10 @@ class Answerer:
         by_number = {p.n: p for p in passages}
         answer.text, answer.refused = text, False
         answer.cited = [by_number[n] for n in citations.cited]
-        self._check(answer, model)
+        self._check(answer)
+        if self.claim_judge is not None and (judged := _to_judge(answer.check)):
+            yield Checking(judged)
+            self._judge(answer, self.claim_judge, model)
         if answer.check.nothing_supported:
             yield self._refused(answer, RefusalReason.UNSUPPORTED, started)
             return
@@ -244,24 +258,25 @@ class Answerer:
         answer.latencies_ms["total"] = ms_since(started)
         return answer
 
-    def _check(self, answer: Answer, model: ChatModel) -> None:
+    def _check(self, answer: Answer) -> None:
+        """The rules' check (only numbers and names when a judge follows)."""
         if not self.checks:
             return
-        judge = self.claim_judge
         answer.check = check_answer(
             answer.text,
             cited=answer.cited,
             passages=answer.passages,
-            rules=HARD_RULES if judge else DEFAULT_RULES,
+            rules=HARD_RULES if self.claim_judge else DEFAULT_RULES,
             embedder=self.claim_embedder,
         )
-        if judge is not None and answer.check.claims:
-            answer.check, seconds = judge.judged(
-                answer.check, answer.prompt, model, announce=self._announce
-            )
-            answer.latencies_ms["claims"] = seconds * 1000
         if answer.check.verdict is Verdict.BLOCKED:
             answer.text = WITHHELD
+
+    def _judge(self, answer: Answer, judge: ClaimJudge, model: ChatModel) -> None:
+        answer.check, seconds = judge.judged(
+            answer.check, answer.prompt, model, announce=self._announce
+        )
+        answer.latencies_ms["claims"] = seconds * 1000
 
     def _condense(
         self, question: str, history: Sequence[Message], latencies: dict[str, float]
@@ -279,6 +294,12 @@ class Answerer:
     def _announce(self, messages: list[Message]) -> None:
         if self.on_prompt is not None:
             self.on_prompt(messages)
+
+
+def _to_judge(check: AnswerCheck) -> int:
+    """How many sentences the judge will read: those the rules let pass (a blocked answer has
+    none)."""
+    return sum(claim.supported for claim in check.claims)
 
 
 def _missing(answer: Answer) -> list[str]:

@@ -34,7 +34,7 @@ from kb.answering import Finished
 from kb.llm.control import PlainText, generic_plain_text
 from kb.openai_api.errors import error_object
 from retrieval.answer_checks import Verdict
-from retrieval.answerer import Sources
+from retrieval.answerer import Checking, Sources
 
 WITHDRAWN = "Withdrawn: the text above is not the answer."
 # The HTTP status a failure gets before a stream (kb.answer_events.failures_as_http).
@@ -66,7 +66,9 @@ class Reply:
             **quarry_fields(out),
         }
 
-    def chunks(self, stream: Iterable[str | Sources | Finished]) -> Iterator[dict[str, Any]]:
+    def chunks(
+        self, stream: Iterable[str | Sources | Checking | Finished]
+    ) -> Iterator[dict[str, Any]]:
         """The chunks of kb.answering.answer_stream's items; a failure ends them with an error
         object (the `openai` client raises it as an APIError)."""
         yield self.chunk({"role": "assistant", "content": ""})
@@ -78,7 +80,8 @@ class Reply:
                 elif isinstance(item, str) and item:
                     streamed = True
                     yield self.chunk({"content": item})
-                # Sources: OpenAI's protocol has no place for passages before the answer.
+                # Sources, Checking: OpenAI's protocol has no place for passages before the
+                # answer, nor for the check's progress.
         except FAILURES as exc:
             error = error_event(exc).data["error"]
             status = _FAILURE_STATUS.get(error["code"], 503)

@@ -18,6 +18,8 @@
 //                 titled "Found instead", else the closest sources are listed as such.
 //                 Otherwise the cards the answer cites are marked "Cited" (one list of
 //                 sources, not a second one of citations)
+//   checking      {"sentences": n}   the answer is written and the model now checks its n
+//                 sentences against their sources (a second or so each): said under the text
 //   check         {"check": "blocked" | "ungrounded", "answer"}   only for a checked answer:
 //                 blocked replaces the streamed text with `answer`; ungrounded marks it
 //   conversation  {"id", "title", "url"}                 where the exchange was saved
@@ -78,6 +80,7 @@
   const FOUND_INSTEAD = "Found instead:";
   const SOURCES = "Sources";
   const WRITING = "Writing the answer from these sources…";
+  const CHECKING = "Checking each sentence against its sources…";
   const STOPPED = "Stopped. Nothing more is being computed for this question.";
   const CITED = "Cited";
   const UNGROUNDED = "The cited sources do not seem to support this answer. Read them before relying on it.";
@@ -322,6 +325,12 @@
     }
   }
 
+  // The text is all there; its sentences are being checked until `citations` arrives.
+  function checking(parts) {
+    parts.status = el("p", "answer-status muted small", CHECKING);
+    parts.text.after(parts.status);
+  }
+
   function settle(parts) {
     parts.status?.remove();
     parts.status = null;
@@ -332,6 +341,7 @@
     if (name === "sources") sources(parts, payload);
     else if (name === "queue") queued(parts, payload);
     else if (name === "token") parts.text.append(payload.text);
+    else if (name === "checking") checking(parts);
     else if (name === "check") checked(parts, payload);
     else if (name === "citations") citations(parts, payload);
     else if (name === "conversation") joined(form, payload);

@@ -12,7 +12,7 @@ import pytest
 from kb.llm.chat import Message, Usage
 from kb.stores.types import AccessScope
 from retrieval.answer_checks import Verdict, check_answer
-from retrieval.answerer import Answer, Answerer
+from retrieval.answerer import Answer, Answerer, Checking
 from retrieval.claim_judge import HARD_RULES, ClaimJudge
 from retrieval.evidence import Evidence, RefusalPolicy
 from retrieval.prompting import load_template
@@ -78,7 +78,7 @@ class Found(Retriever):
         return self.retrieval
 
 
-def answered(model: Judging, *, judge: ClaimJudge | None = JUDGE) -> Answer:
+def streamed(model: Judging, *, judge: ClaimJudge | None = JUDGE) -> list[object]:
     answerer = Answerer(
         retriever=Found(Retrieval({}, [PASSAGE, OTHER], Evidence(dense=0.9, coverage=1.0))),
         model=lambda: model,
@@ -88,7 +88,11 @@ def answered(model: Judging, *, judge: ClaimJudge | None = JUDGE) -> Answer:
         claim_judge=judge,
     )
     scope = AccessScope(collection_ids=[1], acl=["group:1"])
-    *_, last = answerer.stream(QUESTION, scope=scope, allowed=lambda ids: ids, top_k=4)
+    return list(answerer.stream(QUESTION, scope=scope, allowed=lambda ids: ids, top_k=4))
+
+
+def answered(model: Judging, *, judge: ClaimJudge | None = JUDGE) -> Answer:
+    *_, last = streamed(model, judge=judge)
     assert isinstance(last, Answer)
     return last
 
@@ -152,6 +156,16 @@ def test_below_the_threshold_one_sentence_is_marked_and_the_answer_served() -> N
     assert [c.supported for c in answer.check.claims] == [True, False]
     assert answer.check.verdict is Verdict.UNGROUNDED and not answer.refused
     assert "claims" in answer.latencies_ms
+
+
+def test_the_stream_says_how_many_sentences_the_judge_reads_before_the_answer() -> None:
+    kept = "Facilities descale the coffee machine"
+    model = Judging(f"{kept} every 3 weeks [1]. {kept} [1].", {kept: 0.9})
+
+    *_, checking, last = streamed(model)
+
+    assert checking == Checking(1) and isinstance(last, Answer)  # the 3 weeks are not judged
+    assert not any(isinstance(item, Checking) for item in streamed(model, judge=None))
 
 
 def test_an_answer_blocked_for_a_link_is_not_judged() -> None:
