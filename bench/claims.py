@@ -367,7 +367,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--rounds",
         type=int,
         default=DEFAULT_ROUNDS,
-        help="timing rounds over the 5-sentence answers (default %(default)s)",
+        help="timing rounds over the 5-sentence answers (default %(default)s; with --judge one, "
+        "or none with 0: the judge re-reads each answer's passages first, minutes)",
     )
     parser.add_argument(
         "--claim-embedder",
@@ -577,7 +578,7 @@ def _timing(
     """With a judge, one round: before each answer the model evaluates its prompt (as it
     has when the answerer checks what it just wrote), so the time is the judge's own."""
     groups = [(text, passages_of(sources, "answer")) for text, sources in answers(items)]
-    rounds = 1 if judge else rounds
+    rounds = min(rounds, 1) if judge else rounds  # --rounds 0: no timing
     samples: list[float] = []
     with Timed() as timed:
         for _ in range(rounds):
