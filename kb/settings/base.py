@@ -357,8 +357,10 @@ KB_INJECTION_DEFENCES = env_bool("KB_INJECTION_DEFENCES", True)
 # After an answer, the answering model judges each sentence its numbers and names let pass:
 # stated by its cited passages, or not (retrieval/claim_judge.py), one yes/no forward pass
 # each on the answer's evaluated prompt; below KB_CLAIM_JUDGE_MIN_YES a sentence is not
-# supported. Off: the lexical rules decide alone (`python -m bench claims [--judge]`).
-KB_CLAIM_JUDGE = env_bool("KB_CLAIM_JUDGE", True)
+# supported. Off by default: on 2 CPU cores a pass takes a second or more, and the check
+# must stay well under a second there; compose turns it on with the GPU model server.
+# Off, the lexical rules decide alone (`python -m bench claims [--judge]`).
+KB_CLAIM_JUDGE = env_bool("KB_CLAIM_JUDGE", False)
 KB_CLAIM_JUDGE_MIN_YES = env_float("KB_CLAIM_JUDGE_MIN_YES", 0.55)
 KB_CLAIM_EMBED_MODEL = env_str("KB_CLAIM_EMBED_MODEL", "")
 KB_CLAIM_EMBED_CROSS_LANGUAGE = env_bool("KB_CLAIM_EMBED_CROSS_LANGUAGE", False)

@@ -44,7 +44,7 @@ def client(
     settings.KB_LLM_MODEL_PATH = ""
     settings.KB_ANSWER_MAX_TOKENS = 160
     settings.KB_ANSWERABILITY_CHECK = True  # as shipped (the test settings turn it off)
-    settings.KB_CLAIM_JUDGE = True  # likewise
+    settings.KB_CLAIM_JUDGE = True  # as compose ships it with the GPU model server
     path = gguf_path()
     if not path.is_file():
         pytest.fail(f"The default model is missing at {path}: run `make model` first.")
