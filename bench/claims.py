@@ -260,10 +260,9 @@ def production_check(
 ) -> Any:
     """What the answerer does with a finished answer: citations kept, then check_answer (with
     the production rules unless `rules` is given: the ablations), then, with a `judge`, the
-    model's judgement of each sentence the hard rules let pass."""
+    model's judgement of each sentence the rules found supported."""
     from retrieval.answer_checks import check_answer
     from retrieval.citations import CitationFilter
-    from retrieval.claim_judge import HARD_RULES
     from retrieval.claim_support import DEFAULT_RULES
 
     citations = CitationFilter({p.n for p in passages})
@@ -273,7 +272,7 @@ def production_check(
         text,
         cited=[by_n[n] for n in citations.cited],
         passages=passages,
-        rules=HARD_RULES if judge else (rules or DEFAULT_RULES),
+        rules=rules or DEFAULT_RULES,
         embedder=embedder,
     )
     if judge is None:
@@ -383,7 +382,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--judge",
         action="store_true",
-        help="the answering model in settings judges each sentence the hard rules let pass "
+        help="the answering model in settings also judges each sentence the rules find supported "
         "(as KB_CLAIM_JUDGE; minutes: one forward pass a sentence); the lexical check is "
         "reported beside it",
     )
@@ -510,7 +509,7 @@ def _ablations(items: Sequence[Item], verdicts: Sequence[Json], embedder: Any) -
 
 def _judge_sweep(verdicts: Sequence[Json]) -> Json:
     """Accuracy per half at other judge thresholds, from each claim's recorded probability
-    (a claim the hard rules refused has none and stays unsupported; a blocked answer none)."""
+    (a claim the rules refused has none and stays unsupported; a blocked answer none)."""
 
     def flagged(row: Json, min_yes: float) -> bool:
         if row["verdict"] == "blocked":

@@ -47,6 +47,8 @@ def answer_key(
         "model": model,
         # Passages reach the prompt trimmed to it: another budget is another answer.
         "prompt_budget": settings.KB_PROMPT_TOKEN_BUDGET,
+        # The claim judge decides which sentences are supported, and so whether it is refused.
+        "claim_judge": settings.KB_CLAIM_JUDGE and settings.KB_CLAIM_JUDGE_MIN_YES,
     }
     digest = hashlib.sha256(json.dumps(material, sort_keys=True).encode()).hexdigest()
     return PREFIX + digest

@@ -15,8 +15,9 @@ looks like, whatever the passage said to get there:
   sentences in another script than their passages). Checked for sentences that cite, or that
   carry three or more content terms (fillers such as "I hope this helps" do not count). An
   injected "allowance raised to 9000" shares every other word with the real table, but not its
-  number. With the model judge on (retrieval.claim_judge, the default), the rules keep only
-  numbers and names and the answering model judges the rest. The answer is served, marked
+  number. With the model judge on (retrieval.claim_judge, KB_CLAIM_JUDGE), the answering model
+  also judges each sentence the rules find supported and may withdraw it. The answer is served,
+  marked
   ungrounded; when no claim is supported at all, the answerer refuses instead
   (retrieval.refusals, UNSUPPORTED).
 
@@ -62,7 +63,9 @@ _LINK = re.compile(
 _EMAIL = re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+")
 _MARKERS = re.compile(r"\[(\d{1,3}(?:\s*,\s*\d{1,3})*)\]")
 _LEADING_MARKERS = re.compile(rf"(?:\s*{_MARKERS.pattern})+\s*")
-_SPACED_MARKERS = re.compile(rf"\s*{_MARKERS.pattern}")
+# Markers that close a word ("35 days [1].", "days[1],") go with the spaces before them; any
+# other ("days[1]and") stands for a space, so that the words beside it stay apart.
+_CLOSING_MARKERS = re.compile(rf"\s*{_MARKERS.pattern}(?=[\s.,;:!?)。，；：！？]|$)")
 _TRAILING = ".,;:!?)]}'\"/»”"
 # Sentences with fewer content terms and no citation are fillers ("I hope this helps").
 CHECKED_SENTENCE_TERMS = 3
@@ -185,7 +188,8 @@ def _claims(
 
 def statement(sentence: str) -> str:
     """A claim's sentence as checked: normalised, its citation markers removed."""
-    return " ".join(_SPACED_MARKERS.sub("", normalise(sentence)).split())
+    closed = _CLOSING_MARKERS.sub("", normalise(sentence))
+    return " ".join(_MARKERS.sub(" ", closed).split())
 
 
 def _cited_sentences(text: str) -> list[tuple[str, list[int]]]:

@@ -35,8 +35,8 @@ from retrieval.answer_checks import (
 from retrieval.answerability import AnswerabilityCheck
 from retrieval.attribution import attribute
 from retrieval.citations import CitationFilter
-from retrieval.claim_judge import HARD_RULES, ClaimJudge
-from retrieval.claim_support import DEFAULT_RULES, ClaimEmbedder
+from retrieval.claim_judge import ClaimJudge
+from retrieval.claim_support import ClaimEmbedder
 from retrieval.evidence import RefusalPolicy
 from retrieval.non_answers import first_sentence_complete, is_non_answer
 from retrieval.prompt_budget import fit_passages
@@ -119,8 +119,8 @@ class Answerer:
         self.answerability = answerability
         self.prompt_budget = prompt_budget  # tokens of passages; 0: all, whole
         self.claim_embedder = claim_embedder  # judges sentences in another script when multilingual
-        # With a judge, the model decides whether each sentence is stated by its passages; the
-        # lexical rules keep only numbers and names (retrieval.claim_judge).
+        # With a judge, the model also judges each sentence the rules found supported, and may
+        # withdraw that support (retrieval.claim_judge).
         self.claim_judge = claim_judge
         # A question naming a product, service or identifier that no passage found mentions
         # (retrieval.refusals.missing_names: as asked, or in a translation searched) is refused
@@ -259,14 +259,12 @@ class Answerer:
         return answer
 
     def _check(self, answer: Answer) -> None:
-        """The rules' check (only numbers and names when a judge follows)."""
         if not self.checks:
             return
         answer.check = check_answer(
             answer.text,
             cited=answer.cited,
             passages=answer.passages,
-            rules=HARD_RULES if self.claim_judge else DEFAULT_RULES,
             embedder=self.claim_embedder,
         )
         if answer.check.verdict is Verdict.BLOCKED:

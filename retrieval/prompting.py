@@ -53,16 +53,16 @@ def answer_messages(
     template: PromptTemplate, question: str, passages: Sequence[Passage]
 ) -> list[Message]:
     blocks = "\n\n".join(_passage_block(template, p) for p in passages)
-    user = template.user.format(passages=blocks, question=_neutralise(question))
+    user = template.user.format(passages=blocks, question=neutralise(question))
     return [{"role": "system", "content": template.system}, {"role": "user", "content": user}]
 
 
 def condense_messages(
     template: PromptTemplate, history: Sequence[Message], question: str
 ) -> list[Message]:
-    lines = [f"{m['role']}: {_neutralise(m['content'])}" for m in history[-HISTORY_TURNS:]]
+    lines = [f"{m['role']}: {neutralise(m['content'])}" for m in history[-HISTORY_TURNS:]]
     conversation = "\n".join(lines)
-    user = f"Conversation:\n{conversation}\n\nLast question: {_neutralise(question)}"
+    user = f"Conversation:\n{conversation}\n\nLast question: {neutralise(question)}"
     return [{"role": "system", "content": template.condense}, {"role": "user", "content": user}]
 
 
@@ -72,15 +72,15 @@ def _passage_block(template: PromptTemplate, passage: Passage) -> str:
         n=passage.n,
         title=_attribute(passage.title),
         page=page,
-        text=_neutralise(passage.text),
+        text=neutralise(passage.text),
     )
 
 
-def _neutralise(text: str) -> str:
+def neutralise(text: str) -> str:
     """Untrusted text may not contain our passage tags (it could close one and pretend to be
     outside the data). Braces are left alone: str.format does not re-read substituted text."""
     return text.replace("<passage", "‹passage").replace("</passage", "‹/passage")
 
 
 def _attribute(text: str) -> str:
-    return _neutralise(text).replace('"', "'").replace("\n", " ")
+    return neutralise(text).replace('"', "'").replace("\n", " ")

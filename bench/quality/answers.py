@@ -241,10 +241,10 @@ def with_claims_rechecked(
     for an answer without markers), and what they cite against the question's `gold`
     documents (by id; a refusal recorded no citations). Exact for the `unsupported`
     refusal, which reads nothing else; a run refused for another reason, or answered without
-    a checked sentence, keeps its result. With `judge_min_yes` (the model judge on: `rules`
-    are then its hard rules), a sentence the rules let pass is supported when its recorded
-    probability of "yes" reaches it (retrieval.claim_judge); one recorded without keeps its
-    recorded result."""
+    a checked sentence, keeps its result. With `judge_min_yes` (the model judge on), a
+    sentence the rules find supported stays so only when its recorded probability of "yes"
+    reaches it (retrieval.claim_judge); a run that recorded no judgements keeps the rules'
+    verdict."""
     from dataclasses import replace
 
     from retrieval.answer_checks import check_answer
@@ -298,19 +298,14 @@ def _judged(check: AnswerCheck, run: AnswerRun, min_yes: float) -> AnswerCheck:
 
     if check.verdict is Verdict.BLOCKED:
         return check
-    recorded = list(zip(run.claims, run.claim_yes, strict=False))
-    if len(recorded) != len(check.claims):
-        recorded = [((c.text, c.supported), None) for c in check.claims]
+    if len(run.claim_yes) != len(check.claims):
+        return check  # not judged (or split otherwise): the rules' verdict stands
     claims = tuple(
-        replace(claim, supported=claim.supported and _judged_supported(kept, yes, min_yes))
-        for claim, (kept, yes) in zip(check.claims, recorded, strict=True)
+        replace(claim, supported=claim.supported and (yes is None or yes >= min_yes))
+        for claim, yes in zip(check.claims, run.claim_yes, strict=True)
     )
     verdict = Verdict.SERVED if all(c.supported for c in claims) else Verdict.UNGROUNDED
     return replace(check, verdict=verdict, claims=claims)
-
-
-def _judged_supported(recorded: tuple[str, bool], yes: float | None, min_yes: float) -> bool:
-    return recorded[1] if yes is None else yes >= min_yes
 
 
 def answer_all(

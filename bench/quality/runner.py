@@ -43,8 +43,8 @@ DEFAULT_GRAPH_HOPS = 1
 # The claim check's share of a sentence's terms its passages must hold, as --answers-rescore
 # sweeps it (retrieval.claim_support.ClaimRules.min_terms).
 CLAIM_TERMS_SWEEP = (0.4, 0.5, 0.55, 0.6, 0.65)
-# The claim judge's threshold (KB_CLAIM_JUDGE_MIN_YES), swept the same way on rows that
-# recorded its judgements.
+# The claim judge's threshold (KB_CLAIM_JUDGE_MIN_YES), swept the same way (rows that recorded
+# no judgements keep the rules' verdict).
 CLAIM_JUDGE_SWEEP = (0.0, 0.4, 0.45, 0.5, 0.55, 0.6, 0.65)
 DEFAULT_CANDIDATE = "dense=1,sparse=1,graph=0"
 Json = dict[str, Any]
@@ -203,7 +203,6 @@ def rescore_answers(path: Path, *, command: str) -> int:
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "kb.settings.base")
     from django.conf import settings
 
-    from retrieval.claim_judge import HARD_RULES
     from retrieval.claim_support import DEFAULT_RULES
     from retrieval.factory import claim_embedder, refusal_policy
 
@@ -222,7 +221,7 @@ def rescore_answers(path: Path, *, command: str) -> int:
 
     def judged(min_yes: float) -> list[answers.AnswerRun]:
         return answers.with_claims_rechecked(
-            runs, gold=gold, rules=HARD_RULES, embedder=embedder, judge_min_yes=min_yes
+            runs, gold=gold, rules=DEFAULT_RULES, embedder=embedder, judge_min_yes=min_yes
         )
 
     judge = settings.KB_CLAIM_JUDGE
@@ -267,7 +266,7 @@ def measure_answers(questions: dict[str, list[Question]], *, args: argparse.Name
 
     from kb.models import Document
     from kb.stores.factory import close_stores
-    from retrieval.claim_judge import HARD_RULES
+    from retrieval.claim_support import DEFAULT_RULES
     from retrieval.factory import claim_embedder, refusal_policy
 
     ask = build_asker(
@@ -288,7 +287,7 @@ def measure_answers(questions: dict[str, list[Question]], *, args: argparse.Name
         runs = answers.with_claims_rechecked(
             runs,
             gold=gold,
-            rules=HARD_RULES,
+            rules=DEFAULT_RULES,
             embedder=claim_embedder(),
             judge_min_yes=settings.KB_CLAIM_JUDGE_MIN_YES,
         )
