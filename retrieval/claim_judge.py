@@ -72,18 +72,14 @@ class ClaimJudge:
         claims and stays as it is; so does any answer when the model is busy or unavailable."""
         started = time.perf_counter()
         try:
-            claims = tuple(
-                self._judge(claim, prompt, model, announce) if claim.supported else claim
+            judgements = [
+                self._judge(claim, prompt, model, announce) if claim.supported else None
                 for claim in check.claims
-            )
+            ]
         except (LlmBusy, LlmUnavailable) as exc:
             logger.warning("answer sentences not judged: %s", exc)
             return check, time.perf_counter() - started
-        elapsed = time.perf_counter() - started
-        if check.verdict is Verdict.BLOCKED:
-            return check, elapsed
-        verdict = Verdict.SERVED if all(c.supported for c in claims) else Verdict.UNGROUNDED
-        return replace(check, verdict=verdict, claims=claims), elapsed
+        return with_judgements(check, judgements, self.min_yes), time.perf_counter() - started
 
     def _judge(
         self,
@@ -91,13 +87,30 @@ class ClaimJudge:
         prompt: Sequence[Message],
         model: ChatModel,
         announce: Callable[[list[Message]], None] | None,
-    ) -> Claim:
+    ) -> float:
         messages = self.messages(prompt, claim)
         if announce is not None:
             announce(messages)
         with waiting_at_most(WAIT_SECONDS):
-            yes = self.probability(model, messages)
-        return replace(claim, supported=yes >= self.min_yes, judged_yes=yes)
+            return self.probability(model, messages)
+
+
+def with_judgements(
+    check: AnswerCheck, judgements: Sequence[float | None], min_yes: float
+) -> AnswerCheck:
+    """`check` with each claim's probability of "yes" (None: not judged) applied at `min_yes`:
+    a judged claim below it loses its support, and the verdict follows. A blocked answer stays
+    as it is. Also how the benchmark applies recorded judgements at another threshold."""
+    if check.verdict is Verdict.BLOCKED:
+        return check
+    claims = tuple(
+        replace(
+            claim, supported=claim.supported and (yes is None or yes >= min_yes), judged_yes=yes
+        )
+        for claim, yes in zip(check.claims, judgements, strict=True)
+    )
+    verdict = Verdict.SERVED if all(c.supported for c in claims) else Verdict.UNGROUNDED
+    return replace(check, verdict=verdict, claims=claims)
 
 
 def _numbered(passages: Sequence[int]) -> str:

@@ -290,22 +290,14 @@ def with_claims_rechecked(
 
 
 def _judged(check: AnswerCheck, run: AnswerRun, min_yes: float) -> AnswerCheck:
-    """`check` (hard rules) with the run's recorded judgements at `min_yes`, as
-    ClaimJudge.judged would have left it."""
-    from dataclasses import replace
+    """`check` with the run's recorded judgements at `min_yes`, as ClaimJudge.judged would
+    have left it; unchanged for a run that recorded none (or whose sentences split
+    otherwise): the rules' verdict stands."""
+    from retrieval.claim_judge import with_judgements
 
-    from retrieval.answer_checks import Verdict
-
-    if check.verdict is Verdict.BLOCKED:
-        return check
     if len(run.claim_yes) != len(check.claims):
-        return check  # not judged (or split otherwise): the rules' verdict stands
-    claims = tuple(
-        replace(claim, supported=claim.supported and (yes is None or yes >= min_yes))
-        for claim, yes in zip(check.claims, run.claim_yes, strict=True)
-    )
-    verdict = Verdict.SERVED if all(c.supported for c in claims) else Verdict.UNGROUNDED
-    return replace(check, verdict=verdict, claims=claims)
+        return check
+    return with_judgements(check, run.claim_yes, min_yes)
 
 
 def answer_all(
