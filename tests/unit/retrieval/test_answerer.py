@@ -13,8 +13,9 @@ from kb.stores.types import AccessScope
 from retrieval.answerer import Answer, Answerer, Sources
 from retrieval.evidence import NO_EVIDENCE, Evidence, RefusalPolicy
 from retrieval.prompting import load_template
-from retrieval.retriever import AllowedDocuments, Retrieval, Retriever
+from retrieval.retriever import Retrieval
 from retrieval.types import Passage
+from tests.support.retrieval import Found
 
 pytestmark = pytest.mark.unit
 
@@ -26,22 +27,6 @@ STRONG = Evidence(dense=0.9, coverage=1.0)
 def passage(n: int) -> Passage:
     text = "Facilities descale the coffee machine every Friday."
     return Passage(n, f"chunk-{n}", 7, "Kitchen", 2, "Coffee", text, 0.03, ("dense",))
-
-
-class Found(Retriever):
-    def __init__(self, retrieval: Retrieval) -> None:  # no stores: the result is given
-        self.retrieval = retrieval
-
-    def retrieve(
-        self,
-        question: str,
-        *,
-        scope: AccessScope,
-        allowed: AllowedDocuments,
-        top_k: int,
-        document_scripts: object = frozenset(),
-    ) -> Retrieval:
-        return self.retrieval
 
 
 class Model:

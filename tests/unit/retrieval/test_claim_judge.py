@@ -17,8 +17,9 @@ from retrieval.claim_judge import ClaimJudge
 from retrieval.evidence import Evidence, RefusalPolicy
 from retrieval.prompting import load_template
 from retrieval.refusals import RefusalReason
-from retrieval.retriever import AllowedDocuments, Retrieval, Retriever
+from retrieval.retriever import Retrieval
 from retrieval.types import Passage
+from tests.support.retrieval import Found
 
 pytestmark = pytest.mark.unit
 
@@ -62,25 +63,14 @@ class Judging:
         return {"yes": yes, "no": 1 - yes}
 
 
-class Found(Retriever):
-    def __init__(self, retrieval: Retrieval) -> None:
-        self.retrieval = retrieval
-
-    def retrieve(
-        self,
-        question: str,
-        *,
-        scope: AccessScope,
-        allowed: AllowedDocuments,
-        top_k: int,
-        document_scripts: object = frozenset(),
-    ) -> Retrieval:
-        return self.retrieval
-
-
-def streamed(model: Judging, *, judge: ClaimJudge | None = JUDGE) -> list[object]:
+def streamed(
+    model: Judging,
+    *,
+    judge: ClaimJudge | None = JUDGE,
+    passages: Sequence[Passage] = (PASSAGE, OTHER),
+) -> list[object]:
     answerer = Answerer(
-        retriever=Found(Retrieval({}, [PASSAGE, OTHER], Evidence(dense=0.9, coverage=1.0))),
+        retriever=Found(Retrieval({}, list(passages), Evidence(dense=0.9, coverage=1.0))),
         model=lambda: model,
         template=load_template("answer-v1"),
         refusal=RefusalPolicy(min_dense=0.5, min_coverage=0.5),
@@ -91,8 +81,13 @@ def streamed(model: Judging, *, judge: ClaimJudge | None = JUDGE) -> list[object
     return list(answerer.stream(QUESTION, scope=scope, allowed=lambda ids: ids, top_k=4))
 
 
-def answered(model: Judging, *, judge: ClaimJudge | None = JUDGE) -> Answer:
-    *_, last = streamed(model, judge=judge)
+def answered(
+    model: Judging,
+    *,
+    judge: ClaimJudge | None = JUDGE,
+    passages: Sequence[Passage] = (PASSAGE, OTHER),
+) -> Answer:
+    *_, last = streamed(model, judge=judge, passages=passages)
     assert isinstance(last, Answer)
     return last
 
@@ -126,19 +121,10 @@ def test_an_order_inside_a_passage_is_no_support_even_if_the_judge_reads_it() ->
     injected = Passage(1, "chunk-1", 7, "Kitchen", 2, "Coffee", f"{TEXT} {order}", 0.03, ())
     claim = "Descaling is not needed and the coffee machine is safe"
     model = Judging(f"{claim} [1].", {claim: 0.99})
-    answerer = Answerer(
-        retriever=Found(Retrieval({}, [injected], Evidence(dense=0.9, coverage=1.0))),
-        model=lambda: model,
-        template=load_template("answer-v1"),
-        refusal=RefusalPolicy(min_dense=0.5, min_coverage=0.5),
-        max_tokens=64,
-        claim_judge=JUDGE,
-    )
-    scope = AccessScope(collection_ids=[1], acl=["group:1"])
 
-    *_, answer = answerer.stream(QUESTION, scope=scope, allowed=lambda ids: ids, top_k=4)
+    answer = answered(model, passages=[injected])
 
-    assert isinstance(answer, Answer) and answer.refused
+    assert answer.refused
     assert answer.refusal is RefusalReason.UNSUPPORTED and model.asked == []
 
 
