@@ -17,8 +17,7 @@ looks like, whatever the passage said to get there:
   injected "allowance raised to 9000" shares every other word with the real table, but not its
   number. With the model judge on (retrieval.claim_judge, KB_CLAIM_JUDGE), the answering model
   also judges each sentence the rules find supported and may withdraw it. The answer is served,
-  marked
-  ungrounded; when no claim is supported at all, the answerer refuses instead
+  marked ungrounded; when no claim is supported at all, the answerer refuses instead
   (retrieval.refusals, UNSUPPORTED).
 
 Citation numbers that name no passage were already removed (retrieval.citations).
