@@ -350,18 +350,19 @@ KB_PROMPT_TOKEN_BUDGET = env_int("KB_PROMPT_TOKEN_BUDGET", 500)
 # Off only to measure what they prevent (`python -m bench injection` runs both); production
 # forces it on.
 KB_INJECTION_DEFENCES = env_bool("KB_INJECTION_DEFENCES", True)
+# After an answer, the answering model also judges each sentence the rules find supported:
+# stated by its cited passages, or not (retrieval/claim_judge.py), one yes/no forward pass
+# each on the answer's evaluated prompt; below KB_CLAIM_JUDGE_MIN_YES it loses its support
+# (the judge never grants support the rules refuse). Off by default: on 2 CPU cores a pass
+# takes a second or more, and the check must stay well under a second there; compose turns
+# it on with the GPU model server. Off, the lexical rules decide alone (`python -m bench
+# claims [--judge]`).
+KB_CLAIM_JUDGE = env_bool("KB_CLAIM_JUDGE", False)
+KB_CLAIM_JUDGE_MIN_YES = env_float("KB_CLAIM_JUDGE_MIN_YES", 0.55)
 # An embedding model the claim check may use (retrieval/claim_support.py), loaded like
 # KB_EMBED_MODEL; empty: none, the check is lexical. With KB_CLAIM_EMBED_CROSS_LANGUAGE (only
 # for a multilingual model such as multilingual-e5-small) a sentence in another script than its
 # passages is judged by embedding similarity; otherwise such sentences count as supported.
-# After an answer, the answering model also judges each sentence the rules find supported:
-# stated by its cited passages, or not (retrieval/claim_judge.py), one yes/no forward pass
-# each on the answer's evaluated prompt; below KB_CLAIM_JUDGE_MIN_YES it loses its support
-# (the judge never grants support the rules refuse). Off by default: on 2 CPU cores a pass takes a second or more, and the check
-# must stay well under a second there; compose turns it on with the GPU model server.
-# Off, the lexical rules decide alone (`python -m bench claims [--judge]`).
-KB_CLAIM_JUDGE = env_bool("KB_CLAIM_JUDGE", False)
-KB_CLAIM_JUDGE_MIN_YES = env_float("KB_CLAIM_JUDGE_MIN_YES", 0.55)
 KB_CLAIM_EMBED_MODEL = env_str("KB_CLAIM_EMBED_MODEL", "")
 KB_CLAIM_EMBED_CROSS_LANGUAGE = env_bool("KB_CLAIM_EMBED_CROSS_LANGUAGE", False)
 KB_MAX_QUESTION_CHARS = env_int("KB_MAX_QUESTION_CHARS", 2000)
