@@ -84,6 +84,9 @@ class Claim:
     supported: bool
     passages: tuple[int, ...]
     judged_yes: float | None = None  # the model judge's probability of "yes", when it judged
+    # The passages its markers named before retrieval.attribution.recite cited another (none:
+    # it had no marker); None when it was not recited.
+    recited_from: tuple[int, ...] | None = None
 
 
 @dataclass(frozen=True)
@@ -187,8 +190,13 @@ def _claims(
 
 def statement(sentence: str) -> str:
     """A claim's sentence as checked: normalised, its citation markers removed."""
-    closed = _CLOSING_MARKERS.sub("", normalise(sentence))
-    return " ".join(_MARKERS.sub(" ", closed).split())
+    return " ".join(without_markers(normalise(sentence)).split())
+
+
+def without_markers(sentence: str) -> str:
+    """`sentence` as written without its citation markers ("Kept 35 days [1]." becomes "Kept 35
+    days.")."""
+    return _MARKERS.sub(" ", _CLOSING_MARKERS.sub("", sentence))
 
 
 def _cited_sentences(text: str) -> list[tuple[str, list[int]]]:
@@ -199,15 +207,16 @@ def _cited_sentences(text: str) -> list[tuple[str, list[int]]]:
     for sentence in sentences(text, as_written=True):
         lead = _LEADING_MARKERS.match(sentence)
         if lead and cited:
-            cited[-1][1].extend(_numbers(lead.group()))
+            cited[-1][1].extend(marker_numbers(lead.group()))
             sentence = sentence[lead.end() :]
         if sentence:
-            cited.append((sentence, _numbers(normalise(sentence))))
+            cited.append((sentence, marker_numbers(sentence)))
     return cited
 
 
-def _numbers(text: str) -> list[int]:
-    return [int(n) for m in _MARKERS.findall(text) for n in m.split(",")]
+def marker_numbers(text: str) -> list[int]:
+    """The passage numbers `text`'s citation markers name, in the order written."""
+    return [int(n) for m in _MARKERS.findall(normalise(text)) for n in m.split(",")]
 
 
 # What may still grow into a link or an address: a run of Latin, Cyrillic or full-width

@@ -11,8 +11,9 @@ held back until it is known not to be one), or when no sentence of it is support
 sources (retrieval.answer_checks, with the model judging each sentence when a
 retrieval.claim_judge is given: after the stream, before the final `Answer`). The finished
 text is checked: a blocked or refused answer's `text` replaces what was streamed, and an
-answer that cites nothing is given citations (retrieval.attribution), so a stream's consumer
-must show the final `Answer.text`, not the pieces.
+answer that cites nothing is given citations, and a sentence citing a passage that does not hold
+it cites the one that does (retrieval.attribution), so a stream's consumer must show the final
+`Answer.text`, not the pieces.
 """
 
 from __future__ import annotations
@@ -33,7 +34,7 @@ from retrieval.answer_checks import (
     check_answer,
 )
 from retrieval.answerability import AnswerabilityCheck
-from retrieval.attribution import attribute
+from retrieval.attribution import attribute, recite
 from retrieval.citations import CitationFilter
 from retrieval.claim_judge import ClaimJudge
 from retrieval.claim_support import ClaimEmbedder
@@ -216,6 +217,8 @@ class Answerer:
         answer.text, answer.refused = text, False
         answer.cited = [by_number[n] for n in citations.cited]
         self._check(answer)
+        if answer.check.verdict is Verdict.UNGROUNDED:
+            _recite(answer)
         if self.claim_judge is not None and (judged := _to_judge(answer.check)):
             yield Checking(judged)
             self._judge(answer, self.claim_judge, model)
@@ -305,6 +308,15 @@ def _missing(answer: Answer) -> list[str]:
     passages found mentions (retrieval.refusals.missing_names)."""
     retrieval = answer.retrieval
     return missing_names(answer.question, retrieval.translations, retrieval.passages)
+
+
+def _recite(answer: Answer) -> None:
+    """Sentences the passages they cite do not hold cite instead the one other passage that
+    supports each on its own (retrieval.attribution)."""
+    recited = recite(answer.text, answer.check, answer.passages)
+    by_number = {p.n: p for p in answer.passages}
+    answer.text, answer.check = recited.text, recited.check
+    answer.cited = [by_number[n] for n in recited.cited]
 
 
 def _attribute(answer: Answer) -> None:

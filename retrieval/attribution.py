@@ -1,4 +1,5 @@
-"""Citations for an answer the model wrote without any `[n]` marker.
+"""Citations for an answer the model wrote without any `[n]` marker, and for sentences it cited
+to a passage that does not hold them.
 
 The small default model often answers from its passages without citing them (on the answers
 dev set, 4 of 42 answers carried a marker): the answer then named no source, and the chat could
@@ -10,6 +11,13 @@ without the sentences that address the assistant (retrieval.claim_support), and 
 in a script that passage holds text in. A sentence with no such passage gets none, nor does one
 the check did not find supported, nor a line of a fenced code block: a citation would lend
 them an authority their sources do not give, or break a command that is copied.
+
+A small model also cites a neighbour of its source: "Partial indexes cover only the rows a
+WHERE clause selects [2]." when passage 1 says so and passage 2 is about expression indexes.
+The claim check reads a sentence against the passages it cites; such a sentence is recited
+(`recite`): its markers are replaced by the one other passage of the prompt that supports it on
+its own, by the same rules and choice as above, and it counts as supported. One that no single
+passage supports keeps its markers and stays unsupported.
 """
 
 from __future__ import annotations
@@ -18,10 +26,19 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
-from kb.text.instructions import normalise, without_instructions
+from kb.text.instructions import without_instructions
 from kb.text.script import has_cjk, is_latin_script
 from kb.text.sparse import tokenize
-from retrieval.answer_checks import AnswerCheck, Claim, claim_spans, unsupported_items
+from retrieval.answer_checks import (
+    AnswerCheck,
+    Claim,
+    Verdict,
+    claim_spans,
+    marker_numbers,
+    statement,
+    unsupported_items,
+    without_markers,
+)
 from retrieval.claim_support import Evidence, unsupported_reason
 from retrieval.types import Passage
 
@@ -29,6 +46,8 @@ _CLOSING = ".!?。！？"
 _CJK_CLOSING = "。！？"
 _FENCE = "```"
 _MARKER = re.compile(r" ?\[\d+\]")
+_SPACES = re.compile(r"(?<=\S) {2,}")
+_MARKER_AFTER = re.compile(r"\s*\[\d")  # markers opening the next sentence are the claim's
 
 
 @dataclass(frozen=True)
@@ -50,7 +69,7 @@ def attribute(text: str, check: AnswerCheck, passages: Sequence[Passage]) -> Att
     for index, (claim, span) in enumerate(zip(check.claims, spans, strict=True)):
         if span is None or not claim.supported or _in_code(text, span[0]):
             continue
-        best = _best_passage(claim, sources, evidence)
+        best = _best_passage(claim, claim.passages, sources, evidence)
         if best is None:
             continue
         marked = with_marker(text[span[0] : span[1]], best)
@@ -60,6 +79,40 @@ def attribute(text: str, check: AnswerCheck, passages: Sequence[Passage]) -> Att
     for start, end, marked in sorted(edits, reverse=True):
         text = text[:start] + marked + text[end:]
     return Attributed(text, list(dict.fromkeys(numbers)), replace(check, claims=tuple(claims)))
+
+
+def recite(text: str, check: AnswerCheck, passages: Sequence[Passage]) -> Attributed:
+    """`text` with each unsupported claim of its check that another passage of `passages`
+    supports on its own citing that passage instead (the check's verdict follows). Claims
+    whose markers stand outside their sentence ("… 12 minutes. [3] Backups …") are left."""
+    sources = {p.n: without_instructions(p.text) for p in passages}
+    evidence = {n: Evidence.of(source) for n, source in sources.items()}
+    spans = claim_spans(text, check.claims)
+    edits: list[tuple[int, int, str]] = []
+    claims = list(check.claims)
+    for index, (claim, span) in enumerate(zip(check.claims, spans, strict=True)):
+        if span is None or claim.supported or _in_code(text, span[0]):
+            continue
+        sentence = text[span[0] : span[1]]
+        written = marker_numbers(sentence)
+        if _MARKER_AFTER.match(text, span[1]):
+            continue
+        others = tuple(n for n in sources if n not in claim.passages)
+        best = _best_passage(claim, others, sources, evidence)
+        if best is None:
+            continue
+        marked = with_marker(_SPACES.sub(" ", without_markers(sentence)).rstrip(), best)
+        edits.append((span[0], span[1], marked))
+        claims[index] = replace(
+            claim, text=marked, supported=True, passages=(best,), recited_from=tuple(written)
+        )
+    for start, end, marked in sorted(edits, reverse=True):
+        text = text[:start] + marked + text[end:]
+    verdict = check.verdict
+    if verdict is Verdict.UNGROUNDED and all(claim.supported for claim in claims):
+        verdict = Verdict.SERVED
+    cited = [n for n in dict.fromkeys(marker_numbers(text)) if n in sources]
+    return Attributed(text, cited, replace(check, verdict=verdict, claims=tuple(claims)))
 
 
 def with_marker(sentence: str, n: int) -> str:
@@ -75,21 +128,35 @@ def unmarked(sentence: str) -> str:
     return _MARKER.sub("", sentence)
 
 
+def as_written(claim: Claim) -> str:
+    """A recited claim's sentence with the markers it was written with (one after the other:
+    "[1, 2]" comes back as "[1] [2]")."""
+    if claim.recited_from is None:
+        return claim.text
+    sentence = unmarked(claim.text)
+    for n in claim.recited_from:
+        sentence = with_marker(sentence, n)
+    return sentence
+
+
 def _best_passage(
-    claim: Claim, sources: dict[int, str], evidence: dict[int, Evidence]
+    claim: Claim,
+    candidates: Sequence[int],
+    sources: dict[int, str],
+    evidence: dict[int, Evidence],
 ) -> int | None:
-    """Of the claim's passages that support it alone, the one sharing most of its terms
-    (the first of equals)."""
-    folded = normalise(claim.text)
+    """Of the candidate passages that support the claim alone, the one sharing most of its
+    terms (the first of equals)."""
+    folded = statement(claim.text)
     terms = set(tokenize(folded))
     latin = is_latin_script(folded)
-    shared = {n: len(terms & evidence[n].terms) for n in claim.passages if n in evidence}
+    shared = {n: len(terms & evidence[n].terms) for n in candidates if n in evidence}
     for n in sorted(shared, key=lambda n: (-shared[n], n)):
         if shared[n] == 0 or latin not in evidence[n].scripts:
             continue
         alone = [evidence[n]]
         if not unsupported_reason(folded, terms, alone) and not unsupported_items(
-            claim.text, [sources[n]]
+            without_markers(claim.text), [sources[n]]
         ):
             return n
     return None

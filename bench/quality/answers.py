@@ -234,6 +234,7 @@ def with_claims_rechecked(
     rules: ClaimRules,
     embedder: ClaimEmbedder | None = None,
     judge_min_yes: float | None = None,
+    recitation: bool = True,
 ) -> list[AnswerRun]:
     """The runs as the claim check with `rules` would have left them: its sentences (recorded
     with their citation markers) are checked again against the recorded passages, numbered
@@ -244,12 +245,12 @@ def with_claims_rechecked(
     a checked sentence, keeps its result. With `judge_min_yes` (the model judge on), a
     sentence the rules find supported stays so only when its recorded probability of "yes"
     reaches it (retrieval.claim_judge); a run that recorded no judgements keeps the rules'
-    verdict."""
+    verdict, and a sentence recited to another passage (retrieval.attribution.recite, unless
+    `recitation` is off) was not judged in a run before recitation: it stays supported."""
     from dataclasses import replace
 
     from retrieval.answer_checks import check_answer
-    from retrieval.attribution import attribute
-    from retrieval.citations import CitationFilter
+    from retrieval.attribution import as_written, attribute, recite
     from retrieval.types import Passage
 
     updated = []
@@ -262,31 +263,42 @@ def with_claims_rechecked(
             Passage(n, "", 0, name, None, "", passage, 0.0, ())
             for n, (name, passage) in enumerate(run.passages, 1)
         ]
-        citations = CitationFilter({p.n for p in passages})
-        citations.feed(text)
-        citations.flush()
         check = check_answer(
             text,
-            cited=[passages[n - 1] for n in citations.cited],
+            cited=[passages[n - 1] for n in _marked(text, len(passages))],
             passages=passages,
             rules=rules,
             embedder=embedder,
         )
+        if recitation:  # as the Answerer
+            recited = recite(text, check, passages)
+            text, check = recited.text, recited.check
         if judge_min_yes is not None:
             check = _judged(check, run, judge_min_yes)
-        numbers = citations.cited or attribute(text, check, passages).cited  # as the Answerer
+        marked = _marked(text, len(passages))
+        numbers = marked or attribute(text, check, passages).cited
         cited = tuple(run.passages[n - 1][0] for n in numbers)
         updated.append(
             replace(
                 run,
                 refusal="unsupported" if check.nothing_supported else "",
-                claims=tuple((c.text, c.supported) for c in check.claims),  # as written
+                claims=tuple((as_written(c), c.supported) for c in check.claims),
                 cited=cited,
                 gold_hit=bool(set(gold.get(run.id, ())) & set(cited)),
-                attributed=bool(numbers) and not citations.cited,
+                attributed=bool(numbers) and not marked,
             )
         )
     return updated
+
+
+def _marked(text: str, passages: int) -> list[int]:
+    """The passage numbers (1..`passages`) `text` cites, in order of first use."""
+    from retrieval.citations import CitationFilter
+
+    citations = CitationFilter(set(range(1, passages + 1)))
+    citations.feed(text)
+    citations.flush()
+    return citations.cited
 
 
 def _judged(check: AnswerCheck, run: AnswerRun, min_yes: float) -> AnswerCheck:
@@ -382,7 +394,7 @@ def _answered(
         latencies_ms=dict(answer.latencies_ms),
         passages=tuple((names.get(p.document_id, ""), p.text) for p in answer.passages),
         translations=answer.retrieval.translations,
-        claims=tuple((_as_written(c.text, answer), c.supported) for c in answer.check.claims),
+        claims=tuple((_as_written(c, answer), c.supported) for c in answer.check.claims),
         claim_yes=tuple(c.judged_yes for c in answer.check.claims),
         attributed=answer.attributed,
         budget=budget,
@@ -401,12 +413,12 @@ def _forget_previous_prompt(answerer: Answerer) -> None:
     answerer.model().chat(answer_messages(answerer.template, "", []), max_tokens=1)
 
 
-def _as_written(sentence: str, answer: Any) -> str:
-    """A claim as the model wrote it: without the markers retrieval.attribution added, so that
-    a rescore checks it as the Answerer did and cites it again."""
-    from retrieval.attribution import unmarked
+def _as_written(claim: Any, answer: Any) -> str:
+    """A claim as the model wrote it: without the markers retrieval.attribution added, with
+    those it replaced, so that a rescore checks it as the Answerer did and cites it again."""
+    from retrieval.attribution import as_written, unmarked
 
-    return unmarked(sentence) if answer.attributed else sentence
+    return unmarked(claim.text) if answer.attributed else as_written(claim)
 
 
 def _interleaved(questions: Mapping[str, Sequence[Question]]) -> list[tuple[str, Question]]:

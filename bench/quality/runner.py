@@ -244,6 +244,17 @@ def rescore_answers(path: Path, *, command: str) -> int:
             for share in CLAIM_TERMS_SWEEP
             for budget, group in answers.by_budget(rechecked(share)).items()
         ],
+        "without_recitation": [
+            {
+                "budget": budget,
+                **answers.rates(answers.with_evidence_policy(group, policy), shipped)["all"],
+            }
+            for budget, group in answers.by_budget(
+                answers.with_claims_rechecked(
+                    runs, gold=gold, rules=DEFAULT_RULES, embedder=embedder, recitation=False
+                )
+            ).items()
+        ],
         "claim_judge_sweep": [
             {
                 "budget": budget,

@@ -80,3 +80,29 @@ def test_an_answer_without_markers_cites_the_passage_of_each_supported_sentence(
     assert [c["supported"] for c in body["claims"]] == [True, True, False]
     assert events["done"]["answer"] == body["answer"]
     assert {c["n"] for c in events["citations"]["citations"]} == set(numbers.values())
+
+
+def test_a_sentence_cited_to_the_wrong_passage_cites_the_one_that_holds_it(
+    world: World, scripted_model: type[ScriptedModel]
+) -> None:
+    """Both sentences cite [1]; whichever passage that is, one of them is held by the other."""
+    scripted_model.reply = (
+        "The finance database is backed up every night at 02:30 to the Frankfurt data centre "
+        "[1]. To restore a backup, open a ticket with the operations team [1]."
+    )
+    client: Any = api_client(world, "engineer")
+
+    body = client.post("/api/v1/query", {"question": QUESTION}, format="json").json()
+
+    numbers = {c["title"]: c["n"] for c in body["citations"]}
+    assert set(numbers) == {"backups", "restores"}
+    assert body["answer"] == (
+        f"The finance database is backed up every night at 02:30 to the Frankfurt data centre "
+        f"[{numbers['backups']}]. To restore a backup, open a ticket with the operations team "
+        f"[{numbers['restores']}]."
+    )
+    assert [(c["supported"], c["passages"]) for c in body["claims"]] == [
+        (True, [numbers["backups"]]),
+        (True, [numbers["restores"]]),
+    ]
+    assert (body["refused"], body["check"]) == (False, "")
