@@ -259,9 +259,11 @@ def production_check(
     judge: ModelJudge | None = None,
 ) -> Any:
     """What the answerer does with a finished answer: citations kept, then check_answer (with
-    the production rules unless `rules` is given: the ablations), then, with a `judge`, the
-    model's judgement of each sentence the rules found supported."""
+    the production rules unless `rules` is given: the ablations), a sentence its cited passage
+    does not hold recited to another that does (retrieval.attribution.recite), then, with a
+    `judge`, the model's judgement of each sentence the rules found supported."""
     from retrieval.answer_checks import check_answer
+    from retrieval.attribution import recite
     from retrieval.citations import CitationFilter
     from retrieval.claim_support import DEFAULT_RULES
 
@@ -275,6 +277,7 @@ def production_check(
         rules=rules or DEFAULT_RULES,
         embedder=embedder,
     )
+    check = recite(text, check, passages).check
     if judge is None:
         return check
     checked, _ = judge.judge.judged(check, judge.prompt(passages), judge.model)
