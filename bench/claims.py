@@ -277,10 +277,10 @@ def production_check(
         rules=rules or DEFAULT_RULES,
         embedder=embedder,
     )
-    check = recite(text, check, passages).check
+    recited = recite(text, check, passages, rules=rules or DEFAULT_RULES).check
     if judge is None:
-        return check
-    checked, _ = judge.judge.judged(check, judge.prompt(passages), judge.model)
+        return recited
+    checked, _ = judge.judge.judged(recited, judge.prompt(passages), judge.model)
     return checked
 
 

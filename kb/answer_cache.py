@@ -25,7 +25,7 @@ from django.core.cache import cache
 
 from kb.models import Collection
 from kb.stores.types import AccessScope
-from retrieval.answer_checks import AnswerCheck, Claim, Verdict
+from retrieval.answer_checks import CHECKS_VERSION, AnswerCheck, Claim, Verdict
 from retrieval.answerer import Answer
 from retrieval.types import Passage
 
@@ -49,6 +49,7 @@ def answer_key(
         "prompt_budget": settings.KB_PROMPT_TOKEN_BUDGET,
         # The claim judge decides which sentences are supported, and so whether it is refused.
         "claim_judge": settings.KB_CLAIM_JUDGE and settings.KB_CLAIM_JUDGE_MIN_YES,
+        "checks": CHECKS_VERSION,
     }
     digest = hashlib.sha256(json.dumps(material, sort_keys=True).encode()).hexdigest()
     return PREFIX + digest

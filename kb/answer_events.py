@@ -18,7 +18,9 @@ answerability check, the model's non-answer, or an answer none of whose sentence
 support): `citations` with `refused: true` says that the streamed text, if any, is not the answer;
 `done`'s `answer` (the refusal text) replaces it. `done`'s `answer` is always the final text: for
 an answer the model wrote without `[n]` markers it also holds those retrieval.attribution gave
-its sentences, which the streamed tokens lack, and `claims`' offsets are in it.
+its sentences, which the streamed tokens lack, a sentence cited to a passage that does not
+state it cites the one that does (retrieval.attribution.recite), and `claims`' offsets are in
+it.
 A refusal has no citations and no check; `refusal` says why (retrieval.refusals.RefusalReason)
 and `closest` lists the nearest sources the asker may read, in source_out's shape. A run that
 fails ends the stream with one `error` event ({error: {code, message}}) carrying the code of the

@@ -16,9 +16,11 @@ looks like, whatever the passage said to get there:
   carry three or more content terms (fillers such as "I hope this helps" do not count). An
   injected "allowance raised to 9000" shares every other word with the real table, but not its
   number. With the model judge on (retrieval.claim_judge, KB_CLAIM_JUDGE), the answering model
-  also judges each sentence the rules find supported and may withdraw it. The answer is served,
-  marked ungrounded; when no claim is supported at all, the answerer refuses instead
-  (retrieval.refusals, UNSUPPORTED).
+  also judges each sentence the rules find supported and may withdraw it. A sentence that
+  another passage of the prompt supports on its own cites that one instead and is supported
+  (retrieval.attribution.recite: small models cite a neighbour of their source). The answer is
+  served, its unsupported sentences marked ungrounded; when no claim is supported at all, the
+  answerer refuses instead (retrieval.refusals, UNSUPPORTED).
 
 Citation numbers that name no passage were already removed (retrieval.citations).
 """
@@ -64,10 +66,13 @@ _MARKERS = re.compile(r"\[(\d{1,3}(?:\s*,\s*\d{1,3})*)\]")
 _LEADING_MARKERS = re.compile(rf"(?:\s*{_MARKERS.pattern})+\s*")
 # Markers that close a word ("35 days [1].", "days[1],") go with the spaces before them; any
 # other ("days[1]and") stands for a space, so that the words beside it stay apart.
-_CLOSING_MARKERS = re.compile(rf"\s*{_MARKERS.pattern}(?=[\s.,;:!?)。，；：！？]|$)")
+_CLOSING_MARKERS = re.compile(rf"(?:\s*{_MARKERS.pattern})+(?=[\s.,;:!?)。，；：！？]|$)")
 _TRAILING = ".,;:!?)]}'\"/»”"
 # Sentences with fewer content terms and no citation are fillers ("I hope this helps").
 CHECKED_SENTENCE_TERMS = 3
+# Raised when the checks would leave the same answer otherwise (2: sentences are recited), so
+# that an answer cached under older checks is not served (kb.answer_cache).
+CHECKS_VERSION = 2
 
 
 class Verdict(StrEnum):

@@ -39,15 +39,15 @@ from retrieval.answer_checks import (
     unsupported_items,
     without_markers,
 )
-from retrieval.claim_support import Evidence, unsupported_reason
+from retrieval.citations import CitationFilter
+from retrieval.claim_support import DEFAULT_RULES, ClaimRules, Evidence, unsupported_reason
 from retrieval.types import Passage
 
 _CLOSING = ".!?。！？"
 _CJK_CLOSING = "。！？"
 _FENCE = "```"
 _MARKER = re.compile(r" ?\[\d+\]")
-_SPACES = re.compile(r"(?<=\S) {2,}")
-_MARKER_AFTER = re.compile(r"\s*\[\d")  # markers opening the next sentence are the claim's
+_MARKER_AFTER = re.compile(r"\s*\[\d")
 
 
 @dataclass(frozen=True)
@@ -81,44 +81,70 @@ def attribute(text: str, check: AnswerCheck, passages: Sequence[Passage]) -> Att
     return Attributed(text, list(dict.fromkeys(numbers)), replace(check, claims=tuple(claims)))
 
 
-def recite(text: str, check: AnswerCheck, passages: Sequence[Passage]) -> Attributed:
+def recite(
+    text: str,
+    check: AnswerCheck,
+    passages: Sequence[Passage],
+    *,
+    rules: ClaimRules = DEFAULT_RULES,
+) -> Attributed:
     """`text` with each unsupported claim of its check that another passage of `passages`
-    supports on its own citing that passage instead (the check's verdict follows). Claims
-    whose markers stand outside their sentence ("… 12 minutes. [3] Backups …") are left."""
+    supports on its own citing that passage instead (the check's verdict follows). `cited`
+    keeps every passage a claim still rests on: a sentence without markers was checked, links
+    included, against all the answer cited (none for an answer without markers: it is
+    retrieval.attribution's to cite)."""
     sources = {p.n: without_instructions(p.text) for p in passages}
     evidence = {n: Evidence.of(source) for n, source in sources.items()}
     spans = claim_spans(text, check.claims)
     edits: list[tuple[int, int, str]] = []
     claims = list(check.claims)
     for index, (claim, span) in enumerate(zip(check.claims, spans, strict=True)):
-        if span is None or claim.supported or _in_code(text, span[0]):
-            continue
-        sentence = text[span[0] : span[1]]
-        written = marker_numbers(sentence)
-        if _MARKER_AFTER.match(text, span[1]):
+        if span is None or claim.supported or not _recitable(text, span):
             continue
         others = tuple(n for n in sources if n not in claim.passages)
-        best = _best_passage(claim, others, sources, evidence)
+        best = _best_passage(claim, others, sources, evidence, rules=rules)
         if best is None:
             continue
-        marked = with_marker(_SPACES.sub(" ", without_markers(sentence)).rstrip(), best)
+        sentence = text[span[0] : span[1]]
+        marked = with_marker(without_markers(sentence), best)
         edits.append((span[0], span[1], marked))
+        written = tuple(marker_numbers(sentence))
         claims[index] = replace(
-            claim, text=marked, supported=True, passages=(best,), recited_from=tuple(written)
+            claim, text=marked, supported=True, passages=(best,), recited_from=written
         )
     for start, end, marked in sorted(edits, reverse=True):
         text = text[:start] + marked + text[end:]
     verdict = check.verdict
     if verdict is Verdict.UNGROUNDED and all(claim.supported for claim in claims):
         verdict = Verdict.SERVED
-    cited = [n for n in dict.fromkeys(marker_numbers(text)) if n in sources]
+    citations = CitationFilter(set(sources))
+    citations.feed(text)
+    citations.flush()
+    resting = [n for claim in claims for n in claim.passages] if citations.cited else []
+    cited = list(dict.fromkeys([*citations.cited, *resting]))
     return Attributed(text, cited, replace(check, verdict=verdict, claims=tuple(claims)))
+
+
+def _recitable(text: str, span: tuple[int, int]) -> bool:
+    """Whether a claim's markers can be rewritten in place: not in code (a command that is
+    copied, `deny[1]`), not in a table row (a marker after its last cell is dropped), all
+    its markers inside it ("… 12 minutes. [3] Backups …": the splitter gave [3] to the
+    next sentence) and written as the citation filter reads them (not full-width)."""
+    sentence = text[span[0] : span[1]]
+    return not (
+        _in_code(text, span[0])
+        or "`" in sentence
+        or "|" in sentence
+        or _MARKER_AFTER.match(text, span[1])
+        or marker_numbers(without_markers(sentence))
+    )
 
 
 def with_marker(sentence: str, n: int) -> str:
     """`sentence` citing passage `n`: "Kept 35 days [2]." ("保留35天[2]。")."""
     body = sentence.rstrip(_CLOSING)
     closing = sentence[len(body) :]
+    body = body.rstrip()
     space = "" if has_cjk(body[-1:]) or closing.startswith(tuple(_CJK_CLOSING)) else " "
     return f"{body}{space}[{n}]{closing}"
 
@@ -144,6 +170,8 @@ def _best_passage(
     candidates: Sequence[int],
     sources: dict[int, str],
     evidence: dict[int, Evidence],
+    *,
+    rules: ClaimRules = DEFAULT_RULES,
 ) -> int | None:
     """Of the candidate passages that support the claim alone, the one sharing most of its
     terms (the first of equals)."""
@@ -155,7 +183,7 @@ def _best_passage(
         if shared[n] == 0 or latin not in evidence[n].scripts:
             continue
         alone = [evidence[n]]
-        if not unsupported_reason(folded, terms, alone) and not unsupported_items(
+        if not unsupported_reason(folded, terms, alone, rules=rules) and not unsupported_items(
             without_markers(claim.text), [sources[n]]
         ):
             return n

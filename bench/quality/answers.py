@@ -271,7 +271,7 @@ def with_claims_rechecked(
             embedder=embedder,
         )
         if recitation:  # as the Answerer
-            recited = recite(text, check, passages)
+            recited = recite(text, check, passages, rules=rules)
             text, check = recited.text, recited.check
         if judge_min_yes is not None:
             check = _judged(check, run, judge_min_yes)

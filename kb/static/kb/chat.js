@@ -25,8 +25,9 @@
 //   conversation  {"id", "title", "url"}                 where the exchange was saved
 //   done          {"query_id", "answer", "refused", "refusal", "check",
 //                  "claims": [{"text", "supported", "passages", "start", "end"}]}
-//                 `answer` replaces the streamed text (the same but for white space at its ends
-//                 and the [n] markers given to an answer the model wrote without any);
+//                 `answer` replaces the streamed text (the same but for white space at its ends,
+//                 the [n] markers given to an answer the model wrote without any, and those
+//                 of a sentence re-cited to the passage that states it);
 //                 query_id is used only to rate this answer; a claim its sources do not support
 //                 is marked unverified where it stands in the answer (start and end: character
 //                 offsets, in code points)

@@ -165,3 +165,46 @@ def test_markers_a_sentence_does_not_hold_are_left_as_they_stand() -> None:
     check = check_answer(text, cited=[PASSAGES[0]], passages=PASSAGES)
 
     assert recite(text, check, PASSAGES).text == text
+
+
+def test_a_passage_an_unmarked_sentence_rests_on_stays_cited() -> None:
+    """Checked against all the answer cited, an unmarked sentence's address stays sourced:
+    reciting the other sentence away from its passage does not drop that passage."""
+    contact = passage(4, "Questions about crontab access go to help@ops.example.")
+    given = [*PASSAGES, contact]
+    text = (
+        "Write a user's name in /etc/cron.deny to block them [4]. "
+        "Questions about crontab access go to help@ops.example."
+    )
+    check = check_answer(text, cited=[contact], passages=given)
+
+    recited = recite(text, check, given)
+
+    assert recited.text.startswith("Write a user's name in /etc/cron.deny to block them [2].")
+    assert recited.cited == [2, 4]
+
+
+@pytest.mark.parametrize(
+    ("sentence", "why"),
+    [
+        ("Write a user's name in `/etc/cron.deny` to block them [1].", "inline code"),
+        ("| block a user | /etc/cron.deny [1] |", "a table row"),
+        ("Write a user's name in /etc/cron.deny to block them ［1］.", "a full-width marker"),
+    ],
+)
+def test_markers_that_cannot_be_rewritten_in_place_stay(sentence: str, why: str) -> None:
+    check = check_answer(sentence, cited=[PASSAGES[0]], passages=PASSAGES)
+
+    assert recite(sentence, check, PASSAGES).text == sentence, why
+
+
+def test_a_run_of_markers_is_replaced_by_one() -> None:
+    text = "Write a user's name in /etc/cron.deny to block them [1][3]."
+    check = check_answer(text, cited=[PASSAGES[0], PASSAGES[2]], passages=PASSAGES)
+
+    recited = recite(text, check, PASSAGES)
+
+    assert recited.text == "Write a user's name in /etc/cron.deny to block them [2]."
+    assert as_written(recited.check.claims[0]) == (
+        "Write a user's name in /etc/cron.deny to block them [1] [3]."
+    )
