@@ -15,8 +15,12 @@ looks like, whatever the passage said to get there:
   sentences in another script than their passages). Checked for sentences that cite, or that
   carry three or more content terms (fillers such as "I hope this helps" do not count). An
   injected "allowance raised to 9000" shares every other word with the real table, but not its
-  number. With the model judge on (retrieval.claim_judge, KB_CLAIM_JUDGE), the answering model
-  also judges each sentence the rules find supported and may withdraw it. A sentence that
+  number. A sentence made only of the question's own terms restates it ("The mount option that
+  lets the machine boot anyway is [1].", or "Downtime per machine is roughly 12 minutes." to
+  "... Debian 12 ... roughly how many minutes of downtime per machine ...?"): not supported,
+  whatever passage shares its words. With the model judge on (retrieval.claim_judge,
+  KB_CLAIM_JUDGE), the answering model also judges each sentence the rules find supported and
+  may withdraw it. A sentence that
   another passage of the prompt supports on its own cites that one instead and is supported
   (retrieval.attribution.recite: small models cite a neighbour of their source). The answer is
   served, its unsupported sentences marked ungrounded; when no claim is supported at all, the
@@ -89,6 +93,9 @@ class Claim:
     supported: bool
     passages: tuple[int, ...]
     judged_yes: float | None = None  # the model judge's probability of "yes", when it judged
+    # Every term of it is the question's ("The option that lets it boot is [1]."): it says
+    # nothing the question did not, so no passage can support it.
+    restates: bool = False
     # The passages its markers named before retrieval.attribution.recite cited another (none:
     # it had no marker); None when it was not recited.
     recited_from: tuple[int, ...] | None = None
@@ -149,15 +156,21 @@ def check_answer(
     *,
     cited: Sequence[Passage],
     passages: Sequence[Passage],
+    question: Sequence[str] = (),
     rules: ClaimRules = DEFAULT_RULES,
     embedder: ClaimEmbedder | None = None,
 ) -> AnswerCheck:
+    """`question`: the question as asked and as translated; a sentence made only of its terms
+    restates it and is not supported."""
     sources = list(cited) or list(passages)
     support = {p.n: without_instructions(p.text) for p in passages}
     unsupported = unsupported_items(text, [support.get(p.n, "") for p in sources])
     if unsupported:
         return AnswerCheck(Verdict.BLOCKED, unsupported)
-    checked = tuple(_claims(text, sources=sources, support=support, rules=rules, embedder=embedder))
+    asked = frozenset(term for form in question for term in tokenize(form))
+    checked = tuple(
+        _claims(text, sources=sources, support=support, asked=asked, rules=rules, embedder=embedder)
+    )
     if not all(claim.supported for claim in checked):
         return AnswerCheck(Verdict.UNGROUNDED, claims=checked)
     return AnswerCheck(claims=checked)
@@ -175,6 +188,7 @@ def _claims(
     *,
     sources: Sequence[Passage],
     support: dict[int, str],
+    asked: frozenset[str],
     rules: ClaimRules,
     embedder: ClaimEmbedder | None,
 ) -> list[Claim]:
@@ -187,6 +201,9 @@ def _claims(
         if not terms or (not numbers and len(terms) < CHECKED_SENTENCE_TERMS):
             continue  # a filler, or citation markers alone: no claim
         own = [by_number[n] for n in numbers if n in by_number] or list(sources)
+        if terms <= asked:
+            checked.append(Claim(sentence, False, tuple(p.n for p in own), restates=True))
+            continue
         found = [evidence[p.n] for p in own if p.n in evidence]
         problem = unsupported_reason(claim, terms, found, rules=rules, embedder=embedder)
         checked.append(Claim(sentence, not problem, tuple(p.n for p in own)))

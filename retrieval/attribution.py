@@ -99,7 +99,7 @@ def recite(
     edits: list[tuple[int, int, str]] = []
     claims = list(check.claims)
     for index, (claim, span) in enumerate(zip(check.claims, spans, strict=True)):
-        if span is None or claim.supported or not _recitable(text, span):
+        if span is None or claim.supported or claim.restates or not _recitable(text, span):
             continue
         others = tuple(n for n in sources if n not in claim.passages)
         best = _best_passage(claim, others, sources, evidence, rules=rules)

@@ -235,6 +235,7 @@ def with_claims_rechecked(
     embedder: ClaimEmbedder | None = None,
     judge_min_yes: float | None = None,
     recitation: bool = True,
+    asked: Mapping[str, str] | None = None,
 ) -> list[AnswerRun]:
     """The runs as the claim check with `rules` would have left them: its sentences (recorded
     with their citation markers) are checked again against the recorded passages, numbered
@@ -246,7 +247,9 @@ def with_claims_rechecked(
     sentence the rules find supported stays so only when its recorded probability of "yes"
     reaches it (retrieval.claim_judge); a run that recorded no judgements keeps the rules'
     verdict, and a sentence recited to another passage (retrieval.attribution.recite, unless
-    `recitation` is off) was not judged in a run before recitation: it stays supported."""
+    `recitation` is off) was not judged in a run before recitation: it stays supported.
+    `asked` (question id -> text) lets the check refuse sentences that restate the question
+    (with the run's translations), as the Answerer does."""
     from dataclasses import replace
 
     from retrieval.answer_checks import check_answer
@@ -267,6 +270,7 @@ def with_claims_rechecked(
             text,
             cited=[passages[n - 1] for n in _marked(text, len(passages))],
             passages=passages,
+            question=(asked[run.id], *run.translations) if asked and run.id in asked else (),
             rules=rules,
             embedder=embedder,
         )

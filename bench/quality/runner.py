@@ -208,8 +208,9 @@ def rescore_answers(path: Path, *, command: str) -> int:
 
     runs = answers.load_rows(path)
     questions = [q for f in (ANSWERABLE, NEAR_MISS, UNANSWERABLE) for q in load_questions(f)]
+    asked = {q.id: q.text for q in questions}
     if settings.KB_REFUSE_UNCOVERED_NAMES:
-        runs = answers.with_uncovered_names(runs, {q.id: q.text for q in questions})
+        runs = answers.with_uncovered_names(runs, asked)
     gold = {q.id: {g.document for g in q.gold} for q in questions}
     embedder = claim_embedder()
     shipped = settings.KB_ANSWERABILITY_MIN_YES
@@ -217,11 +218,18 @@ def rescore_answers(path: Path, *, command: str) -> int:
 
     def rechecked(share: float) -> list[answers.AnswerRun]:
         rules = replace(DEFAULT_RULES, min_terms=share)
-        return answers.with_claims_rechecked(runs, gold=gold, rules=rules, embedder=embedder)
+        return answers.with_claims_rechecked(
+            runs, gold=gold, rules=rules, embedder=embedder, asked=asked
+        )
 
     def judged(min_yes: float) -> list[answers.AnswerRun]:
         return answers.with_claims_rechecked(
-            runs, gold=gold, rules=DEFAULT_RULES, embedder=embedder, judge_min_yes=min_yes
+            runs,
+            gold=gold,
+            rules=DEFAULT_RULES,
+            embedder=embedder,
+            judge_min_yes=min_yes,
+            asked=asked,
         )
 
     judge = settings.KB_CLAIM_JUDGE
@@ -251,7 +259,12 @@ def rescore_answers(path: Path, *, command: str) -> int:
             }
             for budget, group in answers.by_budget(
                 answers.with_claims_rechecked(
-                    runs, gold=gold, rules=DEFAULT_RULES, embedder=embedder, recitation=False
+                    runs,
+                    gold=gold,
+                    rules=DEFAULT_RULES,
+                    embedder=embedder,
+                    recitation=False,
+                    asked=asked,
                 )
             ).items()
         ],
@@ -301,6 +314,7 @@ def measure_answers(questions: dict[str, list[Question]], *, args: argparse.Name
             rules=DEFAULT_RULES,
             embedder=claim_embedder(),
             judge_min_yes=settings.KB_CLAIM_JUDGE_MIN_YES,
+            asked={q.id: q.text for group in questions.values() for q in group},
         )
     return {
         "model": settings.KB_LLM_MODEL_NAME,

@@ -9,6 +9,7 @@ import pytest
 
 from kb.text.sparse import tokenize
 from retrieval.answer_checks import check_answer
+from retrieval.attribution import recite
 from retrieval.claim_support import (
     CROSS_LANGUAGE,
     NAMES,
@@ -202,3 +203,24 @@ def test_markers_opening_a_sentence_belong_to_the_one_before() -> None:
         ("The grace period is set with edquota -t.", False, (2,)),
         ("Quotas are enabled with the usrquota option in /etc/fstab [1].", True, (1,)),
     ]
+
+
+def test_a_sentence_made_of_the_questions_own_words_restates_it() -> None:
+    """Its words are the passage's too (the question was asked about it), yet it answers
+    nothing: not supported, and no other passage is cited for it. A sentence that adds the
+    answer's own words is checked as usual; without the question nothing is a restatement."""
+    quotas = Passage(1, "c1", 1, "Quotas", None, "", QUOTAS, 1.0, ())
+    question = "For how long may a soft limit be exceeded?"
+    echo = "A soft limit may be exceeded for [1]."
+    answer = "A soft limit may be exceeded during the grace period [1]."
+    again = Passage(2, "c2", 2, "Quotas again", None, "", QUOTAS, 1.0, ())
+
+    restating = check_answer(echo, cited=[quotas], passages=[quotas], question=[question])
+    answering = check_answer(answer, cited=[quotas], passages=[quotas], question=[question])
+    unasked = check_answer(echo, cited=[quotas], passages=[quotas])
+
+    assert [(c.supported, c.restates) for c in restating.claims] == [(False, True)]
+    assert restating.nothing_supported
+    assert [(c.supported, c.restates) for c in answering.claims] == [(True, False)]
+    assert [c.supported for c in unasked.claims] == [True]
+    assert recite(echo, restating, [quotas, again]).check == restating
