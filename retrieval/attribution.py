@@ -47,7 +47,7 @@ _CLOSING = ".!?。！？"
 _CJK_CLOSING = "。！？"
 _FENCE = "```"
 _MARKER = re.compile(r" ?\[\d+\]")
-_MARKER_AFTER = re.compile(r"\s*\[\d")
+_MARKERS_AFTER = re.compile(r"(?:\s*\[\d{1,3}(?:\s*,\s*\d{1,3})*\])+")
 
 
 @dataclass(frozen=True)
@@ -99,15 +99,18 @@ def recite(
     edits: list[tuple[int, int, str]] = []
     claims = list(check.claims)
     for index, (claim, span) in enumerate(zip(check.claims, spans, strict=True)):
-        if span is None or claim.supported or claim.restates or not _recitable(text, span):
+        if span is None or claim.supported or claim.restates:
+            continue
+        region = _with_markers_after(text, span)
+        if not _recitable(text, region):
             continue
         others = tuple(n for n in sources if n not in claim.passages)
         best = _best_passage(claim, others, sources, evidence, rules=rules)
         if best is None:
             continue
-        sentence = text[span[0] : span[1]]
+        sentence = text[region[0] : region[1]]
         marked = with_marker(without_markers(sentence), best)
-        edits.append((span[0], span[1], marked))
+        edits.append((region[0], region[1], marked))
         written = tuple(marker_numbers(sentence))
         claims[index] = replace(
             claim, text=marked, supported=True, passages=(best,), recited_from=written
@@ -125,17 +128,22 @@ def recite(
     return Attributed(text, cited, replace(check, verdict=verdict, claims=tuple(claims)))
 
 
-def _recitable(text: str, span: tuple[int, int]) -> bool:
+def _with_markers_after(text: str, span: tuple[int, int]) -> tuple[int, int]:
+    """A claim's span with the markers that open the next sentence, which are its own ("… 12
+    minutes. [3] Backups …": the splitter gave [3] to the next sentence)."""
+    after = _MARKERS_AFTER.match(text, span[1])
+    return (span[0], after.end()) if after else span
+
+
+def _recitable(text: str, region: tuple[int, int]) -> bool:
     """Whether a claim's markers can be rewritten in place: not in code (a command that is
-    copied, `deny[1]`), not in a table row (a marker after its last cell is dropped), all
-    its markers inside it ("… 12 minutes. [3] Backups …": the splitter gave [3] to the
-    next sentence) and written as the citation filter reads them (not full-width)."""
-    sentence = text[span[0] : span[1]]
+    copied, `deny[1]`), not in a table row (a marker after its last cell is dropped), and
+    written as the citation filter reads them (not full-width)."""
+    sentence = text[region[0] : region[1]]
     return not (
-        _in_code(text, span[0])
+        _in_code(text, region[0])
         or "`" in sentence
         or "|" in sentence
-        or _MARKER_AFTER.match(text, span[1])
         or marker_numbers(without_markers(sentence))
     )
 

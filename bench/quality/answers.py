@@ -419,10 +419,22 @@ def _forget_previous_prompt(answerer: Answerer) -> None:
 
 def _as_written(claim: Any, answer: Any) -> str:
     """A claim as the model wrote it: without the markers retrieval.attribution added, with
-    those it replaced, so that a rescore checks it as the Answerer did and cites it again."""
-    from retrieval.attribution import as_written, unmarked
+    those it replaced, so that a rescore checks it as the Answerer did and cites it again. A
+    claim whose markers opened the next sentence ("… 12 minutes. [3] Backups …": the
+    splitter gives them to that one) is written with them; so is one without markers in an
+    answer citing some passages, which was checked against those alike."""
+    from retrieval.answer_checks import marker_numbers
+    from retrieval.attribution import as_written, unmarked, with_marker
 
-    return unmarked(claim.text) if answer.attributed else as_written(claim)
+    if answer.attributed:
+        return unmarked(claim.text)
+    if claim.recited_from is not None:
+        return as_written(claim)
+    sentence = claim.text
+    if not marker_numbers(sentence) and set(claim.passages) < {p.n for p in answer.passages}:
+        for n in claim.passages:
+            sentence = with_marker(sentence, n)
+    return sentence
 
 
 def _interleaved(questions: Mapping[str, Sequence[Question]]) -> list[tuple[str, Question]]:

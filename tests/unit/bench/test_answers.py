@@ -226,3 +226,29 @@ def test_a_budget_answered_after_the_translation_was_cached_is_timed_as_if_it_wa
         {"translate": 3000.0, "sources": 3100.0, "first_token": 7000.0},
         english.latencies_ms,
     ]
+
+
+def test_a_claim_whose_markers_open_the_next_sentence_is_recorded_with_them() -> None:
+    """ "… 35 days. [2] Old logs …": the Answerer checks the first sentence against passage 2
+    (the splitter gives [2] to the next one); its row must let a rescore do the same."""
+    from types import SimpleNamespace
+
+    from bench.quality.answers import _as_written
+    from retrieval.answer_checks import check_answer
+    from retrieval.types import Passage
+
+    texts = ["Nightly backups are kept for 35 days.", "Old logs are archived by logrotate."]
+    passages = [Passage(n, f"c{n}", n, "", None, "", t, 1.0, ()) for n, t in enumerate(texts, 1)]
+    text = "Backups are kept for 35 days. [2] Old logs are archived by logrotate [2]."
+    check = check_answer(text, cited=[passages[1]], passages=passages)
+    answer = SimpleNamespace(attributed=False, passages=passages)
+
+    written = tuple((_as_written(c, answer), c.supported) for c in check.claims)
+    row = replace(
+        RUNS[0], id="a", claims=written, passages=(("backups", texts[0]), ("logs", texts[1]))
+    )
+    (rechecked,) = with_claims_rechecked([row], gold={}, rules=DEFAULT_RULES, recitation=False)
+
+    assert [c.supported for c in check.claims] == [False, True]
+    assert written[0][0] == "Backups are kept for 35 days [2]."
+    assert [supported for _, supported in rechecked.claims] == [False, True]

@@ -159,12 +159,17 @@ def test_a_sentence_no_single_passage_holds_keeps_its_marker_and_stays_unsupport
         assert recited.check.verdict is Verdict.UNGROUNDED
 
 
-def test_markers_a_sentence_does_not_hold_are_left_as_they_stand() -> None:
-    """The splitter puts "[1]" with the sentence after it; the claim before keeps it."""
+def test_markers_opening_the_next_sentence_are_the_claims_and_are_replaced() -> None:
+    """The splitter puts "[1]" with the sentence after it; it cites the claim before."""
     text = "Write a user's name in /etc/cron.deny to block them. [1] Logs are archived daily."
     check = check_answer(text, cited=[PASSAGES[0]], passages=PASSAGES)
 
-    assert recite(text, check, PASSAGES).text == text
+    recited = recite(text, check, PASSAGES)
+
+    assert recited.text == (
+        "Write a user's name in /etc/cron.deny to block them [2]. Logs are archived daily."
+    )
+    assert recited.check.claims[0].recited_from == (1,)
 
 
 def test_a_passage_an_unmarked_sentence_rests_on_stays_cited() -> None:
