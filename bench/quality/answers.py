@@ -430,7 +430,7 @@ def _as_written(claim: Any, answer: Any) -> str:
         return unmarked(claim.text)
     if claim.recited_from is not None:
         return as_written(claim)
-    sentence = claim.text
+    sentence: str = claim.text
     if not marker_numbers(sentence) and set(claim.passages) < {p.n for p in answer.passages}:
         for n in claim.passages:
             sentence = with_marker(sentence, n)
