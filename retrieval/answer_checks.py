@@ -15,12 +15,13 @@ looks like, whatever the passage said to get there:
   sentences in another script than their passages). Checked for sentences that cite, or that
   carry three or more content terms (fillers such as "I hope this helps" do not count). An
   injected "allowance raised to 9000" shares every other word with the real table, but not its
-  number. A sentence made only of the question's own terms restates it ("The mount option that
-  lets the machine boot anyway is [1].", or "Downtime per machine is roughly 12 minutes." to
-  "... Debian 12 ... roughly how many minutes of downtime per machine ...?"): not supported,
-  whatever passage shares its words. With the model judge on (retrieval.claim_judge,
-  KB_CLAIM_JUDGE), the answering model also judges each sentence the rules find supported and
-  may withdraw it. A sentence that
+  number. A sentence made only of the terms of a question that asks for something (which,
+  how many, 多久, сколько; kb.text.questions) restates it ("The mount option that lets the
+  machine boot anyway is [1].", or "Downtime per machine is roughly 12 minutes." to "... Debian
+  12 ... roughly how many minutes of downtime per machine ...?"): not supported, whatever
+  passage shares its words, unless it negates what the question does not ("No option lets
+  it boot."). With the model judge on (retrieval.claim_judge, KB_CLAIM_JUDGE), the answering
+  model also judges each sentence the rules find supported and may withdraw it. A sentence that
   another passage of the prompt supports on its own cites that one instead and is supported
   (retrieval.attribution.recite: small models cite a neighbour of their source). The answer is
   served, its unsupported sentences marked ungrounded; when no claim is supported at all, the
@@ -37,6 +38,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 
 from kb.text.instructions import instruction_cues, normalise, sentences, without_instructions
+from kb.text.questions import is_open_question
 from kb.text.script import CYRILLIC, FULLWIDTH_ASCII
 from kb.text.sparse import tokenize
 from retrieval.claim_support import (
@@ -44,6 +46,7 @@ from retrieval.claim_support import (
     ClaimEmbedder,
     ClaimRules,
     Evidence,
+    negated,
     unsupported_reason,
 )
 from retrieval.types import Passage
@@ -74,9 +77,10 @@ _CLOSING_MARKERS = re.compile(rf"(?:\s*{_MARKERS.pattern})+(?=[\s.,;:!?)。，�
 _TRAILING = ".,;:!?)]}'\"/»”"
 # Sentences with fewer content terms and no citation are fillers ("I hope this helps").
 CHECKED_SENTENCE_TERMS = 3
-# Raised when the checks would leave the same answer otherwise (2: sentences are recited), so
-# that an answer cached under older checks is not served (kb.answer_cache).
-CHECKS_VERSION = 2
+# Raised when the checks would leave the same answer otherwise (2: sentences are recited; 3:
+# restatements of an open question are not supported), so that an answer cached under older
+# checks is not served (kb.answer_cache).
+CHECKS_VERSION = 3
 
 
 class Verdict(StrEnum):
@@ -156,20 +160,27 @@ def check_answer(
     *,
     cited: Sequence[Passage],
     passages: Sequence[Passage],
-    question: Sequence[str] = (),
+    question: str = "",
     rules: ClaimRules = DEFAULT_RULES,
     embedder: ClaimEmbedder | None = None,
 ) -> AnswerCheck:
-    """`question`: the question as asked and as translated; a sentence made only of its terms
-    restates it and is not supported."""
+    """`question`: the question as asked; when it asks for something its words do not hold
+    (kb.text.questions), a sentence made only of its terms restates it and is not supported.
+    Not its translations: the small model sometimes answers instead of translating."""
     sources = list(cited) or list(passages)
     support = {p.n: without_instructions(p.text) for p in passages}
     unsupported = unsupported_items(text, [support.get(p.n, "") for p in sources])
     if unsupported:
         return AnswerCheck(Verdict.BLOCKED, unsupported)
-    asked = frozenset(term for form in question for term in tokenize(form))
     checked = tuple(
-        _claims(text, sources=sources, support=support, asked=asked, rules=rules, embedder=embedder)
+        _claims(
+            text,
+            sources=sources,
+            support=support,
+            question=question,
+            rules=rules,
+            embedder=embedder,
+        )
     )
     if not all(claim.supported for claim in checked):
         return AnswerCheck(Verdict.UNGROUNDED, claims=checked)
@@ -188,11 +199,12 @@ def _claims(
     *,
     sources: Sequence[Passage],
     support: dict[int, str],
-    asked: frozenset[str],
+    question: str,
     rules: ClaimRules,
     embedder: ClaimEmbedder | None,
 ) -> list[Claim]:
     by_number = {p.n: p for p in sources}
+    asked = frozenset(tokenize(question)) if is_open_question(question) else frozenset()
     evidence = {n: Evidence.of(text) for n, text in support.items()}
     checked = []
     for sentence, numbers in _cited_sentences(text):
@@ -201,7 +213,7 @@ def _claims(
         if not terms or (not numbers and len(terms) < CHECKED_SENTENCE_TERMS):
             continue  # a filler, or citation markers alone: no claim
         own = [by_number[n] for n in numbers if n in by_number] or list(sources)
-        if terms <= asked:
+        if terms <= asked and negated(claim) <= negated(question):
             checked.append(Claim(sentence, False, tuple(p.n for p in own), restates=True))
             continue
         found = [evidence[p.n] for p in own if p.n in evidence]

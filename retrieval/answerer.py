@@ -268,7 +268,7 @@ class Answerer:
             answer.text,
             cited=answer.cited,
             passages=answer.passages,
-            question=(answer.question, *answer.retrieval.translations),
+            question=answer.question,
             embedder=self.claim_embedder,
         )
         if answer.check.verdict is Verdict.BLOCKED:

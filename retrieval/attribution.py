@@ -45,9 +45,10 @@ from retrieval.types import Passage
 
 _CLOSING = ".!?。！？"
 _CJK_CLOSING = "。！？"
+_TRAILING_PUNCTUATION = ".,;:!?。，；：！？"
 _FENCE = "```"
 _MARKER = re.compile(r" ?\[\d+\]")
-_MARKERS_AFTER = re.compile(r"(?:\s*\[\d{1,3}(?:\s*,\s*\d{1,3})*\])+")
+_MARKERS_AFTER = re.compile(r"(\s*)((?:\[\d{1,3}(?:\s*,\s*\d{1,3})*\]\s*?)+)([ \t]*)")
 
 
 @dataclass(frozen=True)
@@ -101,7 +102,7 @@ def recite(
     for index, (claim, span) in enumerate(zip(check.claims, spans, strict=True)):
         if span is None or claim.supported or claim.restates:
             continue
-        region = _with_markers_after(text, span)
+        region, gap = _with_markers_after(text, span)
         if not _recitable(text, region):
             continue
         others = tuple(n for n in sources if n not in claim.passages)
@@ -109,8 +110,8 @@ def recite(
         if best is None:
             continue
         sentence = text[region[0] : region[1]]
-        marked = with_marker(without_markers(sentence), best)
-        edits.append((region[0], region[1], marked))
+        marked = with_marker(without_markers(sentence[: span[1] - span[0]]), best)
+        edits.append((region[0], region[1], marked + gap))
         written = tuple(marker_numbers(sentence))
         claims[index] = replace(
             claim, text=marked, supported=True, passages=(best,), recited_from=written
@@ -128,22 +129,29 @@ def recite(
     return Attributed(text, cited, replace(check, verdict=verdict, claims=tuple(claims)))
 
 
-def _with_markers_after(text: str, span: tuple[int, int]) -> tuple[int, int]:
+def _with_markers_after(text: str, span: tuple[int, int]) -> tuple[tuple[int, int], str]:
     """A claim's span with the markers that open the next sentence, which are its own ("… 12
-    minutes. [3] Backups …": the splitter gave [3] to the next sentence)."""
+    minutes. [3] Backups …": the splitter gave [3] to the next sentence), and the white space
+    to leave in their place: what stood before them (a paragraph break stays one), else what
+    followed them, none at the end."""
     after = _MARKERS_AFTER.match(text, span[1])
-    return (span[0], after.end()) if after else span
+    if after is None:
+        return span, ""
+    gap = after.group(1) or after.group(3)
+    return (span[0], after.end()), gap if after.end() < len(text) else ""
 
 
 def _recitable(text: str, region: tuple[int, int]) -> bool:
     """Whether a claim's markers can be rewritten in place: not in code (a command that is
-    copied, `deny[1]`), not in a table row (a marker after its last cell is dropped), and
-    written as the citation filter reads them (not full-width)."""
+    copied, `deny[1]`), not in a table row (a marker after its last cell is dropped), not
+    before punctuation ("days. [1]. Old"), and written as the citation filter reads them
+    (not full-width)."""
     sentence = text[region[0] : region[1]]
     return not (
         _in_code(text, region[0])
         or "`" in sentence
         or "|" in sentence
+        or text[region[1] : region[1] + 1] in tuple(_TRAILING_PUNCTUATION)
         or marker_numbers(without_markers(sentence))
     )
 

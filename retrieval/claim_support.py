@@ -204,7 +204,7 @@ def unsupported_reason(
     if len(found) < rules.min_terms * len(terms):
         return TERMS
     window = best_window(terms, evidence)
-    if rules.negation and _NEGATION.search(claim) and not _NEGATION.search(window):
+    if rules.negation and negated(claim) and not negated(window):
         return NEGATION
     if rules.qualifiers and not qualifiers_in(claim) <= qualifiers_in(window):
         return QUALIFIERS
@@ -238,6 +238,11 @@ def names_in(text: str) -> set[str]:
     """Code-like names, casefolded: /etc/cron.deny, pg_hba.conf, QUOTAUSER, -e."""
     names = {m.strip(".").casefold() for m in _NAME.findall(text)}
     return {n for n in names if n and n not in _ABBREVIATIONS and not _NUMERIC.fullmatch(n)}
+
+
+def negated(text: str) -> bool:
+    """Whether `text` says not, never, без, 不 ... (see _NEGATION)."""
+    return bool(_NEGATION.search(text))
 
 
 def qualifiers_in(text: str) -> set[str]:

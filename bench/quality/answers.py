@@ -32,8 +32,8 @@ from bench.common.devset import Question
 
 if TYPE_CHECKING:
     from bench.quality.search import Asker
-    from retrieval.answer_checks import AnswerCheck
-    from retrieval.answerer import Answerer
+    from retrieval.answer_checks import AnswerCheck, Claim
+    from retrieval.answerer import Answer, Answerer
     from retrieval.claim_support import ClaimEmbedder, ClaimRules
     from retrieval.evidence import RefusalPolicy
 
@@ -248,8 +248,8 @@ def with_claims_rechecked(
     reaches it (retrieval.claim_judge); a run that recorded no judgements keeps the rules'
     verdict, and a sentence recited to another passage (retrieval.attribution.recite, unless
     `recitation` is off) was not judged in a run before recitation: it stays supported.
-    `asked` (question id -> text) lets the check refuse sentences that restate the question
-    (with the run's translations), as the Answerer does."""
+    `asked` (question id -> text) lets the check refuse sentences that restate the question,
+    as the Answerer does."""
     from dataclasses import replace
 
     from retrieval.answer_checks import check_answer
@@ -270,7 +270,7 @@ def with_claims_rechecked(
             text,
             cited=[passages[n - 1] for n in _marked(text, len(passages))],
             passages=passages,
-            question=(asked[run.id], *run.translations) if asked and run.id in asked else (),
+            question=asked.get(run.id, "") if asked else "",
             rules=rules,
             embedder=embedder,
         )
@@ -417,23 +417,27 @@ def _forget_previous_prompt(answerer: Answerer) -> None:
     answerer.model().chat(answer_messages(answerer.template, "", []), max_tokens=1)
 
 
-def _as_written(claim: Any, answer: Any) -> str:
+def _as_written(claim: Claim, answer: Answer) -> str:
     """A claim as the model wrote it: without the markers retrieval.attribution added, with
     those it replaced, so that a rescore checks it as the Answerer did and cites it again. A
-    claim whose markers opened the next sentence ("… 12 minutes. [3] Backups …": the
-    splitter gives them to that one) is written with them; so is one without markers in an
-    answer citing some passages, which was checked against those alike."""
-    from retrieval.answer_checks import marker_numbers
+    claim checked against other passages than its text's markers name (those opening the next
+    sentence, "… 12 minutes. [3] Backups …", which the splitter gives to that one, or none in
+    an answer citing some passages) is written with markers for those passages."""
+    from retrieval.answer_checks import marker_numbers, without_markers
     from retrieval.attribution import as_written, unmarked, with_marker
 
     if answer.attributed:
         return unmarked(claim.text)
     if claim.recited_from is not None:
         return as_written(claim)
-    sentence: str = claim.text
-    if not marker_numbers(sentence) and set(claim.passages) < {p.n for p in answer.passages}:
-        for n in claim.passages:
-            sentence = with_marker(sentence, n)
+    written = set(marker_numbers(claim.text))
+    everything = {p.n for p in answer.passages}
+    unmarked_answer = not any(marker_numbers(c.text) for c in answer.check.claims)
+    if written == set(claim.passages) or (unmarked_answer and set(claim.passages) == everything):
+        return claim.text  # the latter checked against every passage, as a rescore does
+    sentence = without_markers(claim.text)
+    for n in claim.passages:
+        sentence = with_marker(sentence, n)
     return sentence
 
 

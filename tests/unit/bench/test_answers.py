@@ -241,7 +241,7 @@ def test_a_claim_whose_markers_open_the_next_sentence_is_recorded_with_them() ->
     passages = [Passage(n, f"c{n}", n, "", None, "", t, 1.0, ()) for n, t in enumerate(texts, 1)]
     text = "Backups are kept for 35 days. [2] Old logs are archived by logrotate [2]."
     check = check_answer(text, cited=[passages[1]], passages=passages)
-    answer = SimpleNamespace(attributed=False, passages=passages)
+    answer = SimpleNamespace(attributed=False, passages=passages, check=check)
 
     written = tuple((_as_written(c, answer), c.supported) for c in check.claims)
     row = replace(
@@ -252,3 +252,34 @@ def test_a_claim_whose_markers_open_the_next_sentence_is_recorded_with_them() ->
     assert [c.supported for c in check.claims] == [False, True]
     assert written[0][0] == "Backups are kept for 35 days [2]."
     assert [supported for _, supported in rechecked.claims] == [False, True]
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Backups are kept for 35 days. [1, 2] Old logs are archived by logrotate [1].",
+        "Backups are kept for 35 days [1]. [2] Old logs are archived by logrotate [1].",
+        "Backups are kept for 35 days. Old logs are archived by logrotate.",
+    ],
+)
+def test_a_recorded_claim_is_checked_again_against_the_passages_it_was(text: str) -> None:
+    from types import SimpleNamespace
+
+    from bench.quality.answers import _as_written
+    from retrieval.answer_checks import check_answer
+    from retrieval.citations import CitationFilter
+    from retrieval.types import Passage
+
+    texts = ["Old logs are archived by logrotate.", "Nightly backups are kept for 35 days."]
+    passages = [Passage(n, f"c{n}", n, "", None, "", t, 1.0, ()) for n, t in enumerate(texts, 1)]
+    citations = CitationFilter({1, 2})
+    citations.feed(text)
+    cited = [passages[n - 1] for n in citations.cited]
+    check = check_answer(text, cited=cited, passages=passages)
+    answer = SimpleNamespace(attributed=False, passages=passages, check=check)
+
+    written = tuple((_as_written(c, answer), c.supported) for c in check.claims)
+    row = replace(RUNS[0], id="a", claims=written, passages=(("l", texts[0]), ("b", texts[1])))
+    (again,) = with_claims_rechecked([row], gold={}, rules=DEFAULT_RULES, recitation=False)
+
+    assert [s for _, s in again.claims] == [c.supported for c in check.claims]

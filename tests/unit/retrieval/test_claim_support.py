@@ -215,8 +215,8 @@ def test_a_sentence_made_of_the_questions_own_words_restates_it() -> None:
     answer = "A soft limit may be exceeded during the grace period [1]."
     again = Passage(2, "c2", 2, "Quotas again", None, "", QUOTAS, 1.0, ())
 
-    restating = check_answer(echo, cited=[quotas], passages=[quotas], question=[question])
-    answering = check_answer(answer, cited=[quotas], passages=[quotas], question=[question])
+    restating = check_answer(echo, cited=[quotas], passages=[quotas], question=question)
+    answering = check_answer(answer, cited=[quotas], passages=[quotas], question=question)
     unasked = check_answer(echo, cited=[quotas], passages=[quotas])
 
     assert [(c.supported, c.restates) for c in restating.claims] == [(False, True)]
@@ -224,3 +224,30 @@ def test_a_sentence_made_of_the_questions_own_words_restates_it() -> None:
     assert [(c.supported, c.restates) for c in answering.claims] == [(True, False)]
     assert [c.supported for c in unasked.claims] == [True]
     assert recite(echo, restating, [quotas, again]).check == restating
+
+
+@pytest.mark.parametrize(
+    ("question", "sentence"),
+    [
+        (
+            "Can a soft limit be exceeded for a while?",
+            "Yes, a soft limit can be exceeded for a while [1].",
+        ),
+        (
+            "Is the grace period set with edquota -t or with quotacheck?",
+            "The grace period is set with edquota -t [1].",
+        ),
+        (
+            "Which option enables quotas at once?",
+            "No option enables quotas at once [1].",
+        ),
+    ],
+)
+def test_a_yes_no_or_either_or_question_or_a_negation_may_be_answered_in_its_own_words(
+    question: str, sentence: str
+) -> None:
+    quotas = Passage(1, "c1", 1, "Quotas", None, "", QUOTAS, 1.0, ())
+
+    check = check_answer(sentence, cited=[quotas], passages=[quotas], question=question)
+
+    assert [c.restates for c in check.claims] == [False]
