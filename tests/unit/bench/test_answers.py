@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -241,7 +242,7 @@ def test_a_claim_whose_markers_open_the_next_sentence_is_recorded_with_them() ->
     passages = [Passage(n, f"c{n}", n, "", None, "", t, 1.0, ()) for n, t in enumerate(texts, 1)]
     text = "Backups are kept for 35 days. [2] Old logs are archived by logrotate [2]."
     check = check_answer(text, cited=[passages[1]], passages=passages)
-    answer = SimpleNamespace(attributed=False, passages=passages, check=check)
+    answer: Any = SimpleNamespace(attributed=False, passages=passages, check=check)
 
     written = tuple((_as_written(c, answer), c.supported) for c in check.claims)
     row = replace(
@@ -276,7 +277,7 @@ def test_a_recorded_claim_is_checked_again_against_the_passages_it_was(text: str
     citations.feed(text)
     cited = [passages[n - 1] for n in citations.cited]
     check = check_answer(text, cited=cited, passages=passages)
-    answer = SimpleNamespace(attributed=False, passages=passages, check=check)
+    answer: Any = SimpleNamespace(attributed=False, passages=passages, check=check)
 
     written = tuple((_as_written(c, answer), c.supported) for c in check.claims)
     row = replace(RUNS[0], id="a", claims=written, passages=(("l", texts[0]), ("b", texts[1])))
