@@ -34,7 +34,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from enum import StrEnum
 
 from kb.text.instructions import instruction_cues, normalise, sentences, without_instructions
@@ -116,6 +116,15 @@ class AnswerCheck:
         """Sentences were checked and none holds: the answer is refused, not served."""
         return bool(self.claims) and not any(claim.supported for claim in self.claims)
 
+    def with_claims(self, claims: Sequence[Claim]) -> AnswerCheck:
+        """This check with its claims as they now stand (judged, recited): served when all are
+        supported, else ungrounded. A blocked answer has none and stays blocked."""
+        if self.verdict is Verdict.BLOCKED:
+            return self
+        supported = all(claim.supported for claim in claims)
+        verdict = Verdict.SERVED if supported else Verdict.UNGROUNDED
+        return replace(self, verdict=verdict, claims=tuple(claims))
+
 
 # Where a claim stands in its answer: character offsets (code points, end exclusive).
 Span = tuple[int, int]
@@ -172,19 +181,10 @@ def check_answer(
     unsupported = unsupported_items(text, [support.get(p.n, "") for p in sources])
     if unsupported:
         return AnswerCheck(Verdict.BLOCKED, unsupported)
-    checked = tuple(
-        _claims(
-            text,
-            sources=sources,
-            support=support,
-            question=question,
-            rules=rules,
-            embedder=embedder,
-        )
+    checked = _claims(
+        text, sources=sources, support=support, question=question, rules=rules, embedder=embedder
     )
-    if not all(claim.supported for claim in checked):
-        return AnswerCheck(Verdict.UNGROUNDED, claims=checked)
-    return AnswerCheck(claims=checked)
+    return AnswerCheck().with_claims(checked)
 
 
 def unsupported_items(text: str, support: Sequence[str]) -> tuple[str, ...]:

@@ -34,7 +34,7 @@ from retrieval.answer_checks import (
     check_answer,
 )
 from retrieval.answerability import AnswerabilityCheck
-from retrieval.attribution import attribute, recite
+from retrieval.attribution import Attributed, attribute, recite
 from retrieval.citations import CitationFilter
 from retrieval.claim_judge import ClaimJudge
 from retrieval.claim_support import ClaimEmbedder
@@ -314,17 +314,18 @@ def _missing(answer: Answer) -> list[str]:
 def _recite(answer: Answer) -> None:
     """Sentences the passages they cite do not hold cite instead the one other passage that
     supports each on its own (retrieval.attribution)."""
-    recited = recite(answer.text, answer.check, answer.passages)
-    by_number = {p.n: p for p in answer.passages}
-    answer.text, answer.check = recited.text, recited.check
-    answer.cited = [by_number[n] for n in recited.cited]
+    _cite(answer, recite(answer.text, answer.check, answer.passages))
 
 
 def _attribute(answer: Answer) -> None:
     """An answer the model cited nothing in cites, for each supported sentence, the passage
     that supports it on its own (retrieval.attribution)."""
-    attributed = attribute(answer.text, answer.check, answer.passages)
-    by_number = {p.n: p for p in answer.passages}
-    answer.text, answer.check = attributed.text, attributed.check
-    answer.cited = [by_number[n] for n in attributed.cited]
+    _cite(answer, attribute(answer.text, answer.check, answer.passages))
     answer.attributed = bool(answer.cited)
+
+
+def _cite(answer: Answer, cited: Attributed) -> None:
+    """The answer's text, check and citations as retrieval.attribution left them."""
+    by_number = {p.n: p for p in answer.passages}
+    answer.text, answer.check = cited.text, cited.check
+    answer.cited = [by_number[n] for n in cited.cited]

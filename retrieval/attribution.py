@@ -32,14 +32,13 @@ from kb.text.sparse import tokenize
 from retrieval.answer_checks import (
     AnswerCheck,
     Claim,
-    Verdict,
     claim_spans,
     marker_numbers,
     statement,
     unsupported_items,
     without_markers,
 )
-from retrieval.citations import CitationFilter
+from retrieval.citations import cited_in
 from retrieval.claim_support import DEFAULT_RULES, ClaimRules, Evidence, unsupported_reason
 from retrieval.types import Passage
 
@@ -118,15 +117,10 @@ def recite(
         )
     for start, end, marked in sorted(edits, reverse=True):
         text = text[:start] + marked + text[end:]
-    verdict = check.verdict
-    if verdict is Verdict.UNGROUNDED and all(claim.supported for claim in claims):
-        verdict = Verdict.SERVED
-    citations = CitationFilter(set(sources))
-    citations.feed(text)
-    citations.flush()
-    resting = [n for claim in claims for n in claim.passages] if citations.cited else []
-    cited = list(dict.fromkeys([*citations.cited, *resting]))
-    return Attributed(text, cited, replace(check, verdict=verdict, claims=tuple(claims)))
+    markers = cited_in(text, set(sources))
+    resting = [n for claim in claims for n in claim.passages] if markers else []
+    cited = list(dict.fromkeys([*markers, *resting]))
+    return Attributed(text, cited, check.with_claims(claims))
 
 
 def _with_markers_after(text: str, span: tuple[int, int]) -> tuple[tuple[int, int], str]:

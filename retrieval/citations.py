@@ -15,6 +15,14 @@ _PARTIAL = re.compile(r"\[[\d,\s]*\Z")
 _MAX_MARKER = 24
 
 
+def cited_in(text: str, valid: set[int]) -> list[int]:
+    """The valid numbers a finished text's markers name, in order of first use."""
+    citations = CitationFilter(valid)
+    citations.feed(text)
+    citations.flush()
+    return citations.cited
+
+
 class CitationFilter:
     def __init__(self, valid: set[int]) -> None:
         self.valid = valid

@@ -28,7 +28,7 @@ from dataclasses import dataclass, replace
 
 from kb.llm.cancel import waiting_at_most
 from kb.llm.chat import ChatModel, LlmBusy, LlmUnavailable, Message
-from retrieval.answer_checks import AnswerCheck, Claim, Verdict, statement
+from retrieval.answer_checks import AnswerCheck, Claim, statement
 from retrieval.prompting import neutralise
 
 logger = logging.getLogger(__name__)
@@ -101,16 +101,14 @@ def with_judgements(
     """`check` with each claim's probability of "yes" (None: not judged) applied at `min_yes`:
     a judged claim below it loses its support, and the verdict follows. A blocked answer stays
     as it is. Also how the benchmark applies recorded judgements at another threshold."""
-    if check.verdict is Verdict.BLOCKED:
-        return check
-    claims = tuple(
-        replace(
-            claim, supported=claim.supported and (yes is None or yes >= min_yes), judged_yes=yes
-        )
-        for claim, yes in zip(check.claims, judgements, strict=True)
+    return check.with_claims(
+        [
+            replace(
+                claim, supported=claim.supported and (yes is None or yes >= min_yes), judged_yes=yes
+            )
+            for claim, yes in zip(check.claims, judgements, strict=True)
+        ]
     )
-    verdict = Verdict.SERVED if all(c.supported for c in claims) else Verdict.UNGROUNDED
-    return replace(check, verdict=verdict, claims=claims)
 
 
 def _numbered(passages: Sequence[int]) -> str:

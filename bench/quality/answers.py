@@ -254,6 +254,7 @@ def with_claims_rechecked(
 
     from retrieval.answer_checks import check_answer
     from retrieval.attribution import as_written, attribute, recite
+    from retrieval.citations import cited_in
     from retrieval.types import Passage
 
     updated = []
@@ -266,9 +267,10 @@ def with_claims_rechecked(
             Passage(n, "", 0, name, None, "", passage, 0.0, ())
             for n, (name, passage) in enumerate(run.passages, 1)
         ]
+        valid = {p.n for p in passages}
         check = check_answer(
             text,
-            cited=[passages[n - 1] for n in _marked(text, len(passages))],
+            cited=[passages[n - 1] for n in cited_in(text, valid)],
             passages=passages,
             question=asked.get(run.id, "") if asked else "",
             rules=rules,
@@ -279,7 +281,7 @@ def with_claims_rechecked(
             text, check = recited.text, recited.check
         if judge_min_yes is not None:
             check = _judged(check, run, judge_min_yes)
-        marked = _marked(text, len(passages))
+        marked = cited_in(text, valid)
         numbers = marked or attribute(text, check, passages).cited
         cited = tuple(run.passages[n - 1][0] for n in numbers)
         updated.append(
@@ -293,16 +295,6 @@ def with_claims_rechecked(
             )
         )
     return updated
-
-
-def _marked(text: str, passages: int) -> list[int]:
-    """The passage numbers (1..`passages`) `text` cites, in order of first use."""
-    from retrieval.citations import CitationFilter
-
-    citations = CitationFilter(set(range(1, passages + 1)))
-    citations.feed(text)
-    citations.flush()
-    return citations.cited
 
 
 def _judged(check: AnswerCheck, run: AnswerRun, min_yes: float) -> AnswerCheck:
