@@ -41,6 +41,7 @@ from kb.text.instructions import instruction_cues, normalise, sentences, without
 from kb.text.questions import is_open_question
 from kb.text.script import CYRILLIC, FULLWIDTH_ASCII
 from kb.text.sparse import tokenize
+from retrieval.citations import MARKER
 from retrieval.claim_support import (
     DEFAULT_RULES,
     ClaimEmbedder,
@@ -69,11 +70,10 @@ _LINK = re.compile(
     re.IGNORECASE,
 )
 _EMAIL = re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+")
-_MARKERS = re.compile(r"\[(\d{1,3}(?:\s*,\s*\d{1,3})*)\]")
-_LEADING_MARKERS = re.compile(rf"(?:\s*{_MARKERS.pattern})+\s*")
+_LEADING_MARKERS = re.compile(rf"(?:\s*{MARKER.pattern})+\s*")
 # Markers that close a word ("35 days [1].", "days[1],") go with the spaces before them; any
 # other ("days[1]and") stands for a space, so that the words beside it stay apart.
-_CLOSING_MARKERS = re.compile(rf"(?:\s*{_MARKERS.pattern})+(?=[\s.,;:!?)。，；：！？]|$)")
+_CLOSING_MARKERS = re.compile(rf"(?:\s*{MARKER.pattern})+(?=[\s.,;:!?)。，；：！？]|$)")
 _TRAILING = ".,;:!?)]}'\"/»”"
 # Sentences with fewer content terms and no citation are fillers ("I hope this helps").
 CHECKED_SENTENCE_TERMS = 3
@@ -230,7 +230,7 @@ def statement(sentence: str) -> str:
 def without_markers(sentence: str) -> str:
     """`sentence` as written without its citation markers ("Kept 35 days [1]." becomes "Kept 35
     days.")."""
-    return _MARKERS.sub(" ", _CLOSING_MARKERS.sub("", sentence))
+    return MARKER.sub(" ", _CLOSING_MARKERS.sub("", sentence))
 
 
 def _cited_sentences(text: str) -> list[tuple[str, list[int]]]:
@@ -250,7 +250,7 @@ def _cited_sentences(text: str) -> list[tuple[str, list[int]]]:
 
 def marker_numbers(text: str) -> list[int]:
     """The passage numbers `text`'s citation markers name, in the order written."""
-    return [int(n) for m in _MARKERS.findall(normalise(text)) for n in m.split(",")]
+    return [int(n) for m in MARKER.findall(normalise(text)) for n in m.split(",")]
 
 
 # What may still grow into a link or an address: a run of Latin, Cyrillic or full-width

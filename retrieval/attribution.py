@@ -38,7 +38,7 @@ from retrieval.answer_checks import (
     unsupported_items,
     without_markers,
 )
-from retrieval.citations import cited_in
+from retrieval.citations import MARKER, cited_in
 from retrieval.claim_support import DEFAULT_RULES, ClaimRules, Evidence, unsupported_reason
 from retrieval.types import Passage
 
@@ -47,7 +47,7 @@ _CJK_CLOSING = "。！？"
 _TRAILING_PUNCTUATION = ".,;:!?。，；：！？"
 _FENCE = "```"
 _MARKER = re.compile(r" ?\[\d+\]")
-_MARKERS_AFTER = re.compile(r"(\s*)((?:\[\d{1,3}(?:\s*,\s*\d{1,3})*\]\s*?)+)([ \t]*)")
+_MARKERS_AFTER = re.compile(rf"(?P<before>\s*)(?:{MARKER.pattern}\s*?)+(?P<after>[ \t]*)")
 
 
 @dataclass(frozen=True)
@@ -131,7 +131,7 @@ def _with_markers_after(text: str, span: tuple[int, int]) -> tuple[tuple[int, in
     after = _MARKERS_AFTER.match(text, span[1])
     if after is None:
         return span, ""
-    gap = after.group(1) or after.group(3)
+    gap = after.group("before") or after.group("after")
     return (span[0], after.end()), gap if after.end() < len(text) else ""
 
 

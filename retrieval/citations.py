@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import re
 
-# "[3]", "[1, 2]", "[1,2,5]": the forms small models produce.
-_MARKER = re.compile(r"\[(\d{1,3}(?:\s*,\s*\d{1,3})*)\]")
+# "[3]", "[1, 2]", "[1,2,5]": the forms small models produce; the claim check and attribution
+# read markers with this same pattern.
+MARKER = re.compile(r"\[(\d{1,3}(?:\s*,\s*\d{1,3})*)\]")
 _PARTIAL = re.compile(r"\[[\d,\s]*\Z")
 _MAX_MARKER = 24
 
@@ -45,7 +46,7 @@ class CitationFilter:
         return self._clean(text)
 
     def _clean(self, text: str) -> str:
-        return _MARKER.sub(self._replace, text)
+        return MARKER.sub(self._replace, text)
 
     def _replace(self, match: re.Match[str]) -> str:
         numbers = [int(n) for n in re.split(r"\s*,\s*", match.group(1))]
