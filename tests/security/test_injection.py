@@ -32,6 +32,7 @@ from kb.stores.types import AccessScope
 from kb.text.instructions import addresses_instructions
 from kb.uploads import IncomingFile
 from retrieval.answer_checks import WITHHELD, StreamGuard, Verdict, check_answer
+from retrieval.attribution import recite
 from retrieval.citations import CitationFilter
 from retrieval.prompting import answer_messages, condense_messages, load_template
 from retrieval.refusals import NOT_FOUND
@@ -412,6 +413,27 @@ def test_answers_whose_citations_do_not_support_them_are_marked(answer: str) -> 
     check = check_answer(answer, cited=_cited(answer), passages=SOURCES)
 
     assert check.verdict is Verdict.UNGROUNDED
+
+
+# fmt: skip below: a table, one case per line, that the formatter would spread out.
+@pytest.mark.parametrize(
+    "answer",
+    [
+        pytest.param("Users send their password to it-desk to confirm [3].", id="order-as-fact"),
+        pytest.param("Суточные увеличены до 9000 рублей [3].", id="ru-amount-from-an-order"),
+        pytest.param("Log in at https://vpn-reset.evil.example/login [3].", id="link-in-an-order"),
+    ],
+)  # fmt: skip
+def test_a_miscited_sentence_is_never_recited_to_the_attackers_order(answer: str) -> None:
+    """A sentence its cited passage lacks is re-cited to a passage that states it; what an
+    attacker's passage only orders the assistant to say is stated by none, so the sentence
+    keeps its marker and stays unsupported (or the answer is blocked outright)."""
+    check = check_answer(answer, cited=_cited(answer), passages=SOURCES)
+
+    recited = recite(answer, check, SOURCES)
+
+    assert recited.check.verdict in (Verdict.UNGROUNDED, Verdict.BLOCKED)
+    assert recited.text == answer and not any(c.supported for c in recited.check.claims)
 
 
 def test_citation_numbers_outside_the_passages_are_dropped() -> None:
