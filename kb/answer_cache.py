@@ -50,6 +50,8 @@ def answer_key(
         # The claim judge decides which sentences are supported, and so whether it is refused.
         "claim_judge": settings.KB_CLAIM_JUDGE and settings.KB_CLAIM_JUDGE_MIN_YES,
         "checks": CHECKS_VERSION,
+        # The second attempt decides whether an unsupported answer is refused.
+        "second_attempt": settings.KB_SECOND_ATTEMPT,
     }
     digest = hashlib.sha256(json.dumps(material, sort_keys=True).encode()).hexdigest()
     return PREFIX + digest

@@ -6,7 +6,10 @@ A stream is `sources` ({sources}: the passages the prompt holds, in snippet_out'
 soon as they are retrieved and post-checked, before the model starts (a question refused before
 the model has none; a cached answer sends its own), then `token` events ({text}) as the model
 writes, then `checking` ({sentences}) when the model judges the answer's sentences against
-their passages (retrieval.claim_judge: about a second each on a CPU), then `check` ({check,
+their passages (retrieval.claim_judge: about a second each on a CPU), `retrying` ({}) when no
+sentence of the streamed answer is supported by its sources and the model writes it again
+(retrieval.second_attempt: the streamed text is not the answer; the second is not streamed,
+`done`'s `answer` holds it, and `checking` may follow again for it), then `check` ({check,
 answer}) only when the answer was blocked (its `answer` replaces the streamed text) or is
 ungrounded, then `citations` ({citations, refused, refusal, closest}),
 any events the caller adds (the chat: `conversation`), and `done` ({query_id, answer, refused,
@@ -48,7 +51,7 @@ from kb.stores.errors import StoreError
 from kb.streaming import iterate_in_thread
 from kb.text.shorten import shortened
 from retrieval.answer_checks import Claim, Span, claim_spans
-from retrieval.answerer import Answer, Checking, Sources
+from retrieval.answerer import Answer, Checking, Retrying, Sources
 from retrieval.refusals import gap_sentence
 from retrieval.types import Passage
 
@@ -193,7 +196,7 @@ def sources_event(found: Sources) -> Event:
 
 
 def answer_events(
-    stream: Iterable[str | Sources | Checking | Finished],
+    stream: Iterable[str | Sources | Checking | Retrying | Finished],
     finish: Callable[[Finished], Iterator[Event]] | None = None,
     sources: Callable[[Sources], Event] = sources_event,
 ) -> Iterator[Event]:
@@ -208,6 +211,8 @@ def answer_events(
                 yield sources(item)
             elif isinstance(item, Checking):
                 yield Event("checking", {"sentences": item.sentences})
+            elif isinstance(item, Retrying):
+                yield Event("retrying", {})
             else:
                 yield Event("token", {"text": item})
     except FAILURES as exc:

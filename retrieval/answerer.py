@@ -9,7 +9,9 @@ weak, when the model judges that the passages do not hold the answer (retrieval.
 when its answer is a non-answer in its own words (retrieval.non_answers: the first sentence is
 held back until it is known not to be one), or when no sentence of it is supported by its
 sources (retrieval.answer_checks, with the model judging each sentence when a
-retrieval.claim_judge is given: after the stream, before the final `Answer`). The finished
+retrieval.claim_judge is given: after the stream, before the final `Answer`) and, when a second
+attempt is on, neither is the one the model writes when asked again (retrieval.second_attempt;
+`Retrying` says so, and the second answer is not streamed). The finished
 text is checked: a blocked or refused answer's `text` replaces what was streamed, and an
 answer that cites nothing is given citations, and a sentence citing a passage that does not hold
 it cites the one that does (retrieval.attribution), so a stream's consumer must show the final
@@ -50,6 +52,7 @@ from retrieval.refusals import (
     refusal_text,
 )
 from retrieval.retriever import AllowedDocuments, Retrieval, Retriever
+from retrieval.second_attempt import second_attempt_messages
 from retrieval.timing import ms_since
 from retrieval.types import Passage
 
@@ -74,6 +77,9 @@ class Answer:
     closest: list[Passage] = field(default_factory=list)  # a refusal's nearest sources
     answerability: float | None = None  # the check's probability of "yes", when it ran
     attributed: bool = False  # the model cited nothing: retrieval.attribution gave citations
+    # The model's first answer, when none of its sentences was supported and it was asked to
+    # answer again (retrieval.second_attempt); "" otherwise.
+    first_attempt: str = ""
 
 
 @dataclass(frozen=True)
@@ -83,6 +89,13 @@ class Checking:
     waits for the final Answer."""
 
     sentences: int
+
+
+@dataclass(frozen=True)
+class Retrying:
+    """Yielded when no sentence of the written answer is supported by its sources and the
+    model is asked to answer again (retrieval.second_attempt): what was streamed is not the
+    answer. The second answer is not streamed; the final Answer holds it, or the refusal."""
 
 
 @dataclass(frozen=True)
@@ -109,6 +122,7 @@ class Answerer:
         claim_embedder: ClaimEmbedder | None = None,
         claim_judge: ClaimJudge | None = None,
         refuse_uncovered: bool = False,
+        second_attempt: bool = False,
     ) -> None:
         self.retriever = retriever
         self.on_prompt = on_prompt  # sees every prompt just before it is sent
@@ -127,6 +141,9 @@ class Answerer:
         # (retrieval.refusals.missing_names: as asked, or in a translation searched) is refused
         # before the model: a near miss.
         self.refuse_uncovered = refuse_uncovered
+        # An answer none of whose sentences is supported is written once more before it is
+        # refused (retrieval.second_attempt).
+        self.second_attempt = second_attempt
 
     def stream(
         self,
@@ -137,7 +154,7 @@ class Answerer:
         top_k: int,
         history: Sequence[Message] = (),
         document_scripts: AbstractSet[str] = frozenset(),
-    ) -> Iterator[str | Sources | Checking | Answer]:
+    ) -> Iterator[str | Sources | Checking | Retrying | Answer]:
         """`document_scripts`: see Retriever.retrieve."""
         started = time.perf_counter()
         latencies: dict[str, float] = {}
@@ -171,7 +188,7 @@ class Answerer:
 
     def _generate(
         self, answer: Answer, started: float
-    ) -> Iterator[str | Sources | Checking | Answer]:
+    ) -> Iterator[str | Sources | Checking | Retrying | Answer]:
         fitted = fit_passages(answer.question, answer.retrieval.passages, budget=self.prompt_budget)
         passages = fitted.passages
         answer.latencies_ms["sources"] = ms_since(started)
@@ -213,15 +230,13 @@ class Answerer:
             return
         if shown := self._release(guard, "".join(parts) if held else parts[-1]):
             yield shown
-        by_number = {p.n: p for p in passages}
         answer.text, answer.refused = text, False
-        answer.cited = [by_number[n] for n in citations.cited]
-        self._check(answer)
-        if answer.check.verdict is Verdict.UNGROUNDED:
-            _recite(answer)
-        if self.claim_judge is not None and (judged := _to_judge(answer.check)):
-            yield Checking(judged)
-            self._judge(answer, self.claim_judge, model)
+        answer.cited = _cited(answer, citations)
+        yield from self._verify(answer, model)
+        if answer.check.nothing_supported and self.second_attempt:
+            yield Retrying()
+            if self._attempt_again(answer, model):
+                yield from self._verify(answer, model)
         if answer.check.nothing_supported:
             yield self._refused(answer, RefusalReason.UNSUPPORTED, started)
             return
@@ -229,6 +244,36 @@ class Answerer:
             _attribute(answer)
         answer.latencies_ms["total"] = ms_since(started)
         yield answer
+
+    def _verify(self, answer: Answer, model: ChatModel) -> Iterator[Checking]:
+        """The claim check of the written answer, sentences re-cited to the passage that states
+        them, then the judge when there is one."""
+        self._check(answer)
+        if answer.check.verdict is Verdict.UNGROUNDED:
+            _recite(answer)
+        if self.claim_judge is not None and (judged := _to_judge(answer.check)):
+            yield Checking(judged)
+            self._judge(answer, self.claim_judge, model)
+
+    def _attempt_again(self, answer: Answer, model: ChatModel) -> bool:
+        """The model's second answer (retrieval.second_attempt) in place of its first; False,
+        with the answer left as it was, when the second is a non-answer."""
+        started = time.perf_counter()
+        messages = second_attempt_messages(answer.prompt, answer.text)
+        self._announce(messages)
+        usage = Usage()
+        citations = CitationFilter({p.n for p in answer.passages})
+        with closing(model.stream(messages, max_tokens=self.max_tokens, usage=usage)) as pieces:
+            text = "".join(citations.feed(piece) for piece in pieces)
+        text = (text + citations.flush()).strip()
+        answer.usage.prompt_tokens += usage.prompt_tokens
+        answer.usage.completion_tokens += usage.completion_tokens
+        answer.latencies_ms["second_attempt"] = ms_since(started)
+        answer.first_attempt = answer.text
+        if is_non_answer(text):
+            return False
+        answer.text, answer.cited = text, _cited(answer, citations)
+        return True
 
     def _answerable(self, model: ChatModel, answer: Answer) -> bool:
         if self.answerability is None:
@@ -278,7 +323,8 @@ class Answerer:
         answer.check, seconds = judge.judged(
             answer.check, answer.prompt, model, announce=self._announce
         )
-        answer.latencies_ms["claims"] = seconds * 1000
+        # Added up: a second attempt's sentences are judged too.
+        answer.latencies_ms["claims"] = answer.latencies_ms.get("claims", 0.0) + seconds * 1000
 
     def _condense(
         self, question: str, history: Sequence[Message], latencies: dict[str, float]
@@ -309,6 +355,12 @@ def _missing(answer: Answer) -> list[str]:
     passages found mentions (retrieval.refusals.missing_names)."""
     retrieval = answer.retrieval
     return missing_names(answer.question, retrieval.translations, retrieval.passages)
+
+
+def _cited(answer: Answer, citations: CitationFilter) -> list[Passage]:
+    """The passages of the prompt the answer's markers name, in order of first use."""
+    by_number = {p.n: p for p in answer.passages}
+    return [by_number[n] for n in citations.cited]
 
 
 def _recite(answer: Answer) -> None:

@@ -78,6 +78,7 @@ def default_answerer(
             ClaimJudge(min_yes=settings.KB_CLAIM_JUDGE_MIN_YES) if settings.KB_CLAIM_JUDGE else None
         ),
         refuse_uncovered=settings.KB_REFUSE_UNCOVERED_NAMES,
+        second_attempt=settings.KB_SECOND_ATTEMPT,
     )
 
 

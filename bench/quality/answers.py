@@ -76,6 +76,9 @@ class AnswerRun:
     # (dense, coverage, latin script) of each form searched, as asked first: the evidence the
     # refusal thresholds judge (retrieval.evidence); empty in rows written before.
     evidence: tuple[tuple[float, float, bool], ...] = ()
+    # The model's first answer when none of its sentences was supported and it answered again
+    # (Answer.first_attempt; `text` and `claims` are then the second's); "" otherwise.
+    first_attempt: str = ""
 
     def refused_at(self, threshold: float) -> bool:
         if self.refusal:
@@ -106,6 +109,7 @@ class AnswerRun:
             "prompt_tokens": self.prompt_tokens,
             # Unrounded: the rescore compares them with the thresholds as the Answerer did.
             "evidence": [list(form) for form in self.evidence],
+            "first_attempt": self.first_attempt,
         }
 
     @classmethod
@@ -129,6 +133,7 @@ class AnswerRun:
             budget=row.get("budget", 0),
             prompt_tokens=row.get("prompt_tokens", 0),
             evidence=tuple((d, c, latin) for d, c, latin in row.get("evidence", [])),
+            first_attempt=row.get("first_attempt", ""),
         )
 
 
@@ -396,6 +401,7 @@ def _answered(
         budget=budget,
         prompt_tokens=answer.usage.prompt_tokens,
         evidence=tuple((e.dense, e.coverage, e.latin_script) for e in forms),
+        first_attempt=answer.first_attempt,
     )
 
 
@@ -481,6 +487,34 @@ def _budget_report(runs: Sequence[AnswerRun], threshold: float, policy: RefusalP
         ],
         "check_ms": _check_cost(judged),
         "refusal_reasons": _reasons(judged),
+        "without_second_attempt": rates(without_second_attempt(judged), threshold)["all"],
+        "second_attempts": _second_attempts(judged),
+    }
+
+
+def without_second_attempt(runs: Sequence[AnswerRun]) -> list[AnswerRun]:
+    """The runs as they stood before the model was asked to answer again: a run that was
+    asked refused for its unsupported first answer (retrieval.second_attempt)."""
+    from dataclasses import replace
+
+    return [
+        replace(run, refusal="unsupported", cited=(), gold_hit=False)
+        if run.first_attempt and not run.refusal
+        else run
+        for run in runs
+    ]
+
+
+def _second_attempts(runs: Sequence[AnswerRun]) -> Json:
+    """How many answers were written again, per kind and how they ended, and the time the
+    second attempt took (ms, mean and median)."""
+    again = [r for r in runs if r.first_attempt]
+    ms = [r.latencies_ms["second_attempt"] for r in again if "second_attempt" in r.latencies_ms]
+    return {
+        "asked": len(again),
+        "ended": _reasons(again),
+        "ms_mean": round(statistics.fmean(ms), 1) if ms else None,
+        "ms_p50": round(statistics.median(ms), 1) if ms else None,
     }
 
 
@@ -587,6 +621,8 @@ def summary(result: Json) -> str:
             f"answers {bare['near_miss_false_answers']}, off-topic false answers "
             f"{bare['off_topic_false_answers']}",
             f"  check: {budget['check_ms']}",
+            f"  second attempts: {budget['second_attempts']}; without them: "
+            f"{budget['without_second_attempt']}",
         ]
         for row in budget["sweep"]:
             lines.append(

@@ -268,6 +268,16 @@ def rescore_answers(path: Path, *, command: str) -> int:
                 )
             ).items()
         ],
+        "without_second_attempt": [
+            {
+                "budget": budget,
+                **answers.rates(
+                    answers.without_second_attempt(answers.with_evidence_policy(group, policy)),
+                    shipped,
+                )["all"],
+            }
+            for budget, group in answers.by_budget(rechecked(DEFAULT_RULES.min_terms)).items()
+        ],
         "claim_judge_sweep": [
             {
                 "budget": budget,

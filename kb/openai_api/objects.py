@@ -34,7 +34,7 @@ from kb.answering import Finished
 from kb.llm.control import PlainText, generic_plain_text
 from kb.openai_api.errors import error_object
 from retrieval.answer_checks import Verdict
-from retrieval.answerer import Checking, Sources
+from retrieval.answerer import Checking, Retrying, Sources
 
 WITHDRAWN = "Withdrawn: the text above is not the answer."
 # The HTTP status a failure gets before a stream (kb.answer_events.failures_as_http).
@@ -67,19 +67,22 @@ class Reply:
         }
 
     def chunks(
-        self, stream: Iterable[str | Sources | Checking | Finished]
+        self, stream: Iterable[str | Sources | Checking | Retrying | Finished]
     ) -> Iterator[dict[str, Any]]:
         """The chunks of kb.answering.answer_stream's items; a failure ends them with an error
         object (the `openai` client raises it as an APIError)."""
         yield self.chunk({"role": "assistant", "content": ""})
-        streamed = False
+        streamed, written_again = False, False
         try:
             for item in stream:
                 if isinstance(item, Finished):
-                    yield from self._closing(answer_out(item), streamed=streamed)
+                    out = answer_out(item)
+                    yield from self._closing(out, streamed=streamed, written_again=written_again)
                 elif isinstance(item, str) and item:
                     streamed = True
                     yield self.chunk({"content": item})
+                elif isinstance(item, Retrying):
+                    written_again = True  # what was streamed is not the answer
                 # Sources, Checking: OpenAI's protocol has no place for passages before the
                 # answer, nor for the check's progress.
         except FAILURES as exc:
@@ -93,8 +96,11 @@ class Reply:
         choice = {"index": 0, "delta": delta, "finish_reason": finish_reason, "logprobs": None}
         return {**self._head("chat.completion.chunk"), "choices": [choice], **extra}
 
-    def _closing(self, out: AnswerOut, *, streamed: bool) -> Iterator[dict[str, Any]]:
-        if not replaced(out):
+    def _closing(
+        self, out: AnswerOut, *, streamed: bool, written_again: bool
+    ) -> Iterator[dict[str, Any]]:
+        """`written_again`: the model wrote the answer again after what was streamed."""
+        if not (written_again or replaced(out)):
             tail = footnotes(out.citations)
         elif streamed:
             tail = f"\n\n---\n{WITHDRAWN}\n\n{message_text(out)}"

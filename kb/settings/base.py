@@ -333,6 +333,11 @@ KB_ANSWERABILITY_MIN_YES = env_float("KB_ANSWERABILITY_MIN_YES", 0.45)
 # refusal (retrieval.refusals.missing_names; in the question as asked or as translated for the
 # search); measured by `python -m bench quality --answers`.
 KB_REFUSE_UNCOVERED_NAMES = env_bool("KB_REFUSE_UNCOVERED_NAMES", True)
+# An answer none of whose sentences its passages support is written once more, the model told
+# to use the passages' own words, before it is refused (retrieval/second_attempt.py); the
+# second answer goes through every check. Measured by `python -m bench quality --answers`
+# (`second_attempts`, `without_second_attempt`).
+KB_SECOND_ATTEMPT = env_bool("KB_SECOND_ATTEMPT", True)
 KB_PROMPT_TEMPLATE = env_str("KB_PROMPT_TEMPLATE", "answer-v1")
 # Split askers between template versions by pseudonym, e.g. `answer-v1=50,answer-v2=50`.
 KB_PROMPT_EXPERIMENT = env_str("KB_PROMPT_EXPERIMENT")

@@ -4,6 +4,7 @@ given reply must not depend on a model choosing to write it, so the reply is set
 Streamed requests get `reply` word by word; a one-token request with `logprobs` (the
 answerability check, OpenAICompatibleChat.choose) gets `p_yes` as top log-probabilities of
 "Yes" and "No", as llama.cpp's server returns them; other requests get `reply` whole. With
+`replies` set, the streamed and whole requests take its items in turn before `reply`. With
 `released` set to a threading.Event, every request waits for it (at most HOLD_SECONDS) before
 it is answered: a model still reading its prompt, to see what a caller gets meanwhile. With
 `api_key` set, a request without `Authorization: Bearer <api_key>` gets 401, as from a server
@@ -29,6 +30,7 @@ HOLD_SECONDS = 30
 
 class ScriptedModel(BaseHTTPRequestHandler):
     reply = ""
+    replies: list[str] = []
     p_yes = 1.0
     bodies: list[dict[str, Any]] = []
     released: threading.Event | None = None
@@ -66,15 +68,19 @@ class ScriptedModel(BaseHTTPRequestHandler):
         if self.status_code != 200:
             self._send("application/json", b'{"error": "busy"}', status=self.status_code)
         elif body.get("stream"):
-            words = [w + " " for w in self.reply.split(" ")]
+            words = [w + " " for w in self._next_reply().split(" ")]
             events = [{"choices": [{"delta": {"content": w}}]} for w in words]
             lines = [f"data: {json.dumps(e)}\n\n" for e in events] + ["data: [DONE]\n\n"]
             self._send("text/event-stream", "".join(lines).encode())
         elif body.get("logprobs"):
             self._send("application/json", json.dumps(self._choice()).encode())
         else:
-            reply = {"choices": [{"message": {"content": self.reply}}]}
+            reply = {"choices": [{"message": {"content": self._next_reply()}}]}
             self._send("application/json", json.dumps(reply).encode())
+
+    def _next_reply(self) -> str:
+        with ScriptedModel.counting:
+            return ScriptedModel.replies.pop(0) if ScriptedModel.replies else self.reply
 
     def _choice(self) -> dict[str, Any]:
         yes = min(max(self.p_yes, 1e-6), 1 - 1e-6)
@@ -107,6 +113,7 @@ class ScriptedModel(BaseHTTPRequestHandler):
 def scripted_model_server(reply: str = "") -> Iterator[tuple[str, type[ScriptedModel]]]:
     """The server's base URL (…/v1) and its handler class, whose attributes script it."""
     ScriptedModel.reply, ScriptedModel.p_yes, ScriptedModel.bodies = reply, 1.0, []
+    ScriptedModel.replies = []
     ScriptedModel.released, ScriptedModel.api_key = None, ""
     ScriptedModel.status_code, ScriptedModel.together = 200, None
     ScriptedModel.at_once = ScriptedModel.most_at_once = 0

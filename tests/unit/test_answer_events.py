@@ -28,7 +28,7 @@ from kb.llm.chat import LlmBusy, LlmUnavailable
 from kb.models import QueryLog
 from kb.stores.errors import StoreError, StoreLockedError
 from retrieval.answer_checks import WITHHELD, AnswerCheck, Verdict, check_answer
-from retrieval.answerer import Answer, Checking, Sources
+from retrieval.answerer import Answer, Checking, Retrying, Sources
 from retrieval.evidence import NO_EVIDENCE
 from retrieval.refusals import NOT_FOUND, RefusalReason, refusal_text
 from retrieval.retriever import Retrieval
@@ -215,6 +215,13 @@ def test_the_claim_judges_turn_is_announced_after_the_tokens() -> None:
 
     assert names(events) == ["token", "token", "checking", "citations", "done"]
     assert events[2].data == {"sentences": 1}
+
+
+def test_an_answer_written_again_is_announced_between_its_tokens_and_the_final_text() -> None:
+    events = list(answer_events(["Reception ", "does it [1].", Retrying(), finished()]))
+
+    assert names(events) == ["token", "token", "retrying", "citations", "done"]
+    assert events[2].data == {} and events[-1].data["answer"] == "Facilities do it [1]."
 
 
 def test_an_answer_citing_nothing_lists_every_passage_it_was_given() -> None:

@@ -20,6 +20,9 @@
 //                 sources, not a second one of citations)
 //   checking      {"sentences": n}   the answer is written and the model now checks its n
 //                 sentences against their sources (a second or so each): said under the text
+//   retrying      {}   no sentence of the streamed text is stated in its sources and the model
+//                 writes the answer again, unstreamed: the text is cleared and that is said
+//                 until `done` brings the second answer (or `citations` a refusal)
 //   check         {"check": "blocked" | "ungrounded", "answer"}   only for a checked answer:
 //                 blocked replaces the streamed text with `answer`; ungrounded marks it
 //   conversation  {"id", "title", "url"}                 where the exchange was saved
@@ -82,6 +85,7 @@
   const SOURCES = "Sources";
   const WRITING = "Writing the answer from these sources…";
   const CHECKING = "Checking each sentence against its sources…";
+  const RETRYING = "The sources do not state that answer. Answering again in their own words…";
   const STOPPED = "Stopped. Nothing more is being computed for this question.";
   const CITED = "Cited";
   const UNGROUNDED = "The cited sources do not seem to support this answer. Read them before relying on it.";
@@ -332,6 +336,13 @@
     parts.text.after(parts.status);
   }
 
+  // The streamed text is not the answer: the model writes it again (not streamed).
+  function retrying(parts) {
+    parts.text.textContent = "";
+    parts.status = el("p", "answer-status muted small", RETRYING);
+    parts.text.after(parts.status);
+  }
+
   function settle(parts) {
     parts.status?.remove();
     parts.status = null;
@@ -343,6 +354,7 @@
     else if (name === "queue") queued(parts, payload);
     else if (name === "token") parts.text.append(payload.text);
     else if (name === "checking") checking(parts);
+    else if (name === "retrying") retrying(parts);
     else if (name === "check") checked(parts, payload);
     else if (name === "citations") citations(parts, payload);
     else if (name === "conversation") joined(form, payload);

@@ -241,3 +241,46 @@ def test_a_refusal_is_written_in_the_language_of_the_question(
 
     assert body["refused"] is True
     assert body["answer"].startswith("知识库中没有找到答案。")
+
+
+WHEN = "When is the finance database backed up?"
+UNSUPPORTED = "The finance database is backed up every Sunday at 23:00 to Dublin [1]."
+SUPPORTED = "The finance database is backed up every night at 02:30 [1]."
+
+
+def test_an_answer_no_source_supports_is_written_again_before_it_is_refused(
+    world: World, scripted_model: type[ScriptedModel]
+) -> None:
+    """The first answer streams, `retrying` says it is not the answer, and `done` brings the
+    second, which the page supports (retrieval.second_attempt)."""
+    scripted_model.replies = [UNSUPPORTED, SUPPORTED]
+
+    events = _ask(world, WHEN, stream=True)
+
+    names = [name for name, _ in events]
+    assert names.count("retrying") == 1
+    assert max(i for i, name in enumerate(names) if name == "token") < names.index("retrying")
+    shown = "".join(data["text"] for name, data in events if name == "token")
+    assert shown.strip() == UNSUPPORTED
+    done = dict(events)["done"]
+    assert (done["refused"], done["answer"]) == (False, SUPPORTED)
+    assert [c["supported"] for c in done["claims"]] == [True]
+    first, second = [b for b in scripted_model.bodies if b.get("stream")]
+    assert second["messages"][: len(first["messages"])] == first["messages"]
+    assert second["messages"][len(first["messages"])] == {
+        "role": "assistant",
+        "content": UNSUPPORTED,
+    }
+    assert [log.refused for log in QueryLog.objects.all()] == [False]
+
+
+def test_an_answer_no_source_supports_twice_is_refused(
+    world: World, scripted_model: type[ScriptedModel]
+) -> None:
+    scripted_model.reply = UNSUPPORTED
+
+    body = _ask(world, WHEN)
+
+    assert (body["refused"], body["refusal"], body["citations"]) == (True, "unsupported", [])
+    assert "Dublin" not in body["answer"]
+    assert len([b for b in scripted_model.bodies if b.get("stream")]) == 2

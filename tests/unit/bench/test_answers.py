@@ -22,6 +22,7 @@ from bench.quality.answers import (
     with_evidence_policy,
     with_uncached_translations,
     with_uncovered_names,
+    without_second_attempt,
 )
 from retrieval.claim_support import DEFAULT_RULES
 from retrieval.evidence import RefusalPolicy
@@ -81,6 +82,26 @@ def test_rows_written_by_a_run_rescore_to_the_same_report(tmp_path: Path) -> Non
 POLICY = RefusalPolicy(
     min_dense=0.4, min_coverage=0.6, other_min_dense=0.55, other_min_coverage=0.4
 )
+
+
+def test_answers_written_again_count_as_refused_without_the_second_attempt() -> None:
+    served = replace(_run("answerable", p=0.9), first_attempt="Reception does it [1].")
+    refused = replace(_run("near_miss", "unsupported", p=0.9), first_attempt="It is blue [1].")
+    runs = [served, refused, _run("answerable", p=0.9)]
+
+    before = without_second_attempt(runs)
+
+    assert [r.refusal for r in before] == ["unsupported", "unsupported", ""]
+    assert (before[0].gold_hit, before[0].cited) == (False, ())
+    assert rates(runs, 0.5)["all"]["false_refusals"] == 0.0
+    assert rates(before, 0.5)["all"]["false_refusals"] == 0.5
+    (budget,) = report(runs, shipped_threshold=0.5, policy=POLICY)["per_budget"]
+    assert budget["second_attempts"]["asked"] == 2
+    assert budget["second_attempts"]["ended"] == {
+        "answerable": {"answered": 1},
+        "near_miss": {"unsupported": 1},
+    }
+    assert budget["without_second_attempt"]["false_refusals"] == 0.5
 
 
 def test_evidence_recorded_with_the_thresholds_at_zero_is_judged_at_the_thresholds_given() -> None:

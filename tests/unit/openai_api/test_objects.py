@@ -13,7 +13,7 @@ from kb.llm.chat import LlmBusy, LlmUnavailable, Usage
 from kb.models import QueryLog
 from kb.openai_api.objects import WITHDRAWN, Reply, footnotes
 from retrieval.answer_checks import WITHHELD, AnswerCheck, Verdict
-from retrieval.answerer import Answer, Checking, Sources
+from retrieval.answerer import Answer, Checking, Retrying, Sources
 from retrieval.evidence import NO_EVIDENCE
 from retrieval.refusals import RefusalReason, refusal_text
 from retrieval.retriever import Retrieval
@@ -158,6 +158,22 @@ def test_streamed_tokens_that_turn_out_not_to_be_the_answer_are_withdrawn(
 
     assert contents(chunks) == f"Penguins migrate in winter. \n\n---\n{WITHDRAWN}\n\n{replacement}"
     assert (chunks[-1]["refused"], chunks[-1]["check"]) in {(True, ""), (False, "blocked")}
+
+
+def test_an_answer_written_again_after_its_tokens_withdraws_them_for_the_second() -> None:
+    """The model wrote a first answer no source states, then one they do (retrieval.
+    second_attempt): the first was sent, so it is withdrawn as a refusal's would be."""
+    items: list[str | Retrying | Finished] = [
+        "Penguins migrate in winter. ",
+        Retrying(),
+        finished(),
+    ]
+
+    chunks = list(Reply(model="quarry").chunks(items))
+
+    second = "Facilities do it [1][2].\n\n[1] Kitchen, p. 2\n[2] Rota"
+    assert contents(chunks) == f"Penguins migrate in winter. \n\n---\n{WITHDRAWN}\n\n{second}"
+    assert chunks[-1]["refused"] is False
 
 
 @pytest.mark.parametrize(
