@@ -19,9 +19,8 @@ from collections.abc import Sequence
 from kb.llm.chat import Message
 
 INSTRUCTION = (
-    "The passages do not state that answer. Answer the question again using only sentences the "
-    "passages state, in their own words, each followed by the number of its passage in square "
-    "brackets. If no passage answers the question, reply exactly: I don't know."
+    "The passages do not say that. Copy word for word the one or two sentences of the passages "
+    "that answer the question, each followed by the number of its passage in square brackets."
 )
 
 
