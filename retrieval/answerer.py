@@ -26,7 +26,7 @@ from collections.abc import Set as AbstractSet
 from contextlib import closing
 from dataclasses import dataclass, field
 
-from kb.llm.chat import ChatModel, Message, Usage
+from kb.llm.chat import ChatModel, LlmBusy, Message, Usage
 from kb.stores.types import AccessScope
 from retrieval.answer_checks import (
     WITHHELD,
@@ -237,7 +237,7 @@ class Answerer:
             yield Retrying()
             if self._attempt_again(answer, model):
                 yield from self._verify(answer, model)
-        if answer.check.nothing_supported:
+        if answer.check.nothing_supported or (answer.first_attempt and _unfounded(answer.check)):
             yield self._refused(answer, RefusalReason.UNSUPPORTED, started)
             return
         if not answer.cited:  # a blocked answer has no claims to cite for
@@ -259,17 +259,21 @@ class Answerer:
         """The model's second answer (retrieval.second_attempt) in place of its first; False,
         with the answer left as it was, when the second is a non-answer."""
         started = time.perf_counter()
+        answer.first_attempt = answer.text
         messages = second_attempt_messages(answer.prompt, answer.text)
         self._announce(messages)
         usage = Usage()
         citations = CitationFilter({p.n for p in answer.passages})
-        with closing(model.stream(messages, max_tokens=self.max_tokens, usage=usage)) as pieces:
-            text = "".join(citations.feed(piece) for piece in pieces)
+        try:
+            with closing(model.stream(messages, max_tokens=self.max_tokens, usage=usage)) as pieces:
+                text = "".join(citations.feed(piece) for piece in pieces)
+        except LlmBusy:  # others wait for the model: the first answer's refusal, not an error
+            return False
         text = (text + citations.flush()).strip()
-        answer.usage.prompt_tokens += usage.prompt_tokens
+        # The second prompt holds the first (its prefix, evaluated once): the larger counts.
+        answer.usage.prompt_tokens = max(answer.usage.prompt_tokens, usage.prompt_tokens)
         answer.usage.completion_tokens += usage.completion_tokens
         answer.latencies_ms["second_attempt"] = ms_since(started)
-        answer.first_attempt = answer.text
         if is_non_answer(text):
             return False
         answer.text, answer.cited = text, _cited(answer, citations)
@@ -342,6 +346,13 @@ class Answerer:
     def _announce(self, messages: list[Message]) -> None:
         if self.on_prompt is not None:
             self.on_prompt(messages)
+
+
+def _unfounded(check: AnswerCheck) -> bool:
+    """No sentence of a second answer is supported: none was, or none was checked ("Friday
+    afternoon." cites nothing and is too short to be a claim). A blocked one is withheld as a
+    first would be."""
+    return check.verdict is not Verdict.BLOCKED and not any(c.supported for c in check.claims)
 
 
 def _to_judge(check: AnswerCheck) -> int:

@@ -3,13 +3,15 @@
 A small model often finds the right passage and then answers in words of its own, or with a
 detail of the passage beside it; the claim check (retrieval.answer_checks) rightly finds no
 sentence of such an answer supported. Before that answer becomes a refusal, the model is asked
-once more, in the same conversation, to answer with what the passages state in their own words,
-or to say it does not know. The second answer goes through every check the first did; when it
-is no better, the question is refused as before.
+once more, in the same conversation, for the sentences of the passages that answer the
+question, copied word for word (the system prompt still lets it reply "I don't know", which it
+mostly does). The second answer goes through every check the first did and is served only
+when one of its sentences is supported; otherwise the question is refused as before.
 
-The messages are the answer's, its first answer and one more user turn, so the evaluated
-prompt and first answer are their prefix: the model (LlamaCppChat keeps evaluated tokens) reads
-only the instruction before it writes again.
+The messages are the answer's, its first answer (as checked: markers naming no passage
+dropped, sentences re-cited) and one more user turn, so the evaluated prompt is their prefix:
+the model (LlamaCppChat keeps evaluated tokens) reads the first answer and the instruction
+before it writes again, unless another question used it in between.
 """
 
 from __future__ import annotations

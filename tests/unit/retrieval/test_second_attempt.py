@@ -8,7 +8,7 @@ from collections.abc import Generator, Sequence
 
 import pytest
 
-from kb.llm.chat import Message, Usage
+from kb.llm.chat import LlmBusy, Message, Usage
 from kb.stores.types import AccessScope
 from retrieval.answerer import Answer, Answerer, Retrying
 from retrieval.evidence import Evidence, RefusalPolicy
@@ -31,6 +31,7 @@ PASSAGES = [
 ]  # fmt: skip
 WRONG = "The coffee machine is descaled by reception on the first Monday of each month [1]."
 RIGHT = "Facilities descale the coffee machine every Friday afternoon [2]."
+BUSY = "(the model is busy)"
 
 
 class Model:
@@ -57,6 +58,8 @@ class Model:
     ) -> Generator[str, None, None]:
         self.calls.append(list(messages))
         reply = self.replies[len(self.calls) - 1]
+        if reply == BUSY:
+            raise LlmBusy("others are waiting")
         if usage is not None:
             usage.prompt_tokens, usage.completion_tokens = 100, len(reply.split())
         yield from reply.split(" ")[:1]
@@ -111,6 +114,8 @@ def test_an_unsupported_answer_is_written_again_and_the_supported_second_served(
     [
         pytest.param("I don't know.", id="non-answer"),
         pytest.param("Reception descales the coffee machine on Mondays [1].", id="unsupported"),
+        pytest.param("Friday afternoon.", id="nothing-checkable"),  # too short to be a claim
+        pytest.param(BUSY, id="model-busy"),  # others wait: a refusal, not an error
     ],
 )
 def test_a_second_answer_no_better_than_the_first_is_refused(second: str) -> None:
