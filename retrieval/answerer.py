@@ -77,8 +77,9 @@ class Answer:
     closest: list[Passage] = field(default_factory=list)  # a refusal's nearest sources
     answerability: float | None = None  # the check's probability of "yes", when it ran
     attributed: bool = False  # the model cited nothing: retrieval.attribution gave citations
-    # The model's first answer, when none of its sentences was supported and it was asked to
-    # answer again (retrieval.second_attempt); "" otherwise.
+    # The model's first answer, when none of its sentences was supported and the answer it
+    # wrote when asked again (retrieval.second_attempt) replaced it; "" otherwise (latencies_ms
+    # has "second_attempt" whenever it was asked).
     first_attempt: str = ""
 
 
@@ -259,7 +260,6 @@ class Answerer:
         """The model's second answer (retrieval.second_attempt) in place of its first; False,
         with the answer left as it was, when the second is a non-answer."""
         started = time.perf_counter()
-        answer.first_attempt = answer.text
         messages = second_attempt_messages(answer.prompt, answer.text)
         self._announce(messages)
         usage = Usage()
@@ -276,6 +276,7 @@ class Answerer:
         answer.latencies_ms["second_attempt"] = ms_since(started)
         if is_non_answer(text):
             return False
+        answer.first_attempt = answer.text
         answer.text, answer.cited = text, _cited(answer, citations)
         return True
 

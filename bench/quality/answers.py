@@ -76,8 +76,10 @@ class AnswerRun:
     # (dense, coverage, latin script) of each form searched, as asked first: the evidence the
     # refusal thresholds judge (retrieval.evidence); empty in rows written before.
     evidence: tuple[tuple[float, float, bool], ...] = ()
-    # The model's first answer when none of its sentences was supported and it answered again
-    # (Answer.first_attempt; `text` and `claims` are then the second's); "" otherwise.
+    # The model's first answer when none of its sentences was supported and the one it wrote
+    # when asked again replaced it (Answer.first_attempt; `claims` are then the second's; a
+    # second non-answer leaves the first's); "" otherwise. Asked again: "second_attempt" in
+    # latencies_ms.
     first_attempt: str = ""
 
     def refused_at(self, threshold: float) -> bool:
@@ -493,8 +495,10 @@ def _budget_report(runs: Sequence[AnswerRun], threshold: float, policy: RefusalP
 
 
 def without_second_attempt(runs: Sequence[AnswerRun]) -> list[AnswerRun]:
-    """The runs as they stood before the model was asked to answer again: a run that was
-    asked refused for its unsupported first answer (retrieval.second_attempt)."""
+    """The runs as they stood before the model was asked to answer again: a run whose second
+    answer replaced its unsupported first one is refused, as the first was (under the checks
+    of the run: only the second's sentences are recorded). One whose second answer was a
+    non-answer recorded the first's sentences, and keeps their verdict."""
     from dataclasses import replace
 
     return [
@@ -506,13 +510,14 @@ def without_second_attempt(runs: Sequence[AnswerRun]) -> list[AnswerRun]:
 
 
 def _second_attempts(runs: Sequence[AnswerRun]) -> Json:
-    """How many answers were written again, per kind and how they ended, and the time the
-    second attempt took (ms, mean and median)."""
-    again = [r for r in runs if r.first_attempt]
-    ms = [r.latencies_ms["second_attempt"] for r in again if "second_attempt" in r.latencies_ms]
+    """How many questions were asked again, per kind and how they ended, how many second
+    answers replaced the first, and the time the second attempt took (ms, mean and median)."""
+    again = [r for r in runs if "second_attempt" in r.latencies_ms]
+    ms = [r.latencies_ms["second_attempt"] for r in again]
     return {
         "asked": len(again),
         "ended": _reasons(again),
+        "replaced": sum(bool(r.first_attempt) for r in again),
         "ms_mean": round(statistics.fmean(ms), 1) if ms else None,
         "ms_p50": round(statistics.median(ms), 1) if ms else None,
     }

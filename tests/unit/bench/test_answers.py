@@ -85,23 +85,32 @@ POLICY = RefusalPolicy(
 
 
 def test_answers_written_again_count_as_refused_without_the_second_attempt() -> None:
-    served = replace(_run("answerable", p=0.9), first_attempt="Reception does it [1].")
-    refused = replace(_run("near_miss", "unsupported", p=0.9), first_attempt="It is blue [1].")
-    runs = [served, refused, _run("answerable", p=0.9)]
+    def asked_again(run: AnswerRun, first: str) -> AnswerRun:
+        return replace(
+            run, latencies_ms={**run.latencies_ms, "second_attempt": 900.0}, first_attempt=first
+        )
+
+    served = asked_again(_run("answerable", p=0.9), "Reception does it [1].")
+    refused = asked_again(_run("near_miss", "unsupported", p=0.9), "It is blue [1].")
+    # The second was a non-answer: the row holds the first's sentences and their verdict.
+    declined = asked_again(_run("answerable", "unsupported", p=0.9), "")
+    runs = [served, refused, declined, _run("answerable", p=0.9)]
 
     before = without_second_attempt(runs)
 
-    assert [r.refusal for r in before] == ["unsupported", "unsupported", ""]
+    assert [r.refusal for r in before] == ["unsupported", "unsupported", "unsupported", ""]
     assert (before[0].gold_hit, before[0].cited) == (False, ())
-    assert rates(runs, 0.5)["all"]["false_refusals"] == 0.0
-    assert rates(before, 0.5)["all"]["false_refusals"] == 0.5
+    assert before[2] == declined
+    assert rates(runs, 0.5)["all"]["false_refusals"] == 0.333
+    assert rates(before, 0.5)["all"]["false_refusals"] == 0.667
     (budget,) = report(runs, shipped_threshold=0.5, policy=POLICY)["per_budget"]
-    assert budget["second_attempts"]["asked"] == 2
+    assert budget["second_attempts"]["asked"] == 3
+    assert budget["second_attempts"]["replaced"] == 2
     assert budget["second_attempts"]["ended"] == {
-        "answerable": {"answered": 1},
+        "answerable": {"answered": 1, "unsupported": 1},
         "near_miss": {"unsupported": 1},
     }
-    assert budget["without_second_attempt"]["false_refusals"] == 0.5
+    assert budget["without_second_attempt"]["false_refusals"] == 0.667
 
 
 def test_evidence_recorded_with_the_thresholds_at_zero_is_judged_at_the_thresholds_given() -> None:

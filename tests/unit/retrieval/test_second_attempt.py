@@ -124,8 +124,14 @@ def test_a_second_answer_no_better_than_the_first_is_refused(second: str) -> Non
     answer = final(ask(model))
 
     assert answer.refused and answer.refusal is RefusalReason.UNSUPPORTED
-    assert answer.first_attempt == WRONG and answer.cited == []
-    assert len(model.calls) == 2
+    assert answer.cited == [] and len(model.calls) == 2
+    # The first answer is recorded as replaced only when the second was checked in its place.
+    if second in ("I don't know.", BUSY):
+        assert answer.first_attempt == ""
+        assert [c.text for c in answer.check.claims] == [WRONG]
+    else:
+        assert answer.first_attempt == WRONG
+        assert not any(c.supported for c in answer.check.claims)
 
 
 def test_a_supported_answer_is_written_once() -> None:
