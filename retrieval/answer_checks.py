@@ -78,9 +78,9 @@ _TRAILING = ".,;:!?)]}'\"/»”"
 # Sentences with fewer content terms and no citation are fillers ("I hope this helps").
 CHECKED_SENTENCE_TERMS = 3
 # Raised when the checks would leave the same answer otherwise (2: sentences are recited; 3:
-# restatements of an open question are not supported), so that an answer cached under older
-# checks is not served (kb.answer_cache).
-CHECKS_VERSION = 3
+# restatements of an open question are not supported; 4: a command's placeholders need no
+# source), so that an answer cached under older checks is not served (kb.answer_cache).
+CHECKS_VERSION = 4
 
 
 class Verdict(StrEnum):

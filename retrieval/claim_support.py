@@ -10,7 +10,10 @@ the first that fires):
   this holds across languages too.
 - names: every code-like name of the sentence (a path, a file or option name with `.`, `/`,
   `_` or `@`, an upper-case identifier such as QUOTAUSER, a short `-e` option) is written in the
-  cited passages. A neighbouring file or option is the commonest wrong answer.
+  cited passages. A neighbouring file or option is the commonest wrong answer. A placeholder
+  the answer fills a command with (`schema_name`, `your_table`, `/path/to/file`: generic words
+  only, one of them a slot word such as name, path, your or example) names nothing, so no
+  passage has to write it.
 - other script: a sentence in a script none of its passages holds text in cannot be compared
   word by word (a passage may hold two: translated manuals keep untranslated paragraphs).
   With a multilingual embedder (`ClaimEmbedder(cross_language=True)`) it is judged by the
@@ -77,6 +80,15 @@ _NAME = re.compile(
     r"|\b[A-Z][A-Z0-9_]+\b|(?<![\w-])-[A-Za-z]\b"
 )
 _NUMERIC = re.compile(r"[\d.:]+")
+# A placeholder is made of these words only, at least one of them from the first group.
+_SLOT_WORDS = frozenset({"name", "path", "your", "my", "example", "sample", "foo", "bar"})
+_GENERIC_WORDS = _SLOT_WORDS | {
+    "to", "some", "the", "new", "old", "file", "filename", "dir", "directory", "folder",
+    "table", "schema", "database", "db", "user", "username", "host", "hostname", "port",
+    "column", "value", "key", "dump", "backup", "archive", "output", "input", "txt", "sql",
+    "tar", "gz",
+}  # fmt: skip
+_NAME_PARTS = re.compile(r"[_./@~+-]+")
 _ABBREVIATIONS = frozenset({"e.g", "i.e", "a.m", "p.m"})  # dotted, but no names
 
 _NEGATION = re.compile(
@@ -188,7 +200,10 @@ def unsupported_reason(
     supported by `evidence`, its cited passages; "" when none fires."""
     if rules.numbers and not numbers_in(claim) <= _union(e.numbers for e in evidence):
         return NUMBERS
-    if rules.names and any(not any(name in e.folded for e in evidence) for name in names_in(claim)):
+    if rules.names and any(
+        not any(name in e.folded for e in evidence) and not is_placeholder(name)
+        for name in names_in(claim)
+    ):
         return NAMES
     if not terms:
         return ""
@@ -238,6 +253,13 @@ def names_in(text: str) -> set[str]:
     """Code-like names, casefolded: /etc/cron.deny, pg_hba.conf, QUOTAUSER, -e."""
     names = {m.strip(".").casefold() for m in _NAME.findall(text)}
     return {n for n in names if n and n not in _ABBREVIATIONS and not _NUMERIC.fullmatch(n)}
+
+
+def is_placeholder(name: str) -> bool:
+    """Whether a code-like name (casefolded) only stands for one the reader fills in:
+    schema_name, your_table, /path/to/backup.sql."""
+    parts = {part for part in _NAME_PARTS.split(name) if part}
+    return bool(parts) and parts <= _GENERIC_WORDS and bool(parts & _SLOT_WORDS)
 
 
 def negated(text: str) -> bool:

@@ -18,6 +18,7 @@ from retrieval.claim_support import (
     TERMS,
     ClaimEmbedder,
     Evidence,
+    is_placeholder,
     numbers_in,
     unsupported_reason,
 )
@@ -65,6 +66,14 @@ def _reason(claim: str, passage: str = QUOTAS, embedder: ClaimEmbedder | None = 
             id="neighbouring-file",
         ),
         pytest.param("The grace period is set with edquota -g.", NAMES, id="neighbouring-option"),
+        pytest.param(
+            "Set the grace period with edquota -t user_name.", "", id="placeholder-in-a-command"
+        ),
+        pytest.param(
+            "Set the QUOTAUSER variable in /etc/user_name.conf for a default quota.",
+            NAMES,
+            id="placeholder-words-in-a-real-path",
+        ),
         pytest.param(
             "Only root may exceed the soft limit during the grace period.",
             QUALIFIERS,
@@ -251,3 +260,23 @@ def test_a_yes_no_or_either_or_question_or_a_negation_may_be_answered_in_its_own
     check = check_answer(sentence, cited=[quotas], passages=[quotas], question=question)
 
     assert [c.restates for c in check.claims] == [False]
+
+
+@pytest.mark.parametrize(
+    ("name", "placeholder"),
+    [
+        ("schema_name", True),
+        ("schema_name.dump", True),
+        ("your_table", True),
+        ("/path/to/backup.sql", True),
+        ("db_name", True),
+        ("table_name", True),
+        ("pg_dump", False),  # a real program: "dump" is generic, "pg" is not
+        ("/etc/cron.deny", False),
+        ("log_directory", False),  # a setting, though "directory" is generic
+        ("file.txt", False),  # generic words, but none stands for a name to fill in
+        ("-n", False),
+    ],
+)
+def test_a_placeholder_is_generic_words_one_of_them_a_slot(name: str, placeholder: bool) -> None:
+    assert is_placeholder(name) is placeholder
