@@ -269,11 +269,12 @@ class Answerer:
                 text = "".join(citations.feed(piece) for piece in pieces)
         except LlmBusy:  # others wait for the model: the first answer's refusal, not an error
             return False
+        finally:
+            answer.latencies_ms["second_attempt"] = ms_since(started)
         text = (text + citations.flush()).strip()
         # The second prompt holds the first (its prefix, evaluated once): the larger counts.
         answer.usage.prompt_tokens = max(answer.usage.prompt_tokens, usage.prompt_tokens)
         answer.usage.completion_tokens += usage.completion_tokens
-        answer.latencies_ms["second_attempt"] = ms_since(started)
         if is_non_answer(text):
             return False
         answer.first_attempt = answer.text

@@ -12,8 +12,10 @@ the first that fires):
   `_` or `@`, an upper-case identifier such as QUOTAUSER, a short `-e` option) is written in the
   cited passages. A neighbouring file or option is the commonest wrong answer. A placeholder
   the answer fills a command with (`schema_name`, `your_table`, `/path/to/file`: generic words
-  only, one of them a slot word such as name, path, your or example) names nothing, so no
-  passage has to write it.
+  only, one of them a slot word such as name, path, your or example; not in capitals, as PATH
+  or DB_NAME are real variables) names nothing, so no passage has to write it. Real names made
+  that way pass too (`table_name`, a column of information_schema, where pg_tables has
+  `tablename`): the terms rule still reads the sentence.
 - other script: a sentence in a script none of its passages holds text in cannot be compared
   word by word (a passage may hold two: translated manuals keep untranslated paragraphs).
   With a multilingual embedder (`ClaimEmbedder(cross_language=True)`) it is judged by the
@@ -201,8 +203,8 @@ def unsupported_reason(
     if rules.numbers and not numbers_in(claim) <= _union(e.numbers for e in evidence):
         return NUMBERS
     if rules.names and any(
-        not any(name in e.folded for e in evidence) and not is_placeholder(name)
-        for name in names_in(claim)
+        not any(name in e.folded for e in evidence)
+        for name in names_in(claim) - placeholders_in(claim)
     ):
         return NAMES
     if not terms:
@@ -253,6 +255,13 @@ def names_in(text: str) -> set[str]:
     """Code-like names, casefolded: /etc/cron.deny, pg_hba.conf, QUOTAUSER, -e."""
     names = {m.strip(".").casefold() for m in _NAME.findall(text)}
     return {n for n in names if n and n not in _ABBREVIATIONS and not _NUMERIC.fullmatch(n)}
+
+
+def placeholders_in(text: str) -> set[str]:
+    """The code-like names of `text` (casefolded, as names_in gives them) that are placeholders
+    as written: not upper-case identifiers, which name real variables (PATH, DB_NAME)."""
+    found = {m.strip(".") for m in _NAME.findall(text)}
+    return {n.casefold() for n in found if not n.isupper() and is_placeholder(n.casefold())}
 
 
 def is_placeholder(name: str) -> bool:

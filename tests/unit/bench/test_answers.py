@@ -100,7 +100,6 @@ def test_answers_written_again_count_as_refused_without_the_second_attempt() -> 
 
     assert [r.refusal for r in before] == ["unsupported", "unsupported", "unsupported", ""]
     assert (before[0].gold_hit, before[0].cited) == (False, ())
-    assert before[2] == declined
     assert rates(runs, 0.5)["all"]["false_refusals"] == 0.333
     assert rates(before, 0.5)["all"]["false_refusals"] == 0.667
     (budget,) = report(runs, shipped_threshold=0.5, policy=POLICY)["per_budget"]

@@ -75,6 +75,16 @@ def _reason(claim: str, passage: str = QUOTAS, embedder: ClaimEmbedder | None = 
             id="placeholder-words-in-a-real-path",
         ),
         pytest.param(
+            "Set the grace period with edquota -t and the USER_NAME variable.",
+            NAMES,
+            id="a-variable-in-capitals-is-no-placeholder",
+        ),
+        pytest.param(
+            "Set the grace period with edquota -t for each table_name.",
+            "",
+            id="known-limit-a-real-name-of-placeholder-words-passes",
+        ),
+        pytest.param(
             "Only root may exceed the soft limit during the grace period.",
             QUALIFIERS,
             id="added-only",

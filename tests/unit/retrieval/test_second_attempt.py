@@ -125,6 +125,7 @@ def test_a_second_answer_no_better_than_the_first_is_refused(second: str) -> Non
 
     assert answer.refused and answer.refusal is RefusalReason.UNSUPPORTED
     assert answer.cited == [] and len(model.calls) == 2
+    assert "second_attempt" in answer.latencies_ms  # asked again, whatever came of it
     # The first answer is recorded as replaced only when the second was checked in its place.
     if second in ("I don't know.", BUSY):
         assert answer.first_attempt == ""
