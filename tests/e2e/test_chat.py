@@ -296,6 +296,31 @@ def test_busy_model_and_rate_limit_are_said_plainly(
     shots(page, "rate-limited-then-model-busy")
 
 
+def test_an_answer_being_written_again_no_longer_shows_the_first(
+    browser: Browser, quarry_server: LiveServer, corpus: dict[str, int], shots: Shots
+) -> None:
+    """The server's stream is stood in for: a first answer no source supports, `retrying`
+    (retrieval.second_attempt), then the model fails. The unsupported text does not stay on
+    screen as if it were the answer."""
+    page = sign_in(browser, quarry_server, "bob")
+    only_collection(page, FACILITIES)
+    token = 'event: token\ndata: {"text": "Reception descales it on Mondays."}\n\n'
+    retrying = "event: retrying\ndata: {}\n\n"
+    failed = 'event: error\ndata: {"error": {"code": "unavailable", "message": "down"}}\n\n'
+    page.route(
+        "**/chat/stream",
+        lambda route: route.fulfill(
+            status=200, content_type="text/event-stream", body=token + retrying + failed
+        ),
+    )
+
+    ask(page, QUESTION)
+
+    expect(page.locator(".notice-error").last).to_be_visible()
+    expect(page.locator(".turn").last.locator(".answer-text")).to_have_text("")
+    shots(page, "written-again-then-failed")
+
+
 def test_the_restricted_collection_never_reaches_the_employee(
     browser: Browser, quarry_server: LiveServer, corpus: dict[str, int], shots: Shots
 ) -> None:
