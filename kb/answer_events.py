@@ -51,7 +51,7 @@ from kb.stores.errors import StoreError
 from kb.streaming import iterate_in_thread
 from kb.text.shorten import shortened
 from retrieval.answer_checks import Claim, Span, claim_spans
-from retrieval.answerer import Answer, Checking, Retrying, Sources
+from retrieval.answerer import Answer, Checking, Progress, Retrying, Sources
 from retrieval.refusals import gap_sentence
 from retrieval.types import Passage
 
@@ -196,7 +196,7 @@ def sources_event(found: Sources) -> Event:
 
 
 def answer_events(
-    stream: Iterable[str | Sources | Checking | Retrying | Finished],
+    stream: Iterable[str | Progress | Finished],
     finish: Callable[[Finished], Iterator[Event]] | None = None,
     sources: Callable[[Sources], Event] = sources_event,
 ) -> Iterator[Event]:

@@ -31,7 +31,7 @@ from kb.observability import metrics
 from kb.selectors.documents import readable_scripts
 from kb.services.querylog import QueryRecord, pseudonym, querylog_write
 from kb.stores.types import AccessScope
-from retrieval.answerer import Answer, Answerer, Checking, Retrying, Sources
+from retrieval.answerer import Answer, Answerer, Progress, Sources
 from retrieval.evidence import NO_EVIDENCE
 from retrieval.experiments import parse_split, variant_for
 from retrieval.factory import default_answerer, default_retriever
@@ -62,7 +62,7 @@ def answer_stream(
     collection_ids: Sequence[int] | None = None,
     top_k: int,
     history: Sequence[Message] = (),
-) -> Iterator[str | Sources | Checking | Retrying | Finished]:
+) -> Iterator[str | Progress | Finished]:
     """`Sources` (the passages the prompt holds) before the model starts, text pieces as the
     model writes them, then `Finished` (after the log is written). A cached answer yields its
     sources and its whole text at once; a question refused before the model has no sources."""
@@ -79,7 +79,7 @@ def _answer_stream(
     collection_ids: Sequence[int] | None,
     top_k: int,
     history: Sequence[Message],
-) -> Iterator[str | Sources | Checking | Retrying | Finished]:
+) -> Iterator[str | Progress | Finished]:
     started = time.perf_counter()
     answerer = default_answerer(template_version=_template_for(user), on_prompt=_announce)
     scope = access_scope(user, collection_ids=_ids(collection_ids))
@@ -89,7 +89,7 @@ def _answer_stream(
 
     scripts = readable_scripts(user=user, collection_ids=scope.collection_ids)
 
-    def answer(key: str | None) -> Iterator[str | Sources | Checking | Retrying | Finished]:
+    def answer(key: str | None) -> Iterator[str | Progress | Finished]:
         return _answer(
             answerer,
             user,
@@ -139,7 +139,7 @@ def _answer(
     *,
     key: str | None,
     document_scripts: frozenset[str] = frozenset(),
-) -> Iterator[str | Sources | Checking | Retrying | Finished]:
+) -> Iterator[str | Progress | Finished]:
     """`document_scripts`: what the question is also searched translated into."""
     with metrics.ANSWERS_IN_PROGRESS.track_inprogress():  # until the stream ends or is closed
         for item in answerer.stream(

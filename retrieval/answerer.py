@@ -107,6 +107,10 @@ class Sources:
     passages: list[Passage]
 
 
+# What a stream yields besides the answer's text and its end: notices a caller may show.
+Progress = Sources | Checking | Retrying
+
+
 class Answerer:
     def __init__(
         self,
@@ -155,7 +159,7 @@ class Answerer:
         top_k: int,
         history: Sequence[Message] = (),
         document_scripts: AbstractSet[str] = frozenset(),
-    ) -> Iterator[str | Sources | Checking | Retrying | Answer]:
+    ) -> Iterator[str | Progress | Answer]:
         """`document_scripts`: see Retriever.retrieve."""
         started = time.perf_counter()
         latencies: dict[str, float] = {}
@@ -187,9 +191,7 @@ class Answerer:
             return
         yield from self._generate(answer, started)
 
-    def _generate(
-        self, answer: Answer, started: float
-    ) -> Iterator[str | Sources | Checking | Retrying | Answer]:
+    def _generate(self, answer: Answer, started: float) -> Iterator[str | Progress | Answer]:
         fitted = fit_passages(answer.question, answer.retrieval.passages, budget=self.prompt_budget)
         passages = fitted.passages
         answer.latencies_ms["sources"] = ms_since(started)

@@ -34,7 +34,7 @@ from kb.answering import Finished
 from kb.llm.control import PlainText, generic_plain_text
 from kb.openai_api.errors import error_object
 from retrieval.answer_checks import Verdict
-from retrieval.answerer import Checking, Retrying, Sources
+from retrieval.answerer import Progress, Retrying
 
 WITHDRAWN = "Withdrawn: the text above is not the answer."
 # The HTTP status a failure gets before a stream (kb.answer_events.failures_as_http).
@@ -66,9 +66,7 @@ class Reply:
             **quarry_fields(out),
         }
 
-    def chunks(
-        self, stream: Iterable[str | Sources | Checking | Retrying | Finished]
-    ) -> Iterator[dict[str, Any]]:
+    def chunks(self, stream: Iterable[str | Progress | Finished]) -> Iterator[dict[str, Any]]:
         """The chunks of kb.answering.answer_stream's items; a failure ends them with an error
         object (the `openai` client raises it as an APIError)."""
         yield self.chunk({"role": "assistant", "content": ""})

@@ -13,7 +13,7 @@ from kb.llm.chat import LlmBusy, LlmUnavailable, Usage
 from kb.models import QueryLog
 from kb.openai_api.objects import WITHDRAWN, Reply, footnotes
 from retrieval.answer_checks import WITHHELD, AnswerCheck, Verdict
-from retrieval.answerer import Answer, Checking, Retrying, Sources
+from retrieval.answerer import Answer, Checking, Progress, Retrying, Sources
 from retrieval.evidence import NO_EVIDENCE
 from retrieval.refusals import RefusalReason, refusal_text
 from retrieval.retriever import Retrieval
@@ -106,7 +106,7 @@ def test_a_refusal_is_a_normal_assistant_message_in_quarrys_own_words() -> None:
 
 def test_a_stream_is_role_then_tokens_then_footnotes_then_stop_with_the_citations() -> None:
     reply = Reply(model="quarry")
-    items: list[str | Sources | Checking | Finished] = [
+    items: list[str | Progress | Finished] = [
         Sources([passage(1)]),
         "Facilities ",
         "do it [1][2].",
@@ -186,7 +186,7 @@ def test_an_answer_written_again_after_its_tokens_withdraws_them_for_the_second(
 def test_a_failing_stream_ends_with_an_openai_error_object(
     failure: Exception, code: str, kind: str
 ) -> None:
-    def stream() -> Iterator[str | Sources | Checking | Finished]:
+    def stream() -> Iterator[str | Progress | Finished]:
         yield "Facilities "
         raise failure
 

@@ -23,7 +23,7 @@ from kb.models import Conversation, Feedback, QueryLog, Turn
 from kb.services.api_tokens import api_token_create
 from kb.services.querylog import pseudonym
 from kb.web import chat
-from retrieval.answerer import Answer, Checking, Sources
+from retrieval.answerer import Answer, Progress, Sources
 from retrieval.evidence import NO_EVIDENCE
 from retrieval.refusals import RefusalReason, refusal_text
 from retrieval.retriever import Retrieval
@@ -50,7 +50,7 @@ class ScriptedAnswers:
         self.fail = fail
         self.calls: list[dict[str, Any]] = []
 
-    def __call__(self, **ask: Any) -> Iterator[str | Sources | Checking | Finished]:
+    def __call__(self, **ask: Any) -> Iterator[str | Progress | Finished]:
         self.calls.append(ask)
         if self.fail is not None:
             raise self.fail
