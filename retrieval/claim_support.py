@@ -253,15 +253,20 @@ def numbers_in(text: str) -> frozenset[str]:
 
 def names_in(text: str) -> set[str]:
     """Code-like names, casefolded: /etc/cron.deny, pg_hba.conf, QUOTAUSER, -e."""
-    names = {m.strip(".").casefold() for m in _NAME.findall(text)}
+    names = {n.casefold() for n in _written_names(text)}
     return {n for n in names if n and n not in _ABBREVIATIONS and not _NUMERIC.fullmatch(n)}
 
 
 def placeholders_in(text: str) -> set[str]:
     """The code-like names of `text` (casefolded, as names_in gives them) that are placeholders
     as written: not upper-case identifiers, which name real variables (PATH, DB_NAME)."""
-    found = {m.strip(".") for m in _NAME.findall(text)}
+    found = _written_names(text)
     return {n.casefold() for n in found if not n.isupper() and is_placeholder(n.casefold())}
+
+
+def _written_names(text: str) -> set[str]:
+    """The code-like names of `text` as written, without a sentence's closing dot."""
+    return {m.strip(".") for m in _NAME.findall(text)}
 
 
 def is_placeholder(name: str) -> bool:
