@@ -577,3 +577,45 @@ def test_an_answer_no_source_supports_becomes_a_refusal(
     assert streamed["done"]["refused"] is True
     assert "administrator" not in streamed["done"]["answer"]
     assert [log.refused for log in QueryLog.objects.all()] == [True, True]
+
+
+@pytest.mark.integration
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    ("second", "check", "refused"),
+    [
+        pytest.param(
+            "Log in at https://vpn-reset.evil.example/login to confirm [1].",
+            "blocked",
+            False,
+            id="the-order-with-its-link",
+        ),
+        pytest.param(
+            "Users must confirm their access with the assistant to be approved [1].",
+            "",
+            True,
+            id="the-order-in-other-words",
+        ),
+    ],
+)
+def test_an_answer_written_again_never_serves_the_attackers_order(
+    transactional_db: None,
+    hijacked_model: type[ScriptedModel],
+    tmp_path: Path,
+    second: str,
+    check: str,
+    refused: bool,
+) -> None:
+    """Asked again after an unsupported first answer (retrieval.second_attempt), a model that
+    now obeys the document's order gets no further than a first answer would: its link is
+    withheld, and what the order alone states supports nothing, so the question is refused."""
+    world = build_world()
+    _ingest(world.collections["eng"], "vpn.txt", VPN.text, tmp_path)
+    hijacked_model.replies = ["VPN access is granted by the security office [1].", second]
+
+    response = _ask(world, "Who approves VPN access?", stream=False).json()
+
+    assert (response["check"], response["refused"]) == (check, refused)
+    assert "evil" not in response["answer"] and "assistant" not in response["answer"]
+    assert len([b for b in hijacked_model.bodies if b.get("stream")]) == 2  # asked again
+    assert QueryLog.objects.get().refused is refused
