@@ -186,7 +186,7 @@ class Answerer:
         if not retrieval.passages or self.refusal.refuses_all(*evidence):
             yield self._refused(answer, RefusalReason.NO_EVIDENCE, started)
             return
-        if self.refuse_uncovered and (missing := _missing(answer)):
+        if self.refuse_uncovered and (missing := self._uncovered(answer, scope)):
             yield self._refused(answer, RefusalReason.NOT_COVERED, started, missing)
             return
         yield from self._generate(answer, started)
@@ -296,6 +296,20 @@ class Answerer:
     @staticmethod
     def _release(guard: StreamGuard | None, text: str) -> str:
         return guard.feed(text) + guard.flush() if guard else text
+
+    def _uncovered(self, answer: Answer, scope: AccessScope) -> list[str]:
+        """The names of the question that none of the passages found mentions (`_missing`)
+        nor any other chunk of their documents the asker may read: a name the passage's own
+        document uses elsewhere (the handbook's example company, named in the chapter's
+        introduction) is the document's topic, not a near miss."""
+        missing = _missing(answer)
+        if not missing:
+            return []
+        started = time.perf_counter()
+        documents = {passage.document_id for passage in answer.retrieval.passages}
+        mentioned = self.retriever.mentioned(missing, document_ids=documents, scope=scope)
+        answer.latencies_ms["names"] = ms_since(started)
+        return [word for word in missing if word not in mentioned]
 
     def _refused(
         self,

@@ -17,7 +17,7 @@ from kb.stores.payload import ChunkPayload
 from kb.stores.protocols import VectorIndex
 from kb.stores.types import AccessScope
 from kb.text.script import LATIN_SCRIPT, is_latin_script
-from kb.text.sparse import SparseEncoder
+from kb.text.sparse import SparseEncoder, term_index, tokenize
 from retrieval.evidence import Evidence, measure_evidence
 from retrieval.fusion import rrf_fuse
 from retrieval.near_duplicates import prefer_matching_differences
@@ -136,6 +136,21 @@ class Retriever:
             complete=asked,
             translations=tuple(translations.values()),
         )
+
+    def mentioned(
+        self, words: Sequence[str], *, document_ids: AbstractSet[int], scope: AccessScope
+    ) -> set[str]:
+        """The words that some chunk of these documents, readable in `scope`, holds, compared
+        as the sparse index compares words (each of a word's terms): a document that names
+        "Falcot" in its introduction mentions it, though the passages on backups do not."""
+        terms = {word: tokenize(word) for word in words}
+        wanted = sorted({term_index(term) for word_terms in terms.values() for term in word_terms})
+        held = self.index.held_terms(terms=wanted, document_ids=sorted(document_ids), scope=scope)
+        return {
+            word
+            for word, word_terms in terms.items()
+            if word_terms and all(term_index(term) in held for term in word_terms)
+        }
 
     def _checked(
         self,

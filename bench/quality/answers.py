@@ -213,7 +213,9 @@ def with_uncovered_names(runs: Sequence[AnswerRun], texts: Mapping[str, str]) ->
     the recorded passages; KB_REFUSE_UNCOVERED_NAMES) would have left them: exact for rows
     recorded before it existed, since it reads only the question (`texts` by id), its
     recorded translations and the passages, and comes before the model. Rows refused before
-    the model keep their reason."""
+    the model keep their reason. The rows hold no other part of the passages' documents, so a
+    name only those mention (Retriever.mentioned) is refused here though answers pass it: at
+    most the run's own not_covered rows more."""
     from dataclasses import replace
 
     from retrieval.refusals import missing_names

@@ -329,9 +329,10 @@ KB_REFUSAL_OTHER_MIN_COVERAGE = env_float("KB_REFUSAL_OTHER_MIN_COVERAGE", 0.43)
 KB_ANSWERABILITY_CHECK = env_bool("KB_ANSWERABILITY_CHECK", True)
 KB_ANSWERABILITY_MIN_YES = env_float("KB_ANSWERABILITY_MIN_YES", 0.45)
 # Before the model: refuse a question that names a product, service or identifier none of its
-# passages mentions ("Can cron post to Slack?" over the cron pages), with the name in the
-# refusal (retrieval.refusals.missing_names; in the question as asked or as translated for the
-# search); measured by `python -m bench quality --answers`.
+# passages mentions ("Can cron post to Slack?" over the cron pages), nor the rest of their
+# documents (Retriever.mentioned), with the name in the refusal (retrieval.refusals.missing_names;
+# in the question as asked or as translated for the search); measured by
+# `python -m bench quality --answers`.
 KB_REFUSE_UNCOVERED_NAMES = env_bool("KB_REFUSE_UNCOVERED_NAMES", True)
 # An answer none of whose sentences its passages support is written once more, the model told
 # to use the passages' own words, before it is refused (retrieval/second_attempt.py); the

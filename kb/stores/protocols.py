@@ -30,6 +30,13 @@ class VectorIndex(Protocol):
     def fetch(self, *, ids: Sequence[str], scope: AccessScope) -> list[VectorHit]:
         """The points with these ids that `scope` may read (score 0), in no particular order."""
 
+    def held_terms(
+        self, *, terms: Sequence[int], document_ids: Sequence[int], scope: AccessScope
+    ) -> set[int]:
+        """The sparse terms (`kb.text.sparse.term_index`) that some point of these documents
+        that `scope` may read holds: whether a document mentions a word anywhere, not only in
+        the chunks a search ranked first. Empty scope or no documents: none."""
+
     def delete_document(self, document_id: int) -> None:
         """Remove every point of a document (all versions)."""
 

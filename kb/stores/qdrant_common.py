@@ -70,7 +70,12 @@ def one_term_queries(sparse: SparseVector) -> list[SparseVector]:
     """One query per term: searched under the scope filter with a limit of every readable
     chunk, each returns exactly the readable chunks holding its term (a chunk without the
     term never matches a sparse query), so its length is the term's document frequency."""
-    return [SparseVector(indices=[int(i)], values=[1.0]) for i in sparse.indices]
+    return single_terms(sparse.indices)
+
+
+def single_terms(terms: Sequence[int]) -> list[SparseVector]:
+    """One query per term index (`held_terms`): a point matches only when it holds the term."""
+    return [SparseVector(indices=[int(term)], values=[1.0]) for term in terms]
 
 
 def has_terms(sparse: SparseVector | None) -> bool:

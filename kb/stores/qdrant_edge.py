@@ -36,6 +36,7 @@ from kb.stores.qdrant_common import (
     query_paths,
     scope_conditions,
     scoped_query,
+    single_terms,
     to_hit,
 )
 from kb.stores.types import AccessScope, ChunkPoint, SparseVector, VectorHit
@@ -112,6 +113,31 @@ class QdrantEdgeIndex:
         request = edge.ScrollRequest(limit=len(ids), filter=scope_filter, with_payload=True)
         records, _ = self._shard.scroll(request)
         return [to_hit(r.id, 0.0, r.payload) for r in records]
+
+    def held_terms(
+        self, *, terms: Sequence[int], document_ids: Sequence[int], scope: AccessScope
+    ) -> set[int]:
+        if scope.is_empty or not terms or not document_ids:
+            return set()
+        scope_filter = _scope_filter(scope)
+        in_documents = edge.FieldCondition(
+            DOCUMENT_ID, match=edge.MatchAny([int(d) for d in document_ids])
+        )
+        held_filter = edge.Filter(must=[*(scope_filter.must or []), in_documents])
+        batch = edge.QueryBatchRequest(
+            [
+                edge.QueryRequest(
+                    limit=1,
+                    query=edge.Query.Nearest(_sparse(term), using=SPARSE),
+                    filter=held_filter,
+                    with_payload=False,
+                    with_vector=False,
+                )
+                for term in single_terms(terms)
+            ]
+        )
+        found = self._shard.query_batch(batch)
+        return {int(term) for term, hits in zip(terms, found, strict=True) if hits}
 
     def delete_document(self, document_id: int) -> None:
         self._shard.update(

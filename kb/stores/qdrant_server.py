@@ -30,6 +30,7 @@ from kb.stores.qdrant_common import (
     query_paths,
     scope_conditions,
     scoped_query,
+    single_terms,
     to_hit,
 )
 from kb.stores.types import AccessScope, ChunkPoint, SparseVector, VectorHit
@@ -99,6 +100,31 @@ class QdrantServerIndex:
                 self._collection, scroll_filter=id_filter, limit=len(ids), with_payload=True
             )
         return [to_hit(r.id, 0.0, r.payload) for r in records]
+
+    def held_terms(
+        self, *, terms: Sequence[int], document_ids: Sequence[int], scope: AccessScope
+    ) -> set[int]:
+        if scope.is_empty or not terms or not document_ids:
+            return set()
+        scope_filter = _scope_filter(scope)
+        in_documents = models.FieldCondition(
+            key=DOCUMENT_ID, match=models.MatchAny(any=[int(d) for d in document_ids])
+        )
+        held_filter = models.Filter(must=[*(scope_filter.must or []), in_documents])
+        requests = [
+            models.QueryRequest(
+                query=_sparse(term),
+                using=SPARSE,
+                filter=held_filter,
+                limit=1,
+                with_payload=False,
+                with_vector=False,
+            )
+            for term in single_terms(terms)
+        ]
+        with self._guard("search"):
+            found = self._client.query_batch_points(self._collection, requests=requests)
+        return {int(term) for term, response in zip(terms, found, strict=True) if response.points}
 
     def delete_document(self, document_id: int) -> None:
         self._delete(_document_filter(document_id))

@@ -3,13 +3,21 @@ given, no store is opened."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from collections.abc import Set as AbstractSet
+
 from kb.stores.types import AccessScope
 from retrieval.retriever import AllowedDocuments, Retrieval, Retriever
 
 
 class Found(Retriever):
-    def __init__(self, retrieval: Retrieval) -> None:  # no stores: the result is given
-        self.retrieval = retrieval
+    """`mentions`: the words the passages' documents hold elsewhere (Retriever.mentioned);
+    `asked` records each such lookup's documents."""
+
+    def __init__(self, retrieval: Retrieval, *, mentions: AbstractSet[str] = frozenset()) -> None:
+        self.retrieval = retrieval  # no stores: the result is given
+        self.mentions = mentions
+        self.asked: list[set[int]] = []
 
     def retrieve(
         self,
@@ -21,3 +29,9 @@ class Found(Retriever):
         document_scripts: object = frozenset(),
     ) -> Retrieval:
         return self.retrieval
+
+    def mentioned(
+        self, words: Sequence[str], *, document_ids: AbstractSet[int], scope: AccessScope
+    ) -> set[str]:
+        self.asked.append(set(document_ids))
+        return set(words) & self.mentions

@@ -435,6 +435,37 @@ def test_query_terms_no_readable_chunk_holds_match_nothing(index: VectorIndex) -
     assert hit_ids(index, sparse=terms(9)) == []
 
 
+# ---------------------------------------------------------------------------- held terms
+
+
+def test_held_terms_are_those_some_point_of_the_documents_holds(index: VectorIndex) -> None:
+    # given: document 1 holds terms 0, 1 and the common term in two points; document 2 term 5
+    index.upsert([point(0), point(1), point(5, document_id=2)])
+    # when
+    held = index.held_terms(terms=[0, 1, 5, 9, COMMON_TERM], document_ids=[1], scope=GROUP_1)
+    # then: not term 5 (another document) nor 9 (no point)
+    assert held == {0, 1, COMMON_TERM}
+    assert index.held_terms(terms=[0, 5], document_ids=[1, 2], scope=GROUP_1) == {0, 5}
+
+
+def test_held_terms_never_read_a_point_outside_the_scope(index: VectorIndex) -> None:
+    # given: the same document id holds term 7 in a point of another group, term 8 in another
+    # collection; the caller reads only point 0
+    index.upsert(
+        [
+            point(0),
+            point(7, acl=["group:2"], sparse=terms(7)),
+            point(8, collection_id=2, sparse=terms(8)),
+        ]
+    )
+    # when / then
+    assert index.held_terms(terms=[0, 7, 8], document_ids=[1], scope=GROUP_1) == {0}
+    assert index.held_terms(terms=[7], document_ids=[1], scope=GROUP_2) == {7}
+    empty = AccessScope(collection_ids=[1], acl=[])
+    assert index.held_terms(terms=[0], document_ids=[1], scope=empty) == set()
+    assert index.held_terms(terms=[0], document_ids=[], scope=GROUP_1) == set()
+
+
 # ---------------------------------------------------------------------------- edge only
 
 

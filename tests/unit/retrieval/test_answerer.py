@@ -10,7 +10,7 @@ import pytest
 
 from kb.llm.chat import Message, Usage
 from kb.stores.types import AccessScope
-from retrieval.answerer import Answer, Answerer, Sources
+from retrieval.answerer import Answer, Answerer, Progress, Sources
 from retrieval.evidence import NO_EVIDENCE, Evidence, RefusalPolicy
 from retrieval.prompting import load_template
 from retrieval.retriever import Retrieval
@@ -117,3 +117,31 @@ def test_with_a_budget_the_prompt_holds_trimmed_passages_and_the_answer_the_whol
     assert "Facilities descale the coffee machine every Friday." in prompt
     assert "Parking is free." not in prompt and "…" in prompt
     assert [c.n for c in last.cited] == [1] and last.cited[0].text == text
+
+
+def _uncovered(mentions: frozenset[str]) -> tuple[list[str | Progress | Answer], Found]:
+    """A question naming "Falcot", which the passages (document 7) do not mention."""
+    events: list[str] = []
+    found = Found(Retrieval({}, [passage(1), passage(2)], STRONG), mentions=mentions)
+    asking = answerer(found.retrieval, events)
+    asking.retriever, asking.refuse_uncovered = found, True
+    question = "Who descales the Falcot coffee machine?"
+    items = list(asking.stream(question, scope=SCOPE, allowed=lambda ids: ids, top_k=4))
+    return items, found
+
+
+def test_a_name_no_passage_nor_their_documents_mention_is_refused_before_the_model() -> None:
+    (answer,), found = _uncovered(frozenset())
+
+    assert isinstance(answer, Answer) and answer.refused and answer.refusal == "not_covered"
+    assert "“Falcot”" in answer.text
+    assert found.asked == [{7}]  # the passages' own documents, nothing wider
+
+
+def test_a_name_the_passages_documents_mention_elsewhere_reaches_the_model() -> None:
+    items, _ = _uncovered(frozenset({"Falcot"}))
+
+    answer = items[-1]
+    assert isinstance(items[0], Sources)
+    assert isinstance(answer, Answer) and not answer.refused
+    assert "names" in answer.latencies_ms
