@@ -11,9 +11,14 @@ from functools import cache
 from pathlib import Path
 
 from kb.llm.chat import Message
+from kb.text.script import language_of
 from retrieval.types import Passage
 
 PROMPTS_DIR = Path(__file__).resolve().parent / "prompts"
+# What a template's {language} says: the question's language (kb.text.script.language_of), by
+# name, since a small model told "the language of the question" still answers a Russian
+# question about English-looking passages in English.
+LANGUAGE_NAMES = {"en": "English", "zh": "Chinese", "ru": "Russian"}
 # Turns of the conversation given to the condense step; older turns rarely matter.
 HISTORY_TURNS = 6
 
@@ -53,7 +58,11 @@ def answer_messages(
     template: PromptTemplate, question: str, passages: Sequence[Passage]
 ) -> list[Message]:
     blocks = "\n\n".join(_passage_block(template, p) for p in passages)
-    user = template.user.format(passages=blocks, question=neutralise(question))
+    user = template.user.format(
+        passages=blocks,
+        question=neutralise(question),
+        language=LANGUAGE_NAMES[language_of(question)],
+    )
     return [{"role": "system", "content": template.system}, {"role": "user", "content": user}]
 
 

@@ -20,9 +20,8 @@ from kb.redaction import normalise, redact
 from kb.text.script import (
     LATIN_SCRIPT,
     OTHER_SCRIPT,
-    has_cjk,
-    has_cyrillic,
     is_latin_script,
+    language_of,
     script_of,
 )
 from kb.text.sparse import tokenize, words_and_terms
@@ -183,7 +182,7 @@ def _is_name(word: str, sentence_starts: set[str], *, latin: bool) -> bool:
 
 
 def refusal_text(question: str, closest: Sequence[Passage], missing: Sequence[str] = ()) -> str:
-    wording = _WORDING[_language(question)]
+    wording = _WORDING[language_of(question)]
     if not closest:
         return wording.not_found
     sentences = [wording.not_found]
@@ -240,11 +239,3 @@ def _missing_part(text: str) -> tuple[Wording, str]:
 def is_stock_refusal(text: str) -> bool:
     """Refusal text that starts with one of the stock sentences (any language)."""
     return text.startswith(tuple(wording.not_found for wording in _WORDING.values()))
-
-
-def _language(question: str) -> str:
-    if is_latin_script(question):
-        return "en"
-    if has_cjk(question):
-        return "zh"
-    return "ru" if has_cyrillic(question) else "en"

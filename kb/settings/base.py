@@ -341,7 +341,7 @@ KB_REFUSE_UNCOVERED_NAMES = env_bool("KB_REFUSE_UNCOVERED_NAMES", True)
 # false refusals fell from 18.2 % to 14.5 %, no false answer added, at 1.9 s median for the
 # 8 % of questions asked again.
 KB_SECOND_ATTEMPT = env_bool("KB_SECOND_ATTEMPT", True)
-KB_PROMPT_TEMPLATE = env_str("KB_PROMPT_TEMPLATE", "answer-v1")
+KB_PROMPT_TEMPLATE = env_str("KB_PROMPT_TEMPLATE", "answer-v3")
 # Split askers between template versions by pseudonym, e.g. `answer-v1=50,answer-v2=50`.
 KB_PROMPT_EXPERIMENT = env_str("KB_PROMPT_EXPERIMENT")
 KB_ANSWER_MAX_TOKENS = env_int("KB_ANSWER_MAX_TOKENS", 256)

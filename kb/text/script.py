@@ -67,6 +67,16 @@ def is_latin_script(text: str) -> bool:
     return latin >= other
 
 
+def language_of(question: str) -> str:
+    """The language Quarry answers and refuses a question in: "en" for a question mostly in
+    Latin script, else "zh" with CJK letters, "ru" with Cyrillic ones, else "en"."""
+    if is_latin_script(question):
+        return "en"
+    if has_cjk(question):
+        return "zh"
+    return "ru" if has_cyrillic(question) else "en"
+
+
 LATIN_SCRIPT = "latin"
 HAN_SCRIPT = "han"
 CYRILLIC_SCRIPT = "cyrillic"

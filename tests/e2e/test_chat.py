@@ -361,7 +361,7 @@ def test_staff_see_the_questions_in_analytics_and_employees_get_404(
     # The log keeps questions as redaction reads them: NFKC ("？" becomes "?")
     expect(page.get_by_role("cell", name=unicodedata.normalize("NFKC", ABSENT))).to_be_visible()
     expect(
-        page.get_by_role("row", name=re.compile(r"^answer-v1 qwen2\.5-coder-0\.5b"))
+        page.get_by_role("row", name=re.compile(r"^answer-v3 qwen2\.5-coder-0\.5b"))
     ).to_be_visible()
     shots(page, "analytics")
     page.set_viewport_size({"width": 375, "height": 812})

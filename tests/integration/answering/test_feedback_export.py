@@ -56,7 +56,7 @@ def test_only_rated_answers_are_exported_redacted(
     lines = [json.loads(line) for line in out.getvalue().splitlines()]
     assert [line["query_id"] for line in lines] == [rated["query_id"]]
     example = lines[0]
-    assert example["rating"] == "down" and example["template_version"] == "answer-v1"
+    assert example["rating"] == "down" and example["template_version"] == "answer-v3"
     assert [m["role"] for m in example["prompt"]] == ["system", "user"]
     prompt = example["prompt"][1]["content"]
     assert "Question: Who supplies the office coffee machine?" in prompt

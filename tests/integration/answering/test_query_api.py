@@ -62,7 +62,7 @@ def test_each_question_writes_one_anonymous_log_row(
     assert "bob" not in log.question_redacted.lower()
     assert set(log.retrieved) >= {"dense", "sparse", "graph", "passages"}
     assert {"dense", "sparse", "graph", "first_token", "total"} <= set(log.latencies_ms)
-    assert log.template_version == "answer-v1"
+    assert log.template_version == "answer-v3"  # the default template
     assert log.model and log.prompt_tokens > 0 and log.completion_tokens > 0
 
 

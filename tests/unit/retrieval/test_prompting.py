@@ -30,8 +30,9 @@ def _passage(n: int, text: str, title: str = "Runbook", page: int | None = 3) ->
     )
 
 
-def test_the_default_template_declares_its_version() -> None:
-    assert load_template("answer-v1").version == "answer-v1"
+@pytest.mark.parametrize("version", ["answer-v1", "answer-v2", "answer-v3"])
+def test_each_template_declares_its_version(version: str) -> None:
+    assert load_template(version).version == version
 
 
 @pytest.mark.parametrize("version", ["answer-v999", "../settings/base", ""])
@@ -58,6 +59,31 @@ def test_answer_prompt_numbers_passages_and_keeps_instructions_in_the_system_mes
     assert '<passage n="1" title="Runbook" page="3">\nReplay the WAL' in user
     assert '<passage n="2" title="Ops \'guide\'">' in user
     assert user.endswith("Question: How is the WAL replayed?")
+
+
+@pytest.mark.parametrize(
+    ("question", "language"),
+    [
+        ("How is the WAL replayed?", "English"),
+        ("WAL 怎么回放？", "Chinese"),
+        ("Как воспроизводится WAL?", "Russian"),
+        ("Как настроить pg_hba.conf и listen_addresses?", "Russian"),
+    ],
+)
+def test_the_default_template_ends_by_naming_the_questions_language(
+    question: str, language: str
+) -> None:
+    english_page = [_passage(1, "Replay the WAL with restore_command.")]
+
+    user = answer_messages(load_template("answer-v3"), question, english_page)[1]["content"]
+
+    assert user.endswith(f"Question: {question}\n\nAnswer in {language}.")
+
+
+def test_older_templates_name_no_language() -> None:
+    user = answer_messages(load_template("answer-v1"), "Как воспроизводится WAL?", [])[1]
+
+    assert "Russian" not in user["content"]
 
 
 def test_a_passage_cannot_close_its_fence_or_open_another() -> None:

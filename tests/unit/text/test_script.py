@@ -8,7 +8,13 @@ import unicodedata
 import pytest
 
 from kb.text import script
-from kb.text.script import has_cjk, has_cyrillic, is_latin_script, other_script_share
+from kb.text.script import (
+    has_cjk,
+    has_cyrillic,
+    is_latin_script,
+    language_of,
+    other_script_share,
+)
 
 pytestmark = pytest.mark.unit
 
@@ -148,3 +154,19 @@ def test_has_cjk_and_has_cyrillic(text: str, cjk: bool, cyrillic: bool) -> None:
 )
 def test_script_of_names_the_script_of_most_words(text: str, expected: str) -> None:
     assert script.script_of(text) == expected
+
+
+@pytest.mark.parametrize(
+    ("question", "language"),
+    [
+        ("How long are backups kept?", "en"),
+        ("备份保留多久？", "zh"),
+        ("用 pg_dump 和 pg_restore 怎么迁移？", "zh"),
+        ("Сколько хранятся резервные копии?", "ru"),
+        ("Как настроить pg_hba.conf?", "ru"),
+        ("", "en"),
+        ("Πόσο διατηρούνται τα αντίγραφα;", "en"),  # no wording in Greek: English
+    ],
+)
+def test_the_language_answers_and_refusals_are_written_in(question: str, language: str) -> None:
+    assert language_of(question) == language
