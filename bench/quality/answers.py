@@ -21,6 +21,7 @@ translation as uncached (`with_uncached_translations`).
 from __future__ import annotations
 
 import json
+import re
 import statistics
 from collections.abc import Iterable, Mapping, Sequence
 from collections.abc import Set as AbstractSet
@@ -40,6 +41,12 @@ if TYPE_CHECKING:
 Json = dict[str, Any]
 THRESHOLDS = (0.0, 0.1, 0.2, 0.3, 0.35, 0.4, 0.45, 0.5, 0.6, 0.7)
 KINDS = ("answerable", "near_miss", "off_topic")
+# Code in an answer, left out when its language is read: citation markers, fenced blocks and
+# `spans`, then ASCII words with a character prose words lack (/etc/fstab, pg_hba.conf, --full,
+# $HOME, <name>, 15:00); CJK text has no spaces, so only ASCII runs are words here.
+_CODE = re.compile(r"```.*?```|`[^`\n]*`|\[\d+\]", re.DOTALL)
+_CODE_WORD = re.compile(r"[!-~]*(?:[/_=<>$\\|\d]|[A-Za-z]\.[A-Za-z])[!-~]*|(?<![!-~])-[!-~]+")
+_SENTENCE_END = re.compile(r"[.!?。！？\n]+")
 # Evidence thresholds (KB_REFUSAL_*) scaled by these, all at once, in the report's sweep.
 EVIDENCE_SCALES = (1.0, 0.95, 0.9, 0.85, 0.8, 0.7, 0.0)
 
@@ -560,12 +567,15 @@ def rates(runs: Sequence[AnswerRun], threshold: float) -> Json:
 
 def _rates(runs: Sequence[AnswerRun], threshold: float) -> Json:
     answerable = [r for r in runs if r.kind == "answerable"]
+    answered = [r for r in answerable if not r.refused_at(threshold)]
     near_miss = [r for r in runs if r.kind == "near_miss"]
     off_topic = [r for r in runs if r.kind == "off_topic"]
     return {
         "answerable": len(answerable),
         "false_refusals": _share(sum(r.refused_at(threshold) for r in answerable), answerable),
         "gold_cited": _share(sum(r.gold_cited(threshold) for r in answerable), answerable),
+        # Of the answerable questions answered, those answered in the question's language.
+        "in_question_language": _share(sum(in_question_language(r) for r in answered), answered),
         "near_miss": len(near_miss),
         "near_miss_false_answers": _share(
             sum(not r.refused_at(threshold) for r in near_miss), near_miss
@@ -575,6 +585,23 @@ def _rates(runs: Sequence[AnswerRun], threshold: float) -> Json:
             sum(not r.refused_at(threshold) for r in off_topic), off_topic
         ),
     }
+
+
+def in_question_language(run: AnswerRun) -> bool:
+    """Whether most sentences of an answer's prose are in its question's language (as the
+    answer prompt names it, kb.text.script.language_of): a Chinese or Russian sentence has
+    letters of its script, an English one none. Code blocks, code spans and code-like words
+    are left out first, since a Russian answer quotes `apt-mark hold` as an English one does."""
+    from kb.text.script import has_cjk, has_cyrillic
+
+    prose = _CODE_WORD.sub(" ", _CODE.sub(" ", run.text))
+    sentences = [part for part in _SENTENCE_END.split(prose) if any(map(str.isalpha, part))]
+    in_language = {
+        "zh": has_cjk,
+        "ru": has_cyrillic,
+        "en": lambda text: not has_cjk(text) and not has_cyrillic(text),
+    }[run.lang]
+    return 2 * sum(map(in_language, sentences)) >= len(sentences) > 0
 
 
 def _share(count: int, runs: Sequence[AnswerRun]) -> float | None:
@@ -627,6 +654,11 @@ def summary(result: Json) -> str:
             f"  without the check: false refusals {bare['false_refusals']}, near-miss false "
             f"answers {bare['near_miss_false_answers']}, off-topic false answers "
             f"{bare['off_topic_false_answers']}",
+            "  answered in the question's language: "
+            + ", ".join(
+                f"{lang} {rates['in_question_language']}"
+                for lang, rates in budget["at_shipped"]["by_lang"].items()
+            ),
             f"  check: {budget['check_ms']}",
             f"  second attempts: {budget['second_attempts']}; without them: "
             f"{budget['without_second_attempt']}",

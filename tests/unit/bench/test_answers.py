@@ -15,6 +15,7 @@ from bench.quality.answers import (
     AnswerRun,
     _interleaved,
     by_budget,
+    in_question_language,
     load_rows,
     rates,
     report,
@@ -65,6 +66,36 @@ def test_a_question_counts_as_refused_below_the_threshold_or_for_another_reason(
     assert (at_half["false_refusals"], at_half["near_miss_false_answers"]) == (0.75, 0.333)
     assert at_half["gold_cited"] == 0.25  # only the answer above the threshold still counts
     assert at_half["off_topic_false_answers"] == 0.0
+
+
+@pytest.mark.parametrize(
+    ("lang", "text", "expected"),
+    [
+        ("ru", "Используйте `apt-mark hold` для пакета [1].", True),
+        ("ru", "В /var/log/dpkg.log.", True),  # the path is code, the rest Russian
+        ("ru", "You can use the at command [5]. Run `at now + 3 hours`.", False),
+        ("zh", "使用 sudo 程序，允许用户对特定命令拥有专门的权力[1]。", True),
+        ("zh", "The /etc/fstab file gives a list of all possible mounts [2].", False),
+        ("en", "Backups are kept for 35 days [1].", True),
+        ("en", "```\nsudo apt-mark hold nginx\n```\nЗапрещает обновление пакета.", False),
+    ],
+)
+def test_an_answer_is_in_its_questions_language_whatever_code_it_quotes(
+    lang: str, text: str, expected: bool
+) -> None:
+    run = replace(_run("answerable"), lang=lang, text=text)
+
+    assert in_question_language(run) is expected
+
+
+def test_the_language_share_counts_answered_questions_only() -> None:
+    russian = [
+        replace(_run("answerable", p=0.9), lang="ru", text="Используйте apt-mark hold [1]."),
+        replace(_run("answerable", p=0.9), lang="ru", text="Use apt-mark hold [1]."),
+        replace(_run("answerable", refusal="declined"), lang="ru", text="I don't know."),
+    ]
+
+    assert rates(russian, 0.5)["all"]["in_question_language"] == 0.5
 
 
 def test_rows_written_by_a_run_rescore_to_the_same_report(tmp_path: Path) -> None:
