@@ -9,8 +9,9 @@ the model to write it, for the passage that shares most of its content terms amo
 support it on their own: its numbers, names, links and terms are in that one passage, read
 without the sentences that address the assistant (retrieval.claim_support), and it is written
 in a script that passage holds text in. A sentence with no such passage gets none, nor does one
-the check did not find supported, nor a line of a fenced code block: a citation would lend
-them an authority their sources do not give, or break a command that is copied.
+the check did not find supported: a citation would lend it an authority its sources do not
+give. A supported line of a fenced code block is cited after the block's closing fence, on a
+line of its own, never inside it, where the marker would break a command that is copied.
 
 A small model also cites a neighbour of its source: "Partial indexes cover only the rows a
 WHERE clause selects [2]." when passage 1 says so and passage 2 is about expression indexes.
@@ -66,16 +67,26 @@ def attribute(text: str, check: AnswerCheck, passages: Sequence[Passage]) -> Att
     edits: list[tuple[int, int, str]] = []
     claims = list(check.claims)
     numbers: list[int] = []
+    after_blocks: dict[int, list[int]] = {}  # end of a code block's closing fence: passages
     for index, (claim, span) in enumerate(zip(check.claims, spans, strict=True)):
-        if span is None or not claim.supported or _in_code(text, span[0]):
+        if span is None or not claim.supported:
             continue
+        block_end = _block_end(text, span[0]) if _in_code(text, span[0]) else None
+        if block_end == -1:
+            continue  # a block the answer never closes: a marker would be part of its code
         best = _best_passage(claim, claim.passages, sources, evidence)
         if best is None:
+            continue
+        numbers.append(best)
+        if block_end is not None:
+            after_blocks.setdefault(block_end, []).append(best)
+            claims[index] = replace(claim, passages=(best,))
             continue
         marked = with_marker(text[span[0] : span[1]], best)
         edits.append((span[0], span[1], marked))
         claims[index] = replace(claim, text=marked, passages=(best,))
-        numbers.append(best)
+    for end, cited in after_blocks.items():
+        edits.append((end, end, "\n" + " ".join(f"[{n}]" for n in dict.fromkeys(cited))))
     for start, end, marked in sorted(edits, reverse=True):
         text = text[:start] + marked + text[end:]
     return Attributed(text, list(dict.fromkeys(numbers)), replace(check, claims=tuple(claims)))
@@ -203,3 +214,10 @@ def _best_passage(
 def _in_code(text: str, at: int) -> bool:
     """Whether offset `at` lies inside a fenced code block."""
     return text.count(_FENCE, 0, at) % 2 == 1
+
+
+def _block_end(text: str, at: int) -> int:
+    """The end of the closing fence of the code block offset `at` lies in; -1 when the block
+    is never closed."""
+    closing = text.find(_FENCE, at)
+    return -1 if closing == -1 else closing + len(_FENCE)

@@ -106,3 +106,25 @@ def test_a_sentence_cited_to_the_wrong_passage_cites_the_one_that_holds_it(
         (True, [numbers["restores"]]),
     ]
     assert (body["refused"], body["check"]) == (False, "")
+
+
+def test_a_command_in_a_code_block_is_cited_after_the_block(
+    world: World, scripted_model: type[ScriptedModel]
+) -> None:
+    """The command is supported but a marker inside the block would be copied with it: the
+    block's source is cited on a line after its closing fence."""
+    scripted_model.reply = (
+        "To restore a backup of the finance database:\n\n"
+        "```\nopen a ticket with the operations team\n```"
+    )
+
+    body = api_client(world, "engineer").post(
+        "/api/v1/query", {"question": "How do I restore a finance backup?"}, format="json"
+    )
+    answer = body.json()
+
+    (citation,) = answer["citations"]
+    assert citation["title"] == "restores"
+    assert answer["answer"].endswith(
+        f"```\nopen a ticket with the operations team\n```\n[{citation['n']}]"
+    )

@@ -89,18 +89,30 @@ def test_only_a_passage_that_supports_the_sentence_alone_is_cited() -> None:
     assert (attributed.text, attributed.cited) == (text, [])
 
 
-def test_lines_of_a_code_block_are_not_cited() -> None:
+def test_a_code_block_is_cited_after_its_closing_fence_never_inside() -> None:
     code = (
         "```\n# block users by writing their names in /etc/cron.deny\n"
         "echo bob >> /etc/cron.deny\n```"
     )
-    text = f"Allowed users are listed in /etc/cron.allow.\n{code}"
+    text = f"Allowed users are listed in /etc/cron.allow.\n{code}\nThat is all."
     check = check_answer(text, cited=[], passages=PASSAGES)
 
     attributed = attribute(text, check, PASSAGES)
 
     assert [c.supported for c in check.claims][:2] == [True, True]  # the comment line too
-    assert attributed.text == f"Allowed users are listed in /etc/cron.allow [2].\n{code}"
+    assert attributed.text == (
+        f"Allowed users are listed in /etc/cron.allow [2].\n{code}\n[2]\nThat is all."
+    )
+    assert attributed.cited == [2]
+
+
+def test_a_code_block_the_answer_never_closes_is_not_cited() -> None:
+    text = "Allowed users are listed in /etc/cron.allow.\n```\necho bob >> /etc/cron.deny\n"
+    check = check_answer(text, cited=[], passages=PASSAGES)
+
+    attributed = attribute(text, check, PASSAGES)
+
+    assert attributed.text == text.replace("cron.allow.", "cron.allow [2].")
 
 
 def test_the_markers_given_can_be_taken_away_again() -> None:
