@@ -81,6 +81,7 @@ class Answer:
     # wrote when asked again (retrieval.second_attempt) replaced it; "" otherwise (latencies_ms
     # has "second_attempt" whenever it was asked).
     first_attempt: str = ""
+    asked: str = ""  # the question as the asker wrote it, when `question` is its rewrite
 
 
 @dataclass(frozen=True)
@@ -143,8 +144,8 @@ class Answerer:
         # withdraw that support (retrieval.claim_judge).
         self.claim_judge = claim_judge
         # A question naming a product, service or identifier that no passage found mentions
-        # (retrieval.refusals.missing_names: as asked, or in a translation searched) is refused
-        # before the model: a near miss.
+        # (retrieval.refusals.missing_names: as asked, or in a translation searched), nor any
+        # other readable part of their documents, is refused before the model: a near miss.
         self.refuse_uncovered = refuse_uncovered
         # An answer none of whose sentences is supported is written once more before it is
         # refused (retrieval.second_attempt).
@@ -181,6 +182,7 @@ class Answerer:
             retrieval,
             template_version=self.template.version,
             latencies_ms=latencies,
+            asked=question,
         )
         evidence = (retrieval.evidence, *retrieval.translated_evidence)
         if not retrieval.passages or self.refusal.refuses_all(*evidence):
@@ -197,7 +199,9 @@ class Answerer:
         answer.latencies_ms["sources"] = ms_since(started)
         yield Sources(passages)
         model = self.model()
-        answer.prompt = answer_messages(self.template, answer.question, fitted.prompt)
+        answer.prompt = answer_messages(
+            self.template, answer.question, fitted.prompt, asked=answer.asked
+        )
         answer.passages, answer.model = passages, model.name
         if not self._answerable(model, answer):
             yield self._refused(answer, RefusalReason.NOT_ANSWERABLE, started)

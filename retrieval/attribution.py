@@ -46,7 +46,10 @@ from retrieval.types import Passage
 _CLOSING = ".!?。！？"
 _CJK_CLOSING = "。！？"
 _TRAILING_PUNCTUATION = ".,;:!?。，；：！？"
-_FENCE = "```"
+# A fenced code block's fence line (CommonMark): up to three spaces, three or more backticks
+# or tildes, then an info string (only an opening fence may have one).
+_FENCE_LINE = re.compile(r" {0,3}(?P<fence>`{3,}|~{3,})(?P<info>.*?)[ \t]*")
+_LINE = re.compile(r"(?P<content>[^\r\n]*)(?:\r?\n|$)")
 _MARKER = re.compile(r" ?\[\d+\]")
 _MARKERS_AFTER = re.compile(rf"(?P<before>\s*)(?:{MARKER.pattern}\s*?)+(?P<after>[ \t]*)")
 
@@ -85,8 +88,10 @@ def attribute(text: str, check: AnswerCheck, passages: Sequence[Passage]) -> Att
         marked = with_marker(text[span[0] : span[1]], best)
         edits.append((span[0], span[1], marked))
         claims[index] = replace(claim, text=marked, passages=(best,))
+    newline = "\r\n" if "\r\n" in text else "\n"
     for end, cited in after_blocks.items():
-        edits.append((end, end, "\n" + " ".join(f"[{n}]" for n in dict.fromkeys(cited))))
+        markers = " ".join(f"[{n}]" for n in dict.fromkeys(cited))
+        edits.append((end, end, newline + markers))
     for start, end, marked in sorted(edits, reverse=True):
         text = text[:start] + marked + text[end:]
     return Attributed(text, list(dict.fromkeys(numbers)), replace(check, claims=tuple(claims)))
@@ -212,12 +217,42 @@ def _best_passage(
 
 
 def _in_code(text: str, at: int) -> bool:
-    """Whether offset `at` lies inside a fenced code block."""
-    return text.count(_FENCE, 0, at) % 2 == 1
+    """Whether offset `at` lies inside a fenced code block, closed or not."""
+    return any(block.start <= at < block.end for block in code_blocks(text))
 
 
 def _block_end(text: str, at: int) -> int:
-    """The end of the closing fence of the code block offset `at` lies in; -1 when the block
-    is never closed."""
-    closing = text.find(_FENCE, at)
-    return -1 if closing == -1 else closing + len(_FENCE)
+    """The end of the closing fence of the code block offset `at` lies in (before its line
+    break); -1 when that block is never closed."""
+    for block in code_blocks(text):
+        if block.start <= at < block.end:
+            return block.end if block.closed else -1
+    return -1
+
+
+@dataclass(frozen=True)
+class CodeBlock:
+    start: int  # the opening fence line's first character
+    end: int  # after the closing fence (before its line break); the text's end when unclosed
+    closed: bool
+
+
+def code_blocks(text: str) -> list[CodeBlock]:
+    """The fenced code blocks of `text` as Markdown reads them: a fence is a line of three or
+    more backticks or tildes after at most three spaces, and only a line of the same
+    character, at least as long and with nothing after it, closes it."""
+    blocks: list[CodeBlock] = []
+    opened: tuple[int, str] | None = None  # start offset, fence characters
+    for line in _LINE.finditer(text):
+        fence = _FENCE_LINE.fullmatch(line.group("content"))
+        if fence is None:
+            continue
+        ticks = fence.group("fence")
+        if opened is None:
+            opened = (line.start(), ticks)
+        elif ticks[0] == opened[1][0] and len(ticks) >= len(opened[1]) and not fence["info"]:
+            blocks.append(CodeBlock(opened[0], line.end("content"), closed=True))
+            opened = None
+    if opened is not None:
+        blocks.append(CodeBlock(opened[0], len(text), closed=False))
+    return blocks

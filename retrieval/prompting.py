@@ -4,6 +4,7 @@ neutralised, so a document cannot close its passage and speak as the system."""
 
 from __future__ import annotations
 
+import re
 import tomllib
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -11,14 +12,22 @@ from functools import cache
 from pathlib import Path
 
 from kb.llm.chat import Message
-from kb.text.script import language_of
+from kb.text.script import CYRILLIC_SCRIPT, HAN_SCRIPT, LATIN_SCRIPT, script_of
 from retrieval.types import Passage
 
 PROMPTS_DIR = Path(__file__).resolve().parent / "prompts"
-# What a template's {language} says: the question's language (kb.text.script.language_of), by
-# name, since a small model told "the language of the question" still answers a Russian
-# question about English-looking passages in English.
-LANGUAGE_NAMES = {"en": "English", "zh": "Chinese", "ru": "Russian"}
+# A template's {language}: the question's language by name, since a small model told only
+# "the language of the question" answers a Russian question about English-looking passages in
+# English; named only where the script says which of the languages Quarry serves it is.
+SAME_LANGUAGE = "the language of the question"
+# Words of nearly every English question and of no other language written in Latin letters.
+_ENGLISH = re.compile(
+    r"\b(?:the|is|are|does|how|what|which|when|where|why|who|can|should|my|our|your|with|"
+    r"and|of|to|for)\b",
+    re.IGNORECASE,
+)
+# Cyrillic letters Russian does not use (Ukrainian, Belarusian, Serbian, Macedonian).
+_NOT_RUSSIAN = re.compile("[іїєґўјљњћџѓќѕІЇЄҐЎЈЉЊЋЏЃЌЅ]")
 # Turns of the conversation given to the condense step; older turns rarely matter.
 HISTORY_TURNS = 6
 
@@ -55,15 +64,32 @@ def load_template(version: str) -> PromptTemplate:
 
 
 def answer_messages(
-    template: PromptTemplate, question: str, passages: Sequence[Passage]
+    template: PromptTemplate, question: str, passages: Sequence[Passage], *, asked: str = ""
 ) -> list[Message]:
+    """`asked`: the question as its asker wrote it, when `question` is the model's standalone
+    rewrite of a follow-up (which may have changed its language): it decides the language the
+    answer is asked for."""
     blocks = "\n\n".join(_passage_block(template, p) for p in passages)
     user = template.user.format(
         passages=blocks,
         question=neutralise(question),
-        language=LANGUAGE_NAMES[language_of(question)],
+        language=reply_language(asked or question),
     )
     return [{"role": "system", "content": template.system}, {"role": "user", "content": user}]
+
+
+def reply_language(question: str) -> str:
+    """The language the answer prompt asks for: Chinese for a question in Han script (kana
+    make it Japanese: not named), Russian for one in Cyrillic without letters Russian lacks,
+    English for a Latin-script one with English words, else SAME_LANGUAGE."""
+    script = script_of(question)
+    if script == HAN_SCRIPT:
+        return "Chinese"
+    if script == CYRILLIC_SCRIPT and not _NOT_RUSSIAN.search(question):
+        return "Russian"
+    if script == LATIN_SCRIPT and _ENGLISH.search(question):
+        return "English"
+    return SAME_LANGUAGE
 
 
 def condense_messages(

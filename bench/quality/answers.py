@@ -41,10 +41,10 @@ if TYPE_CHECKING:
 Json = dict[str, Any]
 THRESHOLDS = (0.0, 0.1, 0.2, 0.3, 0.35, 0.4, 0.45, 0.5, 0.6, 0.7)
 KINDS = ("answerable", "near_miss", "off_topic")
-# Code in an answer, left out when its language is read: citation markers, fenced blocks and
-# `spans`, then ASCII words with a character prose words lack (/etc/fstab, pg_hba.conf, --full,
-# $HOME, <name>, 15:00); CJK text has no spaces, so only ASCII runs are words here.
-_CODE = re.compile(r"```.*?```|`[^`\n]*`|\[\d+\]", re.DOTALL)
+# Code in an answer, left out when its language is read (after its fenced blocks): citation
+# markers and `spans`, then ASCII words with a character prose words lack (/etc/fstab,
+# pg_hba.conf, --full, $HOME, <name>, 15:00); CJK text has no spaces: only ASCII runs are words.
+_CODE = re.compile(r"`[^`\n]*`|\[\d+\]")
 _CODE_WORD = re.compile(r"[!-~]*(?:[/_=<>$\\|\d]|[A-Za-z]\.[A-Za-z])[!-~]*|(?<![!-~])-[!-~]+")
 _SENTENCE_END = re.compile(r"[.!?。！？\n]+")
 # Evidence thresholds (KB_REFUSAL_*) scaled by these, all at once, in the report's sweep.
@@ -217,12 +217,12 @@ def with_uncached_translations(runs: Sequence[AnswerRun]) -> list[AnswerRun]:
 
 def with_uncovered_names(runs: Sequence[AnswerRun], texts: Mapping[str, str]) -> list[AnswerRun]:
     """The runs as the pre-model `not_covered` refusal (retrieval.refusals.missing_names over
-    the recorded passages; KB_REFUSE_UNCOVERED_NAMES) would have left them: exact for rows
-    recorded before it existed, since it reads only the question (`texts` by id), its
-    recorded translations and the passages, and comes before the model. Rows refused before
-    the model keep their reason. The rows hold no other part of the passages' documents, so a
-    name only those mention (Retriever.mentioned) is refused here though answers pass it: at
-    most the run's own not_covered rows more."""
+    the recorded passages; KB_REFUSE_UNCOVERED_NAMES) would have left them, for rows recorded
+    before it existed: it reads only the question (`texts` by id), its recorded translations
+    and the passages, and comes before the model. Not exact since the refusal also accepts a
+    name the rest of the passages' documents mention (Retriever.mentioned), which rows do not
+    hold: such a question is refused here though answers pass it to the model. Rows refused
+    before the model keep their reason."""
     from dataclasses import replace
 
     from retrieval.refusals import missing_names
@@ -588,19 +588,27 @@ def _rates(runs: Sequence[AnswerRun], threshold: float) -> Json:
 
 
 def in_question_language(run: AnswerRun) -> bool:
-    """Whether most sentences of an answer's prose are in its question's language (as the
-    answer prompt names it, kb.text.script.language_of): a Chinese or Russian sentence has
-    letters of its script, an English one none. Code blocks, code spans and code-like words
-    are left out first, since a Russian answer quotes `apt-mark hold` as an English one does."""
-    from kb.text.script import has_cjk, has_cyrillic
+    """Whether most sentences of an answer's prose are in the language its question is labelled
+    with in the dev set: at least half of a Chinese or Russian sentence's letters are of its
+    script (each Han character a letter), under half of an English one's are Han or Cyrillic.
+    Code blocks (closed or not), code spans and code-like words are left out first, since a
+    Russian answer quotes `apt-mark hold` as an English one does."""
+    from kb.text.script import CYRILLIC_SCRIPT, HAN_SCRIPT, script_share
+    from retrieval.attribution import code_blocks
 
-    prose = _CODE_WORD.sub(" ", _CODE.sub(" ", run.text))
+    text = run.text
+    for block in reversed(code_blocks(text)):
+        text = text[: block.start] + "\n" + text[block.end :]
+    prose = _CODE_WORD.sub(" ", _CODE.sub(" ", text))
     sentences = [part for part in _SENTENCE_END.split(prose) if any(map(str.isalpha, part))]
-    in_language = {
-        "zh": has_cjk,
-        "ru": has_cyrillic,
-        "en": lambda text: not has_cjk(text) and not has_cyrillic(text),
-    }[run.lang]
+    script = {"zh": HAN_SCRIPT, "ru": CYRILLIC_SCRIPT}.get(run.lang)
+
+    def in_language(sentence: str) -> bool:
+        if script is not None:
+            return script_share(sentence, script) >= 0.5
+        other = script_share(sentence, HAN_SCRIPT) + script_share(sentence, CYRILLIC_SCRIPT)
+        return other < 0.5
+
     return 2 * sum(map(in_language, sentences)) >= len(sentences) > 0
 
 

@@ -78,6 +78,9 @@ def test_a_question_counts_as_refused_below_the_threshold_or_for_another_reason(
         ("zh", "The /etc/fstab file gives a list of all possible mounts [2].", False),
         ("en", "Backups are kept for 35 days [1].", True),
         ("en", "```\nsudo apt-mark hold nginx\n```\nЗапрещает обновление пакета.", False),
+        # cut off inside its code block: the code is not prose
+        ("ru", "Выполните:\n```\nHold the package. Then upgrade the rest. Done.", True),
+        ("ru", "Use apt-mark hold to keep the package where it is: пакет.", False),
     ],
 )
 def test_an_answer_is_in_its_questions_language_whatever_code_it_quotes(

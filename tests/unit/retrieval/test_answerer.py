@@ -145,3 +145,34 @@ def test_a_name_the_passages_documents_mention_elsewhere_reaches_the_model() -> 
     assert isinstance(items[0], Sources)
     assert isinstance(answer, Answer) and not answer.refused
     assert "names" in answer.latencies_ms
+
+
+class Rewriting(Model):
+    """Rewrites a follow-up into English, as a small model may."""
+
+    def chat(
+        self, messages: Sequence[Message], *, max_tokens: int, temperature: float = 0.0
+    ) -> str:
+        return "Who descales the coffee machine on Fridays?"
+
+
+def test_a_follow_up_rewritten_in_english_is_answered_in_the_askers_language() -> None:
+    events: list[str] = []
+    asking = Answerer(
+        retriever=Found(Retrieval({}, [passage(1)], STRONG)),
+        model=lambda: Rewriting(events),
+        template=load_template("answer-v3"),
+        refusal=RefusalPolicy(min_dense=0.5, min_coverage=0.5),
+        max_tokens=32,
+    )
+    history: list[Message] = [
+        {"role": "user", "content": "Кто чистит кофемашину?"},
+        {"role": "assistant", "content": "Отдел хозяйственного обеспечения [1]."},
+    ]
+
+    *_, last = asking.stream(
+        "А по пятницам?", scope=SCOPE, allowed=lambda ids: ids, top_k=4, history=history
+    )
+
+    assert isinstance(last, Answer) and last.question.startswith("Who descales")
+    assert last.prompt[-1]["content"].endswith("Answer in Russian.")

@@ -106,13 +106,55 @@ def test_a_code_block_is_cited_after_its_closing_fence_never_inside() -> None:
     assert attributed.cited == [2]
 
 
-def test_a_code_block_the_answer_never_closes_is_not_cited() -> None:
-    text = "Allowed users are listed in /etc/cron.allow.\n```\necho bob >> /etc/cron.deny\n"
+_BLOCKED = "# block users by writing their names in /etc/cron.deny"
+
+
+@pytest.mark.parametrize(
+    "code",
+    [
+        f"```bash\n{_BLOCKED}\n```",
+        f"~~~\n{_BLOCKED}\n```\n~~~",
+        f"````markdown\n{_BLOCKED}\n```\n````",
+        f"```\n{_BLOCKED}\n~~~\n````  ",
+        f"  ```\n{_BLOCKED}\n   ```",
+    ],
+    ids=["backticks", "tildes", "four-around-three", "longer-closing", "indented"],
+)
+def test_a_block_is_cited_after_the_fence_that_closes_it(code: str) -> None:
+    """As Markdown reads fences: a shorter fence, or one of the other character, inside the
+    block is code, not its end."""
+    text = f"{code}\nDone."
     check = check_answer(text, cited=[], passages=PASSAGES)
 
     attributed = attribute(text, check, PASSAGES)
 
+    assert attributed.text == f"{code}\n[2]\nDone."
+
+
+@pytest.mark.parametrize(
+    "after",
+    ["", "\n```Then run it.", "\n```bash\n"],
+    ids=["end-of-answer", "text-after-the-fence", "info-string"],
+)
+def test_a_code_block_the_answer_never_closes_is_not_cited(after: str) -> None:
+    """A fence with anything after it opens nothing and closes nothing: the block runs to the
+    answer's end, and a marker there would be part of its code."""
+    code = f"```\n{_BLOCKED}"
+    text = f"Allowed users are listed in /etc/cron.allow.\n{code}{after}"
+    check = check_answer(text, cited=[], passages=PASSAGES)
+
+    attributed = attribute(text, check, PASSAGES)
+
+    assert any(c.supported for c in check.claims[1:])  # the comment line in the block
     assert attributed.text == text.replace("cron.allow.", "cron.allow [2].")
+
+
+def test_a_block_in_an_answer_with_windows_line_breaks_is_cited_on_a_line_of_its_own() -> None:
+    code = f"```\r\n{_BLOCKED}\r\n```"
+    text = f"{code}\r\nDone."
+    check = check_answer(text, cited=[], passages=PASSAGES)
+
+    assert attribute(text, check, PASSAGES).text == f"{code}\r\n[2]\r\nDone."
 
 
 def test_the_markers_given_can_be_taken_away_again() -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+from django.conf import settings
 
 from kb.llm.chat import Message
 from retrieval.prompting import (
@@ -75,9 +76,34 @@ def test_the_default_template_ends_by_naming_the_questions_language(
 ) -> None:
     english_page = [_passage(1, "Replay the WAL with restore_command.")]
 
-    user = answer_messages(load_template("answer-v3"), question, english_page)[1]["content"]
+    template = load_template(settings.KB_PROMPT_TEMPLATE)
+
+    user = answer_messages(template, question, english_page)[1]["content"]
 
     assert user.endswith(f"Question: {question}\n\nAnswer in {language}.")
+
+
+@pytest.mark.parametrize(
+    "question",
+    [
+        "Wie lange werden die Backups aufbewahrt?",  # Latin letters, no English words
+        "バックアップはどのくらい保存されますか？",  # kana: Japanese, not Chinese
+        "Скільки зберігаються резервні копії?",  # Ukrainian letters
+    ],
+)
+def test_a_language_quarry_does_not_serve_is_not_named(question: str) -> None:
+    user = answer_messages(load_template("answer-v3"), question, [])[1]["content"]
+
+    assert user.endswith("Answer in the language of the question.")
+
+
+def test_a_follow_up_is_answered_in_the_language_its_asker_wrote_it_in() -> None:
+    """The standalone rewrite of "А на Windows?" may come back in English."""
+    standalone = "How is the WAL replayed on Windows?"
+
+    user = answer_messages(load_template("answer-v3"), standalone, [], asked="А на Windows?")
+
+    assert user[1]["content"].endswith(f"Question: {standalone}\n\nAnswer in Russian.")
 
 
 def test_older_templates_name_no_language() -> None:
