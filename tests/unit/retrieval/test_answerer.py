@@ -175,4 +175,4 @@ def test_a_follow_up_rewritten_in_english_is_answered_in_the_askers_language() -
     )
 
     assert isinstance(last, Answer) and last.question.startswith("Who descales")
-    assert last.prompt[-1]["content"].endswith("Answer in Russian.")
+    assert "\n\nAnswer in Russian.\n\nQuestion: Who descales" in last.prompt[-1]["content"]

@@ -71,7 +71,7 @@ def test_answer_prompt_numbers_passages_and_keeps_instructions_in_the_system_mes
         ("Как настроить pg_hba.conf и listen_addresses?", "Russian"),
     ],
 )
-def test_the_default_template_ends_by_naming_the_questions_language(
+def test_the_default_template_names_the_questions_language_before_it(
     question: str, language: str
 ) -> None:
     english_page = [_passage(1, "Replay the WAL with restore_command.")]
@@ -80,7 +80,7 @@ def test_the_default_template_ends_by_naming_the_questions_language(
 
     user = answer_messages(template, question, english_page)[1]["content"]
 
-    assert user.endswith(f"Question: {question}\n\nAnswer in {language}.")
+    assert user.endswith(f"</passage>\n\nAnswer in {language}.\n\nQuestion: {question}")
 
 
 @pytest.mark.parametrize(
@@ -94,7 +94,7 @@ def test_the_default_template_ends_by_naming_the_questions_language(
 def test_a_language_quarry_does_not_serve_is_not_named(question: str) -> None:
     user = answer_messages(load_template("answer-v3"), question, [])[1]["content"]
 
-    assert user.endswith("Answer in the language of the question.")
+    assert "\n\nAnswer in the language of the question.\n\nQuestion: " in user
 
 
 def test_a_follow_up_is_answered_in_the_language_its_asker_wrote_it_in() -> None:
@@ -103,7 +103,7 @@ def test_a_follow_up_is_answered_in_the_language_its_asker_wrote_it_in() -> None
 
     user = answer_messages(load_template("answer-v3"), standalone, [], asked="А на Windows?")
 
-    assert user[1]["content"].endswith(f"Question: {standalone}\n\nAnswer in Russian.")
+    assert user[1]["content"].endswith(f"Answer in Russian.\n\nQuestion: {standalone}")
 
 
 def test_older_templates_name_no_language() -> None:
