@@ -70,19 +70,20 @@ def attribute(text: str, check: AnswerCheck, passages: Sequence[Passage]) -> Att
     edits: list[tuple[int, int, str]] = []
     claims = list(check.claims)
     numbers: list[int] = []
+    blocks = code_blocks(text)
     after_blocks: dict[int, list[int]] = {}  # end of a code block's closing fence: passages
     for index, (claim, span) in enumerate(zip(check.claims, spans, strict=True)):
         if span is None or not claim.supported:
             continue
-        block_end = _block_end(text, span[0]) if _in_code(text, span[0]) else None
-        if block_end == -1:
+        block = _block_at(blocks, span[0])
+        if block is not None and not block.closed:
             continue  # a block the answer never closes: a marker would be part of its code
         best = _best_passage(claim, claim.passages, sources, evidence)
         if best is None:
             continue
         numbers.append(best)
-        if block_end is not None:
-            after_blocks.setdefault(block_end, []).append(best)
+        if block is not None:
+            after_blocks.setdefault(block.end, []).append(best)
             claims[index] = replace(claim, passages=(best,))
             continue
         marked = with_marker(text[span[0] : span[1]], best)
@@ -218,16 +219,12 @@ def _best_passage(
 
 def _in_code(text: str, at: int) -> bool:
     """Whether offset `at` lies inside a fenced code block, closed or not."""
-    return any(block.start <= at < block.end for block in code_blocks(text))
+    return _block_at(code_blocks(text), at) is not None
 
 
-def _block_end(text: str, at: int) -> int:
-    """The end of the closing fence of the code block offset `at` lies in (before its line
-    break); -1 when that block is never closed."""
-    for block in code_blocks(text):
-        if block.start <= at < block.end:
-            return block.end if block.closed else -1
-    return -1
+def _block_at(blocks: Sequence[CodeBlock], at: int) -> CodeBlock | None:
+    """The code block offset `at` lies in, if any."""
+    return next((block for block in blocks if block.start <= at < block.end), None)
 
 
 @dataclass(frozen=True)
