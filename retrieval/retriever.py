@@ -240,10 +240,13 @@ class Retriever:
 
     def _fusion_weights(self, question: str) -> dict[str, float]:
         """The question's paths, and each translation's paths weighted as for a question in
-        the translation's script."""
-        weights = self._path_weights(latin=is_latin_script(question))
+        the translation's script, raised to vote at least as much as the question's own."""
+        own = self._path_weights(latin=is_latin_script(question))
+        weights = dict(own)
         for script, suffix in SUFFIXES.items():
-            written_in = self._path_weights(latin=script == LATIN_SCRIPT)
+            written_in = _voting_as_much(
+                self._path_weights(latin=script == LATIN_SCRIPT), sum(own.values())
+            )
             weights.update({path + suffix: w for path, w in written_in.items()})
         return weights
 
@@ -260,6 +263,22 @@ class Retriever:
                 continue
             passages.append(_passage(len(passages) + 1, candidate, payload))
         return passages
+
+
+def _voting_as_much(weights: Mapping[str, float], total: float) -> dict[str, float]:
+    """`weights` with the sparse path carrying what they lack of `total`. An English
+    question's translation into Chinese or Russian has no dense vote (the English-only model
+    cannot read it), so its one sparse vote could not outweigh the question's own dense and
+    sparse agreeing on English passages that merely share its words; where the question has
+    found little in its own words, the translation is what finds the page written only in
+    the other language. The question's own edition still comes first where both exist (its
+    two votes against the translation's one, scaled by retrieval.script_preference).
+    Measured by `python -m bench quality --translate` (bench/README.md)."""
+    raised = dict(weights)
+    missing = total - sum(raised.values())
+    if missing > 0 and raised.get("sparse", 0.0) > 0:
+        raised["sparse"] += missing
+    return raised
 
 
 def _passage(n: int, candidate: Fused, payload: ChunkPayload) -> Passage:

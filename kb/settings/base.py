@@ -299,10 +299,10 @@ KB_TOP_K = env_int("KB_TOP_K", 5)
 # stays model-free.
 KB_TRANSLATE_QUESTIONS = env_bool("KB_TRANSLATE_QUESTIONS", True)
 # The scripts questions may be translated into (latin: English, han: Chinese, cyrillic:
-# Russian), of those the asker's documents are written in. English only by default: English
-# questions translated into Chinese and Russian found one more cross-lingual page of 20 and
-# cost the same-language questions (bench/README.md, "Cross-lingual questions").
-KB_TRANSLATE_INTO = env_list("KB_TRANSLATE_INTO", ["latin"])
+# Russian), of those the asker's documents are written in: an English question about a
+# Chinese or Russian page is searched in the Chinese or Russian the model writes
+# (bench/README.md, "Cross-lingual questions"); `latin` keeps English questions as asked.
+KB_TRANSLATE_INTO = env_list("KB_TRANSLATE_INTO", ["latin", "han", "cyrillic"])
 # A question is translated only when the best passage it finds as asked holds less than this
 # share of its terms (above 1: always): one that found its topic in its own words is not
 # worth the model's time.

@@ -1,0 +1,94 @@
+"""How the Retriever ranks a question's own paths beside its translations' (`Retriever.rank`):
+a translation votes at least as much as the question's own words."""
+
+from __future__ import annotations
+
+from typing import cast
+
+import pytest
+
+from kb.stores.payload import ChunkPayload
+from kb.stores.protocols import VectorIndex
+from retrieval.retriever import Retriever
+from retrieval.types import Candidate
+
+pytestmark = pytest.mark.unit
+
+ENGLISH_QUESTION = "Where do background services record their errors?"
+TEXTS = {
+    "english": "Services record their errors in the journal; read it with journalctl.",
+    "other-english": "Background workers record progress in a status file.",
+    # A Chinese page that keeps the command in English, as the handbook's translations do.
+    "chinese": "服务的错误记录在日志中，用 journalctl 查看。",
+}
+
+
+def _path(*chunk_ids: str) -> list[Candidate]:
+    return [
+        Candidate(
+            cid,
+            document_id=n,
+            score=1.0 / n,
+            payload=ChunkPayload(
+                chunk_id=cid, document_id=n, collection_id=1, acl=(), text=TEXTS[cid]
+            ),
+        )
+        for n, cid in enumerate(chunk_ids, start=1)
+    ]
+
+
+def _retriever(*, dense_every_script: bool = False) -> Retriever:
+    return Retriever(
+        searchers=[],
+        index=cast(VectorIndex, None),  # ranking reads no store
+        weights={"dense": 1.0, "sparse": 1.0, "graph": 0.0},
+        path_limit=10,
+        dense_every_script=dense_every_script,
+    )
+
+
+def _first(retriever: Retriever, per_path: dict[str, list[Candidate]]) -> str:
+    return retriever.rank(ENGLISH_QUESTION, per_path)[0].chunk_id
+
+
+def test_the_chinese_translation_of_an_english_question_outvotes_english_word_matches() -> None:
+    """Dense matches the English command the Chinese page keeps, sparse an English page that
+    shares the question's words; the Chinese translation finds the Chinese page first. With
+    one sparse vote against the question's two it would come second."""
+    per_path = {
+        "dense": _path("chinese", "english"),
+        "sparse": _path("english"),
+        "sparse@zh": _path("chinese"),
+    }
+
+    assert _first(_retriever(), per_path) == "chinese"
+    unraised = _retriever()
+    unraised._fusion_weights = lambda question: {  # type: ignore[method-assign]
+        "dense": 1.0,
+        "sparse": 1.0,
+        "dense@zh": 0.0,
+        "sparse@zh": 1.0,
+    }
+    assert _first(unraised, per_path) == "english"  # the control
+
+
+def test_a_page_both_of_an_english_questions_paths_rank_first_stays_first() -> None:
+    """The question's own edition, where it exists, still leads its translation's."""
+    per_path = {
+        "dense": _path("english", "other-english"),
+        "sparse": _path("english"),
+        "sparse@zh": _path("chinese"),
+    }
+
+    assert _first(_retriever(), per_path) == "english"
+
+
+def test_translation_weights_are_raised_only_where_the_dense_path_cannot_read_them() -> None:
+    english = _retriever()._fusion_weights(ENGLISH_QUESTION)
+    chinese = _retriever()._fusion_weights("后台服务的错误记录在哪里？")
+    multilingual = _retriever(dense_every_script=True)._fusion_weights(ENGLISH_QUESTION)
+
+    assert (english["dense@zh"], english["sparse@zh"], english["sparse@ru"]) == (0.0, 2.0, 2.0)
+    # A Chinese question has no dense vote as asked: its translations already vote as much.
+    assert (chinese["dense@en"], chinese["sparse@en"], chinese["sparse@ru"]) == (1.0, 1.0, 1.0)
+    assert (multilingual["dense@zh"], multilingual["sparse@zh"]) == (1.0, 1.0)
