@@ -6,10 +6,12 @@ about a policy written in Chinese. The sparse path matches words, and the defaul
 model reads English only (the multilingual one we measured ranks a Chinese question's English
 answer barely above unrelated Chinese pages), so a question finds pages in its own language or
 nothing. The Retriever (retrieval.retriever) searches every path with the question and again
-with each translation, and fuses them all. A translation only ever steers the search: the
-prompt keeps the question as asked, and the answer is written in its language. It is the
-asker's own words in another language, searched in the same scope, so it cannot reach more
-than the asker may read.
+with each translation, and fuses them all, each translation voting at least as much as the
+question's own words (an English question's Chinese form has no dense vote: its sparse path
+carries that weight). A translation only ever steers the search: the prompt keeps the
+question as asked, and the answer is written in its language. It is the asker's own words in
+another language, searched in the same scope, so it cannot reach more than the asker may
+read.
 
 Languages are named by their script (kb.text.script): Han is read as Chinese and Cyrillic as
 Russian, the languages our users write them in.
