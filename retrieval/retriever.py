@@ -30,7 +30,8 @@ from retrieval.types import Candidate, Fused, Passage
 EVIDENCE_PATHS = frozenset({"dense"})
 # A path's results for a translation of the question are fused as a path of their own, named
 # with the translation's suffix ("sparse@en", retrieval.translation.SUFFIXES), with the path's
-# weight for a question in that script.
+# weight for a question in that script, raised so that a translation votes as much as the
+# question's own paths (_voting_as_much).
 # Document ids in, the subset the caller may read out (kb.access.readable_document_ids).
 AllowedDocuments = Callable[[set[int]], set[int]]
 
@@ -266,14 +267,16 @@ class Retriever:
 
 
 def _voting_as_much(weights: Mapping[str, float], total: float) -> dict[str, float]:
-    """`weights` with the sparse path carrying what they lack of `total`. An English
-    question's translation into Chinese or Russian has no dense vote (the English-only model
-    cannot read it), so its one sparse vote could not outweigh the question's own dense and
-    sparse agreeing on English passages that merely share its words; where the question has
-    found little in its own words, the translation is what finds the page written only in
-    the other language. The question's own edition still comes first where both exist (its
-    two votes against the translation's one, scaled by retrieval.script_preference).
-    Measured by `python -m bench quality --translate` (bench/README.md)."""
+    """`weights` with the sparse path carrying what they lack of `total` (nothing is
+    raised when sparse is off: its path is not searched then). An English question's
+    translation into Chinese or Russian has no dense vote (the English-only model cannot read
+    it), so its one sparse vote could not outweigh the question's own dense and sparse
+    agreeing on English passages that merely share its words; where the question has found
+    little in its own words, the translation is what finds the page written only in the
+    other language. The question's own edition still comes first where both of its paths
+    rank it first (their two votes against the translation's raised one, scaled by 0.7 in
+    retrieval.script_preference). Measured by `python -m bench quality --translate`
+    (bench/README.md)."""
     raised = dict(weights)
     missing = total - sum(raised.values())
     if missing > 0 and raised.get("sparse", 0.0) > 0:

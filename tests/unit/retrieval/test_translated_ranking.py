@@ -92,3 +92,30 @@ def test_translation_weights_are_raised_only_where_the_dense_path_cannot_read_th
     # A Chinese question has no dense vote as asked: its translations already vote as much.
     assert (chinese["dense@en"], chinese["sparse@en"], chinese["sparse@ru"]) == (1.0, 1.0, 1.0)
     assert (multilingual["dense@zh"], multilingual["sparse@zh"]) == (1.0, 1.0)
+
+
+def test_with_the_sparse_path_off_no_translation_weight_is_raised() -> None:
+    """The sparse path carries the missing weight; off, it is not searched at all."""
+    retriever = Retriever(
+        searchers=[],
+        index=cast(VectorIndex, None),
+        weights={"dense": 1.0, "sparse": 0.0, "graph": 0.5},
+        path_limit=10,
+    )
+
+    weights = retriever._fusion_weights(ENGLISH_QUESTION)
+
+    assert (weights["sparse@zh"], weights["graph@zh"], weights["dense@en"]) == (0.0, 0.5, 1.0)
+
+
+def test_the_graph_weight_counts_in_what_a_translation_must_match() -> None:
+    retriever = Retriever(
+        searchers=[],
+        index=cast(VectorIndex, None),
+        weights={"dense": 1.0, "sparse": 1.0, "graph": 0.5},
+        path_limit=10,
+    )
+
+    weights = retriever._fusion_weights(ENGLISH_QUESTION)
+
+    assert (weights["dense@zh"], weights["sparse@zh"], weights["graph@zh"]) == (0.0, 2.0, 0.5)
