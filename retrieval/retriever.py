@@ -123,7 +123,7 @@ class Retriever:
             found = self._checked(question, per_path, scope, allowed, top_k)
         others = tuple(
             self._evidence(
-                text, per_path.get("dense" + SUFFIXES[into], []), found.readable, found.passages
+                text, self._dense_evidence(into, per_path), found.readable, found.passages
             )
             for into, text in translations.items()
         )
@@ -229,6 +229,17 @@ class Retriever:
             question, fused, factor=self.other_script_factor, translated=translated
         )
         return prefer_matching_differences(question, ranked)
+
+    def _dense_evidence(
+        self, into: str, per_path: Mapping[str, Sequence[Candidate]]
+    ) -> Sequence[Candidate]:
+        """A translation's dense hits, as refusal evidence only where the dense model reads the
+        translation's script: the English-only model's cosine for a Chinese or Russian form is
+        noise (0.45-0.65 whatever the question) that would let an English question that found
+        nothing past the evidence check; that form is judged on its terms' coverage alone."""
+        if self.dense_every_script or into == LATIN_SCRIPT:
+            return per_path.get("dense" + SUFFIXES[into], [])
+        return []
 
     def _path_weights(self, *, latin: bool) -> dict[str, float]:
         """An English-only dense model's hits for a question mostly in another script are

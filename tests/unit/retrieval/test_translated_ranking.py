@@ -1,15 +1,21 @@
-"""How the Retriever ranks a question's own paths beside its translations' (`Retriever.rank`):
-a translation votes at least as much as the question's own words."""
+"""How the Retriever weighs a question's translations: in ranking (`Retriever.rank`), a
+translation votes at least as much as the question's own words; as refusal evidence, a
+translation's dense cosine counts only where the dense model reads its script. The model and
+the searchers are stood in for."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import cast
 
 import pytest
 
+from kb.llm.chat import ChatModel, Message
 from kb.stores.payload import ChunkPayload
 from kb.stores.protocols import VectorIndex
+from kb.stores.types import AccessScope
 from retrieval.retriever import Retriever
+from retrieval.translation import QuestionTranslator
 from retrieval.types import Candidate
 
 pytestmark = pytest.mark.unit
@@ -119,3 +125,66 @@ def test_the_graph_weight_counts_in_what_a_translation_must_match() -> None:
     weights = retriever._fusion_weights(ENGLISH_QUESTION)
 
     assert (weights["dense@zh"], weights["sparse@zh"], weights["graph@zh"]) == (0.0, 2.0, 0.5)
+
+
+class Translations:
+    """The model, writing each question's translation from a table."""
+
+    name = "scripted"
+    table = {
+        "Chinese": "后台服务的错误记录在哪里？",
+        "Russian": "Где фоновые службы записывают свои ошибки?",
+        "English": ENGLISH_QUESTION,
+    }
+
+    def chat(
+        self, messages: Sequence[Message], *, max_tokens: int, temperature: float = 0.0
+    ) -> str:
+        return next(
+            text for language, text in self.table.items() if language in messages[0]["content"]
+        )
+
+
+class Found:
+    """A path that finds the same passage for every question, with a fixed score."""
+
+    def __init__(self, name: str, score: float) -> None:
+        self.name = name
+        self.score = score
+
+    def search(self, question: str, *, scope: AccessScope, limit: int) -> list[Candidate]:
+        [candidate] = _path("english")
+        return [Candidate(candidate.chunk_id, 1, self.score, candidate.payload)]
+
+
+class NoStore:
+    def fetch(self, *, ids: Sequence[str], scope: AccessScope) -> list[object]:
+        return []
+
+
+def _translated_evidence(question: str, *, dense_every_script: bool = False) -> list[float]:
+    retriever = Retriever(
+        searchers=[Found("dense", 0.62), Found("sparse", 3.0)],
+        index=cast(VectorIndex, NoStore()),
+        weights={"dense": 1.0, "sparse": 1.0, "graph": 0.0},
+        path_limit=10,
+        dense_every_script=dense_every_script,
+        translator=QuestionTranslator(lambda: cast(ChatModel, Translations())),
+    )
+    found = retriever.retrieve(
+        question,
+        scope=AccessScope(collection_ids=(1,), acl=("group:1",)),
+        allowed=lambda ids: ids,
+        top_k=3,
+        document_scripts=frozenset({"latin", "han", "cyrillic"}),
+    )
+    assert len(found.translations) == 2
+    return [evidence.dense for evidence in found.translated_evidence]
+
+
+def test_a_translations_dense_cosine_counts_only_where_the_dense_model_reads_it() -> None:
+    """An English question's Chinese and Russian forms are judged on coverage alone; a Chinese
+    question's English form keeps its cosine; a multilingual model's counts everywhere."""
+    assert _translated_evidence(ENGLISH_QUESTION) == [0.0, 0.0]
+    assert _translated_evidence("后台服务的错误记录在哪里？") == [0.62, 0.0]
+    assert _translated_evidence(ENGLISH_QUESTION, dense_every_script=True) == [0.62, 0.62]
