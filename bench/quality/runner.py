@@ -98,7 +98,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--candidate-script-aware",
         action=argparse.BooleanOptionalAction,
         default=True,
-        help="the candidate gives no dense vote to questions not in Latin script",
+        help="the candidate gives no dense vote to questions not in Latin script (off: the "
+        "dense model is taken as multilingual, its hits voting and counting as refusal "
+        "evidence in every script, as a multilingual KB_EMBED_MODEL always is)",
     )
     parser.add_argument(
         "--candidate-other-script",

@@ -104,7 +104,7 @@ class Asker:
             path_limit=self.shipped.path_limit if limit is None else limit,
             encoder=self.shipped.encoder,
             other_script_factor=factor if other_script_factor is None else other_script_factor,
-            dense_every_script=not script_aware,
+            dense_every_script=self.shipped.dense_every_script or not script_aware,
             translator=self.shipped.translator if translate else None,
             translate_into=self.shipped.translate_into,
             translate_below=None if always_translate else self.shipped.translate_below,
