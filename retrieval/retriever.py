@@ -237,16 +237,20 @@ class Retriever:
         translation's script: the English-only model's cosine for a Chinese or Russian form is
         noise (0.45-0.65 whatever the question) that would let an English question that found
         nothing past the evidence check; that form is judged on its terms' coverage alone."""
-        if self.dense_every_script or into == LATIN_SCRIPT:
+        if self._dense_reads(latin=into == LATIN_SCRIPT):
             return per_path.get("dense" + SUFFIXES[into], [])
         return []
+
+    def _dense_reads(self, *, latin: bool) -> bool:
+        """Whether the dense model reads text in Latin script (`latin`) or in another."""
+        return self.dense_every_script or latin
 
     def _path_weights(self, *, latin: bool) -> dict[str, float]:
         """An English-only dense model's hits for a question mostly in another script are
         noise that outvotes the sparse path, so they get no vote there (it still runs: its
         similarity is refusal evidence); a multilingual model's always vote. Measured by
         `python -m bench quality`."""
-        if self.dense_every_script or latin:
+        if self._dense_reads(latin=latin):
             return dict(self.weights)
         return {**self.weights, "dense": 0.0}
 
