@@ -43,11 +43,13 @@ def _path(*chunk_ids: str) -> list[Candidate]:
     ]
 
 
-def _retriever(*, dense_every_script: bool = False) -> Retriever:
+def _retriever(
+    *, dense_every_script: bool = False, graph: float = 0.0, sparse: float = 1.0
+) -> Retriever:
     return Retriever(
         searchers=[],
         index=cast(VectorIndex, None),  # ranking reads no store
-        weights={"dense": 1.0, "sparse": 1.0, "graph": 0.0},
+        weights={"dense": 1.0, "sparse": sparse, "graph": graph},
         path_limit=10,
         dense_every_script=dense_every_script,
     )
@@ -102,27 +104,13 @@ def test_translation_weights_are_raised_only_where_the_dense_path_cannot_read_th
 
 def test_with_the_sparse_path_off_no_translation_weight_is_raised() -> None:
     """The sparse path carries the missing weight; off, it is not searched at all."""
-    retriever = Retriever(
-        searchers=[],
-        index=cast(VectorIndex, None),
-        weights={"dense": 1.0, "sparse": 0.0, "graph": 0.5},
-        path_limit=10,
-    )
-
-    weights = retriever._fusion_weights(ENGLISH_QUESTION)
+    weights = _retriever(sparse=0.0, graph=0.5)._fusion_weights(ENGLISH_QUESTION)
 
     assert (weights["sparse@zh"], weights["graph@zh"], weights["dense@en"]) == (0.0, 0.5, 1.0)
 
 
 def test_the_graph_weight_counts_in_what_a_translation_must_match() -> None:
-    retriever = Retriever(
-        searchers=[],
-        index=cast(VectorIndex, None),
-        weights={"dense": 1.0, "sparse": 1.0, "graph": 0.5},
-        path_limit=10,
-    )
-
-    weights = retriever._fusion_weights(ENGLISH_QUESTION)
+    weights = _retriever(graph=0.5)._fusion_weights(ENGLISH_QUESTION)
 
     assert (weights["dense@zh"], weights["sparse@zh"], weights["graph@zh"]) == (0.0, 2.0, 0.5)
 
