@@ -52,6 +52,12 @@ def answer_key(
         "checks": CHECKS_VERSION,
         # The second attempt decides whether an unsupported answer is refused.
         "second_attempt": settings.KB_SECOND_ATTEMPT,
+        # Translations add the passages the question finds in the other languages.
+        "translate": [
+            settings.KB_TRANSLATE_QUESTIONS,
+            sorted(settings.KB_TRANSLATE_INTO),
+            settings.KB_TRANSLATE_BELOW_COVERAGE,
+        ],
     }
     digest = hashlib.sha256(json.dumps(material, sort_keys=True).encode()).hexdigest()
     return PREFIX + digest

@@ -17,6 +17,7 @@ from kb.selectors.documents import documents_embedded_with_other_model
 from kb.session_auth import password_sign_in_enabled
 from retrieval.experiments import parse_split
 from retrieval.prompting import UnknownTemplate, load_template
+from retrieval.translation import SUFFIXES
 
 
 @register()
@@ -32,6 +33,18 @@ def prompt_templates(**_: Any) -> list[Error]:
         except UnknownTemplate as exc:
             errors.append(Error(str(exc), id="kb.E002"))
     return errors
+
+
+@register()
+def translation_scripts(**_: Any) -> list[Error]:
+    """A misspelt script ("zh" for han) would silently translate into nothing."""
+    unknown = sorted(set(settings.KB_TRANSLATE_INTO) - set(SUFFIXES))
+    if not unknown:
+        return []
+    known = ", ".join(sorted(SUFFIXES))
+    return [
+        Error(f"KB_TRANSLATE_INTO: unknown {', '.join(unknown)} (known: {known})", id="kb.E003")
+    ]
 
 
 # An old default and the .env.example placeholder: both are in git for anyone to read.

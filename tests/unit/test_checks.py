@@ -6,7 +6,13 @@ import pytest
 from django.core.checks import Tags, run_checks
 from django.test import override_settings
 
-from kb.checks import conversation_key, embedding_model, prompt_templates, sign_in_methods
+from kb.checks import (
+    conversation_key,
+    embedding_model,
+    prompt_templates,
+    sign_in_methods,
+    translation_scripts,
+)
 from tests.support.factories import DocumentFactory
 
 pytestmark = pytest.mark.unit
@@ -28,6 +34,12 @@ def test_the_default_configuration_passes() -> None:
 def test_bad_prompt_settings_are_errors(overrides: dict[str, str], error_id: str) -> None:
     with override_settings(**overrides):
         assert [e.id for e in prompt_templates()] == [error_id]
+
+
+def test_an_unknown_translation_script_is_an_error() -> None:
+    assert translation_scripts() == []  # the default
+    with override_settings(KB_TRANSLATE_INTO=["latin", "zh"]):
+        assert [e.id for e in translation_scripts()] == ["kb.E003"]
 
 
 WITHOUT_PASSWORDS = ["axes.backends.AxesStandaloneBackend", "kb.session_auth.SessionBackend"]

@@ -116,3 +116,16 @@ def test_a_new_prompt_budget_is_not_answered_from_answers_made_at_the_old_one(
 
     assert (first.cached, second.cached) == (False, False)
     assert len(prompts) == 2
+
+
+def test_other_translation_settings_are_not_answered_from_answers_made_with_the_old_ones(
+    indexed_world: IndexedWorld, prompts: list[list[Message]], settings: Settings
+) -> None:
+    settings.KB_TRANSLATE_INTO = ["latin"]
+    first = _ask(indexed_world, "engineer")
+    settings.KB_TRANSLATE_INTO = ["latin", "han", "cyrillic"]
+    second = _ask(indexed_world, "engineer")
+    third = _ask(indexed_world, "engineer")
+
+    assert (first.cached, second.cached, third.cached) == (False, False, True)
+    assert len(prompts) == 2
