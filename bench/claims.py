@@ -280,7 +280,7 @@ def production_check(
     recited = recite(text, check, passages, rules=rules or DEFAULT_RULES).check
     if judge is None:
         return recited
-    checked, _ = judge.judge.judged(recited, judge.prompt(passages), judge.model)
+    checked, _ = judge.judge.judged(recited, judge.prompt(passages), passages, judge.model)
     return checked
 
 

@@ -6,7 +6,7 @@ A stream is `sources` ({sources}: the passages the prompt holds, in snippet_out'
 soon as they are retrieved and post-checked, before the model starts (a question refused before
 the model has none; a cached answer sends its own), then `token` events ({text}) as the model
 writes, then `checking` ({sentences}) when the model judges the answer's sentences against
-their passages (retrieval.claim_judge: about a second each on a CPU), `retrying` ({}) when no
+their passages (retrieval.claim_judge: about two seconds each on a CPU), `retrying` ({}) when no
 sentence of the streamed answer is supported by its sources and the model writes it again
 (retrieval.second_attempt: the streamed text is not the answer; the second is not streamed,
 `done`'s `answer` holds it, and `checking` may follow again for it), then `check` ({check,

@@ -87,7 +87,7 @@ class Answer:
 @dataclass(frozen=True)
 class Checking:
     """Yielded once the answer is written and before the model judges its `sentences`
-    (retrieval.claim_judge, about a second each on a CPU), so a caller can say so while it
+    (retrieval.claim_judge, about two seconds each on a CPU), so a caller can say so while it
     waits for the final Answer."""
 
     sentences: int
@@ -347,7 +347,7 @@ class Answerer:
 
     def _judge(self, answer: Answer, judge: ClaimJudge, model: ChatModel) -> None:
         answer.check, seconds = judge.judged(
-            answer.check, answer.prompt, model, announce=self._announce
+            answer.check, answer.prompt, answer.passages, model, announce=self._announce
         )
         # Added up: a second attempt's sentences are judged too.
         answer.latencies_ms["claims"] = answer.latencies_ms.get("claims", 0.0) + seconds * 1000

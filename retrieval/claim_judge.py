@@ -14,27 +14,37 @@ would let such a sentence through. A sentence in another script than its passage
 rules cannot compare, is judged like any other.
 
 The judge's messages are the answer prompt plus one user turn, so the evaluated prompt is
-their common prefix (LlamaCppChat and llama-server keep it): each sentence costs the few
-tokens of its question and one forward pass. The sentence goes in without its markers and
-with passage tags neutralised. A model that is busy or unavailable leaves the rules' verdict.
+their common prefix (LlamaCppChat and llama-server keep it): each sentence costs the tokens of
+its question and one forward pass. The question quotes, from each passage the sentence cites,
+the window of one or two sentences sharing most of its terms (retrieval.claim_support's
+`best_window`, instruction sentences removed first, as the rules read them): the 1.5B model
+compares the statement with the text beside it better than with a passage a thousand tokens
+back (bench/README.md, "The model as judge"). The sentence and the quotes go in without
+markers and with passage tags neutralised. A model that is busy or unavailable leaves the
+rules' verdict.
 """
 
 from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 
 from kb.llm.cancel import waiting_at_most
 from kb.llm.chat import ChatModel, LlmBusy, LlmUnavailable, Message
+from kb.text.instructions import without_instructions
+from kb.text.sparse import tokenize
 from retrieval.answer_checks import AnswerCheck, Claim, statement
+from retrieval.claim_support import Evidence, best_window
 from retrieval.prompting import neutralise
+from retrieval.types import Passage
 
 logger = logging.getLogger(__name__)
 
 OPTIONS = ("yes", "no")
 JUDGE_QUESTION = (
+    "From the passages above:\n{quotes}\n\n"
     "Statement: {statement}\n\n"
     "Does {passages} above state everything this statement says, with nothing "
     "changed, reversed or added? Reply with one English word: yes or no."
@@ -48,11 +58,17 @@ WAIT_SECONDS = 5.0
 class ClaimJudge:
     min_yes: float  # below this probability of "yes" a sentence is not supported
 
-    def messages(self, prompt: Sequence[Message], claim: Claim) -> list[Message]:
+    def messages(
+        self, prompt: Sequence[Message], claim: Claim, evidence: Mapping[int, Evidence]
+    ) -> list[Message]:
         """The answer prompt followed by the question about one sentence (without its
-        markers) and the passages it was checked against."""
+        markers) and the passages it was checked against (`evidence`: each passage of the
+        prompt by number, as `sources_read` gives them), quoting their closest windows."""
+        said = statement(claim.text)
         question = JUDGE_QUESTION.format(
-            statement=neutralise(statement(claim.text)), passages=_numbered(claim.passages)
+            quotes=_quotes(said, claim.passages, evidence),
+            statement=neutralise(said),
+            passages=_numbered(claim.passages),
         )
         return [*prompt, {"role": "user", "content": question}]
 
@@ -63,17 +79,20 @@ class ClaimJudge:
         self,
         check: AnswerCheck,
         prompt: Sequence[Message],
+        passages: Sequence[Passage],
         model: ChatModel,
         *,
         announce: Callable[[list[Message]], None] | None = None,
     ) -> tuple[AnswerCheck, float]:
-        """`check` with each sentence it found supported judged by the model, and the seconds
-        it took; `announce` sees each judge prompt before it is sent. A blocked answer has no
-        claims and stays as it is; so does any answer when the model is busy or unavailable."""
+        """`check` of an answer to `prompt` over `passages`, with each sentence it found
+        supported judged by the model, and the seconds it took; `announce` sees each judge
+        prompt before it is sent. A blocked answer has no claims and stays as it is; so does
+        any answer when the model is busy or unavailable."""
         started = time.perf_counter()
+        evidence = sources_read(passages) if any(c.supported for c in check.claims) else {}
         try:
             judgements = [
-                self._judge(claim, prompt, model, announce) if claim.supported else None
+                self._judge(claim, prompt, evidence, model, announce) if claim.supported else None
                 for claim in check.claims
             ]
         except (LlmBusy, LlmUnavailable) as exc:
@@ -85,10 +104,11 @@ class ClaimJudge:
         self,
         claim: Claim,
         prompt: Sequence[Message],
+        evidence: Mapping[int, Evidence],
         model: ChatModel,
         announce: Callable[[list[Message]], None] | None,
     ) -> float:
-        messages = self.messages(prompt, claim)
+        messages = self.messages(prompt, claim, evidence)
         if announce is not None:
             announce(messages)
         with waiting_at_most(WAIT_SECONDS):
@@ -108,6 +128,21 @@ def with_judgements(
             )
             for claim, yes in zip(check.claims, judgements, strict=True)
         ]
+    )
+
+
+def sources_read(passages: Sequence[Passage]) -> dict[int, Evidence]:
+    """Each passage by number as the judge quotes it: without the sentences that address the
+    assistant or the reader, which are no support (retrieval.answer_checks)."""
+    return {p.n: Evidence.of(without_instructions(p.text)) for p in passages}
+
+
+def _quotes(said: str, cited: Sequence[int], evidence: Mapping[int, Evidence]) -> str:
+    """One line per cited passage: its number and the window sharing most of the statement's
+    terms (its first sentence when none does: a statement in another script)."""
+    terms = set(tokenize(said))
+    return "\n".join(
+        f"[{n}] “{neutralise(best_window(terms, [evidence[n]]))}”" for n in cited if n in evidence
     )
 
 

@@ -363,7 +363,7 @@ KB_INJECTION_DEFENCES = env_bool("KB_INJECTION_DEFENCES", True)
 # stated by its cited passages, or not (retrieval/claim_judge.py), one yes/no forward pass
 # each on the answer's evaluated prompt; below KB_CLAIM_JUDGE_MIN_YES it loses its support
 # (the judge never grants support the rules refuse). Off by default: on 2 CPU cores a pass
-# takes a second or more, and the check must stay well under a second there; compose turns
+# takes about two seconds, and the check must stay well under a second there; compose turns
 # it on with the GPU model server. Off, the lexical rules decide alone (`python -m bench
 # claims [--judge]`).
 KB_CLAIM_JUDGE = env_bool("KB_CLAIM_JUDGE", False)

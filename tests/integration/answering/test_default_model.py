@@ -117,7 +117,7 @@ def test_the_claim_judge_tells_a_stated_sentence_from_one_that_reverses_its_pass
     reverses them (0.64 against 0.33 when written)."""
     from kb.llm.factory import chat_model
     from retrieval.answer_checks import Claim
-    from retrieval.claim_judge import ClaimJudge
+    from retrieval.claim_judge import ClaimJudge, sources_read
     from retrieval.prompting import answer_messages, load_template
     from retrieval.types import Passage
 
@@ -131,7 +131,8 @@ def test_the_claim_judge_tells_a_stated_sentence_from_one_that_reverses_its_pass
     judge, model = ClaimJudge(min_yes=0.55), chat_model()
 
     def yes(sentence: str) -> float:
-        return judge.probability(model, judge.messages(prompt, Claim(sentence, True, (1,))))
+        claim = Claim(sentence, True, (1,))
+        return judge.probability(model, judge.messages(prompt, claim, sources_read([backups])))
 
     stated = yes("Each backup is kept for 35 days [1].")
     reversed_ = yes(
