@@ -15,8 +15,9 @@ rules cannot compare, is judged like any other.
 
 The judge's messages are the answer prompt plus one user turn, so the evaluated prompt is
 their common prefix (LlamaCppChat and llama-server keep it): each sentence costs the tokens of
-its question and one forward pass. The question quotes, from each passage the sentence cites,
-the window of one or two sentences sharing most of its terms (retrieval.claim_support's
+its question and one forward pass. The question quotes, from each passage the sentence cites
+(whole, as the rules read it, even where the prompt holds it trimmed), the window of one or two
+sentences sharing most of its terms (retrieval.claim_support's
 `best_window`, instruction sentences removed first, as the rules read them): the 1.5B model
 compares the statement with the text beside it better than with a passage a thousand tokens
 back (bench/README.md, "The model as judge"). The sentence and the quotes go in without
@@ -139,11 +140,11 @@ def sources_read(passages: Sequence[Passage]) -> dict[int, Evidence]:
 
 def _quotes(said: str, cited: Sequence[int], evidence: Mapping[int, Evidence]) -> str:
     """One line per cited passage: its number and the window sharing most of the statement's
-    terms (its first sentence when none does: a statement in another script)."""
+    terms (its first sentence when none does: a statement in another script). A passage with
+    nothing left once its instructions are removed gets no line."""
     terms = set(tokenize(said))
-    return "\n".join(
-        f"[{n}] “{neutralise(best_window(terms, [evidence[n]]))}”" for n in cited if n in evidence
-    )
+    windows = [(n, best_window(terms, [evidence[n]])) for n in cited if n in evidence]
+    return "\n".join(f"[{n}] “{neutralise(window)}”" for n, window in windows if window)
 
 
 def _numbered(passages: Sequence[int]) -> str:

@@ -114,7 +114,8 @@ def test_the_claim_judge_tells_a_stated_sentence_from_one_that_reverses_its_pass
 ) -> None:
     """The default model as retrieval.claim_judge asks it, on the answer prompt of the backups
     page: the sentence the page states scores well above one that keeps its words and
-    reverses them (0.64 against 0.33 when written)."""
+    reverses them (0.64 against 0.33 when written, before the question quoted the
+    passage's closest sentences; the test passed again with the quotes)."""
     from kb.llm.factory import chat_model
     from retrieval.answer_checks import Claim
     from retrieval.claim_judge import ClaimJudge, sources_read
