@@ -15,10 +15,10 @@ rules cannot compare, is judged like any other.
 
 The judge's messages are the answer prompt plus one user turn, so the evaluated prompt is
 their common prefix (LlamaCppChat and llama-server keep it): each sentence costs the tokens of
-its question and one forward pass. The question quotes, from each passage the sentence cites
-(whole, as the rules read it, even where the prompt holds it trimmed), the window of one or two
-sentences sharing most of its terms (retrieval.claim_support's
-`best_window`, instruction sentences removed first, as the rules read them): the 1.5B model
+its question and one forward pass. The question quotes, from each passage the sentence cites,
+the window of one or two sentences sharing most of its terms (retrieval.claim_support's
+`best_window` over the passage as the rules read it: whole, even where the prompt holds it
+trimmed, and without its instruction sentences): the 1.5B model
 compares the statement with the text beside it better than with a passage a thousand tokens
 back (bench/README.md, "The model as judge"). The sentence and the quotes go in without
 markers and with passage tags neutralised. A model that is busy or unavailable leaves the
