@@ -48,6 +48,7 @@ from retrieval.claim_support import (
     ClaimRules,
     Evidence,
     negated,
+    sources_read,
     unsupported_reason,
 )
 from retrieval.types import Passage
@@ -178,12 +179,14 @@ def check_answer(
     (kb.text.questions), a sentence made only of its terms restates it and is not supported.
     Not its translations: the small model sometimes answers instead of translating."""
     sources = list(cited) or list(passages)
-    support = {p.n: without_instructions(p.text) for p in passages}
-    unsupported = unsupported_items(text, [support.get(p.n, "") for p in sources])
+    evidence = sources_read(passages)
+    unsupported = unsupported_items(
+        text, [evidence[p.n].text if p.n in evidence else "" for p in sources]
+    )
     if unsupported:
         return AnswerCheck(Verdict.BLOCKED, unsupported)
     checked = _claims(
-        text, sources=sources, support=support, question=question, rules=rules, embedder=embedder
+        text, sources=sources, evidence=evidence, question=question, rules=rules, embedder=embedder
     )
     return AnswerCheck().with_claims(checked)
 
@@ -199,14 +202,13 @@ def _claims(
     text: str,
     *,
     sources: Sequence[Passage],
-    support: dict[int, str],
+    evidence: dict[int, Evidence],
     question: str,
     rules: ClaimRules,
     embedder: ClaimEmbedder | None,
 ) -> list[Claim]:
     by_number = {p.n: p for p in sources}
     asked = frozenset(tokenize(question)) if is_open_question(question) else frozenset()
-    evidence = {n: Evidence.of(text) for n, text in support.items()}
     checked = []
     for sentence, numbers in _cited_sentences(text):
         claim = statement(sentence)

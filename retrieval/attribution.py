@@ -27,7 +27,6 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
-from kb.text.instructions import without_instructions
 from kb.text.script import has_cjk, is_latin_script
 from kb.text.sparse import tokenize
 from retrieval.answer_checks import (
@@ -40,7 +39,13 @@ from retrieval.answer_checks import (
     without_markers,
 )
 from retrieval.citations import MARKER, cited_in
-from retrieval.claim_support import DEFAULT_RULES, ClaimRules, Evidence, unsupported_reason
+from retrieval.claim_support import (
+    DEFAULT_RULES,
+    ClaimRules,
+    Evidence,
+    sources_read,
+    unsupported_reason,
+)
 from retrieval.types import Passage
 
 _CLOSING = ".!?。！？"
@@ -64,8 +69,7 @@ class Attributed:
 def attribute(text: str, check: AnswerCheck, passages: Sequence[Passage]) -> Attributed:
     """`text` with a marker after each supported claim (the check of `text`, which cites
     nothing) that one passage of `passages` supports on its own."""
-    sources = {p.n: without_instructions(p.text) for p in passages}
-    evidence = {n: Evidence.of(source) for n, source in sources.items()}
+    evidence = sources_read(passages)
     spans = claim_spans(text, check.claims)
     edits: list[tuple[int, int, str]] = []
     claims = list(check.claims)
@@ -78,7 +82,7 @@ def attribute(text: str, check: AnswerCheck, passages: Sequence[Passage]) -> Att
         block = _block_at(blocks, span[0])
         if block is not None and not block.closed:
             continue  # a block the answer never closes: a marker would be part of its code
-        best = _best_passage(claim, claim.passages, sources, evidence)
+        best = _best_passage(claim, claim.passages, evidence)
         if best is None:
             continue
         numbers.append(best)
@@ -110,8 +114,7 @@ def recite(
     keeps every passage a claim still rests on: a sentence without markers was checked, links
     included, against all the answer cited (none for an answer without markers: it is
     retrieval.attribution's to cite)."""
-    sources = {p.n: without_instructions(p.text) for p in passages}
-    evidence = {n: Evidence.of(source) for n, source in sources.items()}
+    evidence = sources_read(passages)
     spans = claim_spans(text, check.claims)
     edits: list[tuple[int, int, str]] = []
     claims = list(check.claims)
@@ -121,8 +124,8 @@ def recite(
         region, gap = _with_markers_after(text, span)
         if not _recitable(text, region):
             continue
-        others = tuple(n for n in sources if n not in claim.passages)
-        best = _best_passage(claim, others, sources, evidence, rules=rules)
+        others = tuple(n for n in evidence if n not in claim.passages)
+        best = _best_passage(claim, others, evidence, rules=rules)
         if best is None:
             continue
         sentence = text[region[0] : region[1]]
@@ -134,7 +137,7 @@ def recite(
         )
     for start, end, marked in sorted(edits, reverse=True):
         text = text[:start] + marked + text[end:]
-    markers = cited_in(text, set(sources))
+    markers = cited_in(text, set(evidence))
     resting = [n for claim in claims for n in claim.passages] if markers else []
     cited = list(dict.fromkeys([*markers, *resting]))
     return Attributed(text, cited, check.with_claims(claims))
@@ -195,7 +198,6 @@ def as_written(claim: Claim) -> str:
 def _best_passage(
     claim: Claim,
     candidates: Sequence[int],
-    sources: dict[int, str],
     evidence: dict[int, Evidence],
     *,
     rules: ClaimRules = DEFAULT_RULES,
@@ -211,7 +213,7 @@ def _best_passage(
             continue
         alone = [evidence[n]]
         if not unsupported_reason(folded, terms, alone, rules=rules) and not unsupported_items(
-            without_markers(claim.text), [sources[n]]
+            without_markers(claim.text), [evidence[n].text]
         ):
             return n
     return None

@@ -34,10 +34,9 @@ from dataclasses import dataclass, replace
 
 from kb.llm.cancel import waiting_at_most
 from kb.llm.chat import ChatModel, LlmBusy, LlmUnavailable, Message
-from kb.text.instructions import without_instructions
 from kb.text.sparse import tokenize
 from retrieval.answer_checks import AnswerCheck, Claim, statement
-from retrieval.claim_support import Evidence, best_window
+from retrieval.claim_support import Evidence, best_window, sources_read
 from retrieval.prompting import neutralise
 from retrieval.types import Passage
 
@@ -130,12 +129,6 @@ def with_judgements(
             for claim, yes in zip(check.claims, judgements, strict=True)
         ]
     )
-
-
-def sources_read(passages: Sequence[Passage]) -> dict[int, Evidence]:
-    """Each passage by number as the judge quotes it: without the sentences that address the
-    assistant or the reader, which are no support (retrieval.answer_checks)."""
-    return {p.n: Evidence.of(without_instructions(p.text)) for p in passages}
 
 
 def _quotes(said: str, cited: Sequence[int], evidence: Mapping[int, Evidence]) -> str:

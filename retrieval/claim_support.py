@@ -42,9 +42,10 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 
-from kb.text.instructions import sentences
+from kb.text.instructions import sentences, without_instructions
 from kb.text.script import is_latin_script
 from kb.text.sparse import tokenize
+from retrieval.types import Passage
 
 NUMBERS = "numbers"
 NAMES = "names"
@@ -188,6 +189,12 @@ class Evidence:
         if self.vectors is None:
             self.vectors = encoder.encode_documents(list(self.sentences)) if self.sentences else []
         return self.vectors
+
+
+def sources_read(passages: Sequence[Passage]) -> dict[int, Evidence]:
+    """Each passage by number as the checks read it: without the sentences that address the
+    assistant or the reader (kb.text.instructions), which are orders, not support."""
+    return {p.n: Evidence.of(without_instructions(p.text)) for p in passages}
 
 
 def unsupported_reason(

@@ -118,7 +118,8 @@ def test_the_claim_judge_tells_a_stated_sentence_from_one_that_reverses_its_pass
     passage's closest sentences; the test passed again with the quotes)."""
     from kb.llm.factory import chat_model
     from retrieval.answer_checks import Claim
-    from retrieval.claim_judge import ClaimJudge, sources_read
+    from retrieval.claim_judge import ClaimJudge
+    from retrieval.claim_support import sources_read
     from retrieval.prompting import answer_messages, load_template
     from retrieval.types import Passage
 

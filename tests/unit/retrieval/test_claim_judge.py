@@ -13,7 +13,8 @@ from kb.llm.chat import LlmBusy, Message, Usage
 from kb.stores.types import AccessScope
 from retrieval.answer_checks import Verdict, check_answer
 from retrieval.answerer import Answer, Answerer, Checking
-from retrieval.claim_judge import ClaimJudge, sources_read
+from retrieval.claim_judge import ClaimJudge
+from retrieval.claim_support import sources_read
 from retrieval.evidence import Evidence, RefusalPolicy
 from retrieval.prompting import load_template
 from retrieval.refusals import RefusalReason
