@@ -60,6 +60,14 @@ class QueryIn(_AskIn):
 
 class SearchIn(_AskIn):
     query = serializers.CharField()
+    translate = serializers.BooleanField(
+        required=False,
+        allow_null=True,
+        default=None,
+        help_text="Also search the query translated into the other languages of the documents "
+        "you may read, when its own words find little (the model writes it: seconds on a CPU). "
+        "Default: the server's setting (on unless switched off).",
+    )
 
     def validate_query(self, value: str) -> str:
         return self._text(value)

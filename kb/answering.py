@@ -176,15 +176,45 @@ def answer_question(
     raise RuntimeError("the answer stream ended without an answer")
 
 
+@dataclass(frozen=True)
+class Found:
+    """What a search found: the passages, and the query as it was also searched translated
+    (empty when it was searched as asked only)."""
+
+    passages: list[Passage]
+    translations: tuple[str, ...] = ()
+
+
 def search_passages(
-    *, user: AnyUser, query: str, collection_ids: Sequence[int] | None = None, top_k: int
-) -> list[Passage]:
-    """Fused, post-checked passages without a model call."""
+    *,
+    user: AnyUser,
+    query: str,
+    collection_ids: Sequence[int] | None = None,
+    top_k: int,
+    translate: bool | None = None,
+) -> Found:
+    """Fused, post-checked passages without an answer. With `translate` (default:
+    KB_TRANSLATE_QUESTIONS) a query whose own words find little is also searched in the other
+    languages of the documents the caller may read, as a question is: the model writes the
+    translations (seconds on a CPU), and a model busy for longer than KB_TRANSLATE_WAIT_SECONDS
+    leaves the query searched as asked."""
+    if translate is None:
+        translate = settings.KB_TRANSLATE_QUESTIONS
     scope = access_scope(user, collection_ids=_ids(collection_ids))
-    retrieval = default_retriever().retrieve(
-        query, scope=scope, allowed=lambda ids: readable_document_ids(user, ids), top_k=top_k
+    scripts = (
+        readable_scripts(user=user, collection_ids=scope.collection_ids)
+        if translate
+        else frozenset()
     )
-    return retrieval.passages
+    retrieval = default_retriever(translate=translate).retrieve(
+        query,
+        scope=scope,
+        allowed=lambda ids: readable_document_ids(user, ids),
+        top_k=top_k,
+        document_scripts=scripts,
+    )
+    metrics.translation_taken(retrieval.latencies_ms)
+    return Found(retrieval.passages, retrieval.translations)
 
 
 def _ids(collection_ids: Sequence[int] | None) -> list[int] | None:

@@ -26,8 +26,8 @@ from retrieval.translation import QuestionTranslator
 
 def default_retriever(*, translate: bool = False) -> Retriever:
     """`translate`: questions are searched translated into the scripts of their readers'
-    documents too (the model writes them: seconds on a CPU, so the answer path has them,
-    search does not)."""
+    documents too (the model writes them: seconds on a CPU; answers and searches have them
+    unless switched off)."""
     index = vector_index()
     encoder = SparseEncoder()
     embedder = load_embedder(settings.KB_EMBED_MODEL, models_dir=Path(settings.KB_MODELS_DIR))

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from bench.common.corpus import SOURCES, require_sources
-from bench.common.devset import ANSWERABLE, UNANSWERABLE, load_questions
+from bench.common.devset import ANSWERABLE, CROSSLINGUAL, UNANSWERABLE, load_questions
 
 if TYPE_CHECKING:
     from ingestion.types import ParsedElement
@@ -169,6 +169,13 @@ def describe_queries(queries: Sequence[Query]) -> Json:
         "sampling": "bench/devset questions in file order, then corpus sentences "
         "(6-30 words) from seeded random real chunks",
     }
+
+
+def translation_queries(count: int) -> list[Query]:
+    """Questions a search may translate: the cross-lingual dev set's (asked in another
+    language than their page), then the same-language ones, whose own words usually find them."""
+    asked = [*load_questions(CROSSLINGUAL), *load_questions(ANSWERABLE)]
+    return [Query(q.text, q.lang, "devset") for q in asked][:count]
 
 
 def dev_questions() -> list[str]:

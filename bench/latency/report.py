@@ -56,6 +56,15 @@ def summary(report: Json) -> str:
                 f"{_triple(answers['ttft_ms'])} ms, total "
                 f"{_triple(answers['total_ms'])} ms"
             )
+        if "translated_search" in entry:
+            searched = entry["translated_search"]
+            lines.append(
+                f"searches at {entry['chunks']} chunks with translation on "
+                f"({searched['translated']} of {searched['queries']} translated): "
+                f"{_triple(searched['with_translation_ms'])} ms (off: "
+                f"{_triple(searched['translation_off_ms'])} ms); translated ones "
+                f"{_triple(searched['translated_queries_ms'])} ms"
+            )
     lines.append(f"peak RSS {report['peak_rss_mb']} MB, wall {report['wall_s']} s")
     return "\n".join(lines)
 

@@ -16,7 +16,14 @@ from typing import TYPE_CHECKING, Any
 
 from bench.common.environment import Timed, code_state, machine, peak_rss_mb, rss_mb, setup_django
 from bench.latency import llm, report, searches, stores
-from bench.latency.corpus import Query, corpus_summary, describe_queries, load_corpus, load_queries
+from bench.latency.corpus import (
+    Query,
+    corpus_summary,
+    describe_queries,
+    load_corpus,
+    load_queries,
+    translation_queries,
+)
 from bench.latency.layout import Layout, build_layout
 from bench.latency.vectors import chunk_vectors, embed_queries
 
@@ -64,6 +71,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--llm-runs", type=int, default=5, help="timed prompts per model")
     parser.add_argument("--answers", type=int, default=10, help="end-to-end answered questions")
+    parser.add_argument(
+        "--translated-searches",
+        type=int,
+        default=0,
+        help="dev-set questions searched with and without translation by the first model, at "
+        "the largest size (%(default)s; 99: every cross-lingual and same-language one)",
+    )
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT, help="JSON path")
 
 
@@ -85,6 +99,7 @@ def run(args: argparse.Namespace, *, command: str) -> int:
                 optimize=not args.no_optimize,
                 llm_runs=args.llm_runs,
                 answers=args.answers,
+                translated_searches=args.translated_searches,
             ),
             command=command,
         )
@@ -105,6 +120,7 @@ class Options:
     optimize: bool
     llm_runs: int
     answers: int
+    translated_searches: int = 0
 
 
 @dataclass(frozen=True)
@@ -215,6 +231,12 @@ def measure_size(
                 entry["answers"] = llm.measure_answers(
                     retriever, staff, count=options.answers, skip=skip
                 )
+            if options.translated_searches > 0:
+                asked = translation_queries(options.translated_searches)
+                progress(f"{size}: {len(asked)} searches with and without translation")
+                entry["translated_search"] = searches.measure_translated(
+                    built, staff, asked, document_scripts(chunks)
+                )
             forget_chat_model()
         if options.optimize:
             progress(f"{size}: EdgeShard.optimize()")
@@ -226,6 +248,13 @@ def measure_size(
         return entry
     finally:
         built.close()
+
+
+def document_scripts(chunks: Sequence[Any]) -> frozenset[str]:
+    """The scripts of the corpus's real text, as Document.script records them at indexing."""
+    from kb.text.script import script_of
+
+    return frozenset(script_of(c.text) for c in chunks if c.real_text)
 
 
 _STARTED = time.perf_counter()

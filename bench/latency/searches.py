@@ -13,6 +13,9 @@ from bench.latency.corpus import Query
 from bench.latency.stores import Stores, production_stores
 from bench.latency.vectors import WARM_UP_QUERIES
 
+# Questions translated before the timed ones (not in the dev sets): the model loads on the first.
+WARM_UP_TRANSLATIONS = ("Как часто делается резервная копия?", "How do I rotate the logs?")
+
 if TYPE_CHECKING:
     from kb.stores.graph_embedded import EmbeddedGraphStore
     from kb.stores.qdrant_edge import QdrantEdgeIndex
@@ -47,13 +50,14 @@ def _failure(error: RuntimeError) -> str:
     return "timeout" if "nterrupted" in text else text.split("!")[0][:80]
 
 
-def bench_retriever(stores: Stores) -> tuple[Retriever, GuardedGraph]:
-    """retrieval.factory.default_retriever over the bench stores, as configured by settings;
-    its graph searcher (run only when KB_FUSION_WEIGHTS weighs it) is guarded."""
+def bench_retriever(stores: Stores, *, translate: bool = False) -> tuple[Retriever, GuardedGraph]:
+    """retrieval.factory.default_retriever over the bench stores, as configured by settings
+    (`translate`: with the settings' model translating questions); its graph searcher (run
+    only when KB_FUSION_WEIGHTS weighs it) is guarded."""
     from retrieval.factory import default_retriever
 
     with production_stores(stores):
-        retriever = default_retriever()
+        retriever = default_retriever(translate=translate)
     shipped = next(s for s in retriever.searchers if s.name == "graph")
     guard = GuardedGraph(shipped)
     retriever.searchers = [guard if s.name == "graph" else s for s in retriever.searchers]
@@ -118,6 +122,68 @@ def measure_retrieval(
     keys = list(times[next(iter(scopes))])
     report["p50_ratio_vs_staff"] = p50_ratios(report, list(scopes), keys, baseline="staff")
     return report
+
+
+def measure_translated(
+    stores: Stores, scope: AccessScope, queries: Sequence[Query], scripts: frozenset[str]
+) -> Json:
+    """What a search costs with translation on (KB_TRANSLATE_QUESTIONS, the default for
+    `/api/v1/search` and answers alike): each query searched as asked (translation off: the
+    baseline), then through the production Retriever with the settings' model translating it
+    into `scripts` (the corpus's documents') behind the shipped gate. Each query's first
+    search in translation is the one timed: a second would find its translations cached."""
+    plain, _ = bench_retriever(stores)
+    translating, guard = bench_retriever(stores, translate=True)
+    passages = top_k()
+
+    def search(retriever: Retriever, text: str) -> tuple[float, Json]:
+        started = time.perf_counter()
+        found = retriever.retrieve(
+            text, scope=scope, allowed=pass_through, top_k=passages, document_scripts=scripts
+        )
+        return (time.perf_counter() - started) * 1000, found.latencies_ms
+
+    for warm_up in WARM_UP_TRANSLATIONS:  # the model's load is not a search's time
+        search(translating, warm_up)
+    rows: list[Json] = []
+    with Timed() as timed:
+        for query in queries:
+            as_asked_ms, _ = search(plain, query.text)
+            translated_ms, latencies = search(translating, query.text)
+            rows.append(
+                {
+                    "lang": query.lang,
+                    "as_asked_ms": round(as_asked_ms, 2),
+                    "ms": round(translated_ms, 2),
+                    "translate_ms": round(latencies.get("translate", 0.0), 2),
+                }
+            )
+    translated = [r for r in rows if r["translate_ms"] > 0]
+    kept = [r for r in rows if r["translate_ms"] == 0]
+    overall = percentiles([r["ms"] for r in rows])
+    baseline = percentiles([r["as_asked_ms"] for r in rows])
+    return {
+        "scope": "staff",
+        "document_scripts": sorted(scripts),
+        "queries": len(rows),
+        "translated": len(translated),
+        "translated_by_lang": {
+            lang: f"{sum(r['lang'] == lang for r in translated)}/"
+            f"{sum(r['lang'] == lang for r in rows)}"
+            for lang in sorted({r["lang"] for r in rows})
+        },
+        "other_processes_cpu_share": timed.other_share,
+        "with_translation_ms": overall,
+        "translation_off_ms": baseline,
+        "p95_ratio_vs_translation_off": round(overall["p95"] / baseline["p95"], 2)
+        if rows and baseline["p95"]
+        else None,
+        "translated_queries_ms": percentiles([r["ms"] for r in translated]),
+        "translate_step_ms": percentiles([r["translate_ms"] for r in translated]),
+        "not_translated_queries_ms": percentiles([r["ms"] for r in kept]),
+        "graph_failures": guard.failures,
+        "rows": rows,
+    }
 
 
 def measure_graph(

@@ -86,14 +86,16 @@ class SearchApi(APIView):
         payload.is_valid(raise_exception=True)
         data = payload.validated_data
         with failures_as_http():
-            passages = search_passages(
+            found = search_passages(
                 user=request.user,
                 query=data["query"],
                 collection_ids=data.get("collections"),
                 top_k=data.get("top_k") or _default_top_k(),
+                translate=data.get("translate"),
             )
-        results = [{**passage_out(p), "paths": list(p.paths)} for p in passages]
-        return Response(SearchOut({"results": results}).data)
+        results = [{**passage_out(p), "paths": list(p.paths)} for p in found.passages]
+        out = {"results": results, "translations": list(found.translations)}
+        return Response(SearchOut(out).data)
 
 
 class FeedbackApi(APIView):

@@ -194,6 +194,10 @@ class SearchResultOut(serializers.Serializer[object]):
 
 class SearchOut(serializers.Serializer[object]):
     results = SearchResultOut(many=True)
+    translations = serializers.ListField(
+        child=serializers.CharField(),
+        help_text="The query as it was also searched, translated; empty when searched as asked.",
+    )
 
 
 class FeedbackOut(serializers.Serializer[object]):

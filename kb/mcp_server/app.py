@@ -37,7 +37,9 @@ DESCRIPTIONS = {
     "search": (
         "Passages matching a query, best first, from the documents you may read (no answer is "
         "written). Each: title, page, section, a snippet, score, chunk_id (for get_passage) "
-        "and a link to the source in Quarry."
+        "and a link to the source in Quarry. A query in one language also finds documents "
+        "in another: where its own words find little it is searched translated too "
+        "(translations lists how)."
     ),
     "ask": (
         "Quarry's answer to a question from the documents you may read, citing passages as "

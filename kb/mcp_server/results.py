@@ -16,9 +16,9 @@ from django.urls import reverse
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 from kb.answer_events import AnswerOut, snippet_out
+from kb.answering import Found
 from kb.llm.control import PlainText, generic_plain_text
 from kb.selectors.sources import SourcePassage
-from retrieval.types import Passage
 
 
 @cache
@@ -74,6 +74,10 @@ class SearchHit(Source):
 
 class SearchResults(BaseModel):
     passages: list[SearchHit] = Field(description="Best first; empty when nothing matched.")
+    translations: list[Untrusted] = Field(
+        description="The query as it was also searched, translated by the model; empty when "
+        "searched as asked."
+    )
 
 
 class ClaimResult(BaseModel):
@@ -104,14 +108,15 @@ def collections_result(rows: list[dict[str, Any]]) -> Collections:
     return Collections(collections=[CollectionResult.model_validate(row) for row in rows])
 
 
-def search_result(passages: list[Passage], base_url: str) -> SearchResults:
+def search_result(found: Found, base_url: str) -> SearchResults:
     return SearchResults(
         passages=[
             SearchHit.model_validate(
                 {**snippet_out(p), "score": round(p.score, 6), "link": _link(base_url, p.chunk_id)}
             )
-            for p in passages
-        ]
+            for p in found.passages
+        ],
+        translations=list(found.translations),
     )
 
 

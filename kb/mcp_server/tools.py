@@ -52,6 +52,13 @@ TopK = Annotated[
     int | None,
     Field(description="How many passages to use; default and limit: the server's (5 and 20)."),
 ]
+Translate = Annotated[
+    bool | None,
+    Field(
+        description="Also search the query translated into the other languages of your "
+        "documents when its own words find little (seconds on a CPU); default: the server's."
+    ),
+]
 # The same words for a chunk that does not exist and one the caller may not read.
 NO_PASSAGE = "No passage with this chunk id."
 # The API's field names, as the tools name them.
@@ -70,9 +77,15 @@ async def search(
     ctx: Ctx,
     collection_ids: CollectionIds = None,
     top_k: TopK = None,
+    translate: Translate = None,
 ) -> SearchResults:
     user = caller(ctx)
-    data: dict[str, Any] = {"query": query, "collections": collection_ids, "top_k": top_k}
+    data: dict[str, Any] = {
+        "query": query,
+        "collections": collection_ids,
+        "top_k": top_k,
+        "translate": translate,
+    }
 
     def run() -> Any:
         given = _admitted(SearchIn(data=_given(data)), user)
@@ -81,6 +94,7 @@ async def search(
             query=given["query"],
             collection_ids=given.get("collections"),
             top_k=_k(given),
+            translate=given.get("translate"),
         )
 
     return search_result(await _run(run), base_url(ctx))

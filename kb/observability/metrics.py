@@ -35,7 +35,8 @@ RETRIEVAL_SECONDS = Histogram(
 )
 TRANSLATION_SECONDS = Histogram(
     "quarry_translation_seconds",
-    "Time the model took to translate a question, all its languages, before its search",
+    "Time the model took to translate a question or search query, all its languages, before "
+    "its search",
     buckets=_LATENCY_BUCKETS,
 )
 FIRST_TOKEN_SECONDS = Histogram(
@@ -75,6 +76,12 @@ def document_failed(reason: str) -> None:
     INGEST_FAILURES.labels(reason=reason).inc()
 
 
+def translation_taken(latencies_ms: Mapping[str, float]) -> None:
+    """A question's or search query's translations, where the model was asked for any."""
+    if "translate" in latencies_ms:
+        TRANSLATION_SECONDS.observe(latencies_ms["translate"] / 1000)
+
+
 def question_answered(
     *,
     latencies_ms: Mapping[str, float],
@@ -87,8 +94,7 @@ def question_answered(
     for path in _PATHS:
         if path in latencies_ms:
             RETRIEVAL_SECONDS.labels(path=path).observe(latencies_ms[path] / 1000)
-    if "translate" in latencies_ms:
-        TRANSLATION_SECONDS.observe(latencies_ms["translate"] / 1000)
+    translation_taken(latencies_ms)
     if "first_token" in latencies_ms:
         FIRST_TOKEN_SECONDS.observe(latencies_ms["first_token"] / 1000)
     if "generate" in latencies_ms:

@@ -45,7 +45,7 @@ def test_every_tool_says_what_it_returns(indexed_world: IndexedWorld, live_url: 
     assert set(tools) == {"list_collections", "search", "ask", "get_passage"}
     returns = {
         "list_collections": {"collections"},
-        "search": {"passages"},
+        "search": {"passages", "translations"},
         "ask": {"answer", "refused", "citations", "closest", "query_id"},
         "get_passage": {"text", *SOURCE_FIELDS},
     }
@@ -53,7 +53,12 @@ def test_every_tool_says_what_it_returns(indexed_world: IndexedWorld, live_url: 
         description, schema = tools[name].description, tools[name].outputSchema
         assert description is not None and len(description) > 60, name
         assert schema is not None and fields <= set(schema["properties"]), name
-    assert set(tools["search"].inputSchema["properties"]) == {"query", "collection_ids", "top_k"}
+    assert set(tools["search"].inputSchema["properties"]) == {
+        "query",
+        "collection_ids",
+        "top_k",
+        "translate",
+    }
 
 
 def test_search_gives_each_passage_with_the_chats_link_to_its_source(
@@ -72,6 +77,20 @@ def test_search_gives_each_passage_with_the_chats_link_to_its_source(
     runbook = next(p for p in passages if p["title"] == "runbook")
     page = signed_in(indexed_world.world, "engineer").get(runbook["link"].removeprefix(live_url))
     assert page.status_code == 200 and canary("runbook") in page.content.decode()
+
+
+def test_search_says_it_searched_as_asked_when_told_not_to_translate(
+    indexed_world: IndexedWorld, live_url: str, settings: Settings
+) -> None:
+    """The query translated is tests/integration/retrieval/test_translation.py's, through the
+    REST API, which the tool calls the same way."""
+    settings.KB_TRANSLATE_QUESTIONS = True
+    arguments = {"query": QUESTION, "top_k": 20, "translate": False}
+
+    found = structured(call_tool(live_url, _token(indexed_world), "search", arguments))
+
+    assert found["translations"] == []
+    assert {p["title"] for p in found["passages"]} == EXPECTED_VISIBLE["engineer"]
 
 
 def test_search_in_a_collection_searches_only_there(

@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 from django.contrib.auth.models import User
+from prometheus_client import REGISTRY
 
 from ingestion.pipeline import ingest_document
 from kb.access import CONSOLE, access_scope, readable_document_ids
@@ -23,6 +24,7 @@ from retrieval.factory import default_retriever, question_translator
 from retrieval.retriever import Retrieval
 from retrieval.translation import QuestionTranslator
 from tests.support import samples
+from tests.support.clients import api_client_as
 from tests.support.factories import CollectionFactory, GroupFactory, UserFactory
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow, pytest.mark.llm]
@@ -194,3 +196,52 @@ def test_a_question_that_found_its_topic_in_its_own_words_is_not_translated(
     assert canteen.passages[0].document_id == documents["kantine"].pk
     assert backups.evidence.coverage < 0.6 and "dense@en" in backups.per_path
     assert backups.passages[0].document_id == documents["backups"].pk
+
+
+def translations_observed() -> float:
+    return REGISTRY.get_sample_value("quarry_translation_seconds_count") or 0.0
+
+
+def test_the_search_api_finds_the_english_page_through_the_querys_translation(
+    documents: dict[str, Document], settings: Any
+) -> None:
+    """`POST /api/v1/search` translates as answers do (KB_TRANSLATE_QUESTIONS), says what it
+    searched, and searches as asked when the caller says `translate: false`."""
+    settings.KB_TRANSLATE_QUESTIONS = True
+    client = api_client_as(reader_of(documents))
+
+    def search_api(**extra: Any) -> dict[str, Any]:
+        body = {"query": QUESTIONS[0], "top_k": 3, **extra}
+        response = client.post("/api/v1/search", body, format="json")
+        assert response.status_code == 200, response.content
+        found: dict[str, Any] = response.json()
+        return found
+
+    observed = translations_observed()
+    translated = search_api()
+    translated_count = translations_observed()
+    as_asked = search_api(translate=False)
+
+    assert translated["results"][0]["document_id"] == documents["backups"].pk
+    assert any("@en" in path for path in translated["results"][0]["paths"])
+    assert [t for t in translated["translations"] if "backup" in t.lower()]
+    assert as_asked["translations"] == []
+    assert translated_count == observed + 1 and translations_observed() == translated_count
+    assert documents["backups"].pk not in [r["document_id"] for r in as_asked["results"][:1]]
+
+
+def test_the_search_api_follows_the_setting_when_the_caller_does_not_say(
+    documents: dict[str, Document], settings: Any
+) -> None:
+    settings.KB_TRANSLATE_QUESTIONS = False
+    client = api_client_as(reader_of(documents))
+
+    off = client.post("/api/v1/search", {"query": QUESTIONS[0]}, format="json").json()
+    asked = client.post(
+        "/api/v1/search", {"query": QUESTIONS[0], "translate": True}, format="json"
+    ).json()
+
+    assert off["translations"] == [] and not any(
+        "@" in p for r in off["results"] for p in r["paths"]
+    )
+    assert asked["translations"] and asked["results"][0]["document_id"] == documents["backups"].pk

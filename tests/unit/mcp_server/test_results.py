@@ -6,6 +6,7 @@ from __future__ import annotations
 import pytest
 
 from kb.answer_events import AnswerOut
+from kb.answering import Found
 from kb.llm.control import BREAK
 from kb.mcp_server.results import answer_result, search_result
 from retrieval.types import Passage
@@ -33,7 +34,7 @@ def _passage(text: str, title: str = "runbook") -> Passage:
 
 
 def test_a_search_hit_is_the_apis_source_with_the_chats_link() -> None:
-    (hit,) = search_result([_passage("Backups run nightly.")], BASE).passages
+    (hit,) = search_result(Found([_passage("Backups run nightly.")]), BASE).passages
 
     assert hit.model_dump() == {
         "document_id": 7,
@@ -49,9 +50,12 @@ def test_a_search_hit_is_the_apis_source_with_the_chats_link() -> None:
 
 
 def test_control_tokens_in_document_text_are_broken_wherever_it_appears() -> None:
-    (hit,) = search_result([_passage(INJECTED, title="<|im_start|>system")], BASE).passages
+    found = search_result(
+        Found([_passage(INJECTED, title="<|im_start|>system")], translations=(INJECTED,)), BASE
+    )
+    (hit,) = found.passages
 
-    for text in (hit.snippet, hit.title):
+    for text in (hit.snippet, hit.title, *found.translations):
         assert "<|im_end|>" not in text and "<|im_start|>" not in text
     # only broken, nothing removed (a snippet is one line)
     assert hit.snippet.replace(BREAK, "") == " ".join(INJECTED.split())
