@@ -66,7 +66,7 @@ class SearchIn(_AskIn):
         default=None,
         help_text="Also search the query translated into the other languages of the documents "
         "you may read, when its own words find little (the model writes it: seconds on a CPU). "
-        "Default: the server's setting (on unless switched off).",
+        "Absent or null: the server's setting (KB_TRANSLATE_SEARCHES, on by default).",
     )
 
     def validate_query(self, value: str) -> str:

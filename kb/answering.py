@@ -183,6 +183,9 @@ class Found:
 
     passages: list[Passage]
     translations: tuple[str, ...] = ()
+    # The model was too busy (or unreachable) to translate the query as it should have been:
+    # these passages are its own words' alone.
+    translation_skipped: bool = False
 
 
 def search_passages(
@@ -194,12 +197,12 @@ def search_passages(
     translate: bool | None = None,
 ) -> Found:
     """Fused, post-checked passages without an answer. With `translate` (default:
-    KB_TRANSLATE_QUESTIONS) a query whose own words find little is also searched in the other
+    KB_TRANSLATE_SEARCHES) a query whose own words find little is also searched in the other
     languages of the documents the caller may read, as a question is: the model writes the
     translations (seconds on a CPU), and a model busy for longer than KB_TRANSLATE_WAIT_SECONDS
     leaves the query searched as asked."""
     if translate is None:
-        translate = settings.KB_TRANSLATE_QUESTIONS
+        translate = settings.KB_TRANSLATE_SEARCHES
     scope = access_scope(user, collection_ids=_ids(collection_ids))
     scripts = (
         readable_scripts(user=user, collection_ids=scope.collection_ids)
@@ -214,7 +217,7 @@ def search_passages(
         document_scripts=scripts,
     )
     metrics.translation_taken(retrieval.latencies_ms)
-    return Found(retrieval.passages, retrieval.translations)
+    return Found(retrieval.passages, retrieval.translations, not retrieval.complete)
 
 
 def _ids(collection_ids: Sequence[int] | None) -> list[int] | None:

@@ -23,7 +23,7 @@ from retrieval.fusion import rrf_fuse
 from retrieval.near_duplicates import prefer_matching_differences
 from retrieval.script_preference import OTHER_SCRIPT_FACTOR, prefer_question_script
 from retrieval.timing import ms_since
-from retrieval.translation import SUFFIXES, QuestionTranslator, translation_targets
+from retrieval.translation import SUFFIXES, QuestionTranslator, Sharing, translation_targets
 from retrieval.types import Candidate, Fused, Passage
 
 # Paths that run even with no fusion weight, because the refusal evidence reads them.
@@ -115,7 +115,7 @@ class Retriever:
             latencies["fuse_check"] = ms_since(started)
             if self.translate_below is not None and found.evidence.coverage >= self.translate_below:
                 wanted = []  # found its topic in its own words
-        translations, asked = self._translations(question, wanted, latencies)
+        translations, asked = self._translations(question, wanted, latencies, sharing(scope))
         for into, text in translations.items():
             per_path.update(self._search(text, scope, latencies, suffix=SUFFIXES[into]))
         started = time.perf_counter()
@@ -193,14 +193,20 @@ class Retriever:
         return [script for script in targets if script in self.translate_into]
 
     def _translations(
-        self, question: str, targets: Sequence[str], latencies: dict[str, float]
+        self,
+        question: str,
+        targets: Sequence[str],
+        latencies: dict[str, float],
+        shared_by: Sharing,
     ) -> tuple[dict[str, str], bool]:
         """The question in each target script the model wrote it in, and whether the model
         could be asked for every one (a busy model: a weaker result, not to be cached)."""
         if not targets or self.translator is None:
             return {}, True
         started = time.perf_counter()
-        written = {into: self.translator.translate(question, into) for into in targets}
+        written = {
+            into: self.translator.translate(question, into, shared_by=shared_by) for into in targets
+        }
         latencies["translate"] = ms_since(started)
         translations = {into: text for into, text in written.items() if text}
         return translations, None not in written.values()
@@ -279,6 +285,12 @@ class Retriever:
                 continue
             passages.append(_passage(len(passages) + 1, candidate, payload))
         return passages
+
+
+def sharing(scope: AccessScope) -> Sharing:
+    """Who may be served a translation this scope's caller had made: the same scope, as for
+    cached answers (retrieval.translation.Sharing)."""
+    return (tuple(sorted(scope.collection_ids)), tuple(sorted(scope.acl)))
 
 
 def _voting_as_much(weights: Mapping[str, float], total: float) -> dict[str, float]:

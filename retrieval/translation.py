@@ -22,7 +22,7 @@ from __future__ import annotations
 import logging
 import threading
 from collections import OrderedDict
-from collections.abc import Callable
+from collections.abc import Callable, Hashable
 from collections.abc import Set as AbstractSet
 
 from kb.llm.cancel import waiting_at_most
@@ -57,6 +57,10 @@ MAX_CHARS = 400  # a translation is about as long as its question; more is the m
 # Translations kept per process: the same question asked again (or ranked by several fusion
 # set-ups in the benchmark) costs the model once.
 CACHE_SIZE = 512
+# Who shares a remembered translation (`translate(..., shared_by=)`): callers with the same
+# access scope, as they share cached answers (kb.answer_cache). A translation found remembered
+# answers seconds sooner, which would tell anyone that someone asked those exact words.
+Sharing = Hashable
 # Seconds a translation waits for a model that is busy: about two other translations, not an
 # answer (tens of seconds on a CPU). A question would otherwise wait in line twice, for its
 # translation and again for its answer; past this it is searched as asked (and not cached).
@@ -76,20 +80,21 @@ def translation_targets(question: str, document_scripts: AbstractSet[str]) -> li
 
 
 class QuestionTranslator:
-    """`translate(question, into)`: the question in the language of script `into`; "" when the
-    model wrote no translation into it (remembered: at temperature 0 it would write the same),
-    None when it cannot be asked now (not remembered)."""
+    """`translate(question, into, shared_by=)`: the question in the language of script `into`;
+    "" when the model wrote no translation into it (remembered: at temperature 0 it would write
+    the same), None when it cannot be asked now (not remembered). A translation is remembered
+    for callers of the same `shared_by` only (Sharing)."""
 
     def __init__(
         self, model: Callable[[], ChatModel], *, wait_seconds: float = DEFAULT_WAIT_SECONDS
     ) -> None:
         self.model = model  # opened on the first question that needs it
         self.wait_seconds = wait_seconds
-        self._cache: OrderedDict[tuple[str, str], str] = OrderedDict()
+        self._cache: OrderedDict[tuple[Sharing, str, str], str] = OrderedDict()
         self._lock = threading.Lock()
 
-    def translate(self, question: str, into: str) -> str | None:
-        key = (question, into)
+    def translate(self, question: str, into: str, *, shared_by: Sharing = ()) -> str | None:
+        key = (shared_by, question, into)
         with self._lock:
             if key in self._cache:
                 self._cache.move_to_end(key)

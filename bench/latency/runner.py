@@ -75,8 +75,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--translated-searches",
         type=int,
         default=0,
-        help="dev-set questions searched with and without translation by the first model, at "
-        "the largest size (%(default)s; 99: every cross-lingual and same-language one)",
+        help="dev-set questions searched with and without translation, at the largest size, "
+        "the model in settings translating (%(default)s; 99: every cross-lingual and "
+        "same-language one; needs --models to name one)",
     )
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT, help="JSON path")
 
@@ -251,10 +252,14 @@ def measure_size(
 
 
 def document_scripts(chunks: Sequence[Any]) -> frozenset[str]:
-    """The scripts of the corpus's real text, as Document.script records them at indexing."""
+    """The scripts of the corpus's documents, as indexing records them (Document.script: that
+    of the document's whole text)."""
     from kb.text.script import script_of
 
-    return frozenset(script_of(c.text) for c in chunks if c.real_text)
+    texts: dict[int, list[str]] = {}
+    for chunk in chunks:
+        texts.setdefault(chunk.document_id, []).append(chunk.text)
+    return frozenset(script_of(" ".join(parts)) for parts in texts.values())
 
 
 _STARTED = time.perf_counter()

@@ -77,7 +77,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         action=argparse.BooleanOptionalAction,
         default=False,
         help="search a question translated into the corpus's other scripts too, written by the "
-        "model in settings (KB_TRANSLATE_QUESTIONS: what answers do; search does not)",
+        "model in settings (KB_TRANSLATE_QUESTIONS and KB_TRANSLATE_SEARCHES: what answers and "
+        "searches do)",
     )
     parser.add_argument(
         "--limit", type=int, default=DEFAULT_LIMIT, help="candidates per path (%(default)s)"

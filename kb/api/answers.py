@@ -80,7 +80,7 @@ class QueryApi(APIView):
 class SearchApi(APIView):
     throttle_classes = [PerUserRateThrottle]
 
-    @extend_schema(request=SearchIn, responses=SearchOut, summary="Passages, without a model")
+    @extend_schema(request=SearchIn, responses=SearchOut, summary="Passages, without an answer")
     def post(self, request: Request) -> Response:
         payload = SearchIn(data=request.data)
         payload.is_valid(raise_exception=True)
@@ -94,7 +94,11 @@ class SearchApi(APIView):
                 translate=data.get("translate"),
             )
         results = [{**passage_out(p), "paths": list(p.paths)} for p in found.passages]
-        out = {"results": results, "translations": list(found.translations)}
+        out = {
+            "results": results,
+            "translations": list(found.translations),
+            "translation_skipped": found.translation_skipped,
+        }
         return Response(SearchOut(out).data)
 
 

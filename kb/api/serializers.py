@@ -198,6 +198,10 @@ class SearchOut(serializers.Serializer[object]):
         child=serializers.CharField(),
         help_text="The query as it was also searched, translated; empty when searched as asked.",
     )
+    translation_skipped = serializers.BooleanField(
+        help_text="True when the model was too busy to translate the query as it should have "
+        "been: the results are its own words' alone. Ask again, or search with translate false."
+    )
 
 
 class FeedbackOut(serializers.Serializer[object]):

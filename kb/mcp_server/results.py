@@ -78,6 +78,10 @@ class SearchResults(BaseModel):
         description="The query as it was also searched, translated by the model; empty when "
         "searched as asked."
     )
+    translation_skipped: bool = Field(
+        description="True when the model was too busy to translate the query: the passages "
+        "are its own words' alone."
+    )
 
 
 class ClaimResult(BaseModel):
@@ -117,6 +121,7 @@ def search_result(found: Found, base_url: str) -> SearchResults:
             for p in found.passages
         ],
         translations=list(found.translations),
+        translation_skipped=found.translation_skipped,
     )
 
 

@@ -295,9 +295,11 @@ KB_FUSION_WEIGHTS = env_weights("KB_FUSION_WEIGHTS", {"dense": 1.0, "sparse": 1.
 KB_GRAPH_HOPS = env_int("KB_GRAPH_HOPS", 1)
 KB_TOP_K = env_int("KB_TOP_K", 5)
 # Questions are also searched translated into the other scripts of the documents their asker
-# may read, written by the answering model (retrieval/translation.py); answers only, search
-# stays model-free.
+# may read, written by the answering model (retrieval/translation.py).
 KB_TRANSLATE_QUESTIONS = env_bool("KB_TRANSLATE_QUESTIONS", True)
+# So are search queries (/api/v1/search, MCP search) unless a request says `translate`: off
+# keeps search model-free (milliseconds on a CPU, where a translation takes seconds).
+KB_TRANSLATE_SEARCHES = env_bool("KB_TRANSLATE_SEARCHES", KB_TRANSLATE_QUESTIONS)
 # The scripts questions may be translated into (latin: English, han: Chinese, cyrillic:
 # Russian), of those the asker's documents are written in: an English question about a
 # Chinese or Russian page finds it (cross-lingual recall@5 0.773 with `latin` alone, 0.864),

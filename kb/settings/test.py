@@ -43,6 +43,7 @@ KB_CLAIM_JUDGE = False
 # A translation is one more model call per Chinese or Russian question; tests that exercise it
 # turn it on (tests/integration/retrieval/test_translation.py).
 KB_TRANSLATE_QUESTIONS = False
+KB_TRANSLATE_SEARCHES = False
 KB_ANSWER_MAX_TOKENS = 64  # enough to see an answer cite; short enough for 2 CPU cores
 # Off unless a test turns it on: ids repeat between tests, so entries would leak across them.
 KB_ANSWER_CACHE_SECONDS = 0

@@ -361,6 +361,16 @@ def test_numbers_the_database_cannot_hold_in_an_api_body_are_a_json_400(
     assert response.json()["error"]["code"] == "invalid"
 
 
+@pytest.mark.parametrize("value", ["maybe", 2, [], {}], ids=["word", "number", "list", "object"])
+def test_a_search_translate_that_is_no_boolean_is_a_json_400_naming_it(
+    api: APIClient, value: object
+) -> None:
+    response = api.post("/api/v1/search", {"query": "coffee", "translate": value}, format="json")
+
+    assert response.status_code == 400, response.content
+    assert "translate" in response.json()["error"]["message"]
+
+
 def test_feedback_on_the_largest_id_is_a_json_404(api: APIClient) -> None:
     response = api.post("/api/v1/feedback", {"query_id": 2**63 - 1, "rating": "up"}, format="json")
 

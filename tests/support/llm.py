@@ -19,6 +19,7 @@ SMALL_MODEL_ENV = {
     "KB_LLM_MODEL_NAME": SMALL_MODEL_NAME,
     "KB_ANSWERABILITY_CHECK": "false",
     "KB_TRANSLATE_QUESTIONS": "false",
+    "KB_TRANSLATE_SEARCHES": "false",
     "KB_CLAIM_JUDGE": "false",
 }
 

@@ -79,18 +79,25 @@ def test_search_gives_each_passage_with_the_chats_link_to_its_source(
     assert page.status_code == 200 and canary("runbook") in page.content.decode()
 
 
-def test_search_says_it_searched_as_asked_when_told_not_to_translate(
+@pytest.mark.llm
+def test_search_translates_a_query_in_another_language_unless_told_not_to(
     indexed_world: IndexedWorld, live_url: str, settings: Settings
 ) -> None:
-    """The query translated is tests/integration/retrieval/test_translation.py's, through the
-    REST API, which the tool calls the same way."""
-    settings.KB_TRANSLATE_QUESTIONS = True
-    arguments = {"query": QUESTION, "top_k": 20, "translate": False}
+    """A Chinese query over the company's English documents is searched in the English the
+    small model writes, as the REST API does (tests/integration/retrieval/test_translation.py)."""
+    settings.KB_TRANSLATE_SEARCHES = True
+    token = _token(indexed_world)
+    query = "办公室的咖啡机什么时候除垢？"  # When is the office coffee machine descaled?
 
-    found = structured(call_tool(live_url, _token(indexed_world), "search", arguments))
+    translated = structured(call_tool(live_url, token, "search", {"query": query}))
+    as_asked = structured(
+        call_tool(live_url, token, "search", {"query": query, "translate": False})
+    )
 
-    assert found["translations"] == []
-    assert {p["title"] for p in found["passages"]} == EXPECTED_VISIBLE["engineer"]
+    assert translated["translation_skipped"] is False
+    assert any("coffee" in text.lower() for text in translated["translations"])
+    assert {p["title"] for p in translated["passages"]} <= EXPECTED_VISIBLE["engineer"]
+    assert as_asked["translations"] == [] and as_asked["translation_skipped"] is False
 
 
 def test_search_in_a_collection_searches_only_there(

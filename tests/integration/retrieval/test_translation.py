@@ -205,9 +205,9 @@ def translations_observed() -> float:
 def test_the_search_api_finds_the_english_page_through_the_querys_translation(
     documents: dict[str, Document], settings: Any
 ) -> None:
-    """`POST /api/v1/search` translates as answers do (KB_TRANSLATE_QUESTIONS), says what it
+    """`POST /api/v1/search` translates as answers do (KB_TRANSLATE_SEARCHES), says what it
     searched, and searches as asked when the caller says `translate: false`."""
-    settings.KB_TRANSLATE_QUESTIONS = True
+    settings.KB_TRANSLATE_SEARCHES = True
     client = api_client_as(reader_of(documents))
 
     def search_api(**extra: Any) -> dict[str, Any]:
@@ -226,6 +226,7 @@ def test_the_search_api_finds_the_english_page_through_the_querys_translation(
     assert any("@en" in path for path in translated["results"][0]["paths"])
     assert [t for t in translated["translations"] if "backup" in t.lower()]
     assert as_asked["translations"] == []
+    assert translated["translation_skipped"] is as_asked["translation_skipped"] is False
     assert translated_count == observed + 1 and translations_observed() == translated_count
     assert documents["backups"].pk not in [r["document_id"] for r in as_asked["results"][:1]]
 
@@ -233,7 +234,7 @@ def test_the_search_api_finds_the_english_page_through_the_querys_translation(
 def test_the_search_api_follows_the_setting_when_the_caller_does_not_say(
     documents: dict[str, Document], settings: Any
 ) -> None:
-    settings.KB_TRANSLATE_QUESTIONS = False
+    settings.KB_TRANSLATE_SEARCHES = False
     client = api_client_as(reader_of(documents))
 
     off = client.post("/api/v1/search", {"query": QUESTIONS[0]}, format="json").json()
@@ -245,3 +246,17 @@ def test_the_search_api_follows_the_setting_when_the_caller_does_not_say(
         "@" in p for r in off["results"] for p in r["paths"]
     )
     assert asked["translations"] and asked["results"][0]["document_id"] == documents["backups"].pk
+
+
+def test_a_search_the_busy_model_cannot_translate_says_so(
+    documents: dict[str, Document], settings: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    settings.KB_TRANSLATE_SEARCHES = True
+    busy = QuestionTranslator(lambda: BusyModel())  # type: ignore[arg-type,return-value]
+    monkeypatch.setattr("retrieval.factory.question_translator", lambda: busy)
+    client = api_client_as(reader_of(documents))
+
+    found = client.post("/api/v1/search", {"query": QUESTIONS[1]}, format="json").json()
+
+    assert found["translation_skipped"] is True and found["translations"] == []
+    assert found["results"]  # searched as asked

@@ -176,3 +176,42 @@ def test_a_translations_dense_cosine_counts_only_where_the_dense_model_reads_it(
     assert _translated_evidence(ENGLISH_QUESTION) == [0.0, 0.0]
     assert _translated_evidence("后台服务的错误记录在哪里？") == [0.62, 0.0]
     assert _translated_evidence(ENGLISH_QUESTION, dense_every_script=True) == [0.62, 0.62]
+
+
+class CountedTranslations(Translations):
+    def __init__(self) -> None:
+        self.asked = 0
+
+    def chat(
+        self, messages: Sequence[Message], *, max_tokens: int, temperature: float = 0.0
+    ) -> str:
+        self.asked += 1
+        return super().chat(messages, max_tokens=max_tokens, temperature=temperature)
+
+
+def test_a_callers_translations_are_not_served_to_a_caller_of_another_scope() -> None:
+    """Served from another scope's cache, a search would answer seconds sooner: a sign that
+    someone asked the same words (retrieval.translation.Sharing)."""
+    model = CountedTranslations()
+    retriever = Retriever(
+        searchers=[Found("dense", 0.62), Found("sparse", 3.0)],
+        index=cast(VectorIndex, NoStore()),
+        weights={"dense": 1.0, "sparse": 1.0, "graph": 0.0},
+        path_limit=10,
+        translator=QuestionTranslator(lambda: cast(ChatModel, model)),
+    )
+
+    def search(scope: AccessScope) -> None:
+        retriever.retrieve(
+            "后台服务的错误记录在哪里？",
+            scope=scope,
+            allowed=lambda ids: ids,
+            top_k=3,
+            document_scripts=frozenset({"latin"}),
+        )
+
+    search(AccessScope(collection_ids=(1, 2), acl=("group:1",)))
+    search(AccessScope(collection_ids=(2, 1), acl=("group:1",)))  # the same scope
+    assert model.asked == 1
+    search(AccessScope(collection_ids=(1,), acl=("group:1",)))
+    assert model.asked == 2

@@ -139,3 +139,17 @@ def test_translations_into_different_languages_are_remembered_apart() -> None:
     assert (chinese, russian) == ("备份保留多久？", "Сколько хранятся резервные копии?")
     assert both.translate("How long are backups kept?", HAN_SCRIPT) == chinese
     assert len(model.asked) == 2
+
+
+def test_a_translation_is_remembered_only_for_callers_of_the_same_scope() -> None:
+    """A remembered translation answers seconds sooner: served to a caller of another scope,
+    it would tell them that someone asked those exact words."""
+    model = Model("Is Smith on the layoff list?", "Is Smith on the layoff list?")
+    chinese = translator(model)
+    hr, engineering = ((1, 2), ("g:hr",)), ((3,), ("g:eng",))
+
+    chinese.translate("史密斯在裁员名单上吗？", LATIN_SCRIPT, shared_by=hr)
+    chinese.translate("史密斯在裁员名单上吗？", LATIN_SCRIPT, shared_by=hr)
+    assert len(model.asked) == 1
+    chinese.translate("史密斯在裁员名单上吗？", LATIN_SCRIPT, shared_by=engineering)
+    assert len(model.asked) == 2
