@@ -183,8 +183,8 @@ class Found:
 
     passages: list[Passage]
     translations: tuple[str, ...] = ()
-    # The model was too busy (or unreachable) to translate the query as it should have been:
-    # these passages are its own words' alone.
+    # The query could not be translated into every language it should have been (the model
+    # busy or unreachable): `translations` lists those it was.
     translation_skipped: bool = False
 
 

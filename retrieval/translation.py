@@ -22,7 +22,7 @@ from __future__ import annotations
 import logging
 import threading
 from collections import OrderedDict
-from collections.abc import Callable, Hashable
+from collections.abc import Callable
 from collections.abc import Set as AbstractSet
 
 from kb.llm.cancel import waiting_at_most
@@ -60,7 +60,7 @@ CACHE_SIZE = 512
 # Who shares a remembered translation (`translate(..., shared_by=)`): callers with the same
 # access scope, as they share cached answers (kb.answer_cache). A translation found remembered
 # answers seconds sooner, which would tell anyone that someone asked those exact words.
-Sharing = Hashable
+Sharing = tuple[tuple[int, ...], tuple[str, ...]]  # sorted collection ids, sorted ACL entries
 # Seconds a translation waits for a model that is busy: about two other translations, not an
 # answer (tens of seconds on a CPU). A question would otherwise wait in line twice, for its
 # translation and again for its answer; past this it is searched as asked (and not cached).
@@ -93,7 +93,7 @@ class QuestionTranslator:
         self._cache: OrderedDict[tuple[Sharing, str, str], str] = OrderedDict()
         self._lock = threading.Lock()
 
-    def translate(self, question: str, into: str, *, shared_by: Sharing = ()) -> str | None:
+    def translate(self, question: str, into: str, *, shared_by: Sharing) -> str | None:
         key = (shared_by, question, into)
         with self._lock:
             if key in self._cache:

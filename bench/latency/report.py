@@ -60,7 +60,9 @@ def summary(report: Json) -> str:
             searched = entry["translated_search"]
             lines.append(
                 f"searches at {entry['chunks']} chunks with translation on "
-                f"({searched['translated']} of {searched['queries']} translated): "
+                f"({searched['translated']} of {searched['queries']} translated, "
+                f"{searched['translation_missing']} not translated though asked, "
+                f"{searched['incomplete']} incompletely): "
                 f"{_triple(searched['with_translation_ms'])} ms (off: "
                 f"{_triple(searched['translation_off_ms'])} ms); translated ones "
                 f"{_triple(searched['translated_queries_ms'])} ms"

@@ -199,8 +199,9 @@ class SearchOut(serializers.Serializer[object]):
         help_text="The query as it was also searched, translated; empty when searched as asked.",
     )
     translation_skipped = serializers.BooleanField(
-        help_text="True when the model was too busy to translate the query as it should have "
-        "been: the results are its own words' alone. Ask again, or search with translate false."
+        help_text="True when the query could not be translated into every language it should "
+        "have been (the model busy or unreachable): translations lists those it was. Ask "
+        "again, or search with translate false."
     )
 
 

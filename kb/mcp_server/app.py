@@ -39,7 +39,7 @@ DESCRIPTIONS = {
         "written). Each: title, page, section, a snippet, score, chunk_id (for get_passage) "
         "and a link to the source in Quarry. A query in one language also finds documents "
         "in another: where its own words find little it is searched translated too "
-        "(translations lists how)."
+        "(translations lists how; translation_skipped says the model could not)."
     ),
     "ask": (
         "Quarry's answer to a question from the documents you may read, citing passages as "

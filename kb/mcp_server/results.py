@@ -79,8 +79,8 @@ class SearchResults(BaseModel):
         "searched as asked."
     )
     translation_skipped: bool = Field(
-        description="True when the model was too busy to translate the query: the passages "
-        "are its own words' alone."
+        description="True when the query could not be translated into every language it should "
+        "have been (the model busy or unreachable): translations lists those it was."
     )
 
 

@@ -19,6 +19,8 @@ from retrieval.translation import QuestionTranslator
 from tests.support.llm import SMALL_MODEL, small_model_path
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow, pytest.mark.llm]
+# Callers of one access scope share remembered translations (retrieval.translation.Sharing).
+SCOPE = ((1,), ("group:1",))
 
 
 @pytest.fixture(scope="module")
@@ -170,7 +172,7 @@ def test_a_translation_waits_only_its_limit_for_a_busy_model_and_never_hears_a_p
     try:
         with reporting_place(places.append):
             started = time.monotonic()
-            translated = translator.translate("备份保留多久？", LATIN_SCRIPT)
+            translated = translator.translate("备份保留多久？", LATIN_SCRIPT, shared_by=SCOPE)
             waited = time.monotonic() - started
     finally:
         answering.close()
@@ -178,4 +180,6 @@ def test_a_translation_waits_only_its_limit_for_a_busy_model_and_never_hears_a_p
     assert translated is None  # not written now: asked again next time
     assert 0.5 <= waited < 2.0
     assert places == []
-    assert translator.translate("备份保留多久？", LATIN_SCRIPT)  # the free model translates it
+    assert translator.translate(
+        "备份保留多久？", LATIN_SCRIPT, shared_by=SCOPE
+    )  # the free model translates it

@@ -18,6 +18,8 @@ from retrieval.translation import QuestionTranslator
 from tests.support.model_server import scripted_model_server
 
 pytestmark = pytest.mark.integration
+# Callers of one access scope share remembered translations (retrieval.translation.Sharing).
+SCOPE = ((1,), ("group:1",))
 
 
 def test_a_translation_waits_only_its_limit_for_a_busy_model_server() -> None:
@@ -26,10 +28,10 @@ def test_a_translation_waits_only_its_limit_for_a_busy_model_server() -> None:
         chat = OpenAICompatibleChat(url, model="m", timeout=30)
         translator = QuestionTranslator(lambda: chat, wait_seconds=0.5)
         started = time.monotonic()
-        translated = translator.translate("备份保留多久？", LATIN_SCRIPT)
+        translated = translator.translate("备份保留多久？", LATIN_SCRIPT, shared_by=SCOPE)
         waited = time.monotonic() - started
         scripted.released.set()
-        free = translator.translate("备份保留多久？", LATIN_SCRIPT)
+        free = translator.translate("备份保留多久？", LATIN_SCRIPT, shared_by=SCOPE)
 
     assert translated is None  # not written now: asked again next time
     assert 0.5 <= waited < 2.0

@@ -45,7 +45,7 @@ def test_every_tool_says_what_it_returns(indexed_world: IndexedWorld, live_url: 
     assert set(tools) == {"list_collections", "search", "ask", "get_passage"}
     returns = {
         "list_collections": {"collections"},
-        "search": {"passages", "translations"},
+        "search": {"passages", "translations", "translation_skipped"},
         "ask": {"answer", "refused", "citations", "closest", "query_id"},
         "get_passage": {"text", *SOURCE_FIELDS},
     }
@@ -96,7 +96,9 @@ def test_search_translates_a_query_in_another_language_unless_told_not_to(
 
     assert translated["translation_skipped"] is False
     assert any("coffee" in text.lower() for text in translated["translations"])
+    assert translated["passages"]
     assert {p["title"] for p in translated["passages"]} <= EXPECTED_VISIBLE["engineer"]
+    assert TOPIC[:40] in translated["passages"][0]["snippet"]
     assert as_asked["translations"] == [] and as_asked["translation_skipped"] is False
 
 

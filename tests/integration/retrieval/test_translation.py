@@ -28,6 +28,8 @@ from tests.support.clients import api_client_as
 from tests.support.factories import CollectionFactory, GroupFactory, UserFactory
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow, pytest.mark.llm]
+# Callers of one access scope share remembered translations (retrieval.translation.Sharing).
+SCOPE = ((1,), ("group:1",))
 
 PAGES = {
     "backups": (
@@ -105,7 +107,7 @@ def test_a_question_in_another_language_finds_the_english_page_through_its_trans
         assert found.passages
         return found.passages[0].document_id
 
-    english = question_translator().translate(question, LATIN_SCRIPT)
+    english = question_translator().translate(question, LATIN_SCRIPT, shared_by=SCOPE)
     assert english and "backup" in english.lower()  # precondition: the small model translates it
     assert first_document(translate=True) == documents["backups"].pk
     assert first_document(translate=False) != documents["backups"].pk  # the control
@@ -231,20 +233,23 @@ def test_the_search_api_finds_the_english_page_through_the_querys_translation(
     assert documents["backups"].pk not in [r["document_id"] for r in as_asked["results"][:1]]
 
 
-def test_the_search_api_follows_the_setting_when_the_caller_does_not_say(
+def test_the_search_api_follows_its_own_setting_when_the_caller_does_not_say(
     documents: dict[str, Document], settings: Any
 ) -> None:
+    """KB_TRANSLATE_SEARCHES off keeps search model-free while answers still translate."""
+    settings.KB_TRANSLATE_QUESTIONS = True
     settings.KB_TRANSLATE_SEARCHES = False
     client = api_client_as(reader_of(documents))
 
+    observed = translations_observed()
     off = client.post("/api/v1/search", {"query": QUESTIONS[0]}, format="json").json()
+    assert translations_observed() == observed  # no model call
     asked = client.post(
         "/api/v1/search", {"query": QUESTIONS[0], "translate": True}, format="json"
     ).json()
 
-    assert off["translations"] == [] and not any(
-        "@" in p for r in off["results"] for p in r["paths"]
-    )
+    assert off["translations"] == []
+    assert not any("@" in p for r in off["results"] for p in r["paths"])
     assert asked["translations"] and asked["results"][0]["document_id"] == documents["backups"].pk
 
 

@@ -12,6 +12,8 @@ from kb.text.script import CYRILLIC_SCRIPT, HAN_SCRIPT, LATIN_SCRIPT
 from retrieval.translation import QuestionTranslator, translation_targets
 
 pytestmark = pytest.mark.unit
+# Callers of one access scope share remembered translations (retrieval.translation.Sharing).
+SCOPE = ((1,), ("group:1",))
 
 
 class Model:
@@ -66,8 +68,8 @@ def test_a_chinese_question_is_translated_once_and_remembered() -> None:
     model = Model("How long are backups kept?\nNote: translated literally.")
     chinese = translator(model)
 
-    first = chinese.translate("备份保留多久？", LATIN_SCRIPT)
-    again = chinese.translate("备份保留多久？", LATIN_SCRIPT)
+    first = chinese.translate("备份保留多久？", LATIN_SCRIPT, shared_by=SCOPE)
+    again = chinese.translate("备份保留多久？", LATIN_SCRIPT, shared_by=SCOPE)
 
     assert first == again == "How long are backups kept?"  # the first line only
     assert len(model.asked) == 1
@@ -78,9 +80,12 @@ def test_a_busy_model_leaves_the_question_untranslated_and_asks_again_next_time(
     model = Model(LlmBusy("busy"), "How long are backups kept?")
     russian = translator(model)
 
-    assert russian.translate("Сколько хранятся резервные копии?", LATIN_SCRIPT) is None
     assert (
-        russian.translate("Сколько хранятся резервные копии?", LATIN_SCRIPT)
+        russian.translate("Сколько хранятся резервные копии?", LATIN_SCRIPT, shared_by=SCOPE)
+        is None
+    )
+    assert (
+        russian.translate("Сколько хранятся резервные копии?", LATIN_SCRIPT, shared_by=SCOPE)
         == "How long are backups kept?"
     )
 
@@ -89,15 +94,17 @@ def test_a_reply_that_is_not_english_is_no_translation_and_not_asked_for_again()
     model = Model("备份保留多久？")
     chinese = translator(model)
 
-    assert chinese.translate("备份保留多久？", LATIN_SCRIPT) == ""
-    assert chinese.translate("备份保留多久？", LATIN_SCRIPT) == ""  # temperature 0: same reply
+    assert chinese.translate("备份保留多久？", LATIN_SCRIPT, shared_by=SCOPE) == ""
+    assert (
+        chinese.translate("备份保留多久？", LATIN_SCRIPT, shared_by=SCOPE) == ""
+    )  # temperature 0: same reply
     assert len(model.asked) == 1
 
 
 def test_a_question_over_several_lines_is_translated_as_one() -> None:
     model = Model("We have two servers. How do we back them up?")
 
-    translator(model).translate("我们有两台服务器。\n怎么备份？", LATIN_SCRIPT)
+    translator(model).translate("我们有两台服务器。\n怎么备份？", LATIN_SCRIPT, shared_by=SCOPE)
 
     assert model.asked[0][-1]["content"].endswith("我们有两台服务器。 怎么备份？")
 
@@ -114,7 +121,7 @@ def test_an_english_question_is_translated_into_the_language_asked_for(
 ) -> None:
     model = Model(reply)
 
-    translated = translator(model).translate("How long are backups kept?", into)
+    translated = translator(model).translate("How long are backups kept?", into, shared_by=SCOPE)
 
     assert translated == reply
     assert (
@@ -126,18 +133,21 @@ def test_an_english_question_is_translated_into_the_language_asked_for(
 def test_a_reply_in_another_language_than_asked_for_is_no_translation() -> None:
     model = Model("How long are backups kept?")
 
-    assert translator(model).translate("How long are backups kept?", CYRILLIC_SCRIPT) == ""
+    assert (
+        translator(model).translate("How long are backups kept?", CYRILLIC_SCRIPT, shared_by=SCOPE)
+        == ""
+    )
 
 
 def test_translations_into_different_languages_are_remembered_apart() -> None:
     model = Model("备份保留多久？", "Сколько хранятся резервные копии?")
     both = translator(model)
 
-    chinese = both.translate("How long are backups kept?", HAN_SCRIPT)
-    russian = both.translate("How long are backups kept?", CYRILLIC_SCRIPT)
+    chinese = both.translate("How long are backups kept?", HAN_SCRIPT, shared_by=SCOPE)
+    russian = both.translate("How long are backups kept?", CYRILLIC_SCRIPT, shared_by=SCOPE)
 
     assert (chinese, russian) == ("备份保留多久？", "Сколько хранятся резервные копии?")
-    assert both.translate("How long are backups kept?", HAN_SCRIPT) == chinese
+    assert both.translate("How long are backups kept?", HAN_SCRIPT, shared_by=SCOPE) == chinese
     assert len(model.asked) == 2
 
 

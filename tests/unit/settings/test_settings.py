@@ -119,6 +119,28 @@ def test_local_passwords_are_on_by_default_and_kb_local_login_false_removes_them
     assert "kb.session_auth.SessionBackend" in off  # single sign-on sessions keep working
 
 
+def _translate_searches(extra: dict[str, str]) -> str:
+    code = "from kb.settings import base as s; print(s.KB_TRANSLATE_SEARCHES)"
+    result = subprocess.run(
+        [sys.executable, "-c", code],
+        cwd=ROOT,
+        env=unconfigured_environ(**extra),
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
+    return result.stdout.strip()
+
+
+def test_searches_translate_as_questions_do_unless_set_apart() -> None:
+    assert _translate_searches({}) == "True"
+    assert _translate_searches({"KB_TRANSLATE_QUESTIONS": "false"}) == "False"
+    assert _translate_searches({"KB_TRANSLATE_SEARCHES": "false"}) == "False"
+    both = {"KB_TRANSLATE_QUESTIONS": "false", "KB_TRANSLATE_SEARCHES": "true"}
+    assert _translate_searches(both) == "True"
+
+
 def test_a_group_map_is_read_as_pairs(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("KB_SOME_MAP", " eng-all = engineering , hr-staff=hr ")
     assert env.env_mapping("KB_SOME_MAP") == {"eng-all": "engineering", "hr-staff": "hr"}
