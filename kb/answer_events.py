@@ -2,34 +2,33 @@
 page alike: the finished answer's JSON, the events of a streamed answer framed as server-sent
 events, and the errors of a run that fails.
 
-A stream is `sources` ({sources}: the passages the prompt holds, in snippet_out's shape) as
-soon as they are retrieved and post-checked, before the model starts (a question refused before
-the model has none; a cached answer sends its own), then `token` events ({text}) as the model
-writes, then `checking` ({sentences}) when the model judges the answer's sentences against
+A stream is `translating` ({languages}: "English", "Chinese", "Russian") only when the question is
+about to be translated by the model to be searched in those languages too (seconds on a CPU,
+retrieval.translation), then `sources` ({sources}: the passages the prompt holds, in snippet_out's
+shape) as soon as they are retrieved and post-checked, before the model starts (a question refused
+before the model has none; a cached answer sends its own), then `token` events ({text}) as the
+model writes, then `checking` ({sentences}) when the model judges the answer's sentences against
 their passages (retrieval.claim_judge: about two seconds each on a CPU), `retrying` ({}) when no
 sentence of the streamed answer is supported by its sources and the model writes it again
 (retrieval.second_attempt: the streamed text is not the answer; the second is not streamed,
-`done`'s `answer` holds it, and `checking` may follow again for it), then `check` ({check,
-answer}) only when the answer was blocked (its `answer` replaces the streamed text) or is
-ungrounded, then `citations` ({citations, refused, refusal, closest}),
-any events the caller adds (the chat: `conversation`), and `done` ({query_id, answer, refused,
-refusal, check, claims}: `claims` lists the answer's checked sentences, {text, supported,
-passages, start, end}, those its sources do not support with `supported: false`, `start` and
-`end` where the sentence stands in `answer` (retrieval.answer_checks.claim_spans)). A question
-can be refused after its sources and tokens were streamed (retrieval.answerer: the
-answerability check, the model's non-answer, or an answer none of whose sentences its sources
-support): `citations` with `refused: true` says that the streamed text, if any, is not the answer;
-`done`'s `answer` (the refusal text) replaces it. `done`'s `answer` is always the final text: for
-an answer the model wrote without `[n]` markers it also holds those retrieval.attribution gave
-its sentences, which the streamed tokens lack, a sentence cited to a passage that does not
-state it cites the one that does (retrieval.attribution.recite), and `claims`' offsets are in
-it.
-A refusal has no citations and no check; `refusal` says why (retrieval.refusals.RefusalReason)
-and `closest` lists the nearest sources the asker may read, in source_out's shape. A run that
-fails ends the stream with one `error` event ({error: {code, message}}) carrying the code of the
-JSON error (429 `model_busy`, 503 `unavailable`) the same failure gets when it happens before a
-stream starts.
-"""
+`done`'s `answer` holds it, and `checking` may follow again for it), then `check` ({check, answer})
+only when the answer was blocked (its `answer` replaces the streamed text) or is ungrounded, then
+`citations` ({citations, refused, refusal, closest}), any events the caller adds (the chat:
+`conversation`), and `done` ({query_id, answer, refused, refusal, check, claims}: `claims` lists
+the answer's checked sentences, {text, supported, passages, start, end}, those its sources do not
+support with `supported: false`, `start` and `end` where the sentence stands in `answer`
+(retrieval.answer_checks.claim_spans)). A question can be refused after its sources and tokens were
+streamed (retrieval.answerer: the answerability check, the model's non-answer, or an answer none of
+whose sentences its sources support): `citations` with `refused: true` says that the streamed text,
+if any, is not the answer; `done`'s `answer` (the refusal text) replaces it. `done`'s `answer` is
+always the final text: for an answer the model wrote without `[n]` markers it also holds those
+retrieval.attribution gave its sentences, which the streamed tokens lack, a sentence cited to a
+passage that does not state it cites the one that does (retrieval.attribution.recite), and
+`claims`' offsets are in it. A refusal has no citations and no check; `refusal` says why
+(retrieval.refusals.RefusalReason) and `closest` lists the nearest sources the asker may read, in
+source_out's shape. A run that fails ends the stream with one `error` event ({error: {code,
+message}}) carrying the code of the JSON error (429 `model_busy`, 503 `unavailable`) the same
+failure gets when it happens before a stream starts."""
 
 from __future__ import annotations
 
@@ -53,6 +52,7 @@ from kb.text.shorten import shortened
 from retrieval.answer_checks import Claim, Span, claim_spans
 from retrieval.answerer import Answer, Checking, Progress, Retrying, Sources
 from retrieval.refusals import gap_sentence
+from retrieval.translation import Translating
 from retrieval.types import Passage
 
 # Seconds a busy model's callers are told to wait before asking again.
@@ -207,6 +207,8 @@ def answer_events(
         for item in stream:
             if isinstance(item, Finished):
                 yield from (finish or _finished)(item)
+            elif isinstance(item, Translating):
+                yield Event("translating", {"languages": list(item.languages)})
             elif isinstance(item, Sources):
                 yield sources(item)
             elif isinstance(item, Checking):

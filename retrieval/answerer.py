@@ -54,6 +54,7 @@ from retrieval.refusals import (
 from retrieval.retriever import AllowedDocuments, Retrieval, Retriever
 from retrieval.second_attempt import second_attempt_messages
 from retrieval.timing import ms_since
+from retrieval.translation import Translating
 from retrieval.types import Passage
 
 CONDENSE_MAX_TOKENS = 96
@@ -109,7 +110,7 @@ class Sources:
 
 
 # What a stream yields besides the answer's text and its end: notices a caller may show.
-Progress = Sources | Checking | Retrying
+Progress = Translating | Sources | Checking | Retrying
 
 
 class Answerer:
@@ -165,7 +166,7 @@ class Answerer:
         started = time.perf_counter()
         latencies: dict[str, float] = {}
         standalone = self._condense(question, history, latencies)
-        retrieval = self.retriever.retrieve(
+        retrieval = yield from self.retriever.retrieving(
             standalone,
             scope=scope,
             allowed=allowed,

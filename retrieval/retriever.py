@@ -8,7 +8,7 @@ database post-check, both computed from the access policy in kb.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Generator, Mapping, Sequence
 from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field
 from typing import Protocol
@@ -23,7 +23,14 @@ from retrieval.fusion import rrf_fuse
 from retrieval.near_duplicates import prefer_matching_differences
 from retrieval.script_preference import OTHER_SCRIPT_FACTOR, prefer_question_script
 from retrieval.timing import ms_since
-from retrieval.translation import SUFFIXES, QuestionTranslator, Sharing, translation_targets
+from retrieval.translation import (
+    LANGUAGES,
+    SUFFIXES,
+    QuestionTranslator,
+    Sharing,
+    Translating,
+    translation_targets,
+)
 from retrieval.types import Candidate, Fused, Passage
 
 # Paths that run even with no fusion weight, because the refusal evidence reads them.
@@ -105,6 +112,27 @@ class Retriever:
         """`document_scripts`: the scripts of the documents the caller may read in the scope
         (kb.selectors.documents.readable_scripts), the languages the question is also searched
         in when a translator is set."""
+        steps = self.retrieving(
+            question, scope=scope, allowed=allowed, top_k=top_k, document_scripts=document_scripts
+        )
+        while True:
+            try:
+                next(steps)
+            except StopIteration as done:
+                found: Retrieval = done.value
+                return found
+
+    def retrieving(
+        self,
+        question: str,
+        *,
+        scope: AccessScope,
+        allowed: AllowedDocuments,
+        top_k: int,
+        document_scripts: AbstractSet[str] = frozenset(),
+    ) -> Generator[Translating, None, Retrieval]:
+        """`retrieve`, yielding Translating before the model translates the question: a
+        caller that streams can say so (`retrieval = yield from retriever.retrieving(...)`)."""
         latencies: dict[str, float] = {}
         per_path = self._search(question, scope, latencies)
         wanted = self._targets(question, document_scripts)
@@ -115,6 +143,8 @@ class Retriever:
             latencies["fuse_check"] = ms_since(started)
             if self.translate_below is not None and found.evidence.coverage >= self.translate_below:
                 wanted = []  # found its topic in its own words
+        if wanted and self.translator is not None:
+            yield Translating(tuple(LANGUAGES[script] for script in wanted))
         translations, asked = self._translations(question, wanted, latencies, sharing(scope))
         for into, text in translations.items():
             per_path.update(self._search(text, scope, latencies, suffix=SUFFIXES[into]))

@@ -24,6 +24,7 @@ import threading
 from collections import OrderedDict
 from collections.abc import Callable
 from collections.abc import Set as AbstractSet
+from dataclasses import dataclass
 
 from kb.llm.cancel import waiting_at_most
 from kb.llm.chat import ChatModel, LlmBusy, LlmUnavailable, Message
@@ -65,6 +66,14 @@ Sharing = tuple[tuple[int, ...], tuple[str, ...]]  # sorted collection ids, sort
 # answer (tens of seconds on a CPU). A question would otherwise wait in line twice, for its
 # translation and again for its answer; past this it is searched as asked (and not cached).
 DEFAULT_WAIT_SECONDS = 5.0
+
+
+@dataclass(frozen=True)
+class Translating:
+    """Yielded by Retriever.retrieving just before the model translates the question into
+    `languages` (seconds on a CPU, before any source shows), so the asker can be told."""
+
+    languages: tuple[str, ...]
 
 
 def translation_targets(question: str, document_scripts: AbstractSet[str]) -> list[str]:

@@ -81,8 +81,8 @@ class Reply:
                     yield self.chunk({"content": item})
                 elif isinstance(item, Retrying):
                     written_again = True  # what was streamed is not the answer
-                # Sources, Checking: OpenAI's protocol has no place for passages before the
-                # answer, nor for the check's progress.
+                # Translating, Sources, Checking: OpenAI's protocol has no place for passages
+                # before the answer, nor for the search's or the check's progress.
         except FAILURES as exc:
             error = error_event(exc).data["error"]
             status = _FAILURE_STATUS.get(error["code"], 503)

@@ -3,11 +3,12 @@ given, no store is opened."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Generator, Sequence
 from collections.abc import Set as AbstractSet
 
 from kb.stores.types import AccessScope
 from retrieval.retriever import AllowedDocuments, Retrieval, Retriever
+from retrieval.translation import Translating
 
 
 class Found(Retriever):
@@ -29,6 +30,18 @@ class Found(Retriever):
         document_scripts: object = frozenset(),
     ) -> Retrieval:
         return self.retrieval
+
+    def retrieving(
+        self,
+        question: str,
+        *,
+        scope: AccessScope,
+        allowed: AllowedDocuments,
+        top_k: int,
+        document_scripts: object = frozenset(),
+    ) -> Generator[Translating, None, Retrieval]:
+        return self.retrieval
+        yield  # a generator that translates nothing
 
     def mentioned(
         self, words: Sequence[str], *, document_ids: AbstractSet[int], scope: AccessScope

@@ -32,6 +32,7 @@ from retrieval.answerer import Answer, Checking, Retrying, Sources
 from retrieval.evidence import NO_EVIDENCE
 from retrieval.refusals import NOT_FOUND, RefusalReason, refusal_text
 from retrieval.retriever import Retrieval
+from retrieval.translation import Translating
 from retrieval.types import Passage
 from tests.support.sse import parse_events
 
@@ -215,6 +216,14 @@ def test_the_claim_judges_turn_is_announced_after_the_tokens() -> None:
 
     assert names(events) == ["token", "token", "checking", "citations", "done"]
     assert events[2].data == {"sentences": 1}
+
+
+def test_a_translation_is_announced_before_the_sources_with_its_languages() -> None:
+    translating = Translating(("English", "Russian"))
+    events = list(answer_events([translating, Sources([passage(1)]), "Done [1].", finished()]))
+
+    assert names(events) == ["translating", "sources", "token", "citations", "done"]
+    assert events[0].data == {"languages": ["English", "Russian"]}
 
 
 def test_an_answer_written_again_is_announced_between_its_tokens_and_the_final_text() -> None:

@@ -18,6 +18,9 @@
 //                 titled "Found instead", else the closest sources are listed as such.
 //                 Otherwise the cards the answer cites are marked "Cited" (one list of
 //                 sources, not a second one of citations)
+//   translating   {"languages": ["English", ...]}   before `sources`, only for a question the
+//                 model translates to search those languages too (seconds on a CPU): said in
+//                 the status line
 //   checking      {"sentences": n}   the answer is written and the model now checks its n
 //                 sentences against their sources (a second or so each): said under the text
 //   retrying      {}   no sentence of the streamed text is stated in its sources and the model
@@ -166,6 +169,12 @@
     if (!payload.sources.length) return;
     showSources(parts, payload.sources);
     if (parts.status) parts.status.textContent = WRITING;
+  }
+
+  // The model translates the question to search the asker's other languages too.
+  function translating(parts, payload) {
+    if (!parts.status) return;
+    parts.status.textContent = "Searching your documents, in " + payload.languages.join(" and ") + " too…";
   }
 
   // Waiting for the model: how many questions are before this one, live.
@@ -349,8 +358,10 @@
   }
 
   function render(form, parts, name, payload) {
-    if (name !== "conversation" && name !== "sources" && name !== "queue") settle(parts);
-    if (name === "sources") sources(parts, payload);
+    const statusOnly = ["conversation", "sources", "queue", "translating"];
+    if (!statusOnly.includes(name)) settle(parts);
+    if (name === "translating") translating(parts, payload);
+    else if (name === "sources") sources(parts, payload);
     else if (name === "queue") queued(parts, payload);
     else if (name === "token") parts.text.append(payload.text);
     else if (name === "checking") checking(parts);

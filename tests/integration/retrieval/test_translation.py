@@ -5,6 +5,7 @@ the page in its own language, on another topic."""
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +27,7 @@ from retrieval.translation import QuestionTranslator
 from tests.support import samples
 from tests.support.clients import api_client_as
 from tests.support.factories import CollectionFactory, GroupFactory, UserFactory
+from tests.support.sse import parse_events
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow, pytest.mark.llm]
 # Callers of one access scope share remembered translations (retrieval.translation.Sharing).
@@ -265,3 +267,24 @@ def test_a_search_the_busy_model_cannot_translate_says_so(
 
     assert found["translation_skipped"] is True and found["translations"] == []
     assert found["results"]  # searched as asked
+
+
+def test_a_streamed_answer_says_it_is_translating_before_its_sources(
+    transactional_db: None, documents: dict[str, Document], settings: Any
+) -> None:
+    """The chat and API stream tell the asker why the sources take seconds on a CPU (the
+    stream writes its query log from another thread: a transactional database)."""
+    settings.KB_TRANSLATE_QUESTIONS = True
+    client: Any = api_client_as(reader_of(documents))
+    streamed = client.post(
+        "/api/v1/query", {"question": QUESTIONS[1], "stream": True}, format="json"
+    )
+
+    async def read() -> bytes:
+        return b"".join([chunk async for chunk in streamed.streaming_content])
+
+    events = parse_events(asyncio.run(read()))
+
+    assert [name for name, _ in events[:2]] == ["translating", "sources"]
+    assert events[0][1] == {"languages": ["English", "Chinese"]}
+    assert events[-1][0] == "done"

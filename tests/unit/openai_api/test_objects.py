@@ -17,6 +17,7 @@ from retrieval.answerer import Answer, Checking, Progress, Retrying, Sources
 from retrieval.evidence import NO_EVIDENCE
 from retrieval.refusals import RefusalReason, refusal_text
 from retrieval.retriever import Retrieval
+from retrieval.translation import Translating
 from retrieval.types import Passage
 
 pytestmark = pytest.mark.unit
@@ -107,6 +108,7 @@ def test_a_refusal_is_a_normal_assistant_message_in_quarrys_own_words() -> None:
 def test_a_stream_is_role_then_tokens_then_footnotes_then_stop_with_the_citations() -> None:
     reply = Reply(model="quarry")
     items: list[str | Progress | Finished] = [
+        Translating(("Chinese",)),  # nor for the search's progress
         Sources([passage(1)]),
         "Facilities ",
         "do it [1][2].",

@@ -15,7 +15,7 @@ from kb.stores.payload import ChunkPayload
 from kb.stores.protocols import VectorIndex
 from kb.stores.types import AccessScope
 from retrieval.retriever import Retriever
-from retrieval.translation import QuestionTranslator
+from retrieval.translation import QuestionTranslator, Translating
 from retrieval.types import Candidate
 
 pytestmark = pytest.mark.unit
@@ -218,3 +218,36 @@ def test_a_callers_translations_are_not_served_to_a_caller_of_another_scope() ->
     # the same collections read through other groups: documents narrowed to a group differ
     search(AccessScope(collection_ids=(1,), acl=("group:2",)))
     assert model.asked == 3
+
+
+def test_retrieving_says_which_languages_the_model_translates_into_before_it_does() -> None:
+    model = CountedTranslations()
+    retriever = Retriever(
+        searchers=[Found("dense", 0.62), Found("sparse", 3.0)],
+        index=cast(VectorIndex, NoStore()),
+        weights={"dense": 1.0, "sparse": 1.0, "graph": 0.0},
+        path_limit=10,
+        translator=QuestionTranslator(lambda: cast(ChatModel, model)),
+    )
+    scope = AccessScope(collection_ids=(1,), acl=("group:1",))
+
+    def steps(scripts: frozenset[str]) -> tuple[list[Translating], int]:
+        """What `retrieving` said, and how many translations its result holds."""
+        found = retriever.retrieving(
+            "后台服务的错误记录在哪里？",
+            scope=scope,
+            allowed=lambda ids: ids,
+            top_k=3,
+            document_scripts=scripts,
+        )
+        said: list[Translating] = []
+        while True:
+            try:
+                said.append(next(found))
+            except StopIteration as done:
+                return said, len(done.value.translations)
+            assert model.asked == 0  # said before the model is asked
+
+    assert steps(frozenset({"han"})) == ([], 0)  # nothing to translate into
+    both = steps(frozenset({"latin", "han", "cyrillic"}))
+    assert both == ([Translating(("English", "Russian"))], 2)
