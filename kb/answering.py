@@ -63,9 +63,11 @@ def answer_stream(
     top_k: int,
     history: Sequence[Message] = (),
 ) -> Iterator[str | Progress | Finished]:
-    """`Sources` (the passages the prompt holds) before the model starts, text pieces as the
-    model writes them, then `Finished` (after the log is written). A cached answer yields its
-    sources and its whole text at once; a question refused before the model has no sources."""
+    """`Translating` first when the model translates the question to search it in other
+    languages too, `Sources` (the passages the prompt holds) before the model starts, text
+    pieces as the model writes them, then `Finished` (after the log is written). A cached answer
+    yields its sources and its whole text at once; a question refused before the model has no
+    sources."""
     try:
         yield from _answer_stream(user, question, collection_ids, top_k, history)
     except LlmBusy:  # every interface's busy model, counted once here

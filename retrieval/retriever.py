@@ -143,8 +143,8 @@ class Retriever:
             latencies["fuse_check"] = ms_since(started)
             if self.translate_below is not None and found.evidence.coverage >= self.translate_below:
                 wanted = []  # found its topic in its own words
-        if wanted and self.translator is not None:
-            yield Translating(tuple(LANGUAGES[script] for script in wanted))
+        if fresh := self._unremembered(question, wanted, scope):
+            yield Translating(tuple(LANGUAGES[script] for script in fresh))
         translations, asked = self._translations(question, wanted, latencies, sharing(scope))
         for into, text in translations.items():
             per_path.update(self._search(text, scope, latencies, suffix=SUFFIXES[into]))
@@ -221,6 +221,14 @@ class Retriever:
             return []
         targets = translation_targets(question, document_scripts)
         return [script for script in targets if script in self.translate_into]
+
+    def _unremembered(self, question: str, targets: Sequence[str], scope: AccessScope) -> list[str]:
+        """The target scripts the model will be asked to translate into now."""
+        translator = self.translator
+        if translator is None:
+            return []
+        shared_by = sharing(scope)
+        return [t for t in targets if not translator.remembers(question, t, shared_by=shared_by)]
 
     def _translations(
         self,

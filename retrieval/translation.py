@@ -71,7 +71,9 @@ DEFAULT_WAIT_SECONDS = 5.0
 @dataclass(frozen=True)
 class Translating:
     """Yielded by Retriever.retrieving just before the model translates the question into
-    `languages` (seconds on a CPU, before any source shows), so the asker can be told."""
+    `languages` (seconds on a CPU, before any source shows; those remembered are not named),
+    so the asker can be told. For a follow-up, the question is the one rewritten to stand
+    alone (retrieval.answerer), whose language the model chose."""
 
     languages: tuple[str, ...]
 
@@ -101,6 +103,11 @@ class QuestionTranslator:
         self.wait_seconds = wait_seconds
         self._cache: OrderedDict[tuple[Sharing, str, str], str] = OrderedDict()
         self._lock = threading.Lock()
+
+    def remembers(self, question: str, into: str, *, shared_by: Sharing) -> bool:
+        """Whether `translate` would answer from memory, without the model."""
+        with self._lock:
+            return (shared_by, question, into) in self._cache
 
     def translate(self, question: str, into: str, *, shared_by: Sharing) -> str | None:
         key = (shared_by, question, into)

@@ -4,6 +4,9 @@
 // one is open, the CSRF token) to its `data-stream-url` (kb/web/chat.py) and reads the response
 // as Server-Sent Events from the fetch body. The events are those of `POST /api/v1/query` with
 // `stream: true` (kb/answer_events.py), data always JSON, plus `conversation`:
+//   translating   {"languages": ["English", ...]}   first, only for a question the
+//                 model translates to search those languages too (seconds on a CPU): said in
+//                 the status line
 //   sources       {"sources": [{"n", "title", "page", "page_label", "section", "snippet",
 //                  "url", ...}]}
 //                 the passages the model is about to read, before it starts: shown at once as
@@ -18,9 +21,6 @@
 //                 titled "Found instead", else the closest sources are listed as such.
 //                 Otherwise the cards the answer cites are marked "Cited" (one list of
 //                 sources, not a second one of citations)
-//   translating   {"languages": ["English", ...]}   before `sources`, only for a question the
-//                 model translates to search those languages too (seconds on a CPU): said in
-//                 the status line
 //   checking      {"sentences": n}   the answer is written and the model now checks its n
 //                 sentences against their sources (a second or so each): said under the text
 //   retrying      {}   no sentence of the streamed text is stated in its sources and the model
@@ -174,7 +174,8 @@
   // The model translates the question to search the asker's other languages too.
   function translating(parts, payload) {
     if (!parts.status) return;
-    parts.status.textContent = "Searching your documents, in " + payload.languages.join(" and ") + " too…";
+    const languages = new Intl.ListFormat("en", { type: "conjunction" }).format(payload.languages);
+    parts.status.textContent = "Searching your documents, in " + languages + " too…";
   }
 
   // Waiting for the model: how many questions are before this one, live.
