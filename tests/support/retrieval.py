@@ -20,17 +20,6 @@ class Found(Retriever):
         self.mentions = mentions
         self.asked: list[set[int]] = []
 
-    def retrieve(
-        self,
-        question: str,
-        *,
-        scope: AccessScope,
-        allowed: AllowedDocuments,
-        top_k: int,
-        document_scripts: object = frozenset(),
-    ) -> Retrieval:
-        return self.retrieval
-
     def retrieving(
         self,
         question: str,
@@ -40,7 +29,7 @@ class Found(Retriever):
         top_k: int,
         document_scripts: object = frozenset(),
     ) -> Generator[Translating, None, Retrieval]:
-        return self.retrieval
+        return self.retrieval  # `retrieve` drains this too
         yield  # a generator that translates nothing
 
     def mentioned(

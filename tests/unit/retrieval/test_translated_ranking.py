@@ -189,17 +189,22 @@ class CountedTranslations(Translations):
         return super().chat(messages, max_tokens=max_tokens, temperature=temperature)
 
 
-def test_a_callers_translations_are_not_served_to_a_caller_of_another_scope() -> None:
-    """Served from another scope's cache, a search would answer seconds sooner: a sign that
-    someone asked the same words (retrieval.translation.Sharing)."""
-    model = CountedTranslations()
-    retriever = Retriever(
+def _translating(model: ChatModel | CountedTranslations) -> Retriever:
+    """A retriever whose paths find one English passage, translating with `model`."""
+    return Retriever(
         searchers=[Found("dense", 0.62), Found("sparse", 3.0)],
         index=cast(VectorIndex, NoStore()),
         weights={"dense": 1.0, "sparse": 1.0, "graph": 0.0},
         path_limit=10,
         translator=QuestionTranslator(lambda: cast(ChatModel, model)),
     )
+
+
+def test_a_callers_translations_are_not_served_to_a_caller_of_another_scope() -> None:
+    """Served from another scope's cache, a search would answer seconds sooner: a sign that
+    someone asked the same words (retrieval.translation.Sharing)."""
+    model = CountedTranslations()
+    retriever = _translating(model)
 
     def search(scope: AccessScope) -> None:
         retriever.retrieve(
@@ -222,13 +227,7 @@ def test_a_callers_translations_are_not_served_to_a_caller_of_another_scope() ->
 
 def test_retrieving_says_which_languages_the_model_translates_into_before_it_does() -> None:
     model = CountedTranslations()
-    retriever = Retriever(
-        searchers=[Found("dense", 0.62), Found("sparse", 3.0)],
-        index=cast(VectorIndex, NoStore()),
-        weights={"dense": 1.0, "sparse": 1.0, "graph": 0.0},
-        path_limit=10,
-        translator=QuestionTranslator(lambda: cast(ChatModel, model)),
-    )
+    retriever = _translating(model)
     scope = AccessScope(collection_ids=(1,), acl=("group:1",))
 
     def steps(scripts: frozenset[str]) -> tuple[list[Translating], int]:

@@ -95,8 +95,9 @@ def test_env_helpers_reject_malformed_values(monkeypatch: pytest.MonkeyPatch) ->
         env.env_bool("KB_SOME_BOOL", False)
 
 
-def _backends(extra: dict[str, str]) -> list[str]:
-    code = "from kb.settings import base as s; print(' '.join(s.AUTHENTICATION_BACKENDS))"
+def _printed(expression: str, extra: dict[str, str]) -> str:
+    """What `expression` over the settings (`s`) prints in a fresh process with `extra` set."""
+    code = f"from kb.settings import base as s; print({expression})"
     result = subprocess.run(
         [sys.executable, "-c", code],
         cwd=ROOT,
@@ -106,7 +107,11 @@ def _backends(extra: dict[str, str]) -> list[str]:
         timeout=60,
         check=True,
     )
-    return result.stdout.split()
+    return result.stdout.strip()
+
+
+def _backends(extra: dict[str, str]) -> list[str]:
+    return _printed("' '.join(s.AUTHENTICATION_BACKENDS)", extra).split()
 
 
 def test_local_passwords_are_on_by_default_and_kb_local_login_false_removes_them() -> None:
@@ -120,17 +125,7 @@ def test_local_passwords_are_on_by_default_and_kb_local_login_false_removes_them
 
 
 def _translate_searches(extra: dict[str, str]) -> str:
-    code = "from kb.settings import base as s; print(s.KB_TRANSLATE_SEARCHES)"
-    result = subprocess.run(
-        [sys.executable, "-c", code],
-        cwd=ROOT,
-        env=unconfigured_environ(**extra),
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=True,
-    )
-    return result.stdout.strip()
+    return _printed("s.KB_TRANSLATE_SEARCHES", extra)
 
 
 def test_searches_translate_as_questions_do_unless_set_apart() -> None:
