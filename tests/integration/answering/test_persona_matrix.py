@@ -195,7 +195,8 @@ def test_asking_for_a_forbidden_collection_looks_like_an_empty_one(
     )
     asked = client.post("/api/v1/query", {"question": QUESTION, "collections": [hr]}, format="json")
 
-    assert searched.status_code == 200 and searched.json() == {"results": []}
+    assert searched.status_code == 200
+    assert searched.json() == {"results": [], "translations": [], "translation_skipped": False}
     assert asked.status_code == 200 and asked.json()["refused"] is True
     assert asked.json()["citations"] == [] and prompts == []  # refused without the model
     assert TOPIC not in asked.content.decode()
