@@ -5,9 +5,9 @@ the passage it cites, so counting shared words alone cannot tell it apart. The c
 named rules, each able to say "not supported", tried in this order (`unsupported_reason` names
 the first that fires):
 
-- numbers: every number of the sentence (any length, and two to twelve spelled out in English,
-  Russian or Chinese) is stated in the cited passages. Digits read the same in every script, so
-  this holds across languages too.
+- numbers: every number of the sentence (any length, and two to ninety-nine spelled out in
+  English, Russian or Chinese, compounds read whole) is stated in the cited passages. Digits
+  read the same in every script, so this holds across languages too.
 - names: every code-like name of the sentence (a path, a file or option name with `.`, `/`,
   `_` or `@`, an upper-case identifier such as QUOTAUSER, a short `-e` option) is written in the
   cited passages. A neighbouring file or option is the commonest wrong answer. A placeholder
@@ -62,21 +62,51 @@ WINDOW_SENTENCES = 2
 MIN_SCRIPT_SHARE = 0.1
 
 _NUMBER = re.compile(r"\d+(?:[.:]\d+)*")
-_SPELLED_WORDS = "two three four five six seven eight nine ten eleven twelve"
+_SPELLED_WORDS = (
+    "two three four five six seven eight nine ten eleven twelve thirteen fourteen fifteen "
+    "sixteen seventeen eighteen nineteen"
+)
 _SPELLED = {word: n for n, word in enumerate(_SPELLED_WORDS.split(), 2)}
+_UNIT_WORDS = "one two three four five six seven eight nine"
+_TENS_WORDS = "twenty thirty forty fifty sixty seventy eighty ninety"
+_UNITS = {word: n for n, word in enumerate(_UNIT_WORDS.split(), 1)}
+_TENS = {word: n for n, word in enumerate(_TENS_WORDS.split(), 2)}
+# "thirty-five", "thirty five", "thirty": read whole before the words two to nineteen, so the
+# "five" of "thirty-five" is not a 5 of its own.
+_TENS_EN = re.compile(
+    r"\b(" + "|".join(_TENS) + r")(?:[-\s](" + "|".join(_UNITS) + r"))?\b", re.IGNORECASE
+)
 _SPELLED_EN = re.compile(r"\b(" + "|".join(_SPELLED) + r")\b", re.IGNORECASE)
 _SPELLED_RU_STEMS = {
     "дв": 2, "тр": 3, "четыр": 4, "пят": 5, "шест": 6, "сем": 7, "восем": 8, "восьм": 8,
     "девят": 9, "десят": 10,
 }  # fmt: skip
-_SPELLED_RU = re.compile(
-    r"(?<![а-яё])(два|две|двух|три|трёх|трех|четыре|четырёх|четырех|пять|пяти|шесть|шести|"
-    r"семь|семи|восемь|восьми|девять|девяти|десять|десяти)(?![а-яё])",
+_RU_UNIT_WORDS = (
+    r"(два|две|двух|три|трёх|трех|четыре|четырёх|четырех|пять|пяти|шесть|шести|"
+    r"семь|семи|восемь|восьми|девять|девяти|десять|десяти)"
+)
+_SPELLED_RU = re.compile(r"(?<![а-яё])" + _RU_UNIT_WORDS + r"(?![а-яё])", re.IGNORECASE)
+# Eleven to nineteen and the tens, by stem (every case ending), with a unit after a ten:
+# "тридцать пять", "пятнадцати".
+_RU_TEENS_AND_TENS = {
+    "одиннадцат": 11, "двенадцат": 12, "тринадцат": 13, "четырнадцат": 14, "пятнадцат": 15,
+    "шестнадцат": 16, "семнадцат": 17, "восемнадцат": 18, "девятнадцат": 19, "двадцат": 20,
+    "тридцат": 30, "сорок": 40, "пятьдесят": 50, "пятидесят": 50, "шестьдесят": 60,
+    "шестидесят": 60, "семьдесят": 70, "семидесят": 70, "восемьдесят": 80,
+    "восьмидесят": 80, "девяност": 90,
+}  # fmt: skip
+_RU_TENS = frozenset(stem for stem, n in _RU_TEENS_AND_TENS.items() if n >= 20)
+_TENS_RU = re.compile(
+    r"(?<![а-яё])(" + "|".join(_RU_TEENS_AND_TENS) + r")[а-яё]*"
+    r"(?:\s+" + _RU_UNIT_WORDS + r"(?![а-яё]))?",
     re.IGNORECASE,
 )
-_CHINESE_DIGITS = {c: n for n, c in enumerate("二三四五六七八九十", 2)} | {"两": 2}
-# A Chinese numeral counts when a measure word follows it (三天, 七个): 一 alone is everywhere.
-_SPELLED_ZH = re.compile(r"([二两三四五六七八九十])(?=[天个周年次小分秒月])")
+_CHINESE_DIGITS = {c: n for n, c in enumerate("一二三四五六七八九十", 1)} | {"两": 2}
+# A Chinese numeral counts when a measure word follows it (三天, 三十五天, 七个): 一 alone is
+# everywhere, so it counts only after 十 (十一).
+_SPELLED_ZH = re.compile(
+    r"([二两三四五六七八九]?十[一二三四五六七八九]?|[二两三四五六七八九十])(?=[天个周年次小分秒月])"
+)
 
 _NAME = re.compile(
     r"[A-Za-z0-9_@~.+/-]*(?:[A-Za-z0-9][/._@][A-Za-z0-9]|/[A-Za-z])[A-Za-z0-9_@~.+/-]*"
@@ -250,11 +280,18 @@ def script_parts(parts: Sequence[str], terms: Sequence[frozenset[str]]) -> froze
 
 def numbers_in(text: str) -> frozenset[str]:
     """Numbers as written with digits (leading zeros kept only inside times and versions) and
-    small numbers spelled out, as digits: "seven days" and "7 days" state the same number."""
+    numbers below a hundred spelled out, as digits: "seven days" and "7 days" state the same
+    number, and so do "thirty-five days", "тридцать пять дней", "三十五天" and "35 days"."""
     found = {_plain(n) for n in _NUMBER.findall(text)}
-    found |= {str(_SPELLED[w.lower()]) for w in _SPELLED_EN.findall(text)}
-    found |= {str(_russian_number(w)) for w in _SPELLED_RU.findall(text)}
-    found |= {str(_CHINESE_DIGITS[c]) for c in _SPELLED_ZH.findall(text)}
+    found |= {
+        str(_TENS[t.lower()] * 10 + _UNITS.get(u.lower(), 0)) for t, u in _TENS_EN.findall(text)
+    }
+    rest = _TENS_EN.sub(" ", text)
+    found |= {str(_SPELLED[w.lower()]) for w in _SPELLED_EN.findall(rest)}
+    found |= {str(_russian_tens(m)) for m in _TENS_RU.finditer(rest)}
+    rest = _TENS_RU.sub(" ", rest)
+    found |= {str(_russian_number(w)) for w in _SPELLED_RU.findall(rest)}
+    found |= {str(_chinese_number(c)) for c in _SPELLED_ZH.findall(text)}
     return frozenset(found)
 
 
@@ -319,6 +356,20 @@ def _cosine(a: Sequence[float], b: Sequence[float]) -> float:
 
 def _plain(number: str) -> str:
     return number if ":" in number or "." in number else number.lstrip("0") or "0"
+
+
+def _russian_tens(match: re.Match[str]) -> int:
+    """ "тридцать пять" -> 35, "пятнадцати" -> 15."""
+    stem, unit = match[1].lower(), match[2]
+    return _RU_TEENS_AND_TENS[stem] + (_russian_number(unit) if unit and stem in _RU_TENS else 0)
+
+
+def _chinese_number(numeral: str) -> int:
+    """ "三十五" -> 35, "十一" -> 11, "二十" -> 20, "七" -> 7."""
+    if "十" not in numeral:
+        return _CHINESE_DIGITS[numeral]
+    tens, _, units = numeral.partition("十")
+    return _CHINESE_DIGITS.get(tens, 1) * 10 + _CHINESE_DIGITS.get(units, 0)
 
 
 def _russian_number(word: str) -> int:

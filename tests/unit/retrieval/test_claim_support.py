@@ -108,10 +108,21 @@ def test_each_rule_catches_its_mistake_and_passes_a_paraphrase(claim: str, reaso
         ("seven days or 07 days", {"7"}),
         ("срок семь дней", {"7"}),
         ("宽限期是七天，一个用户", {"7"}),
+        # Compound numbers are read whole: the "five" of "thirty-five" is no 5 of its own.
+        ("kept for thirty-five days, or twenty", {"35", "20"}),
+        ("хранятся тридцать пять дней, пятнадцати минут", {"35", "15"}),
+        ("保存三十五天，十一个月", {"35", "11"}),
     ],
 )
 def test_numbers_are_compared_as_values_in_any_language(text: str, numbers: set[str]) -> None:
     assert numbers_in(text) == numbers
+
+
+def test_an_answer_stating_another_number_than_a_spelled_out_compound_is_caught() -> None:
+    passage = "Backup copies are kept for thirty-five days and then deleted."
+
+    assert numbers_in("备份保存35天。") <= numbers_in(passage)
+    assert not numbers_in("Backups are kept for five days.") <= numbers_in(passage)
 
 
 class _Encoder:
