@@ -80,9 +80,10 @@ _TRAILING = ".,;:!?)]}'\"/»”"
 CHECKED_SENTENCE_TERMS = 3
 # Raised when the checks would leave the same answer otherwise (2: sentences are recited; 3:
 # restatements of an open question are not supported; 4: a command's placeholders need no
-# source; 5: the claim judge's question quotes the closest passage sentences), so that an
-# answer cached under older checks is not served (kb.answer_cache).
-CHECKS_VERSION = 5
+# source; 5: the claim judge's question quotes the closest passage sentences; 6: spelled-out
+# compound numbers read whole), so that an answer cached under older checks is not served
+# (kb.answer_cache).
+CHECKS_VERSION = 6
 
 
 class Verdict(StrEnum):
