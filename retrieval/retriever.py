@@ -29,6 +29,7 @@ from retrieval.translation import (
     QuestionTranslator,
     Sharing,
     Translating,
+    sharing,
     translation_targets,
 )
 from retrieval.types import Candidate, Fused, Passage
@@ -143,9 +144,10 @@ class Retriever:
             latencies["fuse_check"] = ms_since(started)
             if self.translate_below is not None and found.evidence.coverage >= self.translate_below:
                 wanted = []  # found its topic in its own words
-        if fresh := self._unremembered(question, wanted, scope):
+        shared_by = sharing(scope)
+        if fresh := self._unremembered(question, wanted, shared_by):
             yield Translating(tuple(LANGUAGES[script] for script in fresh))
-        translations, asked = self._translations(question, wanted, latencies, sharing(scope))
+        translations, asked = self._translations(question, wanted, latencies, shared_by)
         for into, text in translations.items():
             per_path.update(self._search(text, scope, latencies, suffix=SUFFIXES[into]))
         started = time.perf_counter()
@@ -222,12 +224,11 @@ class Retriever:
         targets = translation_targets(question, document_scripts)
         return [script for script in targets if script in self.translate_into]
 
-    def _unremembered(self, question: str, targets: Sequence[str], scope: AccessScope) -> list[str]:
+    def _unremembered(self, question: str, targets: Sequence[str], shared_by: Sharing) -> list[str]:
         """The target scripts the model will be asked to translate into now."""
         translator = self.translator
         if translator is None:
             return []
-        shared_by = sharing(scope)
         return [t for t in targets if not translator.remembers(question, t, shared_by=shared_by)]
 
     def _translations(
@@ -323,12 +324,6 @@ class Retriever:
                 continue
             passages.append(_passage(len(passages) + 1, candidate, payload))
         return passages
-
-
-def sharing(scope: AccessScope) -> Sharing:
-    """Who may be served a translation this scope's caller had made: the same scope, as for
-    cached answers (retrieval.translation.Sharing)."""
-    return (tuple(sorted(scope.collection_ids)), tuple(sorted(scope.acl)))
 
 
 def _voting_as_much(weights: Mapping[str, float], total: float) -> dict[str, float]:

@@ -28,6 +28,7 @@ from dataclasses import dataclass
 
 from kb.llm.cancel import waiting_at_most
 from kb.llm.chat import ChatModel, LlmBusy, LlmUnavailable, Message
+from kb.stores.types import AccessScope
 from kb.text.script import (
     CYRILLIC_SCRIPT,
     HAN_SCRIPT,
@@ -76,6 +77,12 @@ class Translating:
     alone (retrieval.answerer), whose language the model chose."""
 
     languages: tuple[str, ...]
+
+
+def sharing(scope: AccessScope) -> Sharing:
+    """Who may be served a translation this scope's caller had made: the same scope, as for
+    cached answers."""
+    return (tuple(sorted(scope.collection_ids)), tuple(sorted(scope.acl)))
 
 
 def translation_targets(question: str, document_scripts: AbstractSet[str]) -> list[str]:

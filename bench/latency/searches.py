@@ -139,7 +139,7 @@ def measure_translated(
     of the corpus's documents) behind the shipped gate, in alternating order. Each query's
     first search in translation is the one timed: a second would find its translations
     remembered."""
-    from retrieval.retriever import sharing
+    from retrieval.translation import sharing
 
     plain, _ = bench_retriever(stores)
     translating, guard = bench_retriever(stores, translate=True)
