@@ -228,20 +228,15 @@ def _raw_encode(per_document: list[list[str]]) -> Json:
     """One encode call over every chunk text, then the same texts in our per-document slices of
     KB_EMBED_BATCH (what `_embed` does), to tell batching effects from pipeline overhead."""
     from django.conf import settings
-    from sentence_transformers import SentenceTransformer
 
-    from kb.text.embeddings import resolve_model_path
+    from kb.text.embeddings import load_embedder
 
     batch = settings.KB_EMBED_BATCH
     texts = [text for document in per_document for text in document]
-    model = SentenceTransformer(
-        str(resolve_model_path(settings.KB_EMBED_MODEL, models_dir=Path(settings.KB_MODELS_DIR))),
-        device="cpu",
-        local_files_only=True,
-    )
+    embedder = load_embedder(settings.KB_EMBED_MODEL, models_dir=Path(settings.KB_MODELS_DIR))
 
     def encode(items: list[str]) -> None:
-        model.encode_document(items, batch_size=batch, normalize_embeddings=True)
+        embedder.encode_documents(items, batch_size=batch)
 
     encode(texts[:batch])  # warm-up
     with Timed() as whole:

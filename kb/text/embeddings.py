@@ -24,6 +24,7 @@ from kb.text.e5_conversion import (
     ConversionError,
     converted_folder,
 )
+from kb.text.use_embedding import UseUnavailable, load_use_model
 
 if TYPE_CHECKING:
     from sentence_transformers import SentenceTransformer
@@ -76,10 +77,14 @@ CONVERTED_MODELS: dict[str, ConvertedModel] = {
 }
 
 
+# Models that are no folder: a package's own encoder wrapped as a sentence-transformers module.
+USE_MODEL = "multilingual-use-v3"
+BUILT_MODELS: dict[str, Callable[[int], SentenceTransformer]] = {USE_MODEL: load_use_model}
+
 # Models whose vectors put a question and its answer close across languages (a Chinese question,
 # an English passage); the others read English only, so retrieval gives their dense hits no vote
 # for questions in another script (retrieval.retriever).
-MULTILINGUAL_MODELS = frozenset({"multilingual-e5-small"})
+MULTILINGUAL_MODELS = frozenset({"multilingual-e5-small", USE_MODEL})
 
 
 class EmbeddingModelError(RuntimeError):
@@ -153,10 +158,25 @@ def load_embedder(name: str, *, models_dir: Path | None = None) -> Embedder:
     with _lock:
         embedder = _embedders.get(name)
         if embedder is None:
-            folder = resolve_model_path(name, models_dir=models_dir)
-            embedder = Embedder(_load_model(folder), name=name)
+            embedder = Embedder(
+                _built_model(name) or _load_model(resolve_model_path(name, models_dir=models_dir)),
+                name=name,
+            )
             _embedders[name] = embedder
         return embedder
+
+
+def _built_model(name: str) -> SentenceTransformer | None:
+    """The model `name` built from its package's own encoder, or None if it is a folder."""
+    build = BUILT_MODELS.get(name)
+    if build is None:
+        return None
+    import torch
+
+    try:
+        return build(torch.get_num_threads())
+    except UseUnavailable as error:
+        raise EmbeddingModelError(str(error)) from error
 
 
 def resolve_model_path(name: str, *, models_dir: Path | None = None) -> Path:
@@ -173,7 +193,7 @@ def resolve_model_path(name: str, *, models_dir: Path | None = None) -> Path:
         return _checked_folder(folder)
     raise EmbeddingModelError(
         f"unknown embedding model {name!r}: use one of "
-        f"{sorted([*PACKAGED_MODELS, *CONVERTED_MODELS])} "
+        f"{sorted([*PACKAGED_MODELS, *CONVERTED_MODELS, *BUILT_MODELS])} "
         "or the path of a folder holding a sentence-transformers model"
     )
 
