@@ -228,15 +228,20 @@ def _raw_encode(per_document: list[list[str]]) -> Json:
     """One encode call over every chunk text, then the same texts in our per-document slices of
     KB_EMBED_BATCH (what `_embed` does), to tell batching effects from pipeline overhead."""
     from django.conf import settings
+    from sentence_transformers import SentenceTransformer
 
-    from kb.text.embeddings import load_embedder
+    from kb.text.embeddings import resolve_model_path
 
     batch = settings.KB_EMBED_BATCH
     texts = [text for document in per_document for text in document]
-    embedder = load_embedder(settings.KB_EMBED_MODEL, models_dir=Path(settings.KB_MODELS_DIR))
+    model = SentenceTransformer(
+        str(resolve_model_path(settings.KB_EMBED_MODEL, models_dir=Path(settings.KB_MODELS_DIR))),
+        device="cpu",
+        local_files_only=True,
+    )
 
     def encode(items: list[str]) -> None:
-        embedder.encode_documents(items, batch_size=batch)
+        model.encode_document(items, batch_size=batch, normalize_embeddings=True)
 
     encode(texts[:batch])  # warm-up
     with Timed() as whole:

@@ -158,10 +158,10 @@ def load_embedder(name: str, *, models_dir: Path | None = None) -> Embedder:
     with _lock:
         embedder = _embedders.get(name)
         if embedder is None:
-            embedder = Embedder(
-                _built_model(name) or _load_model(resolve_model_path(name, models_dir=models_dir)),
-                name=name,
-            )
+            model = _built_model(name)
+            if model is None:
+                model = _load_model(resolve_model_path(name, models_dir=models_dir))
+            embedder = Embedder(model, name=name)
             _embedders[name] = embedder
         return embedder
 
@@ -188,6 +188,11 @@ def resolve_model_path(name: str, *, models_dir: Path | None = None) -> Path:
     converted = CONVERTED_MODELS.get(name)
     if converted is not None:
         return _converted_model_path(name, converted, models_dir)
+    if name in BUILT_MODELS:
+        raise EmbeddingModelError(
+            f"embedding model {name!r} is built from its package's own encoder: it has no "
+            "folder (load it with load_embedder)"
+        )
     folder = Path(name).expanduser()
     if folder.is_dir():
         return _checked_folder(folder)

