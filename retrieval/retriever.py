@@ -21,7 +21,11 @@ from kb.text.sparse import SparseEncoder, term_index, tokenize
 from retrieval.evidence import Evidence, measure_evidence
 from retrieval.fusion import rrf_fuse
 from retrieval.near_duplicates import prefer_matching_differences
-from retrieval.script_preference import OTHER_SCRIPT_FACTOR, prefer_question_script
+from retrieval.script_preference import (
+    OTHER_SCRIPT_FACTOR,
+    in_another_script,
+    prefer_question_script,
+)
 from retrieval.timing import ms_since
 from retrieval.translation import (
     LANGUAGES,
@@ -42,6 +46,17 @@ EVIDENCE_PATHS = frozenset({"dense"})
 # question's own paths (_voting_as_much).
 # Document ids in, the subset the caller may read out (kb.access.readable_document_ids).
 AllowedDocuments = Callable[[set[int]], set[int]]
+# A question in Latin script searched as asked is taken to ask about pages in another language
+# when its own words did not find its topic (coverage below translate_below, the translation
+# gate's signal) and most of the multilingual dense model's best readable passages are in
+# another script: then the dense path alone ranks it, with no preference for the question's
+# script (the words it shares with English pages outvoted the answer otherwise). Chinese and
+# Russian questions are left alone: the model reads them into English less well (dense recall
+# 0.667 against 0.9), the rule lost a Russian question its own Russian page as much as it
+# gained one an English page, and their translation into English is the cheap one. Measured by
+# `python -m bench quality [--crosslingual]` with KB_EMBED_MODEL=multilingual-use-v3
+# (bench/README.md).
+OTHER_LANGUAGE_DENSE_TOP = 3
 
 
 class Searcher(Protocol):
@@ -64,6 +79,8 @@ class Retrieval:
     complete: bool = True
     # The question's translations that were searched too, as the model wrote them.
     translations: tuple[str, ...] = ()
+    # Ranked as a question about pages in another language (OTHER_LANGUAGE_DENSE_TOP).
+    other_language: bool = False
 
 
 @dataclass(frozen=True)
@@ -151,8 +168,14 @@ class Retriever:
         for into, text in translations.items():
             per_path.update(self._search(text, scope, latencies, suffix=SUFFIXES[into]))
         started = time.perf_counter()
+        other_language = False
         if found is None or translations:
             found = self._checked(question, per_path, scope, allowed, top_k)
+        elif self._asks_other_language(question, per_path, found):
+            other_language = True
+            found = self._checked(
+                question, per_path, scope, allowed, top_k, other_language=other_language
+            )
         others = tuple(
             self._evidence(
                 text, self._dense_evidence(into, per_path), found.readable, found.passages
@@ -168,6 +191,7 @@ class Retriever:
             translated_evidence=others,
             complete=asked,
             translations=tuple(translations.values()),
+            other_language=other_language,
         )
 
     def mentioned(
@@ -192,10 +216,12 @@ class Retriever:
         scope: AccessScope,
         allowed: AllowedDocuments,
         top_k: int,
+        *,
+        other_language: bool = False,
     ) -> _Checked:
         """Fused, post-checked in the database, the top passages read and the evidence
         weighed."""
-        fused = self.rank(question, per_path)
+        fused = self.rank(question, per_path, other_language=other_language)
         readable_ids = allowed({c.document_id for c in fused})
         readable = [c for c in fused if c.document_id in readable_ids]
         passages = self._passages(readable[:top_k], scope)
@@ -265,15 +291,45 @@ class Retriever:
             encoder=self.encoder,
         )
 
-    def rank(self, question: str, per_path: Mapping[str, Sequence[Candidate]]) -> list[Fused]:
+    def rank(
+        self,
+        question: str,
+        per_path: Mapping[str, Sequence[Candidate]],
+        *,
+        other_language: bool = False,
+    ) -> list[Fused]:
         """Weighted RRF over the paths, then the question's own script first, then among
-        near-duplicates the one whose differing text matches."""
-        fused = rrf_fuse(per_path, weights=self._fusion_weights(question))
+        near-duplicates the one whose differing text matches. `other_language`: the dense
+        path alone, no script preferred (Retrieval.other_language)."""
+        weights = self._fusion_weights(question)
+        factor = self.other_script_factor
+        if other_language:
+            weights = {**dict.fromkeys(per_path, 0.0), "dense": weights.get("dense", 1.0)}
+            factor = 1.0
+        fused = rrf_fuse(per_path, weights=weights)
         translated = any(path.endswith(tuple(SUFFIXES.values())) for path in per_path)
-        ranked = prefer_question_script(
-            question, fused, factor=self.other_script_factor, translated=translated
-        )
+        ranked = prefer_question_script(question, fused, factor=factor, translated=translated)
         return prefer_matching_differences(question, ranked)
+
+    def _asks_other_language(
+        self, question: str, per_path: Mapping[str, Sequence[Candidate]], found: _Checked
+    ) -> bool:
+        """Whether a question searched as asked is about pages in another language
+        (OTHER_LANGUAGE_DENSE_TOP): only the passages its caller may read are looked at."""
+        if (
+            not self.dense_every_script
+            or not is_latin_script(question)
+            or self.translate_below is None
+            or self.weights.get("dense", 1.0) <= 0
+            or not found.passages
+            or found.evidence.coverage >= self.translate_below
+        ):
+            return False
+        readable = [c for c in per_path.get("dense", []) if c.chunk_id in found.readable]
+        top = [c.payload.text for c in readable if c.payload is not None]
+        top = top[:OTHER_LANGUAGE_DENSE_TOP]
+        foreign = sum(in_another_script(text, LATIN_SCRIPT) for text in top)
+        return foreign * 2 > len(top) > 0
 
     def _dense_evidence(
         self, into: str, per_path: Mapping[str, Sequence[Candidate]]

@@ -15,7 +15,6 @@ quality").
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Sequence
 from dataclasses import replace
 
@@ -53,21 +52,23 @@ def prefer_question_script(
     if factor == 1.0:
         return list(fused)
     asked = script_of(question)
-    if asked == LATIN_SCRIPT:
-        foreign = _other_script
-    elif translated and asked in (HAN_SCRIPT, CYRILLIC_SCRIPT):
-        foreign = functools.partial(_not_in, asked)
-    else:
+    if asked != LATIN_SCRIPT and not (translated and asked in (HAN_SCRIPT, CYRILLIC_SCRIPT)):
         return list(fused)
-    rescored = [replace(c, score=c.score * factor) if foreign(c) else c for c in fused]
+    rescored = [replace(c, score=c.score * factor) if _foreign(c, asked) else c for c in fused]
     return sorted(rescored, key=lambda c: (-c.score, c.chunk_id))
 
 
-def _other_script(candidate: Fused) -> bool:
-    payload = candidate.payload
-    return payload is not None and other_script_share(payload.text) >= OTHER_SCRIPT_MIN_SHARE
+def in_another_script(text: str, script: str) -> bool:
+    """Whether a passage is written in another script than a question in `script`: for Latin,
+    a real share of its letters in another script; for Han or Cyrillic, too few in that one.
+    A question in a script we do not tell apart (OTHER_SCRIPT) finds nothing foreign."""
+    if script == LATIN_SCRIPT:
+        return other_script_share(text) >= OTHER_SCRIPT_MIN_SHARE
+    if script in (HAN_SCRIPT, CYRILLIC_SCRIPT):
+        return script_share(text, script) < OTHER_SCRIPT_MIN_SHARE
+    return False
 
 
-def _not_in(script: str, candidate: Fused) -> bool:
+def _foreign(candidate: Fused, script: str) -> bool:
     payload = candidate.payload
-    return payload is not None and script_share(payload.text, script) < OTHER_SCRIPT_MIN_SHARE
+    return payload is not None and in_another_script(payload.text, script)

@@ -118,7 +118,7 @@ class Asker:
             top_k=self.top_k,
             document_scripts=self.document_scripts,
         )
-        fused = retriever.rank(question.text, found.per_path)
+        fused = retriever.rank(question.text, found.per_path, other_language=found.other_language)
         rankings = {path: [c.chunk_id for c in found.per_path.get(path, [])] for path in PATHS}
         rankings["fused"] = [c.chunk_id for c in fused]
         scores = {path: [c.score for c in found.per_path.get(path, [])] for path in PATHS}
@@ -127,7 +127,8 @@ class Asker:
 
     def ranking(self, question: Question, retriever: Retriever) -> list[str]:
         """The fused chunk ids alone: the Retriever's candidate flow and ranking, without
-        passages (top_k 0: no payload fetch, post-check or evidence, which a ranking precedes)."""
+        passages (top_k 0: no payload fetch, post-check or evidence, which a ranking precedes;
+        so without the other-language ranking, which reads the evidence)."""
         found = retriever.retrieve(
             question.text,
             scope=self.scope,

@@ -1,0 +1,130 @@
+"""When the Retriever ranks a question searched as asked by the dense path alone
+(Retrieval.other_language): a question in Latin script whose words did not find its topic,
+whose multilingual dense model's best readable passages are mostly in another script. The
+searchers and the store are stood in for; tests/integration/retrieval has the real thing."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import cast
+
+import pytest
+
+from kb.stores.payload import ChunkPayload
+from kb.stores.protocols import VectorIndex
+from kb.stores.types import AccessScope
+from retrieval.retriever import Retrieval, Retriever
+from retrieval.types import Candidate
+
+pytestmark = pytest.mark.unit
+
+QUESTION = "When does the staff canteen open for lunch?"
+TEXTS = {
+    "hours-zh": "员工食堂每天中午十二点开放，下午两点关闭。",
+    "menu-zh": "员工食堂每周五提供素食午餐。",
+    "parking-en": "Staff parking permits come from human resources every January.",
+    "canteen-en": "The staff canteen opens for lunch at noon and closes at two.",
+}
+
+
+DOCUMENTS = {name: n for n, name in enumerate(TEXTS, start=1)}  # one page a document
+
+
+def _found(*names: str) -> list[Candidate]:
+    return [
+        Candidate(
+            name,
+            document_id=DOCUMENTS[name],
+            score=1.0 / rank,
+            payload=ChunkPayload(
+                chunk_id=name,
+                document_id=DOCUMENTS[name],
+                collection_id=1,
+                acl=(),
+                text=TEXTS[name],
+            ),
+        )
+        for rank, name in enumerate(names, start=1)
+    ]
+
+
+class Path:
+    """A search path that finds the same passages, in this order, for every question."""
+
+    def __init__(self, name: str, *found: str) -> None:
+        self.name = name
+        self.found = _found(*found)
+
+    def search(self, question: str, *, scope: AccessScope, limit: int) -> list[Candidate]:
+        return self.found
+
+
+class NoStore:
+    def fetch(self, *, ids: Sequence[str], scope: AccessScope) -> list[object]:
+        return []
+
+
+def _retrieve(
+    question: str = QUESTION,
+    *,
+    dense: Sequence[str] = ("hours-zh", "menu-zh", "parking-en"),
+    sparse: Sequence[str] = ("parking-en",),
+    multilingual: bool = True,
+    unreadable: frozenset[int] = frozenset(),
+) -> Retrieval:
+    retriever = Retriever(
+        searchers=[Path("dense", *dense), Path("sparse", *sparse)],
+        index=cast(VectorIndex, NoStore()),
+        weights={"dense": 1.0, "sparse": 1.0, "graph": 0.0},
+        path_limit=10,
+        dense_every_script=multilingual,
+        translate_below=0.5,
+    )
+    return retriever.retrieve(
+        question,
+        scope=AccessScope(collection_ids=(1,), acl=("group:1",)),
+        allowed=lambda ids: ids - unreadable,
+        top_k=3,
+    )
+
+
+def _first(found: Retrieval) -> str:
+    return found.passages[0].chunk_id
+
+
+def test_an_english_question_whose_answer_is_chinese_is_ranked_by_the_dense_path() -> None:
+    found = _retrieve()
+
+    assert found.other_language
+    assert _first(found) == "hours-zh"
+    assert [p.paths for p in found.passages][:2] == [("dense",), ("dense",)]
+
+
+def test_an_english_only_dense_model_is_never_followed_across_languages() -> None:
+    found = _retrieve(multilingual=False)
+
+    assert not found.other_language
+    assert _first(found) == "parking-en"  # its sparse and dense votes together
+
+
+def test_a_question_whose_words_found_its_topic_is_ranked_as_usual() -> None:
+    found = _retrieve(sparse=("canteen-en",), dense=("hours-zh", "menu-zh", "canteen-en"))
+
+    assert found.evidence.coverage >= 0.5
+    assert not found.other_language
+    assert _first(found) == "canteen-en"
+
+
+def test_only_the_passages_the_caller_may_read_decide() -> None:
+    """The Chinese pages are in the store's scope but fail the database post-check: they
+    neither show nor tip the ranking (their script would tell of them)."""
+    found = _retrieve(unreadable=frozenset({DOCUMENTS["hours-zh"], DOCUMENTS["menu-zh"]}))
+
+    assert not found.other_language
+    assert [p.chunk_id for p in found.passages] == ["parking-en"]
+
+
+def test_a_chinese_question_is_left_to_the_usual_ranking() -> None:
+    found = _retrieve("员工食堂几点开门？", dense=("parking-en", "canteen-en", "hours-zh"))
+
+    assert not found.other_language
