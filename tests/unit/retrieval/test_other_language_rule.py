@@ -10,10 +10,13 @@ from typing import cast
 
 import pytest
 
+from kb.llm.chat import ChatModel, Message
 from kb.stores.payload import ChunkPayload
 from kb.stores.protocols import VectorIndex
 from kb.stores.types import AccessScope
+from retrieval.fusion import RRF_K
 from retrieval.retriever import Retrieval, Retriever
+from retrieval.translation import QuestionTranslator
 from retrieval.types import Candidate
 
 pytestmark = pytest.mark.unit
@@ -64,6 +67,17 @@ class NoStore:
         return []
 
 
+class Chinese:
+    """The model, writing every question in Chinese."""
+
+    name = "scripted"
+
+    def chat(
+        self, messages: Sequence[Message], *, max_tokens: int, temperature: float = 0.0
+    ) -> str:
+        return "员工食堂几点开门吃午饭？"
+
+
 def _retrieve(
     question: str = QUESTION,
     *,
@@ -71,6 +85,7 @@ def _retrieve(
     sparse: Sequence[str] = ("parking-en",),
     multilingual: bool = True,
     unreadable: frozenset[int] = frozenset(),
+    translated: bool = False,
 ) -> Retrieval:
     retriever = Retriever(
         searchers=[Path("dense", *dense), Path("sparse", *sparse)],
@@ -78,6 +93,7 @@ def _retrieve(
         weights={"dense": 1.0, "sparse": 1.0, "graph": 0.0},
         path_limit=10,
         dense_every_script=multilingual,
+        translator=QuestionTranslator(lambda: cast(ChatModel, Chinese())) if translated else None,
         translate_below=0.5,
     )
     return retriever.retrieve(
@@ -85,6 +101,7 @@ def _retrieve(
         scope=AccessScope(collection_ids=(1,), acl=("group:1",)),
         allowed=lambda ids: ids - unreadable,
         top_k=3,
+        document_scripts=frozenset({"latin", "han"}),
     )
 
 
@@ -96,8 +113,28 @@ def test_an_english_question_whose_answer_is_chinese_is_ranked_by_the_dense_path
     found = _retrieve()
 
     assert found.other_language
-    assert _first(found) == "hours-zh"
-    assert [p.paths for p in found.passages][:2] == [("dense",), ("dense",)]
+    assert [(p.chunk_id, p.paths) for p in found.passages] == [
+        ("hours-zh", ("dense",)),
+        ("menu-zh", ("dense",)),
+        ("parking-en", ("dense",)),  # its sparse hit no longer counts
+    ]
+
+
+def test_a_translated_question_keeps_every_paths_vote_but_prefers_no_script() -> None:
+    """The paths find the same passages for the question and its Chinese translation."""
+    found = _retrieve(translated=True)
+
+    assert found.translations and found.other_language
+    scores = {p.chunk_id: p.score for p in found.passages}
+    assert scores["parking-en"] == pytest.approx(2 / (RRF_K + 3) + 2 / (RRF_K + 1))  # sparse too
+    assert scores["hours-zh"] == pytest.approx(2 / (RRF_K + 1))  # not scaled down
+
+
+def test_one_passage_in_another_script_of_two_is_not_enough() -> None:
+    found = _retrieve(dense=("hours-zh", "parking-en"))
+
+    assert not found.other_language
+    assert _first(found) == "parking-en"
 
 
 def test_an_english_only_dense_model_is_never_followed_across_languages() -> None:
@@ -124,7 +161,10 @@ def test_only_the_passages_the_caller_may_read_decide() -> None:
     assert [p.chunk_id for p in found.passages] == ["parking-en"]
 
 
-def test_a_chinese_question_is_left_to_the_usual_ranking() -> None:
-    found = _retrieve("员工食堂几点开门？", dense=("parking-en", "canteen-en", "hours-zh"))
+def test_a_chinese_question_searched_as_asked_is_left_to_the_usual_ranking() -> None:
+    """Its words find nothing and its dense passages are mostly English: only its script
+    keeps it from the rule."""
+    found = _retrieve("访客在哪里停车？", dense=("parking-en", "canteen-en", "hours-zh"), sparse=())
 
+    assert found.evidence.coverage < 0.5
     assert not found.other_language

@@ -136,6 +136,23 @@ def test_searches_translate_as_questions_do_unless_set_apart() -> None:
     assert _translate_searches(both) == "True"
 
 
+def _model_defaults(extra: dict[str, str]) -> str:
+    return _printed(
+        "s.KB_EMBED_DIM, s.KB_REFUSAL_MIN_DENSE, s.KB_REFUSAL_MIN_COVERAGE, "
+        "s.KB_REFUSAL_OTHER_MIN_DENSE, s.KB_REFUSAL_OTHER_MIN_COVERAGE",
+        extra,
+    )
+
+
+def test_the_embedding_model_picks_its_vector_size_and_refusal_thresholds() -> None:
+    assert _model_defaults({}) == "384 0.4 0.58 0.56 0.43"
+    use = {"KB_EMBED_MODEL": "multilingual-use-v3"}
+    assert _model_defaults(use) == "512 0.43 0.61 0.43 0.61"  # one scale for every script
+    chosen = {**use, "KB_EMBED_DIM": "768", "KB_REFUSAL_MIN_DENSE": "0.5"}
+    assert _model_defaults(chosen) == "768 0.5 0.61 0.43 0.61"  # set explicitly, they win
+    assert _model_defaults({"KB_EMBED_MODEL": "/srv/models/mine"}) == "384 0.4 0.58 0.56 0.43"
+
+
 def test_a_group_map_is_read_as_pairs(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("KB_SOME_MAP", " eng-all = engineering , hr-staff=hr ")
     assert env.env_mapping("KB_SOME_MAP") == {"eng-all": "engineering", "hr-staff": "hr"}
