@@ -16,7 +16,7 @@ from typing import Protocol
 from kb.stores.payload import ChunkPayload
 from kb.stores.protocols import VectorIndex
 from kb.stores.types import AccessScope
-from kb.text.script import LATIN_SCRIPT, is_latin_script, script_of
+from kb.text.script import LATIN_SCRIPT, is_latin_script
 from kb.text.sparse import SparseEncoder, term_index, tokenize
 from retrieval.evidence import Evidence, measure_evidence
 from retrieval.fusion import rrf_fuse
@@ -46,17 +46,17 @@ EVIDENCE_PATHS = frozenset({"dense"})
 # question's own paths (_voting_as_much).
 # Document ids in, the subset the caller may read out (kb.access.readable_document_ids).
 AllowedDocuments = Callable[[set[int]], set[int]]
-# A question is taken to be about pages in another script when its own words did not find its
-# topic (coverage below translate_below, the translation gate's signal) and most of the
-# multilingual dense model's first OTHER_LANGUAGE_DENSE_TOP readable passages (a majority of a
-# few: one passage can be a stray quote) are in another script than the question. Then its own
-# script is not preferred, and a question searched as asked only is ranked by the dense path
-# alone: the words it shares with pages in its own script, which do not answer it, outvoted
-# the answer otherwise. Chinese and Russian questions count only when translated (then they
-# keep every path's vote): searched as asked, the dense-only ranking moved one Russian
-# question's page up and another's own Russian page down, no gain. Measured by `python -m
-# bench quality [--crosslingual] [--translate]` with KB_EMBED_MODEL=multilingual-use-v3
-# (bench/README.md, "Cross-lingual questions").
+# A question in Latin script searched as asked only is taken to be about pages in another
+# script when its own words did not find its topic (coverage below translate_below, the
+# translation gate's signal) and most of the multilingual dense model's first
+# OTHER_LANGUAGE_DENSE_TOP readable passages (a majority of a few: one can be a stray quote)
+# are in another script. Then the dense path alone ranks it, with no script preferred: the
+# words it shares with English pages that do not answer it outvoted the answer otherwise.
+# Left alone, as measured: Chinese and Russian questions (searched as asked, the rule moved one
+# Russian question's English page up and another's own Russian page down) and translated ones
+# (no script preferred, it gained a zh->en question and lost a ru->ru one its own page). By
+# `python -m bench quality [--crosslingual] [--translate]` with
+# KB_EMBED_MODEL=multilingual-use-v3 (bench/README.md, "Cross-lingual questions").
 OTHER_LANGUAGE_DENSE_TOP = 3
 
 
@@ -169,16 +169,12 @@ class Retriever:
         for into, text in translations.items():
             per_path.update(self._search(text, scope, latencies, suffix=SUFFIXES[into]))
         started = time.perf_counter()
-        as_asked = found
-        other_language = as_asked is not None and self._asks_other_language(
-            question, per_path, as_asked, translated=bool(translations)
-        )
-        if as_asked is None or translations or other_language:
-            found = self._checked(
-                question, per_path, scope, allowed, top_k, other_language=other_language
-            )
-        else:
-            found = as_asked
+        other_language = False
+        if found is None or translations:
+            found = self._checked(question, per_path, scope, allowed, top_k)
+        elif self._asks_other_language(question, per_path, found):
+            other_language = True
+            found = self._checked(question, per_path, scope, allowed, top_k, other_language=True)
         others = tuple(
             self._evidence(
                 text, self._dense_evidence(into, per_path), found.readable, found.passages
@@ -303,42 +299,33 @@ class Retriever:
     ) -> list[Fused]:
         """Weighted RRF over the paths, then the question's own script first, then among
         near-duplicates the one whose differing text matches. `other_language`
-        (Retrieval.other_language): no script preferred, and a question searched as asked only
-        is ranked by the dense path alone."""
-        translated = any(path.endswith(tuple(SUFFIXES.values())) for path in per_path)
+        (Retrieval.other_language): the dense path alone, no script preferred."""
         factor = self.other_script_factor
         if other_language:
-            factor = 1.0
-            if not translated:
-                per_path = {"dense": per_path.get("dense", [])}
+            per_path, factor = {"dense": per_path.get("dense", [])}, 1.0
         fused = rrf_fuse(per_path, weights=self._fusion_weights(question))
+        translated = any(path.endswith(tuple(SUFFIXES.values())) for path in per_path)
         ranked = prefer_question_script(question, fused, factor=factor, translated=translated)
         return prefer_matching_differences(question, ranked)
 
     def _asks_other_language(
-        self,
-        question: str,
-        per_path: Mapping[str, Sequence[Candidate]],
-        as_asked: _Checked,
-        *,
-        translated: bool,
+        self, question: str, per_path: Mapping[str, Sequence[Candidate]], as_asked: _Checked
     ) -> bool:
-        """Whether the question is about pages in another script (OTHER_LANGUAGE_DENSE_TOP),
-        judged on its search as asked: only the passages its caller may read are looked at."""
+        """Whether a question searched as asked only is about pages in another script
+        (OTHER_LANGUAGE_DENSE_TOP): only the passages its caller may read are looked at."""
         if (
             not self.dense_every_script
+            or not is_latin_script(question)
             or self.translate_below is None
             or self.weights.get("dense", 1.0) <= 0
             or not as_asked.passages
             or as_asked.evidence.coverage >= self.translate_below
-            or not (translated or is_latin_script(question))
         ):
             return False
         dense = per_path.get("dense", [])
-        readable = [c for c in dense if c.chunk_id in as_asked.readable and c.payload is not None]
-        asked = script_of(question)
-        best = readable[:OTHER_LANGUAGE_DENSE_TOP]
-        foreign = sum(1 for c in best if c.payload and in_another_script(c.payload.text, asked))
+        texts = [c.payload.text for c in dense if c.chunk_id in as_asked.readable and c.payload]
+        best = texts[:OTHER_LANGUAGE_DENSE_TOP]
+        foreign = sum(1 for text in best if in_another_script(text, LATIN_SCRIPT))
         return bool(best) and foreign > len(best) / 2
 
     def _dense_evidence(
