@@ -54,9 +54,11 @@ AllowedDocuments = Callable[[set[int]], set[int]]
 # words it shares with English pages that do not answer it outvoted the answer otherwise.
 # Left alone, as measured: Chinese and Russian questions (searched as asked, the rule moved one
 # Russian question's English page up and another's own Russian page down) and translated ones
-# (no script preferred, it gained a zh->en question and lost a ru->ru one its own page). By
+# (no script preferred, it gained a zh->en question and cost ru-03 its own Russian page). By
 # `python -m bench quality [--crosslingual] [--translate]` with
-# KB_EMBED_MODEL=multilingual-use-v3 (bench/README.md, "Cross-lingual questions").
+# KB_EMBED_MODEL=multilingual-use-v3 (bench/README.md, "Cross-lingual questions"); any
+# multilingual model gets it (multilingual-e5-small too, not measured). Off without a gate
+# (translate_below None) or a dense vote.
 OTHER_LANGUAGE_DENSE_TOP = 3
 
 
