@@ -12,16 +12,13 @@ from typing import Any
 import pytest
 from django.contrib.auth.models import User
 
-from ingestion.pipeline import ingest_document
-from kb.access import CONSOLE, access_scope, readable_document_ids
+from kb.access import access_scope, readable_document_ids
 from kb.models import Document
 from kb.selectors.documents import readable_scripts
-from kb.services.documents import document_add
 from kb.text.embeddings import USE_MODEL
-from kb.uploads import IncomingFile
 from retrieval.factory import default_retriever
 from retrieval.retriever import Retrieval, Retriever
-from tests.support import samples
+from tests.support import ingested
 from tests.support.factories import CollectionFactory, GroupFactory, UserFactory
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
@@ -55,15 +52,8 @@ def use_model(settings: Any) -> None:
 def documents(use_model: None, db: None, stores: Path, tmp_path: Path) -> dict[int, str]:
     staff = GroupFactory.create(name="staff")
     collection = CollectionFactory.create(name="Handbook", reader_groups=[staff])
-    names = {}
-    for name, body in PAGES.items():
-        path = samples.text(tmp_path / f"{name}.txt", body)
-        document, _ = document_add(
-            collection=collection, incoming=IncomingFile(path.name, path), uploader=CONSOLE
-        )
-        assert ingest_document(document_id=document.pk, version=document.version) == "indexed"
-        names[document.pk] = name
-    return names
+    added = ingested.text_pages(collection, PAGES, tmp_path)
+    return {document.pk: name for name, document in added.items()}
 
 
 def reader(documents: dict[int, str]) -> User:

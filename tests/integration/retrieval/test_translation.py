@@ -13,18 +13,15 @@ import pytest
 from django.contrib.auth.models import User
 from prometheus_client import REGISTRY
 
-from ingestion.pipeline import ingest_document
-from kb.access import CONSOLE, access_scope, readable_document_ids
+from kb.access import access_scope, readable_document_ids
 from kb.llm.chat import LlmBusy
 from kb.models import Document
 from kb.selectors.documents import readable_scripts
-from kb.services.documents import document_add
 from kb.text.script import LATIN_SCRIPT
-from kb.uploads import IncomingFile
 from retrieval.factory import default_retriever, question_translator
 from retrieval.retriever import Retrieval
 from retrieval.translation import QuestionTranslator
-from tests.support import samples
+from tests.support import ingested
 from tests.support.clients import api_client_as
 from tests.support.factories import CollectionFactory, GroupFactory, UserFactory
 from tests.support.sse import parse_events
@@ -55,15 +52,7 @@ CANTEEN = "When does the staff canteen open for lunch?"
 def documents(db: None, stores: Path, tmp_path: Path) -> dict[str, Document]:
     staff = GroupFactory.create(name="staff")
     collection = CollectionFactory.create(name="Handbook", reader_groups=[staff])
-    found = {}
-    for name, body in PAGES.items():
-        path = samples.text(tmp_path / f"{name}.txt", body)
-        document, _ = document_add(
-            collection=collection, incoming=IncomingFile(path.name, path), uploader=CONSOLE
-        )
-        assert ingest_document(document_id=document.pk, version=document.version) == "indexed"
-        found[name] = document
-    return found
+    return ingested.text_pages(collection, PAGES, tmp_path)
 
 
 def reader_of(documents: dict[str, Document]) -> User:
