@@ -13,6 +13,7 @@ from django.db.models import Count
 
 from kb.directory import configuration_problems
 from kb.install_keys import MIN_KEY_CHARS
+from kb.llm.gguf import MODELS
 from kb.selectors.documents import documents_embedded_with_other_model
 from kb.session_auth import password_sign_in_enabled
 from retrieval.experiments import parse_split
@@ -44,6 +45,22 @@ def translation_scripts(**_: Any) -> list[Error]:
     known = ", ".join(sorted(SUFFIXES))
     return [
         Error(f"KB_TRANSLATE_INTO: unknown {', '.join(unknown)} (known: {known})", id="kb.E003")
+    ]
+
+
+@register()
+def translation_model_name(**_: Any) -> list[Error]:
+    """A misspelt model would leave every question untranslated, with a warning per question."""
+    name = settings.KB_TRANSLATE_MODEL_NAME
+    if not name or name in MODELS:
+        return []
+    known = ", ".join(sorted(MODELS))
+    return [
+        Error(
+            f"KB_TRANSLATE_MODEL_NAME: {name!r} is not a model kb_model can assemble "
+            f"(known: {known}; empty: the answering model translates)",
+            id="kb.E004",
+        )
     ]
 
 

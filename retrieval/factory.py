@@ -9,7 +9,7 @@ from pathlib import Path
 from django.conf import settings
 
 from kb.llm.chat import Message
-from kb.llm.factory import chat_model
+from kb.llm.factory import chat_model, translation_model
 from kb.stores.factory import graph_store, vector_index
 from kb.text.embeddings import load_embedder
 from kb.text.sparse import SparseEncoder
@@ -51,7 +51,7 @@ def default_retriever(*, translate: bool = False) -> Retriever:
 @functools.cache
 def question_translator() -> QuestionTranslator:
     """One per process, so a question asked again is translated once."""
-    return QuestionTranslator(chat_model, wait_seconds=settings.KB_TRANSLATE_WAIT_SECONDS)
+    return QuestionTranslator(translation_model, wait_seconds=settings.KB_TRANSLATE_WAIT_SECONDS)
 
 
 def default_answerer(

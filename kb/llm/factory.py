@@ -13,6 +13,8 @@ from kb.llm.gguf import MODELS, model_path
 
 _lock = threading.Lock()
 _model: ChatModel | None = None
+_translator_lock = threading.Lock()  # its own: loading one model does not hold up the other
+_translator: LlamaCppChat | None = None
 
 
 def chat_model() -> ChatModel:
@@ -25,13 +27,35 @@ def chat_model() -> ChatModel:
         return _model
 
 
+def translation_model() -> ChatModel:
+    """The model that translates questions (retrieval.translation): KB_TRANSLATE_MODEL_NAME's
+    own GGUF in this process, so a translation never waits in line behind an answer (tens of
+    seconds on a CPU); the answering model when that is empty. Raises LlmUnavailable as
+    chat_model does."""
+    global _translator
+    name = settings.KB_TRANSLATE_MODEL_NAME
+    if not name:
+        return chat_model()
+    with _translator_lock:
+        if _translator is None:
+            _translator = _open_gguf(
+                assembled_path(name, setting="KB_TRANSLATE_MODEL_NAME"),
+                name=name,
+                n_threads=settings.KB_TRANSLATE_N_THREADS,
+            )
+        return _translator
+
+
 def forget_chat_model() -> None:
-    """Close and drop the cached model (tests, after changing settings, at exit)."""
-    global _model
+    """Close and drop the cached models (tests, after changing settings, at exit)."""
+    global _model, _translator
     with _lock:
         model, _model = _model, None
-    if isinstance(model, LlamaCppChat):
-        model.close()
+    with _translator_lock:
+        translator, _translator = _translator, None
+    for opened in (model, translator):
+        if isinstance(opened, LlamaCppChat):
+            opened.close()
 
 
 atexit.register(forget_chat_model)
@@ -41,11 +65,20 @@ def gguf_path() -> Path:
     """KB_LLM_MODEL_PATH, or where `manage.py kb_model` assembles KB_LLM_MODEL_NAME."""
     if settings.KB_LLM_MODEL_PATH:
         return Path(settings.KB_LLM_MODEL_PATH)
-    spec = MODELS.get(settings.KB_LLM_MODEL_NAME)
+    return assembled_path(
+        settings.KB_LLM_MODEL_NAME,
+        setting="KB_LLM_MODEL_NAME",
+        otherwise="set KB_LLM_MODEL_PATH or KB_LLM_BASE_URL",
+    )
+
+
+def assembled_path(name: str, *, setting: str, otherwise: str = "leave it empty") -> Path:
+    """Where `manage.py kb_model` assembles model `name` (the value of `setting`)."""
+    spec = MODELS.get(name)
     if spec is None:
         raise LlmUnavailable(
-            f"KB_LLM_MODEL_NAME={settings.KB_LLM_MODEL_NAME!r} is not a model kb_model can "
-            f"assemble ({', '.join(MODELS)}): set KB_LLM_MODEL_PATH or KB_LLM_BASE_URL."
+            f"{setting}={name!r} is not a model kb_model can assemble ({', '.join(MODELS)}): "
+            f"{otherwise}."
         )
     return model_path(spec, Path(settings.KB_MODELS_DIR))
 
@@ -71,6 +104,19 @@ def describe_model() -> str:
     return str(path)
 
 
+def describe_translation_model() -> str:
+    """One line for start-up logs: which model translates questions."""
+    if not settings.KB_TRANSLATE_MODEL_NAME:
+        return "the answering model"
+    try:
+        path = assembled_path(settings.KB_TRANSLATE_MODEL_NAME, setting="KB_TRANSLATE_MODEL_NAME")
+    except LlmUnavailable as exc:
+        return str(exc)
+    if not path.is_file():
+        return f"{path} is missing: run `make model` (questions are searched untranslated)"
+    return str(path)
+
+
 def _open() -> ChatModel:
     if settings.KB_LLM_BASE_URL:
         return OpenAICompatibleChat(
@@ -79,12 +125,18 @@ def _open() -> ChatModel:
             api_key=settings.KB_LLM_API_KEY,
             plain_text=settings.KB_INJECTION_DEFENCES,
         )
+    return _open_gguf(
+        gguf_path(), name=settings.KB_LLM_MODEL_NAME, n_threads=settings.KB_LLM_N_THREADS
+    )
+
+
+def _open_gguf(path: Path, *, name: str, n_threads: int) -> LlamaCppChat:
     return LlamaCppChat(
-        gguf_path(),
+        path,
         n_ctx=settings.KB_LLM_N_CTX,
         n_gpu_layers=settings.KB_LLM_N_GPU_LAYERS,
-        n_threads=settings.KB_LLM_N_THREADS,
-        name=settings.KB_LLM_MODEL_NAME,
+        n_threads=n_threads,
+        name=name,
         queue_timeout=settings.KB_LLM_QUEUE_TIMEOUT,
         max_waiting=settings.KB_LLM_MAX_WAITING,
         plain_text=settings.KB_INJECTION_DEFENCES,

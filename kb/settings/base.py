@@ -317,6 +317,13 @@ KB_TRANSLATE_BELOW_COVERAGE = env_float("KB_TRANSLATE_BELOW_COVERAGE", 0.5)
 # Seconds a translation waits for a busy in-process model before the question is searched as
 # asked: a question does not wait in line twice (for its translation, then its answer).
 KB_TRANSLATE_WAIT_SECONDS = env_float("KB_TRANSLATE_WAIT_SECONDS", 5.0)
+# The model that writes those translations: "" for the answering model, or a model name
+# `manage.py kb_model` assembles (qwen2.5-coder-0.5b-instruct-q4_k_m) for one of its own in
+# this process, which never waits behind an answer and writes a short sentence faster
+# (bench/README.md, "Retrieval and answer latency").
+KB_TRANSLATE_MODEL_NAME = env_str("KB_TRANSLATE_MODEL_NAME")
+# Its generation threads (0: half the cores; see KB_LLM_N_THREADS for when more pay).
+KB_TRANSLATE_N_THREADS = env_int("KB_TRANSLATE_N_THREADS", 0)
 KB_MAX_TOP_K = env_int("KB_MAX_TOP_K", 20)
 
 

