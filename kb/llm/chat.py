@@ -293,13 +293,26 @@ def plain_messages(messages: Sequence[Message], plain: PlainText) -> list[Messag
     return [{"role": m["role"], "content": plain(m["content"])} for m in messages]
 
 
+# Python's streams are process-wide: two models loading at once (the answering and the
+# translating one) would restore each other's capture and leave stdout swallowed.
+_LOADING = threading.Lock()
+
+
 def _load_quietly(llama: Any, path: Path, options: dict[str, Any]) -> Any:
     """llama-cpp-python's `verbose=False` swaps file descriptors and crashes this build
-    (SIGSEGV); load verbosely with Python's streams captured, then silence its logger."""
+    (SIGSEGV); load verbosely with Python's streams captured, then silence its logger. A file
+    llama.cpp cannot read is LlmUnavailable, as a missing one is."""
     from llama_cpp import _logger
 
-    with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
-        model = llama(model_path=str(path), verbose=True, **options)
+    with (
+        _LOADING,
+        contextlib.redirect_stdout(io.StringIO()),
+        contextlib.redirect_stderr(io.StringIO()),
+    ):
+        try:
+            model = llama(model_path=str(path), verbose=True, **options)
+        except ValueError as exc:  # llama-cpp-python: "Failed to load model from file"
+            raise LlmUnavailable(f"{path} could not be loaded ({exc}): run `make model`.") from exc
     _logger.set_verbose(False)
     model.verbose = False
     return model

@@ -1,4 +1,5 @@
-"""The configured chat model, opened once per process (loading a GGUF takes seconds)."""
+"""The configured chat models, each opened once per process (loading a GGUF takes seconds):
+the answering model, and the translating model when KB_TRANSLATE_MODEL_NAME names its own."""
 
 from __future__ import annotations
 
@@ -29,9 +30,8 @@ def chat_model() -> ChatModel:
 
 def translation_model() -> ChatModel:
     """The model that translates questions (retrieval.translation): KB_TRANSLATE_MODEL_NAME's
-    own GGUF in this process, so a translation never waits in line behind an answer (tens of
-    seconds on a CPU); the answering model when that is empty. Raises LlmUnavailable as
-    chat_model does."""
+    GGUF, so a translation never waits behind an answer (tens of seconds on a CPU); else the
+    answering model. Raises LlmUnavailable as chat_model does."""
     global _translator
     name = settings.KB_TRANSLATE_MODEL_NAME
     if not name:

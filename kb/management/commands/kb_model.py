@@ -23,6 +23,8 @@ class Command(BaseCommand):
 
     def handle(self, *args: Any, **options: Any) -> None:
         names = [options["name"]] if options["name"] else configured_models()
+        if not names:
+            self.stderr.write("Nothing to assemble: a model server or KB_LLM_MODEL_PATH answers.")
         for name in names:
             self._assemble(name)
 
@@ -43,8 +45,11 @@ class Command(BaseCommand):
 
 
 def configured_models() -> list[str]:
-    """The answering model and, when it has one of its own, the translating model."""
-    names = [settings.KB_LLM_MODEL_NAME]
-    if settings.KB_TRANSLATE_MODEL_NAME not in ("", settings.KB_LLM_MODEL_NAME):
+    """The models this process would open from KB_MODELS_DIR: the answering model, unless a
+    model server or a file of one's own answers, and the translating model if one is named."""
+    names = []
+    if not (settings.KB_LLM_BASE_URL or settings.KB_LLM_MODEL_PATH):
+        names.append(settings.KB_LLM_MODEL_NAME)
+    if settings.KB_TRANSLATE_MODEL_NAME and settings.KB_TRANSLATE_MODEL_NAME not in names:
         names.append(settings.KB_TRANSLATE_MODEL_NAME)
     return names

@@ -7,8 +7,10 @@ from collections.abc import Iterator
 
 import pytest
 
+from kb.llm import factory
 from kb.llm.chat import LlamaCppChat, LlmUnavailable
 from kb.llm.factory import chat_model, forget_chat_model, translation_model
+from kb.llm.gguf import MODELS, model_path
 from kb.text.script import LATIN_SCRIPT, script_of
 from retrieval.translation import QuestionTranslator
 from tests.support.llm import SMALL_MODEL_NAME, small_model_path
@@ -78,6 +80,24 @@ def test_a_missing_translation_model_leaves_the_question_as_asked(
     settings.KB_MODELS_DIR = str(tmp_path)  # nothing assembled here
 
     with pytest.raises(LlmUnavailable, match="run `make model`"):
+        translation_model()
+    assert (
+        QuestionTranslator(translation_model).translate(QUESTION, LATIN_SCRIPT, shared_by=SCOPE)
+        is None
+    )
+    assert factory._model is None  # the answering model was not opened to translate instead
+
+
+def test_a_damaged_translation_model_leaves_the_question_as_asked(
+    settings, answering_model: None, tmp_path
+) -> None:
+    """A file llama.cpp cannot read (an interrupted copy) is unavailable, as a missing one is:
+    the question is searched as asked, not answered with a server error."""
+    settings.KB_TRANSLATE_MODEL_NAME = SMALL_MODEL_NAME
+    settings.KB_MODELS_DIR = str(tmp_path)
+    model_path(MODELS[SMALL_MODEL_NAME], tmp_path).write_bytes(b"GGUF" + b"\0" * 64)
+
+    with pytest.raises(LlmUnavailable, match="could not be loaded"):
         translation_model()
     assert (
         QuestionTranslator(translation_model).translate(QUESTION, LATIN_SCRIPT, shared_by=SCOPE)

@@ -21,3 +21,20 @@ SMALL = "qwen2.5-coder-0.5b-instruct-q4_k_m"
 def test_the_models_assembled_follow_the_settings(translating: str, expected: list[str]) -> None:
     with override_settings(KB_LLM_MODEL_NAME=ANSWERING, KB_TRANSLATE_MODEL_NAME=translating):
         assert configured_models() == expected
+
+
+@pytest.mark.parametrize(
+    "elsewhere",
+    [{"KB_LLM_BASE_URL": "http://llm:8080/v1"}, {"KB_LLM_MODEL_PATH": "/srv/models/mine.gguf"}],
+    ids=["model-server", "own-file"],
+)
+def test_an_answering_model_that_is_not_assembled_here_is_not_fetched(
+    elsewhere: dict[str, str],
+) -> None:
+    """A model server's name is not one kb_model knows, and a file of one's own needs no
+    default model beside it; the translating model is still assembled."""
+    with override_settings(KB_LLM_MODEL_NAME="served-model", **elsewhere):
+        with override_settings(KB_TRANSLATE_MODEL_NAME=""):
+            assert configured_models() == []
+        with override_settings(KB_TRANSLATE_MODEL_NAME=SMALL):
+            assert configured_models() == [SMALL]
