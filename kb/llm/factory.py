@@ -38,11 +38,13 @@ def translation_model() -> ChatModel:
         return chat_model()
     with _translator_lock:
         if _translator is None:
-            _translator = _open_gguf(
-                assembled_path(name, setting="KB_TRANSLATE_MODEL_NAME"),
-                name=name,
-                n_threads=settings.KB_TRANSLATE_N_THREADS,
-            )
+            path = assembled_path(name, setting="KB_TRANSLATE_MODEL_NAME")
+            if not path.is_file():  # LlamaCppChat's own message is the answering model's
+                raise LlmUnavailable(
+                    f"No translating model at {path}: run `make model`, or empty "
+                    "KB_TRANSLATE_MODEL_NAME for the answering model to translate."
+                )
+            _translator = _open_gguf(path, name=name, n_threads=settings.KB_TRANSLATE_N_THREADS)
         return _translator
 
 
