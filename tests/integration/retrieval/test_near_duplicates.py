@@ -7,13 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from ingestion.pipeline import ingest_document
-from kb.access import CONSOLE, access_scope, readable_document_ids
+from kb.access import access_scope, readable_document_ids
 from kb.models import Document
-from kb.services.documents import document_add
-from kb.uploads import IncomingFile
 from retrieval.factory import default_retriever
-from tests.support import samples
+from tests.support import ingested
 from tests.support.factories import CollectionFactory, GroupFactory, UserFactory
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
@@ -44,16 +41,10 @@ DIFFERS = {
 def contracts(db: None, stores: Path, tmp_path: Path) -> dict[str, Document]:
     legal = GroupFactory.create(name="legal")
     collection = CollectionFactory.create(name="Contracts", reader_groups=[legal])
-    documents = {}
-    for name, clauses in DIFFERS.items():
-        body = " ".join([*SHARED[:6], *clauses, *SHARED[6:]])
-        path = samples.text(tmp_path / f"{name}.txt", body)
-        document, _ = document_add(
-            collection=collection, incoming=IncomingFile(path.name, path), uploader=CONSOLE
-        )
-        assert ingest_document(document_id=document.pk, version=document.version) == "indexed"
-        documents[name] = document
-    return documents
+    pages = {
+        name: " ".join([*SHARED[:6], *clauses, *SHARED[6:]]) for name, clauses in DIFFERS.items()
+    }
+    return ingested.text_pages(collection, pages, tmp_path)
 
 
 @pytest.mark.parametrize(
