@@ -33,6 +33,7 @@ from retrieval.translation import (
     QuestionTranslator,
     Sharing,
     Translating,
+    is_translation_path,
     sharing,
     translation_targets,
 )
@@ -306,8 +307,14 @@ class Retriever:
         if other_language:
             per_path, factor = {"dense": per_path.get("dense", [])}, 1.0
         fused = rrf_fuse(per_path, weights=self._fusion_weights(question))
-        translated = any(path.endswith(tuple(SUFFIXES.values())) for path in per_path)
-        ranked = prefer_question_script(question, fused, factor=factor, translated=translated)
+        translated = any(is_translation_path(path) for path in per_path)
+        ranked = prefer_question_script(
+            question,
+            fused,
+            factor=factor,
+            translated=translated,
+            multilingual=self.dense_every_script,
+        )
         return prefer_matching_differences(question, ranked)
 
     def _asks_other_language(

@@ -9,8 +9,16 @@ lower, not dropped (the only edition that holds the answer still reaches the pro
 or Russian question searched as asked is left alone: its editions keep English passages that
 answer it, and demoting those lost a Chinese question. Searched in English translation too,
 the English edition gets the translation's votes on top, so there the question's own script
-comes first in the same way. Measured by `python -m bench quality` (README, "Retrieval
-quality").
+comes first in the same way. But with a multilingual dense model, the only pages in the
+question's script to prefer are those the translation's search found too, the question's own
+edition of what it finds: a Chinese page that only the question's own words found is another
+topic, and preferring it pushed the English page that answers a Chinese question out of the
+first five (cross-lingual document recall@5 with multilingual-use-v3 0.795 -> 0.818 when the
+0.5B model translates, 0.818 -> 0.841 with the 1.5B one; same-language 0.982 either way). With
+the English-only default the translation's dense search finds English pages only, so the
+question's own edition would seldom pass that test: there every page in its script is
+preferred. Measured by
+`python -m bench quality [--crosslingual]` (bench/README.md, "Cross-lingual questions").
 """
 
 from __future__ import annotations
@@ -26,6 +34,7 @@ from kb.text.script import (
     script_of,
     script_share,
 )
+from retrieval.translation import is_translation_path
 from retrieval.types import Fused
 
 # A passage in another script keeps this share of its fused score: several ranks lower at the
@@ -42,19 +51,27 @@ def prefer_question_script(
     *,
     factor: float = OTHER_SCRIPT_FACTOR,
     translated: bool = False,
+    multilingual: bool = False,
 ) -> list[Fused]:
     """Scale down the passages not written in the question's script, then re-rank: for a
     question in Latin script, those partly in another script; for a Chinese or Russian
     question that was also searched in translation (`translated`), those without a real share
     of its script, which the translation's hits would otherwise put ahead of the question's own
-    edition. Candidates without text (graph hits before their payload is fetched) keep their
-    score."""
+    edition. With a `multilingual` dense model such a question's own-script passages are
+    scaled down too unless a translation's search also found them: the translation finds the
+    question's own edition of what it finds, while a page in the question's script found only
+    by the question's words is another topic, not the edition to prefer. Candidates without
+    text (graph hits before their payload is fetched) keep their score."""
     if factor == 1.0:
         return list(fused)
     asked = script_of(question)
     if asked != LATIN_SCRIPT and not (translated and asked in (HAN_SCRIPT, CYRILLIC_SCRIPT)):
         return list(fused)
-    rescored = [replace(c, score=c.score * factor) if _foreign(c, asked) else c for c in fused]
+    editions = multilingual and asked != LATIN_SCRIPT
+    rescored = [
+        c if _preferred(c, asked, editions=editions) else replace(c, score=c.score * factor)
+        for c in fused
+    ]
     return sorted(rescored, key=lambda c: (-c.score, c.chunk_id))
 
 
@@ -69,6 +86,12 @@ def in_another_script(text: str, script: str) -> bool:
     return False
 
 
-def _foreign(candidate: Fused, script: str) -> bool:
+def _preferred(candidate: Fused, script: str, *, editions: bool) -> bool:
+    """Whether a candidate keeps its score: one without text, or one in the question's script
+    (with `editions`, only one a translation's search found too)."""
     payload = candidate.payload
-    return payload is not None and in_another_script(payload.text, script)
+    if payload is None:
+        return True
+    if in_another_script(payload.text, script):
+        return False
+    return not editions or any(is_translation_path(path) for path in candidate.ranks)

@@ -97,6 +97,11 @@ def translation_targets(question: str, document_scripts: AbstractSet[str]) -> li
     return [script for script in LANGUAGES if script in wanted and script != asked]
 
 
+def is_translation_path(path: str) -> bool:
+    """Whether a search path (a Retrieval.per_path key) searched a translation: "dense@en"."""
+    return path.endswith(tuple(SUFFIXES.values()))
+
+
 class QuestionTranslator:
     """`translate(question, into, shared_by=)`: the question in the language of script `into`;
     "" when the model wrote no translation into it (remembered: at temperature 0 it would write

@@ -63,6 +63,10 @@ def test_no_paths_no_results() -> None:
     assert rrf_fuse({}) == [] and rrf_fuse({"dense": []}) == []
 
 
+PIN_EN = "Pin the perl version on Debian: apt-mark hold perl"
+PIN_ZH = "在 Debian 上固定 perl 版本：apt-mark hold perl"
+
+
 def _fused(chunk_id: str, score: float, text: str) -> Fused:
     return Fused(chunk_id, 1, score, {"sparse": 1}, _payload(chunk_id, text) if text else None)
 
@@ -95,6 +99,39 @@ def test_a_question_searched_in_translation_too_prefers_its_own_script() -> None
 
     assert [c.chunk_id for c in chinese] == ["zh", "en"]
     assert [c.chunk_id for c in russian] == ["ru", "en", "zh"]  # Han is another script too
+
+
+def test_with_a_multilingual_model_only_the_edition_a_translation_found_is_preferred() -> None:
+    """A Chinese page the question's own words found, and its English translation did not,
+    is another topic: it no longer outranks the English page the translation found. The
+    Chinese edition the translation's search also found still comes first."""
+    en = Fused("en", 1, 2.5 / 61, {"dense@en": 1, "sparse@en": 1}, _payload("en", PIN_EN))
+    other = Fused("other", 1, 2 / 61, {"sparse": 1}, _payload("other", "在 Debian 上配置打印机"))
+    edition = Fused("edition", 1, 1.9 / 61, {"sparse": 2, "dense@en": 2}, _payload("e", PIN_ZH))
+    question = "如何固定 perl 版本？"
+
+    english_only = prefer_question_script(question, [en, other], translated=True)
+    multilingual = prefer_question_script(
+        question, [en, other, edition], translated=True, multilingual=True
+    )
+
+    assert [c.chunk_id for c in english_only] == ["other", "en"]  # the dense model reads English
+    assert [c.chunk_id for c in multilingual] == ["edition", "en", "other"]
+    assert multilingual[2].score == pytest.approx(2 / 61 * OTHER_SCRIPT_FACTOR)
+
+
+def test_an_english_question_keeps_english_passages_first_with_a_multilingual_model() -> None:
+    """The edition test is for Chinese and Russian questions: an English passage found only by
+    the English question's own words keeps its score."""
+    en = Fused("en", 1, 2 / 61, {"sparse": 1}, _payload("en", PIN_EN))
+    zh = Fused("zh", 1, 2.5 / 61, {"dense@zh": 1, "sparse": 2}, _payload("zh", PIN_ZH))
+
+    ranked = prefer_question_script(
+        "How do I pin perl?", [zh, en], translated=True, multilingual=True
+    )
+
+    assert [c.chunk_id for c in ranked] == ["en", "zh"]
+    assert ranked[0].score == pytest.approx(2 / 61)
 
 
 def test_a_much_better_passage_in_another_script_is_ranked_lower_but_kept() -> None:

@@ -169,3 +169,60 @@ def test_a_chinese_question_searched_as_asked_is_left_to_the_usual_ranking() -> 
 
     assert found.evidence.coverage < 0.5
     assert not found.other_language
+
+
+class ByQuestion:
+    """A search path that finds, for each question, its own passages."""
+
+    def __init__(self, name: str, found: dict[str, Sequence[str]]) -> None:
+        self.name = name
+        self.found = {question: _found(*names) for question, names in found.items()}
+
+    def search(self, question: str, *, scope: AccessScope, limit: int) -> list[Candidate]:
+        return self.found.get(question, [])
+
+
+class English:
+    """The model, writing every question in English."""
+
+    name = "scripted"
+
+    def chat(
+        self, messages: Sequence[Message], *, max_tokens: int, temperature: float = 0.0
+    ) -> str:
+        return QUESTION
+
+
+def test_a_translated_chinese_question_prefers_only_chinese_pages_its_translation_found() -> None:
+    """With a multilingual model the English translation's search also finds the Chinese
+    edition of its answer (hours-zh); a Chinese page only the question's own words found
+    (menu-zh) is another topic and is scaled down like the English ones."""
+    asked = "员工食堂几点开门？"
+    retriever = Retriever(
+        searchers=[
+            ByQuestion(
+                "dense", {asked: ("menu-zh", "canteen-en"), QUESTION: ("canteen-en", "hours-zh")}
+            ),
+            ByQuestion("sparse", {asked: ("menu-zh",), QUESTION: ("canteen-en",)}),
+        ],
+        index=cast(VectorIndex, NoStore()),
+        weights={"dense": 1.0, "sparse": 1.0, "graph": 0.0},
+        path_limit=10,
+        dense_every_script=True,
+        translator=QuestionTranslator(lambda: cast(ChatModel, English())),
+        translate_below=None,  # always translated
+    )
+
+    found = retriever.retrieve(
+        asked,
+        scope=AccessScope(collection_ids=(1,), acl=("group:1",)),
+        allowed=lambda ids: ids,
+        top_k=3,
+        document_scripts=frozenset({"latin", "han"}),
+    )
+
+    assert found.translations == (QUESTION,)  # precondition: searched in English too
+    scores = {p.chunk_id: p.score for p in found.passages}
+    assert scores["hours-zh"] == pytest.approx(1 / (RRF_K + 2))  # kept: the translation found it
+    assert scores["menu-zh"] == pytest.approx(0.7 * 2 / (RRF_K + 1))  # its own words only
+    assert scores["canteen-en"] == pytest.approx(0.7 * (1 / (RRF_K + 2) + 2 / (RRF_K + 1)))
