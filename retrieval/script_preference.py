@@ -61,15 +61,18 @@ def prefer_question_script(
     scaled down too unless a translation's search also found them: the translation finds the
     question's own edition of what it finds, while a page in the question's script found only
     by the question's words is another topic, not the edition to prefer. Candidates without
-    text (graph hits before their payload is fetched) keep their score."""
+    text (graph hits before their payload is fetched) keep their score, unless that test
+    applies: then they need a translation's hit as well."""
     if factor == 1.0:
         return list(fused)
     asked = script_of(question)
     if asked != LATIN_SCRIPT and not (translated and asked in (HAN_SCRIPT, CYRILLIC_SCRIPT)):
         return list(fused)
-    editions = multilingual and asked != LATIN_SCRIPT
+    needs_translation_hit = multilingual and asked != LATIN_SCRIPT
     rescored = [
-        c if _preferred(c, asked, editions=editions) else replace(c, score=c.score * factor)
+        c
+        if _preferred(c, asked, needs_translation_hit=needs_translation_hit)
+        else replace(c, score=c.score * factor)
         for c in fused
     ]
     return sorted(rescored, key=lambda c: (-c.score, c.chunk_id))
@@ -86,12 +89,10 @@ def in_another_script(text: str, script: str) -> bool:
     return False
 
 
-def _preferred(candidate: Fused, script: str, *, editions: bool) -> bool:
-    """Whether a candidate keeps its score: one without text, or one in the question's script
-    (with `editions`, only one a translation's search found too)."""
+def _preferred(candidate: Fused, script: str, *, needs_translation_hit: bool) -> bool:
+    """Whether a candidate keeps its score: one in the question's script, or without text;
+    with `needs_translation_hit`, only if a translation's search found it too."""
     payload = candidate.payload
-    if payload is None:
-        return True
-    if in_another_script(payload.text, script):
+    if payload is not None and in_another_script(payload.text, script):
         return False
-    return not editions or any(is_translation_path(path) for path in candidate.ranks)
+    return not needs_translation_hit or any(is_translation_path(p) for p in candidate.ranks)

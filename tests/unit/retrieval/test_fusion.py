@@ -107,16 +107,20 @@ def test_with_a_multilingual_model_only_the_edition_a_translation_found_is_prefe
     Chinese edition the translation's search also found still comes first."""
     en = Fused("en", 1, 2.5 / 61, {"dense@en": 1, "sparse@en": 1}, _payload("en", PIN_EN))
     other = Fused("other", 1, 2 / 61, {"sparse": 1}, _payload("other", "在 Debian 上配置打印机"))
-    edition = Fused("edition", 1, 1.9 / 61, {"sparse": 2, "dense@en": 2}, _payload("e", PIN_ZH))
+    edition = Fused(
+        "edition", 1, 1.9 / 61, {"sparse": 2, "dense@en": 2}, _payload("edition", PIN_ZH)
+    )
+    graph_hit = Fused("graph", 1, 1.95 / 61, {"graph": 1})  # no text yet, not in translation
     question = "如何固定 perl 版本？"
 
-    english_only = prefer_question_script(question, [en, other], translated=True)
+    english_only = prefer_question_script(question, [en, other, graph_hit], translated=True)
     multilingual = prefer_question_script(
-        question, [en, other, edition], translated=True, multilingual=True
+        question, [en, other, edition, graph_hit], translated=True, multilingual=True
     )
 
-    assert [c.chunk_id for c in english_only] == ["other", "en"]  # the dense model reads English
-    assert [c.chunk_id for c in multilingual] == ["edition", "en", "other"]
+    # the English-only dense model's search of the translation finds English pages only
+    assert [c.chunk_id for c in english_only] == ["other", "graph", "en"]
+    assert [c.chunk_id for c in multilingual] == ["edition", "en", "other", "graph"]
     assert multilingual[2].score == pytest.approx(2 / 61 * OTHER_SCRIPT_FACTOR)
 
 

@@ -196,14 +196,18 @@ class English:
 def test_a_translated_chinese_question_prefers_only_chinese_pages_its_translation_found() -> None:
     """With a multilingual model the English translation's search also finds the Chinese
     edition of its answer (hours-zh); a Chinese page only the question's own words found
-    (menu-zh) is another topic and is scaled down like the English ones."""
+    (menu-zh) is another topic and is scaled down like the English ones. Fused as before,
+    menu-zh would come first of the two."""
     asked = "员工食堂几点开门？"
     retriever = Retriever(
         searchers=[
             ByQuestion(
-                "dense", {asked: ("menu-zh", "canteen-en"), QUESTION: ("canteen-en", "hours-zh")}
+                "dense", {asked: ("menu-zh", "canteen-en"), QUESTION: ("hours-zh", "canteen-en")}
             ),
-            ByQuestion("sparse", {asked: ("menu-zh",), QUESTION: ("canteen-en",)}),
+            ByQuestion(
+                "sparse",
+                {asked: ("menu-zh",), QUESTION: ("canteen-en", "parking-en", "hours-zh")},
+            ),
         ],
         index=cast(VectorIndex, NoStore()),
         weights={"dense": 1.0, "sparse": 1.0, "graph": 0.0},
@@ -223,6 +227,6 @@ def test_a_translated_chinese_question_prefers_only_chinese_pages_its_translatio
 
     assert found.translations == (QUESTION,)  # precondition: searched in English too
     scores = {p.chunk_id: p.score for p in found.passages}
-    assert scores["hours-zh"] == pytest.approx(1 / (RRF_K + 2))  # kept: the translation found it
+    assert list(scores) == ["canteen-en", "hours-zh", "menu-zh"]
+    assert scores["hours-zh"] == pytest.approx(1 / (RRF_K + 1) + 1 / (RRF_K + 3))  # kept
     assert scores["menu-zh"] == pytest.approx(0.7 * 2 / (RRF_K + 1))  # its own words only
-    assert scores["canteen-en"] == pytest.approx(0.7 * (1 / (RRF_K + 2) + 2 / (RRF_K + 1)))

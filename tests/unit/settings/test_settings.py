@@ -147,9 +147,9 @@ def _model_defaults(extra: dict[str, str]) -> str:
 def test_the_embedding_model_picks_its_vector_size_and_refusal_thresholds() -> None:
     assert _model_defaults({}) == "384 0.4 0.58 0.56 0.43"
     use = {"KB_EMBED_MODEL": "multilingual-use-v3"}
-    assert _model_defaults(use) == "512 0.43 0.61 0.43 0.61"  # one scale for every script
+    assert _model_defaults(use) == "512 0.39 0.55 0.39 0.55"  # one scale for every script
     chosen = {**use, "KB_EMBED_DIM": "768", "KB_REFUSAL_MIN_DENSE": "0.5"}
-    assert _model_defaults(chosen) == "768 0.5 0.61 0.43 0.61"  # set explicitly, they win
+    assert _model_defaults(chosen) == "768 0.5 0.55 0.39 0.55"  # set explicitly, they win
     assert _model_defaults({"KB_EMBED_MODEL": "/srv/models/mine"}) == "384 0.4 0.58 0.56 0.43"
 
 
