@@ -17,8 +17,8 @@ first five (cross-lingual document recall@5 with multilingual-use-v3 0.795 -> 0.
 0.5B model translates, 0.818 -> 0.841 with the 1.5B one; same-language 0.982 either way). With
 the English-only default the translation's dense search finds English pages only, so the
 question's own edition would seldom pass that test: there every page in its script is
-preferred. Measured by
-`python -m bench quality [--crosslingual]` (bench/README.md, "Cross-lingual questions").
+preferred. Measured by `python -m bench quality [--crosslingual]` (bench/README.md,
+"Cross-lingual questions").
 """
 
 from __future__ import annotations

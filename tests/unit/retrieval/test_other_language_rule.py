@@ -22,6 +22,7 @@ from retrieval.types import Candidate
 pytestmark = pytest.mark.unit
 
 QUESTION = "When does the staff canteen open for lunch?"
+CHINESE = "员工食堂几点开门吃午饭？"  # the model's translation of it
 TEXTS = {
     "hours-zh": "员工食堂每天中午十二点开放，下午两点关闭。",
     "menu-zh": "员工食堂每周五提供素食午餐。",
@@ -67,15 +68,18 @@ class NoStore:
         return []
 
 
-class Chinese:
-    """The model, writing every question in Chinese."""
+class Writes:
+    """The model, writing every question as `reply` (its translation into any language)."""
 
     name = "scripted"
+
+    def __init__(self, reply: str) -> None:
+        self.reply = reply
 
     def chat(
         self, messages: Sequence[Message], *, max_tokens: int, temperature: float = 0.0
     ) -> str:
-        return "员工食堂几点开门吃午饭？"
+        return self.reply
 
 
 def _retrieve(
@@ -93,7 +97,9 @@ def _retrieve(
         weights={"dense": 1.0, "sparse": 1.0, "graph": 0.0},
         path_limit=10,
         dense_every_script=multilingual,
-        translator=QuestionTranslator(lambda: cast(ChatModel, Chinese())) if translated else None,
+        translator=QuestionTranslator(lambda: cast(ChatModel, Writes(CHINESE)))
+        if translated
+        else None,
         translate_below=0.5,
     )
     return retriever.retrieve(
@@ -182,17 +188,6 @@ class ByQuestion:
         return self.found.get(question, [])
 
 
-class English:
-    """The model, writing every question in English."""
-
-    name = "scripted"
-
-    def chat(
-        self, messages: Sequence[Message], *, max_tokens: int, temperature: float = 0.0
-    ) -> str:
-        return QUESTION
-
-
 def test_a_translated_chinese_question_prefers_only_chinese_pages_its_translation_found() -> None:
     """With a multilingual model the English translation's search also finds the Chinese
     edition of its answer (hours-zh); a Chinese page only the question's own words found
@@ -213,7 +208,7 @@ def test_a_translated_chinese_question_prefers_only_chinese_pages_its_translatio
         weights={"dense": 1.0, "sparse": 1.0, "graph": 0.0},
         path_limit=10,
         dense_every_script=True,
-        translator=QuestionTranslator(lambda: cast(ChatModel, English())),
+        translator=QuestionTranslator(lambda: cast(ChatModel, Writes(QUESTION))),
         translate_below=None,  # always translated
     )
 
