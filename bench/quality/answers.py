@@ -4,7 +4,9 @@ answerable, near-miss and off-topic questions of the dev set.
 
 Reported: false refusals and gold-cited answers on answerable questions, false answers on
 near-miss and off-topic ones, per language and per split, and what the answerability check
-costs. The run generates every answer with the check's threshold at 0 and records its
+costs. With `--pdf` or `--crosslingual`, their own questions and the off-topic ones (the near
+misses are about the HTML pages); a PDF question's answer cites its gold only by citing a gold
+page (`gold_names`). The run generates every answer with the check's threshold at 0 and records its
 probability, so the rates at any threshold are exact from one run: a question counts as
 refused at threshold t when it was refused without the check (weak evidence, the model's own
 non-answer, no supported sentence) or its probability is below t. Likewise the evidence
@@ -30,6 +32,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from bench.common.devset import Question
+from bench.quality.metrics import gold_pages
 
 if TYPE_CHECKING:
     from bench.quality.search import Asker
@@ -62,7 +65,7 @@ class AnswerRun:
     split: str
     refusal: str  # retrieval.refusals.RefusalReason with the check at threshold 0
     probability: float | None  # the check's P(yes); None when refused before it
-    gold_hit: bool  # the answer cites a gold document (answerable questions)
+    gold_hit: bool  # the answer cites its gold (answerable questions; `cites_gold`)
     cited: tuple[str, ...]
     text: str
     latencies_ms: dict[str, float]
@@ -306,7 +309,7 @@ def with_claims_rechecked(
                 refusal="unsupported" if check.nothing_supported else "",
                 claims=tuple((as_written(c), c.supported) for c in check.claims),
                 cited=cited,
-                gold_hit=bool(set(gold.get(run.id, ())) & set(cited)),
+                gold_hit=cites_gold(gold.get(run.id, set()), cited),
                 attributed=bool(numbers) and not marked,
             )
         )
@@ -391,7 +394,7 @@ def _answered(
         ),
         Answer,
     )
-    cited = tuple(names.get(p.document_id, "") for p in answer.cited)
+    cited = tuple(cited_name(names.get(p.document_id, ""), p.page) for p in answer.cited)
     forms = (answer.retrieval.evidence, *answer.retrieval.translated_evidence)
     return AnswerRun(
         id=question.id,
@@ -400,11 +403,13 @@ def _answered(
         split=question.split,
         refusal=str(answer.refusal),
         probability=answer.answerability,
-        gold_hit=bool({g.document for g in question.gold} & set(cited)),
+        gold_hit=cites_gold(gold_names(question), cited),
         cited=cited,
         text=answer.text,
         latencies_ms=dict(answer.latencies_ms),
-        passages=tuple((names.get(p.document_id, ""), p.text) for p in answer.passages),
+        passages=tuple(
+            (cited_name(names.get(p.document_id, ""), p.page), p.text) for p in answer.passages
+        ),
         translations=answer.retrieval.translations,
         claims=tuple((_as_written(c, answer), c.supported) for c in answer.check.claims),
         claim_yes=tuple(c.judged_yes for c in answer.check.claims),
@@ -414,6 +419,26 @@ def _answered(
         evidence=tuple((e.dense, e.coverage, e.latin_script) for e in forms),
         first_attempt=answer.first_attempt,
     )
+
+
+def cited_name(name: str, page: int | None) -> str:
+    """How a passage an answer read is recorded: its document's corpus name, and the physical
+    page of a paged one ("gnuplot-doc/gnuplot.pdf#p167", as `metrics.page_units`)."""
+    return f"{name}#p{page}" if page else name
+
+
+def gold_names(question: Question) -> set[str]:
+    """What an answer must cite to cite the question's gold: one of its gold pages where its
+    gold has pages (the PDF manuals), else one of its gold documents."""
+    return gold_pages(question) or {entry.document for entry in question.gold}
+
+
+def cites_gold(gold: AbstractSet[str], cited: Iterable[str]) -> bool:
+    """Whether `cited` (recorded by `cited_name`) holds one of `gold`: a page, or a page's
+    document when the gold is page-less."""
+    names = set(cited)
+    documents = {name.split("#p", 1)[0] for name in names}
+    return bool(gold & (names | documents))
 
 
 def _forget_previous_prompt(answerer: Answerer) -> None:
@@ -548,9 +573,11 @@ def scaled(policy: RefusalPolicy, scale: float) -> RefusalPolicy:
 
 
 def rates(runs: Sequence[AnswerRun], threshold: float) -> Json:
-    """The three error rates over all questions, per language and per split."""
+    """The three error rates over all questions, per language, and per split of the near-miss
+    and of the answerable questions."""
     languages = sorted({run.lang for run in runs})
     splits = sorted({run.split for run in runs if run.kind == "near_miss"})
+    answerable_splits = sorted({run.split for run in runs if run.kind == "answerable"})
     return {
         "all": _rates(runs, threshold),
         "by_lang": {
@@ -561,6 +588,12 @@ def rates(runs: Sequence[AnswerRun], threshold: float) -> Json:
                 [r for r in runs if r.kind == "near_miss" and r.split == split], threshold
             )
             for split in splits
+        },
+        "answerable_by_split": {
+            split: _rates(
+                [r for r in runs if r.kind == "answerable" and r.split == split], threshold
+            )
+            for split in answerable_splits
         },
     }
 
@@ -666,6 +699,15 @@ def summary(result: Json) -> str:
             + ", ".join(
                 f"{lang} {rates['in_question_language']}"
                 for lang, rates in budget["at_shipped"]["by_lang"].items()
+            ),
+            "  false refusals / gold cited: "
+            + ", ".join(
+                f"{name} {rates['false_refusals']} / {rates['gold_cited']}"
+                for name, rates in [
+                    *budget["at_shipped"]["by_lang"].items(),
+                    *budget["at_shipped"]["answerable_by_split"].items(),
+                ]
+                if rates["answerable"]
             ),
             f"  check: {budget['check_ms']}",
             f"  second attempts: {budget['second_attempts']}; without them: "

@@ -127,7 +127,8 @@ def mean_scores(rows: Sequence[Mapping[str, float]]) -> dict[str, float]:
 
 def path_metrics(outcomes: Sequence[Outcome], corpus: Corpus) -> Json:
     """Mean scores per path, overall and per question group (hb, pg, zh, ru), language,
-    direction (zh->en ...) and crossing (same-language or cross-lingual), and how often fused
+    direction (zh->en ...), crossing (same-language or cross-lingual) and direction within a
+    split (dev or held-out), and how often fused
     wins or loses against each path question by question (doc-level nDCG@10)."""
     paths = list(outcomes[0].rankings) if outcomes else []
     scored = {
@@ -139,6 +140,8 @@ def path_metrics(outcomes: Sequence[Outcome], corpus: Corpus) -> Json:
         "lang": lambda q: q.lang,
         "direction": lambda q: q.direction,
         "crossing": lambda q: q.crossing,
+        # The held-out questions apart (the PDF set's later zh and ru ones, "zh->en held-out").
+        "direction_split": lambda q: f"{q.direction} {q.split}",
     }
     result: Json = {"all": {path: mean_scores(rows) for path, rows in scored.items()}}
     for name, key in groupings.items():

@@ -119,8 +119,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--answers",
         action="store_true",
         help="also answer every question with the model in settings (the default model) and "
-        "report false answers and false refusals, near-miss questions included (about an hour "
-        "on 2 cores); JSON in <out>-answers.json",
+        "report false answers and false refusals, near-miss questions included on the HTML "
+        "corpus (about an hour on 2 cores); with --pdf, a PDF question's answer cites its gold "
+        "only by citing a gold page; JSON in <out>-answers.json",
     )
     parser.add_argument(
         "--prompt-budgets",
@@ -147,9 +148,10 @@ def run(args: argparse.Namespace, *, command: str) -> int:
         return rescore_answers(args.answers_rescore, command=command)
     answerable = selected(load_questions(devset(args)), args.ids)
     unanswerable = selected(load_questions(UNANSWERABLE), args.ids)
-    near_miss = selected(load_questions(NEAR_MISS), args.ids) if args.answers else []
-    if (args.pdf or args.crosslingual) and args.answers:
-        sys.exit("--answers runs on the HTML corpus only (its near misses are about those pages)")
+    # The near misses are about the HTML corpus's pages: the PDF and cross-lingual corpora
+    # answer them with their own questions and the off-topic ones only.
+    html = not (args.pdf or args.crosslingual)
+    near_miss = selected(load_questions(NEAR_MISS), args.ids) if args.answers and html else []
     started = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix="quarry-quality-") as tmp:
         files = input_files([*answerable, *near_miss], Path(tmp), args=args)
@@ -210,11 +212,12 @@ def rescore_answers(path: Path, *, command: str) -> int:
     from retrieval.factory import claim_embedder, refusal_policy
 
     runs = answers.load_rows(path)
-    questions = [q for f in (ANSWERABLE, NEAR_MISS, UNANSWERABLE) for q in load_questions(f)]
+    files = (ANSWERABLE, NEAR_MISS, UNANSWERABLE, PDF, CROSSLINGUAL)
+    questions = [q for f in files for q in load_questions(f)]
     asked = {q.id: q.text for q in questions}
     if settings.KB_REFUSE_UNCOVERED_NAMES:
         runs = answers.with_uncovered_names(runs, asked)
-    gold = {q.id: {g.document for g in q.gold} for q in questions}
+    gold = {q.id: answers.gold_names(q) for q in questions}
     embedder = claim_embedder()
     shipped = settings.KB_ANSWERABILITY_MIN_YES
     policy = refusal_policy()
@@ -320,7 +323,7 @@ def measure_answers(questions: dict[str, list[Question]], *, args: argparse.Name
         )
     close_stores()
     if settings.KB_CLAIM_JUDGE:  # the run recorded every judgement: applied at the setting
-        gold = {q.id: {g.document for g in q.gold} for group in questions.values() for q in group}
+        gold = {q.id: answers.gold_names(q) for group in questions.values() for q in group}
         runs = answers.with_claims_rechecked(
             runs,
             gold=gold,

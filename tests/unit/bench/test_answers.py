@@ -10,11 +10,14 @@ from typing import Any
 
 import pytest
 
-from bench.common.devset import Question
+from bench.common.devset import Gold, Question
 from bench.quality.answers import (
     AnswerRun,
     _interleaved,
     by_budget,
+    cited_name,
+    cites_gold,
+    gold_names,
     in_question_language,
     load_rows,
     rates,
@@ -347,3 +350,28 @@ def test_a_recorded_claim_is_checked_again_against_the_passages_it_was(text: str
     (again,) = with_claims_rechecked([row], gold={}, rules=DEFAULT_RULES, recitation=False)
 
     assert [s for _, s in again.claims] == [c.supported for c in check.claims]
+
+
+def test_a_pdf_answer_cites_its_gold_only_by_citing_a_gold_page() -> None:
+    manual = Gold("gnuplot-doc", "gnuplot.pdf", page=167)
+    pdf = Question("gp-90", "zh", "纵轴按数量级显示？", gold=(manual,))
+    html = Question("hb-90", "en", "cron?", gold=(Gold("debian-handbook/en-US", "cron.html"),))
+    on_page = cited_name("gnuplot-doc/gnuplot.pdf", 167)
+    elsewhere = cited_name("gnuplot-doc/gnuplot.pdf", 12)
+
+    assert on_page == "gnuplot-doc/gnuplot.pdf#p167"
+    assert cites_gold(gold_names(pdf), [elsewhere, on_page])
+    assert not cites_gold(gold_names(pdf), [elsewhere])  # the right manual, the wrong page
+    # A page-less gold is cited by any page of its document, and by the page-less name.
+    assert cites_gold(gold_names(html), [cited_name("debian-handbook/en-US/cron.html", None)])
+    assert cites_gold({"a.pdf"}, [cited_name("a.pdf", 3)])
+
+
+def test_answerable_questions_are_rated_per_split_too() -> None:
+    held_out = replace(_run("answerable", refusal="declined"), id="h", split="held-out")
+    split = rates([_run("answerable", p=0.9), held_out], 0.5)["answerable_by_split"]
+
+    assert {name: r["false_refusals"] for name, r in split.items()} == {
+        "dev": 0.0,
+        "held-out": 1.0,
+    }
