@@ -406,7 +406,8 @@ def _recite(answer: Answer) -> None:
 def _attribute(answer: Answer) -> None:
     """An answer the model cited nothing in cites, for each supported sentence, the passage
     that supports it on its own (retrieval.attribution)."""
-    _cite(answer, attribute(answer.text, answer.check, answer.passages))
+    question = f"{answer.asked} {answer.question}"  # as written, and as searched
+    _cite(answer, attribute(answer.text, answer.check, answer.passages, question=question))
     answer.attributed = bool(answer.cited)
 
 

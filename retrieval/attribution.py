@@ -8,10 +8,16 @@ only list every passage it was given. Each sentence the claim check found suppor
 the model to write it, for the passage that shares most of its content terms among those that
 support it on their own: its numbers, names, links and terms are in that one passage, read
 without the sentences that address the assistant (retrieval.claim_support), and it is written
-in a script that passage holds text in. A sentence with no such passage gets none, nor does one
-the check did not find supported: a citation would lend it an authority its sources do not
-give. A supported line of a fenced code block is cited after the block's closing fence, on a
-line of its own, never inside it, where the marker would break a command that is copied.
+in a script that passage holds text in. A Chinese or Russian sentence about an English
+passage cannot be compared word by word (the check counts it supported), but it keeps in Latin
+script the commands, options and names it took from its source: it cites the passage that
+holds those not taken from the question (`_anchored`). Before, an answer in the question's
+language about an English manual mostly named no source (on the PDF manuals' Chinese and
+Russian questions, 13 of 35 answers cited one; 24 now, 10 of them a gold page against 6). A
+sentence with no such passage gets none, nor does one the check did not find supported: a
+citation would lend it an authority its sources do not give. A supported line of a fenced
+code block is cited after the block's closing fence, on a line of its own, never inside it,
+where the marker would break a command that is copied.
 
 A small model also cites a neighbour of its source: "Partial indexes cover only the rows a
 WHERE clause selects [2]." when passage 1 says so and passage 2 is about expression indexes.
@@ -48,6 +54,9 @@ from retrieval.claim_support import (
 )
 from retrieval.types import Passage
 
+# A sentence in another script than a passage cites it for no fewer of the Latin-script words
+# they share (besides the question's, such as the product's name, in every page of its manual).
+MIN_ANCHORS = 2
 _CLOSING = ".!?。！？"
 _CJK_CLOSING = "。！？"
 _TRAILING_PUNCTUATION = ".,;:!?。，；：！？"
@@ -66,10 +75,14 @@ class Attributed:
     check: AnswerCheck  # its claims' texts and passages as they now stand
 
 
-def attribute(text: str, check: AnswerCheck, passages: Sequence[Passage]) -> Attributed:
+def attribute(
+    text: str, check: AnswerCheck, passages: Sequence[Passage], *, question: str = ""
+) -> Attributed:
     """`text` with a marker after each supported claim (the check of `text`, which cites
-    nothing) that one passage of `passages` supports on its own."""
+    nothing) that one passage of `passages` supports on its own. `question`, as asked: the
+    words a sentence in another script repeats from it tie it to no passage (`_anchored`)."""
     evidence = sources_read(passages)
+    asked = frozenset(tokenize(question))
     spans = claim_spans(text, check.claims)
     edits: list[tuple[int, int, str]] = []
     claims = list(check.claims)
@@ -82,7 +95,7 @@ def attribute(text: str, check: AnswerCheck, passages: Sequence[Passage]) -> Att
         block = _block_at(blocks, span[0])
         if block is not None and not block.closed:
             continue  # a block the answer never closes: a marker would be part of its code
-        best = _best_passage(claim, claim.passages, evidence)
+        best = _best_passage(claim, claim.passages, evidence, asked=asked)
         if best is None:
             continue
         numbers.append(best)
@@ -201,22 +214,41 @@ def _best_passage(
     evidence: dict[int, Evidence],
     *,
     rules: ClaimRules = DEFAULT_RULES,
+    asked: frozenset[str] | None = None,
 ) -> int | None:
     """Of the candidate passages that support the claim alone, the one sharing most of its
-    terms (the first of equals)."""
+    terms (the first of equals). Given the question's terms (`asked`), a passage in another
+    script than the claim that holds the claim's own Latin-script words counts too
+    (`_anchored`): only for a claim the check already found supported, never to overturn its
+    verdict."""
     folded = statement(claim.text)
     terms = set(tokenize(folded))
     latin = is_latin_script(folded)
     shared = {n: len(terms & evidence[n].terms) for n in candidates if n in evidence}
     for n in sorted(shared, key=lambda n: (-shared[n], n)):
-        if shared[n] == 0 or latin not in evidence[n].scripts:
+        if shared[n] == 0:
             continue
         alone = [evidence[n]]
-        if not unsupported_reason(folded, terms, alone, rules=rules) and not unsupported_items(
-            without_markers(claim.text), [evidence[n].text]
-        ):
+        if latin in evidence[n].scripts:
+            held = not unsupported_reason(folded, terms, alone, rules=rules)
+        else:
+            held = asked is not None and _anchored(folded, terms - asked, evidence[n], rules)
+        if held and not unsupported_items(without_markers(claim.text), [evidence[n].text]):
             return n
     return None
+
+
+def _anchored(claim: str, terms: set[str], evidence: Evidence, rules: ClaimRules) -> bool:
+    """Whether a passage holds a sentence written in another script by what the two share: at
+    least MIN_ANCHORS of the sentence's Latin-script words not taken from the question
+    (`terms`: commands, options, names), as large a share of them as the terms rule asks of a
+    sentence, and every number and code-like name of the sentence."""
+    anchors = {t for t in terms if any(ch.isalpha() for ch in t) and is_latin_script(t)}
+    if len(anchors) < MIN_ANCHORS:
+        return False
+    if len(anchors & evidence.terms) < rules.min_terms * len(anchors):
+        return False
+    return not unsupported_reason(claim, anchors, [evidence], rules=rules)
 
 
 def _in_code(text: str, at: int) -> bool:

@@ -287,11 +287,12 @@ def with_claims_rechecked(
             for n, (name, passage) in enumerate(run.passages, 1)
         ]
         valid = {p.n for p in passages}
+        question = asked.get(run.id, "") if asked else ""
         check = check_answer(
             text,
             cited=[passages[n - 1] for n in cited_in(text, valid)],
             passages=passages,
-            question=asked.get(run.id, "") if asked else "",
+            question=question,
             rules=rules,
             embedder=embedder,
         )
@@ -301,7 +302,7 @@ def with_claims_rechecked(
         if judge_min_yes is not None:
             check = _judged(check, run, judge_min_yes)
         marked = cited_in(text, valid)
-        numbers = marked or attribute(text, check, passages).cited
+        numbers = marked or attribute(text, check, passages, question=question).cited
         cited = tuple(run.passages[n - 1][0] for n in numbers)
         updated.append(
             replace(
@@ -607,8 +608,10 @@ def _rates(runs: Sequence[AnswerRun], threshold: float) -> Json:
         "answerable": len(answerable),
         "false_refusals": _share(sum(r.refused_at(threshold) for r in answerable), answerable),
         "gold_cited": _share(sum(r.gold_cited(threshold) for r in answerable), answerable),
-        # Of the answerable questions answered, those answered in the question's language.
+        # Of the answerable questions answered, those answered in the question's language, and
+        # those citing a source at all (the model's markers or retrieval.attribution's).
         "in_question_language": _share(sum(in_question_language(r) for r in answered), answered),
+        "citing": _share(sum(bool(r.cited) for r in answered), answered),
         "near_miss": len(near_miss),
         "near_miss_false_answers": _share(
             sum(not r.refused_at(threshold) for r in near_miss), near_miss
@@ -700,9 +703,9 @@ def summary(result: Json) -> str:
                 f"{lang} {rates['in_question_language']}"
                 for lang, rates in budget["at_shipped"]["by_lang"].items()
             ),
-            "  false refusals / gold cited: "
+            "  false refusals / gold cited / answers citing a source: "
             + ", ".join(
-                f"{name} {rates['false_refusals']} / {rates['gold_cited']}"
+                f"{name} {rates['false_refusals']} / {rates['gold_cited']} / {rates['citing']}"
                 for name, rates in [
                     *budget["at_shipped"]["by_lang"].items(),
                     *budget["at_shipped"]["answerable_by_split"].items(),

@@ -25,6 +25,7 @@ def passage(n: int, text: str) -> Passage:
 
 
 PASSAGES = [passage(1, ROTATE), passage(2, CRON), passage(3, BACKUP)]
+ENGLISH = PASSAGES[:2]
 
 
 def test_each_supported_sentence_cites_the_passage_sharing_most_of_its_words() -> None:
@@ -67,6 +68,54 @@ def test_a_sentence_sharing_no_word_with_any_passage_cites_nothing() -> None:
     attributed = attribute(text, check, english)
 
     assert (attributed.text, attributed.cited) == (text, [])
+
+
+@pytest.mark.parametrize(
+    "sentence",
+    [
+        "旧日志由 logrotate 程序归档，配置文件是 /etc/logrotate.conf。",
+        "Старые журналы архивирует программа logrotate, её настройки в /etc/logrotate.conf.",
+    ],
+)
+def test_a_sentence_in_another_script_cites_the_passage_holding_its_latin_words(
+    sentence: str,
+) -> None:
+    """Counted supported, as any sentence in a script no passage holds text in: it names the
+    commands and files of the English passage it was written from."""
+    check = check_answer(sentence, cited=[], passages=ENGLISH)
+
+    attributed = attribute(sentence, check, ENGLISH)
+
+    assert attributed.cited == [1]
+    assert attributed.text == with_marker(sentence, 1)
+
+
+@pytest.mark.parametrize(
+    ("sentence", "why"),
+    [
+        ("旧日志由 logrotate 程序归档。", "one Latin word, in every page of its manual"),
+        ("旧日志由 logrotate 归档，配置在 /etc/logrotate.d/nginx。", "a file the passage lacks"),
+        ("logrotate 每 7 天归档一次 /etc/logrotate.conf 里的日志。", "a number it lacks"),
+    ],
+)
+def test_a_sentence_in_another_script_cites_nothing_a_passage_does_not_hold(
+    sentence: str, why: str
+) -> None:
+    check = check_answer(sentence, cited=[], passages=ENGLISH)
+
+    attributed = attribute(sentence, check, ENGLISH)
+
+    assert (attributed.text, attributed.cited) == (sentence, []), why
+
+
+def test_latin_words_repeated_from_the_question_tie_a_sentence_in_another_script_to_none() -> None:
+    """The product's name in a Chinese question about its English manual is on every page."""
+    question = "logrotate 和 /etc/logrotate.conf 是什么关系？"
+    sentence = "logrotate 会读取 /etc/logrotate.conf。"
+    check = check_answer(sentence, cited=[], passages=ENGLISH)
+
+    assert attribute(sentence, check, ENGLISH).cited == [1]
+    assert attribute(sentence, check, ENGLISH, question=question).cited == []
 
 
 def test_only_a_passage_that_supports_the_sentence_alone_is_cited() -> None:
