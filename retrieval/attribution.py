@@ -13,7 +13,7 @@ passage cannot be compared word by word (the check counts it supported), but it 
 script the commands, options and names it took from its source: it cites the passage that
 holds those not taken from the question (`_anchored`). Before, an answer in the question's
 language about an English manual mostly named no source (on the PDF manuals' Chinese and
-Russian questions, 13 of 35 answers cited one; 24 now, 10 of them a gold page against 6). A
+Russian questions, 12 of 34 answers cited one; 23 now, a gold page 10 against 6). A
 sentence with no such passage gets none, nor does one the check did not find supported: a
 citation would lend it an authority its sources do not give. A supported line of a fenced
 code block is cited after the block's closing fence, on a line of its own, never inside it,
