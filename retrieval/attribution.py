@@ -11,9 +11,9 @@ without the sentences that address the assistant (retrieval.claim_support), and 
 in a script that passage holds text in. A Chinese or Russian sentence about an English
 passage cannot be compared word by word (the check counts it supported), but it keeps in Latin
 script the commands, options and names it took from its source: it cites the passage that
-holds those not taken from the question (`_anchored`). Before, an answer in the question's
+holds those not taken from the question (`_anchoring_passage`). Before, an answer in the question's
 language about an English manual mostly named no source (on the PDF manuals' Chinese and
-Russian questions, 12 of 34 answers cited one; 23 now, a gold page 10 against 6). A
+Russian questions, 12 of 34 answers cited one; 22 now, a gold page 9 against 6). A
 sentence with no such passage gets none, nor does one the check did not find supported: a
 citation would lend it an authority its sources do not give. A supported line of a fenced
 code block is cited after the block's closing fence, on a line of its own, never inside it,
@@ -57,6 +57,9 @@ from retrieval.types import Passage
 # A sentence in another script than a passage cites it for no fewer of the Latin-script words
 # they share (besides the question's, such as the product's name, in every page of its manual).
 MIN_ANCHORS = 2
+# A Latin-script word as `_latin_words` reads it: letters, digits and the characters of paths,
+# options and commands, so `/etc/logrotate.conf`, `pdfstartview=FitV` or `-e` stay whole.
+_LATIN_WORD = re.compile(r"[A-Za-z0-9_./:=+-]*[A-Za-z][A-Za-z0-9_./:=+-]*")
 _CLOSING = ".!?。！？"
 _CJK_CLOSING = "。！？"
 _TRAILING_PUNCTUATION = ".,;:!?。，；：！？"
@@ -80,9 +83,10 @@ def attribute(
 ) -> Attributed:
     """`text` with a marker after each supported claim (the check of `text`, which cites
     nothing) that one passage of `passages` supports on its own. `question`, as asked: the
-    words a sentence in another script repeats from it tie it to no passage (`_anchored`)."""
+    words a sentence in another script repeats from it tie it to no passage
+    (`_anchoring_passage`)."""
     evidence = sources_read(passages)
-    asked = frozenset(tokenize(question))
+    asked = _latin_words(question)
     spans = claim_spans(text, check.claims)
     edits: list[tuple[int, int, str]] = []
     claims = list(check.claims)
@@ -95,7 +99,9 @@ def attribute(
         block = _block_at(blocks, span[0])
         if block is not None and not block.closed:
             continue  # a block the answer never closes: a marker would be part of its code
-        best = _best_passage(claim, claim.passages, evidence, asked=asked)
+        best = _best_passage(claim, claim.passages, evidence)
+        if best is None:
+            best = _anchoring_passage(claim, claim.passages, evidence, asked=asked)
         if best is None:
             continue
         numbers.append(best)
@@ -214,41 +220,68 @@ def _best_passage(
     evidence: dict[int, Evidence],
     *,
     rules: ClaimRules = DEFAULT_RULES,
-    asked: frozenset[str] | None = None,
 ) -> int | None:
     """Of the candidate passages that support the claim alone, the one sharing most of its
-    terms (the first of equals). Given the question's terms (`asked`), a passage in another
-    script than the claim that holds the claim's own Latin-script words counts too
-    (`_anchored`): only for a claim the check already found supported, never to overturn its
-    verdict."""
+    terms (the first of equals)."""
     folded = statement(claim.text)
     terms = set(tokenize(folded))
     latin = is_latin_script(folded)
     shared = {n: len(terms & evidence[n].terms) for n in candidates if n in evidence}
     for n in sorted(shared, key=lambda n: (-shared[n], n)):
-        if shared[n] == 0:
+        if shared[n] == 0 or latin not in evidence[n].scripts:
             continue
         alone = [evidence[n]]
-        if latin in evidence[n].scripts:
-            held = not unsupported_reason(folded, terms, alone, rules=rules)
-        else:
-            held = asked is not None and _anchored(folded, terms - asked, evidence[n], rules)
-        if held and not unsupported_items(without_markers(claim.text), [evidence[n].text]):
+        if not unsupported_reason(folded, terms, alone, rules=rules) and not unsupported_items(
+            without_markers(claim.text), [evidence[n].text]
+        ):
             return n
     return None
 
 
-def _anchored(claim: str, terms: set[str], evidence: Evidence, rules: ClaimRules) -> bool:
-    """Whether a passage holds a sentence written in another script by what the two share: at
-    least MIN_ANCHORS of the sentence's Latin-script words not taken from the question
-    (`terms`: commands, options, names), as large a share of them as the terms rule asks of a
-    sentence, and every number and code-like name of the sentence."""
-    anchors = {t for t in terms if any(ch.isalpha() for ch in t) and is_latin_script(t)}
-    if len(anchors) < MIN_ANCHORS:
-        return False
-    if len(anchors & evidence.terms) < rules.min_terms * len(anchors):
-        return False
-    return not unsupported_reason(claim, anchors, [evidence], rules=rules)
+def _anchoring_passage(
+    claim: Claim,
+    candidates: Sequence[int],
+    evidence: dict[int, Evidence],
+    *,
+    asked: frozenset[str],
+    rules: ClaimRules = DEFAULT_RULES,
+) -> int | None:
+    """For a Chinese or Russian claim no passage in its script supports alone (`_best_passage`
+    found none), the English passage that holds most of its anchors: the Latin-script words it
+    wrote (a command, an option, a path: `/etc/logrotate.conf` is one word) other than those
+    of the question (`asked`) and those every candidate holds (a product's name is on every
+    page of its manual). At least MIN_ANCHORS of them, as large a share as the terms rule asks
+    of a sentence, every number and code-like name of the claim there too, and no other
+    passage holding as many: a tie names no source. Only for a claim the check already found
+    supported (it cannot compare scripts), never to overturn a verdict, as `recite` does."""
+    folded = statement(claim.text)
+    if is_latin_script(folded):
+        return None
+    english = [n for n in candidates if n in evidence and evidence[n].scripts == {True}]
+    held = {n: {w for w in _latin_words(folded) if w in evidence[n].folded} for n in english}
+    common = set.intersection(*held.values()) if len(held) > 1 else set()
+    anchors = _latin_words(folded) - asked - common
+    counts = {n: len(held[n] & anchors) for n in held}
+    if len(anchors) < MIN_ANCHORS or not counts:
+        return None
+    best = max(counts.values())
+    winners = [n for n, count in counts.items() if count == best]
+    if len(winners) != 1 or best < max(MIN_ANCHORS, rules.min_terms * len(anchors)):
+        return None
+    (n,) = winners
+    terms = set(tokenize(folded))
+    if unsupported_reason(folded, terms, [evidence[n]], rules=rules) or unsupported_items(
+        without_markers(claim.text), [evidence[n].text]
+    ):
+        return None
+    return n
+
+
+def _latin_words(text: str) -> frozenset[str]:
+    """The words of `text` written in Latin script with at least two letters, casefolded: a
+    command, an option, a path (`/etc/logrotate.conf`, one word), a product name."""
+    words = (m.group().strip("./:=+-_") for m in _LATIN_WORD.finditer(text))
+    return frozenset(w.casefold() for w in words if sum(ch.isalpha() for ch in w) >= 2)
 
 
 def _in_code(text: str, at: int) -> bool:

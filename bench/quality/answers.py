@@ -44,6 +44,7 @@ if TYPE_CHECKING:
 Json = dict[str, Any]
 THRESHOLDS = (0.0, 0.1, 0.2, 0.3, 0.35, 0.4, 0.45, 0.5, 0.6, 0.7)
 KINDS = ("answerable", "near_miss", "off_topic")
+_PAGE_SUFFIX = re.compile(r"#p\d+$")  # `cited_name`'s page
 # Code in an answer, left out when its language is read (after its fenced blocks): citation
 # markers and `spans`, then ASCII words with a character prose words lack (/etc/fstab,
 # pg_hba.conf, --full, $HOME, <name>, 15:00); CJK text has no spaces: only ASCII runs are words.
@@ -429,16 +430,16 @@ def cited_name(name: str, page: int | None) -> str:
 
 
 def gold_names(question: Question) -> set[str]:
-    """What an answer must cite to cite the question's gold: one of its gold pages where its
-    gold has pages (the PDF manuals), else one of its gold documents."""
-    return gold_pages(question) or {entry.document for entry in question.gold}
+    """What an answer must cite to cite the question's gold: one of its gold pages (the PDF
+    manuals) or, for a gold entry without a page, its document."""
+    return gold_pages(question) | {entry.document for entry in question.gold if not entry.page}
 
 
 def cites_gold(gold: AbstractSet[str], cited: Iterable[str]) -> bool:
     """Whether `cited` (recorded by `cited_name`) holds one of `gold`: a page, or a page's
     document when the gold is page-less."""
     names = set(cited)
-    documents = {name.split("#p", 1)[0] for name in names}
+    documents = {_PAGE_SUFFIX.sub("", name) for name in names}
     return bool(gold & (names | documents))
 
 

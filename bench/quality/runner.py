@@ -120,8 +120,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         action="store_true",
         help="also answer every question with the model in settings (the default model) and "
         "report false answers and false refusals, near-miss questions included on the HTML "
-        "corpus (about an hour on 2 cores); with --pdf, a PDF question's answer cites its gold "
-        "only by citing a gold page; JSON in <out>-answers.json",
+        "corpus (about an hour on 2 cores); with --pdf or --crosslingual their questions and "
+        "the off-topic ones, a PDF question's answer citing its gold only by citing a gold "
+        "page; JSON in <out>-answers.json",
     )
     parser.add_argument(
         "--prompt-budgets",

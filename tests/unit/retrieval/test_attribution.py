@@ -90,22 +90,51 @@ def test_a_sentence_in_another_script_cites_the_passage_holding_its_latin_words(
     assert attributed.text == with_marker(sentence, 1)
 
 
+WEEKLY = "Backups are copied to tape every 7 days."
+STUFFED = "logrotate cron rsync nginx /etc/logrotate.conf /etc/cron.deny"
+
+
 @pytest.mark.parametrize(
-    ("sentence", "why"),
+    ("sentence", "passages", "why"),
     [
-        ("旧日志由 logrotate 程序归档。", "one Latin word, in every page of its manual"),
-        ("旧日志由 logrotate 归档，配置在 /etc/logrotate.d/nginx。", "a file the passage lacks"),
-        ("logrotate 每 7 天归档一次 /etc/logrotate.conf 里的日志。", "a number it lacks"),
+        ("旧日志由 logrotate 程序归档。", ENGLISH, "one Latin word"),
+        ("系统日志保存在 /var/log 目录。", [passage(1, "Logs are kept in /var/log.")], "one path"),
+        (
+            "logrotate 每 7 天归档 /etc/logrotate.conf 里的日志。",
+            [*ENGLISH, passage(3, WEEKLY)],
+            "its number is in another passage only",
+        ),
+        (
+            "用 logrotate、cron、rsync 和 nginx 管理日志。",
+            [passage(1, "logrotate runs from cron every day."), passage(2, WEEKLY)],
+            "two of its four Latin words",
+        ),
+        (
+            "旧日志由 logrotate 程序归档，配置文件是 /etc/logrotate.conf。",
+            [*ENGLISH, passage(3, STUFFED)],
+            "two passages hold as many: a list of names ties with the page",
+        ),
     ],
 )
-def test_a_sentence_in_another_script_cites_nothing_a_passage_does_not_hold(
-    sentence: str, why: str
+def test_a_sentence_in_another_script_cites_nothing_no_one_passage_holds(
+    sentence: str, passages: list[Passage], why: str
 ) -> None:
-    check = check_answer(sentence, cited=[], passages=ENGLISH)
+    check = check_answer(sentence, cited=[], passages=passages)
 
-    attributed = attribute(sentence, check, ENGLISH)
+    attributed = attribute(sentence, check, passages)
 
     assert (attributed.text, attributed.cited) == (sentence, []), why
+
+
+def test_a_sentence_in_the_passages_script_cites_as_before_whatever_other_scripts_hold() -> None:
+    """The English page supports the English sentence on its own: a Chinese page naming the
+    same file does not take the citation."""
+    chinese = passage(1, "旧日志由 logrotate 程序归档，配置文件是 /etc/logrotate.conf。")
+    passages = [chinese, passage(2, ROTATE)]
+    sentence = "The logrotate program archives old logs, configured in /etc/logrotate.conf."
+    check = check_answer(sentence, cited=[], passages=passages)
+
+    assert attribute(sentence, check, passages).cited == [2]
 
 
 def test_latin_words_repeated_from_the_question_tie_a_sentence_in_another_script_to_none() -> None:
