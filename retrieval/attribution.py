@@ -257,10 +257,11 @@ def _anchoring_passage(
     folded = statement(claim.text)
     if is_latin_script(folded):
         return None
+    words = _latin_words(folded)
     english = [n for n in candidates if n in evidence and evidence[n].scripts == {True}]
-    held = {n: {w for w in _latin_words(folded) if w in evidence[n].folded} for n in english}
+    held = {n: {w for w in words if w in evidence[n].folded} for n in english}
     common = set.intersection(*held.values()) if len(held) > 1 else set()
-    anchors = _latin_words(folded) - asked - common
+    anchors = words - asked - common
     counts = {n: len(held[n] & anchors) for n in held}
     if len(anchors) < MIN_ANCHORS or not counts:
         return None

@@ -6,10 +6,10 @@ Reported: false refusals and gold-cited answers on answerable questions, false a
 near-miss and off-topic ones, per language and per split, and what the answerability check
 costs. With `--pdf` or `--crosslingual`, their own questions and the off-topic ones (the near
 misses are about the HTML pages); a PDF question's answer cites its gold only by citing a gold
-page (`gold_names`). The run generates every answer with the check's threshold at 0 and records its
-probability, so the rates at any threshold are exact from one run: a question counts as
-refused at threshold t when it was refused without the check (weak evidence, the model's own
-non-answer, no supported sentence) or its probability is below t. Likewise the evidence
+page (`gold_names`). The run generates every answer with the check's threshold at 0 and
+records its probability, so the rates at any threshold are exact from one run: a question
+counts as refused at threshold t when it was refused without the check (weak evidence, the
+model's own non-answer, no supported sentence) or its probability is below t. Likewise the evidence
 thresholds (KB_REFUSAL_*) are 0 in the run and the evidence of every form searched is
 recorded, so the `no_evidence` refusal at any thresholds is exact too (`with_evidence_policy`).
 
@@ -32,7 +32,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from bench.common.devset import Question
-from bench.quality.metrics import gold_pages
+from bench.quality.metrics import gold_pages, page_unit
 
 if TYPE_CHECKING:
     from bench.quality.search import Asker
@@ -44,7 +44,7 @@ if TYPE_CHECKING:
 Json = dict[str, Any]
 THRESHOLDS = (0.0, 0.1, 0.2, 0.3, 0.35, 0.4, 0.45, 0.5, 0.6, 0.7)
 KINDS = ("answerable", "near_miss", "off_topic")
-_PAGE_SUFFIX = re.compile(r"#p\d+$")  # `cited_name`'s page
+_PAGE_SUFFIX = re.compile(r"#p\d+$")  # the page `metrics.page_unit` appends
 # Code in an answer, left out when its language is read (after its fenced blocks): citation
 # markers and `spans`, then ASCII words with a character prose words lack (/etc/fstab,
 # pg_hba.conf, --full, $HOME, <name>, 15:00); CJK text has no spaces: only ASCII runs are words.
@@ -425,8 +425,8 @@ def _answered(
 
 def cited_name(name: str, page: int | None) -> str:
     """How a passage an answer read is recorded: its document's corpus name, and the physical
-    page of a paged one ("gnuplot-doc/gnuplot.pdf#p167", as `metrics.page_units`)."""
-    return f"{name}#p{page}" if page else name
+    page of a paged one (`metrics.page_unit`: "gnuplot-doc/gnuplot.pdf#p167")."""
+    return page_unit(name, page) if page else name
 
 
 def gold_names(question: Question) -> set[str]:

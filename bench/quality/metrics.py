@@ -59,12 +59,17 @@ def page_units(corpus: Corpus, chunk_ids: Iterable[str]) -> list[str]:
     for cid in chunk_ids:
         if cid in corpus.chunks:
             chunk = corpus.chunks[cid]
-            units.append(f"{chunk.document}#p{chunk.page if chunk.page else '?'}")
+            units.append(page_unit(chunk.document, chunk.page or "?"))
     return units
 
 
+def page_unit(document: str, page: int | str) -> str:
+    """A (file, physical page) unit: "gnuplot-doc/gnuplot.pdf#p167"."""
+    return f"{document}#p{page}"
+
+
 def gold_pages(question: Question) -> set[str]:
-    return {f"{entry.document}#p{entry.page}" for entry in question.gold if entry.page}
+    return {page_unit(entry.document, entry.page) for entry in question.gold if entry.page}
 
 
 def page_scores(question: Question, ranking: Sequence[str], corpus: Corpus) -> dict[str, float]:
@@ -128,8 +133,8 @@ def mean_scores(rows: Sequence[Mapping[str, float]]) -> dict[str, float]:
 def path_metrics(outcomes: Sequence[Outcome], corpus: Corpus) -> Json:
     """Mean scores per path, overall and per question group (hb, pg, zh, ru), language,
     direction (zh->en ...), crossing (same-language or cross-lingual) and direction within a
-    split (dev or held-out), and how often fused
-    wins or loses against each path question by question (doc-level nDCG@10)."""
+    split (dev or held-out), and how often fused wins or loses against each path question by
+    question (doc-level nDCG@10)."""
     paths = list(outcomes[0].rankings) if outcomes else []
     scored = {
         path: [question_scores(o.question, o.rankings[path], corpus) for o in outcomes]
