@@ -22,7 +22,11 @@ the first that fires):
   similarity of its embedding to that of its closest passage sentence; without one it is
   counted supported, as there is nothing to hold against it.
 - terms: the share of the sentence's content terms (kb.text.sparse.tokenize: stemmed en/ru
-  words, jieba's Chinese words) found in the cited passages.
+  words, jieba's Chinese words) found in the cited passages. A sentence short of that share
+  while one of its passages is written mainly in another script is judged as in another
+  script instead: it may translate that passage. An English sentence about a Chinese handbook
+  page otherwise met the page's few untranslated English paragraphs and nothing else, and a
+  Russian sentence about an English manual met the one Russian page beside it in the prompt.
 - negation (off by default, see ClaimRules): the sentence is negated (not, never, без, 不,
   没有 ...) while the passage window that shares most of its terms is not.
 - qualifiers: the sentence restricts or generalises (only, any, every, always, automatically,
@@ -188,6 +192,7 @@ class Evidence:
 
     text: str
     scripts: frozenset[bool]
+    latin: bool  # the script most of its letters are in (kb.text.script.is_latin_script)
     folded: str
     numbers: frozenset[str]
     terms: frozenset[str]
@@ -204,9 +209,11 @@ class Evidence:
             for size in range(1, WINDOW_SENTENCES + 1)
             for i in range(len(parts) - size + 1)
         ]
+        latin = is_latin_script(text)
         return cls(
             text=text,
-            scripts=script_parts(parts, terms) | {is_latin_script(text)},
+            scripts=script_parts(parts, terms) | {latin},
+            latin=latin,
             folded=text.casefold(),
             numbers=numbers_in(text),
             terms=frozenset().union(*terms),
@@ -234,9 +241,12 @@ def unsupported_reason(
     *,
     rules: ClaimRules = DEFAULT_RULES,
     embedder: ClaimEmbedder | None = None,
+    lexical: bool = False,
 ) -> str:
     """The first rule by which `claim` (a sentence without its citation markers) is not
-    supported by `evidence`, its cited passages; "" when none fires."""
+    supported by `evidence`, its cited passages; "" when none fires. `lexical`: a sentence
+    short of terms is not judged as a translation (retrieval.attribution cites a passage for
+    the words it shares, never for having none to compare)."""
     if rules.numbers and not numbers_in(claim) <= _union(e.numbers for e in evidence):
         return NUMBERS
     if rules.names and any(
@@ -248,21 +258,36 @@ def unsupported_reason(
         return ""
     latin = is_latin_script(claim)
     if not any(latin in e.scripts for e in evidence):
-        if embedder is None or not embedder.cross_language:
-            return ""  # another script: nothing to compare, so nothing to hold against it
-        similar = similarity(claim, evidence, embedder.encoder) >= rules.min_cross_similarity
-        return "" if similar else CROSS_LANGUAGE
+        return _across_scripts(claim, evidence, rules=rules, embedder=embedder)
     # Every passage counts once one holds text in the sentence's script: a Russian page
     # writes /var/log/dpkg.log as an English one does.
     found = terms & _union(e.terms for e in evidence)
     if len(found) < rules.min_terms * len(terms):
-        return TERMS
+        if lexical or all(e.latin == latin for e in evidence):
+            return TERMS
+        return _across_scripts(claim, evidence, rules=rules, embedder=embedder)
     window = best_window(terms, evidence)
     if rules.negation and negated(claim) and not negated(window):
         return NEGATION
     if rules.qualifiers and not qualifiers_in(claim) <= qualifiers_in(window):
         return QUALIFIERS
     return ""
+
+
+def _across_scripts(
+    claim: str,
+    evidence: Sequence[Evidence],
+    *,
+    rules: ClaimRules,
+    embedder: ClaimEmbedder | None,
+) -> str:
+    """A sentence in another script than (the text that could support it in) its passages:
+    judged by embedding similarity with a multilingual embedder, else counted supported, as
+    there is nothing to hold against it."""
+    if embedder is None or not embedder.cross_language:
+        return ""
+    similar = similarity(claim, evidence, embedder.encoder) >= rules.min_cross_similarity
+    return "" if similar else CROSS_LANGUAGE
 
 
 def script_parts(parts: Sequence[str], terms: Sequence[frozenset[str]]) -> frozenset[bool]:

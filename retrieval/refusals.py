@@ -135,16 +135,22 @@ def missing_names(
         return asked or []
     written = {term for _, term in words_and_terms(question)}
     for form in translations:
-        if found := _missing(form, passages, already_judged=written):
+        if found := _missing(form, passages, already_judged=written, own=script_of(question)):
             return found
     return []
 
 
 def _missing(
-    question: str, passages: Sequence[Passage], *, already_judged: AbstractSet[str] = frozenset()
+    question: str,
+    passages: Sequence[Passage],
+    *,
+    already_judged: AbstractSet[str] = frozenset(),
+    own: str = "",
 ) -> list[str] | None:
     """missing_words, or None when it holds back (nothing shared, too many names lacking);
-    names whose term is in `already_judged` are not named."""
+    names whose term is in `already_judged` are not named, nor, in a translation, words in
+    the script of the question it translates (`own`): those are the asker's words copied, or
+    pieces of them ("unattended" came back as "无attended的 Debian 安装")."""
     if not passages:
         return []
     scripts = {script_of(p.text) for p in passages}
@@ -154,6 +160,8 @@ def _missing(
     judged: dict[str, str] = {}  # term -> the word as the question writes it
     for word, term in words_and_terms(question):
         script = script_of(word)
+        if script == own:
+            continue
         # A Chinese or Russian page writes a name in Latin letters as its readers ask it; an
         # English question's name may be translated on a Chinese page ("PTO"), so not judged.
         comparable = script in scripts or (script == LATIN_SCRIPT and own_script)

@@ -158,4 +158,14 @@ class QuestionTranslator:
             return None
         lines = [line.strip() for line in reply.splitlines() if line.strip()]
         translated = lines[0][:MAX_CHARS] if lines else ""
-        return translated if translated and script_of(translated) == into else ""
+        if not translated or script_of(translated) != into:
+            return ""
+        return translated if is_question(translated) or not is_question(question) else ""
+
+
+def is_question(text: str) -> bool:
+    """Whether `text` ends with a question mark. A question's translation is a question too:
+    a reply that ends otherwise is the model answering it ("… set `long_query_time` in MySQL's
+    configuration.") or talking about it, and its words would be searched and read for names
+    the question does not hold (retrieval.refusals.missing_names)."""
+    return text.rstrip().endswith(("?", "？"))

@@ -191,3 +191,20 @@ def test_a_question_held_back_as_asked_is_not_judged_in_translation() -> None:
     assert missing_words(question, [canteen, login]) == []
     assert missing_words(translation, [canteen, login]) == ["Rutoken"]
     assert missing_names(question, [translation], [canteen, login]) == []
+
+
+def test_a_translations_words_in_the_questions_own_script_are_not_new_names() -> None:
+    """Given an English question about Chinese pages whose Chinese translation kept a piece of
+    one of its English words ("unattended" as "无attended的"), when names are judged in the
+    translation, then the piece is the asker's own word, not a name the pages lack; a Chinese
+    question's translation still names what the pages lack in English words."""
+    preseed = passage("自动安装时，安装程序可以从网络、U 盘或 initrd 中读取预置文件。")
+    question = "For an unattended Debian install, where can the installer read the answers file?"
+    translation = "对于无attended的Debian安装，安装程序可以从哪里读取答案文件？"
+
+    assert missing_words(translation, [preseed]) == ["attended", "Debian"]
+    assert missing_names(question, [translation], [preseed]) == []
+    login = passage("Users log in with their password or with a smart card and its PIN.")
+    assert missing_names("能用瑞托肯登录吗？", ["Can I log in with a Rutoken?"], [login]) == [
+        "Rutoken"
+    ]

@@ -174,26 +174,58 @@ def test_a_passage_is_embedded_once_per_answer_and_same_script_sentences_not_at_
     assert encoder.texts == len(Evidence.of(QUOTAS).sentences) + 2
 
 
+MIXED = (
+    "解决方案是使用 sudo 程序，允许用户对特定命令拥有专门的权力。"
+    "When installed, the sudo package gives full root rights to members of the sudo Unix "
+    "group. To delegate other rights, the administrator can use the visudo command, which "
+    "allows them to modify the /etc/sudoers configuration file with the vi editor."
+)
+WRONG_ZH = "使用 sudo 程序，所有用户都能以 root 的权限运行任何命令。"
+
+
 def test_a_sentence_is_compared_with_its_scripts_part_of_a_passage_in_two_languages() -> None:
     """A translated manual mixes untranslated English paragraphs with Chinese ones: a Chinese
     sentence taken from such a passage is compared with its Chinese part, even where the
     passage is mostly English."""
-    mixed = (
-        "解决方案是使用 sudo 程序，允许用户对特定命令拥有专门的权力。"
-        "When installed, the sudo package gives full root rights to members of the sudo Unix "
-        "group. To delegate other rights, the administrator can use the visudo command, which "
-        "allows them to modify the /etc/sudoers configuration file with the vi editor."
-    )
     chinese = "root 用户的密码要设得足够长，并尽可能复杂。"
     claim = "使用 sudo 程序，允许用户对特定命令拥有专门的权力。"
-    evidence = [Evidence.of(mixed), Evidence.of(chinese)]
+    evidence = [Evidence.of(MIXED), Evidence.of(chinese)]
 
     assert evidence[0].scripts == {True, False}
     assert unsupported_reason(claim, set(tokenize(claim)), evidence) == ""
-    wrong = "使用 sudo 程序，所有用户都能以 root 的权限运行任何命令。"
-    assert unsupported_reason(wrong, set(tokenize(wrong)), evidence) == TERMS
-    # Citing the mixed passage alone, it is still compared with its Chinese part.
-    assert unsupported_reason(wrong, set(tokenize(wrong)), evidence[:1]) == TERMS
+    # Among Chinese passages only, a sentence short of terms is not supported.
+    assert unsupported_reason(WRONG_ZH, set(tokenize(WRONG_ZH)), evidence[1:]) == TERMS
+
+
+def test_a_sentence_short_of_terms_beside_a_passage_in_another_script_is_judged_across() -> None:
+    """Given a Chinese sentence the Chinese text of its passages does not hold, while one of
+    them is mostly English, when it is checked, then it is judged as a sentence in another
+    script (it may translate the English), not by terms: supported without a multilingual
+    embedder, by similarity with one. The same for an English sentence about a Chinese
+    handbook page that keeps an untranslated English paragraph, which it does not copy; and
+    attribution, which cites for shared words (`lexical`), still finds it short of terms."""
+    evidence = [Evidence.of(MIXED), Evidence.of("root 用户的密码要设得足够长，并尽可能复杂。")]
+    far = ClaimEmbedder(_Encoder({WRONG_ZH: [0.0, 1.0]}, [1.0, 0.0]), cross_language=True)
+    near = ClaimEmbedder(_Encoder({WRONG_ZH: [0.99, 0.14]}, [1.0, 0.0]), cross_language=True)
+    terms = set(tokenize(WRONG_ZH))
+
+    assert unsupported_reason(WRONG_ZH, terms, evidence) == ""
+    assert unsupported_reason(WRONG_ZH, terms, evidence, embedder=far) == CROSS_LANGUAGE
+    assert unsupported_reason(WRONG_ZH, terms, evidence, embedder=near) == ""
+    assert unsupported_reason(WRONG_ZH, terms, evidence, lexical=True) == TERMS
+
+    page = (
+        "自动挂载 NFS 共享时，服务器会把客户端 root 用户写入的文件映射为匿名用户。"
+        "这种行为称为 root_squash，是默认设置，可以针对受信任的主机关闭。"
+        "The no_root_squash option disables this for the clients listed in /etc/exports."
+    )
+    english = "Files written by root on a client are mapped to an anonymous account on purpose."
+    (chinese_page,) = [Evidence.of(page)]
+    assert chinese_page.scripts == {True, False} and not chinese_page.latin
+    assert unsupported_reason(english, set(tokenize(english)), [chinese_page]) == ""
+    assert (
+        unsupported_reason(english, set(tokenize(english)), [chinese_page], lexical=True) == TERMS
+    )
 
 
 def test_citation_markers_standing_alone_are_not_a_supported_claim() -> None:

@@ -101,6 +101,40 @@ def test_a_reply_that_is_not_english_is_no_translation_and_not_asked_for_again()
     assert len(model.asked) == 1
 
 
+@pytest.mark.parametrize(
+    ("question", "reply", "translated"),
+    [
+        pytest.param(
+            "想把执行超过一秒的 SQL 记到日志里，应该改哪个参数？",
+            "Чтобы записывать такие запросы, измените параметр long_query_time в MySQL.",
+            "",
+            id="answered-instead",
+        ),
+        pytest.param(
+            "怎么记录慢查询？",
+            "Как записывать медленные запросы？",
+            "Как записывать медленные запросы？",
+            id="full-width-mark",
+        ),
+        pytest.param(
+            "请说明如何记录慢查询。",
+            "Объясните, как записывать медленные запросы.",
+            "Объясните, как записывать медленные запросы.",
+            id="request-not-a-question",
+        ),
+    ],
+)
+def test_a_questions_translation_must_be_a_question(
+    question: str, reply: str, translated: str
+) -> None:
+    """Given a question the small model answered instead of translating, when the reply does
+    not end as a question, then it is no translation (its "MySQL" would be searched and found
+    missing from the passages); a request that is no question may be translated as one."""
+    model = Model(reply)
+
+    assert translator(model).translate(question, CYRILLIC_SCRIPT, shared_by=SCOPE) == translated
+
+
 def test_a_question_over_several_lines_is_translated_as_one() -> None:
     model = Model("We have two servers. How do we back them up?")
 
