@@ -22,11 +22,15 @@ the first that fires):
   similarity of its embedding to that of its closest passage sentence; without one it is
   counted supported, as there is nothing to hold against it.
 - terms: the share of the sentence's content terms (kb.text.sparse.tokenize: stemmed en/ru
-  words, jieba's Chinese words) found in the cited passages. A sentence short of that share
-  while one of its passages is written mainly in another script is judged as in another
-  script instead: it may translate that passage. An English sentence about a Chinese handbook
-  page otherwise met the page's few untranslated English paragraphs and nothing else, and a
-  Russian sentence about an English manual met the one Russian page beside it in the prompt.
+  words, jieba's Chinese words) found in the cited passages. With a multilingual embedder, a
+  sentence short of that share while one of its passages is written mainly in another script
+  is judged as in another script instead (by similarity, and not by qualifiers): it may
+  translate that passage. An English sentence about a Chinese handbook page otherwise meets
+  the page's few untranslated English paragraphs and nothing else, and a Russian sentence
+  about an English manual the one Russian page beside it in the prompt. Without one such a
+  sentence stays unsupported: words alone cannot tell a translation from an invention there
+  (an invented English answer to an off-topic question shares as few words with an English
+  passage as a faithful one about a Chinese page). "Script" is Latin or not.
 - negation (off by default, see ClaimRules): the sentence is negated (not, never, без, 不,
   没有 ...) while the passage window that shares most of its terms is not.
 - qualifiers: the sentence restricts or generalises (only, any, every, always, automatically,
@@ -192,7 +196,7 @@ class Evidence:
 
     text: str
     scripts: frozenset[bool]
-    latin: bool  # the script most of its letters are in (kb.text.script.is_latin_script)
+    latin: bool  # whether it is mostly in Latin script (kb.text.script.is_latin_script)
     folded: str
     numbers: frozenset[str]
     terms: frozenset[str]
@@ -263,7 +267,8 @@ def unsupported_reason(
     # writes /var/log/dpkg.log as an English one does.
     found = terms & _union(e.terms for e in evidence)
     if len(found) < rules.min_terms * len(terms):
-        if lexical or all(e.latin == latin for e in evidence):
+        multilingual = embedder is not None and embedder.cross_language
+        if lexical or not multilingual or all(e.latin == latin for e in evidence):
             return TERMS
         return _across_scripts(claim, evidence, rules=rules, embedder=embedder)
     window = best_window(terms, evidence)
@@ -282,12 +287,13 @@ def _across_scripts(
     embedder: ClaimEmbedder | None,
 ) -> str:
     """A sentence in another script than (the text that could support it in) its passages:
-    judged by embedding similarity with a multilingual embedder, else counted supported, as
-    there is nothing to hold against it."""
+    judged by embedding similarity to their sentences in another script with a multilingual
+    embedder, else counted supported, as there is nothing to hold against it."""
     if embedder is None or not embedder.cross_language:
         return ""
-    similar = similarity(claim, evidence, embedder.encoder) >= rules.min_cross_similarity
-    return "" if similar else CROSS_LANGUAGE
+    latin = is_latin_script(claim)
+    closest = similarity(claim, evidence, embedder.encoder, other_than=latin)
+    return "" if closest >= rules.min_cross_similarity else CROSS_LANGUAGE
 
 
 def script_parts(parts: Sequence[str], terms: Sequence[frozenset[str]]) -> frozenset[bool]:
@@ -364,10 +370,23 @@ def best_window(terms: set[str], evidence: Sequence[Evidence]) -> str:
     return best
 
 
-def similarity(claim: str, evidence: Sequence[Evidence], encoder: SentenceEncoder) -> float:
+def similarity(
+    claim: str,
+    evidence: Sequence[Evidence],
+    encoder: SentenceEncoder,
+    *,
+    other_than: bool | None = None,
+) -> float:
     """Cosine similarity of `claim` to its closest passage sentence (vectors are unit-length
-    as kb.text.embeddings makes them; others are normalised here)."""
-    vectors = [v for e in evidence for v in e.sentence_vectors(encoder)]
+    as kb.text.embeddings makes them; others are normalised here). `other_than`: only
+    sentences not in that script (True: Latin); the threshold was set on pairs in two
+    scripts, and an on-topic sentence in the claim's own language clears it easily."""
+    vectors = [
+        v
+        for e in evidence
+        for sentence, v in zip(e.sentences, e.sentence_vectors(encoder), strict=True)
+        if other_than is None or is_latin_script(sentence) != other_than
+    ]
     if not vectors:
         return 0.0
     (query,) = encoder.encode_documents([claim])

@@ -193,26 +193,26 @@ def test_a_sentence_is_compared_with_its_scripts_part_of_a_passage_in_two_langua
 
     assert evidence[0].scripts == {True, False}
     assert unsupported_reason(claim, set(tokenize(claim)), evidence) == ""
-    # Among Chinese passages only, a sentence short of terms is not supported.
-    assert unsupported_reason(WRONG_ZH, set(tokenize(WRONG_ZH)), evidence[1:]) == TERMS
+    assert unsupported_reason(WRONG_ZH, set(tokenize(WRONG_ZH)), evidence) == TERMS
+    # Citing the mixed passage alone, it is still compared with its Chinese part.
+    assert unsupported_reason(WRONG_ZH, set(tokenize(WRONG_ZH)), evidence[:1]) == TERMS
 
 
-def test_a_sentence_short_of_terms_beside_a_passage_in_another_script_is_judged_across() -> None:
+def test_a_multilingual_embedder_judges_a_sentence_short_of_terms_beside_another_script() -> None:
     """Given a Chinese sentence the Chinese text of its passages does not hold, while one of
-    them is mostly English, when it is checked, then it is judged as a sentence in another
-    script (it may translate the English), not by terms: supported without a multilingual
-    embedder, by similarity with one. The same for an English sentence about a Chinese
-    handbook page that keeps an untranslated English paragraph, which it does not copy; and
-    attribution, which cites for shared words (`lexical`), still finds it short of terms."""
+    them is mostly English, when it is checked with a multilingual embedder, then it is judged
+    by its similarity to the English sentences (it may translate them), not by terms; without
+    one, or for attribution (`lexical`), it stays short of terms. The same for an English
+    sentence about a Chinese handbook page that keeps an untranslated English paragraph."""
     evidence = [Evidence.of(MIXED), Evidence.of("root 用户的密码要设得足够长，并尽可能复杂。")]
     far = ClaimEmbedder(_Encoder({WRONG_ZH: [0.0, 1.0]}, [1.0, 0.0]), cross_language=True)
     near = ClaimEmbedder(_Encoder({WRONG_ZH: [0.99, 0.14]}, [1.0, 0.0]), cross_language=True)
     terms = set(tokenize(WRONG_ZH))
 
-    assert unsupported_reason(WRONG_ZH, terms, evidence) == ""
+    assert unsupported_reason(WRONG_ZH, terms, evidence) == TERMS
     assert unsupported_reason(WRONG_ZH, terms, evidence, embedder=far) == CROSS_LANGUAGE
     assert unsupported_reason(WRONG_ZH, terms, evidence, embedder=near) == ""
-    assert unsupported_reason(WRONG_ZH, terms, evidence, lexical=True) == TERMS
+    assert unsupported_reason(WRONG_ZH, terms, evidence, embedder=near, lexical=True) == TERMS
 
     page = (
         "自动挂载 NFS 共享时，服务器会把客户端 root 用户写入的文件映射为匿名用户。"
@@ -220,12 +220,30 @@ def test_a_sentence_short_of_terms_beside_a_passage_in_another_script_is_judged_
         "The no_root_squash option disables this for the clients listed in /etc/exports."
     )
     english = "Files written by root on a client are mapped to an anonymous account on purpose."
+    near_en = ClaimEmbedder(_Encoder({english: [0.99, 0.14]}, [1.0, 0.0]), cross_language=True)
     (chinese_page,) = [Evidence.of(page)]
     assert chinese_page.scripts == {True, False} and not chinese_page.latin
-    assert unsupported_reason(english, set(tokenize(english)), [chinese_page]) == ""
+    assert unsupported_reason(english, set(tokenize(english)), [chinese_page]) == TERMS
     assert (
-        unsupported_reason(english, set(tokenize(english)), [chinese_page], lexical=True) == TERMS
+        unsupported_reason(english, set(tokenize(english)), [chinese_page], embedder=near_en) == ""
     )
+
+
+def test_across_scripts_a_sentence_is_compared_with_the_other_scripts_sentences_only() -> None:
+    """Given an invented English sentence about an English page, beside a Russian page in the
+    prompt, when a multilingual embedder finds it close to an English sentence but far from
+    every Russian one, then it is not supported: the similarity threshold is for pairs in two
+    scripts, and an on-topic sentence in the same language clears it easily."""
+    backups = "Backups are restored from the archive server by the operations team on request."
+    canteen = "Столовая открыта с двенадцати до двух. Меню меняется каждую неделю."
+    invented = "Any employee can restore backups from the archive server without approval."
+    encoder = _Encoder({invented: [1.0, 0.0], backups: [1.0, 0.0]}, [0.0, 1.0])
+    evidence = [Evidence.of(backups), Evidence.of(canteen)]
+    terms = set(tokenize(invented))
+
+    assert unsupported_reason(invented, terms, evidence) == TERMS
+    embedder = ClaimEmbedder(encoder, cross_language=True)
+    assert unsupported_reason(invented, terms, evidence, embedder=embedder) == CROSS_LANGUAGE
 
 
 def test_citation_markers_standing_alone_are_not_a_supported_claim() -> None:
