@@ -160,12 +160,24 @@ class QuestionTranslator:
         translated = lines[0][:MAX_CHARS] if lines else ""
         if not translated or script_of(translated) != into:
             return ""
-        return translated if is_question(translated) or not is_question(question) else ""
+        return "" if is_question(question) and is_statement(translated) else translated
+
+
+# What may close a sentence after its mark: quotes, brackets, emphasis, spaces.
+_CLOSERS = " \t\"'”’»)]}*_`"
 
 
 def is_question(text: str) -> bool:
-    """Whether `text` ends with a question mark. A question's translation is a question too:
-    a reply that ends otherwise is the model answering it ("… set `long_query_time` in MySQL's
-    configuration.") or talking about it, and its words would be searched and read for names
-    the question does not hold (retrieval.refusals.missing_names)."""
-    return text.rstrip().endswith(("?", "？"))
+    """Whether `text` ends with a question mark (before any closing quote or bracket)."""
+    return text.rstrip(_CLOSERS).rstrip("!！").endswith(("?", "？"))
+
+
+def is_statement(text: str) -> bool:
+    """Whether `text` ends as a statement: a full stop or an exclamation mark, no question mark
+    before it. A question's translation is a question too: one that ends as a statement is the
+    model answering it ("… set `long_query_time` in MySQL's configuration.") or talking about
+    it, and its words would be searched and read for names the question does not hold
+    (retrieval.refusals.missing_names). A reply cut at MAX_TOKENS or MAX_CHARS ends mid-sentence
+    and is kept."""
+    end = text.rstrip(_CLOSERS)
+    return end.endswith((".", "。", "!", "！")) and not is_question(end)
