@@ -231,8 +231,9 @@ def _best_passage(
         if shared[n] == 0 or latin not in evidence[n].scripts:
             continue
         alone = [evidence[n]]
-        reason = unsupported_reason(folded, terms, alone, rules=rules, lexical=True)
-        if not reason and not unsupported_items(without_markers(claim.text), [evidence[n].text]):
+        if not unsupported_reason(folded, terms, alone, rules=rules) and not unsupported_items(
+            without_markers(claim.text), [evidence[n].text]
+        ):
             return n
     return None
 

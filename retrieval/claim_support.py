@@ -245,12 +245,9 @@ def unsupported_reason(
     *,
     rules: ClaimRules = DEFAULT_RULES,
     embedder: ClaimEmbedder | None = None,
-    lexical: bool = False,
 ) -> str:
     """The first rule by which `claim` (a sentence without its citation markers) is not
-    supported by `evidence`, its cited passages; "" when none fires. `lexical`: a sentence
-    short of terms is not judged as a translation (retrieval.attribution cites a passage for
-    the words it shares, never for having none to compare)."""
+    supported by `evidence`, its cited passages; "" when none fires."""
     if rules.numbers and not numbers_in(claim) <= _union(e.numbers for e in evidence):
         return NUMBERS
     if rules.names and any(
@@ -268,7 +265,7 @@ def unsupported_reason(
     found = terms & _union(e.terms for e in evidence)
     if len(found) < rules.min_terms * len(terms):
         multilingual = embedder is not None and embedder.cross_language
-        if lexical or not multilingual or all(e.latin == latin for e in evidence):
+        if not multilingual or all(e.latin == latin for e in evidence):
             return TERMS
         return _across_scripts(claim, evidence, rules=rules, embedder=embedder)
     window = best_window(terms, evidence)

@@ -202,7 +202,7 @@ def test_a_multilingual_embedder_judges_a_sentence_short_of_terms_beside_another
     """Given a Chinese sentence the Chinese text of its passages does not hold, while one of
     them is mostly English, when it is checked with a multilingual embedder, then it is judged
     by its similarity to the English sentences (it may translate them), not by terms; without
-    one, or for attribution (`lexical`), it stays short of terms. The same for an English
+    one it stays short of terms. The same for an English
     sentence about a Chinese handbook page that keeps an untranslated English paragraph."""
     evidence = [Evidence.of(MIXED), Evidence.of("root 用户的密码要设得足够长，并尽可能复杂。")]
     far = ClaimEmbedder(_Encoder({WRONG_ZH: [0.0, 1.0]}, [1.0, 0.0]), cross_language=True)
@@ -212,7 +212,6 @@ def test_a_multilingual_embedder_judges_a_sentence_short_of_terms_beside_another
     assert unsupported_reason(WRONG_ZH, terms, evidence) == TERMS
     assert unsupported_reason(WRONG_ZH, terms, evidence, embedder=far) == CROSS_LANGUAGE
     assert unsupported_reason(WRONG_ZH, terms, evidence, embedder=near) == ""
-    assert unsupported_reason(WRONG_ZH, terms, evidence, embedder=near, lexical=True) == TERMS
 
     page = (
         "自动挂载 NFS 共享时，服务器会把客户端 root 用户写入的文件映射为匿名用户。"
