@@ -259,7 +259,7 @@ def unsupported_reason(
         return ""
     latin = is_latin_script(claim)
     if not any(latin in e.scripts for e in evidence):
-        return _across_scripts(claim, evidence, rules=rules, embedder=embedder)
+        return _across_scripts(claim, latin, evidence, rules=rules, embedder=embedder)
     # Every passage counts once one holds text in the sentence's script: a Russian page
     # writes /var/log/dpkg.log as an English one does.
     found = terms & _union(e.terms for e in evidence)
@@ -267,7 +267,7 @@ def unsupported_reason(
         multilingual = embedder is not None and embedder.cross_language
         if not multilingual or all(e.latin == latin for e in evidence):
             return TERMS
-        return _across_scripts(claim, evidence, rules=rules, embedder=embedder)
+        return _across_scripts(claim, latin, evidence, rules=rules, embedder=embedder)
     window = best_window(terms, evidence)
     if rules.negation and negated(claim) and not negated(window):
         return NEGATION
@@ -278,6 +278,7 @@ def unsupported_reason(
 
 def _across_scripts(
     claim: str,
+    latin: bool,
     evidence: Sequence[Evidence],
     *,
     rules: ClaimRules,
@@ -288,7 +289,6 @@ def _across_scripts(
     embedder, else counted supported, as there is nothing to hold against it."""
     if embedder is None or not embedder.cross_language:
         return ""
-    latin = is_latin_script(claim)
     closest = similarity(claim, evidence, embedder.encoder, other_than=latin)
     return "" if closest >= rules.min_cross_similarity else CROSS_LANGUAGE
 

@@ -29,6 +29,7 @@ from dataclasses import dataclass
 from kb.llm.cancel import waiting_at_most
 from kb.llm.chat import ChatModel, LlmBusy, LlmUnavailable, Message
 from kb.stores.types import AccessScope
+from kb.text.questions import is_question, is_statement
 from kb.text.script import (
     CYRILLIC_SCRIPT,
     HAN_SCRIPT,
@@ -161,23 +162,3 @@ class QuestionTranslator:
         if not translated or script_of(translated) != into:
             return ""
         return "" if is_question(question) and is_statement(translated) else translated
-
-
-# What may close a sentence after its mark: quotes, brackets, emphasis, spaces.
-_CLOSERS = " \t\"'”’»)]}*_`"
-
-
-def is_question(text: str) -> bool:
-    """Whether `text` ends with a question mark (before any closing quote or bracket)."""
-    return text.rstrip(_CLOSERS).rstrip("!！").endswith(("?", "？"))
-
-
-def is_statement(text: str) -> bool:
-    """Whether `text` ends as a statement: a full stop or an exclamation mark, no question mark
-    before it. A question's translation is a question too: one that ends as a statement is the
-    model answering it ("… set `long_query_time` in MySQL's configuration.") or talking about
-    it, and its words would be searched and read for names the question does not hold
-    (retrieval.refusals.missing_names). A reply cut at MAX_TOKENS or MAX_CHARS ends mid-sentence
-    and is kept."""
-    end = text.rstrip(_CLOSERS)
-    return end.endswith((".", "。", "!", "！")) and not is_question(end)

@@ -7,7 +7,8 @@ An answer to an open question made only of the question's own words has not answ
 (retrieval.answer_checks); an answer to the other kinds may be exactly that ("Yes, each user
 has their own crontab."). Checked on the question sentence: the last one ending with a question
 mark, else the whole text, since users put context first ("Boot waits forever when … Which
-mount option …?").
+mount option …?"). Also whether a text ends as a question or as a statement (`is_question`,
+`is_statement`: a question's translation must not end as a statement).
 """
 
 from __future__ import annotations
@@ -52,3 +53,23 @@ def is_open_question(text: str) -> bool:
 def _question_sentence(text: str) -> str:
     asking = [s for s in sentences(text) if s.rstrip().endswith(("?", "？"))]
     return asking[-1] if asking else text
+
+
+# What may close a sentence after its mark: quotes, brackets, emphasis, spaces.
+_CLOSERS = " \t\"'”’»)]}*_`"
+
+
+def is_question(text: str) -> bool:
+    """Whether `text` ends with a question mark (before any closing quote or bracket)."""
+    return text.rstrip(_CLOSERS).rstrip("!！").endswith(("?", "？"))
+
+
+def is_statement(text: str) -> bool:
+    """Whether `text` ends as a statement: a full stop or an exclamation mark, no question mark
+    before it. A question's translation is a question too: one that ends as a statement is the
+    model answering it ("… set `long_query_time` in MySQL's configuration.") or talking about
+    it, and its words would be searched and read for names the question does not hold
+    (retrieval.refusals.missing_names). A reply cut at its length limit ends mid-sentence and is
+    not one (retrieval.translation)."""
+    end = text.rstrip(_CLOSERS)
+    return end.endswith((".", "。", "!", "！")) and not is_question(end)
